@@ -1,0 +1,89 @@
+package org.ss2d.model;
+
+import java.util.SplittableRandom;
+import org.ss2d.tensor.Tensor;
+import org.ss2d.tensor.TensorScope;
+
+/**
+ * Seeded weights drawn as VMamba's {@code mamba_init} ("v0") and PyTorch's defaults draw them, so that
+ * demos, benchmarks and tests run on realistic magnitudes. The LayerNorm affine parameters are
+ * perturbed around (1, 0) so that a kernel that ignored them would be caught.
+ */
+public final class RandomWeights {
+    private RandomWeights() {}
+
+    public static SS2DWeights ss2d(TensorScope scope, SS2DConfig c, long seed) {
+        SplittableRandom r = new SplittableRandom(seed);
+        int dm = c.dModel(), di = c.dInner(), n = c.dState(), rank = c.dtRank(), k = c.dConv(), K = SS2DConfig.ROUTES;
+        Tensor inProj = normal(scope, r, 0.02, 2.0, di, dm);
+        double convBound = 1.0 / k; // kaiming-uniform bound for fan_in = k*k
+        Tensor convW = uniform(scope, r, convBound, di, 1, k, k);
+        Tensor convB = c.convBias() ? uniform(scope, r, convBound, di) : null;
+        Tensor xProj = uniform(scope, r, 1.0 / Math.sqrt(di), K, c.xProjRows(), di);
+        Tensor dtW = uniform(scope, r, Math.pow(rank, -0.5), K, di, rank);
+        float[] dtB = new float[K * di];
+        for (int i = 0; i < dtB.length; i++) {
+            double dt = Math.exp(r.nextDouble() * (Math.log(0.1) - Math.log(0.001)) + Math.log(0.001));
+            dt = Math.max(dt, 1e-4);
+            dtB[i] = (float) (dt + Math.log(-Math.expm1(-dt))); // inverse softplus
+        }
+        float[] aLogs = new float[K * di * n];
+        for (int row = 0; row < K * di; row++) {
+            for (int s = 0; s < n; s++) aLogs[row * n + s] = (float) Math.log(s + 1.0);
+        }
+        float[] ds = new float[K * di];
+        java.util.Arrays.fill(ds, 1f);
+        Tensor normW = around(scope, r, 1.0, 0.1, di);
+        Tensor normB = around(scope, r, 0.0, 0.1, di);
+        Tensor outProj = normal(scope, r, 0.02, 2.0, dm, di);
+        return new SS2DWeights(c, inProj, convW, convB, xProj, dtW, scope.fromArray(dtB, K, di),
+                scope.fromArray(aLogs, (long) K * di, n), scope.fromArray(ds, (long) K * di), normW, normB, outProj);
+    }
+
+    public static VSSWeights vss(TensorScope scope, SS2DConfig c, double mlpRatio, long seed) {
+        SplittableRandom r = new SplittableRandom(seed ^ 0x5DEECE66DL);
+        SS2DWeights op = ss2d(scope, c, seed);
+        int dm = c.dModel(), h = VSSWeights.hidden(c, mlpRatio);
+        return new VSSWeights(op, mlpRatio, around(scope, r, 1.0, 0.1, dm), around(scope, r, 0, 0.1, dm),
+                around(scope, r, 1.0, 0.1, dm), around(scope, r, 0, 0.1, dm),
+                normal(scope, r, 0.02, 2.0, h, dm), around(scope, r, 0, 0.02, h),
+                normal(scope, r, 0.02, 2.0, dm, h), around(scope, r, 0, 0.02, dm));
+    }
+
+    /** A tensor of standard normal values times {@code scale}: inputs for tests and benchmarks. */
+    public static Tensor gaussian(TensorScope scope, long seed, double scale, long... shape) {
+        return around(scope, new SplittableRandom(seed), 0, scale, shape);
+    }
+
+    /** Uniform values in {@code [lo, hi)}. */
+    public static Tensor uniform(TensorScope scope, long seed, double lo, double hi, long... shape) {
+        SplittableRandom r = new SplittableRandom(seed);
+        Tensor t = scope.allocate(org.ss2d.tensor.DType.F32, shape);
+        for (long i = 0; i < t.elementCount(); i++) t.setFloat(i, (float) (lo + (hi - lo) * r.nextDouble()));
+        return t;
+    }
+
+    private static Tensor normal(TensorScope scope, SplittableRandom r, double std, double truncAt, long... shape) {
+        Tensor t = scope.allocate(org.ss2d.tensor.DType.F32, shape);
+        for (long i = 0; i < t.elementCount(); i++) {
+            double g;
+            do {
+                g = r.nextGaussian();
+            } while (Math.abs(g) > truncAt);
+            t.setFloat(i, (float) (std * g));
+        }
+        return t;
+    }
+
+    private static Tensor uniform(TensorScope scope, SplittableRandom r, double bound, long... shape) {
+        Tensor t = scope.allocate(org.ss2d.tensor.DType.F32, shape);
+        for (long i = 0; i < t.elementCount(); i++) t.setFloat(i, (float) ((2 * r.nextDouble() - 1) * bound));
+        return t;
+    }
+
+    private static Tensor around(TensorScope scope, SplittableRandom r, double mean, double std, long... shape) {
+        Tensor t = scope.allocate(org.ss2d.tensor.DType.F32, shape);
+        for (long i = 0; i < t.elementCount(); i++) t.setFloat(i, (float) (mean + std * r.nextGaussian()));
+        return t;
+    }
+}

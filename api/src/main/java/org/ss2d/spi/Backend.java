@@ -1,0 +1,56 @@
+package org.ss2d.spi;
+
+import java.lang.foreign.MemorySegment;
+import org.ss2d.model.SS2DWeights;
+import org.ss2d.model.VSSWeights;
+import org.ss2d.ops.ScanArgs;
+import org.ss2d.ops.ScanShape;
+import org.ss2d.tensor.DType;
+import org.ss2d.tensor.Tensor;
+import org.ss2d.tensor.TensorScope;
+
+/**
+ * A compute backend. The {@code org.ss2d.Ss2d} facade validates every input once (shapes, dtypes,
+ * devices, limits from {@link #capabilities()}) and allocates the outputs; implementations may assume
+ * valid arguments and use {@code assert} only.
+ *
+ * <p>Tensors passed in are either host tensors or tensors in this backend's own memory (made by
+ * {@link #allocate}); a device backend handed host tensors copies them in and the results out.
+ */
+public interface Backend {
+    /** Same as the provider's name. */
+    String name();
+
+    Capabilities capabilities();
+
+    /** A tensor in this backend's memory; host backends return a host tensor of {@code scope}. */
+    default Tensor allocate(TensorScope scope, DType dtype, long... shape) {
+        return scope.allocate(dtype, shape);
+    }
+
+    /**
+     * Copies {@code src} into {@code dst} (same dtype and element count); either may be a host tensor or
+     * live in this backend's memory.
+     */
+    default void copy(Tensor src, Tensor dst) {
+        MemorySegment.copy(src.segment(), 0, dst.segment(), 0, src.byteSize());
+    }
+
+    /** Selective scan forward; {@code lastState} is null unless {@code args.returnLastState()}. */
+    void selectiveScan(ScanArgs args, ScanShape shape, Tensor out, Tensor lastState);
+
+    /** {@code x (B, C, H, W)} to {@code out (B, 4, C, H*W)}, the four VMamba routes. */
+    void crossScan(Tensor x, Tensor out);
+
+    /** {@code ys (B, 4, C, H*W)} to {@code out (B, C, H, W)}, the adjoint of {@link #crossScan}. */
+    void crossMerge(Tensor ys, Tensor out);
+
+    /** SS2D forward (v05_noz): {@code x, out (B, d_model, H, W)}. */
+    void ss2d(SS2DWeights weights, Tensor x, Tensor out);
+
+    /** VSS block forward: {@code x, out (B, d_model, H, W)}. */
+    void vssBlock(VSSWeights weights, Tensor x, Tensor out);
+
+    /** Waits for queued device work; no-op on host backends. */
+    default void synchronize() {}
+}

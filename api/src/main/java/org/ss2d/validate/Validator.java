@@ -1,0 +1,291 @@
+package org.ss2d.validate;
+
+import java.util.Map;
+import org.ss2d.model.SS2DConfig;
+import org.ss2d.model.SS2DWeights;
+import org.ss2d.model.VSSWeights;
+import org.ss2d.ops.BCMode;
+import org.ss2d.ops.ScanArgs;
+import org.ss2d.ops.ScanShape;
+import org.ss2d.spi.Capabilities;
+import org.ss2d.tensor.DType;
+import org.ss2d.tensor.Shapes;
+import org.ss2d.tensor.Tensor;
+
+/**
+ * The one place that checks every op's input, for every backend. Each failure is an
+ * {@link Ss2dArgumentException} naming the argument, what was expected and what was found; limits of
+ * the chosen backend are {@link LimitExceededException}s. Kernels behind this assume valid input.
+ */
+public final class Validator {
+    private Validator() {}
+
+    /** Largest index a backend must handle per axis: kernels use int sizes and long offsets. */
+    public static final long MAX_AXIS = Integer.MAX_VALUE;
+
+    // ------------------------------------------------------------------ selective scan
+
+    /** Checks a selective scan against the op's contract and {@code caps}; returns its sizes. */
+    public static ScanShape selectiveScan(ScanArgs a, Capabilities caps, String backend) {
+        Tensor u = a.u();
+        required("u", u);
+        rank("u", u, 3, "(batch, dim, seqlen)");
+        dtype("u", u, caps);
+        nonEmpty("u", u);
+        int batch = axis("u", u, 0), dim = axis("u", u, 1), seqlen = axis("u", u, 2);
+        sameDevice(a);
+
+        required("delta", a.delta());
+        shape("delta", a.delta(), "(batch, dim, seqlen)", batch, dim, seqlen);
+        sameDtype("delta", a.delta(), u);
+
+        required("A", a.A());
+        rank("A", a.A(), 2, "(dim, dstate)");
+        dtype("A", a.A(), caps);
+        if (a.A().dim(0) != dim) {
+            throw new Ss2dArgumentException("A", "shape (dim=" + dim + ", dstate)", a.A().describe(), null);
+        }
+        if (a.A().dim(1) < 1) {
+            throw new Ss2dArgumentException("A", "dstate >= 1", "dstate=" + a.A().dim(1) + " in " + a.A().describe(), null);
+        }
+        int dstate = axis("A", a.A(), 1);
+
+        BCMode bMode = bcMode("B", a.B(), batch, dim, dstate, seqlen, caps);
+        BCMode cMode = bcMode("C", a.C(), batch, dim, dstate, seqlen, caps);
+        int gB = bMode == BCMode.GROUPED ? (int) a.B().dim(1) : 1;
+        int gC = cMode == BCMode.GROUPED ? (int) a.C().dim(1) : 1;
+        if (gB != gC) {
+            throw new Ss2dArgumentException("C", "the same number of groups as B (" + gB + ")",
+                    gC + " group(s) in " + a.C().describe() + " (B is " + a.B().describe() + ")", null);
+        }
+        int groups = gB;
+        if (dim % groups != 0) {
+            throw new Ss2dArgumentException("B", "groups dividing dim=" + dim, groups + " groups (dim % groups = "
+                    + dim % groups + ")", null);
+        }
+
+        optional("D", a.D(), caps, dim);
+        optional("delta_bias", a.deltaBias(), caps, dim);
+        if (a.z() != null) {
+            shape("z", a.z(), "(batch, dim, seqlen)", batch, dim, seqlen);
+            sameDtype("z", a.z(), u);
+        }
+
+        if (dstate > caps.maxDstate()) {
+            throw new LimitExceededException("A", "dstate=" + dstate + " exceeds the " + displayName(backend)
+                    + " backend's MAX_DSTATE=" + caps.maxDstate());
+        }
+        return new ScanShape(batch, dim, seqlen, dstate, groups, bMode, cMode);
+    }
+
+    private static BCMode bcMode(String name, Tensor t, int batch, int dim, int dstate, int seqlen, Capabilities caps) {
+        required(name, t);
+        dtype(name, t, caps);
+        switch (t.rank()) {
+            case 2 -> {
+                shape(name, t, "constant (dim, dstate)", dim, dstate);
+                return BCMode.CONSTANT;
+            }
+            case 3 -> {
+                shape(name, t, "variable (batch, dstate, seqlen)", batch, dstate, seqlen);
+                return BCMode.VARIABLE;
+            }
+            case 4 -> {
+                if (t.dim(1) < 1) {
+                    throw new Ss2dArgumentException(name, "groups >= 1 in (batch, groups, dstate, seqlen)", t.describe(), null);
+                }
+                shape(name, t, "grouped (batch, groups, dstate, seqlen)", batch, t.dim(1), dstate, seqlen);
+                return BCMode.GROUPED;
+            }
+            default -> throw new Ss2dArgumentException(name,
+                    "rank 2 (dim, dstate), 3 (batch, dstate, seqlen) or 4 (batch, groups, dstate, seqlen)",
+                    "rank " + t.rank() + " " + t.describe(), null);
+        }
+    }
+
+    // ------------------------------------------------------------------ cross scan / merge
+
+    /** {@code x (batch, C, H, W)}. */
+    public static void crossScan(Tensor x, Capabilities caps) {
+        required("x", x);
+        rank("x", x, 4, "(batch, channels, H, W)");
+        dtype("x", x, caps);
+        nonEmpty("x", x);
+        for (int i = 0; i < 4; i++) axis("x", x, i);
+        if (Math.multiplyHigh(x.dim(2), x.dim(3)) != 0 || x.dim(2) * x.dim(3) > MAX_AXIS) {
+            throw new Ss2dArgumentException("x", "H*W <= " + MAX_AXIS, "H*W = " + x.dim(2) + "*" + x.dim(3), null);
+        }
+    }
+
+    /** {@code ys (batch, 4, C, H*W)} merged onto an {@code H x W} grid. */
+    public static void crossMerge(Tensor ys, long h, long w, Capabilities caps) {
+        required("ys", ys);
+        rank("ys", ys, 4, "(batch, 4, channels, H*W)");
+        dtype("ys", ys, caps);
+        nonEmpty("ys", ys);
+        if (h < 1 || w < 1) {
+            throw new Ss2dArgumentException(h < 1 ? "H" : "W", "a grid size >= 1", "H=" + h + ", W=" + w, null);
+        }
+        if (ys.dim(1) != 4) {
+            throw new Ss2dArgumentException("ys", "4 routes on axis 1", ys.dim(1) + " in " + ys.describe(), null);
+        }
+        if (ys.dim(3) != h * w) {
+            throw new Ss2dArgumentException("ys", "H*W = " + h + "*" + w + " = " + h * w + " steps on axis 3",
+                    ys.dim(3) + " in " + ys.describe(), null);
+        }
+    }
+
+    // ------------------------------------------------------------------ SS2D / VSS
+
+    public static void ss2dConfig(SS2DConfig c) {
+        positive("d_model", c.dModel());
+        positive("d_state", c.dState());
+        positive("dt_rank", c.dtRank());
+        if (!Double.isFinite(c.ssmRatio()) || c.ssmRatio() <= 0) {
+            throw new Ss2dArgumentException("ssm_ratio", "a finite number > 0", Double.toString(c.ssmRatio()), null);
+        }
+        if (c.dInner() < 1) {
+            throw new Ss2dArgumentException("ssm_ratio", "int(ssm_ratio * d_model) >= 1",
+                    "int(" + c.ssmRatio() + " * " + c.dModel() + ") = " + c.dInner(), null);
+        }
+        if (c.dConv() < 1 || c.dConv() % 2 == 0) {
+            throw new Ss2dArgumentException("d_conv", "an odd kernel size >= 1 (padding (k-1)/2 keeps H and W)",
+                    Integer.toString(c.dConv()), null);
+        }
+    }
+
+    /** Checks weights against their config and {@code x (batch, d_model, H, W)}; returns nothing, throws on the first fault. */
+    public static void ss2d(SS2DWeights w, Tensor x, Capabilities caps, String backend) {
+        required("weights", w);
+        ss2dConfig(w.config());
+        weights("", SS2DWeights.expectedShapes(w.config()), w.asMap(), caps);
+        blockInput(x, w.config(), caps);
+        if (w.config().dState() > caps.maxDstate()) {
+            throw new LimitExceededException("d_state", "dstate=" + w.config().dState() + " exceeds the "
+                    + displayName(backend) + " backend's MAX_DSTATE=" + caps.maxDstate());
+        }
+    }
+
+    public static void vssBlock(VSSWeights w, Tensor x, Capabilities caps, String backend) {
+        required("weights", w);
+        ss2dConfig(w.config());
+        if (!Double.isFinite(w.mlpRatio()) || w.mlpRatio() <= 0 || VSSWeights.hidden(w.config(), w.mlpRatio()) < 1) {
+            throw new Ss2dArgumentException("mlp_ratio", "a finite number > 0 with int(d_model * mlp_ratio) >= 1",
+                    Double.toString(w.mlpRatio()), null);
+        }
+        weights("", VSSWeights.expectedShapes(w.config(), w.mlpRatio()), w.asMap(), caps);
+        blockInput(x, w.config(), caps);
+        if (w.config().dState() > caps.maxDstate()) {
+            throw new LimitExceededException("d_state", "dstate=" + w.config().dState() + " exceeds the "
+                    + displayName(backend) + " backend's MAX_DSTATE=" + caps.maxDstate());
+        }
+    }
+
+    private static void blockInput(Tensor x, SS2DConfig c, Capabilities caps) {
+        required("x", x);
+        rank("x", x, 4, "(batch, d_model, H, W)");
+        dtype("x", x, caps);
+        nonEmpty("x", x);
+        if (x.dim(1) != c.dModel()) {
+            throw new Ss2dArgumentException("x", "d_model=" + c.dModel() + " channels on axis 1", x.describe(), null);
+        }
+        for (int i = 0; i < 4; i++) axis("x", x, i);
+    }
+
+    private static void weights(String prefix, Map<String, long[]> want, Map<String, Tensor> have, Capabilities caps) {
+        for (var e : want.entrySet()) {
+            String n = prefix + e.getKey();
+            Tensor t = have.get(e.getKey());
+            required(n, t);
+            dtype(n, t, caps);
+            if (!java.util.Arrays.equals(t.shape(), e.getValue())) {
+                throw new Ss2dArgumentException(n, "shape " + Shapes.format(e.getValue()), t.describe(), null);
+            }
+        }
+        for (String n : have.keySet()) {
+            if (!want.containsKey(n)) {
+                throw new Ss2dArgumentException(prefix + n, "no such parameter for this config",
+                        have.get(n) == null ? "null" : have.get(n).describe(), null);
+            }
+        }
+    }
+
+    // ------------------------------------------------------------------ helpers
+
+    /** {@code cuda} is shown as {@code CUDA}, {@code cpu} as {@code CPU}: the names users know. */
+    public static String displayName(String backend) {
+        return backend == null ? "selected" : backend.toUpperCase(java.util.Locale.ROOT);
+    }
+
+    private static void required(String name, Object t) {
+        if (t == null) {
+            throw new Ss2dArgumentException(name, "a tensor", "null (missing)", null);
+        }
+        if (t instanceof Tensor tensor && tensor.isClosed()) {
+            throw new IllegalStateException(name + ": " + tensor.describe() + " was used after it was closed");
+        }
+    }
+
+    private static void rank(String name, Tensor t, int rank, String layout) {
+        if (t.rank() != rank) {
+            throw new Ss2dArgumentException(name, "rank " + rank + " " + layout, "rank " + t.rank() + " " + t.describe(), null);
+        }
+    }
+
+    private static void dtype(String name, Tensor t, Capabilities caps) {
+        if (!caps.dtypes().contains(t.dtype())) {
+            throw new Ss2dArgumentException(name, "dtype in " + caps.dtypes(), t.describe(), null);
+        }
+    }
+
+    private static void sameDtype(String name, Tensor t, Tensor u) {
+        if (t.dtype() != u.dtype()) {
+            throw new Ss2dArgumentException(name, "dtype " + u.dtype() + " (as u)", t.describe(), null);
+        }
+    }
+
+    private static void nonEmpty(String name, Tensor t) {
+        for (int i = 0; i < t.rank(); i++) {
+            if (t.dim(i) < 1) {
+                throw new Ss2dArgumentException(name, "every dimension >= 1", "dimension " + i + " is " + t.dim(i)
+                        + " in " + t.describe(), null);
+            }
+        }
+    }
+
+    private static int axis(String name, Tensor t, int i) {
+        if (t.dim(i) > MAX_AXIS) {
+            throw new Ss2dArgumentException(name, "dimension " + i + " <= " + MAX_AXIS, t.describe(), Long.toString(MAX_AXIS));
+        }
+        return (int) t.dim(i);
+    }
+
+    private static void shape(String name, Tensor t, String layout, long... dims) {
+        if (!java.util.Arrays.equals(t.shape(), dims)) {
+            throw new Ss2dArgumentException(name, "shape " + layout + " = " + Shapes.format(dims), t.describe(), null);
+        }
+    }
+
+    private static void optional(String name, Tensor t, Capabilities caps, int dim) {
+        if (t == null) return;
+        required(name, t);
+        dtype(name, t, caps);
+        shape(name, t, "(dim)", dim);
+    }
+
+    private static void positive(String name, int v) {
+        if (v < 1) {
+            throw new Ss2dArgumentException(name, "an integer >= 1", Integer.toString(v), null);
+        }
+    }
+
+    private static void sameDevice(ScanArgs a) {
+        String where = a.u().device();
+        Tensor[] ts = a.tensors();
+        for (int i = 0; i < ts.length; i++) {
+            if (ts[i] != null && !ts[i].isClosed() && !ts[i].device().equals(where)) {
+                throw new Ss2dArgumentException(ScanArgs.NAMES[i], "a tensor on " + where + " (as u)", ts[i].describe(), null);
+            }
+        }
+    }
+}
