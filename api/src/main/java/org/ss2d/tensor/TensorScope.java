@@ -171,6 +171,28 @@ public final class TensorScope implements AutoCloseable {
         live.remove(t);
     }
 
+    /**
+     * Frees every live tensor of this scope and its children, then closes it without complaint: for
+     * scopes used as arenas, where the tensors are meant to die with the scope. {@link #close()} is the
+     * one that treats live tensors as a leak.
+     */
+    public void release() {
+        if (closed) {
+            return;
+        }
+        List<TensorScope> kids;
+        synchronized (children) {
+            kids = new ArrayList<>(children);
+        }
+        for (TensorScope c : kids) c.release();
+        List<Tensor> all;
+        synchronized (live) {
+            all = new ArrayList<>(live);
+        }
+        for (Tensor t : all) t.close();
+        close();
+    }
+
     @Override
     public void close() {
         if (closed) {

@@ -1,0 +1,76 @@
+package org.ss2d;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import org.junit.jupiter.api.Test;
+import org.ss2d.model.RandomWeights;
+import org.ss2d.ops.ScanArgs;
+import org.ss2d.tensor.Tensor;
+import org.ss2d.tensor.TensorScope;
+import org.ss2d.validate.LimitExceededException;
+
+class BackendsTest {
+    @Test
+    void listShowsEveryProviderWithReasonsAndRankOrder() {
+        assertEquals(java.util.List.of("oracle", "gpu", "small", "biggest"), Backends.names());
+        assertTrue(Backends.reasons().contains("gpu: libgpu.so.1 not found"), Backends.reasons());
+    }
+
+    @Test
+    void bestSkipsUnavailableAndNonAutoBackends() {
+        assertEquals("small", Backends.best().name());
+    }
+
+    @Test
+    void unknownNameListsValidOnes() {
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> Backends.get("tpu"));
+        assertTrue(e.getMessage().contains("valid: auto, oracle, gpu, small, biggest"), e.getMessage());
+    }
+
+    @Test
+    void forcedUnavailableBackendThrowsWithReason() {
+        IllegalStateException e = assertThrows(IllegalStateException.class, () -> Ss2d.on("gpu"));
+        assertTrue(e.getMessage().contains("libgpu.so.1 not found"), e.getMessage());
+    }
+
+    @Test
+    void autoRoutesACaseOverTheLimitToABackendThatCanRunItAndForcedThrows() {
+        try (TensorScope s = TensorScope.root("route")) {
+            ScanArgs a = scan(s, 5);
+            Ss2d auto = Ss2d.auto();
+            try (ScanArgs.Result r = auto.selectiveScan(s, a)) {
+                assertEquals("biggest", auto.lastBackend().name());
+                assertEquals("biggest".length(), r.out().getFloat(0));
+            }
+            ScanArgs small = scan(s, 4);
+            try (ScanArgs.Result r = auto.selectiveScan(s, small)) {
+                assertEquals("small", auto.lastBackend().name());
+            }
+            LimitExceededException e = assertThrows(LimitExceededException.class, () -> Ss2d.on("small").selectiveScan(s, a));
+            assertEquals("A: dstate=5 exceeds the SMALL backend's MAX_DSTATE=4", e.getMessage());
+            for (Tensor t : a.tensors()) if (t != null) t.close();
+            for (Tensor t : small.tensors()) if (t != null) t.close();
+        }
+    }
+
+    @Test
+    void outputsOfAFailedCallAreNotLeaked() {
+        try (TensorScope s = TensorScope.root("fail")) {
+            ScanArgs a = scan(s, 5);
+            int before = s.liveCount();
+            assertThrows(LimitExceededException.class, () -> Ss2d.on("small").selectiveScan(s, a));
+            assertEquals(before, s.liveCount());
+            assertFalse(s.isClosed());
+            for (Tensor t : a.tensors()) if (t != null) t.close();
+        }
+    }
+
+    static ScanArgs scan(TensorScope s, int dstate) {
+        return ScanArgs.builder(RandomWeights.gaussian(s, 1, 1, 1, 4, 3), RandomWeights.gaussian(s, 2, 1, 1, 4, 3),
+                RandomWeights.gaussian(s, 3, 1, 4, dstate), RandomWeights.gaussian(s, 4, 1, 1, dstate, 3),
+                RandomWeights.gaussian(s, 5, 1, 1, dstate, 3)).returnLastState(true).build();
+    }
+}
