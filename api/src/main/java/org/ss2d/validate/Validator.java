@@ -181,6 +181,33 @@ public final class Validator {
         }
     }
 
+    /** f32 only: what weight loaders hand out, before any backend is chosen. */
+    private static final Capabilities WEIGHTS_F32 = new Capabilities(Capabilities.UNLIMITED,
+            java.util.Set.of(DType.F32), false, "-", 0, false, 0);
+
+    /**
+     * Checks weights alone against their config (every name present, shapes, f32), for loaders that
+     * have no input yet. {@code prefix} is only used in messages, so that they name the key as it
+     * appears in the checkpoint (e.g. {@code layers.0.blocks.1.op.in_proj.weight}).
+     */
+    public static void ss2dWeights(SS2DWeights w, String prefix) {
+        required("weights", w);
+        ss2dConfig(w.config());
+        weights(prefix == null ? "" : prefix, SS2DWeights.expectedShapes(w.config()), w.asMap(), WEIGHTS_F32);
+    }
+
+    /** As {@link #ss2dWeights}, for a VSS block (its SS2D parameters under {@code op.}). */
+    public static void vssWeights(VSSWeights w, String prefix) {
+        required("weights", w);
+        ss2dConfig(w.config());
+        if (!Double.isFinite(w.mlpRatio()) || w.mlpRatio() <= 0 || VSSWeights.hidden(w.config(), w.mlpRatio()) < 1) {
+            throw new Ss2dArgumentException("mlp_ratio", "a finite number > 0 with int(d_model * mlp_ratio) >= 1",
+                    Double.toString(w.mlpRatio()), null);
+        }
+        weights(prefix == null ? "" : prefix, VSSWeights.expectedShapes(w.config(), w.mlpRatio()), w.asMap(),
+                WEIGHTS_F32);
+    }
+
     private static void blockInput(Tensor x, SS2DConfig c, Capabilities caps) {
         required("x", x);
         rank("x", x, 4, "(batch, d_model, H, W)");
