@@ -1,0 +1,158 @@
+package org.ss2d.arrow;
+
+import java.util.List;
+import org.apache.arrow.memory.ArrowBuf;
+import org.apache.arrow.memory.BufferAllocator;
+import org.apache.arrow.vector.FieldVector;
+import org.apache.arrow.vector.Float4Vector;
+import org.apache.arrow.vector.complex.FixedSizeListVector;
+import org.apache.arrow.vector.ipc.message.ArrowFieldNode;
+import org.apache.arrow.vector.types.FloatingPointPrecision;
+import org.apache.arrow.vector.types.pojo.ArrowType;
+import org.apache.arrow.vector.types.pojo.Field;
+import org.apache.arrow.vector.types.pojo.FieldType;
+import org.ss2d.tensor.DType;
+import org.ss2d.tensor.Shapes;
+import org.ss2d.tensor.Tensor;
+import org.ss2d.tensor.TensorScope;
+
+/**
+ * Zero-copy bridges between Arrow vectors and {@link Tensor}s, both ways.
+ *
+ * <p>In: a row (or the whole) of a float32 {@code FixedSizeList} / {@code arrow.fixed_shape_tensor}
+ * column becomes a tensor over the very bytes of the column's value buffer ({@link TensorScope#wrap}
+ * takes its own reference, so the vector may be closed first). Out: a host tensor becomes a one-row
+ * {@link FixedShapeTensorVector} whose value buffer is the tensor's own memory, retained into the
+ * target allocator. Arrow moves a buffer between allocators only within one root, so the scope and
+ * the allocator must share a root (make the scope with {@link TensorScope#of(String, BufferAllocator)}).
+ */
+public final class ArrowTensors {
+    private static final ArrowType F32 = new ArrowType.FloatingPoint(FloatingPointPrecision.SINGLE);
+
+    static {
+        FixedShapeTensorType.register();
+    }
+
+    private ArrowTensors() {}
+
+    /** Field of a one-tensor-per-row float32 column: the extension type over {@code FixedSizeList<float32>[n]}. */
+    public static Field tensorField(String name, long... shape) {
+        FieldType type = new FieldType(false, FixedShapeTensorType.of(shape), null);
+        return new Field(name, type, List.of(new Field("item", new FieldType(false, F32, null), null)));
+    }
+
+    /** Row {@code row} of a {@code fixed_shape_tensor} column, viewed (not copied) as a tensor of its shape. */
+    public static Tensor wrapRow(TensorScope scope, FixedShapeTensorVector column, int row) {
+        FixedShapeTensorType type = column.tensorType();
+        if (type.problem() != null) {
+            throw new IllegalArgumentException(column.getName() + ": " + type.problem());
+        }
+        return wrapRow(scope, column.getUnderlyingVector(), row, type.shape());
+    }
+
+    /**
+     * Row {@code row} of a plain {@code FixedSizeList<float32>[n]} column, viewed (not copied) as a
+     * tensor of {@code shape}, whose element count must be {@code n}.
+     */
+    public static Tensor wrapRow(TensorScope scope, FixedSizeListVector column, int row, long... shape) {
+        Float4Vector values = float32Values(column);
+        int n = column.getListSize();
+        if (Shapes.elementCount(shape) != n) {
+            throw new IllegalArgumentException(column.getName() + ": shape " + Shapes.format(shape) + " holds "
+                    + Shapes.elementCount(shape) + " elements, the FixedSizeList has " + n);
+        }
+        if (row < 0 || row >= column.getValueCount()) {
+            throw new IndexOutOfBoundsException(column.getName() + ": row " + row + " of " + column.getValueCount());
+        }
+        if (column.isNull(row)) {
+            throw new IllegalArgumentException(column.getName() + ": row " + row + " is null");
+        }
+        long start = (long) column.getElementStartIndex(row);
+        requireNoNullValues(column, values, start, n);
+        return wrap(scope, column.getName(), values.getDataBuffer(), start * Float.BYTES, shape);
+    }
+
+    /** The whole column as one tensor {@code (rows, shape...)}, without copying. */
+    public static Tensor wrapColumn(TensorScope scope, FixedShapeTensorVector column) {
+        FixedShapeTensorType type = column.tensorType();
+        if (type.problem() != null) {
+            throw new IllegalArgumentException(column.getName() + ": " + type.problem());
+        }
+        FixedSizeListVector storage = column.getUnderlyingVector();
+        Float4Vector values = float32Values(storage);
+        int rows = storage.getValueCount();
+        if (storage.getNullCount() > 0) {
+            throw new IllegalArgumentException(column.getName() + ": " + storage.getNullCount()
+                    + " null row(s); a tensor has no place for them");
+        }
+        long n = (long) rows * storage.getListSize();
+        requireNoNullValues(storage, values, 0, n);
+        long[] rowShape = type.shape();
+        long[] shape = new long[rowShape.length + 1];
+        shape[0] = rows;
+        System.arraycopy(rowShape, 0, shape, 1, rowShape.length);
+        return wrap(scope, column.getName(), values.getDataBuffer(), 0, shape);
+    }
+
+    /** A float32 tensor over {@code buffer} from {@code byteOffset}, sharing (and retaining) its memory. */
+    public static Tensor wrap(TensorScope scope, String name, ArrowBuf buffer, long byteOffset, long... shape) {
+        sameRoot(buffer, scope.allocator(), name);
+        return scope.wrap(name, buffer, byteOffset, DType.F32, shape);
+    }
+
+    /**
+     * A one-row {@code arrow.fixed_shape_tensor} column over the tensor's memory: no bytes are copied,
+     * the tensor's buffer is retained into {@code allocator}. The vector stays valid after the tensor
+     * closes; close the vector to drop its reference.
+     */
+    public static FixedShapeTensorVector toVector(Tensor tensor, String name, BufferAllocator allocator) {
+        if (tensor.dtype() != DType.F32) {
+            throw new IllegalArgumentException(tensor.describe() + ": only float32 tensors are handed out as Arrow vectors");
+        }
+        ArrowBuf own = tensor.arrowBuf(); // throws for device tensors, naming the device
+        sameRoot(own, allocator, name);
+        FixedShapeTensorVector v = (FixedShapeTensorVector) tensorField(name, tensor.shape()).createVector(allocator);
+        try {
+            FixedSizeListVector storage = v.getUnderlyingVector();
+            Float4Vector values = (Float4Vector) storage.getDataVector();
+            long elements = tensor.elementCount();
+            ArrowBuf data = elements == 0 ? allocator.getEmpty() : own.slice(tensor.arrowOffset(), tensor.byteSize());
+            // loadFieldBuffers retains `data` into the vector's allocator: a second reference, no copy.
+            values.loadFieldBuffers(new ArrowFieldNode(elements, 0), List.of(allocator.getEmpty(), data));
+            storage.loadFieldBuffers(new ArrowFieldNode(1, 0), List.of(allocator.getEmpty()));
+            return v;
+        } catch (RuntimeException e) {
+            v.close();
+            throw e;
+        }
+    }
+
+    private static Float4Vector float32Values(FixedSizeListVector column) {
+        FieldVector data = column.getDataVector();
+        if (!(data instanceof Float4Vector f)) {
+            throw new IllegalArgumentException(column.getName() + ": zero-copy needs float32 values, found "
+                    + data.getField().getType());
+        }
+        return f;
+    }
+
+    private static void requireNoNullValues(FixedSizeListVector column, Float4Vector values, long start, long n) {
+        if (values.getNullCount() == 0) {
+            return;
+        }
+        for (long i = start; i < start + n; i++) {
+            if (values.isNull((int) i)) {
+                throw new IllegalArgumentException(column.getName() + ": value " + (i - start) + " is null");
+            }
+        }
+    }
+
+    private static void sameRoot(ArrowBuf buffer, BufferAllocator target, String name) {
+        BufferAllocator from = buffer.getReferenceManager().getAllocator();
+        if (from.getRoot() != target.getRoot()) {
+            throw new IllegalArgumentException((name == null ? "tensor" : name) + ": Arrow shares memory only between "
+                    + "allocators of one root; the buffer belongs to '" + from.getName() + "', the target to '"
+                    + target.getName() + "' (make the scope with TensorScope.of(name, allocator))");
+        }
+    }
+}
