@@ -1,0 +1,62 @@
+package org.ss2d.reference;
+
+import java.util.Set;
+import org.ss2d.model.SS2DWeights;
+import org.ss2d.model.VSSWeights;
+import org.ss2d.ops.ScanArgs;
+import org.ss2d.ops.ScanShape;
+import org.ss2d.spi.Backend;
+import org.ss2d.spi.Capabilities;
+import org.ss2d.tensor.DType;
+import org.ss2d.tensor.Tensor;
+
+/**
+ * The float64 reference as a {@link Backend}: widens the float32 inputs to double, runs the plain
+ * double formulations ({@link ScanRef}, {@link CrossRef}, {@link SS2DRef}, {@link VSSRef}) and rounds
+ * the results to float32 once, at the store. Tests that need the float64 values call those classes
+ * directly.
+ */
+final class ReferenceBackend implements Backend {
+    private static final Capabilities CAPS = new Capabilities(Capabilities.UNLIMITED, Set.of(DType.F32), false,
+            "host, float64 reference oracle (plain loops, one thread, not for speed)", 0, false, 1);
+
+    @Override
+    public String name() {
+        return ReferenceProvider.NAME;
+    }
+
+    @Override
+    public Capabilities capabilities() {
+        return CAPS;
+    }
+
+    @Override
+    public void selectiveScan(ScanArgs args, ScanShape shape, Tensor out, Tensor lastState) {
+        ScanRef.Result r = ScanRef.run(ScanRef.Problem.of(args, shape));
+        Doubles.store(r.out(), out);
+        if (lastState != null) Doubles.store(r.lastState(), lastState);
+    }
+
+    @Override
+    public void crossScan(Tensor x, Tensor out) {
+        Doubles.store(CrossRef.scan(Doubles.of(x), (int) x.dim(0), (int) x.dim(1), (int) x.dim(2), (int) x.dim(3)), out);
+    }
+
+    @Override
+    public void crossMerge(Tensor ys, Tensor out) {
+        Doubles.store(CrossRef.merge(Doubles.of(ys), (int) out.dim(0), (int) out.dim(1), (int) out.dim(2),
+                (int) out.dim(3)), out);
+    }
+
+    @Override
+    public void ss2d(SS2DWeights weights, Tensor x, Tensor out) {
+        Doubles.store(SS2DRef.forward(SS2DRef.Params.of(weights), Doubles.of(x), (int) x.dim(0), (int) x.dim(2),
+                (int) x.dim(3)), out);
+    }
+
+    @Override
+    public void vssBlock(VSSWeights weights, Tensor x, Tensor out) {
+        Doubles.store(VSSRef.forward(VSSRef.Params.of(weights), Doubles.of(x), (int) x.dim(0), (int) x.dim(2),
+                (int) x.dim(3)), out);
+    }
+}
