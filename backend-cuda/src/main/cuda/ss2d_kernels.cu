@@ -1,0 +1,5 @@
+// The one translation unit that becomes ss2d_kernels.fatbin (a fatbin holds one module).
+// All entry points are extern "C" so that cuModuleGetFunction finds them by their plain names.
+#include "selective_scan.cuh"
+#include "cross_scan.cuh"
+#include "layers.cuh"

@@ -1,0 +1,53 @@
+// Host-side launch rules for the scan kernel, mirrored by org.ss2d.cuda.ScanLauncher (Java).
+// Kept here so that the harness tests exactly the choices the backend makes.
+#pragma once
+#include <cstdint>
+#include <string>
+#include "../../main/cuda/ss2d_params.h"
+
+struct ScanLaunch {
+  std::string kernel;   // e.g. ss2d_scan_fwd_n1_r2_k4_v1
+  int rows;             // R: channels per warp
+  int items;            // K: consecutive time steps per lane
+  bool vec;             // 16-byte path
+  int64_t blocks;
+  size_t smem;          // dynamic shared memory bytes
+};
+
+inline bool aligned16(const void* p) { return (reinterpret_cast<uintptr_t>(p) & 15) == 0; }
+
+// rowsOverride / itemsOverride: 0 = heuristic, else force R in {1,2,4} / K in {4,8}
+// (the harness times every choice; only instantiated pairs exist, see selective_scan.cuh).
+inline ScanLaunch plan_scan(const ScanParams& p, int rowsOverride, int itemsOverride, int smCount) {
+  ScanLaunch s;
+  const int64_t perGroup = p.dim / p.groups;
+  const bool n1 = p.dstate == 1;
+  // dstate 1 is bandwidth-bound: 2 rows per warp halves the B/C reads and keeps 64 registers
+  // (R=4 needs 128 and loses occupancy; measured on the H100: R=2 fastest on S1, S3, S4).
+  // dstate > 1 is bound by the per-state work: more rows and items per warp amortise B/C
+  // loads and shuffles.
+  int R = rowsOverride ? rowsOverride : (n1 ? 2 : 4);
+  int K = itemsOverride ? itemsOverride : (n1 ? 4 : 8);
+  // Fewer rows when batch*dim/R would not give every SM 8 warps.
+  while (!rowsOverride && R > 1 && p.batch * (p.dim / R) < (int64_t)smCount * 8) R /= 2;
+  while (R > 1 && perGroup % R != 0) R /= 2;
+  if (n1 && K == 8 && R != 2) K = 4;
+  bool vec = (p.seqlen % 4 == 0);
+  const int64_t strides[] = {p.u_batch_stride, p.u_dim_stride, p.delta_batch_stride, p.delta_dim_stride,
+                             p.z_batch_stride, p.z_dim_stride, p.out_batch_stride, p.out_dim_stride};
+  for (int64_t st : strides) vec = vec && (st % 4 == 0);
+  if (p.flags & SS2D_VARIABLE_B) vec = vec && p.B_batch_stride % 4 == 0 && p.B_group_stride % 4 == 0 && p.B_state_stride % 4 == 0;
+  if (p.flags & SS2D_VARIABLE_C) vec = vec && p.C_batch_stride % 4 == 0 && p.C_group_stride % 4 == 0 && p.C_state_stride % 4 == 0;
+  vec = vec && aligned16(p.u) && aligned16(p.delta) && aligned16(p.out) && (!p.z || aligned16(p.z));
+  if (p.flags & SS2D_VARIABLE_B) vec = vec && aligned16(p.B);
+  if (p.flags & SS2D_VARIABLE_C) vec = vec && aligned16(p.C);
+  const int ns = p.dstate == 1 ? 1 : 0;
+  s.kernel = "ss2d_scan_fwd_n" + std::to_string(ns) + "_r" + std::to_string(R) + "_k" + std::to_string(K) + "_v" + (vec ? "1" : "0");
+  s.rows = R;
+  s.items = K;
+  s.vec = vec;
+  const int64_t warps = p.batch * (p.dim / R);
+  s.blocks = (warps + SS2D_SCAN_WARPS - 1) / SS2D_SCAN_WARPS;
+  s.smem = ns ? 0 : (size_t)SS2D_SCAN_WARPS * R * p.dstate * sizeof(float);
+  return s;
+}
