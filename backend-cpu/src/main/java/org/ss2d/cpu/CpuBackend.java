@@ -1,0 +1,288 @@
+package org.ss2d.cpu;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.util.Set;
+import org.ss2d.cpu.StepProfile.Step;
+import org.ss2d.cpu.kernel.Kernels;
+import org.ss2d.cpu.kernel.ScanJob;
+import org.ss2d.model.SS2DConfig;
+import org.ss2d.model.SS2DWeights;
+import org.ss2d.model.VSSWeights;
+import org.ss2d.ops.BCMode;
+import org.ss2d.ops.ScanArgs;
+import org.ss2d.ops.ScanShape;
+import org.ss2d.spi.Backend;
+import org.ss2d.spi.Capabilities;
+import org.ss2d.tensor.DType;
+import org.ss2d.tensor.Tensor;
+
+/**
+ * The CPU backend: host tensors read and written in place (Arrow memory seen as segments), kernels
+ * from {@link Kernels#get()} (Vector API or scalar), work spread over the backend's own {@link CpuPool}.
+ * Inputs were validated by the facade. Block intermediates live in one shared arena per call, freed
+ * before the call returns.
+ */
+public final class CpuBackend implements Backend, AutoCloseable {
+    public static final String NAME = "cpu";
+    private static final float LN_EPS = 1e-5f;
+
+    private final Kernels kernels;
+    private final CpuPool pool;
+    private volatile StepProfile profile;
+
+    /** A backend with {@code threads} workers and the process-wide kernels. */
+    public CpuBackend(int threads) {
+        this(threads, Kernels.get());
+    }
+
+    /** A backend with explicit kernels (tests compare the scalar and SIMD ones in one JVM). */
+    public CpuBackend(int threads, Kernels kernels) {
+        this.kernels = kernels;
+        this.pool = new CpuPool(threads);
+    }
+
+    /** {@code -Dss2d.cpu.threads}, else the available processors. */
+    public static int defaultThreads() {
+        String p = System.getProperty("ss2d.cpu.threads");
+        if (p == null || p.isBlank()) return Runtime.getRuntime().availableProcessors();
+        try {
+            int n = Integer.parseInt(p.trim());
+            if (n >= 1) return n;
+        } catch (NumberFormatException ignored) {
+            // reported below
+        }
+        throw new IllegalArgumentException("-Dss2d.cpu.threads=" + p + ": expected an integer >= 1");
+    }
+
+    public Kernels kernels() {
+        return kernels;
+    }
+
+    public int threads() {
+        return pool.threads();
+    }
+
+    /** Attaches a step profile to the block ops (null detaches). */
+    public void profile(StepProfile p) {
+        this.profile = p;
+    }
+
+    @Override
+    public String name() {
+        return NAME;
+    }
+
+    @Override
+    public Capabilities capabilities() {
+        return new Capabilities(Capabilities.UNLIMITED, Set.of(DType.F32), false,
+                pool.threads() + " threads, " + kernels.name() + " kernels", 0, false, pool.threads());
+    }
+
+    @Override
+    public void close() {
+        pool.close();
+    }
+
+    // ------------------------------------------------------------------ selective scan
+
+    @Override
+    public void selectiveScan(ScanArgs args, ScanShape shape, Tensor out, Tensor lastState) {
+        scan(ScanJob.of(args, shape, out, lastState));
+    }
+
+    /** Runs a scan job over the pool (also used by the SS2D block on its own buffers). */
+    public void scan(ScanJob job) {
+        int align = kernels.scanRowAlign(job);
+        int units = (job.rows() + align - 1) / align;
+        // several tasks per thread so that uneven rows (and a busy core) balance out
+        int tasks = Math.min(units, pool.threads() == 1 ? 1 : pool.threads() * 8);
+        pool.parallelFor(tasks, t -> {
+            int from = (int) ((long) units * t / tasks) * align, to = (int) Math.min((long) units * (t + 1) / tasks * align, job.rows());
+            kernels.scan(job, from, to);
+        });
+    }
+
+    // ------------------------------------------------------------------ cross scan / merge
+
+    @Override
+    public void crossScan(Tensor x, Tensor out) {
+        int b = (int) x.dim(0), c = (int) x.dim(1), h = (int) x.dim(2), w = (int) x.dim(3);
+        crossScan(x.segment(), 0, out.segment(), 0, b, c, h, w, (long) c * h * w);
+    }
+
+    private void crossScan(MemorySegment x, long xOff, MemorySegment xs, long xsOff, int b, int c, int h, int w,
+                           long xBatchStride) {
+        long l = (long) h * w;
+        pool.parallelFor(b * c, i -> {
+            int bi = i / c, ci = i % c;
+            long r = xsOff + ((long) bi * 4 * c + ci) * l;
+            kernels.crossScanPlane(x, xOff + bi * xBatchStride + ci * l, h, w, xs, r, r + c * l, r + 2 * c * l, r + 3 * c * l);
+        });
+    }
+
+    @Override
+    public void crossMerge(Tensor ys, Tensor out) {
+        int b = (int) ys.dim(0), c = (int) ys.dim(2), h = (int) out.dim(2), w = (int) out.dim(3);
+        crossMerge(ys.segment(), 0, out.segment(), 0, b, c, h, w);
+    }
+
+    private void crossMerge(MemorySegment ys, long ysOff, MemorySegment out, long outOff, int b, int c, int h, int w) {
+        long l = (long) h * w;
+        pool.parallelFor(b * c, i -> {
+            int bi = i / c, ci = i % c;
+            long r = ysOff + ((long) bi * 4 * c + ci) * l;
+            kernels.crossMergePlane(ys, r, r + c * l, r + 2 * c * l, r + 3 * c * l, h, w, out, outOff + ((long) bi * c + ci) * l);
+        });
+    }
+
+    // ------------------------------------------------------------------ blocks
+
+    @Override
+    public void ss2d(SS2DWeights weights, Tensor x, Tensor out) {
+        int b = (int) x.dim(0), h = (int) x.dim(2), w = (int) x.dim(3);
+        try (Arena arena = Arena.ofShared()) {
+            ss2d(arena, weights, x.segment(), out.segment(), null, b, h, w);
+        }
+    }
+
+    @Override
+    public void vssBlock(VSSWeights wt, Tensor x, Tensor out) {
+        SS2DConfig c = wt.config();
+        int b = (int) x.dim(0), h = (int) x.dim(2), w = (int) x.dim(3), dm = c.dModel(), hid = VSSWeights.hidden(c, wt.mlpRatio());
+        long l = (long) h * w;
+        MemorySegment xs = x.segment(), os = out.segment();
+        try (Arena arena = Arena.ofShared()) {
+            MemorySegment ln = floats(arena, (long) b * dm * l);
+            long t0 = System.nanoTime();
+            layerNorm(xs, ln, b, dm, l, wt.normWeight().segment(), wt.normBias().segment());
+            t0 = mark(Step.NORM_IN, t0);
+            // out = x + SS2D(LN(x)): the residual rides on out_proj's store
+            ss2d(arena, wt.op(), ln, os, xs, b, h, w);
+            t0 = System.nanoTime();
+            layerNorm(os, ln, b, dm, l, wt.norm2Weight().segment(), wt.norm2Bias().segment());
+            t0 = mark(Step.NORM_IN, t0);
+            MemorySegment hidden = floats(arena, (long) b * hid * l);
+            gemmBatched(wt.fc1Weight().segment(), 0, dm, ln, dm, hidden, hid, l, b, wt.fc1Bias().segment(),
+                    Kernels.Activation.GELU, null);
+            // out += fc2(GELU(fc1(LN2(out)))) + bias: reads each residual element just before writing it
+            gemmBatched(wt.fc2Weight().segment(), 0, hid, hidden, hid, os, dm, l, b, wt.fc2Bias().segment(),
+                    Kernels.Activation.NONE, os);
+            mark(Step.MLP, t0);
+        }
+    }
+
+    /**
+     * SS2D v05_noz forward (spec 5.3) on segments: {@code x, out (b, d_model, h*w)}; {@code residual}
+     * (same shape) is added to out_proj's result when not null.
+     */
+    private void ss2d(Arena arena, SS2DWeights wt, MemorySegment x, MemorySegment out, MemorySegment residual, int b,
+                      int h, int w) {
+        SS2DConfig c = wt.config();
+        final int dm = c.dModel(), di = c.dInner(), n = c.dState(), r = c.dtRank(), k = c.dConv(), rows = c.xProjRows();
+        final long l = (long) h * w, routeStride = (long) di * l;
+        MemorySegment xi = floats(arena, (long) b * di * l);
+        MemorySegment xs = floats(arena, (long) b * 4 * di * l);
+        MemorySegment xdbl = floats(arena, (long) b * 4 * rows * l);
+        MemorySegment dts = floats(arena, (long) b * 4 * di * l);
+        MemorySegment ys = floats(arena, (long) b * 4 * di * l);
+        MemorySegment a = floats(arena, 4L * di * n);
+        MemorySegment aLogs = wt.aLogs().segment();
+        for (long i = 0; i < 4L * di * n; i++) {
+            a.setAtIndex(ValueLayout.JAVA_FLOAT, i, (float) -Math.exp(aLogs.getAtIndex(ValueLayout.JAVA_FLOAT_UNALIGNED, i)));
+        }
+
+        long t0 = System.nanoTime();
+        gemmBatched(wt.inProjWeight().segment(), 0, dm, x, dm, xi, di, l, b, null, Kernels.Activation.NONE, null);
+        t0 = mark(Step.IN_PROJ, t0);
+
+        // depthwise conv + SiLU straight into route 0 of xs, then the other routes from it, per plane
+        MemorySegment convW = wt.conv2dWeight().segment();
+        MemorySegment convB = wt.conv2dBias() == null ? null : wt.conv2dBias().segment();
+        pool.parallelFor(b * di, i -> {
+            int bi = i / di, ci = i % di;
+            long src = ((long) bi * di + ci) * l, r0 = ((long) bi * 4 * di + ci) * l;
+            float bias = convB == null ? 0f : convB.getAtIndex(ValueLayout.JAVA_FLOAT_UNALIGNED, ci);
+            kernels.depthwiseConvSilu(xi, src, xs, r0, h, w, convW, (long) ci * k * k, k, bias);
+        });
+        t0 = mark(Step.CONV_SILU, t0);
+        pool.parallelFor(b * di, i -> {
+            int bi = i / di, ci = i % di;
+            long r0 = ((long) bi * 4 * di + ci) * l;
+            kernels.crossScanPlane(xs, r0, h, w, xs, r0, r0 + routeStride, r0 + 2 * routeStride, r0 + 3 * routeStride);
+        });
+        t0 = mark(Step.CROSS_SCAN, t0);
+
+        // x_proj then dt_proj on the same column tile, while it is in cache
+        MemorySegment xw = wt.xProjWeight().segment(), dtw = wt.dtProjsWeight().segment();
+        int tile = colTile(), tilesPerRoute = (int) ((l + tile - 1) / tile);
+        pool.parallelFor(b * 4 * tilesPerRoute, i -> {
+            int bk = i / tilesPerRoute, p0 = (i % tilesPerRoute) * tile, p1 = (int) Math.min(l, p0 + (long) tile);
+            int kr = bk % 4;
+            long xsOff = (long) bk * di * l, dblOff = (long) bk * rows * l;
+            kernels.gemm(xw, (long) kr * rows * di, di, xs, xsOff, (int) l, xdbl, dblOff, (int) l, di, 0, rows, p0, p1,
+                    null, 0, Kernels.Activation.NONE, null, 0);
+            kernels.gemm(dtw, (long) kr * di * r, r, xdbl, dblOff, (int) l, dts, xsOff, (int) l, r, 0, di, p0, p1,
+                    null, 0, Kernels.Activation.NONE, null, 0);
+        });
+        t0 = mark(Step.X_DT_PROJ, t0);
+
+        // the scan sees routes as groups: u = xs (b, 4*di, l), B/C point into x_dbl rows r.. and r+n..
+        long dblBatch = 4L * rows * l, dblRoute = (long) rows * l;
+        ScanJob job = new ScanJob(xs, dts, a,
+                xdbl, BCMode.GROUPED, (long) r * l, dblBatch, dblRoute, l,
+                xdbl, BCMode.GROUPED, (long) (r + n) * l, dblBatch, dblRoute, l,
+                wt.ds().segment(), wt.dtProjsBias().segment(), null, true, ys, null,
+                b, 4 * di, (int) l, n, 4);
+        scan(job);
+        t0 = mark(Step.SCAN, t0);
+
+        MemorySegment ym = xi; // in_proj's output is dead after the conv: reuse it for the merged y
+        crossMerge(ys, 0, ym, 0, b, di, h, w);
+        t0 = mark(Step.CROSS_MERGE, t0);
+        layerNorm(ym, ym, b, di, l, wt.outNormWeight().segment(), wt.outNormBias().segment());
+        t0 = mark(Step.NORM_OUT, t0);
+        gemmBatched(wt.outProjWeight().segment(), 0, di, ym, di, out, dm, l, b, null, Kernels.Activation.NONE, residual);
+        mark(Step.OUT_PROJ, t0);
+    }
+
+    private long mark(Step s, long t0) {
+        StepProfile p = profile;
+        long now = System.nanoTime();
+        if (p != null) p.add(s, now - t0);
+        return now;
+    }
+
+    /** Columns per GEMM task: a multiple of the register tile, small enough to balance over threads. */
+    private int colTile() {
+        return Math.max(48, kernels.lanes() * 3 * 4);
+    }
+
+    /** {@code out[bi] = W (m x k) @ in[bi] (k x l)} for every image, tiled over columns. */
+    private void gemmBatched(MemorySegment wgt, long wOff, int k, MemorySegment in, int kIn, MemorySegment out, int m,
+                             long l, int b, MemorySegment bias, Kernels.Activation act, MemorySegment residual) {
+        assert k == kIn;
+        int tile = colTile(), tiles = (int) ((l + tile - 1) / tile);
+        pool.parallelFor(b * tiles, i -> {
+            int bi = i / tiles, p0 = (i % tiles) * tile, p1 = (int) Math.min(l, p0 + (long) tile);
+            long inOff = (long) bi * k * l, outOff = (long) bi * m * l;
+            kernels.gemm(wgt, wOff, k, in, inOff, (int) l, out, outOff, (int) l, k, 0, m, p0, p1, bias, 0, act,
+                    residual, outOff);
+        });
+    }
+
+    private void layerNorm(MemorySegment in, MemorySegment out, int b, int channels, long l, MemorySegment gamma,
+                           MemorySegment beta) {
+        int tile = Math.max(16, kernels.lanes() * 4), tiles = (int) ((l + tile - 1) / tile);
+        pool.parallelFor(b * tiles, i -> {
+            int bi = i / tiles, p0 = (i % tiles) * tile, p1 = (int) Math.min(l, p0 + (long) tile);
+            long off = (long) bi * channels * l;
+            kernels.layerNormChannels(in, off, out, off, channels, (int) l, p0, p1, gamma, beta, LN_EPS);
+        });
+    }
+
+    private static MemorySegment floats(Arena arena, long count) {
+        return arena.allocate(ValueLayout.JAVA_FLOAT, Math.max(1, count));
+    }
+}

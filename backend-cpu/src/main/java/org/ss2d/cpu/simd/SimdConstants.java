@@ -1,0 +1,62 @@
+package org.ss2d.cpu.simd;
+
+import java.nio.ByteOrder;
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.VectorMask;
+import jdk.incubator.vector.VectorShape;
+import jdk.incubator.vector.VectorShuffle;
+import jdk.incubator.vector.VectorSpecies;
+
+/**
+ * All Vector API static state, in one holder (Lucene's PanamaVectorConstants): the species and the
+ * constant shuffles/masks the kernels use. The width is the platform's preferred one unless the
+ * test-only property {@code ss2d.cpu.testVectorBits} (128, 256 or 512) narrows it, so that narrow
+ * species can be tested on an AVX-512 machine. Everything is static final so that C2 folds it.
+ */
+final class SimdConstants {
+    private SimdConstants() {}
+
+    static final ByteOrder ORDER = ByteOrder.nativeOrder();
+    static final VectorSpecies<Float> F = species();
+    static final VectorSpecies<Integer> I = VectorSpecies.of(int.class, F.vectorShape());
+    static final int VL = F.length();
+    static final int BITS = F.vectorBitSize();
+
+    // In-register scan (Hillis-Steele): stage k reads lane i - k; lanes i < k take the identity.
+    static final VectorShuffle<Float> SH1 = shiftBy(1), SH2 = shiftBy(2), SH4 = shiftBy(4), SH8 = shiftBy(8);
+    static final VectorMask<Float> GE1 = from(1), GE2 = from(2), GE4 = from(4), GE8 = from(8);
+    /** Every lane takes the last lane: the carry into the next vector. */
+    static final VectorShuffle<Float> LAST = VectorShuffle.fromOp(F, i -> VL - 1);
+    static final VectorShuffle<Float> REVERSE = VectorShuffle.fromOp(F, i -> VL - 1 - i);
+
+    private static VectorSpecies<Float> species() {
+        String p = System.getProperty("ss2d.cpu.testVectorBits", "").trim();
+        if (p.isEmpty() || p.equals("0")) {
+            return FloatVector.SPECIES_PREFERRED;
+        }
+        int bits;
+        try {
+            bits = Integer.parseInt(p);
+        } catch (NumberFormatException e) {
+            bits = -1;
+        }
+        if (bits != 128 && bits != 256 && bits != 512) {
+            throw new IllegalArgumentException("-Dss2d.cpu.testVectorBits=" + p + ": valid values are 0, 128, 256, 512");
+        }
+        if (bits > FloatVector.SPECIES_PREFERRED.vectorBitSize()) {
+            throw new UnsupportedOperationException("-Dss2d.cpu.testVectorBits=" + bits + " is wider than this CPU's "
+                    + FloatVector.SPECIES_PREFERRED.vectorBitSize() + " bits");
+        }
+        return FloatVector.SPECIES_PREFERRED.withShape(VectorShape.forBitSize(bits));
+    }
+
+    private static VectorShuffle<Float> shiftBy(int k) {
+        return VectorShuffle.fromOp(F, i -> Math.max(0, Math.min(i - k, VL - 1)));
+    }
+
+    private static VectorMask<Float> from(int k) {
+        boolean[] m = new boolean[VL];
+        for (int i = 0; i < VL; i++) m[i] = i >= k;
+        return VectorMask.fromArray(F, m, 0);
+    }
+}

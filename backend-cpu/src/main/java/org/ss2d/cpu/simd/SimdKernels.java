@@ -1,0 +1,256 @@
+package org.ss2d.cpu.simd;
+
+import static java.lang.foreign.ValueLayout.JAVA_FLOAT_UNALIGNED;
+import static org.ss2d.cpu.simd.SimdConstants.F;
+import static org.ss2d.cpu.simd.SimdConstants.ORDER;
+import static org.ss2d.cpu.simd.SimdConstants.REVERSE;
+import static org.ss2d.cpu.simd.SimdConstants.VL;
+
+import java.lang.foreign.MemorySegment;
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.VectorMask;
+import org.ss2d.cpu.kernel.Kernels;
+import org.ss2d.cpu.kernel.ScanJob;
+
+/**
+ * Kernels on {@code jdk.incubator.vector}. Loaded by class name from {@link Kernels#get()} only when the
+ * module is present; the constructor refuses (UnsupportedOperationException) when the vectors would be
+ * too narrow to pay off.
+ */
+public final class SimdKernels extends Kernels {
+    public SimdKernels() {
+        if (VL < 4) {
+            throw new UnsupportedOperationException("the preferred float vector has " + VL + " lanes (need >= 4)");
+        }
+    }
+
+    @Override
+    public String name() {
+        return "simd-" + SimdConstants.BITS;
+    }
+
+    @Override
+    public int lanes() {
+        return VL;
+    }
+
+    @Override
+    public void scan(ScanJob job, int rowFrom, int rowTo) {
+        SimdScan.scan(job, rowFrom, rowTo);
+    }
+
+    private static float get(MemorySegment s, long i) {
+        return s.getAtIndex(JAVA_FLOAT_UNALIGNED, i);
+    }
+
+    private static FloatVector load(MemorySegment s, long elem, VectorMask<Float> m) {
+        return FloatVector.fromMemorySegment(F, s, elem * 4, ORDER, m);
+    }
+
+    private static FloatVector load(MemorySegment s, long elem) {
+        return FloatVector.fromMemorySegment(F, s, elem * 4, ORDER);
+    }
+
+    // ------------------------------------------------------------------ GEMM
+
+    /** Columns per register tile: 4 rows x 3 vectors = 12 accumulators, 7 loads per 12 FMAs. */
+    private static final int NR = 3, MR = 4;
+
+    @Override
+    public void gemm(MemorySegment w, long wOff, int ldw, MemorySegment x, long xOff, int ldx, MemorySegment out,
+                     long outOff, int ldo, int k, int m0, int m1, int p0, int p1, MemorySegment bias, long biasOff,
+                     Activation act, MemorySegment residual, long resOff) {
+        for (int pc = p0; pc < p1; pc += NR * VL) {
+            VectorMask<Float> q0 = F.indexInRange(pc, p1), q1 = F.indexInRange(pc + VL, p1),
+                    q2 = F.indexInRange(pc + 2 * VL, p1);
+            int m = m0;
+            for (; m + MR <= m1; m += MR) {
+                tile4(w, wOff + (long) m * ldw, ldw, x, xOff + pc, ldx, k, q0, q1, q2, out, outOff + (long) m * ldo + pc,
+                        ldo, bias, biasOff + m, act, residual, resOff + (long) m * ldo + pc);
+            }
+            for (; m < m1; m++) {
+                tile1(w, wOff + (long) m * ldw, x, xOff + pc, ldx, k, q0, q1, q2, out, outOff + (long) m * ldo + pc,
+                        bias, biasOff + m, act, residual, resOff + (long) m * ldo + pc);
+            }
+        }
+    }
+
+    private static void tile4(MemorySegment w, long wr, int ldw, MemorySegment x, long xc, int ldx, int k,
+                              VectorMask<Float> q0, VectorMask<Float> q1, VectorMask<Float> q2, MemorySegment out,
+                              long oc, int ldo, MemorySegment bias, long bOff, Activation act, MemorySegment res,
+                              long rc) {
+        FloatVector z = FloatVector.zero(F);
+        FloatVector c00 = z, c01 = z, c02 = z, c10 = z, c11 = z, c12 = z, c20 = z, c21 = z, c22 = z, c30 = z, c31 = z,
+                c32 = z;
+        for (int kk = 0; kk < k; kk++) {
+            long xr = xc + (long) kk * ldx;
+            FloatVector x0 = load(x, xr, q0), x1 = load(x, xr + VL, q1), x2 = load(x, xr + 2 * VL, q2);
+            FloatVector w0 = FloatVector.broadcast(F, get(w, wr + kk));
+            FloatVector w1 = FloatVector.broadcast(F, get(w, wr + ldw + kk));
+            FloatVector w2 = FloatVector.broadcast(F, get(w, wr + 2L * ldw + kk));
+            FloatVector w3 = FloatVector.broadcast(F, get(w, wr + 3L * ldw + kk));
+            c00 = x0.fma(w0, c00);
+            c01 = x1.fma(w0, c01);
+            c02 = x2.fma(w0, c02);
+            c10 = x0.fma(w1, c10);
+            c11 = x1.fma(w1, c11);
+            c12 = x2.fma(w1, c12);
+            c20 = x0.fma(w2, c20);
+            c21 = x1.fma(w2, c21);
+            c22 = x2.fma(w2, c22);
+            c30 = x0.fma(w3, c30);
+            c31 = x1.fma(w3, c31);
+            c32 = x2.fma(w3, c32);
+        }
+        store3(c00, c01, c02, q0, q1, q2, out, oc, bias, bOff, act, res, rc);
+        store3(c10, c11, c12, q0, q1, q2, out, oc + ldo, bias, bOff + 1, act, res, rc + ldo);
+        store3(c20, c21, c22, q0, q1, q2, out, oc + 2L * ldo, bias, bOff + 2, act, res, rc + 2L * ldo);
+        store3(c30, c31, c32, q0, q1, q2, out, oc + 3L * ldo, bias, bOff + 3, act, res, rc + 3L * ldo);
+    }
+
+    private static void tile1(MemorySegment w, long wr, MemorySegment x, long xc, int ldx, int k, VectorMask<Float> q0,
+                              VectorMask<Float> q1, VectorMask<Float> q2, MemorySegment out, long oc,
+                              MemorySegment bias, long bOff, Activation act, MemorySegment res, long rc) {
+        FloatVector c0 = FloatVector.zero(F), c1 = c0, c2 = c0;
+        for (int kk = 0; kk < k; kk++) {
+            long xr = xc + (long) kk * ldx;
+            FloatVector w0 = FloatVector.broadcast(F, get(w, wr + kk));
+            c0 = load(x, xr, q0).fma(w0, c0);
+            c1 = load(x, xr + VL, q1).fma(w0, c1);
+            c2 = load(x, xr + 2 * VL, q2).fma(w0, c2);
+        }
+        store3(c0, c1, c2, q0, q1, q2, out, oc, bias, bOff, act, res, rc);
+    }
+
+    private static void store3(FloatVector c0, FloatVector c1, FloatVector c2, VectorMask<Float> q0,
+                               VectorMask<Float> q1, VectorMask<Float> q2, MemorySegment out, long oc,
+                               MemorySegment bias, long bOff, Activation act, MemorySegment res, long rc) {
+        store(c0, q0, out, oc, bias, bOff, act, res, rc);
+        store(c1, q1, out, oc + VL, bias, bOff, act, res, rc + VL);
+        store(c2, q2, out, oc + 2 * VL, bias, bOff, act, res, rc + 2 * VL);
+    }
+
+    private static void store(FloatVector c, VectorMask<Float> q, MemorySegment out, long o, MemorySegment bias,
+                              long bOff, Activation act, MemorySegment res, long r) {
+        if (!q.anyTrue()) return;
+        if (bias != null) c = c.add(get(bias, bOff));
+        if (act == Activation.GELU) c = SimdMath.gelu(c);
+        if (res != null) c = c.add(load(res, r, q));
+        c.intoMemorySegment(out, o * 4, ORDER, q);
+    }
+
+    // ------------------------------------------------------------------ depthwise conv + SiLU
+
+    @Override
+    public void depthwiseConvSilu(MemorySegment in, long inOff, MemorySegment out, long outOff, int h, int w,
+                                  MemorySegment weight, long weightOff, int k, float bias) {
+        int pad = (k - 1) / 2, pw = w + 2 * pad;
+        // zero-padded copy of the plane: every tap is then a plain unaligned load
+        float[] p = new float[(h + 2 * pad) * pw + VL];
+        for (int y = 0; y < h; y++) {
+            MemorySegment.copy(in, JAVA_FLOAT_UNALIGNED, (inOff + (long) y * w) * 4, p, (y + pad) * pw + pad, w);
+        }
+        float[] wt = new float[k * k];
+        MemorySegment.copy(weight, JAVA_FLOAT_UNALIGNED, weightOff * 4, wt, 0, k * k);
+        for (int y = 0; y < h; y++) {
+            for (int x0 = 0; x0 < w; x0 += VL) {
+                FloatVector acc = FloatVector.broadcast(F, bias);
+                for (int i = 0; i < k; i++) {
+                    int row = (y + i) * pw + x0;
+                    for (int jj = 0; jj < k; jj++) {
+                        acc = FloatVector.fromArray(F, p, row + jj).fma(FloatVector.broadcast(F, wt[i * k + jj]), acc);
+                    }
+                }
+                VectorMask<Float> m = F.indexInRange(x0, w);
+                SimdMath.silu(acc).intoMemorySegment(out, (outOff + (long) y * w + x0) * 4, ORDER, m);
+            }
+        }
+    }
+
+    // ------------------------------------------------------------------ LayerNorm over channels
+
+    @Override
+    public void layerNormChannels(MemorySegment in, long inOff, MemorySegment out, long outOff, int channels, int stride,
+                                  int p0, int p1, MemorySegment gamma, MemorySegment beta, float eps) {
+        float invC = 1f / channels;
+        for (int p = p0; p < p1; p += VL) {
+            VectorMask<Float> m = F.indexInRange(p, p1);
+            FloatVector sum = FloatVector.zero(F);
+            for (int c = 0; c < channels; c++) sum = sum.add(load(in, inOff + (long) c * stride + p, m));
+            FloatVector mean = sum.mul(invC);
+            FloatVector var = FloatVector.zero(F);
+            for (int c = 0; c < channels; c++) {
+                FloatVector v = load(in, inOff + (long) c * stride + p, m).sub(mean);
+                var = v.fma(v, var);
+            }
+            FloatVector inv = FloatVector.broadcast(F, 1f).div(var.mul(invC).add(eps).sqrt());
+            for (int c = 0; c < channels; c++) {
+                FloatVector v = load(in, inOff + (long) c * stride + p, m).sub(mean).mul(inv);
+                v = v.fma(FloatVector.broadcast(F, get(gamma, c)), FloatVector.broadcast(F, get(beta, c)));
+                v.intoMemorySegment(out, (outOff + (long) c * stride + p) * 4, ORDER, m);
+            }
+        }
+    }
+
+    // ------------------------------------------------------------------ cross scan / merge
+
+    @Override
+    public void crossScanPlane(MemorySegment x, long xOff, int h, int w, MemorySegment out, long r0, long r1, long r2,
+                               long r3) {
+        int l = h * w, p = 0;
+        for (; p + VL <= l; p += VL) { // routes 0 and 2: a copy and a reversed copy
+            FloatVector v = load(x, xOff + p);
+            v.intoMemorySegment(out, (r0 + p) * 4, ORDER);
+            v.rearrange(REVERSE).intoMemorySegment(out, (r2 + l - p - VL) * 4, ORDER);
+        }
+        for (; p < l; p++) {
+            float v = get(x, xOff + p);
+            out.setAtIndex(JAVA_FLOAT_UNALIGNED, r0 + p, v);
+            out.setAtIndex(JAVA_FLOAT_UNALIGNED, r2 + l - 1 - p, v);
+        }
+        transposeRoutes(x, xOff, h, w, out, r1, r3, false);
+    }
+
+    @Override
+    public void crossMergePlane(MemorySegment ys, long r0, long r1, long r2, long r3, int h, int w, MemorySegment out,
+                                long outOff) {
+        int l = h * w, p = 0;
+        for (; p + VL <= l; p += VL) {
+            FloatVector v = load(ys, r0 + p).add(load(ys, r2 + l - p - VL).rearrange(REVERSE));
+            v.intoMemorySegment(out, (outOff + p) * 4, ORDER);
+        }
+        for (; p < l; p++) {
+            out.setAtIndex(JAVA_FLOAT_UNALIGNED, outOff + p, get(ys, r0 + p) + get(ys, r2 + l - 1 - p));
+        }
+        transposeRoutes(out, outOff, h, w, ys, r1, r3, true);
+    }
+
+    /**
+     * Routes 1 and 3 are the column-major order (step s = col * H + row) and its reverse. Scatter
+     * ({@code add == false}): plane to routes. Gather-add ({@code add == true}): plane += route1 + route3.
+     * Blocked so that both the rows and the columns of a tile stay in L1.
+     */
+    private static void transposeRoutes(MemorySegment plane, long pOff, int h, int w, MemorySegment routes, long r1,
+                                        long r3, boolean add) {
+        final int tb = 16, l = h * w;
+        for (int row0 = 0; row0 < h; row0 += tb) {
+            for (int col0 = 0; col0 < w; col0 += tb) {
+                int rowEnd = Math.min(h, row0 + tb), colEnd = Math.min(w, col0 + tb);
+                for (int row = row0; row < rowEnd; row++) {
+                    for (int col = col0; col < colEnd; col++) {
+                        long pi = pOff + (long) row * w + col;
+                        int s = col * h + row;
+                        if (add) {
+                            float v = get(plane, pi) + get(routes, r1 + s) + get(routes, r3 + l - 1 - s);
+                            plane.setAtIndex(JAVA_FLOAT_UNALIGNED, pi, v);
+                        } else {
+                            float v = get(plane, pi);
+                            routes.setAtIndex(JAVA_FLOAT_UNALIGNED, r1 + s, v);
+                            routes.setAtIndex(JAVA_FLOAT_UNALIGNED, r3 + l - 1 - s, v);
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
