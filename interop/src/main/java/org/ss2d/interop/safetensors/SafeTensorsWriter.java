@@ -20,8 +20,8 @@ import org.ss2d.validate.Ss2dArgumentException;
 
 /**
  * Writes float32 host tensors as a {@code .safetensors} file that {@code safetensors.torch.load_file}
- * reads: keys in the map's order, data contiguous, the header padded with spaces to a multiple of 8
- * so that every tensor starts 8-byte aligned. The file is written to a temporary name and renamed,
+ * reads: keys in the map's order, data contiguous (the format allows no gaps), the header padded
+ * with spaces to a multiple of 8 so that the data section starts 8-byte aligned and every float 4. The file is written to a temporary name and renamed,
  * so a reader never sees half of it.
  */
 public final class SafeTensorsWriter {

@@ -76,7 +76,7 @@ public final class Weights {
         }
         if (!missing.isEmpty()) {
             throw new Ss2dArgumentException(missing.getFirst(), what + " parameter present in " + src.describe(),
-                    "missing key(s) " + missing + nearby(src, prefix), null);
+                    "missing key(s) " + missing + nearby(src, prefix, missing.getFirst().substring(prefix.length())), null);
         }
         TreeSet<String> extra = new TreeSet<>();
         for (String k : src.keys()) {
@@ -91,14 +91,18 @@ public final class Weights {
         return dict;
     }
 
-    /** A few keys of the file, so that a wrong prefix is obvious from the message. */
-    private static String nearby(StateDictSource src, String prefix) {
-        List<String> some = new ArrayList<>();
+    /** Where the file does hold the parameter, so that a wrong prefix is obvious from the message. */
+    private static String nearby(StateDictSource src, String prefix, String name) {
+        List<String> prefixes = new ArrayList<>();
         for (String k : src.keys()) {
-            if (some.size() == 4) break;
-            some.add(k);
+            if (k.endsWith(name) && (k.length() == name.length() || k.charAt(k.length() - name.length() - 1) == '.')) {
+                prefixes.add("\"" + k.substring(0, k.length() - name.length()) + "\"");
+            }
         }
-        return prefix.isEmpty() && some.isEmpty() ? "" : "; the file has " + src.keys().size() + " key(s), e.g. " + some;
+        if (prefixes.isEmpty()) {
+            return "; no key of " + src.describe() + " ends in " + name;
+        }
+        return "; " + name + " is found under the prefix(es) " + (prefixes.size() > 8 ? prefixes.subList(0, 8) + "..." : prefixes);
     }
 
     private static long[] shape(StateDictSource src, String key, int rank) {
