@@ -1,0 +1,196 @@
+package org.ss2d.bindings;
+
+import static java.lang.foreign.ValueLayout.ADDRESS;
+import static java.lang.foreign.ValueLayout.JAVA_FLOAT;
+import static java.lang.foreign.ValueLayout.JAVA_INT;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.SymbolLookup;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import org.ss2d.bindings.cublas.CublasH;
+
+/**
+ * The one door to cuBLAS 13 ({@code libcublas.so.13}). {@link #load()} finds the library before the
+ * generated {@link CublasH} is touched: first by name through the loader path, then in the usual
+ * toolkit folders; once one copy is loaded, the generated lookup by name finds the same object.
+ * Another major version (libcublas.so.12) is reported, not used: the bindings follow cuBLAS 13's
+ * headers.
+ */
+public final class Cublas {
+    public static final String LIBRARY = "libcublas.so.13";
+    private static volatile String loadError;
+    private static volatile boolean loaded;
+
+    private Cublas() {}
+
+    /** Null when cuBLAS is usable, else the reason. */
+    public static synchronized String load() {
+        if (loaded) return null;
+        if (loadError != null) return loadError;
+        List<String> tried = new ArrayList<>();
+        try {
+            SymbolLookup.libraryLookup(LIBRARY, Arena.ofAuto());
+            loaded = true;
+            return null;
+        } catch (IllegalArgumentException e) {
+            tried.add(LIBRARY + " (loader path)");
+        }
+        for (Path p : candidates()) {
+            if (!Files.exists(p)) continue;
+            tried.add(p.toString());
+            try {
+                // Opened by path, kept open (global auto arena), so dlopen("libcublas.so.13") later
+                // finds it by its soname.
+                SymbolLookup.libraryLookup(p, Arena.ofAuto());
+                loaded = true;
+                return null;
+            } catch (IllegalArgumentException e) {
+                tried.set(tried.size() - 1, p + " (" + e.getMessage() + ")");
+            }
+        }
+        String other = otherVersions();
+        loadError = LIBRARY + " not found; tried " + String.join(", ", tried)
+                + (other.isEmpty() ? "" : "; found other cuBLAS versions: " + other + " (the bindings need cuBLAS 13)")
+                + "; set -Dss2d.cublas.library=/path/to/libcublas.so.13 or LD_LIBRARY_PATH";
+        return loadError;
+    }
+
+    private static List<Path> candidates() {
+        List<Path> c = new ArrayList<>();
+        String prop = System.getProperty("ss2d.cublas.library");
+        if (prop != null && !prop.isBlank()) c.add(Path.of(prop));
+        for (String env : new String[] {"CUDA_HOME", "CUDA_PATH"}) {
+            String v = System.getenv(env);
+            if (v != null && !v.isBlank()) {
+                c.add(Path.of(v, "lib64", LIBRARY));
+                c.add(Path.of(v, "targets", "x86_64-linux", "lib", LIBRARY));
+            }
+        }
+        c.add(Path.of("/usr/local/cuda/lib64", LIBRARY));
+        c.add(Path.of("/usr/local/cuda/targets/x86_64-linux/lib", LIBRARY));
+        c.add(Path.of("/usr/local/cuda-13.0/targets/x86_64-linux/lib", LIBRARY));
+        c.add(Path.of("/usr/lib/x86_64-linux-gnu", LIBRARY));
+        return c;
+    }
+
+    private static String otherVersions() {
+        List<String> found = new ArrayList<>();
+        for (String dir : new String[] {"/usr/local/cuda/lib64", "/usr/lib/x86_64-linux-gnu"}) {
+            for (String v : new String[] {"11", "12", "14"}) {
+                Path p = Path.of(dir, "libcublas.so." + v);
+                if (Files.exists(p)) found.add(p.toString());
+            }
+        }
+        return String.join(", ", found);
+    }
+
+    /** Throws {@link IllegalStateException} with the reason unless {@link #load()} succeeded. */
+    public static void requireLoaded() {
+        String err = load();
+        if (err != null) throw new IllegalStateException("cuBLAS unavailable: " + err);
+    }
+
+    public static void check(int status, String call) {
+        if (status != 0) throw error(status, call, null);
+    }
+
+    public static void check(int status, String call, String context) {
+        if (status != 0) throw error(status, call, context);
+    }
+
+    private static CudaException error(int status, String call, String context) {
+        String name = CublasH.cublasGetStatusName(status).reinterpret(256).getString(0);
+        String text = CublasH.cublasGetStatusString(status).reinterpret(1024).getString(0);
+        return status == CublasH.CUBLAS_STATUS_ALLOC_FAILED()
+                ? new CudaOutOfMemoryException(call, status, name, text, context)
+                : new CudaException(call, status, name, text, context);
+    }
+
+    // ------------------------------------------------------------------------------ handle
+
+    public static MemorySegment create() {
+        requireLoaded();
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment p = a.allocate(ADDRESS);
+            check(CublasH.cublasCreate_v2(p), "cublasCreate_v2");
+            return p.get(ADDRESS, 0);
+        }
+    }
+
+    public static void destroy(MemorySegment handle) {
+        check(CublasH.cublasDestroy_v2(handle), "cublasDestroy_v2");
+    }
+
+    public static int version(MemorySegment handle) {
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment p = a.allocate(JAVA_INT);
+            check(CublasH.cublasGetVersion_v2(handle, p), "cublasGetVersion_v2");
+            return p.get(JAVA_INT, 0);
+        }
+    }
+
+    public static void setStream(MemorySegment handle, MemorySegment stream) {
+        check(CublasH.cublasSetStream_v2(handle, stream), "cublasSetStream_v2");
+    }
+
+    /**
+     * Full fp32 ({@code CUBLAS_PEDANTIC_MATH}: no TF32 even where the library default would allow
+     * it) unless {@code tf32}, which allows TF32 tensor cores (about 1e-3 relative error).
+     */
+    public static void setMathMode(MemorySegment handle, boolean tf32) {
+        check(CublasH.cublasSetMathMode(handle, tf32 ? CublasH.CUBLAS_TF32_TENSOR_OP_MATH() : CublasH.CUBLAS_PEDANTIC_MATH()),
+                "cublasSetMathMode");
+    }
+
+    public static int opN() {
+        return CublasH.CUBLAS_OP_N();
+    }
+
+    public static int opT() {
+        return CublasH.CUBLAS_OP_T();
+    }
+
+    /**
+     * Column-major {@code C = alpha op(A) op(B) + beta C} in fp32, batched with strides (in elements).
+     * {@code scalars} holds alpha at 0 and beta at 4 (host memory, kept alive by the caller).
+     */
+    public static void sgemmStridedBatched(MemorySegment handle, int transA, int transB, int m, int n, int k,
+                                           MemorySegment scalars, long a, int lda, long strideA, long b, int ldb,
+                                           long strideB, long c, int ldc, long strideC, int batch) {
+        check(CublasH.cublasSgemmStridedBatched(handle, transA, transB, m, n, k, scalars.asSlice(0, 4),
+                        MemorySegment.ofAddress(a), lda, strideA, MemorySegment.ofAddress(b), ldb, strideB,
+                        scalars.asSlice(4, 4), MemorySegment.ofAddress(c), ldc, strideC, batch),
+                "cublasSgemmStridedBatched", "m=" + m + " n=" + n + " k=" + k + " batch=" + batch);
+    }
+
+    /** Column-major single {@code sgemm}; see {@link #sgemmStridedBatched}. */
+    public static void sgemm(MemorySegment handle, int transA, int transB, int m, int n, int k, MemorySegment scalars,
+                             long a, int lda, long b, int ldb, long c, int ldc) {
+        check(CublasH.cublasSgemm_v2(handle, transA, transB, m, n, k, scalars.asSlice(0, 4), MemorySegment.ofAddress(a),
+                        lda, MemorySegment.ofAddress(b), ldb, scalars.asSlice(4, 4), MemorySegment.ofAddress(c), ldc),
+                "cublasSgemm_v2", "m=" + m + " n=" + n + " k=" + k);
+    }
+
+    /** fp32 in and out through {@code cublasGemmEx} with an explicit compute type (32F or 32F_FAST_TF32). */
+    public static void gemmEx(MemorySegment handle, int transA, int transB, int m, int n, int k, MemorySegment scalars,
+                              long a, int lda, long b, int ldb, long c, int ldc, boolean tf32) {
+        int f32 = CublasH.CUDA_R_32F();
+        check(CublasH.cublasGemmEx(handle, transA, transB, m, n, k, scalars.asSlice(0, 4), MemorySegment.ofAddress(a), f32,
+                        lda, MemorySegment.ofAddress(b), f32, ldb, scalars.asSlice(4, 4), MemorySegment.ofAddress(c), f32, ldc,
+                        tf32 ? CublasH.CUBLAS_COMPUTE_32F_FAST_TF32() : CublasH.CUBLAS_COMPUTE_32F(),
+                        CublasH.CUBLAS_GEMM_DEFAULT()),
+                "cublasGemmEx", "m=" + m + " n=" + n + " k=" + k);
+    }
+
+    /** alpha, beta as a host segment for the calls above. */
+    public static MemorySegment scalars(Arena arena, float alpha, float beta) {
+        MemorySegment s = arena.allocate(8, 4);
+        s.set(JAVA_FLOAT, 0, alpha);
+        s.set(JAVA_FLOAT, 4, beta);
+        return s;
+    }
+}

@@ -1,0 +1,423 @@
+package org.ss2d.bindings;
+
+import static java.lang.foreign.ValueLayout.ADDRESS;
+import static java.lang.foreign.ValueLayout.JAVA_FLOAT;
+import static java.lang.foreign.ValueLayout.JAVA_INT;
+import static java.lang.foreign.ValueLayout.JAVA_LONG;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.FunctionDescriptor;
+import java.lang.foreign.Linker;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.SymbolLookup;
+import java.lang.invoke.MethodHandle;
+import org.ss2d.bindings.cuda.CudaH;
+
+/**
+ * The one door to the CUDA driver API. Nothing outside this class calls the generated
+ * {@link CudaH}; every status goes through {@link #check(int, String)}.
+ *
+ * <p>{@link #probe()} must succeed before any other method: it opens {@code libcuda.so.1} through
+ * its own lookup and calls {@code cuInit}, {@code cuDriverGetVersion} and {@code cuDeviceGetCount}
+ * with handles of its own, so a machine without a driver gets a reason in words instead of the
+ * generated class failing its static initialiser for good.
+ *
+ * <p>Handles ({@code CUcontext}, {@code CUmodule}, {@code CUfunction}, {@code CUstream},
+ * {@code CUevent}) travel as {@link MemorySegment} addresses, device pointers as {@code long}.
+ * The owners that free them live in the backend (org.ss2d.cuda).
+ */
+public final class CudaDriver {
+    /** The CUDA version the bindings and the fatbin were built for (cuda.h CUDA_VERSION). */
+    public static final int CUDA_VERSION_BUILT = 13000;
+    public static final String LIBRARY = "libcuda.so.1";
+
+    private CudaDriver() {}
+
+    /** Outcome of {@link #probe()}: available, or a reason a user can act on. */
+    public record Probe(boolean available, String reason, int driverVersion, int deviceCount) {
+        public static Probe no(String reason) {
+            return new Probe(false, reason, 0, 0);
+        }
+    }
+
+    private static volatile Probe probe;
+
+    /** Loads the driver and checks it once per process; cheap after the first call. */
+    public static Probe probe() {
+        Probe p = probe;
+        if (p == null) {
+            synchronized (CudaDriver.class) {
+                if (probe == null) probe = doProbe();
+                p = probe;
+            }
+        }
+        return p;
+    }
+
+    /** Throws {@link IllegalStateException} with the probe's reason unless the driver is usable. */
+    public static void requireAvailable() {
+        Probe p = probe();
+        if (!p.available()) throw new IllegalStateException("CUDA unavailable: " + p.reason());
+    }
+
+    private static Probe doProbe() {
+        if (!System.getProperty("os.name", "").toLowerCase(java.util.Locale.ROOT).contains("linux")) {
+            return Probe.no("the CUDA backend is built for Linux (" + LIBRARY + "); this is "
+                    + System.getProperty("os.name"));
+        }
+        SymbolLookup lib;
+        try {
+            // The library stays loaded for the life of the process, as the generated class's does.
+            lib = SymbolLookup.libraryLookup(LIBRARY, Arena.ofAuto());
+        } catch (IllegalArgumentException e) {
+            return Probe.no(LIBRARY + " not found (no NVIDIA driver on this machine, or it is not on the loader path)");
+        }
+        try {
+            Linker linker = Linker.nativeLinker();
+            MethodHandle init = linker.downcallHandle(lib.findOrThrow("cuInit"), FunctionDescriptor.of(JAVA_INT, JAVA_INT));
+            MethodHandle version = linker.downcallHandle(lib.findOrThrow("cuDriverGetVersion"),
+                    FunctionDescriptor.of(JAVA_INT, ADDRESS));
+            MethodHandle count = linker.downcallHandle(lib.findOrThrow("cuDeviceGetCount"),
+                    FunctionDescriptor.of(JAVA_INT, ADDRESS));
+            MethodHandle errName = linker.downcallHandle(lib.findOrThrow("cuGetErrorName"),
+                    FunctionDescriptor.of(JAVA_INT, JAVA_INT, ADDRESS));
+            try (Arena a = Arena.ofConfined()) {
+                MemorySegment out = a.allocate(JAVA_INT);
+                int st = (int) init.invokeExact(0);
+                if (st != 0) {
+                    MemorySegment pName = a.allocate(ADDRESS);
+                    String name = (int) errName.invokeExact(st, pName) == 0
+                            ? pName.get(ADDRESS, 0).reinterpret(256).getString(0) : "CUresult " + st;
+                    return Probe.no("cuInit failed: " + name);
+                }
+                st = (int) version.invokeExact(out);
+                int drv = st == 0 ? out.get(JAVA_INT, 0) : 0;
+                if (drv < CUDA_VERSION_BUILT) {
+                    return new Probe(false, "the driver supports CUDA " + versionText(drv) + "; the kernels need "
+                            + versionText(CUDA_VERSION_BUILT) + " or newer (update the NVIDIA driver)", drv, 0);
+                }
+                st = (int) count.invokeExact(out);
+                int n = st == 0 ? out.get(JAVA_INT, 0) : 0;
+                if (n == 0) return new Probe(false, "no CUDA device (driver " + versionText(drv) + ")", drv, 0);
+                return new Probe(true, "", drv, n);
+            }
+        } catch (Throwable t) {
+            return Probe.no("probing " + LIBRARY + " failed: " + t);
+        }
+    }
+
+    public static String versionText(int v) {
+        return (v / 1000) + "." + (v % 1000) / 10;
+    }
+
+    // ------------------------------------------------------------------------------ errors
+
+    /** Turns a {@code CUresult} into a {@link CudaException} (or its OOM subclass) naming the call. */
+    public static void check(int status, String call) {
+        if (status != 0) throw error(status, call, null);
+    }
+
+    /** Same, with extra context (sizes, kernel name) appended to the message. */
+    public static void check(int status, String call, String context) {
+        if (status != 0) throw error(status, call, context);
+    }
+
+    public static CudaException error(int status, String call, String context) {
+        String name = "CUresult " + status, text = "unknown error";
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment p = a.allocate(ADDRESS);
+            if (CudaH.cuGetErrorName(status, p) == 0) name = p.get(ADDRESS, 0).reinterpret(256).getString(0);
+            if (CudaH.cuGetErrorString(status, p) == 0) text = p.get(ADDRESS, 0).reinterpret(1024).getString(0);
+        }
+        return status == CudaH.CUDA_ERROR_OUT_OF_MEMORY()
+                ? new CudaOutOfMemoryException(call, status, name, text, context)
+                : new CudaException(call, status, name, text, context);
+    }
+
+    // ------------------------------------------------------------------------------ devices
+
+    public static int driverVersion() {
+        return probe().driverVersion();
+    }
+
+    public static int deviceCount() {
+        return probe().deviceCount();
+    }
+
+    /** {@code CUdevice} of an ordinal. */
+    public static int device(int ordinal) {
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment p = a.allocate(JAVA_INT);
+            check(CudaH.cuDeviceGet(p, ordinal), "cuDeviceGet", "ordinal " + ordinal);
+            return p.get(JAVA_INT, 0);
+        }
+    }
+
+    public static String deviceName(int device) {
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment p = a.allocate(256);
+            check(CudaH.cuDeviceGetName(p, 256, device), "cuDeviceGetName");
+            return p.getString(0);
+        }
+    }
+
+    public static long deviceTotalMemory(int device) {
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment p = a.allocate(JAVA_LONG);
+            check(CudaH.cuDeviceTotalMem_v2(p, device), "cuDeviceTotalMem_v2");
+            return p.get(JAVA_LONG, 0);
+        }
+    }
+
+    public static int attribute(int device, int attribute) {
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment p = a.allocate(JAVA_INT);
+            check(CudaH.cuDeviceGetAttribute(p, attribute, device), "cuDeviceGetAttribute", "attribute " + attribute);
+            return p.get(JAVA_INT, 0);
+        }
+    }
+
+    public static int multiprocessorCount(int device) {
+        return attribute(device, CudaH.CU_DEVICE_ATTRIBUTE_MULTIPROCESSOR_COUNT());
+    }
+
+    /** Largest dynamic + static shared memory one block may opt in to. */
+    public static int sharedMemoryPerBlockOptin(int device) {
+        return attribute(device, CudaH.CU_DEVICE_ATTRIBUTE_MAX_SHARED_MEMORY_PER_BLOCK_OPTIN());
+    }
+
+    /** Shared memory a block gets without opting in (48 KiB). */
+    public static int sharedMemoryPerBlock(int device) {
+        return attribute(device, CudaH.CU_DEVICE_ATTRIBUTE_MAX_SHARED_MEMORY_PER_BLOCK());
+    }
+
+    public static int computeCapability(int device) {
+        return 10 * attribute(device, CudaH.CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MAJOR())
+                + attribute(device, CudaH.CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MINOR());
+    }
+
+    public static int maxGridDimX(int device) {
+        return attribute(device, CudaH.CU_DEVICE_ATTRIBUTE_MAX_GRID_DIM_X());
+    }
+
+    // ------------------------------------------------------------------------------ contexts
+
+    /** Retains the device's primary context; pair with {@link #primaryContextRelease(int)}. */
+    public static MemorySegment primaryContextRetain(int device) {
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment p = a.allocate(ADDRESS);
+            check(CudaH.cuDevicePrimaryCtxRetain(p, device), "cuDevicePrimaryCtxRetain");
+            return p.get(ADDRESS, 0);
+        }
+    }
+
+    public static void primaryContextRelease(int device) {
+        check(CudaH.cuDevicePrimaryCtxRelease_v2(device), "cuDevicePrimaryCtxRelease_v2");
+    }
+
+    public static void setCurrent(MemorySegment context) {
+        check(CudaH.cuCtxSetCurrent(context), "cuCtxSetCurrent");
+    }
+
+    public static MemorySegment current() {
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment p = a.allocate(ADDRESS);
+            check(CudaH.cuCtxGetCurrent(p), "cuCtxGetCurrent");
+            return p.get(ADDRESS, 0);
+        }
+    }
+
+    public static void synchronize() {
+        check(CudaH.cuCtxSynchronize(), "cuCtxSynchronize");
+    }
+
+    // ------------------------------------------------------------------------------ modules
+
+    /** Loads a fatbin/cubin image (must stay readable during the call only). */
+    public static MemorySegment moduleLoadData(MemorySegment image) {
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment p = a.allocate(ADDRESS);
+            check(CudaH.cuModuleLoadData(p, image), "cuModuleLoadData",
+                    "the fatbin holds SASS for sm_80, sm_86, sm_89, sm_90 and PTX for compute_90");
+            return p.get(ADDRESS, 0);
+        }
+    }
+
+    public static void moduleUnload(MemorySegment module) {
+        check(CudaH.cuModuleUnload(module), "cuModuleUnload");
+    }
+
+    public static MemorySegment function(MemorySegment module, String name) {
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment p = a.allocate(ADDRESS);
+            check(CudaH.cuModuleGetFunction(p, module, a.allocateFrom(name)), "cuModuleGetFunction", name);
+            return p.get(ADDRESS, 0);
+        }
+    }
+
+    public static int functionAttribute(MemorySegment function, int attribute) {
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment p = a.allocate(JAVA_INT);
+            check(CudaH.cuFuncGetAttribute(p, attribute, function), "cuFuncGetAttribute");
+            return p.get(JAVA_INT, 0);
+        }
+    }
+
+    /** Static shared memory of a kernel, in bytes. */
+    public static int functionStaticSharedBytes(MemorySegment function) {
+        return functionAttribute(function, CudaH.CU_FUNC_ATTRIBUTE_SHARED_SIZE_BYTES());
+    }
+
+    public static int functionRegisters(MemorySegment function) {
+        return functionAttribute(function, CudaH.CU_FUNC_ATTRIBUTE_NUM_REGS());
+    }
+
+    /** Raises a kernel's dynamic shared-memory limit (needed above 48 KiB). */
+    public static void setMaxDynamicSharedBytes(MemorySegment function, int bytes) {
+        check(CudaH.cuFuncSetAttribute(function, CudaH.CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES(), bytes),
+                "cuFuncSetAttribute", "MAX_DYNAMIC_SHARED_SIZE_BYTES=" + bytes);
+    }
+
+    public static int occupancyBlocksPerSm(MemorySegment function, int blockSize, long dynamicSmem) {
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment p = a.allocate(JAVA_INT);
+            check(CudaH.cuOccupancyMaxActiveBlocksPerMultiprocessor(p, function, blockSize, dynamicSmem),
+                    "cuOccupancyMaxActiveBlocksPerMultiprocessor");
+            return p.get(JAVA_INT, 0);
+        }
+    }
+
+    /**
+     * Launches {@code function}; {@code params} is the {@code void**} array of pointers to each
+     * argument, as {@code cuLaunchKernel} wants it. {@code name} only feeds the error message.
+     */
+    public static void launch(MemorySegment function, String name, long gridX, int gridY, int blockX, int blockY,
+                              int sharedBytes, MemorySegment stream, MemorySegment params) {
+        if (gridX < 1 || gridX > Integer.MAX_VALUE) {
+            throw new IllegalArgumentException(name + ": grid of " + gridX + " blocks, expected 1.."
+                    + Integer.MAX_VALUE + " (the grid's x limit)");
+        }
+        int st = CudaH.cuLaunchKernel(function, (int) gridX, gridY, 1, blockX, blockY, 1, sharedBytes, stream, params,
+                MemorySegment.NULL);
+        if (st != 0) {
+            throw error(st, "cuLaunchKernel", name + " grid " + gridX + "x" + gridY + " block " + blockX + "x" + blockY
+                    + " smem " + sharedBytes);
+        }
+    }
+
+    // ------------------------------------------------------------------------------ memory
+
+    /** {@code cuMemAlloc}; a failure for lack of memory is a {@link CudaOutOfMemoryException}. */
+    public static long memAlloc(long bytes) {
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment p = a.allocate(JAVA_LONG);
+            check(CudaH.cuMemAlloc_v2(p, Math.max(bytes, 1)), "cuMemAlloc_v2", bytes + " bytes");
+            return p.get(JAVA_LONG, 0);
+        }
+    }
+
+    public static void memFree(long devicePointer) {
+        check(CudaH.cuMemFree_v2(devicePointer), "cuMemFree_v2");
+    }
+
+    /** {free, total} device memory in bytes. */
+    public static long[] memInfo() {
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment f = a.allocate(JAVA_LONG), t = a.allocate(JAVA_LONG);
+            check(CudaH.cuMemGetInfo_v2(f, t), "cuMemGetInfo_v2");
+            return new long[] {f.get(JAVA_LONG, 0), t.get(JAVA_LONG, 0)};
+        }
+    }
+
+    public static void copyHostToDevice(long dst, MemorySegment src, long bytes, MemorySegment stream) {
+        if (bytes == 0) return;
+        if (stream == null) check(CudaH.cuMemcpyHtoD_v2(dst, src, bytes), "cuMemcpyHtoD_v2", bytes + " bytes");
+        else check(CudaH.cuMemcpyHtoDAsync_v2(dst, src, bytes, stream), "cuMemcpyHtoDAsync_v2", bytes + " bytes");
+    }
+
+    public static void copyDeviceToHost(MemorySegment dst, long src, long bytes, MemorySegment stream) {
+        if (bytes == 0) return;
+        if (stream == null) check(CudaH.cuMemcpyDtoH_v2(dst, src, bytes), "cuMemcpyDtoH_v2", bytes + " bytes");
+        else check(CudaH.cuMemcpyDtoHAsync_v2(dst, src, bytes, stream), "cuMemcpyDtoHAsync_v2", bytes + " bytes");
+    }
+
+    public static void copyDeviceToDevice(long dst, long src, long bytes, MemorySegment stream) {
+        if (bytes == 0) return;
+        if (stream == null) check(CudaH.cuMemcpyDtoD_v2(dst, src, bytes), "cuMemcpyDtoD_v2", bytes + " bytes");
+        else check(CudaH.cuMemcpyDtoDAsync_v2(dst, src, bytes, stream), "cuMemcpyDtoDAsync_v2", bytes + " bytes");
+    }
+
+    /** Fills {@code count} 32-bit words (float bit patterns: NaN poison in tests). */
+    public static void memsetD32(long dst, int value, long count, MemorySegment stream) {
+        if (count == 0) return;
+        if (stream == null) check(CudaH.cuMemsetD32_v2(dst, value, count), "cuMemsetD32_v2");
+        else check(CudaH.cuMemsetD32Async(dst, value, count, stream), "cuMemsetD32Async");
+    }
+
+    public static void memsetD8(long dst, byte value, long count, MemorySegment stream) {
+        if (count == 0) return;
+        if (stream == null) check(CudaH.cuMemsetD8_v2(dst, value, count), "cuMemsetD8_v2");
+        else check(CudaH.cuMemsetD8Async(dst, value, count, stream), "cuMemsetD8Async");
+    }
+
+    /** Page-locks host memory so copies run at full speed; pair with {@link #hostUnregister}. */
+    public static void hostRegister(MemorySegment host) {
+        check(CudaH.cuMemHostRegister_v2(host, host.byteSize(), CudaH.CU_MEMHOSTREGISTER_PORTABLE()),
+                "cuMemHostRegister_v2", host.byteSize() + " bytes");
+    }
+
+    public static void hostUnregister(MemorySegment host) {
+        check(CudaH.cuMemHostUnregister(host), "cuMemHostUnregister");
+    }
+
+    // ------------------------------------------------------------------------------ streams, events
+
+    public static MemorySegment streamCreate() {
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment p = a.allocate(ADDRESS);
+            check(CudaH.cuStreamCreate(p, CudaH.CU_STREAM_NON_BLOCKING()), "cuStreamCreate");
+            return p.get(ADDRESS, 0);
+        }
+    }
+
+    public static void streamDestroy(MemorySegment stream) {
+        check(CudaH.cuStreamDestroy_v2(stream), "cuStreamDestroy_v2");
+    }
+
+    public static void streamSynchronize(MemorySegment stream) {
+        check(CudaH.cuStreamSynchronize(stream), "cuStreamSynchronize");
+    }
+
+    public static void streamWaitEvent(MemorySegment stream, MemorySegment event) {
+        check(CudaH.cuStreamWaitEvent(stream, event, 0), "cuStreamWaitEvent");
+    }
+
+    public static MemorySegment eventCreate(boolean timing) {
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment p = a.allocate(ADDRESS);
+            check(CudaH.cuEventCreate(p, timing ? CudaH.CU_EVENT_DEFAULT() : CudaH.CU_EVENT_DISABLE_TIMING()),
+                    "cuEventCreate");
+            return p.get(ADDRESS, 0);
+        }
+    }
+
+    public static void eventRecord(MemorySegment event, MemorySegment stream) {
+        check(CudaH.cuEventRecord(event, stream), "cuEventRecord");
+    }
+
+    public static void eventSynchronize(MemorySegment event) {
+        check(CudaH.cuEventSynchronize(event), "cuEventSynchronize");
+    }
+
+    public static float eventElapsedMs(MemorySegment start, MemorySegment end) {
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment p = a.allocate(JAVA_FLOAT);
+            check(CudaH.cuEventElapsedTime_v2(p, start, end), "cuEventElapsedTime_v2");
+            return p.get(JAVA_FLOAT, 0);
+        }
+    }
+
+    public static void eventDestroy(MemorySegment event) {
+        check(CudaH.cuEventDestroy_v2(event), "cuEventDestroy_v2");
+    }
+}
