@@ -1,0 +1,229 @@
+package org.ss2d.cli;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.io.IOException;
+import java.io.PrintWriter;
+import java.io.StringWriter;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import org.apache.arrow.memory.RootAllocator;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.ss2d.Backends;
+import org.ss2d.Ss2d;
+import org.ss2d.io.CaseFile;
+import org.ss2d.io.CaseFiles;
+import org.ss2d.io.CaseOptions;
+import org.ss2d.io.OpKind;
+import org.ss2d.model.RandomWeights;
+import org.ss2d.ops.ScanArgs;
+import org.ss2d.tensor.Tensor;
+import org.ss2d.tensor.TensorScope;
+
+/** The command as a user sees it: exit status, one-line errors, no result file on rejection, round trips. */
+class MainTest {
+    @TempDir
+    Path dir;
+    private RootAllocator root;
+    private TensorScope scope;
+
+    @BeforeEach
+    void open() {
+        root = new RootAllocator();
+        scope = TensorScope.of("cli-test", root);
+    }
+
+    @AfterEach
+    void close() {
+        scope.close();
+        root.close();
+    }
+
+    record Result(int status, String out, String err) {
+        List<String> errLines() {
+            return err.lines().filter(l -> !l.isBlank()).toList();
+        }
+    }
+
+    static Result ss2d(String... args) {
+        StringWriter out = new StringWriter();
+        StringWriter err = new StringWriter();
+        int status = Main.run(new PrintWriter(out), new PrintWriter(err), args);
+        return new Result(status, out.toString(), err.toString());
+    }
+
+    /** Exit 2, exactly one line on stderr mentioning every detail, and no result file. */
+    private void assertRejected(Result r, Path result, String... details) {
+        assertEquals(2, r.status(), "exit status; stderr: " + r.err());
+        assertEquals(1, r.errLines().size(), "one line on stderr, got: " + r.err());
+        for (String d : details) assertTrue(r.err().contains(d), "'" + d + "' in: " + r.err());
+        if (result != null) assertFalse(Files.exists(result), "no result file after a rejection: " + result);
+    }
+
+    private Path crossScanCase(String name) {
+        Path p = dir.resolve(name);
+        try (Tensor x = RandomWeights.gaussian(scope, 21, 1.0, 2, 3, 4, 5)) {
+            CaseFiles.writeCase(p, OpKind.CROSS_SCAN, CaseOptions.empty(), Map.of("x", x), root);
+        }
+        return p;
+    }
+
+    @Test
+    void backendsListsEveryProviderWithStatus() {
+        Result r = ss2d("backends");
+        assertEquals(0, r.status(), r.err());
+        for (Backends.Entry e : Backends.list()) {
+            String line = r.out().lines().filter(l -> l.startsWith(e.name() + " ")).findFirst().orElseThrow(
+                    () -> new AssertionError("backend " + e.name() + " missing from:\n" + r.out()));
+            if (e.available()) {
+                assertTrue(line.endsWith("available"), line);
+            } else {
+                assertTrue(line.contains("unavailable: " + e.availability().reason()), line);
+            }
+        }
+        assertTrue(r.out().contains("reference"), r.out());
+    }
+
+    @Test
+    void javaWrittenCaseRunsOnTheReferenceAndMatchesTheFacade() throws IOException {
+        Path c = crossScanCase("x.arrow");
+        Path out = dir.resolve("out.arrow");
+        Result r = ss2d("run", c.toString(), "-o", out.toString(), "--backend", "reference");
+        assertEquals(0, r.status(), r.err());
+        assertTrue(r.out().contains("cross_scan on reference"), r.out());
+        try (CaseFile in = CaseFile.open(scope, c);
+             CaseFile res = CaseFile.open(scope, out);
+             Tensor want = Ss2d.on("reference").crossScan(scope, in.tensor("x"))) {
+            assertEquals("reference", res.metadata().get("ss2d.backend"));
+            assertEquals("cross_scan", res.kind());
+            assertArrayEquals(want.toFloatArray(), res.tensor("out").toFloatArray(), "reference cross_scan f32(2,3,4,5)");
+        }
+    }
+
+    @Test
+    void selectiveScanWithLastStateRunsOnAuto() throws IOException {
+        Path c = dir.resolve("scan.arrow");
+        Map<String, Tensor> cols = new LinkedHashMap<>();
+        cols.put("u", RandomWeights.gaussian(scope, 1, 1.0, 2, 4, 9));
+        cols.put("delta", RandomWeights.uniform(scope, 2, -1, 1, 2, 4, 9));
+        cols.put("A", RandomWeights.uniform(scope, 3, -2, -0.1, 4, 3));
+        cols.put("B", RandomWeights.gaussian(scope, 4, 1.0, 2, 3, 9));
+        cols.put("C", RandomWeights.gaussian(scope, 5, 1.0, 2, 3, 9));
+        cols.put("D", RandomWeights.gaussian(scope, 6, 1.0, 4));
+        CaseFiles.writeCase(c, OpKind.SELECTIVE_SCAN, CaseOptions.of(Map.of("delta_softplus", true,
+                "return_last_state", true)), cols, root);
+        cols.values().forEach(Tensor::close);
+        Path out = dir.resolve("scan-out.arrow");
+        Result r = ss2d("run", c.toString(), "-o", out.toString());
+        assertEquals(0, r.status(), r.err());
+        try (CaseFile res = CaseFile.open(scope, out)) {
+            assertEquals(List.of("out", "last_state"), res.columns());
+            assertArrayEquals(new long[] {2, 4, 9}, res.tensor("out").shape());
+            assertArrayEquals(new long[] {2, 4, 3}, res.tensor("last_state").shape());
+            assertFalse(res.metadata().get("ss2d.device").isEmpty());
+        }
+    }
+
+    @Test
+    void missingColumnIsRejectedInOneLineWithoutAFile() {
+        Path c = crossScanCase("x.arrow");
+        Path out = dir.resolve("never.arrow");
+        assertRejected(ss2d("run", c.toString(), "-o", out.toString(), "--op", "cross_merge"), out, "ys", "no such column");
+    }
+
+    @Test
+    void wrongShapeIsRejectedNamingTheArgument() throws IOException {
+        Path c = dir.resolve("bad.arrow");
+        try (Tensor x = RandomWeights.gaussian(scope, 22, 1.0, 3, 4, 5)) { // rank 3, not (batch, C, H, W)
+            CaseFiles.writeCase(c, OpKind.CROSS_SCAN, CaseOptions.empty(), Map.of("x", x), root);
+        }
+        Path out = dir.resolve("never.arrow");
+        assertRejected(ss2d("run", c.toString(), "-o", out.toString()), out, "x", "rank 4", "(3, 4, 5)");
+    }
+
+    @Test
+    void crossMergeNeedsHAndW() {
+        Path c = dir.resolve("m.arrow");
+        try (Tensor ys = RandomWeights.gaussian(scope, 23, 1.0, 1, 4, 2, 6)) {
+            CaseFiles.writeCase(c, OpKind.CROSS_MERGE, CaseOptions.of(Map.of("H", 2)), Map.of("ys", ys), root);
+        }
+        Path out = dir.resolve("never.arrow");
+        assertRejected(ss2d("run", c.toString(), "-o", out.toString()), out, "options.W");
+    }
+
+    @Test
+    void truncatedAndNonArrowFilesAreRejected() throws IOException {
+        Path good = crossScanCase("g.arrow");
+        byte[] all = Files.readAllBytes(good);
+        Path cut = dir.resolve("cut.arrow");
+        Files.write(cut, java.util.Arrays.copyOf(all, all.length - 40));
+        Path out = dir.resolve("never.arrow");
+        assertRejected(ss2d("run", cut.toString(), "-o", out.toString()), out, "file", "truncated");
+        Path text = dir.resolve("notes.txt");
+        Files.writeString(text, "hello\n");
+        assertRejected(ss2d("run", text.toString(), "-o", out.toString()), out, "file", "no Arrow file header");
+        assertRejected(ss2d("run", dir.resolve("missing.arrow").toString(), "-o", out.toString()), out, "file", "no such file");
+    }
+
+    @Test
+    void unknownOpListsTheKinds() {
+        Path c = crossScanCase("x.arrow");
+        Path out = dir.resolve("never.arrow");
+        assertRejected(ss2d("run", c.toString(), "-o", out.toString(), "--op", "conv"), out, "--op",
+                "selective_scan, cross_scan, cross_merge, ss2d, vss_block", "\"conv\"");
+    }
+
+    @Test
+    void unknownBackendListsTheNames() {
+        Path c = crossScanCase("x.arrow");
+        Path out = dir.resolve("never.arrow");
+        Result r = ss2d("run", c.toString(), "-o", out.toString(), "--backend", "tpu");
+        assertRejected(r, out, "--backend", "tpu", "reference");
+        for (String n : Backends.names()) assertTrue(r.err().contains(n), n + " listed in: " + r.err());
+    }
+
+    @Test
+    void usageErrorsAreOneLineToo() {
+        assertRejected(ss2d("run", "x.arrow"), null, "-o");
+        assertRejected(ss2d("frobnicate"), null, "frobnicate");
+        Path out = dir.resolve("nodir").resolve("r.arrow");
+        assertRejected(ss2d("run", crossScanCase("x.arrow").toString(), "-o", out.toString()), out, "-o", "does not exist");
+    }
+
+    @Test
+    void reservedCommandsSayWhichIssueBringsThem() {
+        if (!onClassPath(ConformanceCommand.RUNNER)) {
+            assertRejected(ss2d("conformance", "--cases", "dir"), null, "issue 5");
+        }
+        if (!onClassPath(BenchCommand.RUNNER)) {
+            assertRejected(ss2d("bench"), null, "issue 3");
+        }
+    }
+
+    private static boolean onClassPath(String name) {
+        try {
+            Class.forName(name);
+            return true;
+        } catch (ClassNotFoundException e) {
+            return false;
+        }
+    }
+
+    @Test
+    void smallDemoRunsAndAgreesWithTheReference() {
+        Result r = ss2d("demo", "--grid", "6", "--batch", "2", "--runs", "1", "--warmup", "0");
+        assertEquals(0, r.status(), r.out() + r.err());
+        assertTrue(r.out().contains("VS REFERENCE"), r.out());
+        assertTrue(r.out().contains("agrees") || r.out().contains("reference*"), r.out());
+        assertFalse(r.out().contains("DIFFERS"), r.out());
+    }
+}
