@@ -1,0 +1,110 @@
+package org.ss2d.conformance;
+
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+import org.ss2d.Backends;
+import org.ss2d.Ss2d;
+import org.ss2d.conformance.CaseResult.Status;
+import org.ss2d.conformance.cases.ConformanceCase;
+import org.ss2d.conformance.cases.ConformanceCase.Expected;
+import org.ss2d.spi.Backend;
+import org.ss2d.tensor.TensorScope;
+import org.ss2d.validate.LimitExceededException;
+
+/**
+ * Runs one case on one backend: fresh inputs in an arena, NaN-poisoned outputs, the op forced onto that
+ * backend through the facade, a check that the facade ran it there, and every output compared with its
+ * float64 expectation under {@link Tolerances}. Expectations are computed once per case and reused
+ * for every backend.
+ */
+public final class CaseExecutor {
+    private final Map<String, Map<String, Expected>> expectedCache = new ConcurrentHashMap<>();
+
+    /** Outputs of the last run, for cross-backend comparisons (null when the case did not run). */
+    public record Outcome(CaseResult result, Map<String, float[]> actual) {}
+
+    public CaseResult run(ConformanceCase c, String backend) {
+        return execute(c, backend).result();
+    }
+
+    public Outcome execute(ConformanceCase c, String backend) {
+        Backend b;
+        try {
+            b = Backends.get(backend);
+        } catch (RuntimeException e) {
+            return new Outcome(result(c, backend, Status.SKIPPED, null, null, Double.NaN, e.getMessage()), null);
+        }
+        TensorScope arena = TensorScope.root("conformance");
+        try {
+            ConformanceCase.Prepared p = c.prepare(arena);
+            Map<String, Expected> expected = expectedCache.computeIfAbsent(c.id(), k -> p.expected());
+            boolean overLimit = c.dstate() > b.capabilities().maxDstate();
+            Ss2d ss = Ss2d.on(b);
+            long t0 = System.nanoTime();
+            Map<String, float[]> actual;
+            try {
+                actual = p.run(ss);
+            } catch (LimitExceededException e) {
+                if (overLimit) {
+                    return new Outcome(result(c, backend, Status.REJECTED, null, null, Double.NaN, e.getMessage()), null);
+                }
+                return new Outcome(result(c, backend, Status.FAIL, null, null, Double.NaN,
+                        "rejected a case within its limits: " + e.getMessage()), null);
+            }
+            double ms = (System.nanoTime() - t0) / 1e6;
+            String ranOn = ss.lastBackend() == null ? null : ss.lastBackend().name();
+            RunLedger.record(backend, ranOn, c.id());
+            if (overLimit) {
+                return new Outcome(result(c, backend, Status.FAIL, ranOn, null, ms, "dstate " + c.dstate()
+                        + " is over MAX_DSTATE " + b.capabilities().maxDstate() + " but was not rejected"), actual);
+            }
+            if (!backend.equals(ranOn)) {
+                return new Outcome(result(c, backend, Status.FAIL, ranOn, null, ms, "ran on " + ranOn + ", not " + backend),
+                        actual);
+            }
+            Comparison worst = null;
+            String worstName = null;
+            for (var e : expected.entrySet()) {
+                float[] a = actual.get(e.getKey());
+                if (a == null) {
+                    return new Outcome(result(c, backend, Status.FAIL, ranOn, null, ms, "no output " + e.getKey()), actual);
+                }
+                Comparison cmp = Tolerances.compare(e.getValue().values(), a, Tolerances.relative(e.getValue().op(), c.dtype()));
+                if (worst == null || cmp.worse(worst) == cmp) {
+                    worst = cmp;
+                    worstName = e.getKey();
+                }
+            }
+            if (worst == null) {
+                return new Outcome(result(c, backend, Status.FAIL, ranOn, null, ms, "no expected outputs"), actual);
+            }
+            return new Outcome(result(c, backend, worst.pass() ? Status.PASS : Status.FAIL, ranOn, worst, ms,
+                    worstName + ": " + worst.detail()), actual);
+        } catch (RuntimeException e) {
+            return new Outcome(result(c, backend, Status.ERROR, null, null, Double.NaN, e.toString()), null);
+        } finally {
+            arena.release();
+        }
+    }
+
+    private static CaseResult result(ConformanceCase c, String backend, Status s, String ranOn, Comparison cmp, double ms,
+                                     String detail) {
+        String shape;
+        try {
+            shape = c.shape();
+        } catch (RuntimeException e) {
+            shape = "?";
+        }
+        return new CaseResult(c.id(), safeOp(c), c.dtype().name().toLowerCase(java.util.Locale.ROOT), shape, backend, s,
+                ranOn, cmp == null ? Double.NaN : cmp.maxAbsErr(), cmp == null ? Double.NaN : cmp.maxRelErr(),
+                cmp == null ? Double.NaN : cmp.tolerance(), ms, detail);
+    }
+
+    private static String safeOp(ConformanceCase c) {
+        try {
+            return c.op().kind();
+        } catch (RuntimeException e) {
+            return "?";
+        }
+    }
+}

@@ -1,0 +1,36 @@
+package org.ss2d.conformance;
+
+import java.util.Map;
+import java.util.TreeMap;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.AtomicInteger;
+
+/**
+ * Proof of what ran: for every case executed in this JVM, the backend it was meant for and the one the
+ * facade says ran it. {@code ProofOfRun} checks it against {@code -Dss2d.require}.
+ */
+public final class RunLedger {
+    private RunLedger() {}
+
+    private static final Map<String, AtomicInteger> RAN = new ConcurrentHashMap<>();
+    private static final Map<String, String> MISMATCHES = new ConcurrentHashMap<>();
+
+    static void record(String intended, String ranOn, String caseId) {
+        RAN.computeIfAbsent(ranOn == null ? "(none)" : ranOn, k -> new AtomicInteger()).incrementAndGet();
+        if (ranOn != null && !ranOn.equals(intended)) {
+            MISMATCHES.putIfAbsent(caseId + " for " + intended, ranOn);
+        }
+    }
+
+    /** Cases run, by the backend that ran them. */
+    public static Map<String, Integer> casesByBackend() {
+        Map<String, Integer> m = new TreeMap<>();
+        RAN.forEach((k, v) -> m.put(k, v.get()));
+        return m;
+    }
+
+    /** Case (and intended backend) to the backend that actually ran it, where they differ. */
+    public static Map<String, String> mismatches() {
+        return new TreeMap<>(MISMATCHES);
+    }
+}

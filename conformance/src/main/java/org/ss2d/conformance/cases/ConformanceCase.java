@@ -1,0 +1,40 @@
+package org.ss2d.conformance.cases;
+
+import java.util.Map;
+import org.ss2d.Ss2d;
+import org.ss2d.conformance.Op;
+import org.ss2d.tensor.DType;
+import org.ss2d.tensor.TensorScope;
+
+/**
+ * One case of the suite: inputs drawn from a seed (or read from a case file), float64 expected outputs,
+ * and a run through the {@link Ss2d} facade into NaN-poisoned outputs.
+ */
+public interface ConformanceCase {
+    /** Unique and stable, e.g. {@code selective_scan b2 d4 L33 N4 G1 B=constant C=variable +D +z}. */
+    String id();
+
+    Op op();
+
+    DType dtype();
+
+    /** The main shape in PyTorch notation, e.g. {@code u(2, 4, 33) N=4 G=1}. */
+    String shape();
+
+    /** dstate the case needs, 0 when no scan is involved: a backend whose MAX_DSTATE is lower must reject it. */
+    int dstate();
+
+    /** Materialises the inputs in {@code arena} (released by the caller). */
+    Prepared prepare(TensorScope arena);
+
+    /** Expected values of one output and the op whose budget applies to it. */
+    record Expected(double[] values, Op op) {}
+
+    interface Prepared {
+        /** float64 expected outputs by name ({@code out}, {@code last_state}, {@code xs}, {@code y}). */
+        Map<String, Expected> expected();
+
+        /** Runs on {@code ss} into freshly allocated, NaN-filled outputs; returns them by name. */
+        Map<String, float[]> run(Ss2d ss);
+    }
+}

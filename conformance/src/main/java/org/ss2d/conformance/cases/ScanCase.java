@@ -1,0 +1,141 @@
+package org.ss2d.conformance.cases;
+
+import java.util.LinkedHashMap;
+import java.util.Map;
+import org.ss2d.Ss2d;
+import org.ss2d.conformance.Op;
+import org.ss2d.ops.BCMode;
+import org.ss2d.ops.ScanArgs;
+import org.ss2d.reference.ScanRef;
+import org.ss2d.tensor.DType;
+import org.ss2d.tensor.Tensor;
+import org.ss2d.tensor.TensorScope;
+
+/** A selective scan with every option of {@code selective_scan_fn}, inputs drawn from {@code seed}. */
+public record ScanCase(int batch, int dim, int seqlen, int dstate, int groups, BCMode bMode, BCMode cMode,
+                       boolean withD, boolean withZ, boolean withBias, boolean softplus, boolean lastState,
+                       Inputs inputs, long seed) implements ConformanceCase {
+
+    /** How deltas and A are drawn. */
+    public enum Inputs {
+        /** softplus: delta in [-4, 1); else delta in [0.01, 0.5); A in [-2, -0.1). */
+        NORMAL,
+        /** delta just under, at and over softplus's threshold 20 (with and without bias); small |A|. */
+        SOFTPLUS_EDGE,
+        /** delta in [30, 120) and A in [-5, -1): exp(delta A) underflows in float32. */
+        UNDERFLOW
+    }
+
+    public ScanCase {
+        if (dim % groups != 0) throw new IllegalArgumentException("catalog bug: groups " + groups + " vs dim " + dim);
+    }
+
+    @Override
+    public String id() {
+        return "selective_scan b" + batch + " d" + dim + " L" + seqlen + " N" + dstate + " G" + groups
+                + " B=" + mode(bMode) + " C=" + mode(cMode) + (withD ? " +D" : "") + (withZ ? " +z" : "")
+                + (withBias ? " +delta_bias" : "") + (softplus ? " +softplus" : "") + (lastState ? " +last_state" : "")
+                + (inputs == Inputs.NORMAL ? "" : " " + inputs.name().toLowerCase(java.util.Locale.ROOT)) + " seed" + seed;
+    }
+
+    private static String mode(BCMode m) {
+        return m.name().toLowerCase(java.util.Locale.ROOT);
+    }
+
+    @Override
+    public Op op() {
+        return Op.SELECTIVE_SCAN;
+    }
+
+    @Override
+    public DType dtype() {
+        return DType.F32;
+    }
+
+    @Override
+    public String shape() {
+        return "u(" + batch + ", " + dim + ", " + seqlen + ") N=" + dstate + " G=" + groups;
+    }
+
+    public long[] bcShape(BCMode m) {
+        return switch (m) {
+            case CONSTANT -> new long[] {dim, dstate};
+            case VARIABLE -> new long[] {batch, dstate, seqlen};
+            case GROUPED -> new long[] {batch, groups, dstate, seqlen};
+        };
+    }
+
+    private static int count(long[] s) {
+        long n = 1;
+        for (long x : s) n *= x;
+        return Math.toIntExact(n);
+    }
+
+    @Override
+    public Prepared prepare(TensorScope arena) {
+        Draw r = new Draw(seed);
+        int bdl = batch * dim * seqlen;
+        float[] u = r.gauss(bdl, 1.0);
+        float[] delta;
+        float[] a;
+        float[] bias = null;
+        switch (inputs) {
+            case NORMAL -> {
+                delta = softplus ? r.uniform(bdl, -4, 1) : r.uniform(bdl, 0.01, 0.5);
+                a = r.uniform(dim * dstate, -2, -0.1);
+                if (withBias) bias = r.gauss(dim, 0.5);
+            }
+            case SOFTPLUS_EDGE -> {
+                float[] edge = {19.0f, 19.5f, 19.999f, 20.0f, 20.001f, 20.5f, 21f, 30f, -30f, 0f};
+                delta = new float[bdl];
+                for (int i = 0; i < bdl; i++) delta[i] = edge[i % edge.length];
+                a = r.uniform(dim * dstate, -0.2, -0.01);
+                if (withBias) {
+                    float[] shifts = {0f, 0.5f, -0.5f, 0.001f}; // 19.5 + 0.5 is exactly 20 in float32
+                    bias = new float[dim];
+                    for (int d = 0; d < dim; d++) bias[d] = shifts[d % shifts.length];
+                }
+            }
+            case UNDERFLOW -> {
+                delta = r.uniform(bdl, 30, 120);
+                a = r.uniform(dim * dstate, -5, -1);
+                if (withBias) bias = r.gauss(dim, 0.5);
+            }
+            default -> throw new AssertionError(inputs);
+        }
+        float[] b = r.gauss(count(bcShape(bMode)), 1.0);
+        float[] c = r.gauss(count(bcShape(cMode)), 1.0);
+        float[] d = withD ? r.gauss(dim, 1.0) : null;
+        float[] z = withZ ? r.gauss(bdl, 1.0) : null;
+        float[] biasF = bias;
+
+        Tensor tu = arena.fromArray("u", u, batch, dim, seqlen);
+        Tensor td = arena.fromArray("delta", delta, batch, dim, seqlen);
+        Tensor ta = arena.fromArray("A", a, dim, dstate);
+        Tensor tb = arena.fromArray("B", b, bcShape(bMode));
+        Tensor tc = arena.fromArray("C", c, bcShape(cMode));
+        ScanArgs.Builder args = ScanArgs.builder(tu, td, ta, tb, tc).deltaSoftplus(softplus).returnLastState(lastState);
+        if (d != null) args.D(arena.fromArray("D", d, dim));
+        if (z != null) args.z(arena.fromArray("z", z, batch, dim, seqlen));
+        if (biasF != null) args.deltaBias(arena.fromArray("delta_bias", biasF, dim));
+        ScanArgs built = args.build();
+
+        return new Prepared() {
+            @Override
+            public Map<String, Expected> expected() {
+                ScanRef.Result res = ScanRef.run(new ScanRef.Problem(batch, dim, seqlen, dstate, groups, bMode, cMode,
+                        Draw.widen(u), Draw.widen(delta), Draw.widen(a), Draw.widen(b), Draw.widen(c), Draw.widen(d),
+                        Draw.widen(z), Draw.widen(biasF), softplus));
+                Map<String, Expected> m = new LinkedHashMap<>();
+                m.put("out", new Expected(res.out(), Op.SELECTIVE_SCAN));
+                if (lastState) m.put("last_state", new Expected(res.lastState(), Op.SELECTIVE_SCAN));
+                return m;
+            }
+
+            @Override
+            public Map<String, float[]> run(Ss2d ss) {
+                return Runs.scan(ss, arena, built);
+            }
+        };
+    }
+}
