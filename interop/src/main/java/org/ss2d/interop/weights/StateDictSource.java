@@ -27,6 +27,15 @@ public interface StateDictSource extends AutoCloseable {
      */
     Tensor load(String key);
 
+    /**
+     * Whether every key under a prefix must be a wanted parameter (a checkpoint, the default), or
+     * only keys that name some SS2D/VSS parameter are checked and others ignored (a case file, whose
+     * contract lets it carry inputs and expected outputs beside the weights).
+     */
+    default boolean strictKeys() {
+        return true;
+    }
+
     /** Short description for messages, e.g. the file name. */
     String describe();
 

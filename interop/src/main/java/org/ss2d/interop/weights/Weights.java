@@ -63,6 +63,16 @@ public final class Weights {
                 src.keys().contains(p + SS2DWeights.CONV_B));
     }
 
+    /** Every name an SS2D or VSS-block parameter can have (for sources that ignore other keys). */
+    private static final Set<String> PARAMETER_NAMES = parameterNames();
+
+    private static Set<String> parameterNames() {
+        SS2DConfig any = new SS2DConfig(1, 1, 1, 1, 1, true);
+        Set<String> s = new java.util.HashSet<>(VSSWeights.expectedShapes(any, 1).keySet());
+        s.addAll(SS2DWeights.expectedShapes(any).keySet());
+        return Set.copyOf(s);
+    }
+
     static String normalize(String prefix) {
         if (prefix == null || prefix.isEmpty()) return "";
         return prefix.endsWith(".") ? prefix : prefix + ".";
@@ -80,7 +90,9 @@ public final class Weights {
         }
         TreeSet<String> extra = new TreeSet<>();
         for (String k : src.keys()) {
-            if (k.startsWith(prefix) && !want.contains(k.substring(prefix.length()))) extra.add(k);
+            if (!k.startsWith(prefix)) continue;
+            String n = k.substring(prefix.length());
+            if (!want.contains(n) && (src.strictKeys() || PARAMETER_NAMES.contains(n))) extra.add(k);
         }
         if (!extra.isEmpty()) {
             throw new Ss2dArgumentException(extra.first(), "only the " + what + " parameters under \"" + prefix
