@@ -78,6 +78,7 @@ public final class CaseExecutor {
             if (worst == null) {
                 return new Outcome(result(c, backend, Status.FAIL, ranOn, null, ms, "no expected outputs"), actual);
             }
+            RunLedger.recordError(backend, c.op().kind(), worst.maxRelErr(), c.id());
             return new Outcome(result(c, backend, worst.pass() ? Status.PASS : Status.FAIL, ranOn, worst, ms,
                     worstName + ": " + worst.detail()), actual);
         } catch (RuntimeException e) {

@@ -22,6 +22,22 @@ public final class RunLedger {
         }
     }
 
+    private static final Map<String, Object[]> WORST = new ConcurrentHashMap<>();
+
+    /** Keeps the largest relative error seen per backend and op (for the closing summary). */
+    static void recordError(String backend, String op, double rel, String caseId) {
+        if (Double.isNaN(rel)) return;
+        WORST.merge(backend + " " + op, new Object[] {rel, caseId},
+                (a, b) -> (double) a[0] >= (double) b[0] ? a : b);
+    }
+
+    /** {@code "cpu selective_scan" -> "3.1e-06 (case id)"}, sorted. */
+    public static Map<String, String> worstErrors() {
+        Map<String, String> m = new TreeMap<>();
+        WORST.forEach((k, v) -> m.put(k, String.format(java.util.Locale.ROOT, "%.2e (%s)", (double) v[0], v[1])));
+        return m;
+    }
+
     /** Cases run, by the backend that ran them. */
     public static Map<String, Integer> casesByBackend() {
         Map<String, Integer> m = new TreeMap<>();

@@ -31,6 +31,7 @@ class ProofOfRunTest {
         }
         Map<String, Integer> ran = RunLedger.casesByBackend();
         System.out.println("conformance: cases run per backend " + ran + "; backends " + Backends.reasons());
+        RunLedger.worstErrors().forEach((k, v) -> System.out.println("conformance: worst rel err " + k + ": " + v));
         assertEquals(Map.of(), RunLedger.mismatches(), "cases that ran on another backend than the one they were meant for");
         for (String b : Targets.available()) {
             assertTrue(ran.getOrDefault(b, 0) > 0, "backend " + b + " is available but ran no case: " + ran);

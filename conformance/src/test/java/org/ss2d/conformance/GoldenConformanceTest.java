@@ -1,0 +1,87 @@
+package org.ss2d.conformance;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.DynamicNode;
+import org.junit.jupiter.api.DynamicTest;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.TestFactory;
+import org.ss2d.conformance.cases.ConformanceCase.Expected;
+import org.ss2d.conformance.cases.FileCase;
+import org.ss2d.conformance.io.CaseFileReader;
+import org.ss2d.tensor.TensorScope;
+
+/**
+ * The PyTorch golden vectors (conformance/golden, written by make_golden.py on the GPU machine):
+ * the Java float64 reference must agree with them to float64 rounding (two independent
+ * implementations), and every backend under test must agree with them within its budget.
+ */
+class GoldenConformanceTest {
+    static final Path GOLDEN = Path.of("golden");
+
+    static List<FileCase> goldenCases() {
+        try {
+            List<FileCase> out = new ArrayList<>();
+            for (Path p : ConformanceRunner.caseFiles(GOLDEN)) out.add(new FileCase(CaseFileReader.read(p)));
+            return out;
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+
+    @Test
+    void theGoldenSetCoversEveryOpAndBothColumnEncodings() throws IOException {
+        List<FileCase> cases = goldenCases();
+        assertTrue(cases.size() >= 20, "golden files: " + cases.size());
+        for (String kind : List.of("selective_scan", "cross_scan", "cross_merge", "ss2d", "vss_block")) {
+            assertTrue(cases.stream().anyMatch(c -> c.op().kind().equals(kind)), "no golden file for " + kind);
+        }
+        // The same case written as arrow.fixed_shape_tensor columns and as plain FixedSizeList + "shape" metadata.
+        var ext = CaseFileReader.read(GOLDEN.resolve("fixtures/scan_pyarrow.arrow"));
+        var plain = CaseFileReader.read(GOLDEN.resolve("fixtures/scan_pyarrow_plain_lists.arrow"));
+        assertEquals(ext.columns().keySet(), plain.columns().keySet());
+        for (String name : ext.columns().keySet()) {
+            assertArrayEquals(ext.column(name).shape(), plain.column(name).shape(), name);
+            assertArrayEquals(ext.column(name).values(), plain.column(name).values(), 0.0, name);
+        }
+        assertTrue(Files.size(GOLDEN.resolve("scan_float64_inputs.arrow")) > 0);
+        assertTrue(CaseFileReader.read(GOLDEN.resolve("scan_float64_inputs.arrow")).column("u").float64(),
+                "the float64-input case must really store float64");
+    }
+
+    @TestFactory
+    Stream<DynamicTest> javaReferenceAgreesWithPyTorchInFloat64() {
+        return goldenCases().stream().map(c -> DynamicTest.dynamicTest("[reference float64 vs torch float64] " + c.op().kind()
+                + " " + c.shape() + " | " + c.id(), () -> {
+            TensorScope arena = TensorScope.root("golden-ref");
+            try {
+                Map<String, Expected> ref = c.reference(arena);
+                Map<String, Expected> golden = c.golden();
+                assertTrue(!golden.isEmpty(), c.id() + " carries no expected outputs");
+                for (var e : golden.entrySet()) {
+                    Expected mine = ref.get(e.getKey());
+                    assertTrue(mine != null, c.id() + ": the reference produced no " + e.getKey());
+                    Comparison cmp = Tolerances.compare(e.getValue().values(), mine.values(), Tolerances.FLOAT64);
+                    assertTrue(cmp.pass(), c.id() + " " + e.getKey() + ": " + cmp.detail());
+                }
+            } finally {
+                arena.release();
+            }
+        }));
+    }
+
+    @TestFactory
+    Stream<DynamicNode> everyBackendAgreesWithTheGoldenVectors() {
+        return Targets.perBackend("golden files", goldenCases());
+    }
+}
