@@ -36,6 +36,17 @@ public interface Backend {
         MemorySegment.copy(src.segment(), 0, dst.segment(), 0, src.byteSize());
     }
 
+    /**
+     * Registers a host tensor's memory with the device (e.g. {@code cuMemHostRegister}), so that
+     * {@link #copy} to and from it is a direct DMA transfer at pinned-memory bandwidth, with no
+     * staging copy through a driver buffer. The tensor keeps its Arrow memory; nothing is copied.
+     * Worth it for large or repeated transfers (registration itself costs about as much as one copy).
+     * The default pins nothing and returns {@link PinnedMemory#NONE}.
+     */
+    default PinnedMemory pin(Tensor host) {
+        return PinnedMemory.NONE;
+    }
+
     /** Selective scan forward; {@code lastState} is null unless {@code args.returnLastState()}. */
     void selectiveScan(ScanArgs args, ScanShape shape, Tensor out, Tensor lastState);
 
