@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# Puts ss2d_kernels.fatbin (+ .sha256 of its sources and flags) into OUTDIR/org/ss2d/cuda.
+#   backend-cuda/build-fatbin.sh OUTDIR [auto|skip] [--update-committed]
+# auto: with nvcc (13.x) on PATH or in /usr/local/cuda/bin, compile the kernels; without it, copy
+#       the committed src/main/fatbin/ss2d_kernels.fatbin, but only if its recorded hash matches
+#       the current sources (else stop and say how to rebuild).
+# skip: never call nvcc (the committed fatbin, same hash check).
+# --update-committed: after compiling, also replace the committed fatbin and its hash.
+# Run by Maven in process-resources (exec-maven-plugin).
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+outdir=${1:?usage: build-fatbin.sh OUTDIR [auto|skip] [--update-committed]}/org/ss2d/cuda
+mode=${2:-auto}
+update=${3:-}
+src=$here/src/main/cuda
+committed=$here/src/main/fatbin/ss2d_kernels.fatbin
+# SASS for Ampere, Ampere (GA10x), Ada and Hopper; PTX for compute_90 so newer GPUs JIT it.
+flags="-O3 -std=c++17 -fatbin -gencode arch=compute_80,code=sm_80 -gencode arch=compute_86,code=sm_86 -gencode arch=compute_89,code=sm_89 -gencode arch=compute_90,code=sm_90 -gencode arch=compute_90,code=compute_90"
+hash=$( { for f in $(cd "$src" && ls | LC_ALL=C sort); do echo "== $f"; cat "$src/$f"; done; echo "== flags $flags"; } | sha256sum | cut -d' ' -f1)
+recorded=$(cat "$committed.sha256" 2>/dev/null || echo none)
+mkdir -p "$outdir"
+
+nvcc=$(command -v nvcc || true)
+[[ -z "$nvcc" && -x /usr/local/cuda/bin/nvcc ]] && nvcc=/usr/local/cuda/bin/nvcc
+if [[ "$mode" != skip && -n "$nvcc" ]]; then
+  if [[ -f "$outdir/ss2d_kernels.fatbin" && "$(cat "$outdir/ss2d_kernels.fatbin.sha256" 2>/dev/null)" == "$hash" ]]; then
+    echo "ss2d_kernels.fatbin is up to date ($hash)"
+  else
+    echo "nvcc: building ss2d_kernels.fatbin ($("$nvcc" --version | tail -1))"
+    # shellcheck disable=SC2086
+    "$nvcc" $flags -o "$outdir/ss2d_kernels.fatbin" "$src/ss2d_kernels.cu"
+    echo "$hash" > "$outdir/ss2d_kernels.fatbin.sha256"
+  fi
+  if [[ "$update" == --update-committed ]]; then
+    cp "$outdir/ss2d_kernels.fatbin" "$committed"; echo "$hash" > "$committed.sha256"
+    echo "updated the committed fatbin; commit backend-cuda/src/main/fatbin"
+  elif [[ "$recorded" != "$hash" ]]; then
+    echo "WARNING: the committed fatbin is stale (recorded $recorded, sources $hash): machines without nvcc" \
+         "would fail to build. Run backend-cuda/build-fatbin.sh backend-cuda/target/classes auto --update-committed and commit it." >&2
+  fi
+  exit 0
+fi
+
+if [[ "$recorded" != "$hash" ]]; then
+  echo "ERROR: backend-cuda/src/main/cuda changed since the committed fatbin was built" \
+       "(recorded sources hash $recorded, current $hash) and ${nvcc:+nvcc use is switched off}${nvcc:-no nvcc is installed}." \
+       "Rebuild it on a machine with nvcc 13: backend-cuda/build-fatbin.sh backend-cuda/target/classes auto --update-committed," \
+       "then commit backend-cuda/src/main/fatbin." >&2
+  exit 1
+fi
+cp "$committed" "$outdir/ss2d_kernels.fatbin"
+echo "$hash" > "$outdir/ss2d_kernels.fatbin.sha256"
+echo "no nvcc: using the committed ss2d_kernels.fatbin (sources hash $hash matches)"

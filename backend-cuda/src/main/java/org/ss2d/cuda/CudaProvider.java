@@ -1,0 +1,36 @@
+package org.ss2d.cuda;
+
+import org.ss2d.bindings.CudaDriver;
+import org.ss2d.spi.Availability;
+import org.ss2d.spi.Backend;
+import org.ss2d.spi.BackendProvider;
+
+/**
+ * ServiceLoader entry for the CUDA backend. {@link #probe()} opens {@code libcuda.so.1} through
+ * {@link CudaDriver#probe()} (its own lookup, {@code cuInit}, driver version, device count, compute
+ * capability) and never touches the generated bindings, so a machine without a GPU gets a reason
+ * in words; {@link #create()} retains the primary context and loads the fatbin.
+ */
+public final class CudaProvider implements BackendProvider {
+    @Override
+    public String name() {
+        return CudaBackend.NAME;
+    }
+
+    /** Above the CPU backend (100): auto prefers the GPU when there is one. */
+    @Override
+    public int rank() {
+        return 200;
+    }
+
+    @Override
+    public Availability probe() {
+        CudaDriver.Probe p = CudaDriver.probe();
+        return p.available() ? Availability.yes() : Availability.no(p.reason());
+    }
+
+    @Override
+    public Backend create() {
+        return new CudaBackend(CudaDevice.open(Integer.getInteger("ss2d.cuda.device", 0)));
+    }
+}

@@ -1,0 +1,109 @@
+package org.ss2d.cuda;
+
+import java.util.function.ToLongFunction;
+import org.ss2d.model.SS2DConfig;
+import org.ss2d.model.SS2DWeights;
+import org.ss2d.model.VSSWeights;
+import org.ss2d.tensor.Tensor;
+
+/**
+ * The SS2D (v05_noz, channels-first) and VSS blocks on the device, every step on one stream and
+ * every intermediate in device memory (spec 5.3):
+ * in_proj (cuBLAS) -> depthwise conv + SiLU -> CrossScan -> x_proj per route (cuBLAS) -> dt_proj per
+ * route (cuBLAS) -> selective scan (groups = routes, softplus, delta_bias, D) -> CrossMerge ->
+ * LayerNorm2d -> out_proj (cuBLAS). B and C are read in place from x_proj's output (grouped
+ * layout with the route as group), so nothing is split or copied.
+ */
+final class Ss2dBlock {
+    private Ss2dBlock() {}
+
+    static void forward(CudaDevice dev, ToLongFunction<Tensor> weight, ToLongFunction<Tensor> negExpA, SS2DWeights w,
+                        long x, long out, int batch, int h, int wd, Workspace ws) {
+        SS2DConfig c = w.config();
+        int dm = c.dModel(), di = c.dInner(), n = c.dState(), r = c.dtRank(), rows = c.xProjRows();
+        int len = h * wd;
+        long plane = (long) di * len;
+        final int routes = SS2DConfig.ROUTES;
+
+        long xi = ws.floats(batch * plane);
+        Layers.linear(dev, weight.applyAsLong(w.inProjWeight()), di, dm, x, (long) dm * len, len, xi, plane, len, len,
+                batch);
+        long xa = ws.floats(batch * plane);
+        Layers.dwconv(dev, xi, weight.applyAsLong(w.conv2dWeight()), weight.applyAsLong(w.conv2dBias()), xa, batch, di,
+                h, wd, c.dConv(), Layers.ACT_SILU);
+        long xs = ws.floats(batch * routes * plane);
+        Layers.crossScan(dev, xa, xs, batch, di, h, wd);
+
+        long xdbl = ws.floats((long) batch * routes * rows * len);
+        long dts = ws.floats(batch * routes * plane);
+        long wx = weight.applyAsLong(w.xProjWeight()), wdt = weight.applyAsLong(w.dtProjsWeight());
+        for (int k = 0; k < routes; k++) {
+            long xdblK = xdbl + 4L * k * rows * len;
+            Layers.linear(dev, wx + 4L * k * rows * di, rows, di, xs + 4L * k * plane, routes * plane, len,
+                    xdblK, (long) routes * rows * len, len, len, batch);
+            Layers.linear(dev, wdt + 4L * k * di * r, di, r, xdblK, (long) routes * rows * len, len,
+                    dts + 4L * k * plane, routes * plane, len, len, batch);
+        }
+
+        long ys = ws.floats(batch * routes * plane);
+        long[] p = new long[ScanParams.FIELDS];
+        p[ScanParams.U] = xs;
+        p[ScanParams.DELTA] = dts;
+        p[ScanParams.A] = negExpA.applyAsLong(w.aLogs());
+        p[ScanParams.B] = xdbl + 4L * r * len;
+        p[ScanParams.C] = xdbl + 4L * (r + n) * len;
+        p[ScanParams.D] = weight.applyAsLong(w.ds());
+        p[ScanParams.DELTA_BIAS] = weight.applyAsLong(w.dtProjsBias());
+        p[ScanParams.OUT] = ys;
+        p[ScanParams.BATCH] = batch;
+        p[ScanParams.DIM] = (long) routes * di;
+        p[ScanParams.SEQLEN] = len;
+        p[ScanParams.DSTATE] = n;
+        p[ScanParams.GROUPS] = routes;
+        p[ScanParams.FLAGS] = ScanParams.VARIABLE_B | ScanParams.VARIABLE_C | ScanParams.SOFTPLUS;
+        long rowsAll = (long) routes * plane;
+        p[ScanParams.U_BATCH_STRIDE] = p[ScanParams.DELTA_BATCH_STRIDE] = p[ScanParams.OUT_BATCH_STRIDE] = rowsAll;
+        p[ScanParams.Z_BATCH_STRIDE] = rowsAll;
+        p[ScanParams.U_DIM_STRIDE] = p[ScanParams.DELTA_DIM_STRIDE] = p[ScanParams.OUT_DIM_STRIDE] = len;
+        p[ScanParams.Z_DIM_STRIDE] = len;
+        p[ScanParams.A_DIM_STRIDE] = n;
+        p[ScanParams.A_STATE_STRIDE] = 1;
+        p[ScanParams.B_BATCH_STRIDE] = p[ScanParams.C_BATCH_STRIDE] = (long) routes * rows * len;
+        p[ScanParams.B_GROUP_STRIDE] = p[ScanParams.C_GROUP_STRIDE] = (long) rows * len;
+        p[ScanParams.B_STATE_STRIDE] = p[ScanParams.C_STATE_STRIDE] = len;
+        ScanLauncher.launch(dev, p);
+
+        long y = xi;  // in_proj's output is dead by now
+        Layers.crossMerge(dev, ys, y, batch, di, h, wd);
+        long yn = xa;
+        Layers.layerNorm(dev, y, weight.applyAsLong(w.outNormWeight()), weight.applyAsLong(w.outNormBias()), yn, batch,
+                di, len);
+        Layers.linear(dev, weight.applyAsLong(w.outProjWeight()), dm, di, yn, plane, len, out, (long) dm * len, len,
+                len, batch);
+    }
+
+    /** {@code x1 = x + SS2D(LN(x)); out = x1 + fc2(GELU(fc1(LN2(x1))))}. */
+    static void vss(CudaDevice dev, ToLongFunction<Tensor> weight, ToLongFunction<Tensor> negExpA, VSSWeights w,
+                    long x, long out, int batch, int h, int wd, Workspace ws) {
+        SS2DConfig c = w.config();
+        int dm = c.dModel(), hidden = VSSWeights.hidden(c, w.mlpRatio());
+        int len = h * wd;
+        long act = (long) dm * len;
+        long xn = ws.floats(batch * act);
+        Layers.layerNorm(dev, x, weight.applyAsLong(w.normWeight()), weight.applyAsLong(w.normBias()), xn, batch, dm, len);
+        long s = ws.floats(batch * act);
+        forward(dev, weight, negExpA, w.op(), xn, s, batch, h, wd, ws);
+        long x1 = ws.floats(batch * act);
+        Layers.add(dev, x, s, x1, batch * act);
+        Layers.layerNorm(dev, x1, weight.applyAsLong(w.norm2Weight()), weight.applyAsLong(w.norm2Bias()), xn, batch, dm,
+                len);
+        long hid = ws.floats((long) batch * hidden * len);
+        Layers.linear(dev, weight.applyAsLong(w.fc1Weight()), hidden, dm, xn, act, len, hid, (long) hidden * len, len,
+                len, batch);
+        Layers.biasAct(dev, hid, weight.applyAsLong(w.fc1Bias()), hid, batch, hidden, len, Layers.ACT_GELU);
+        Layers.linear(dev, weight.applyAsLong(w.fc2Weight()), dm, hidden, hid, (long) hidden * len, len, s, act, len,
+                len, batch);
+        Layers.biasAct(dev, s, weight.applyAsLong(w.fc2Bias()), s, batch, dm, len, Layers.ACT_NONE);
+        Layers.add(dev, x1, s, out, batch * act);
+    }
+}

@@ -1,0 +1,44 @@
+package org.ss2d.cuda;
+
+import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+
+/**
+ * The fatbin on the class path holds every kernel the launchers name (checked on the image's
+ * symbol strings, so no GPU is needed), and every scan kernel the launcher can pick exists.
+ */
+class FatbinResourceTest {
+    @Test
+    void everyKernelNameIsInTheFatbin() throws IOException {
+        byte[] image;
+        try (InputStream in = CudaDevice.class.getResourceAsStream(CudaDevice.FATBIN)) {
+            assertNotNull(in, CudaDevice.FATBIN + " missing from the class path");
+            image = in.readAllBytes();
+        }
+        String text = new String(image, StandardCharsets.ISO_8859_1);
+        List<String> names = new ArrayList<>(List.of("ss2d_cross_scan", "ss2d_cross_merge", "ss2d_dwconv2d",
+                "ss2d_layernorm_cf", "ss2d_bias_act_cf", "ss2d_add", "ss2d_noop"));
+        // Every plan the launcher can make: dstate 1 / any, rows 1, 2, 4, both load paths.
+        for (long dstate : new long[] {1, 16}) {
+            for (long dim : new long[] {4, 2, 1, 8}) {
+                for (long seqlen : new long[] {128, 129}) {
+                    long[] p = new long[ScanParams.FIELDS];
+                    p[ScanParams.BATCH] = 1_000_000;
+                    p[ScanParams.DIM] = dim;
+                    p[ScanParams.SEQLEN] = seqlen;
+                    p[ScanParams.DSTATE] = dstate;
+                    p[ScanParams.GROUPS] = 1;
+                    names.add(ScanLauncher.plan(p, 132).kernel());
+                }
+            }
+        }
+        for (String n : names) assertTrue(text.contains(n), "kernel " + n + " is not in the fatbin");
+    }
+}
