@@ -70,6 +70,7 @@ public final class CaseExecutor {
                     return new Outcome(result(c, backend, Status.FAIL, ranOn, null, ms, "no output " + e.getKey()), actual);
                 }
                 Comparison cmp = Tolerances.compare(e.getValue().values(), a, Tolerances.relative(e.getValue().op(), c.dtype()));
+                RunLedger.recordError(backend, e.getValue().op().kind(), cmp.maxRelErr(), c.id() + " " + e.getKey());
                 if (worst == null || cmp.worse(worst) == cmp) {
                     worst = cmp;
                     worstName = e.getKey();
@@ -78,7 +79,6 @@ public final class CaseExecutor {
             if (worst == null) {
                 return new Outcome(result(c, backend, Status.FAIL, ranOn, null, ms, "no expected outputs"), actual);
             }
-            RunLedger.recordError(backend, c.op().kind(), worst.maxRelErr(), c.id());
             return new Outcome(result(c, backend, worst.pass() ? Status.PASS : Status.FAIL, ranOn, worst, ms,
                     worstName + ": " + worst.detail()), actual);
         } catch (RuntimeException e) {

@@ -24,6 +24,11 @@ public record Report(List<String> backends, List<CaseResult> rows) {
         return rows.stream().filter(r -> r.status() == Status.FAIL || r.status() == Status.ERROR).toList();
     }
 
+    /** Cells not run because the backend is unavailable here (the reason is in each detail). */
+    public List<CaseResult> skipped() {
+        return rows.stream().filter(r -> r.status() == Status.SKIPPED).toList();
+    }
+
     /** Count per backend and status. */
     public Map<String, Map<Status, Integer>> counts() {
         Map<String, Map<Status, Integer>> m = new TreeMap<>();

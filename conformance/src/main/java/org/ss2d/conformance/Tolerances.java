@@ -82,7 +82,7 @@ public final class Tolerances {
         double rel = maxAbs / denom;
         boolean pass = nonFinite == 0 && maxAbs <= tol * denom;
         String detail = nonFinite > 0
-                ? nonFinite + " non-finite element(s), first at flat index " + worst + " (NaN means unwritten: outputs are poisoned)"
+                ? nonFinite + " non-finite element(s), first at flat index " + worst + " = " + actual[worst] + " (outputs are poisoned with NaN: NaN may mean unwritten)"
                 : "max |err| " + fmt(maxAbs) + " at flat index " + worst + " (expected " + fmt(worst < 0 ? 0 : expected[worst])
                         + ", got " + fmt(worst < 0 ? 0 : actual[worst]) + "), max |expected| " + fmt(scale)
                         + ", rel " + fmt(rel) + " vs budget " + fmt(tol);

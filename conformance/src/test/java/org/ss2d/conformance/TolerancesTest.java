@@ -1,0 +1,50 @@
+package org.ss2d.conformance;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import org.junit.jupiter.api.Test;
+import org.ss2d.tensor.DType;
+
+class TolerancesTest {
+    @Test
+    void nanAndInfinityNeverPass() {
+        double[] e = {1, 2, 3};
+        assertFalse(Tolerances.compare(e, new float[] {1, Float.NaN, 3}, 1e300).pass());
+        assertFalse(Tolerances.compare(e, new float[] {1, 2, Float.POSITIVE_INFINITY}, 1e300).pass());
+        assertEquals(1, Tolerances.compare(e, new float[] {1, Float.NaN, 3}, 1).nonFinite());
+    }
+
+    @Test
+    void budgetIsRelativeToTheLargestExpectedMagnitude() {
+        double[] e = {100, 1e-3};
+        // An error of 5e-3 on the small element is 5e-5 of the tensor's scale: within 1e-4.
+        assertTrue(Tolerances.compare(e, new float[] {100, 1e-3f + 5e-3f}, 1e-4).pass());
+        assertFalse(Tolerances.compare(e, new float[] {100.02f, 1e-3f}, 1e-4).pass());
+        var c = Tolerances.compare(e, new float[] {100.02f, 1e-3f}, 1e-4);
+        assertEquals(0, c.worstIndex());
+        assertEquals(2.0e-4, c.maxRelErr(), 1e-6);
+    }
+
+    @Test
+    void crossScanMustBeExactAndTheTableIsAsDocumented() {
+        assertFalse(Tolerances.compare(new double[] {1}, new float[] {Math.nextUp(1f)}, Tolerances.relative(Op.CROSS_SCAN, DType.F32)).pass());
+        assertEquals(1e-4, Tolerances.relative(Op.SELECTIVE_SCAN, DType.F32));
+        assertEquals(2e-4, Tolerances.relative(Op.SS2D, DType.F32));
+        assertEquals(2e-4, Tolerances.relative(Op.VSS_BLOCK, DType.F32));
+        assertEquals(1e-6, Tolerances.relative(Op.CROSS_MERGE, DType.F32));
+        assertEquals(2e-4, Tolerances.crossBackend(Op.SELECTIVE_SCAN, DType.F32));
+    }
+
+    @Test
+    void anAllZeroExpectationIsJudgedOnAnAbsoluteScale() {
+        assertTrue(Tolerances.compare(new double[] {0, 0}, new float[] {0, 1e-5f}, 1e-4).pass());
+        assertFalse(Tolerances.compare(new double[] {0, 0}, new float[] {0, 1e-3f}, 1e-4).pass());
+    }
+
+    @Test
+    void aLengthMismatchFails() {
+        assertFalse(Tolerances.compare(new double[] {1, 2}, new float[] {1}, 1).pass());
+    }
+}
