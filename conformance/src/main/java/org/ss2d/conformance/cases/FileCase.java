@@ -35,7 +35,7 @@ public record FileCase(CaseFile file) implements ConformanceCase {
 
     @Override
     public String id() {
-        return "file " + file.path().getFileName();
+        return "file " + file.path();
     }
 
     @Override
