@@ -1,6 +1,7 @@
 package org.ss2d.interop.cdata;
 
 import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
 import java.util.Map;
 import org.apache.arrow.c.ArrowArray;
 import org.apache.arrow.c.ArrowSchema;
@@ -68,6 +69,7 @@ public final class CDataTensors {
 
     /** Imports a tensor (moving the structs); its memory stays the producer's until the tensor closes. */
     public static Tensor importTensor(TensorScope scope, ArrowArray array, ArrowSchema schema) {
+        rejectOffsets(array, schema);
         FieldVector v;
         try {
             v = Data.importVector(scope.allocator(), array, schema, null);
@@ -84,6 +86,41 @@ public final class CDataTensors {
         requireStruct("array", array, ARRAY_STRUCT_BYTES);
         requireStruct("schema", schema, SCHEMA_STRUCT_BYTES);
         return importTensor(scope, ArrowArray.wrap(array.address()), ArrowSchema.wrap(schema.address()));
+    }
+
+    /**
+     * Arrow Java's importer (19.0) ignores {@code ArrowArray.offset}, so a sliced array (pyarrow's
+     * {@code arr[1:]}) would be read from its buffer's start: wrong data, silently. We refuse it
+     * instead, and release the structs we were handed, as the new owner must.
+     */
+    private static void rejectOffsets(ArrowArray array, ArrowSchema schema) {
+        MemorySegment a = MemorySegment.ofAddress(array.memoryAddress()).reinterpret(ARRAY_STRUCT_BYTES);
+        if (a.get(ValueLayout.ADDRESS, 64).equals(MemorySegment.NULL)) {
+            return; // released already: Arrow's importer says so in its own words
+        }
+        long offset = offsetOf(a, 0);
+        if (offset != 0) {
+            array.release();
+            schema.release();
+            throw new Ss2dArgumentException("array", "offset 0 (a contiguous array; pyarrow: pa.concat_arrays([arr]) "
+                    + "copies a slice into one)", "offset " + offset + " (a sliced array)", null);
+        }
+    }
+
+    /** The array's offset, or the first non-zero offset among its descendants. */
+    private static long offsetOf(MemorySegment a, int depth) {
+        long own = a.get(ValueLayout.JAVA_LONG, 16);
+        if (own != 0 || depth > 8) return own;
+        long n = a.get(ValueLayout.JAVA_LONG, 32);
+        if (n <= 0 || n > 64) return 0;
+        MemorySegment kids = a.get(ValueLayout.ADDRESS, 48).reinterpret(8 * n);
+        for (long i = 0; i < n; i++) {
+            MemorySegment c = kids.getAtIndex(ValueLayout.ADDRESS, i);
+            if (c.equals(MemorySegment.NULL)) continue;
+            long o = offsetOf(c.reinterpret(ARRAY_STRUCT_BYTES), depth + 1);
+            if (o != 0) return o;
+        }
+        return 0;
     }
 
     private static Tensor wrap(TensorScope scope, FieldVector v) {

@@ -88,6 +88,20 @@ class CDataTensorsTest {
     }
 
     @Test
+    void aSlicedArrayIsRefusedNotMisreadAndItsStructsAreReleased() {
+        int arrays = ForeignProducer.ARRAY_RELEASES.get(), schemas = ForeignProducer.SCHEMA_RELEASES.get();
+        try (ForeignProducer p = new ForeignProducer(2, new float[] {1, 2, 3, 4}, 4);
+             BufferAllocator root = new RootAllocator(); TensorScope scope = TensorScope.of("consumer", root)) {
+            var e = assertThrows(Ss2dArgumentException.class, () -> CDataTensors.importTensor(scope, p.array, p.schema));
+            assertEquals("array", e.argument(), e.getMessage());
+            assertTrue(e.getMessage().contains("offset 2"), e.getMessage());
+            assertEquals(arrays + 1, ForeignProducer.ARRAY_RELEASES.get(), "refused array released once");
+            assertEquals(schemas + 1, ForeignProducer.SCHEMA_RELEASES.get(), "refused schema released once");
+            assertEquals(0, root.getAllocatedMemory());
+        }
+    }
+
+    @Test
     void foreignConsumerSeesTheTensorAndItsReleaseFreesTheExport() throws Throwable {
         try (BufferAllocator root = new RootAllocator(); Arena arena = Arena.ofConfined()) {
             TensorScope scope = TensorScope.of("producer", root);

@@ -36,6 +36,11 @@ final class ForeignProducer implements AutoCloseable {
 
     /** A one-row fixed_shape_tensor of {@code shape} over {@code data} (float32, 64-byte aligned). */
     ForeignProducer(float[] data, long... shape) {
+        this(0, data, shape);
+    }
+
+    /** As above, with {@code childOffset} in the values array's offset field (a sliced array). */
+    ForeignProducer(long childOffset, float[] data, long... shape) {
         values = arena.allocate((long) data.length * 4, 64);
         MemorySegment.copy(data, 0, values, java.lang.foreign.ValueLayout.JAVA_FLOAT, 0, data.length);
         MemorySegment arrayRelease = upcall("releaseArray");
@@ -59,6 +64,7 @@ final class ForeignProducer implements AutoCloseable {
 
         MemorySegment childArray = arena.allocate(CDataTensors.ARRAY_STRUCT_BYTES, 8);
         childArray.set(JAVA_LONG, A_LENGTH, data.length);
+        childArray.set(JAVA_LONG, A_OFFSET, childOffset);
         childArray.set(JAVA_LONG, A_N_BUFFERS, 2);
         childArray.set(ADDRESS, A_BUFFERS, pointers(MemorySegment.NULL, values));
         childArray.set(ADDRESS, A_RELEASE, arrayRelease);
