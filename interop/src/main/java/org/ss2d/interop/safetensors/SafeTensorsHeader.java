@@ -27,8 +27,10 @@ record SafeTensorsHeader(Map<String, SafeTensorsEntry> entries, Map<String, Stri
 
     static final String METADATA_KEY = "__metadata__";
 
+    // Strict as the reference (serde_json) parser: no duplicate keys, nothing but padding after the object.
     private static final ObjectMapper JSON = new ObjectMapper()
-            .enable(JsonParser.Feature.STRICT_DUPLICATE_DETECTION);
+            .enable(JsonParser.Feature.STRICT_DUPLICATE_DETECTION)
+            .enable(com.fasterxml.jackson.databind.DeserializationFeature.FAIL_ON_TRAILING_TOKENS);
 
     /**
      * @param file       name used in messages

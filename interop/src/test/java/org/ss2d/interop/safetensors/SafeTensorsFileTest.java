@@ -108,6 +108,10 @@ class SafeTensorsFileTest {
                 + "\"a\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]}}", 8), "header", "Duplicate field 'a'");
         expect(file("{\"a\":", 8), "header", "malformed JSON");
         expect(file("[1,2]", 8), "header", "a JSON object");
+        expect(file(ok + "{}", 8), "header", "malformed JSON");
+        try (SafeTensorsFile padded = SafeTensorsFile.open(file(ok + "     ", 8))) {
+            assertEquals(1, padded.keys().size(), "space padding after the header is the format's own");
+        }
         expect(file("{\"__metadata__\":{\"v\":1}}", 0), "__metadata__.v", "a string");
         // A header length larger than the file, and a file shorter than the length field.
         Path big = dir.resolve("big.safetensors");
