@@ -11,6 +11,7 @@ import org.ss2d.conformance.CaseResult.Status;
 import org.ss2d.conformance.cases.Catalog;
 import org.ss2d.conformance.cases.ConformanceCase;
 import org.ss2d.conformance.cases.FileCase;
+import org.ss2d.conformance.cases.GoldenSet;
 import org.ss2d.conformance.io.CaseFileReader;
 
 /**
@@ -19,8 +20,8 @@ import org.ss2d.conformance.io.CaseFileReader;
  * pass/fail, time).
  *
  * <pre>{@code
- * Report r = ConformanceRunner.run(new ConformanceRunner.Options(List.of("cpu", "cuda"), true, Path.of("cases"),
- *         ConformanceRunner.Listener.NONE));
+ * Report r = ConformanceRunner.run(new ConformanceRunner.Options(List.of("cpu", "cuda"), true, true, Path.of("cases"),
+ *         null));
  * System.out.print(r.table());
  * System.exit(r.passed() ? 0 : 1);
  * }</pre>
@@ -31,14 +32,20 @@ public final class ConformanceRunner {
     /**
      * @param backends names to run on; empty means every backend on the class path (unavailable ones
      *                 are reported as SKIPPED with the probe's reason)
-     * @param catalog  whether to run the built-in catalog
+     * @param catalog  whether to run the built-in catalog (seeded cases against the float64 reference)
+     * @param golden   whether to run the PyTorch golden vectors packaged in the jar
      * @param casesDir a folder of case files ({@code *.arrow}, recursively), or null
-     * @param listener progress callbacks (a progress bar on a terminal)
+     * @param listener progress callbacks (a progress bar on a terminal), or null
      */
-    public record Options(List<String> backends, boolean catalog, Path casesDir, Listener listener) {
+    public record Options(List<String> backends, boolean catalog, boolean golden, Path casesDir, Listener listener) {
         public Options {
             backends = backends == null ? List.of() : List.copyOf(backends);
             listener = listener == null ? Listener.NONE : listener;
+        }
+
+        /** {@code ss2d conformance} without {@code --cases}: catalog and golden vectors on {@code backends}. */
+        public static Options builtIn(List<String> backends) {
+            return new Options(backends, true, true, null, null);
         }
     }
 
@@ -55,6 +62,7 @@ public final class ConformanceRunner {
         List<String> backends = o.backends().isEmpty() ? Backends.names() : o.backends();
         List<ConformanceCase> cases = new ArrayList<>();
         if (o.catalog()) cases.addAll(Catalog.all());
+        if (o.golden()) cases.addAll(GoldenSet.load());
         List<CaseResult> unreadable = new ArrayList<>();
         if (o.casesDir() != null) {
             for (Path p : caseFiles(o.casesDir())) {

@@ -21,7 +21,7 @@ class ConformanceRunnerTest {
         Files.copy(Path.of("golden/cross_scan_4x5.arrow"), dir.resolve("c.arrow"));
         List<String> backends = Targets.available();
         List<Integer> progress = new ArrayList<>();
-        Report r = ConformanceRunner.run(new ConformanceRunner.Options(backends, false, dir, new ConformanceRunner.Listener() {
+        Report r = ConformanceRunner.run(new ConformanceRunner.Options(backends, false, false, dir, new ConformanceRunner.Listener() {
             @Override
             public void finished(CaseResult result, int done, int cells) {
                 progress.add(done);
@@ -41,16 +41,23 @@ class ConformanceRunnerTest {
         Files.writeString(dir.resolve("broken.arrow"), "not an arrow file");
         Files.write(dir.resolve("truncated.arrow"),
                 java.util.Arrays.copyOf(Files.readAllBytes(Path.of("golden/cross_scan_1x6.arrow")), 300));
-        Report r = ConformanceRunner.run(new ConformanceRunner.Options(List.of("reference"), false, dir, null));
+        Report r = ConformanceRunner.run(new ConformanceRunner.Options(List.of("reference"), false, false, dir, null));
         assertFalse(r.passed());
         assertEquals(2, r.failures().size(), r.table());
         assertTrue(r.failures().stream().allMatch(x -> x.status() == Status.ERROR && x.detail().contains("unreadable")), r.table());
     }
 
     @Test
+    void theGoldenVectorsTravelInTheJarAndPassOnTheReference() throws Exception {
+        Report r = ConformanceRunner.run(new ConformanceRunner.Options(List.of("reference"), false, true, null, null));
+        assertEquals(ConformanceRunner.caseFiles(Path.of("golden")).size(), r.rows().size(), r.table());
+        assertTrue(r.passed(), r.table());
+    }
+
+    @Test
     void anUnavailableOrUnknownBackendIsSkippedWithTheReason() throws Exception {
         Report r = ConformanceRunner.run(new ConformanceRunner.Options(List.of("no-such-backend"), false,
-                Path.of("golden/fixtures"), null));
+                false, Path.of("golden/fixtures"), null));
         assertTrue(r.rows().stream().allMatch(x -> x.status() == Status.SKIPPED && x.detail().contains("valid")), r.table());
     }
 }

@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import java.io.IOException;
 import java.nio.channels.FileChannel;
+import java.nio.channels.SeekableByteChannel;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.util.LinkedHashMap;
@@ -19,6 +20,7 @@ import org.apache.arrow.vector.complex.FixedSizeListVector;
 import org.apache.arrow.vector.ipc.ArrowFileReader;
 import org.apache.arrow.vector.types.pojo.ArrowType;
 import org.apache.arrow.vector.types.pojo.Field;
+import org.apache.arrow.vector.util.ByteArrayReadableSeekableByteChannel;
 import org.ss2d.validate.Ss2dArgumentException;
 
 /**
@@ -60,8 +62,30 @@ public final class CaseFileReader {
     }
 
     public static CaseFile read(Path path) throws IOException {
+        try (FileChannel ch = FileChannel.open(path, StandardOpenOption.READ)) {
+            return read(path, ch);
+        }
+    }
+
+    /** A case file held in memory (a class-path resource, say); {@code label} names it in messages. */
+    public static CaseFile read(Path label, byte[] bytes) throws IOException {
+        return read(label, new ByteArrayReadableSeekableByteChannel(bytes));
+    }
+
+    private static CaseFile read(Path path, SeekableByteChannel ch) throws IOException {
+        try {
+            return readChecked(path, ch);
+        } catch (Ss2dArgumentException e) {
+            throw e;
+        } catch (RuntimeException e) {
+            // Arrow's own faults (not an IPC file, truncated, bad flatbuffers) become one clear rejection.
+            throw new Ss2dArgumentException("file", "an Arrow IPC file with one record batch (case-files.md)",
+                    path + ": " + e, null);
+        }
+    }
+
+    private static CaseFile readChecked(Path path, SeekableByteChannel ch) throws IOException {
         try (BufferAllocator alloc = new RootAllocator();
-             FileChannel ch = FileChannel.open(path, StandardOpenOption.READ);
              ArrowFileReader reader = new ArrowFileReader(ch, alloc)) {
             VectorSchemaRoot root = reader.getVectorSchemaRoot();
             Map<String, String> meta = root.getSchema().getCustomMetadata();
