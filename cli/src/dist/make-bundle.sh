@@ -1,0 +1,97 @@
+#!/usr/bin/env bash
+# Builds the self-contained bundle dist/ss2d (and dist/ss2d-linux-x64.tar.gz): a jlinked Java 25
+# runtime, the jars, the project's JVM flags, the launcher bin/ss2d, and the test suites with
+# bin/ss2d-test, so that a Linux x86-64 GPU host with no JDK and no Maven can run the command and the
+# tests. Called by `./mvnw -Pdist package` (cli module) after every module is packaged.
+#
+#   make-bundle.sh REPO_ROOT CLI_TARGET_DIR
+set -euo pipefail
+ROOT="$(cd "$1" && pwd)"
+TARGET="$(cd "$2" && pwd)"
+DIST="$ROOT/dist"
+OUT="$DIST/ss2d"
+HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+LIMIT_MB=60
+# What the code needs, no more: Arrow needs jdk.unsupported (sun.misc.Unsafe); the CPU backend the Vector
+# API; JMH java.management (+ jdk.management for its profilers); System.Logger goes to java.logging; the
+# JUnit console scans test jars through the zip file system (jdk.zipfs).
+MODULES=java.base,java.logging,java.management,jdk.management,jdk.unsupported,jdk.incubator.vector,jdk.zipfs
+
+source "$HERE/jdk.sh"
+JDK="$(find_jdk)" || { echo "make-bundle: a JDK 25 with jlink is needed" >&2; exit 1; }
+
+rm -rf "$OUT" "$DIST/ss2d-linux-x64.tar.gz"
+mkdir -p "$OUT/bin" "$OUT/lib/test" "$OUT/tests"
+
+"$JDK/bin/jlink" --add-modules "$MODULES" --strip-debug --no-header-files --no-man-pages --compress zip-6 \
+    --output "$OUT/runtime" 2>&1 | { grep -v '^WARNING: Using incubator modules' || true; }
+# libjvm.so carries a full symbol table (~5 MB); strip keeps the dynamic symbols, so crash logs still
+# name exported JVM functions. Skipped where binutils' strip is missing.
+if command -v strip >/dev/null 2>&1; then
+  strip --strip-unneeded "$OUT/runtime/lib/server/libjvm.so"
+fi
+
+cp "$TARGET"/ss2d/lib/*.jar "$OUT/lib/"
+cp "$TARGET/ss2d/jvm.flags" "$OUT/lib/jvm.flags"
+cp "$TARGET/dist-test-lib/junit-platform-console-standalone.jar" "$OUT/lib/test/"
+# jqwik (and its engine, which prints on every run) only when some suite uses it.
+if grep -rlq 'net/jqwik' "$ROOT"/*/target/test-classes 2>/dev/null; then
+  cp "$TARGET"/dist-test-lib/jqwik*.jar "$OUT/lib/test/"
+fi
+install -m 755 "$HERE/bin/ss2d" "$HERE/bin/ss2d-test" "$OUT/bin/"
+ln -s ../runtime/bin/java "$OUT/bin/java"
+
+# Test suites: each module's compiled tests (target/test-classes), beside a copy of the module's data files (not
+# its sources or build output), so tests that open e.g. golden/x.arrow find it as under Maven.
+modules="$(sed -n 's:.*<module>\(.*\)</module>.*:\1:p' "$ROOT/pom.xml")"
+# A suite sees what surefire shows it: its module, the ss2d modules it depends on (any scope, transitively,
+# read from the poms) and the third-party jars; not the other backends, whose providers would change
+# what discovery finds.
+deps_of() { sed -n 's:.*<artifactId>ss2d-\([a-z0-9-]*\)</artifactId>.*:\1:p' "$ROOT/$1/pom.xml" | grep -vx parent; }
+closure() {
+  local todo=("$1") seen=" " m d
+  while ((${#todo[@]})); do
+    m="${todo[0]}"; todo=("${todo[@]:1}")
+    [[ "$seen" == *" $m "* ]] && continue
+    seen+="$m "
+    for d in $(deps_of "$m"); do todo+=("$d"); done
+  done
+  printf '%s\n' $seen
+}
+for m in $modules; do
+  classes="$ROOT/$m/target/test-classes"
+  [[ -n "$(find "$classes" -name '*.class' -print -quit 2>/dev/null)" ]] || continue
+  mkdir -p "$OUT/tests/$m"
+  # A folder, not a jar, as under surefire: some tests turn resource URLs into Paths.
+  cp -r "$classes" "$OUT/tests/$m/test-classes"
+  { (cd "$OUT/lib" && ls *.jar | grep -v '^ss2d-'); for d in $(closure "$m"); do (cd "$OUT/lib" && ls ss2d-"$d"-[0-9]*.jar 2>/dev/null); done; } \
+      > "$OUT/tests/$m/classpath"
+  # (resources are already in the jars; the CUDA fatbin is in the backend's jar)
+  (cd "$ROOT/$m" && find . \( -name target -o -name java -o -name resources -o -name '__pycache__' \) -prune \
+      -o -type f ! -name pom.xml ! -name '*.fatbin' -print | while read -r f; do
+        mkdir -p "$OUT/tests/$m/$(dirname "$f")"
+        cp "$f" "$OUT/tests/$m/$f"
+      done)
+done
+
+cat > "$OUT/README.txt" <<TXT
+ss2d $(sed -n 's:.*<version>\(.*\)</version>.*:\1:p' "$ROOT/pom.xml" | head -n 1), self-contained for Linux x86-64 (Java $("$OUT/runtime/bin/java" -version 2>&1 | sed -n 's/.*version "\(.*\)".*/\1/p')).
+No JDK and no Maven needed.
+
+  bin/ss2d backends                       which backends are available here, and why not
+  bin/ss2d demo                           SS2D at VMamba-T stage-1 widths on every backend vs the float64 reference
+  bin/ss2d run CASE.arrow -o RESULT.arrow run one case file
+  bin/ss2d conformance [...]              the cross-backend conformance report
+  bin/ss2d bench [...]                    benchmarks
+  bin/ss2d-test [-Dss2d.require=cuda] [MODULE ...] [-- JUNIT-OPTIONS]
+                                          the JUnit suites (modules: $(ls "$OUT/tests" | tr '\n' ' '))
+  bin/java                                the bundled runtime (flags: lib/jvm.flags)
+TXT
+
+(cd "$DIST" && tar -czf ss2d-linux-x64.tar.gz ss2d)
+size_kb="$(du -sk "$OUT" | cut -f1)"
+echo "bundle: $OUT $((size_kb / 1024)) MB, $DIST/ss2d-linux-x64.tar.gz $(($(stat -c %s "$DIST/ss2d-linux-x64.tar.gz") / 1048576)) MB"
+if ((size_kb > LIMIT_MB * 1024)); then
+  echo "make-bundle: the bundle is over ${LIMIT_MB} MB" >&2
+  exit 1
+fi
