@@ -97,7 +97,11 @@ public abstract class Kernels {
      * {@code auto} falls back to scalar after one warning that names the missing flag.
      */
     static Kernels lookup() {
-        String want = System.getProperty("ss2d.cpu.kernels", "auto").trim().toLowerCase(Locale.ROOT);
+        return lookup(System.getProperty("ss2d.cpu.kernels", "auto"));
+    }
+
+    static Kernels lookup(String choice) {
+        String want = choice.trim().toLowerCase(Locale.ROOT);
         switch (want) {
             case "scalar" -> {
                 return new ScalarKernels();

@@ -15,25 +15,47 @@ import jdk.incubator.vector.VectorOperators;
 final class SimdMath {
     private SimdMath() {}
 
-    private static FloatVector k(float v) {
-        return FloatVector.broadcast(F, v);
-    }
+    // coefficients as constant vectors: a broadcast per use costs C2 parse nodes, and the hot loops are
+    // close to its inlining budget (NodeCountInliningCutoff), past which vectors get boxed
+    private static final FloatVector E6 = FloatVector.broadcast(F, 1.5337577497120947e-4f);
+    private static final FloatVector E5 = FloatVector.broadcast(F, 1.3399859890341759e-3f);
+    private static final FloatVector L8 = FloatVector.broadcast(F, 5.1058256067335606e-3f);
+    private static final FloatVector L7 = FloatVector.broadcast(F, -2.8991956263780594e-2f);
+    private static final FloatVector C0 = FloatVector.broadcast(F, 9.618519805371761e-3f);
+    private static final FloatVector C1 = FloatVector.broadcast(F, 5.550329014658928e-2f);
+    private static final FloatVector C2 = FloatVector.broadcast(F, 0.24022646248340607f);
+    private static final FloatVector C3 = FloatVector.broadcast(F, 0.6931471824645996f);
+    private static final FloatVector C4 = FloatVector.broadcast(F, 1.0f);
+    private static final FloatVector C5 = FloatVector.broadcast(F, 7.738073915243149e-2f);
+    private static final FloatVector C6 = FloatVector.broadcast(F, -0.13590599596500397f);
+    private static final FloatVector C7 = FloatVector.broadcast(F, 0.1907130926847458f);
+    private static final FloatVector C8 = FloatVector.broadcast(F, -0.2483394593000412f);
+    private static final FloatVector C9 = FloatVector.broadcast(F, 0.3331793546676636f);
+    private static final FloatVector C10 = FloatVector.broadcast(F, -0.4999943673610687f);
+    private static final FloatVector C11 = FloatVector.broadcast(F, 0.9999999403953552f);
+    private static final FloatVector C12 = FloatVector.broadcast(F, 1.421413741f);
+    private static final FloatVector C13 = FloatVector.broadcast(F, -0.284496736f);
+    private static final FloatVector C14 = FloatVector.broadcast(F, 0.254829592f);
 
     static final float LOG2E = 1.4426950408889634f;
     /** 1.5 * 2^23: adding it rounds to an integer, which then sits in the low mantissa bits. */
-    private static final float MAGIC = 12582912f;
+    private static final FloatVector MAGIC_V = FloatVector.broadcast(F, 12582912f);
+    private static final FloatVector LO = FloatVector.broadcast(F, -126f), HI = FloatVector.broadcast(F, 128f);
+    private static final FloatVector NEG_LOG2E = FloatVector.broadcast(F, -LOG2E), ZERO = FloatVector.zero(F);
 
-    /** 2^y for y in [-126, 127] (clamped outside). */
+    /** 2^y; below -126 it returns about 2^-126 (not 0), above 128 +inf. */
     static FloatVector exp2(FloatVector y) {
-        y = y.max(-126f).min(127f);
-        FloatVector t = y.add(MAGIC);
-        FloatVector f = y.sub(t.sub(MAGIC)); // in [-0.5, 0.5]
-        FloatVector p = f.fma(1.5337577497120947e-4f, 1.3399859890341759e-3f)
-                .fma(f, k(9.618519805371761e-3f))
-                .fma(f, k(5.550329014658928e-2f))
-                .fma(f, k(0.24022646248340607f))
-                .fma(f, k(0.6931471824645996f))
-                .fma(f, k(1.0f));
+        // clamp with compare + blend (2 instructions each); FloatVector.max/min follow Math.max's NaN and
+        // signed-zero rules and cost ~5 instructions each on AVX-512. Above 128 the result is +inf.
+        y = y.blend(LO, y.compare(VectorOperators.LT, LO)).blend(HI, y.compare(VectorOperators.GT, HI));
+        FloatVector t = y.add(MAGIC_V);
+        FloatVector f = y.sub(t.sub(MAGIC_V)); // in [-0.5, 0.5]
+        FloatVector p = f.fma(E6, E5)
+                .fma(f, C0)
+                .fma(f, C1)
+                .fma(f, C2)
+                .fma(f, C3)
+                .fma(f, C4);
         // bits(t) = bits(MAGIC) + k and bits(MAGIC) << 23 overflows away, so (bits(t) + 127) << 23 = 2^k
         FloatVector scale = t.reinterpretAsInts().add(127).lanewise(VectorOperators.LSHL, 23).reinterpretAsFloats();
         return p.mul(scale);
@@ -41,16 +63,16 @@ final class SimdMath {
 
     /** softplus(x) = max(x, 0) + log1p(exp(-|x|)): equals log1p(exp(x)) below 20 and x above, in float. */
     static FloatVector softplus(FloatVector x) {
-        FloatVector e = exp2(x.abs().mul(-LOG2E)); // (0, 1]
-        FloatVector q = e.fma(5.1058256067335606e-3f, -2.8991956263780594e-2f)
-                .fma(e, k(7.738073915243149e-2f))
-                .fma(e, k(-0.13590599596500397f))
-                .fma(e, k(0.1907130926847458f))
-                .fma(e, k(-0.2483394593000412f))
-                .fma(e, k(0.3331793546676636f))
-                .fma(e, k(-0.4999943673610687f))
-                .fma(e, k(0.9999999403953552f));
-        return x.max(0f).add(e.mul(q));
+        FloatVector e = exp2(x.abs().mul(NEG_LOG2E)); // (0, 1]
+        FloatVector q = e.fma(L8, L7)
+                .fma(e, C5)
+                .fma(e, C6)
+                .fma(e, C7)
+                .fma(e, C8)
+                .fma(e, C9)
+                .fma(e, C10)
+                .fma(e, C11);
+        return ZERO.blend(x, x.compare(VectorOperators.GT, ZERO)).add(e.mul(q));
     }
 
     /** silu(z) = z / (1 + exp(-z)). */
@@ -64,8 +86,8 @@ final class SimdMath {
         FloatVector a = s.abs();
         FloatVector t = a.fma(0.3275911f, 1f);
         t = FloatVector.broadcast(F, 1f).div(t);
-        FloatVector poly = t.fma(1.061405429f, -1.453152027f).fma(t, k(1.421413741f)).fma(t, k(-0.284496736f))
-                .fma(t, k(0.254829592f)).mul(t);
+        FloatVector poly = t.fma(1.061405429f, -1.453152027f).fma(t, C12).fma(t, C13)
+                .fma(t, C14).mul(t);
         FloatVector erfAbs = poly.mul(exp2(a.mul(a).mul(-LOG2E))).neg().add(1f);
         FloatVector erf = erfAbs.reinterpretAsInts().or(s.reinterpretAsInts().and(0x80000000)).reinterpretAsFloats();
         return x.mul(0.5f).mul(erf.add(1f));

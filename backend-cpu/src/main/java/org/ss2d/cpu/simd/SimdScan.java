@@ -18,28 +18,36 @@ import static org.ss2d.cpu.simd.SimdMath.LOG2E;
 import java.lang.foreign.MemorySegment;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.VectorMask;
+import jdk.incubator.vector.VectorShuffle;
 import org.ss2d.cpu.kernel.ScanJob;
 
 /**
  * Selective scan with lanes = time steps of one (batch, channel) row: u, delta, B, C and out are
- * contiguous along time, so every load and store is a plain vector access and softplus/exp run on
- * full vectors with no transpose. The recurrence {@code h_t = a_t h_{t-1} + b_t} inside a vector is a
+ * contiguous along time, so every access is a plain vector load or store and softplus/exp run on full
+ * vectors with no transpose. The recurrence {@code h_t = a_t h_{t-1} + b_t} inside a vector is a
  * log2(lanes)-step Hillis-Steele scan of (a, b) pairs; the carry from the previous vector enters with
- * one FMA at the end ({@code h = P * h_prev + S}), which keeps the loop-carried chain to an FMA and a
- * lane broadcast.
+ * one FMA at the end ({@code h = P h_prev + S}), so the loop-carried chain is an FMA and a broadcast.
+ *
+ * <p>Why several passes over an L1 chunk instead of one fused loop: C2 stops inlining a method once
+ * its parse reaches NodeCountInliningCutoff, and a Vector API call that is not inlined boxes its
+ * vectors (10x slower). softplus + exp2 + scan in one loop is past that budget, so each pass below is
+ * its own small loop over a chunk, passing data through float[] buffers that stay in L1 (measured:
+ * fused 10+ ns/elem, split ~1-2 ns/elem on the same machine). Steps past the last full vector
+ * (seqlen % lanes) run a scalar tail that continues the same state.
  */
 final class SimdScan {
     private SimdScan() {}
 
-    /** Time steps per chunk of the general path: dt, dt*u and y of a chunk stay in L1 across the state loop. */
-    private static final int CHUNK = Math.max(VL, 1024 / VL * VL);
+    /** Time steps per chunk: the pass buffers (a few chunks of floats) stay in L1. */
+    private static final int CHUNK = Math.max(VL, 512 / VL * VL);
 
     static void scan(ScanJob j, int rowFrom, int rowTo) {
-        if (j.dstate() == 1) {
-            for (int row = rowFrom; row < rowTo; row++) n1Row(j, row);
-        } else {
-            float[] dtBuf = new float[CHUNK], duBuf = new float[CHUNK], yBuf = new float[CHUNK], hs = new float[j.dstate()];
-            for (int row = rowFrom; row < rowTo; row++) generalRow(j, row, dtBuf, duBuf, yBuf, hs);
+        float[] b1 = new float[CHUNK], b2 = new float[CHUNK], b3 = new float[CHUNK], b4 = new float[CHUNK];
+        float[] hs = new float[j.dstate()];
+        for (int row = rowFrom; row < rowTo; row++) {
+            if (j.dstate() == 1) n1Row(j, row, b1, b2);
+            else generalRow(j, row, b1, b2, b3, b4, hs);
+            if (j.z() != null) gate(j.out(), j.z(), (long) row * j.seqlen(), j.seqlen());
         }
     }
 
@@ -51,150 +59,200 @@ final class SimdScan {
         return FloatVector.fromMemorySegment(F, s, elem * 4, ORDER);
     }
 
-    private static FloatVector load(MemorySegment s, long elem, VectorMask<Float> m) {
-        return FloatVector.fromMemorySegment(F, s, elem * 4, ORDER, m);
+    // ------------------------------------------------------------------ the in-register scan
+
+    private static final FloatVector ZERO = FloatVector.zero(F);
+
+    private static FloatVector stageB(FloatVector a, FloatVector b, VectorShuffle<Float> sh, VectorMask<Float> ge) {
+        // a_i b_{i-k} + b_i; the zero fill keeps b_i for i < k (a blend: the masked rearrange re-checks the
+        // shuffle against the mask on every call)
+        return a.fma(ZERO.blend(b.rearrange(sh), ge), b);
     }
 
-    /** Inclusive scan of (a, b) pairs across lanes, then the carry: returns h for every lane. */
+    private static FloatVector stageA(FloatVector a, VectorShuffle<Float> sh, VectorMask<Float> ge) {
+        return a.mul(a.rearrange(sh), ge); // a_i a_{i-k}; lanes i < k keep a_i
+    }
+
+    /** Inclusive scan of (a, b) pairs across lanes, then the carry: h for every lane. */
     private static FloatVector scanLanes(FloatVector a, FloatVector b, FloatVector carry) {
-        // stage k: (a_i, b_i) <- (a_i a_{i-k}, a_i b_{i-k} + b_i) for i >= k; the zero fill keeps b for i < k
-        b = a.fma(b.rearrange(SH1, GE1), b);
-        a = a.mul(a.rearrange(SH1), GE1);
+        b = stageB(a, b, SH1, GE1);
+        a = stageA(a, SH1, GE1);
         if (VL > 2) {
-            b = a.fma(b.rearrange(SH2, GE2), b);
-            a = a.mul(a.rearrange(SH2), GE2);
+            b = stageB(a, b, SH2, GE2);
+            a = stageA(a, SH2, GE2);
         }
         if (VL > 4) {
-            b = a.fma(b.rearrange(SH4, GE4), b);
-            a = a.mul(a.rearrange(SH4), GE4);
+            b = stageB(a, b, SH4, GE4);
+            a = stageA(a, SH4, GE4);
         }
         if (VL > 8) {
-            b = a.fma(b.rearrange(SH8, GE8), b);
-            a = a.mul(a.rearrange(SH8), GE8);
+            b = stageB(a, b, SH8, GE8);
+            a = stageA(a, SH8, GE8);
         }
         return a.fma(carry, b);
     }
 
-    // ------------------------------------------------------------------ dstate = 1
+    // ------------------------------------------------------------------ passes (each its own small loop)
 
-    /** dstate 1 (VMamba's default): one fused pass, nothing leaves registers but y. */
-    private static void n1Row(ScanJob j, int row) {
-        final int l = j.seqlen(), dim = j.dim();
-        final int b = row / dim, d = row % dim;
-        final long base = (long) row * l;
-        final boolean bVar = j.bVariable(), cVar = j.cVariable();
-        final long bRow = bVar ? j.bRow(b, d) : 0, cRow = cVar ? j.cRow(b, d) : 0;
-        final FloatVector a2 = FloatVector.broadcast(F, get(j.a(), d) * LOG2E);
-        final FloatVector bias = FloatVector.broadcast(F, j.deltaBias() == null ? 0f : get(j.deltaBias(), d));
-        final FloatVector dSkip = FloatVector.broadcast(F, j.dSkip() == null ? 0f : get(j.dSkip(), d));
-        final FloatVector bConst = FloatVector.broadcast(F, bVar ? 0f : get(j.b(), d));
-        final FloatVector cConst = FloatVector.broadcast(F, cVar ? 0f : get(j.c(), d));
-        final boolean hasBias = j.deltaBias() != null, hasD = j.dSkip() != null, hasZ = j.z() != null, sp = j.softplus();
-        final MemorySegment u = j.u(), delta = j.delta(), out = j.out(), bs = j.b(), cs = j.c(), zs = j.z();
-
-        FloatVector carry = FloatVector.zero(F);
-        final int bound = F.loopBound(l);
-        int t = 0;
-        for (; t < bound; t += VL) { // main loop: full vectors
-            FloatVector x = load(delta, base + t);
-            if (hasBias) x = x.add(bias);
-            FloatVector dt = sp ? SimdMath.softplus(x) : x;
-            FloatVector uu = load(u, base + t);
-            FloatVector a = SimdMath.exp2(dt.mul(a2));
-            FloatVector bu = dt.mul(uu).mul(bVar ? load(bs, bRow + t) : bConst);
-            FloatVector h = scanLanes(a, bu, carry);
-            FloatVector y = h.mul(cVar ? load(cs, cRow + t) : cConst);
-            if (hasD) y = uu.fma(dSkip, y);
-            if (hasZ) y = y.mul(SimdMath.silu(load(zs, base + t)));
-            y.intoMemorySegment(out, (base + t) * 4, ORDER);
-            carry = h.rearrange(LAST);
+    /** dt = softplus(delta + bias) (or without softplus) for {@code len} steps, into {@code dt}. */
+    private static void dtPass(MemorySegment delta, long off, int len, float bias, boolean softplus, float[] dt) {
+        FloatVector bv = FloatVector.broadcast(F, bias);
+        if (softplus) {
+            for (int v = 0; v < len; v += VL) SimdMath.softplus(load(delta, off + v).add(bv)).intoArray(dt, v);
+        } else {
+            for (int v = 0; v < len; v += VL) load(delta, off + v).add(bv).intoArray(dt, v);
         }
-        float last = carry.lane(0);
-        if (t < l) { // tail: masked loads read zeros past the end; those lanes are never stored
-            VectorMask<Float> m = F.indexInRange(t, l);
-            FloatVector x = load(delta, base + t, m);
-            if (hasBias) x = x.add(bias);
-            FloatVector dt = sp ? SimdMath.softplus(x) : x;
-            FloatVector uu = load(u, base + t, m);
-            FloatVector a = SimdMath.exp2(dt.mul(a2));
-            FloatVector bu = dt.mul(uu).mul(bVar ? load(bs, bRow + t, m) : bConst);
-            FloatVector h = scanLanes(a, bu, carry);
-            FloatVector y = h.mul(cVar ? load(cs, cRow + t, m) : cConst);
-            if (hasD) y = uu.fma(dSkip, y);
-            if (hasZ) y = y.mul(SimdMath.silu(load(zs, base + t, m)));
-            y.intoMemorySegment(out, (base + t) * 4, ORDER, m);
-            last = h.lane(l - 1 - t);
-        }
-        if (j.lastState() != null) j.lastState().setAtIndex(JAVA_FLOAT_UNALIGNED, row, last);
     }
 
-    // ------------------------------------------------------------------ any dstate
+    /** In place dt -> a = exp2(dt * a2); bu = dt * u * B (B from {@code bs} at {@code bOff}, or {@code bConst}). */
+    private static void coeffPass(float[] dtA, float[] bu, MemorySegment u, long uOff, MemorySegment bs, long bOff,
+                                  boolean bVar, float bConst, float a2, int len) {
+        FloatVector a2v = FloatVector.broadcast(F, a2), bc = FloatVector.broadcast(F, bConst);
+        for (int v = 0; v < len; v += VL) {
+            FloatVector dt = FloatVector.fromArray(F, dtA, v);
+            FloatVector bb = bVar ? load(bs, bOff + v) : bc;
+            dt.mul(load(u, uOff + v)).mul(bb).intoArray(bu, v);
+            SimdMath.exp2(dt.mul(a2v)).intoArray(dtA, v);
+        }
+    }
+
+    /** dstate 1: h scan, y = C h + D u written to out; returns the carry (h at the chunk's last step). */
+    private static float scanOutPass(float[] a, float[] bu, MemorySegment cs, long cOff, boolean cVar, float cConst,
+                                     MemorySegment u, MemorySegment out, long off, float dSkip, int len, float h) {
+        FloatVector carry = FloatVector.broadcast(F, h), cc = FloatVector.broadcast(F, cConst),
+                dv = FloatVector.broadcast(F, dSkip);
+        for (int v = 0; v < len; v += VL) {
+            FloatVector hv = scanLanes(FloatVector.fromArray(F, a, v), FloatVector.fromArray(F, bu, v), carry);
+            FloatVector c = cVar ? load(cs, cOff + v) : cc;
+            load(u, off + v).fma(dv, hv.mul(c)).intoMemorySegment(out, (off + v) * 4, ORDER);
+            carry = hv.rearrange(LAST);
+        }
+        return carry.lane(0);
+    }
+
+    /** Any dstate: h scan of one state, y += C h in the chunk buffer; returns the carry. */
+    private static float scanAccPass(float[] a, float[] bu, MemorySegment cs, long cOff, boolean cVar, float cConst,
+                                     float[] y, int len, float h) {
+        FloatVector carry = FloatVector.broadcast(F, h), cc = FloatVector.broadcast(F, cConst);
+        for (int v = 0; v < len; v += VL) {
+            FloatVector hv = scanLanes(FloatVector.fromArray(F, a, v), FloatVector.fromArray(F, bu, v), carry);
+            FloatVector c = cVar ? load(cs, cOff + v) : cc;
+            hv.fma(c, FloatVector.fromArray(F, y, v)).intoArray(y, v);
+            carry = hv.rearrange(LAST);
+        }
+        return carry.lane(0);
+    }
+
+    /** du = dt * u into {@code du}; y = D u into {@code y}. */
+    private static void duPass(float[] dt, MemorySegment u, long off, float dSkip, float[] du, float[] y, int len) {
+        FloatVector dv = FloatVector.broadcast(F, dSkip);
+        for (int v = 0; v < len; v += VL) {
+            FloatVector uu = load(u, off + v);
+            FloatVector.fromArray(F, dt, v).mul(uu).intoArray(du, v);
+            uu.mul(dv).intoArray(y, v);
+        }
+    }
+
+    /** In place dt -> a = exp2(dt * a2) into {@code a}; bu = du * B. */
+    private static void stateCoeffPass(float[] dt, float[] du, float[] a, float[] bu, MemorySegment bs, long bOff,
+                                       boolean bVar, float bConst, float a2, int len) {
+        FloatVector a2v = FloatVector.broadcast(F, a2), bc = FloatVector.broadcast(F, bConst);
+        for (int v = 0; v < len; v += VL) {
+            FloatVector bb = bVar ? load(bs, bOff + v) : bc;
+            FloatVector.fromArray(F, du, v).mul(bb).intoArray(bu, v);
+            SimdMath.exp2(FloatVector.fromArray(F, dt, v).mul(a2v)).intoArray(a, v);
+        }
+    }
+
+    private static void storePass(float[] y, MemorySegment out, long off, int len) {
+        for (int v = 0; v < len; v += VL) FloatVector.fromArray(F, y, v).intoMemorySegment(out, (off + v) * 4, ORDER);
+    }
+
+    /** out *= silu(z) over a whole row (vector part, then scalar tail). */
+    private static void gate(MemorySegment out, MemorySegment z, long off, int len) {
+        int bound = F.loopBound(len), v = 0;
+        for (; v < bound; v += VL) {
+            load(out, off + v).mul(SimdMath.silu(load(z, off + v))).intoMemorySegment(out, (off + v) * 4, ORDER);
+        }
+        for (; v < len; v++) {
+            float zz = get(z, off + v);
+            out.setAtIndex(JAVA_FLOAT_UNALIGNED, off + v, get(out, off + v) * (zz / (1f + (float) Math.exp(-zz))));
+        }
+    }
+
+    static float softplus(float x) {
+        return x <= 20f ? (float) Math.log1p(Math.exp(x)) : x;
+    }
+
+    // ------------------------------------------------------------------ rows
+
+    /** dstate 1 (VMamba's default): three passes per chunk, y written once. */
+    private static void n1Row(ScanJob j, int row, float[] ab, float[] bu) {
+        final int l = j.seqlen(), dim = j.dim(), b = row / dim, d = row % dim;
+        final long base = (long) row * l;
+        final boolean bVar = j.bVariable(), cVar = j.cVariable(), sp = j.softplus();
+        final long bRow = bVar ? j.bRow(b, d) : 0, cRow = cVar ? j.cRow(b, d) : 0;
+        final float aRaw = get(j.a(), d), a2 = aRaw * LOG2E;
+        final float bias = j.deltaBias() == null ? 0f : get(j.deltaBias(), d);
+        final float dSkip = j.dSkip() == null ? 0f : get(j.dSkip(), d);
+        final float bConst = bVar ? 0f : get(j.b(), d), cConst = cVar ? 0f : get(j.c(), d);
+        final int bound = F.loopBound(l);
+        float h = 0f;
+        for (int t0 = 0; t0 < bound; t0 += CHUNK) {
+            int len = Math.min(CHUNK, bound - t0);
+            dtPass(j.delta(), base + t0, len, bias, sp, ab);
+            coeffPass(ab, bu, j.u(), base + t0, j.b(), bRow + t0, bVar, bConst, a2, len);
+            h = scanOutPass(ab, bu, j.c(), cRow + t0, cVar, cConst, j.u(), j.out(), base + t0, dSkip, len, h);
+        }
+        for (int t = bound; t < l; t++) { // scalar tail
+            float x = get(j.delta(), base + t) + bias, dt = sp ? softplus(x) : x, uu = get(j.u(), base + t);
+            float bb = bVar ? get(j.b(), bRow + t) : bConst, cc = cVar ? get(j.c(), cRow + t) : cConst;
+            h = (float) Math.exp(dt * aRaw) * h + dt * uu * bb;
+            j.out().setAtIndex(JAVA_FLOAT_UNALIGNED, base + t, cc * h + dSkip * uu);
+        }
+        if (j.lastState() != null) j.lastState().setAtIndex(JAVA_FLOAT_UNALIGNED, row, h);
+    }
 
     /**
      * Any dstate, chunk by chunk: dt, dt*u and D*u of a chunk are computed once into L1 buffers, then each
-     * state runs its own scan over the chunk and adds C*h into y; the states' carries live in {@code hs}.
+     * state runs its own scan over the chunk and adds C h into y; the states' carries live in {@code hs}.
      */
-    private static void generalRow(ScanJob j, int row, float[] dtBuf, float[] duBuf, float[] yBuf, float[] hs) {
-        final int l = j.seqlen(), dim = j.dim(), n = j.dstate();
-        final int b = row / dim, d = row % dim;
+    private static void generalRow(ScanJob j, int row, float[] dt, float[] du, float[] a, float[] y, float[] hs) {
+        final int l = j.seqlen(), dim = j.dim(), n = j.dstate(), b = row / dim, d = row % dim;
         final long base = (long) row * l;
-        final boolean bVar = j.bVariable(), cVar = j.cVariable();
+        final boolean bVar = j.bVariable(), cVar = j.cVariable(), sp = j.softplus();
         final long bRow = bVar ? j.bRow(b, d) : 0, cRow = cVar ? j.cRow(b, d) : 0;
         final long bStride = j.bStateStride(), cStride = j.cStateStride();
-        final FloatVector bias = FloatVector.broadcast(F, j.deltaBias() == null ? 0f : get(j.deltaBias(), d));
-        final FloatVector dSkip = FloatVector.broadcast(F, j.dSkip() == null ? 0f : get(j.dSkip(), d));
-        final boolean sp = j.softplus();
-        final MemorySegment u = j.u(), delta = j.delta(), out = j.out(), bs = j.b(), cs = j.c(), zs = j.z();
+        final float bias = j.deltaBias() == null ? 0f : get(j.deltaBias(), d);
+        final float dSkip = j.dSkip() == null ? 0f : get(j.dSkip(), d);
+        final int bound = F.loopBound(l);
+        float[] bu = new float[0];
         java.util.Arrays.fill(hs, 0f);
-
-        for (int t0 = 0; t0 < l; t0 += CHUNK) {
-            final int len = Math.min(CHUNK, l - t0);
-            final int fullV = len / VL, nv = (len + VL - 1) / VL;
-            final VectorMask<Float> tail = F.indexInRange(fullV * VL, len);
-            for (int v = 0; v < nv; v++) {
-                long t = base + t0 + (long) v * VL;
-                FloatVector x = v < fullV ? load(delta, t) : load(delta, t, tail);
-                FloatVector uu = v < fullV ? load(u, t) : load(u, t, tail);
-                x = x.add(bias);
-                FloatVector dt = sp ? SimdMath.softplus(x) : x;
-                dt.intoArray(dtBuf, v * VL);
-                dt.mul(uu).intoArray(duBuf, v * VL);
-                uu.mul(dSkip).intoArray(yBuf, v * VL);
-            }
+        for (int t0 = 0; t0 < bound; t0 += CHUNK) {
+            int len = Math.min(CHUNK, bound - t0);
+            dtPass(j.delta(), base + t0, len, bias, sp, dt);
+            duPass(dt, j.u(), base + t0, dSkip, du, y, len);
+            if (bu.length < len) bu = new float[CHUNK];
             for (int s = 0; s < n; s++) {
-                final FloatVector a2 = FloatVector.broadcast(F, get(j.a(), (long) d * n + s) * LOG2E);
-                final FloatVector bConst = FloatVector.broadcast(F, bVar ? 0f : get(bs, (long) d * n + s));
-                final FloatVector cConst = FloatVector.broadcast(F, cVar ? 0f : get(cs, (long) d * n + s));
-                final long bOff = bRow + s * bStride + t0, cOff = cRow + s * cStride + t0;
-                FloatVector carry = FloatVector.broadcast(F, hs[s]);
-                for (int v = 0; v < fullV; v++) {
-                    FloatVector a = SimdMath.exp2(FloatVector.fromArray(F, dtBuf, v * VL).mul(a2));
-                    FloatVector bu = FloatVector.fromArray(F, duBuf, v * VL).mul(bVar ? load(bs, bOff + v * VL) : bConst);
-                    FloatVector h = scanLanes(a, bu, carry);
-                    FloatVector cv = cVar ? load(cs, cOff + v * VL) : cConst;
-                    h.fma(cv, FloatVector.fromArray(F, yBuf, v * VL)).intoArray(yBuf, v * VL);
-                    carry = h.rearrange(LAST);
-                }
-                float last = carry.lane(0);
-                if (fullV < nv) {
-                    int v = fullV;
-                    FloatVector a = SimdMath.exp2(FloatVector.fromArray(F, dtBuf, v * VL).mul(a2));
-                    FloatVector bu = FloatVector.fromArray(F, duBuf, v * VL)
-                            .mul(bVar ? load(bs, bOff + v * VL, tail) : bConst);
-                    FloatVector h = scanLanes(a, bu, carry);
-                    FloatVector cv = cVar ? load(cs, cOff + v * VL, tail) : cConst;
-                    h.fma(cv, FloatVector.fromArray(F, yBuf, v * VL)).intoArray(yBuf, v * VL);
-                    last = h.lane(len - 1 - v * VL);
-                }
-                hs[s] = last;
+                long an = (long) d * n + s;
+                float a2 = get(j.a(), an) * LOG2E;
+                float bConst = bVar ? 0f : get(j.b(), an), cConst = cVar ? 0f : get(j.c(), an);
+                stateCoeffPass(dt, du, a, bu, j.b(), bRow + s * bStride + t0, bVar, bConst, a2, len);
+                hs[s] = scanAccPass(a, bu, j.c(), cRow + s * cStride + t0, cVar, cConst, y, len, hs[s]);
             }
-            for (int v = 0; v < nv; v++) {
-                long t = base + t0 + (long) v * VL;
-                FloatVector y = FloatVector.fromArray(F, yBuf, v * VL);
-                if (zs != null) y = y.mul(SimdMath.silu(v < fullV ? load(zs, t) : load(zs, t, tail)));
-                if (v < fullV) y.intoMemorySegment(out, t * 4, ORDER);
-                else y.intoMemorySegment(out, t * 4, ORDER, tail);
+            storePass(y, j.out(), base + t0, len);
+        }
+        for (int t = bound; t < l; t++) { // scalar tail
+            float x = get(j.delta(), base + t) + bias, dtt = sp ? softplus(x) : x, uu = get(j.u(), base + t);
+            float acc = 0f;
+            for (int s = 0; s < n; s++) {
+                long an = (long) d * n + s;
+                float bb = bVar ? get(j.b(), bRow + s * bStride + t) : get(j.b(), an);
+                float cc = cVar ? get(j.c(), cRow + s * cStride + t) : get(j.c(), an);
+                hs[s] = (float) Math.exp(dtt * get(j.a(), an)) * hs[s] + dtt * uu * bb;
+                acc += cc * hs[s];
             }
+            j.out().setAtIndex(JAVA_FLOAT_UNALIGNED, base + t, acc + dSkip * uu);
         }
         if (j.lastState() != null) {
             for (int s = 0; s < n; s++) j.lastState().setAtIndex(JAVA_FLOAT_UNALIGNED, (long) row * n + s, hs[s]);

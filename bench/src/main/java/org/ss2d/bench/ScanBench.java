@@ -1,0 +1,123 @@
+package org.ss2d.bench;
+
+import java.util.SplittableRandom;
+import org.ss2d.Ss2d;
+import org.ss2d.cpu.check.Float64Reference;
+import org.ss2d.ops.BCMode;
+import org.ss2d.ops.ScanArgs;
+import org.ss2d.tensor.DType;
+import org.ss2d.tensor.Tensor;
+import org.ss2d.tensor.TensorScope;
+
+/**
+ * Selective-scan benchmark (what {@code ss2d bench scan} runs): inputs drawn as the C anchor draws
+ * them (u ~ N(0,1), delta ~ 0.5 N(0,1), grouped B, C ~ N(0,1), A = -exp(N(0,1)), D ~ N(0,1),
+ * delta_bias = softplus^-1 of a log-uniform dt in [1e-3, 1e-1], softplus on, no z), warm-up, timed
+ * repeats, median. Before any number is reported the output of the first {@code checkBatches}
+ * batches is compared with a float64 sequential scan; a relative error above 1e-4 (or NaN) throws.
+ */
+public final class ScanBench {
+    private ScanBench() {}
+
+    /** threads: 0 = the backend's default. checkBatches: 0 skips the check (not recommended). */
+    public record Config(String backend, int batch, int dim, int groups, int seqlen, int dstate, int threads, int warmup,
+                         int reps, int checkBatches, long seed) {
+        public static Config of(String backend, int batch, int dim, int groups, int seqlen, int dstate, int threads) {
+            return new Config(backend, batch, dim, groups, seqlen, dstate, threads, 3, 11, 1, 42);
+        }
+    }
+
+    public record Result(String backend, String device, int batch, int dim, int groups, int seqlen, int dstate,
+                         int threads, double medianMs, double minMs, double maxMs, int reps, double nsPerElem,
+                         double gbPerS, double checkRelErr, double callerCpuMs) {
+        /** One line of JSON with at least backend, median_ms, ns_per_elem, gb_per_s, threads. */
+        public String toJson() {
+            return "{\"op\":\"scan\",\"backend\":" + Timing.str(backend) + ",\"device\":" + Timing.str(device)
+                    + ",\"batch\":" + batch + ",\"dim\":" + dim + ",\"groups\":" + groups + ",\"seqlen\":" + seqlen
+                    + ",\"dstate\":" + dstate + ",\"threads\":" + threads + ",\"median_ms\":" + Timing.num(medianMs)
+                    + ",\"min_ms\":" + Timing.num(minMs) + ",\"max_ms\":" + Timing.num(maxMs) + ",\"reps\":" + reps
+                    + ",\"ns_per_elem\":" + Timing.num(nsPerElem) + ",\"gb_per_s\":" + Timing.num(gbPerS)
+                    + ",\"check_rel_err\":" + Timing.num(checkRelErr) + ",\"caller_cpu_ms\":" + Timing.num(callerCpuMs) + "}";
+        }
+    }
+
+    public static Result run(Config c) {
+        try (Backs.Handle h = Backs.open(c.backend(), c.threads());
+             TensorScope scope = TensorScope.root("bench-scan")) {
+            int b = c.batch(), dm = c.dim(), g = c.groups(), l = c.seqlen(), n = c.dstate();
+            SplittableRandom r = new SplittableRandom(c.seed());
+            Tensor u = gauss(scope, r, 1.0, b, dm, l);
+            Tensor delta = gauss(scope, r, 0.5, b, dm, l);
+            Tensor bm = gauss(scope, r, 1.0, b, g, n, l);
+            Tensor cm = gauss(scope, r, 1.0, b, g, n, l);
+            Tensor a = scope.allocate(DType.F32, dm, n);
+            for (long i = 0; i < a.elementCount(); i++) a.setFloat(i, (float) -Math.exp(r.nextGaussian()));
+            Tensor dSkip = gauss(scope, r, 1.0, dm);
+            Tensor bias = scope.allocate(DType.F32, dm);
+            for (int d = 0; d < dm; d++) {
+                double dt = Math.exp(r.nextDouble() * (Math.log(0.1) - Math.log(1e-3)) + Math.log(1e-3));
+                bias.setFloat(d, (float) (dt + Math.log(-Math.expm1(-dt))));
+            }
+            Tensor out = scope.allocate(DType.F32, b, dm, l);
+            ScanArgs args = ScanArgs.builder(u, delta, a, bm, cm).D(dSkip).deltaBias(bias).deltaSoftplus(true).build();
+            Ss2d ss = Ss2d.on(h.backend());
+            try {
+                return measure(c, h, ss, args, out, new Tensor[] {u, delta, bm, cm, a, dSkip, bias});
+            } finally {
+                for (Tensor t : new Tensor[] {u, delta, bm, cm, a, dSkip, bias, out}) t.close();
+            }
+        }
+    }
+
+    private static Result measure(Config c, Backs.Handle h, Ss2d ss, ScanArgs args, Tensor out, Tensor[] in) {
+        {
+            int b = c.batch(), dm = c.dim(), g = c.groups(), l = c.seqlen(), n = c.dstate();
+            Tensor u = in[0], delta = in[1], bm = in[2], cm = in[3], a = in[4], dSkip = in[5], bias = in[6];
+
+            out.fill(Float.NaN); // poison: the check below sees any element left unwritten
+            ss.selectiveScanInto(args, out, null);
+            double err = Double.NaN;
+            int cb = Math.min(c.checkBatches(), b);
+            if (cb > 0) {
+                double[] want = Float64Reference.scan(Float64Reference.d(u), Float64Reference.d(delta),
+                        Float64Reference.d(a), Float64Reference.d(bm), BCMode.GROUPED, Float64Reference.d(cm),
+                        BCMode.GROUPED, Float64Reference.d(dSkip), null, Float64Reference.d(bias), true, b, dm, l, n, g,
+                        0, cb, null);
+                float[] got = new float[want.length];
+                java.lang.foreign.MemorySegment.copy(out.segment(), java.lang.foreign.ValueLayout.JAVA_FLOAT, 0, got, 0, got.length);
+                err = Float64Reference.relErr(got, want);
+                if (!(err <= 1e-4)) {
+                    throw new IllegalStateException("scan check failed on " + h.backend().name() + " f32 (" + b + ", " + dm
+                            + ", " + g + ", " + l + ", " + n + "): relative error " + err + " > 1e-4");
+                }
+            }
+            Timing t = Timing.measure(c.warmup(), c.reps(), () -> ss.selectiveScanInto(args, out, null));
+            double elems = (double) b * dm * l;
+            double bytes = 4.0 * (3.0 * elems + 2.0 * b * g * n * l + (double) dm * n + 2.0 * dm);
+            return new Result(h.backend().name(), h.backend().capabilities().device(), b, dm, g, l, n, h.threads(),
+                    t.medianMs(), t.minMs(), t.maxMs(), t.reps(), t.medianMs() * 1e6 / elems,
+                    bytes / (t.medianMs() * 1e-3) / 1e9, err, t.cpuMedianMs());
+        }
+    }
+
+    private static Tensor gauss(TensorScope scope, SplittableRandom r, double scale, long... shape) {
+        Tensor t = scope.allocate(DType.F32, shape);
+        float[] v = new float[(int) Math.min(t.elementCount(), 1 << 20)];
+        for (long off = 0; off < t.elementCount(); off += v.length) {
+            int len = (int) Math.min(v.length, t.elementCount() - off);
+            for (int i = 0; i < len; i++) v[i] = (float) (scale * r.nextGaussian());
+            java.lang.foreign.MemorySegment.copy(v, 0, t.segment(), java.lang.foreign.ValueLayout.JAVA_FLOAT, off * 4, len);
+        }
+        return t;
+    }
+
+    /** {@code ScanBench B D G L N [threads] [reps]}: prints the JSON line. */
+    public static void main(String[] a) {
+        int threads = a.length > 5 ? Integer.parseInt(a[5]) : 0;
+        Config c = Config.of("cpu", Integer.parseInt(a[0]), Integer.parseInt(a[1]), Integer.parseInt(a[2]),
+                Integer.parseInt(a[3]), Integer.parseInt(a[4]), threads);
+        if (a.length > 6) c = new Config(c.backend(), c.batch(), c.dim(), c.groups(), c.seqlen(), c.dstate(), threads, 3,
+                Integer.parseInt(a[6]), a.length > 7 ? Integer.parseInt(a[7]) : 1, 42);
+        System.out.println(run(c).toJson());
+    }
+}
