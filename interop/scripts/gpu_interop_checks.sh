@@ -6,14 +6,18 @@
 #
 #   MIB=64,256,1024 bash interop/scripts/gpu_interop_checks.sh
 #
-# Java comes from a JDK 25 if there is one, else from the jlinked bundle (./ss2d bundle -> dist/ss2d,
-# carried to the machine); the jars from cli/target/ss2d/lib or dist/ss2d/lib; the JVM flags from the
-# jvm.flags file beside them (the parent pom's ss2d.jvm.flags).
+# Java comes from a JDK 25 if there is one, else from the jlinked bundle (./ss2d bundle -> dist/ss2d or
+# dist/ss2d-linux-x64.tar.gz, carried to the machine); the jars from cli/target/ss2d/lib or dist/ss2d/lib;
+# the JVM flags from the jvm.flags file beside them (the parent pom's ss2d.jvm.flags).
 set -uo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 cd "$ROOT"
 MIB="${MIB:-64,256,1024}"
 
+# A carried bundle tarball (./ss2d bundle -> dist/ss2d-linux-x64.tar.gz) is unpacked first.
+if [[ ! -d dist/ss2d && -f dist/ss2d-linux-x64.tar.gz ]]; then
+  tar -xzf dist/ss2d-linux-x64.tar.gz -C dist && echo "unpacked dist/ss2d-linux-x64.tar.gz: $(ls dist)"
+fi
 JAVA=""
 for c in "${JAVA_HOME:-}" /usr/lib/jvm/*25* dist/ss2d dist/ss2d/runtime dist/ss2d/jre; do
   [[ -n "$c" && -x "$c/bin/java" ]] && { JAVA="$c/bin/java"; break; }
@@ -22,7 +26,7 @@ done
 LIB=""
 for d in cli/target/ss2d/lib dist/ss2d/lib; do [[ -d "$d" ]] && { LIB="$d"; break; }; done
 FLAGS_FILE=""
-for f in cli/target/ss2d/jvm.flags dist/ss2d/jvm.flags $(find dist -name jvm.flags 2>/dev/null | head -n 1); do
+for f in cli/target/ss2d/jvm.flags dist/ss2d/lib/jvm.flags $(find dist -name jvm.flags 2>/dev/null | head -n 1); do
   [[ -f "$f" ]] && { FLAGS_FILE="$f"; break; }
 done
 echo "java: ${JAVA:-none}  lib: ${LIB:-none}  flags: ${FLAGS_FILE:-none}"
