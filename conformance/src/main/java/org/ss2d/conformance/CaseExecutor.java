@@ -34,6 +34,12 @@ public final class CaseExecutor {
         } catch (RuntimeException e) {
             return new Outcome(result(c, backend, Status.SKIPPED, null, null, Double.NaN, e.getMessage()), null);
         }
+        return execute(c, b);
+    }
+
+    /** Runs on a backend instance (one not on the class path, e.g. a test double). */
+    public Outcome execute(ConformanceCase c, Backend b) {
+        String backend = b.name();
         TensorScope arena = TensorScope.root("conformance");
         try {
             ConformanceCase.Prepared p = c.prepare(arena);
