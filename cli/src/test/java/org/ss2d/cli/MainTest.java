@@ -31,6 +31,9 @@ import org.ss2d.tensor.TensorScope;
 
 /** The command as a user sees it: exit status, one-line errors, no result file on rejection, round trips. */
 class MainTest {
+    /** pyarrow-written case files (conformance/golden/fixtures, made on the GPU machine). */
+    static final Path FIXTURES = Path.of("..", "conformance", "golden", "fixtures");
+
     @TempDir
     Path dir;
     private RootAllocator root;
@@ -200,13 +203,25 @@ class MainTest {
     }
 
     @Test
-    void reservedCommandsSayWhichIssueBringsThem() {
-        if (!onClassPath(ConformanceCommand.RUNNER)) {
-            assertRejected(ss2d("conformance", "--cases", "dir"), null, "issue 5");
-        }
+    void benchSaysWhichIssueBringsItUntilItsRunnerExists() {
         if (!onClassPath(BenchCommand.RUNNER)) {
             assertRejected(ss2d("bench"), null, "issue 3");
         }
+    }
+
+    @Test
+    void conformanceRejectsUnknownBackendsAndMissingFolders() {
+        assertRejected(ss2d("conformance", "--backend", "tpu"), null, "--backend", "tpu", "reference");
+        assertRejected(ss2d("conformance", "--cases", dir.resolve("nope").toString()), null, "--cases", "no such folder");
+    }
+
+    @Test
+    void conformanceRunsAFolderOfPyarrowCaseFiles() throws IOException {
+        Path json = dir.resolve("m.json");
+        Result r = ss2d("conformance", "--cases", FIXTURES.toString(), "--backend", "reference", "--json", json.toString());
+        assertEquals(0, r.status(), r.out() + r.err());
+        assertTrue(r.out().contains("PASSED"), r.out());
+        assertTrue(Files.readString(json).contains("\"passed\": true"), Files.readString(json));
     }
 
     private static boolean onClassPath(String name) {
@@ -215,6 +230,29 @@ class MainTest {
             return true;
         } catch (ClassNotFoundException e) {
             return false;
+        }
+    }
+
+    @Test
+    void pyarrowWrittenCasesRunAndMatchTheirExpectedOutputs() throws IOException {
+        for (String name : List.of("scan_pyarrow.arrow", "scan_pyarrow_plain_lists.arrow")) {
+            Path c = FIXTURES.resolve(name);
+            Path out = dir.resolve("r-" + name);
+            Result r = ss2d("run", c.toString(), "-o", out.toString());
+            assertEquals(0, r.status(), name + ": " + r.err());
+            try (CaseFile in = CaseFile.open(scope, c);
+                 CaseFile res = CaseFile.open(scope, out)) {
+                assertEquals("selective_scan", res.kind(), name);
+                for (String col : res.columns()) {
+                    assertTrue(in.has(col), name + ": the fixture carries expected '" + col + "'");
+                    float[] want = in.tensor(col).toFloatArray();
+                    float[] got = res.tensor(col).toFloatArray();
+                    double[] e = DemoCommand.errors(want, got);
+                    // float32 kernel vs PyTorch float64 rounded to float32 (the conformance suite owns the policy)
+                    assertTrue(e[1] <= 1e-4, name + " " + col + " on " + res.metadata().get("ss2d.backend")
+                            + " f32" + java.util.Arrays.toString(res.tensor(col).shape()) + ": rel err " + e[1]);
+                }
+            }
         }
     }
 
