@@ -85,6 +85,13 @@ class RejectionTest {
         c.add(scan("delta_bias dtype", "delta_bias", ok().dtype("delta_bias", DType.F16)));
         c.add(scan("z of the wrong shape", "z", ok().shape("z", 2, 4, 9)));
         c.add(scan("z dtype differs from u", "z", ok().dtype("z", DType.F16)));
+        // 3.1 check 5 (is_cuda): every tensor on u's device
+        c.add(new Bad("B on another device than u", "B", (scope, ss) -> {
+            ScanArgs a = ok().build(scope);
+            Tensor elsewhere = Tensor.device(scope, DType.F32, a.B().shape(), new ElsewhereMemory(a.B().byteSize()));
+            ss.selectiveScan(scope, new ScanArgs(a.u(), a.delta(), a.A(), elsewhere, a.C(), a.D(), a.z(), a.deltaBias(),
+                    true, true));
+        }));
         // empty dimensions
         c.add(scan("empty batch", "u", ScanBuilder.valid(0, 4, 8, 3, 2)));
         c.add(scan("empty seqlen", "u", ScanBuilder.valid(2, 4, 0, 3, 2)));
@@ -162,6 +169,27 @@ class RejectionTest {
                     scope.allocate(DType.F32, 31, 8), w.fc1Bias(), w.fc2Weight(), w.fc2Bias()), scope.allocate(DType.F32, 1, 8, 3, 3));
         }));
         return c;
+    }
+
+    /** Memory that claims to live on another device; never read (validation must stop first). */
+    record ElsewhereMemory(long byteSize) implements org.ss2d.tensor.DeviceMemory {
+        @Override
+        public String device() {
+            return "elsewhere:0";
+        }
+
+        @Override
+        public String backend() {
+            return "elsewhere";
+        }
+
+        @Override
+        public long address() {
+            return 0;
+        }
+
+        @Override
+        public void free() {}
     }
 
     static SS2DWeights withConfig(SS2DWeights w, SS2DConfig c) {
