@@ -73,6 +73,8 @@ class GoldenConformanceTest {
                     assertTrue(mine != null, c.id() + ": the reference produced no " + e.getKey());
                     Comparison cmp = Tolerances.compare(e.getValue().values(), mine.values(), Tolerances.FLOAT64);
                     assertTrue(cmp.pass(), c.id() + " " + e.getKey() + ": " + cmp.detail());
+                    System.out.println("golden: java float64 reference vs torch float64, " + c.id() + " " + e.getKey()
+                            + ": rel " + Tolerances.fmt(cmp.maxRelErr()));
                 }
             } finally {
                 arena.release();
