@@ -1,0 +1,75 @@
+#!/usr/bin/env bash
+# Java CPU scan vs the hand-tuned C anchor (shared/anchors/scan.c), measured in the same run:
+# for every shape and thread count, ROUNDS alternating runs of each (anchor first in odd rounds,
+# Java first in even ones), each a median of REPS timed calls after warm-up; the table reports the
+# median over rounds of each side's ns/elem and their ratio (Java / anchor: <= 1.25 is the target).
+#
+#   bench/scripts/scan-vs-anchor.sh                 # S1, S3, S5 at 1 and 2 threads, batch 4/8/2
+#   SHAPES="8,768,4,3136,1" THREADS="1" ROUNDS=5 bench/scripts/scan-vs-anchor.sh
+#
+# Batch is lowered from the issue's 32/32/8 to keep memory and time reasonable on a shared 2-core
+# machine; ns/elem (per batch*dim*seqlen element) does not depend on it. Output: a markdown table on
+# stdout, raw JSON/anchor lines in bench/target/scan-vs-anchor.log.
+set -euo pipefail
+ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
+cd "$ROOT"
+ANCHOR_SRC="${ANCHOR_SRC:-$ROOT/../shared/anchors/scan.c}"
+[ -f "$ANCHOR_SRC" ] || ANCHOR_SRC=/work/shared/anchors/scan.c
+SHAPES="${SHAPES:-4,768,4,3136,1 8,1536,4,784,1 2,2048,1,4096,16}"
+THREADS="${THREADS:-1 2}"
+ROUNDS="${ROUNDS:-3}"
+REPS="${REPS:-11}"
+JAVA="${JAVA:-/usr/lib/jvm/temurin-25-jdk-amd64/bin/java}"
+OUT=bench/target
+mkdir -p "$OUT/anchor"
+gcc -O3 -march=native -fopenmp -o "$OUT/anchor/scan" "$ANCHOR_SRC" -lm
+if [ ! -f bench/target/classes/org/ss2d/bench/ScanBench.class ] || [ ! -f "$OUT/classpath.txt" ]; then
+  ./mvnw -q -o -pl bench install -DskipTests
+  ./mvnw -q -o -pl bench dependency:build-classpath -Dmdep.outputFile=target/classpath.txt
+fi
+CP="bench/target/classes:$(cat "$OUT/classpath.txt")"
+# the parent pom's ss2d.jvm.flags (the one place that lists them)
+FLAGS="$(sed -n 's:.*<ss2d.jvm.flags>\(.*\)</ss2d.jvm.flags>.*:\1:p' pom.xml)"
+LOG="$OUT/scan-vs-anchor.log"
+: > "$LOG"
+for shape in $SHAPES; do
+  IFS=, read -r B D G L N <<< "$shape"
+  for t in $THREADS; do
+    for r in $(seq 1 "$ROUNDS"); do
+      run_anchor() {
+        local check=0; [ "$r" = 1 ] && check=1
+        line=$(OMP_NUM_THREADS=$t "$OUT/anchor/scan" "$B" "$D" "$G" "$L" "$N" "$REPS" $check | tr '\n' ' ')
+        echo "ANCHOR shape=$shape threads=$t round=$r $line" >> "$LOG"
+      }
+      run_java() {
+        line=$("$JAVA" $FLAGS -cp "$CP" org.ss2d.bench.ScanBench "$B" "$D" "$G" "$L" "$N" "$t" "$REPS" 2>/dev/null | grep '^{')
+        echo "JAVA shape=$shape threads=$t round=$r $line" >> "$LOG"
+      }
+      if [ $((r % 2)) = 1 ]; then run_anchor; run_java; else run_java; run_anchor; fi
+    done
+  done
+done
+python3 - "$LOG" <<'PY'
+import json, re, sys, statistics
+rows = {}
+for line in open(sys.argv[1]):
+    m = re.match(r'(\w+) shape=(\S+) threads=(\d+) round=(\d+) (.*)', line.strip())
+    if not m: continue
+    kind, shape, t, r, rest = m.groups()
+    key = (shape, int(t))
+    d = rows.setdefault(key, {"java": [], "anchor": [], "err": None})
+    if kind == "JAVA":
+        j = json.loads(rest)
+        d["java"].append(j["ns_per_elem"]); d["err"] = j["check_rel_err"]
+    else:
+        a = re.search(r'\| ([0-9.]+) ns/elem', rest)
+        if a: d["anchor"].append(float(a.group(1)))
+names = {"4,768,4,3136,1": "S1", "8,1536,4,784,1": "S3", "2,2048,1,4096,16": "S5"}
+print("| shape (Bt, D, G, L, N) | threads | Java ns/elem | anchor ns/elem | ratio Java/anchor | rounds | Java check rel err |")
+print("| --- | --- | --- | --- | --- | --- | --- |")
+for (shape, t), d in rows.items():
+    if not d["java"] or not d["anchor"]: continue
+    j, a = statistics.median(d["java"]), statistics.median(d["anchor"])
+    label = names.get(shape, "") + " (" + shape.replace(",", ", ") + ")"
+    print(f"| {label} | {t} | {j:.3f} | {a:.3f} | {j/a:.2f} | {len(d['java'])} | {d['err']:.1e} |")
+PY

@@ -1,0 +1,138 @@
+package org.ss2d.bench;
+
+import java.util.LinkedHashMap;
+import java.util.Map;
+import org.ss2d.Ss2d;
+import org.ss2d.cpu.CpuBackend;
+import org.ss2d.cpu.StepProfile;
+import org.ss2d.cpu.check.Float64Reference;
+import org.ss2d.model.RandomWeights;
+import org.ss2d.model.SS2DConfig;
+import org.ss2d.model.SS2DWeights;
+import org.ss2d.model.VSSWeights;
+import org.ss2d.tensor.Tensor;
+import org.ss2d.tensor.TensorScope;
+
+/**
+ * SS2D (or VSS) block benchmark (what {@code ss2d bench block} runs): seeded VMamba-like weights,
+ * x ~ N(0, 1) of shape (batch, d_model, H, W), warm-up, timed repeats, median; then, on the CPU
+ * backend, one more series with the step profile attached for the share of time per step. The first
+ * {@code checkBatches} images are compared with the float64 reference first (relative error > 1e-4
+ * throws).
+ */
+public final class BlockBench {
+    private BlockBench() {}
+
+    public record Config(String backend, int batch, int dModel, int dState, double ssmRatio, int height, int width,
+                         int threads, boolean vss, int warmup, int reps, int checkBatches, long seed) {
+        public static Config of(String backend, int batch, int dModel, int dState, double ssmRatio, int height, int width,
+                                int threads) {
+            return new Config(backend, batch, dModel, dState, ssmRatio, height, width, threads, false, 3, 11, 1, 42);
+        }
+    }
+
+    /** shares: step name to fraction of the profiled time (empty when the backend has no profile). */
+    public record Result(String backend, String device, String block, int batch, int dModel, int dState, double ssmRatio,
+                         int height, int width, int threads, double medianMs, double minMs, double maxMs, int reps,
+                         double msPerImage, double imagesPerS, double nsPerElem, double gbPerS, double checkRelErr,
+                         Map<String, Double> shares) {
+        public String toJson() {
+            StringBuilder sh = new StringBuilder("{");
+            for (var e : shares.entrySet()) {
+                if (sh.length() > 1) sh.append(',');
+                sh.append(Timing.str(e.getKey().toLowerCase(java.util.Locale.ROOT))).append(':').append(Timing.num(e.getValue()));
+            }
+            sh.append('}');
+            return "{\"op\":" + Timing.str(block) + ",\"backend\":" + Timing.str(backend) + ",\"device\":" + Timing.str(device)
+                    + ",\"batch\":" + batch + ",\"d_model\":" + dModel + ",\"d_state\":" + dState + ",\"ssm_ratio\":"
+                    + Timing.num(ssmRatio) + ",\"height\":" + height + ",\"width\":" + width + ",\"threads\":" + threads
+                    + ",\"median_ms\":" + Timing.num(medianMs) + ",\"min_ms\":" + Timing.num(minMs) + ",\"max_ms\":"
+                    + Timing.num(maxMs) + ",\"reps\":" + reps + ",\"ms_per_image\":" + Timing.num(msPerImage)
+                    + ",\"images_per_s\":" + Timing.num(imagesPerS) + ",\"ns_per_elem\":" + Timing.num(nsPerElem)
+                    + ",\"gb_per_s\":" + Timing.num(gbPerS) + ",\"check_rel_err\":" + Timing.num(checkRelErr)
+                    + ",\"shares\":" + sh + "}";
+        }
+    }
+
+    public static Result run(Config c) {
+        SS2DConfig cfg = SS2DConfig.of(c.dModel(), c.dState(), c.ssmRatio());
+        int b = c.batch(), dm = c.dModel(), h = c.height(), w = c.width();
+        try (Backs.Handle hd = Backs.open(c.backend(), c.threads());
+             TensorScope scope = TensorScope.root("bench-block")) {
+            Map<String, Tensor> params;
+            Runnable call;
+            Tensor x = RandomWeights.gaussian(scope, c.seed(), 1.0, b, dm, h, w);
+            Tensor out = scope.allocate(org.ss2d.tensor.DType.F32, b, dm, h, w);
+            Ss2d ss = Ss2d.on(hd.backend());
+            double[] want = null;
+            int cb = Math.min(c.checkBatches(), b);
+            long px = (long) h * w;
+            double[] x0 = null;
+            if (cb > 0) {
+                double[] all = Float64Reference.d(x);
+                x0 = java.util.Arrays.copyOf(all, (int) (cb * dm * px));
+            }
+            if (c.vss()) {
+                VSSWeights wt = RandomWeights.vss(scope, cfg, 4.0, c.seed() + 1);
+                params = wt.asMap();
+                call = () -> ss.vssBlockInto(wt, x, out);
+                if (cb > 0) want = Float64Reference.vss(wt, x0, cb, h, w);
+            } else {
+                SS2DWeights wt = RandomWeights.ss2d(scope, cfg, c.seed() + 1);
+                params = wt.asMap();
+                call = () -> ss.ss2dInto(wt, x, out);
+                if (cb > 0) want = Float64Reference.ss2d(wt, x0, cb, h, w);
+            }
+            try {
+                out.fill(Float.NaN);
+                call.run();
+                double err = Double.NaN;
+                if (cb > 0) {
+                    float[] got = new float[want.length];
+                    java.lang.foreign.MemorySegment.copy(out.segment(), java.lang.foreign.ValueLayout.JAVA_FLOAT, 0, got, 0, got.length);
+                    err = Float64Reference.relErr(got, want);
+                    if (!(err <= 1e-4)) {
+                        throw new IllegalStateException("block check failed on " + hd.backend().name() + " f32 " + cfg
+                                + " x (" + b + ", " + dm + ", " + h + ", " + w + "): relative error " + err + " > 1e-4");
+                    }
+                }
+                Timing t = Timing.measure(c.warmup(), c.reps(), call);
+                Map<String, Double> shares = new LinkedHashMap<>();
+                if (hd.backend() instanceof CpuBackend cpu) {
+                    StepProfile p = new StepProfile();
+                    cpu.profile(p);
+                    try {
+                        Timing.measure(0, Math.max(3, c.reps() / 2), call);
+                    } finally {
+                        cpu.profile(null);
+                    }
+                    long total = 0;
+                    for (long v : p.snapshot().values()) total += v;
+                    for (var e : p.snapshot().entrySet()) shares.put(e.getKey().name(), e.getValue() / (double) total);
+                }
+                long weightBytes = 0;
+                for (Tensor p : params.values()) weightBytes += p.byteSize();
+                double bytes = 2.0 * x.byteSize() + weightBytes;
+                double msPerImage = t.medianMs() / b;
+                return new Result(hd.backend().name(), hd.backend().capabilities().device(), c.vss() ? "vss" : "ss2d", b, dm,
+                        c.dState(), c.ssmRatio(), h, w, hd.threads(), t.medianMs(), t.minMs(), t.maxMs(), t.reps(),
+                        msPerImage, 1000.0 / msPerImage, t.medianMs() * 1e6 / ((double) b * dm * px),
+                        bytes / (t.medianMs() * 1e-3) / 1e9, err, shares);
+            } finally {
+                for (Tensor p : params.values()) p.close();
+                x.close();
+                out.close();
+            }
+        }
+    }
+
+    /** {@code BlockBench B d_model d_state ssm_ratio H W [threads] [reps] [vss]}: prints the JSON line. */
+    public static void main(String[] a) {
+        int threads = a.length > 6 ? Integer.parseInt(a[6]) : 0;
+        int reps = a.length > 7 ? Integer.parseInt(a[7]) : 11;
+        boolean vss = a.length > 8 && a[8].equals("vss");
+        Config c = new Config("cpu", Integer.parseInt(a[0]), Integer.parseInt(a[1]), Integer.parseInt(a[2]),
+                Double.parseDouble(a[3]), Integer.parseInt(a[4]), Integer.parseInt(a[5]), threads, vss, 3, reps, 1, 42);
+        System.out.println(run(c).toJson());
+    }
+}
