@@ -3,3 +3,4 @@
 #include "selective_scan.cuh"
 #include "cross_scan.cuh"
 #include "layers.cuh"
+#include "selective_scan_states.cuh"

@@ -12,6 +12,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <array>
 #include <map>
 #include <string>
 #include <vector>
@@ -31,6 +32,12 @@ static std::map<std::string, ScanKernel> scanKernels() {
 #undef KRK
 #undef KV
   return m;
+}
+
+typedef void (*StatesKernel)(const ScanParams, int64_t);
+static std::map<std::string, StatesKernel> statesKernels() {
+  return {{"ss2d_scan_fwd_states_s4_v0", ss2d_scan_fwd_states_s4_v0}, {"ss2d_scan_fwd_states_s4_v1", ss2d_scan_fwd_states_s4_v1},
+          {"ss2d_scan_fwd_states_s8_v0", ss2d_scan_fwd_states_s8_v0}, {"ss2d_scan_fwd_states_s8_v1", ss2d_scan_fwd_states_s8_v1}};
 }
 
 static uint64_t g_rng = 0x9E3779B97F4A7C15ull;
@@ -153,9 +160,18 @@ struct ScanDev {
   }
 };
 
-static ScanLaunch launch_scan(const ScanParams& p, int rows, int items = 0, cudaStream_t s = 0) {
+static ScanLaunch launch_scan(const ScanParams& p, int rows, int items = 0, int algo = 0, cudaStream_t s = 0) {
   static auto kernels = scanKernels();
-  ScanLaunch pl = plan_scan(p, rows, items, g_sms);
+  static auto skernels = statesKernels();
+  ScanLaunch pl = plan_scan(p, rows, items, g_sms, algo);
+  if (pl.kernel == "none") return pl;
+  if (pl.states) {
+    StatesKernel k = skernels.at(pl.kernel);
+    if (pl.smem > 48 * 1024) CK(cudaFuncSetAttribute(k, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)pl.smem));
+    k<<<(unsigned)pl.blocks, pl.threads, pl.smem, s>>>(p, pl.lanesPerChannel);
+    CK(cudaGetLastError());
+    return pl;
+  }
   ScanKernel k = kernels.at(pl.kernel);
   if (pl.smem > 48 * 1024) CK(cudaFuncSetAttribute(k, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)pl.smem));
   k<<<(unsigned)pl.blocks, SS2D_SCAN_WARPS * 32, pl.smem, s>>>(p);
@@ -163,11 +179,12 @@ static ScanLaunch launch_scan(const ScanParams& p, int rows, int items = 0, cuda
   return pl;
 }
 
-static void check_scan_case(ScanCase& c, int rows, int items = 0) {
+static void check_scan_case(ScanCase& c, int rows, int items = 0, int algo = 0) {
   fill_case(c);
   ScanDev dv(c);
   dv.out.poison(); dv.last.poison();
-  ScanLaunch pl = launch_scan(dv.p, rows, items);
+  ScanLaunch pl = launch_scan(dv.p, rows, items, algo);
+  if (pl.kernel == "none") return;
   CK(cudaDeviceSynchronize());
   auto out = dv.out.down(), last = dv.last.down();
   std::vector<double> ref, refLast;
@@ -198,7 +215,7 @@ static void scan_correctness(bool small) {
     c.hasD = irand(2); c.hasZ = irand(2); c.hasBias = irand(2); c.softplus = irand(2); c.last = irand(3) != 0;
     c.pad = irand(3) == 0 ? 1 + irand(5) : 0;
     static const int rowChoices[] = {0, 1, 2, 4};
-    check_scan_case(c, rowChoices[irand(4)], irand(2) ? 4 : 8);
+    check_scan_case(c, rowChoices[irand(4)], irand(2) ? 4 : 8, c.N > 1 ? 1 + irand(2) : 0);
   }
   // Every option at once, on a length that is not a multiple of anything, both paths.
   for (int64_t N : {1, 16}) for (int64_t pad : {0, 3}) {
@@ -206,6 +223,17 @@ static void scan_correctness(bool small) {
     c.hasD = c.hasZ = c.hasBias = c.softplus = c.last = true; c.pad = pad;
     check_scan_case(c, 0);
   }
+  // The states-across-lanes kernel on every dstate class, odd lengths, both load paths.
+  for (int64_t N : {2, 3, 4, 5, 8, 16, 17, 64, 256}) for (int64_t pad : {0, 1}) {
+    ScanCase c{}; c.Bt = 2; c.G = 2; c.Dm = 64; c.L = small ? 37 : 517; c.N = N; c.varB = c.varC = true;
+    c.hasD = c.hasZ = c.hasBias = c.softplus = c.last = true; c.pad = pad;
+    check_scan_case(c, 0, 0, 2);
+    check_scan_case(c, 0, 4, 2);
+  }
+  { ScanCase c{}; c.Bt = 2; c.G = 1; c.Dm = 32; c.L = 100; c.N = 16; c.varB = false; c.varC = true;
+    c.hasD = c.last = c.softplus = true; check_scan_case(c, 0, 0, 2); }
+  { ScanCase c{}; c.Bt = 1; c.G = 1; c.Dm = 32; c.L = 64; c.N = 6; c.varB = true; c.varC = false;
+    c.hasZ = c.last = true; check_scan_case(c, 0, 0, 2); }
   // Constant B and C with the true last state (mamba returns h/B here).
   { ScanCase c{}; c.Bt = 2; c.G = 1; c.Dm = 6; c.L = 129; c.N = 4; c.varB = c.varC = false;
     c.hasD = c.softplus = c.hasBias = c.last = true; check_scan_case(c, 0); }
@@ -328,6 +356,7 @@ static void fatbin_check(const char* path) {
   const char* names[] = {"ss2d_cross_scan", "ss2d_cross_merge", "ss2d_dwconv2d", "ss2d_layernorm_cf", "ss2d_bias_act_cf", "ss2d_add", "ss2d_noop"};
   std::vector<std::string> all(names, names + 7);
   for (auto& kv : scanKernels()) all.push_back(kv.first);
+  for (auto& kv : statesKernels()) all.push_back(kv.first);
   for (auto& nm : all) { CUfunction fn; if (cuModuleGetFunction(&fn, mod, nm.c_str()) == CUDA_SUCCESS) ++found; else std::printf("FAIL  fatbin missing %s\n", nm.c_str()); }
   ++g_checks; if (found != (int)all.size()) ++g_failures;
   std::printf("%-5s fatbin         %d/%zu kernels found in %s (%zu bytes)\n", found == (int)all.size() ? "ok" : "FAIL", found, all.size(), path, img.size());
@@ -363,12 +392,13 @@ static void time_shapes(double copy) {
     fill_case(c);
     ScanDev dv(c);
     // Correctness on 64 sampled channels of two batches (the full float64 reference is slow).
-    const std::vector<std::pair<int, int>> combos = s.N == 1
-        ? std::vector<std::pair<int, int>>{{0, 0}, {1, 4}, {2, 4}, {4, 4}, {2, 8}}
-        : std::vector<std::pair<int, int>>{{0, 0}, {1, 4}, {2, 4}, {4, 4}, {1, 8}, {2, 8}, {4, 8}};
-    for (auto [rows, items] : combos) {
+    // (rows, items, algo); algo 2 = states across lanes
+    const std::vector<std::array<int, 3>> combos = s.N == 1
+        ? std::vector<std::array<int, 3>>{{0, 0, 0}, {1, 4, 1}, {2, 4, 1}, {4, 4, 1}}
+        : std::vector<std::array<int, 3>>{{0, 0, 0}, {4, 4, 1}, {0, 8, 2}, {0, 4, 2}};
+    for (auto [rows, items, algo] : combos) {
       dv.out.poison();
-      ScanLaunch pl = launch_scan(dv.p, rows, items);
+      ScanLaunch pl = launch_scan(dv.p, rows, items, algo);
       CK(cudaDeviceSynchronize());
       auto out = dv.out.down();
       double worst = 0;
@@ -386,7 +416,7 @@ static void time_shapes(double copy) {
       cudaEvent_t e0, e1; CK(cudaEventCreate(&e0)); CK(cudaEventCreate(&e1));
       std::vector<float> ts;
       for (int i = 0; i < 40; ++i) {
-        CK(cudaEventRecord(e0)); launch_scan(dv.p, rows, items); CK(cudaEventRecord(e1));
+        CK(cudaEventRecord(e0)); launch_scan(dv.p, rows, items, algo); CK(cudaEventRecord(e1));
         CK(cudaEventSynchronize(e1)); float ms; CK(cudaEventElapsedTime(&ms, e0, e1)); if (i >= 10) ts.push_back(ms);
       }
       const float ms = median(ts);
@@ -394,7 +424,7 @@ static void time_shapes(double copy) {
       const double gbps = bytes / (ms * 1e-3) / 1e9;
       char line[256];
       std::snprintf(line, sizeof line, "%-3s %-27s %s %8.3f ms %7.0f GB/s %5.1f%% of copy  floor %.3f ms  mamba %.3f ms (x%.2f)",
-                    s.name, pl.kernel.c_str(), rows == 0 ? "auto" : "    ", ms, gbps, 100 * gbps / copy, bytes / (copy * 1e9) * 1e3, s.mambaMs, s.mambaMs / ms);
+                    s.name, pl.kernel.c_str(), rows == 0 && algo == 0 ? "auto" : "    ", ms, gbps, 100 * gbps / copy, bytes / (copy * 1e9) * 1e3, s.mambaMs, s.mambaMs / ms);
       table.push_back(line);
       cudaEventDestroy(e0); cudaEventDestroy(e1);
     }

@@ -6,7 +6,10 @@
 #include "../../main/cuda/ss2d_params.h"
 
 struct ScanLaunch {
-  std::string kernel;   // e.g. ss2d_scan_fwd_n1_r2_k4_v1
+  std::string kernel;   // e.g. ss2d_scan_fwd_n1_r2_k4_v1 or ss2d_scan_fwd_states_s8_v1
+  bool states = false;  // states-across-lanes kernel (second argument: lanes per channel)
+  int lanesPerChannel = 0;
+  int threads = SS2D_SCAN_WARPS * 32;
   int rows;             // R: channels per warp
   int items;            // K: consecutive time steps per lane
   bool vec;             // 16-byte path
@@ -18,10 +21,43 @@ inline bool aligned16(const void* p) { return (reinterpret_cast<uintptr_t>(p) & 
 
 // rowsOverride / itemsOverride: 0 = heuristic, else force R in {1,2,4} / K in {4,8}
 // (the harness times every choice; only instantiated pairs exist, see selective_scan.cuh).
-inline ScanLaunch plan_scan(const ScanParams& p, int rowsOverride, int itemsOverride, int smCount) {
+// algo: 0 = heuristic, 1 = chunked warp scan (selective_scan.cuh), 2 = states across lanes
+// (selective_scan_states.cuh, dstate > 1 only).
+inline ScanLaunch plan_scan(const ScanParams& p, int rowsOverride, int itemsOverride, int smCount, int algo = 0) {
   ScanLaunch s;
   const int64_t perGroup = p.dim / p.groups;
   const bool n1 = p.dstate == 1;
+  if (!n1 && algo != 1) {
+    // States across lanes: SPL states per lane, S lanes per channel, RW = 32/S channels per warp.
+    // Latency-bound (each lane walks the whole sequence): prefer 8 states per lane, but split a
+    // channel over twice the lanes (4 states each) when that leaves under 16 warps per SM
+    // (measured on the H100: S5 has 8 warps/SM at 8 states per lane).
+    auto lanesFor = [&](int spl) { int S = 1; while (S * spl < p.dstate) S *= 2; return S; };
+    int spl = itemsOverride ? itemsOverride : (p.dstate <= 4 ? 4 : 8);
+    if (!itemsOverride && spl == 8 && lanesFor(4) <= 32 && perGroup % (32 / lanesFor(4)) == 0 &&
+        p.batch * (p.dim / (32 / lanesFor(8))) < (int64_t)smCount * 16) spl = 4;
+    if (lanesFor(spl) > 32) spl = 8;
+    const int S = lanesFor(spl);
+    const int RW = 32 / S;
+    const int64_t warps = perGroup % RW == 0 ? p.batch * (p.dim / RW) : 0;
+    if (algo == 2 || (warps >= (int64_t)smCount * 4)) {
+      if (warps == 0) { s.kernel = "none"; return s; }
+      bool vec = p.seqlen % 4 == 0 && aligned16(p.u) && aligned16(p.delta) && aligned16(p.out) && (!p.z || aligned16(p.z));
+      const int64_t strides[] = {p.u_batch_stride, p.u_dim_stride, p.delta_batch_stride, p.delta_dim_stride,
+                                 p.z_batch_stride, p.z_dim_stride, p.out_batch_stride, p.out_dim_stride};
+      for (int64_t st : strides) vec = vec && (st % 4 == 0);
+      if (p.flags & SS2D_VARIABLE_B) vec = vec && p.B_batch_stride % 4 == 0 && p.B_group_stride % 4 == 0 && p.B_state_stride % 4 == 0 && aligned16(p.B);
+      if (p.flags & SS2D_VARIABLE_C) vec = vec && p.C_batch_stride % 4 == 0 && p.C_group_stride % 4 == 0 && p.C_state_stride % 4 == 0 && aligned16(p.C);
+      const size_t perWarp = (size_t)ss2d::states_smem_floats(S, spl) * sizeof(float);
+      const int wpb = perWarp <= 24 * 1024 ? 2 : 1;
+      s.kernel = "ss2d_scan_fwd_states_s" + std::to_string(spl) + "_v" + (vec ? "1" : "0");
+      s.states = true; s.lanesPerChannel = S; s.rows = RW; s.items = spl; s.vec = vec;
+      s.threads = 32 * wpb;
+      s.blocks = (warps + wpb - 1) / wpb;
+      s.smem = perWarp * wpb;
+      return s;
+    }
+  }
   // dstate 1 is bandwidth-bound: 2 rows per warp halves the B/C reads and keeps 64 registers
   // (R=4 needs 128 and loses occupancy; measured on the H100: R=2 fastest on S1, S3, S4).
   // dstate > 1 is bound by the per-state work: more rows and items per warp amortise B/C

@@ -23,9 +23,10 @@ class CudaBlocksTest {
         scope = TensorScope.root("cuda-blocks-test");
     }
 
+    /** Inputs die with the scope (arena use); a result tensor left open would still be freed here. */
     @AfterEach
     void close() {
-        scope.close();
+        scope.release();
     }
 
     @ParameterizedTest(name = "B={0} C={1} H={2} W={3}")

@@ -25,6 +25,7 @@ class CudaLimitsTest {
                     RandomWeights.uniform(s, 4, -1, 1, 1, 300, 8), RandomWeights.uniform(s, 5, -1, 1, 1, 300, 8)).build();
             LimitExceededException e = assertThrows(LimitExceededException.class, () -> Ss2d.on(cuda).selectiveScan(s, a));
             assertTrue(e.getMessage().contains("dstate=300 exceeds the CUDA backend's MAX_DSTATE=256"), e.getMessage());
+            s.release();
         }
     }
 
@@ -54,6 +55,7 @@ class CudaLimitsTest {
             try (Tensor y = Ss2d.on(cuda).crossScan(s, x); Tensor ref = Ss2d.on("reference").crossScan(s, x)) {
                 CudaTests.assertClose(y, ref, 0, "cross_scan after OOM");
             }
+            x.close();
         }
         assertEquals(before, cuda.liveDeviceBytes());
     }

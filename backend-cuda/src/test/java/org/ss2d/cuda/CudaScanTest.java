@@ -30,9 +30,10 @@ class CudaScanTest {
         scope = TensorScope.root("cuda-scan-test");
     }
 
+    /** Inputs die with the scope (arena use); a result tensor left open would still be freed here. */
     @AfterEach
     void close() {
-        scope.close();
+        scope.release();
     }
 
     /** batch, dim, seqlen, dstate, groups (0: constant B and C, -1: variable 3-D), z, D, bias, softplus, last. */
@@ -57,6 +58,11 @@ class CudaScanTest {
         c.add(new Case(2, 4, 200, 3, -1, true, true, false, true, true));  // variable 3-D B, C
         c.add(new Case(3, 64, 1000, 1, 4, false, true, true, true, false)); // many rows: rows-per-warp 2
         c.add(new Case(2, 32, 777, 16, 4, false, true, true, true, true));  // rows-per-warp 4, odd length
+        // Enough channels for the states-across-lanes kernel (ScanLauncherPlanTest pins which one).
+        c.add(new Case(4, 2048, 300, 16, 4, true, true, true, true, true));  // states, 4 per lane
+        c.add(new Case(2, 4096, 66, 64, 1, false, true, true, true, true));  // states, 4 per lane, 16 lanes
+        c.add(new Case(8, 4352, 64, 16, 4, false, true, true, true, true));  // states, 8 per lane
+        c.add(new Case(1, 4096, 37, 256, 1, false, true, true, true, true)); // states, 32 lanes per channel
         return c.stream();
     }
 
