@@ -34,15 +34,11 @@ fi
 cp "$TARGET"/ss2d/lib/*.jar "$OUT/lib/"
 cp "$TARGET/ss2d/jvm.flags" "$OUT/lib/jvm.flags"
 cp "$TARGET/dist-test-lib/junit-platform-console-standalone.jar" "$OUT/lib/test/"
-# jqwik (and its engine, which prints on every run) only when some suite uses it.
-if grep -rlq 'net/jqwik' "$ROOT"/*/target/test-classes 2>/dev/null; then
-  cp "$TARGET"/dist-test-lib/jqwik*.jar "$OUT/lib/test/"
-fi
 install -m 755 "$HERE/bin/ss2d" "$HERE/bin/ss2d-test" "$OUT/bin/"
 ln -s ../runtime/bin/java "$OUT/bin/java"
 
 # Test suites: each module's compiled tests (target/test-classes), beside a copy of the module's data files (not
-# its sources or build output), so tests that open e.g. golden/x.arrow find it as under Maven.
+# its main sources or build output), so tests that open e.g. golden/x.arrow find it as under Maven.
 modules="$(sed -n 's:.*<module>\(.*\)</module>.*:\1:p' "$ROOT/pom.xml")"
 # A suite sees what surefire shows it: its module, the ss2d modules it depends on (any scope, transitively,
 # read from the poms) and the third-party jars; not the other backends, whose providers would change
@@ -66,13 +62,16 @@ for m in $modules; do
   cp -r "$classes" "$OUT/tests/$m/test-classes"
   { (cd "$OUT/lib" && ls *.jar | grep -v '^ss2d-'); for d in $(closure "$m"); do (cd "$OUT/lib" && ls ss2d-"$d"-[0-9]*.jar 2>/dev/null); done; } \
       > "$OUT/tests/$m/classpath"
-  # (resources are already in the jars; the CUDA fatbin is in the backend's jar)
-  (cd "$ROOT/$m" && find . \( -name target -o -name java -o -name resources -o -name '__pycache__' \) -prune \
-      -o -type f ! -name pom.xml ! -name '*.fatbin' -print | while read -r f; do
+  # (main sources and resources are in the jars; the CUDA fatbin is in the backend's jar; test sources
+  # stay, for tests that check a file against the code, e.g. the README sample)
+  (cd "$ROOT/$m" && find . \( -name target -o -path ./src/main/java -o -name resources -o -name '__pycache__' \) \
+      -prune -o -type f ! -name pom.xml ! -name '*.fatbin' -print | while read -r f; do
         mkdir -p "$OUT/tests/$m/$(dirname "$f")"
         cp "$f" "$OUT/tests/$m/$f"
       done)
 done
+
+cp "$ROOT/README.md" "$OUT/tests/" 2>/dev/null || true # tests/MODULE/.. is the repository root for the suites
 
 cat > "$OUT/README.txt" <<TXT
 ss2d $(sed -n 's:.*<version>\(.*\)</version>.*:\1:p' "$ROOT/pom.xml" | head -n 1), self-contained for Linux x86-64 (Java $("$OUT/runtime/bin/java" -version 2>&1 | sed -n 's/.*version "\(.*\)".*/\1/p')).
