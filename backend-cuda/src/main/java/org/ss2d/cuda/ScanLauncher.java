@@ -9,8 +9,8 @@ import org.ss2d.validate.LimitExceededException;
  * <ul>
  *   <li>dstate 1: {@code n1}, 2 rows per warp, 4 items per lane (memory-bound; fastest on S1, S3, S4);</li>
  *   <li>dstate &gt; 1 with enough channels for 4 warps per SM: {@code states}, each lane runs the
- *       recurrence over the whole sequence for 8 (or 4, when that doubles too few warps) states of
- *       one channel (2x mamba's speed on S2);</li>
+ *       recurrence over the whole sequence for 8 states of one channel (4 when 8 would leave under
+ *       8 warps per SM: S5 1.37 ms instead of 1.46; S2 stays at 8, 1.32 ms against 2.06 at 4);</li>
  *   <li>otherwise {@code n0}: chunked warp scan, 4 rows per warp, 4 items per lane;</li>
  *   <li>fewer rows when batch*dim/rows would leave an SM with under 8 warps, or rows do not divide
  *       the channels of a group;</li>
@@ -51,7 +51,7 @@ final class ScanLauncher {
             int spl = dstate <= 4 ? 4 : 8;
             int s4 = lanesFor(dstate, 4);
             if (spl == 8 && s4 <= 32 && perGroup % (32 / s4) == 0
-                    && batch * (dim / (32 / lanesFor(dstate, 8))) < (long) smCount * 16) {
+                    && batch * (dim / (32 / lanesFor(dstate, 8))) < (long) smCount * 8) {
                 spl = 4;
             }
             int lanes = lanesFor(dstate, spl);

@@ -60,7 +60,7 @@ class CudaScanTest {
         c.add(new Case(2, 32, 777, 16, 4, false, true, true, true, true));  // rows-per-warp 4, odd length
         // Enough channels for the states-across-lanes kernel (ScanLauncherPlanTest pins which one).
         c.add(new Case(4, 2048, 300, 16, 4, true, true, true, true, true));  // states, 4 per lane
-        c.add(new Case(2, 4096, 66, 64, 1, false, true, true, true, true));  // states, 4 per lane, 16 lanes
+        c.add(new Case(2, 4096, 66, 64, 1, false, true, true, true, true));  // states, 8 per lane, 8 lanes
         c.add(new Case(8, 4352, 64, 16, 4, false, true, true, true, true));  // states, 8 per lane
         c.add(new Case(1, 4096, 37, 256, 1, false, true, true, true, true)); // states, 32 lanes per channel
         return c.stream();

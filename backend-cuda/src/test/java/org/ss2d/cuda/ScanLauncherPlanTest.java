@@ -26,9 +26,10 @@ class ScanLauncherPlanTest {
         assertEquals("ss2d_scan_fwd_n1_r1_k4_v0", plan(2, 8, 2049, 1, 2).kernel());   // few rows: 1 per warp
         assertEquals("ss2d_scan_fwd_states_s4_v1", plan(8, 2048, 4096, 16, 1).kernel());   // S5
         assertEquals("ss2d_scan_fwd_states_s4_v1", plan(4, 2048, 300, 16, 4).kernel());
+        assertEquals("ss2d_scan_fwd_states_s8_v1", plan(32, 768, 3136, 16, 4).kernel());   // S2
         ScanLauncher.Plan p64 = plan(2, 4096, 66, 64, 1);
-        assertEquals("ss2d_scan_fwd_states_s4_v0", p64.kernel());
-        assertEquals(16, p64.lanesPerChannel());
+        assertEquals("ss2d_scan_fwd_states_s8_v0", p64.kernel());
+        assertEquals(8, p64.lanesPerChannel());
         assertEquals("ss2d_scan_fwd_states_s8_v1", plan(8, 4352, 64, 16, 4).kernel());
         ScanLauncher.Plan p256 = plan(1, 4096, 37, 256, 1);
         assertEquals("ss2d_scan_fwd_states_s8_v0", p256.kernel());
