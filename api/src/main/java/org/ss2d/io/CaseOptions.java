@@ -13,7 +13,9 @@ import org.ss2d.validate.Ss2dArgumentException;
  * wrong type by naming the option ({@code options.H}). Unknown keys are ignored, as the contract says.
  */
 public final class CaseOptions {
-    static final ObjectMapper JSON = new ObjectMapper();
+    /** Accepts NaN/Infinity (Python's json.dumps writes them) so that they are rejected by name, not as bad JSON. */
+    static final ObjectMapper JSON = com.fasterxml.jackson.databind.json.JsonMapper.builder()
+            .enable(com.fasterxml.jackson.core.json.JsonReadFeature.ALLOW_NON_NUMERIC_NUMBERS).build();
     private final ObjectNode root;
 
     private CaseOptions(ObjectNode root) {

@@ -156,6 +156,12 @@ class CaseFileTest {
         assertEquals("options.delta_softplus",
                 assertThrows(Ss2dArgumentException.class, () -> o.bool("delta_softplus", false)).argument());
         assertEquals(3L, o.integer("W"));
+        CaseOptions py = CaseOptions.parse("{\"ssm_ratio\": NaN, \"H\": Infinity, \"mlp_ratio\": -Infinity}");
+        Ss2dArgumentException nan = assertThrows(Ss2dArgumentException.class, () -> py.number("ssm_ratio"));
+        assertEquals("options.ssm_ratio", nan.argument());
+        assertTrue(nan.getMessage().contains("finite") && nan.getMessage().contains("NaN"), nan.getMessage());
+        assertEquals("options.H", assertThrows(Ss2dArgumentException.class, () -> py.integer("H")).argument());
+        assertEquals("options.mlp_ratio", assertThrows(Ss2dArgumentException.class, () -> py.number("mlp_ratio")).argument());
     }
 
     @Test
