@@ -36,7 +36,20 @@ public final class SimdKernels extends Kernels {
 
     @Override
     public void scan(ScanJob job, int rowFrom, int rowTo) {
-        SimdScan.scan(job, rowFrom, rowTo);
+        if (blocked(job)) SimdScanBlocked.scan(job, rowFrom, rowTo);
+        else SimdScan.scan(job, rowFrom, rowTo);
+    }
+
+    @Override
+    public int scanRowAlign(ScanJob job) {
+        return blocked(job) ? VL : 1;
+    }
+
+    /** Channel-lane kernel from this dstate up (time lanes below; -Dss2d.cpu.blockedFromDstate to move it). */
+    static final int BLOCKED_FROM = Integer.getInteger("ss2d.cpu.blockedFromDstate", 2);
+
+    private static boolean blocked(ScanJob job) {
+        return job.dstate() >= BLOCKED_FROM && SimdScanBlocked.applies(job);
     }
 
     private static float get(MemorySegment s, long i) {

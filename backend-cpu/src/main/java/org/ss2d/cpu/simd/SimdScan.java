@@ -169,7 +169,7 @@ final class SimdScan {
     }
 
     /** out *= silu(z) over a whole row (vector part, then scalar tail). */
-    private static void gate(MemorySegment out, MemorySegment z, long off, int len) {
+    static void gate(MemorySegment out, MemorySegment z, long off, int len) {
         int bound = F.loopBound(len), v = 0;
         for (; v < bound; v += VL) {
             load(out, off + v).mul(SimdMath.silu(load(z, off + v))).intoMemorySegment(out, (off + v) * 4, ORDER);

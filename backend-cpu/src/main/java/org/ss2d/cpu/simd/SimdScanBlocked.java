@@ -1,0 +1,220 @@
+package org.ss2d.cpu.simd;
+
+import static java.lang.foreign.ValueLayout.JAVA_FLOAT_UNALIGNED;
+import static org.ss2d.cpu.simd.SimdConstants.F;
+import static org.ss2d.cpu.simd.SimdConstants.ORDER;
+import static org.ss2d.cpu.simd.SimdConstants.VL;
+import static org.ss2d.cpu.simd.SimdMath.LOG2E;
+
+import java.lang.foreign.MemorySegment;
+import jdk.incubator.vector.FloatVector;
+import org.ss2d.cpu.kernel.ScanJob;
+
+/**
+ * Selective scan with lanes = the {@code VL} channels of one block (one batch, one group), the layout of
+ * the C anchor: the recurrence is then one FMA per state per step for VL channels at once, B and C
+ * are scalars broadcast per step, and nothing is scanned across lanes. Per chunk of {@code T} steps:
+ * dt = softplus(delta + bias) and dt*u are computed along time (full vectors, no transpose), the
+ * [channel][time] tiles are turned into [time][channel] with gathers, the state loop runs, and y is
+ * gathered back into rows. B/C rows of the chunk are staged contiguously first: rows L floats apart
+ * share L1 sets when L is a power of two. Pays off when dstate is large enough to amortise the
+ * transposes; the time-lane kernel ({@link SimdScan}) covers everything else.
+ */
+final class SimdScanBlocked {
+    private SimdScanBlocked() {}
+
+    /** Steps per chunk of the state loop (a multiple of VL). */
+    static final int T = 64;
+    /**
+     * Steps per super-chunk: delta, u and out are streamed one row at a time over this many steps (16
+     * interleaved row streams defeat the hardware prefetcher, and Java has no prefetch instruction);
+     * the row tiles (3 x VL x SC floats) stay in L2.
+     */
+    static final int SC = 2048;
+
+    /** Whether every aligned block of VL rows lies in one batch and one group. */
+    static boolean applies(ScanJob j) {
+        return j.dim() % VL == 0 && (j.groups() == 1 || j.channelsPerGroup() % VL == 0);
+    }
+
+    /** Per-thread buffers. */
+    static final class Scratch {
+        final float[] dtT = new float[VL * SC], duT = new float[VL * SC], yT = new float[VL * SC],
+                dtC = new float[T * VL], duC = new float[T * VL], yC = new float[T * VL];
+        final float[] h, a2T, bT, cT, bStage, cStage;
+
+        Scratch(int n) {
+            h = new float[n * VL];
+            a2T = new float[n * VL];
+            bT = new float[n * VL];
+            cT = new float[n * VL];
+            bStage = new float[n * T];
+            cStage = new float[n * T];
+        }
+    }
+
+    static void scan(ScanJob j, int rowFrom, int rowTo) {
+        Scratch s = new Scratch(j.dstate());
+        for (int row = rowFrom; row < rowTo; row += VL) block(j, row, s);
+    }
+
+    private static float get(MemorySegment m, long i) {
+        return m.getAtIndex(JAVA_FLOAT_UNALIGNED, i);
+    }
+
+    private static void block(ScanJob j, int row0, Scratch s) {
+        final int l = j.seqlen(), n = j.dstate(), b = row0 / j.dim(), d0 = row0 % j.dim();
+        final boolean bVar = j.bVariable(), cVar = j.cVariable();
+        final long bRow = bVar ? j.bRow(b, d0) : 0, cRow = cVar ? j.cRow(b, d0) : 0;
+        for (int st = 0; st < n; st++) {
+            for (int c = 0; c < VL; c++) {
+                long an = (long) (d0 + c) * n + st;
+                s.a2T[st * VL + c] = get(j.a(), an) * LOG2E;
+                if (!bVar) s.bT[st * VL + c] = get(j.b(), an);
+                if (!cVar) s.cT[st * VL + c] = get(j.c(), an);
+            }
+        }
+        java.util.Arrays.fill(s.h, 0f);
+        for (int s0 = 0; s0 < l; s0 += SC) {
+            int slen = Math.min(SC, l - s0);
+            for (int c = 0; c < VL; c++) {
+                float bias = j.deltaBias() == null ? 0f : get(j.deltaBias(), d0 + c);
+                prepRow(j.delta(), j.u(), (long) (row0 + c) * l + s0, slen, bias, j.softplus(), s.dtT, s.duT, c * SC);
+            }
+            for (int t0 = 0; t0 < slen; t0 += T) {
+                int len = Math.min(T, slen - t0);
+                toLanes(s.dtT, t0, s.dtC, len);
+                toLanes(s.duT, t0, s.duC, len);
+                if (bVar) stage(j.b(), bRow + s0 + t0, j.bStateStride(), n, len, s.bStage);
+                if (cVar) stage(j.c(), cRow + s0 + t0, j.cStateStride(), n, len, s.cStage);
+                states(s, n, len, bVar, cVar);
+                fromLanes(s.yC, s.yT, t0, len);
+            }
+            for (int c = 0; c < VL; c++) {
+                float dSkip = j.dSkip() == null ? 0f : get(j.dSkip(), d0 + c);
+                outRow(s.yT, c * SC, slen, j.u(), j.out(), (long) (row0 + c) * l + s0, dSkip);
+            }
+        }
+        if (j.lastState() != null) {
+            for (int c = 0; c < VL; c++) {
+                for (int st = 0; st < n; st++) {
+                    j.lastState().setAtIndex(JAVA_FLOAT_UNALIGNED, (long) (row0 + c) * n + st, s.h[st * VL + c]);
+                }
+            }
+        }
+        if (j.z() != null) {
+            for (int c = 0; c < VL; c++) SimdScan.gate(j.out(), j.z(), (long) (row0 + c) * l, l);
+        }
+    }
+
+    /** dt = softplus(delta + bias) and du = dt * u along one row, into the [channel][time] tiles. */
+    private static void prepRow(MemorySegment delta, MemorySegment u, long off, int len, float bias, boolean sp,
+                                float[] dtT, float[] duT, int at) {
+        // masked segment accesses are slow (measured several times a plain one): full vectors go unmasked,
+        // the tail through a zero-padded copy
+        FloatVector bv = FloatVector.broadcast(F, bias);
+        int bound = len & -VL;
+        for (int v = 0; v < bound; v += VL) {
+            FloatVector x = FloatVector.fromMemorySegment(F, delta, (off + v) * 4, ORDER).add(bv);
+            FloatVector dt = sp ? SimdMath.softplus(x) : x;
+            dt.intoArray(dtT, at + v);
+            dt.mul(FloatVector.fromMemorySegment(F, u, (off + v) * 4, ORDER)).intoArray(duT, at + v);
+        }
+        if (bound < len) {
+            float[] dx = new float[VL], ux = new float[VL];
+            MemorySegment.copy(delta, JAVA_FLOAT_UNALIGNED, (off + bound) * 4, dx, 0, len - bound);
+            MemorySegment.copy(u, JAVA_FLOAT_UNALIGNED, (off + bound) * 4, ux, 0, len - bound);
+            FloatVector x = FloatVector.fromArray(F, dx, 0).add(bv);
+            FloatVector dt = sp ? SimdMath.softplus(x) : x;
+            dt.intoArray(dtT, at + bound);
+            dt.mul(FloatVector.fromArray(F, ux, 0)).intoArray(duT, at + bound);
+        }
+    }
+
+    /** [channel][time] (row length T) to [time][channel] for steps [0, len). */
+    private static void toLanes(float[] rows, int t0, float[] lanes, int len) {
+        // plain loads and stores: measured faster here than Vector API gathers
+        for (int c = 0; c < VL; c++) {
+            int r = c * SC + t0;
+            for (int t = 0; t < len; t++) lanes[t * VL + c] = rows[r + t];
+        }
+    }
+
+    /** [time][channel] y of a chunk back into the [channel][time] row tile. */
+    private static void fromLanes(float[] yC, float[] yT, int t0, int len) {
+        for (int c = 0; c < VL; c++) {
+            int r = c * SC + t0;
+            for (int t = 0; t < len; t++) yT[r + t] = yC[t * VL + c];
+        }
+    }
+
+    /** Copies B (or C) rows [off + st * stride, + len) of the chunk into a contiguous (n, T) tile. */
+    private static void stage(MemorySegment m, long off, long stride, int n, int len, float[] tile) {
+        for (int st = 0; st < n; st++) {
+            MemorySegment.copy(m, JAVA_FLOAT_UNALIGNED, (off + st * stride) * 4, tile, st * T, len);
+        }
+    }
+
+    /**
+     * The recurrence over the chunk, lanes = channels: states two at a time with their h in registers
+     * across the chunk's steps (then y is read and written once per pair and step, not per state).
+     * Two, not more: each state inlines an exp2, and C2's inlining budget caps a loop body.
+     */
+    private static void states(Scratch s, int n, int len, boolean bVar, boolean cVar) {
+        java.util.Arrays.fill(s.yC, 0, len * VL, 0f);
+        int st = 0;
+        for (; st + 2 <= n; st += 2) pair(s, st, len, bVar, cVar);
+        if (st < n) single(s, st, len, bVar, cVar);
+    }
+
+    private static void pair(Scratch s, int st, int len, boolean bVar, boolean cVar) {
+        final float[] bS = s.bStage, cS = s.cStage, dtC = s.dtC, duC = s.duC, yC = s.yC;
+        final FloatVector a0 = FloatVector.fromArray(F, s.a2T, st * VL), a1 = FloatVector.fromArray(F, s.a2T, st * VL + VL);
+        final FloatVector bc0 = FloatVector.fromArray(F, s.bT, st * VL), bc1 = FloatVector.fromArray(F, s.bT, st * VL + VL);
+        final FloatVector cc0 = FloatVector.fromArray(F, s.cT, st * VL), cc1 = FloatVector.fromArray(F, s.cT, st * VL + VL);
+        final int r0 = st * T, r1 = st * T + T;
+        FloatVector h0 = FloatVector.fromArray(F, s.h, st * VL), h1 = FloatVector.fromArray(F, s.h, st * VL + VL);
+        for (int t = 0; t < len; t++) {
+            FloatVector dt = FloatVector.fromArray(F, dtC, t * VL), du = FloatVector.fromArray(F, duC, t * VL);
+            FloatVector b0 = bVar ? FloatVector.broadcast(F, bS[r0 + t]) : bc0;
+            FloatVector b1 = bVar ? FloatVector.broadcast(F, bS[r1 + t]) : bc1;
+            h0 = SimdMath.exp2(dt.mul(a0)).fma(h0, du.mul(b0));
+            h1 = SimdMath.exp2(dt.mul(a1)).fma(h1, du.mul(b1));
+            FloatVector c0 = cVar ? FloatVector.broadcast(F, cS[r0 + t]) : cc0;
+            FloatVector c1 = cVar ? FloatVector.broadcast(F, cS[r1 + t]) : cc1;
+            h1.fma(c1, h0.fma(c0, FloatVector.fromArray(F, yC, t * VL))).intoArray(yC, t * VL);
+        }
+        h0.intoArray(s.h, st * VL);
+        h1.intoArray(s.h, st * VL + VL);
+    }
+
+    private static void single(Scratch s, int st, int len, boolean bVar, boolean cVar) {
+        final float[] bS = s.bStage, cS = s.cStage, dtC = s.dtC, duC = s.duC, yC = s.yC;
+        final FloatVector a0 = FloatVector.fromArray(F, s.a2T, st * VL);
+        final FloatVector bc0 = FloatVector.fromArray(F, s.bT, st * VL), cc0 = FloatVector.fromArray(F, s.cT, st * VL);
+        final int r0 = st * T;
+        FloatVector h0 = FloatVector.fromArray(F, s.h, st * VL);
+        for (int t = 0; t < len; t++) {
+            FloatVector dt = FloatVector.fromArray(F, dtC, t * VL), du = FloatVector.fromArray(F, duC, t * VL);
+            FloatVector b0 = bVar ? FloatVector.broadcast(F, bS[r0 + t]) : bc0;
+            h0 = SimdMath.exp2(dt.mul(a0)).fma(h0, du.mul(b0));
+            FloatVector c0 = cVar ? FloatVector.broadcast(F, cS[r0 + t]) : cc0;
+            h0.fma(c0, FloatVector.fromArray(F, yC, t * VL)).intoArray(yC, t * VL);
+        }
+        h0.intoArray(s.h, st * VL);
+    }
+
+    /** One row of y plus D u, streamed out. */
+    private static void outRow(float[] yT, int at, int len, MemorySegment u, MemorySegment out, long off, float dSkip) {
+        FloatVector dv = FloatVector.broadcast(F, dSkip);
+        int bound = len & -VL;
+        for (int v = 0; v < bound; v += VL) {
+            FloatVector y = FloatVector.fromArray(F, yT, at + v);
+            y = FloatVector.fromMemorySegment(F, u, (off + v) * 4, ORDER).fma(dv, y);
+            y.intoMemorySegment(out, (off + v) * 4, ORDER);
+        }
+        for (int t = bound; t < len; t++) {
+            out.setAtIndex(JAVA_FLOAT_UNALIGNED, off + t, yT[at + t] + dSkip * get(u, off + t));
+        }
+    }
+}
