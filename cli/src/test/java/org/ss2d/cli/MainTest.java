@@ -195,6 +195,15 @@ class MainTest {
     }
 
     @Test
+    void aForcedUnavailableBackendIsRejectedWithItsReasonNeverReplaced() {
+        Backends.list().stream().filter(e -> !e.available()).findFirst().ifPresent(e -> {
+            Path out = dir.resolve("never.arrow");
+            assertRejected(ss2d("run", crossScanCase("x.arrow").toString(), "-o", out.toString(), "--backend", e.name()),
+                    out, "--backend", e.name(), e.availability().reason());
+        });
+    }
+
+    @Test
     void usageErrorsAreOneLineToo() {
         assertRejected(ss2d("run", "x.arrow"), null, "-o");
         assertRejected(ss2d("frobnicate"), null, "frobnicate");
