@@ -42,8 +42,9 @@ if [[ "$mode" != skip && -n "$nvcc" ]]; then
 fi
 
 if [[ "$recorded" != "$hash" ]]; then
+  why="no nvcc is installed"; [[ -n "$nvcc" ]] && why="nvcc use is switched off (ss2d.nvcc=skip)"
   echo "ERROR: backend-cuda/src/main/cuda changed since the committed fatbin was built" \
-       "(recorded sources hash $recorded, current $hash) and ${nvcc:+nvcc use is switched off}${nvcc:-no nvcc is installed}." \
+       "(recorded sources hash $recorded, current $hash) and $why." \
        "Rebuild it on a machine with nvcc 13: backend-cuda/build-fatbin.sh backend-cuda/target/classes auto --update-committed," \
        "then commit backend-cuda/src/main/fatbin." >&2
   exit 1
