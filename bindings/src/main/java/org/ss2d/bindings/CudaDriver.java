@@ -30,6 +30,11 @@ public final class CudaDriver {
     /** The CUDA version the bindings and the fatbin were built for (cuda.h CUDA_VERSION). */
     public static final int CUDA_VERSION_BUILT = 13000;
     public static final String LIBRARY = "libcuda.so.1";
+    // cuda.h's CUdevice_attribute values, repeated here because the probe must not touch CudaH
+    // (its static initialiser fails for good when the library is missing); CudaDriverProbeTest
+    // checks them against the generated constants.
+    static final int CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MAJOR = 75;
+    static final int CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MINOR = 76;
 
     private CudaDriver() {}
 
@@ -81,6 +86,10 @@ public final class CudaDriver {
                     FunctionDescriptor.of(JAVA_INT, ADDRESS));
             MethodHandle errName = linker.downcallHandle(lib.findOrThrow("cuGetErrorName"),
                     FunctionDescriptor.of(JAVA_INT, JAVA_INT, ADDRESS));
+            MethodHandle deviceGet = linker.downcallHandle(lib.findOrThrow("cuDeviceGet"),
+                    FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_INT));
+            MethodHandle attribute = linker.downcallHandle(lib.findOrThrow("cuDeviceGetAttribute"),
+                    FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_INT, JAVA_INT));
             try (Arena a = Arena.ofConfined()) {
                 MemorySegment out = a.allocate(JAVA_INT);
                 int st = (int) init.invokeExact(0);
@@ -99,6 +108,23 @@ public final class CudaDriver {
                 st = (int) count.invokeExact(out);
                 int n = st == 0 ? out.get(JAVA_INT, 0) : 0;
                 if (n == 0) return new Probe(false, "no CUDA device (driver " + versionText(drv) + ")", drv, 0);
+                // The fatbin has SASS from sm_80 and PTX for compute_90: older GPUs cannot run it.
+                int ordinal = Integer.getInteger("ss2d.cuda.device", 0);
+                if (ordinal < 0 || ordinal >= n) {
+                    return new Probe(false, "ss2d.cuda.device=" + ordinal + " but the machine has " + n
+                            + " CUDA device(s)", drv, n);
+                }
+                st = (int) deviceGet.invokeExact(out, ordinal);
+                int dev = out.get(JAVA_INT, 0);
+                int major = st == 0 && (int) attribute.invokeExact(out, CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MAJOR, dev) == 0
+                        ? out.get(JAVA_INT, 0) : -1;
+                int minor = st == 0 && (int) attribute.invokeExact(out, CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MINOR, dev) == 0
+                        ? out.get(JAVA_INT, 0) : 0;
+                if (major < 0) return new Probe(false, "cannot read the compute capability of CUDA device " + ordinal, drv, n);
+                if (major < 8) {
+                    return new Probe(false, "CUDA device " + ordinal + " has compute capability " + major + "." + minor
+                            + "; the kernels are built for 8.0 (Ampere) and newer", drv, n);
+                }
                 return new Probe(true, "", drv, n);
             }
         } catch (Throwable t) {

@@ -1,0 +1,79 @@
+package org.ss2d.bindings;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import org.junit.jupiter.api.Assumptions;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+
+/**
+ * The probe and the error path against a fake libcuda.so.1 built from src/test/native/fake_cuda.c,
+ * each case in a child JVM (the probe answers once per process, and the loader path is read at
+ * start). Skipped with a reason when no C compiler is installed.
+ */
+class CudaDriverProbeTest {
+    private static Path libDir;
+
+    @BeforeAll
+    static void buildFakeDriver() throws IOException, InterruptedException {
+        libDir = Path.of("target", "fake-cuda").toAbsolutePath();
+        Files.createDirectories(libDir);
+        Process cc;
+        try {
+            cc = new ProcessBuilder("cc", "-shared", "-fPIC", "-o", libDir.resolve("libcuda.so.1").toString(),
+                    Path.of("src/test/native/fake_cuda.c").toAbsolutePath().toString()).redirectErrorStream(true).start();
+        } catch (IOException e) {
+            Assumptions.abort("no C compiler (cc) to build the fake libcuda.so.1: " + e.getMessage());
+            return;
+        }
+        String log = new String(cc.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+        assertEquals(0, cc.waitFor(), "cc failed: " + log);
+    }
+
+    private static List<String> run(Map<String, String> env, String... args) throws IOException, InterruptedException {
+        List<String> cmd = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+                "--enable-native-access=ALL-UNNAMED", "-cp", System.getProperty("java.class.path"),
+                FakeDriverMain.class.getName()));
+        cmd.addAll(List.of(args));
+        ProcessBuilder pb = new ProcessBuilder(cmd).redirectErrorStream(true);
+        pb.environment().put("LD_LIBRARY_PATH", libDir.toString());
+        pb.environment().putAll(env);
+        Process p = pb.start();
+        String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+        assertEquals(0, p.waitFor(), out);
+        return out.lines().toList();
+    }
+
+    private static String probe(Map<String, String> env) throws IOException, InterruptedException {
+        return run(env).stream().filter(l -> l.startsWith("probe=")).findFirst().orElseThrow().substring(6);
+    }
+
+    @Test
+    void reasonsInWords() throws IOException, InterruptedException {
+        assertEquals("available", probe(Map.of()));
+        assertEquals("cuInit failed: CUDA_ERROR_NO_DEVICE", probe(Map.of("FAKE_CU_INIT", "100")));
+        assertEquals("the driver supports CUDA 12.4; the kernels need 13.0 or newer (update the NVIDIA driver)",
+                probe(Map.of("FAKE_CU_VERSION", "12040")));
+        assertEquals("no CUDA device (driver 13.0)", probe(Map.of("FAKE_CU_COUNT", "0")));
+        assertEquals("CUDA device 0 has compute capability 7.5; the kernels are built for 8.0 (Ampere) and newer",
+                probe(Map.of("FAKE_CU_MAJOR", "7", "FAKE_CU_MINOR", "5")));
+    }
+
+    @Test
+    void errorsNameTheCallAndTheDriversWords() throws IOException, InterruptedException {
+        List<String> out = run(Map.of(), "errors");
+        assertTrue(out.contains("major=true") && out.contains("minor=true"), out.toString());
+        assertTrue(out.contains("oom=cuMemAlloc_v2 failed: CUDA_ERROR_OUT_OF_MEMORY (out of memory) [status 2]; 1024 bytes"),
+                out.toString());
+        assertTrue(out.contains("error=cuInit failed: CUDA_ERROR_NO_DEVICE (no CUDA-capable device is detected) [status 100]"
+                + " name=CUDA_ERROR_NO_DEVICE"), out.toString());
+    }
+}
