@@ -8,7 +8,7 @@ out=${OUT:-$here/gpu-out}; mkdir -p "$out"
 fatbin=$here/../../main/fatbin/ss2d_kernels.fatbin
 nvidia-smi --query-gpu=name,driver_version,clocks.sm,clocks.mem --format=csv,noheader
 nvcc --version | tail -1
-cuobjdump --list-elf --list-ptx "$fatbin" 2>&1 | sed 's/.*\.//' | sort | uniq -c | tee "$out/fatbin-contents.txt"
+cuobjdump --list-elf --list-ptx "$fatbin" 2>&1 | grep -o "s\?m_[0-9a-z]*\.\(cubin\|ptx\)\|compute_[0-9a-z]*\.ptx" | sort | uniq -c | tee "$out/fatbin-contents.txt"
 nvcc -O3 -std=c++17 -arch=sm_90 -lineinfo -o /tmp/harness "$here/harness.cu" -lcuda || exit 2
 /tmp/harness --fatbin "$fatbin" "$@" 2>&1 | tee "$out/harness.log"
 rc=${PIPESTATUS[0]}
