@@ -26,7 +26,8 @@ import org.ss2d.cpu.kernel.ScanJob;
  * contiguous along time, so every access is a plain vector load or store and softplus/exp run on full
  * vectors with no transpose. The recurrence {@code h_t = a_t h_{t-1} + b_t} inside a vector is a
  * log2(lanes)-step Hillis-Steele scan of (a, b) pairs; the carry from the previous vector enters with
- * one FMA at the end ({@code h = P h_prev + S}), so the loop-carried chain is an FMA and a broadcast.
+ * one FMA at the end ({@code h = P h_prev + S}); at dstate 1 the carries themselves are a scalar pass
+ * over the vectors' last lanes, so no vector op sits on a loop-carried chain.
  *
  * <p>Why several passes over an L1 chunk instead of one fused loop: C2 stops inlining a method once
  * its parse reaches NodeCountInliningCutoff, and a Vector API call that is not inlined boxes its
@@ -44,8 +45,9 @@ final class SimdScan {
     static void scan(ScanJob j, int rowFrom, int rowTo) {
         float[] b1 = new float[CHUNK], b2 = new float[CHUNK], b3 = new float[CHUNK], b4 = new float[CHUNK];
         float[] hs = new float[j.dstate()];
+        N1 n1 = j.dstate() == 1 ? new N1() : null;
         for (int row = rowFrom; row < rowTo; row++) {
-            if (j.dstate() == 1) n1Row(j, row, b1, b2);
+            if (n1 != null) n1Row(j, row, n1);
             else generalRow(j, row, b1, b2, b3, b4, hs);
             if (j.z() != null) gate(j.out(), j.z(), (long) row * j.seqlen(), j.seqlen());
         }
@@ -116,18 +118,55 @@ final class SimdScan {
         }
     }
 
-    /** dstate 1: h scan, y = C h + D u written to out; returns the carry (h at the chunk's last step). */
-    private static float scanOutPass(float[] a, float[] bu, MemorySegment cs, long cOff, boolean cVar, float cConst,
-                                     MemorySegment u, MemorySegment out, long off, float dSkip, int len, float h) {
-        FloatVector carry = FloatVector.broadcast(F, h), cc = FloatVector.broadcast(F, cConst),
-                dv = FloatVector.broadcast(F, dSkip);
+    /**
+     * In place: (a, bu) -> their inclusive scans within each vector (the a products and the h each lane
+     * would have with a zero carry). No loop-carried dependency, so vectors pipeline.
+     */
+    private static void scanPass(float[] a, float[] bu, int len) {
         for (int v = 0; v < len; v += VL) {
-            FloatVector hv = scanLanes(FloatVector.fromArray(F, a, v), FloatVector.fromArray(F, bu, v), carry);
+            FloatVector av = FloatVector.fromArray(F, a, v), bv = FloatVector.fromArray(F, bu, v);
+            bv = stageB(av, bv, SH1, GE1);
+            av = stageA(av, SH1, GE1);
+            if (VL > 2) {
+                bv = stageB(av, bv, SH2, GE2);
+                av = stageA(av, SH2, GE2);
+            }
+            if (VL > 4) {
+                bv = stageB(av, bv, SH4, GE4);
+                av = stageA(av, SH4, GE4);
+            }
+            if (VL > 8) {
+                bv = stageB(av, bv, SH8, GE8);
+                av = stageA(av, SH8, GE8);
+            }
+            av.intoArray(a, v);
+            bv.intoArray(bu, v);
+        }
+    }
+
+    /**
+     * The carries between vectors, as a scalar chain over the vectors' last lanes: carry[v] is h just
+     * before vector v. A scalar FMA per vector; the vector form (FMA + lane broadcast per vector) was a
+     * ~30-cycle loop-carried chain, measured as the floor of the fused scan.
+     */
+    private static float carryPass(float[] a, float[] bu, int len, float h, float[] carry) {
+        for (int v = 0, i = 0; v < len; v += VL, i++) {
+            carry[i] = h;
+            h = a[v + VL - 1] * h + bu[v + VL - 1];
+        }
+        return h;
+    }
+
+    /** dstate 1: h = A_scan * carry + B_scan, y = C h + D u written to out. */
+    private static void outPass(float[] a, float[] bu, float[] carry, MemorySegment cs, long cOff, boolean cVar,
+                                float cConst, MemorySegment u, MemorySegment out, long off, float dSkip, int len) {
+        FloatVector cc = FloatVector.broadcast(F, cConst), dv = FloatVector.broadcast(F, dSkip);
+        for (int v = 0, i = 0; v < len; v += VL, i++) {
+            FloatVector hv = FloatVector.fromArray(F, a, v).fma(FloatVector.broadcast(F, carry[i]),
+                    FloatVector.fromArray(F, bu, v));
             FloatVector c = cVar ? load(cs, cOff + v) : cc;
             load(u, off + v).fma(dv, hv.mul(c)).intoMemorySegment(out, (off + v) * 4, ORDER);
-            carry = hv.rearrange(LAST);
         }
-        return carry.lane(0);
     }
 
     /** Any dstate: h scan of one state, y += C h in the chunk buffer; returns the carry. */
@@ -186,29 +225,68 @@ final class SimdScan {
 
     // ------------------------------------------------------------------ rows
 
-    /** dstate 1 (VMamba's default): three passes per chunk, y written once. */
-    private static void n1Row(ScanJob j, int row, float[] ab, float[] bu) {
+    /** State of one dstate-1 row chunk, shared by the passes. */
+    static final class N1 {
+        final float[] a = new float[CHUNK], bu = new float[CHUNK], carry = new float[CHUNK / VL];
+        MemorySegment delta, u, bs, cs, out;
+        boolean sp, bVar, cVar;
+        long off, bOff, cOff;
+        float bias, a2, bConst, cConst, dSkip, h;
+        int len;
+    }
+
+    /**
+     * The passes of a dstate-1 chunk. They are called through this interface from a loop over five
+     * implementations: the call site is megamorphic, so C2 never inlines the passes into the row loop and
+     * each one compiles on its own (inlined together they pass NodeCountInliningCutoff and the vectors get
+     * boxed: measured 4x slower).
+     */
+    interface N1Pass {
+        void run(N1 c);
+    }
+
+    private static final N1Pass[] N1_PASSES = {
+        c -> dtPass(c.delta, c.off, c.len, c.bias, c.sp, c.a),
+        c -> coeffPass(c.a, c.bu, c.u, c.off, c.bs, c.bOff, c.bVar, c.bConst, c.a2, c.len),
+        c -> scanPass(c.a, c.bu, c.len),
+        c -> c.h = carryPass(c.a, c.bu, c.len, c.h, c.carry),
+        c -> outPass(c.a, c.bu, c.carry, c.cs, c.cOff, c.cVar, c.cConst, c.u, c.out, c.off, c.dSkip, c.len),
+    };
+
+    /** dstate 1 (VMamba's default): five passes per chunk over L1 buffers, y written once. */
+    private static void n1Row(ScanJob j, int row, N1 c) {
         final int l = j.seqlen(), dim = j.dim(), b = row / dim, d = row % dim;
         final long base = (long) row * l;
-        final boolean bVar = j.bVariable(), cVar = j.cVariable(), sp = j.softplus();
-        final long bRow = bVar ? j.bRow(b, d) : 0, cRow = cVar ? j.cRow(b, d) : 0;
-        final float aRaw = get(j.a(), d), a2 = aRaw * LOG2E;
-        final float bias = j.deltaBias() == null ? 0f : get(j.deltaBias(), d);
-        final float dSkip = j.dSkip() == null ? 0f : get(j.dSkip(), d);
-        final float bConst = bVar ? 0f : get(j.b(), d), cConst = cVar ? 0f : get(j.c(), d);
+        c.bVar = j.bVariable();
+        c.cVar = j.cVariable();
+        c.sp = j.softplus();
+        final long bRow = c.bVar ? j.bRow(b, d) : 0, cRow = c.cVar ? j.cRow(b, d) : 0;
+        final float aRaw = get(j.a(), d);
+        c.a2 = aRaw * LOG2E;
+        c.bias = j.deltaBias() == null ? 0f : get(j.deltaBias(), d);
+        c.dSkip = j.dSkip() == null ? 0f : get(j.dSkip(), d);
+        c.bConst = c.bVar ? 0f : get(j.b(), d);
+        c.cConst = c.cVar ? 0f : get(j.c(), d);
+        c.delta = j.delta();
+        c.u = j.u();
+        c.bs = j.b();
+        c.cs = j.c();
+        c.out = j.out();
+        c.h = 0f;
         final int bound = F.loopBound(l);
-        float h = 0f;
         for (int t0 = 0; t0 < bound; t0 += CHUNK) {
-            int len = Math.min(CHUNK, bound - t0);
-            dtPass(j.delta(), base + t0, len, bias, sp, ab);
-            coeffPass(ab, bu, j.u(), base + t0, j.b(), bRow + t0, bVar, bConst, a2, len);
-            h = scanOutPass(ab, bu, j.c(), cRow + t0, cVar, cConst, j.u(), j.out(), base + t0, dSkip, len, h);
+            c.len = Math.min(CHUNK, bound - t0);
+            c.off = base + t0;
+            c.bOff = bRow + t0;
+            c.cOff = cRow + t0;
+            for (N1Pass p : N1_PASSES) p.run(c);
         }
+        float h = c.h;
         for (int t = bound; t < l; t++) { // scalar tail
-            float x = get(j.delta(), base + t) + bias, dt = sp ? softplus(x) : x, uu = get(j.u(), base + t);
-            float bb = bVar ? get(j.b(), bRow + t) : bConst, cc = cVar ? get(j.c(), cRow + t) : cConst;
+            float x = get(j.delta(), base + t) + c.bias, dt = c.sp ? softplus(x) : x, uu = get(j.u(), base + t);
+            float bb = c.bVar ? get(j.b(), bRow + t) : c.bConst, cc = c.cVar ? get(j.c(), cRow + t) : c.cConst;
             h = (float) Math.exp(dt * aRaw) * h + dt * uu * bb;
-            j.out().setAtIndex(JAVA_FLOAT_UNALIGNED, base + t, cc * h + dSkip * uu);
+            j.out().setAtIndex(JAVA_FLOAT_UNALIGNED, base + t, cc * h + c.dSkip * uu);
         }
         if (j.lastState() != null) j.lastState().setAtIndex(JAVA_FLOAT_UNALIGNED, row, h);
     }
