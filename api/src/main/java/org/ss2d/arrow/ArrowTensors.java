@@ -127,6 +127,28 @@ public final class ArrowTensors {
         }
     }
 
+    /**
+     * Like {@link #toVector} but as a plain {@code FixedSizeList<float32>[n]} column whose field metadata
+     * holds {@code shape} as a JSON list, for readers that do not know the extension type.
+     */
+    public static FixedSizeListVector toFixedSizeList(Tensor tensor, String name, BufferAllocator allocator) {
+        FixedShapeTensorVector ext = toVector(tensor, name, allocator);
+        long[] shape = tensor.shape();
+        StringBuilder json = new StringBuilder("[");
+        for (int i = 0; i < shape.length; i++) json.append(i == 0 ? "" : ", ").append(shape[i]);
+        FieldType plain = new FieldType(false, new ArrowType.FixedSizeList(ext.tensorType().listSize()), null,
+                java.util.Map.of("shape", json.append(']').toString()));
+        FixedSizeListVector v = (FixedSizeListVector) new Field(name, plain, ext.getField().getChildren()).createVector(allocator);
+        try (ext) {
+            // hand the (retained, not copied) buffers over from the extension vector's storage
+            ext.getUnderlyingVector().makeTransferPair(v).transfer();
+            return v;
+        } catch (RuntimeException e) {
+            v.close();
+            throw e;
+        }
+    }
+
     private static Float4Vector float32Values(FixedSizeListVector column) {
         FieldVector data = column.getDataVector();
         if (!(data instanceof Float4Vector f)) {

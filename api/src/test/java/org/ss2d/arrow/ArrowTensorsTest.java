@@ -125,6 +125,22 @@ class ArrowTensorsTest {
     }
 
     @Test
+    void tensorIsHandedOutAsAPlainFixedSizeListWithShapeMetadata() {
+        float[] values = random(18, 12);
+        try (Tensor t = scope.fromArray(values, 3, 4);
+             FixedSizeListVector v = ArrowTensors.toFixedSizeList(t, "p", root)) {
+            Float4Vector data = (Float4Vector) v.getDataVector();
+            assertEquals(t.segment().address(), data.getDataBufferAddress(), "f32(3,4) plain list must alias the tensor");
+            assertEquals("[3, 4]", v.getField().getMetadata().get("shape"));
+            assertEquals(12, v.getListSize());
+            assertEquals(1, v.getValueCount());
+            try (Tensor back = ArrowTensors.wrapRow(scope, v, 0, 3, 4)) {
+                assertEquals(t.segment().address(), back.segment().address());
+            }
+        }
+    }
+
+    @Test
     void handedOutVectorOutlivesTheTensor() {
         float[] values = random(15, 8);
         Tensor t = scope.fromArray(values, 2, 4);
