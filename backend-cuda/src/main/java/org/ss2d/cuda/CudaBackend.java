@@ -6,6 +6,7 @@ import java.util.Iterator;
 import java.util.Map;
 import java.util.Set;
 import org.ss2d.bindings.CudaDriver;
+import org.ss2d.bindings.CudaException;
 import org.ss2d.model.SS2DWeights;
 import org.ss2d.model.VSSWeights;
 import org.ss2d.ops.BCMode;
@@ -13,6 +14,7 @@ import org.ss2d.ops.ScanArgs;
 import org.ss2d.ops.ScanShape;
 import org.ss2d.spi.Backend;
 import org.ss2d.spi.Capabilities;
+import org.ss2d.spi.PinnedMemory;
 import org.ss2d.tensor.DType;
 import org.ss2d.tensor.Tensor;
 import org.ss2d.tensor.TensorScope;
@@ -76,6 +78,9 @@ public final class CudaBackend implements Backend, AutoCloseable {
         dev.makeCurrent();
         if (src.isHost()) {
             CudaDriver.copyHostToDevice(address(dst), src.segment(), bytes, dev.stream);
+            // From pinned memory the async copy returns before the DMA ends; the caller may change or
+            // close the host tensor as soon as copy() returns, so wait.
+            dev.synchronize();
         } else if (dst.isHost()) {
             // Pageable destination: the driver returns once the bytes are there.
             CudaDriver.copyDeviceToHost(dst.segment(), address(src), bytes, dev.stream);
@@ -83,6 +88,49 @@ public final class CudaBackend implements Backend, AutoCloseable {
         } else {
             CudaDriver.copyDeviceToDevice(address(dst), address(src), bytes, dev.stream);
         }
+    }
+
+    /**
+     * Page-locks the host tensor's Arrow memory in place (cuMemHostRegister), so copies to and from it
+     * are direct DMA at pinned bandwidth. Memory the driver cannot register (already registered
+     * through an overlapping tensor on the same pages, or a file mapping) stays pageable: NONE.
+     */
+    @Override
+    public PinnedMemory pin(Tensor host) {
+        MemorySegment seg = host.segment();
+        if (seg.byteSize() == 0) return PinnedMemory.NONE;
+        synchronized (this) {
+            dev.makeCurrent();
+            try {
+                CudaDriver.hostRegister(seg);
+            } catch (CudaException e) {
+                switch (e.errorName()) {
+                    case "CUDA_ERROR_HOST_MEMORY_ALREADY_REGISTERED", "CUDA_ERROR_NOT_SUPPORTED", "CUDA_ERROR_INVALID_VALUE" -> {
+                        return PinnedMemory.NONE;
+                    }
+                    default -> throw e;
+                }
+            }
+        }
+        return new PinnedMemory() {
+            private boolean open = true;
+
+            @Override
+            public boolean pinned() {
+                return open;
+            }
+
+            @Override
+            public void close() {
+                synchronized (CudaBackend.this) {
+                    if (!open) return;
+                    open = false;
+                    dev.makeCurrent();
+                    dev.synchronize(); // no copy may still be reading the pages
+                    CudaDriver.hostUnregister(seg);
+                }
+            }
+        };
     }
 
     /** Device address of a tensor of this backend. */
