@@ -88,9 +88,11 @@ No JDK and no Maven needed.
 TXT
 
 (cd "$DIST" && tar -czf ss2d-linux-x64.tar.gz ss2d)
-size_kb="$(du -sk "$OUT" | cut -f1)"
-echo "bundle: $OUT $((size_kb / 1024)) MB, $DIST/ss2d-linux-x64.tar.gz $(($(stat -c %s "$DIST/ss2d-linux-x64.tar.gz") / 1048576)) MB"
-if ((size_kb > LIMIT_MB * 1024)); then
-  echo "make-bundle: the bundle is over ${LIMIT_MB} MB" >&2
+bytes="$(du -sb "$OUT" | cut -f1)"
+tgz="$(stat -c %s "$DIST/ss2d-linux-x64.tar.gz")"
+mib() { awk -v b="$1" 'BEGIN { printf "%.1f MiB (%.1f MB)", b / 1048576, b / 1e6 }'; }
+echo "bundle: $OUT $(mib "$bytes"); $DIST/ss2d-linux-x64.tar.gz $(mib "$tgz")"
+if ((bytes > LIMIT_MB * 1048576)); then
+  echo "make-bundle: the bundle is over ${LIMIT_MB} MiB" >&2
   exit 1
 fi
