@@ -276,29 +276,41 @@ public final class SimdKernels extends Kernels {
     /**
      * Routes 1 and 3 are the column-major order (step s = col * H + row) and its reverse. Scatter
      * ({@code add == false}): plane to routes. Gather-add ({@code add == true}): plane += route1 + route3.
-     * Blocked so that both the rows and the columns of a tile stay in L1.
+     * Done on heap copies (bulk copies in and out): per-element segment accesses cost several times more.
      */
+    private static final ThreadLocal<float[][]> SCRATCH = ThreadLocal.withInitial(() -> new float[3][0]);
+
+    /** Three per-thread planes of at least {@code l} floats (not zeroed: every use overwrites them). */
+    private static float[][] scratch(int l) {
+        float[][] sc = SCRATCH.get();
+        if (sc[0].length < l) {
+            for (int i = 0; i < 3; i++) sc[i] = new float[l];
+        }
+        return sc;
+    }
+
     private static void transposeRoutes(MemorySegment plane, long pOff, int h, int w, MemorySegment routes, long r1,
                                         long r3, boolean add) {
-        final int tb = 16, l = h * w;
-        for (int row0 = 0; row0 < h; row0 += tb) {
-            for (int col0 = 0; col0 < w; col0 += tb) {
-                int rowEnd = Math.min(h, row0 + tb), colEnd = Math.min(w, col0 + tb);
-                for (int row = row0; row < rowEnd; row++) {
-                    for (int col = col0; col < colEnd; col++) {
-                        long pi = pOff + (long) row * w + col;
-                        int s = col * h + row;
-                        if (add) {
-                            float v = get(plane, pi) + get(routes, r1 + s) + get(routes, r3 + l - 1 - s);
-                            plane.setAtIndex(JAVA_FLOAT_UNALIGNED, pi, v);
-                        } else {
-                            float v = get(plane, pi);
-                            routes.setAtIndex(JAVA_FLOAT_UNALIGNED, r1 + s, v);
-                            routes.setAtIndex(JAVA_FLOAT_UNALIGNED, r3 + l - 1 - s, v);
-                        }
-                    }
-                }
+        final int l = h * w;
+        float[][] sc = scratch(l);
+        float[] p = sc[0], t = sc[1];
+        MemorySegment.copy(plane, JAVA_FLOAT_UNALIGNED, pOff * 4, p, 0, l);
+        if (add) {
+            float[] t3 = sc[2];
+            MemorySegment.copy(routes, JAVA_FLOAT_UNALIGNED, r1 * 4, t, 0, l);
+            MemorySegment.copy(routes, JAVA_FLOAT_UNALIGNED, r3 * 4, t3, 0, l);
+            for (int s = 0; s < l; s++) t[s] += t3[l - 1 - s]; // route 1 + reversed route 3, in route-1 order
+            for (int row = 0; row < h; row++) {
+                for (int col = 0; col < w; col++) p[row * w + col] += t[col * h + row];
             }
+            MemorySegment.copy(p, 0, plane, JAVA_FLOAT_UNALIGNED, pOff * 4, l);
+        } else {
+            for (int col = 0; col < w; col++) {
+                for (int row = 0; row < h; row++) t[col * h + row] = p[row * w + col];
+            }
+            MemorySegment.copy(t, 0, routes, JAVA_FLOAT_UNALIGNED, r1 * 4, l);
+            for (int s = 0; s < l; s++) p[l - 1 - s] = t[s];
+            MemorySegment.copy(p, 0, routes, JAVA_FLOAT_UNALIGNED, r3 * 4, l);
         }
     }
 }
