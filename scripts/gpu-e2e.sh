@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# Everything the GPU machine must show, in one call of the device tool (no Java, no Maven there):
+#   ./ss2d bundle            # here: dist/ss2d-linux-x64.tar.gz (jlinked Java 25, jars, test suites)
+#   run: bash scripts/gpu-e2e.sh   carry: [dist/ss2d-linux-x64.tar.gz]
+# Steps, each under its own time limit, each logging to one file under $OUT (at most 8 come back):
+#   1 tests.txt        every JUnit suite with -Dss2d.require=cuda (CUDA unavailable = failure)
+#   2 conformance.txt  ss2d conformance on cpu and cuda (catalog + golden vectors), + conformance.json
+#   3 bench.txt        ss2d bench: scan S1..S5 and the VMamba-T stage-1 SS2D/VSS blocks on cuda
+#   4 harness.txt      the standalone kernel harness: float64 checks, S1..S5 vs a device copy, compute-sanitizer
+#   5 interop.txt      H2D/D2H from Arrow memory vs pinned, pyarrow round trip through ss2d run --backend cuda
+#   6 demo.txt         ss2d demo
+# STEPS="1 2 3" limits the run to some steps.
+set -uo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+O="${OUT:-/tmp/ss2d-e2e}"
+mkdir -p "$O"
+STEPS="${STEPS:-1 2 3 4 5 6}"
+[[ -d dist/ss2d ]] || tar -xzf dist/ss2d-linux-x64.tar.gz -C dist
+B=dist/ss2d/bin
+want() { [[ " $STEPS " == *" $1 "* ]]; }
+step() { # step N LIMIT_S FILE CMD...
+  local n=$1 limit=$2 file=$3; shift 3
+  want "$n" || return 0
+  local t0=$SECONDS
+  echo "== step $n: $* (limit ${limit}s)" | tee -a "$O/$file"
+  timeout "$limit" "$@" >> "$O/$file" 2>&1
+  local rc=$?
+  echo "== step $n: exit $rc after $((SECONDS - t0)) s" | tee -a "$O/$file"
+  tail -n 25 "$O/$file" | grep -v '^== step' | sed 's/^/   /'
+}
+nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader
+$B/ss2d backends
+
+step 1 240 tests.txt $B/ss2d-test -Dss2d.require=cuda
+step 2 150 conformance.txt $B/ss2d conformance --backend cpu --backend cuda --json "$O/conformance.json" --summary
+bench() {
+  for s in "32 768 4 3136 1" "32 768 4 3136 16" "32 1536 4 784 1" "32 3072 4 196 1" "8 2048 1 4096 16"; do
+    set -- $s
+    $B/ss2d bench scan --backend cuda --batch $1 --dim $2 --groups $3 --seqlen $4 --dstate $5 --json
+  done
+  $B/ss2d bench block --backend cuda --batch 32 --d-model 96 --d-state 1 --ssm-ratio 1 --height 56 --width 56 --json
+  $B/ss2d bench block --backend cuda --batch 32 --d-model 96 --d-state 1 --ssm-ratio 1 --height 56 --width 56 --vss --json
+}
+step 3 150 bench.txt bench
+step 4 150 harness.txt bash backend-cuda/src/test/cuda/run-on-gpu.sh
+step 5 120 interop.txt env MIB=64,256 bash interop/scripts/gpu_interop_checks.sh
+step 6 60 demo.txt $B/ss2d demo
