@@ -42,6 +42,12 @@ bench() {
   $B/ss2d bench block --backend cuda --batch 32 --d-model 96 --d-state 1 --ssm-ratio 1 --height 56 --width 56 --vss --json
 }
 step 3 150 bench.txt bench
-step 4 150 harness.txt bash backend-cuda/src/test/cuda/run-on-gpu.sh
+harness() { # its own logs go to /tmp (only 8 files come back from $OUT); the sanitizer summaries print here
+  OUT=/tmp/harness-out bash backend-cuda/src/test/cuda/run-on-gpu.sh
+  local rc=$?
+  tail -n 5 /tmp/harness-out/memcheck.log /tmp/harness-out/racecheck.log
+  return $rc
+}
+step 4 150 harness.txt harness
 step 5 120 interop.txt env MIB=64,256 bash interop/scripts/gpu_interop_checks.sh
 step 6 60 demo.txt $B/ss2d demo
