@@ -79,6 +79,10 @@ class ScanTest {
         cs.add(new Case(1, 48, 77, 2, 1, v, k, false, false, false, false, true));
         cs.add(new Case(2, 32, 90, 3, 1, k, v, true, false, true, true, false));
         cs.add(new Case(1, 16, 40, 300, 1, v, v, true, false, true, true, true));
+        // mixed: channel-lane blocks inside each group, time lanes for the channels left over
+        cs.add(new Case(2, 40, 70, 4, 2, g, g, true, true, true, true, true));
+        cs.add(new Case(1, 50, 2049, 2, 1, v, v, true, false, true, true, true));
+        cs.add(new Case(3, 21, 33, 3, 1, k, k, true, false, true, true, true));
         return cs.stream();
     }
 

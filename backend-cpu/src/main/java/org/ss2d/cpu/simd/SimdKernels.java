@@ -36,21 +36,36 @@ public final class SimdKernels extends Kernels {
 
     @Override
     public void scan(ScanJob job, int rowFrom, int rowTo) {
-        if (blocked(job)) SimdScanBlocked.scan(job, rowFrom, rowTo);
-        else SimdScan.scan(job, rowFrom, rowTo);
+        if (job.dstate() < BLOCKED_FROM) {
+            SimdScan.scan(job, rowFrom, rowTo);
+            return;
+        }
+        // channel-lane blocks wherever VL consecutive rows share a batch and a group; time lanes for the rest
+        final int cpg = job.channelsPerGroup(), dim = job.dim();
+        SimdScanBlocked.Scratch scratch = null;
+        int row = rowFrom, run = rowFrom;
+        while (row < rowTo) {
+            if (row + VL <= rowTo && (row % dim) % cpg + VL <= cpg) {
+                if (run < row) SimdScan.scan(job, run, row);
+                if (scratch == null) scratch = new SimdScanBlocked.Scratch(job.dstate());
+                SimdScanBlocked.block(job, row, scratch);
+                row += VL;
+                run = row;
+            } else {
+                row++;
+            }
+        }
+        if (run < rowTo) SimdScan.scan(job, run, rowTo);
     }
 
     @Override
     public int scanRowAlign(ScanJob job) {
-        return blocked(job) ? VL : 1;
+        return job.dstate() >= BLOCKED_FROM ? VL : 1;
     }
 
     /** Channel-lane kernel from this dstate up (time lanes below; -Dss2d.cpu.blockedFromDstate to move it). */
     static final int BLOCKED_FROM = Integer.getInteger("ss2d.cpu.blockedFromDstate", 2);
 
-    private static boolean blocked(ScanJob job) {
-        return job.dstate() >= BLOCKED_FROM && SimdScanBlocked.applies(job);
-    }
 
     private static float get(MemorySegment s, long i) {
         return s.getAtIndex(JAVA_FLOAT_UNALIGNED, i);

@@ -32,11 +32,6 @@ final class SimdScanBlocked {
      */
     static final int SC = 2048;
 
-    /** Whether every aligned block of VL rows lies in one batch and one group. */
-    static boolean applies(ScanJob j) {
-        return j.dim() % VL == 0 && (j.groups() == 1 || j.channelsPerGroup() % VL == 0);
-    }
-
     /** Per-thread buffers. */
     static final class Scratch {
         final float[] dtT = new float[VL * SC], duT = new float[VL * SC], yT = new float[VL * SC],
@@ -53,16 +48,12 @@ final class SimdScanBlocked {
         }
     }
 
-    static void scan(ScanJob j, int rowFrom, int rowTo) {
-        Scratch s = new Scratch(j.dstate());
-        for (int row = rowFrom; row < rowTo; row += VL) block(j, row, s);
-    }
-
     private static float get(MemorySegment m, long i) {
         return m.getAtIndex(JAVA_FLOAT_UNALIGNED, i);
     }
 
-    private static void block(ScanJob j, int row0, Scratch s) {
+    /** Rows {@code [row0, row0 + VL)}: one batch, one group (the caller checks). */
+    static void block(ScanJob j, int row0, Scratch s) {
         final int l = j.seqlen(), n = j.dstate(), b = row0 / j.dim(), d0 = row0 % j.dim();
         final boolean bVar = j.bVariable(), cVar = j.cVariable();
         final long bRow = bVar ? j.bRow(b, d0) : 0, cRow = cVar ? j.cRow(b, d0) : 0;
