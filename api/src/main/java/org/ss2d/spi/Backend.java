@@ -62,6 +62,15 @@ public interface Backend {
     /** VSS block forward: {@code x, out (B, d_model, H, W)}. */
     void vssBlock(VSSWeights weights, Tensor x, Tensor out);
 
+    /**
+     * Time of {@code op} on the device's own clock (CUDA events around it on the backend's stream),
+     * median of {@code reps} runs after {@code warmup}, in milliseconds. Empty for host backends, whose
+     * time is wall-clock time. For benchmarks: it leaves out the host's wait for the device.
+     */
+    default java.util.OptionalDouble deviceTimeMs(Runnable op, int warmup, int reps) {
+        return java.util.OptionalDouble.empty();
+    }
+
     /** Waits for queued device work; no-op on host backends. */
     default void synchronize() {}
 }

@@ -367,6 +367,11 @@ public final class CudaBackend implements Backend, AutoCloseable {
         }
     }
 
+    @Override
+    public java.util.OptionalDouble deviceTimeMs(Runnable op, int warmup, int reps) {
+        return java.util.OptionalDouble.of(timeMs(op, warmup, reps));
+    }
+
     /** The kernel the scan launcher would pick for a shape (for benchmarks' notes). */
     public String scanKernelFor(ScanShape s) {
         long[] p = new long[ScanParams.FIELDS];

@@ -56,9 +56,12 @@ public final class BenchMain {
                 ScanBench.Result r = ScanBench.run(new ScanBench.Config(backend, integer(o, "batch", 32),
                         integer(o, "dim", 768), integer(o, "groups", 4), integer(o, "seqlen", 3136), integer(o, "dstate", 1),
                         threads, warmup, reps, check, 42));
-                out.printf(Locale.ROOT, "scan %s (%d, %d, %d, %d, %d) on %s, %d threads: median %.4f ms, %.4f ns/elem, %.1f GB/s, check %.2e%n",
+                out.printf(Locale.ROOT, "scan %s (%d, %d, %d, %d, %d) on %s, %d threads: median %.4f ms, %.4f ns/elem, %.1f GB/s, check %.2e%s%n",
                         r.backend(), r.batch(), r.dim(), r.groups(), r.seqlen(), r.dstate(), r.device(), r.threads(),
-                        r.medianMs(), r.nsPerElem(), r.gbPerS(), r.checkRelErr());
+                        r.medianMs(), r.nsPerElem(), r.gbPerS(), r.checkRelErr(), Double.isFinite(r.copyGbPerS())
+                                ? String.format(Locale.ROOT, " (device events; %.1f%% of a %.0f GB/s copy; %.4f ms wall per call with sync)",
+                                        100 * r.gbPerS() / r.copyGbPerS(), r.copyGbPerS(), r.wallMs())
+                                : "");
                 json = r.toJson();
             } else {
                 BlockBench.Result r = BlockBench.run(new BlockBench.Config(backend, integer(o, "batch", 2),

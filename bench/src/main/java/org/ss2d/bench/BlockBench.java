@@ -110,10 +110,13 @@ public final class BlockBench {
                         Runnable devCall = c.vss()
                                 ? () -> ss.vssBlockInto(vssWeights[0], dx, dOut)
                                 : () -> ss.ss2dInto(ss2dWeights[0], dx, dOut);
-                        t = Timing.measure(c.warmup(), c.reps(), () -> {
+                        Timing wall = Timing.measure(c.warmup(), c.reps(), () -> {
                             devCall.run();
                             hd.backend().synchronize();
                         });
+                        // the device's own clock (CUDA events) where it has one
+                        double ev = hd.backend().deviceTimeMs(devCall, 10, c.reps()).orElse(Double.NaN);
+                        t = Double.isFinite(ev) ? new Timing(ev, wall.minMs(), wall.maxMs(), wall.reps(), wall.cpuMedianMs()) : wall;
                         dev.release();
                     }
                 } else {

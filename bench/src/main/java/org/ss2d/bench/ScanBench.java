@@ -29,7 +29,7 @@ public final class ScanBench {
 
     public record Result(String backend, String device, int batch, int dim, int groups, int seqlen, int dstate,
                          int threads, double medianMs, double minMs, double maxMs, int reps, double nsPerElem,
-                         double gbPerS, double checkRelErr, double callerCpuMs) {
+                         double gbPerS, double checkRelErr, double callerCpuMs, double wallMs, double copyGbPerS) {
         /** One line of JSON with at least backend, median_ms, ns_per_elem, gb_per_s, threads. */
         public String toJson() {
             return "{\"op\":\"scan\",\"backend\":" + Timing.str(backend) + ",\"device\":" + Timing.str(device)
@@ -37,7 +37,9 @@ public final class ScanBench {
                     + ",\"dstate\":" + dstate + ",\"threads\":" + threads + ",\"median_ms\":" + Timing.num(medianMs)
                     + ",\"min_ms\":" + Timing.num(minMs) + ",\"max_ms\":" + Timing.num(maxMs) + ",\"reps\":" + reps
                     + ",\"ns_per_elem\":" + Timing.num(nsPerElem) + ",\"gb_per_s\":" + Timing.num(gbPerS)
-                    + ",\"check_rel_err\":" + Timing.num(checkRelErr) + ",\"caller_cpu_ms\":" + Timing.num(callerCpuMs) + "}";
+                    + ",\"check_rel_err\":" + Timing.num(checkRelErr) + ",\"caller_cpu_ms\":" + Timing.num(callerCpuMs)
+                    + ",\"wall_ms\":" + Timing.num(wallMs) + ",\"copy_gb_per_s\":" + Timing.num(copyGbPerS)
+                    + ",\"pct_of_copy\":" + Timing.num(100 * gbPerS / copyGbPerS) + "}";
         }
     }
 
@@ -92,6 +94,7 @@ public final class ScanBench {
                 }
             }
             Timing t;
+            double eventMs = Double.NaN, copyGbPerS = Double.NaN;
             if (h.backend().capabilities().deviceResident()) {
                 // Device backends are timed on device-resident tensors (upload once, as a model would),
                 // each run waiting for the device; the host-in/host-out run above was the checked one,
@@ -113,6 +116,13 @@ public final class ScanBench {
                         ss.selectiveScanInto(da, dOut, null);
                         h.backend().synchronize();
                     });
+                    // The device's own clock (CUDA events), as the GPU anchors were measured, and a
+                    // device-to-device copy of 2 x 256 MiB in the same run for the bandwidth ceiling.
+                    eventMs = h.backend().deviceTimeMs(() -> ss.selectiveScanInto(da, dOut, null), 20, c.reps())
+                            .orElse(Double.NaN);
+                    Tensor c0 = h.backend().allocate(dev, DType.F32, 1L << 26), c1 = h.backend().allocate(dev, DType.F32, 1L << 26);
+                    double copyMs = h.backend().deviceTimeMs(() -> h.backend().copy(c0, c1), 3, 20).orElse(Double.NaN);
+                    copyGbPerS = 2.0 * c0.byteSize() / (copyMs * 1e-3) / 1e9;
                     dev.release();
                 }
             } else {
@@ -120,9 +130,11 @@ public final class ScanBench {
             }
             double elems = (double) b * dm * l;
             double bytes = 4.0 * (3.0 * elems + 2.0 * b * g * n * l + (double) dm * n + 2.0 * dm);
+            // median_ms is the device's own time where it has one (CUDA events), else wall-clock time.
+            double ms = Double.isFinite(eventMs) ? eventMs : t.medianMs();
             return new Result(h.backend().name(), h.backend().capabilities().device(), b, dm, g, l, n, h.threads(),
-                    t.medianMs(), t.minMs(), t.maxMs(), t.reps(), t.medianMs() * 1e6 / elems,
-                    bytes / (t.medianMs() * 1e-3) / 1e9, err, t.cpuMedianMs());
+                    ms, t.minMs(), t.maxMs(), t.reps(), ms * 1e6 / elems,
+                    bytes / (ms * 1e-3) / 1e9, err, t.cpuMedianMs(), t.medianMs(), copyGbPerS);
         }
     }
 
