@@ -23,7 +23,8 @@ step() { # step N LIMIT_S FILE CMD...
   want "$n" || return 0
   local t0=$SECONDS
   echo "== step $n: $* (limit ${limit}s)" | tee -a "$O/$file"
-  timeout "$limit" "$@" >> "$O/$file" 2>&1
+  # through bash -c, so that a step may be one of the exported functions below
+  timeout "$limit" bash -c '"$@"' step "$@" >> "$O/$file" 2>&1
   local rc=$?
   echo "== step $n: exit $rc after $((SECONDS - t0)) s" | tee -a "$O/$file"
   tail -n 25 "$O/$file" | grep -v '^== step' | sed 's/^/   /'
@@ -41,6 +42,7 @@ bench() {
   $B/ss2d bench block --backend cuda --batch 32 --d-model 96 --d-state 1 --ssm-ratio 1 --height 56 --width 56 --json
   $B/ss2d bench block --backend cuda --batch 32 --d-model 96 --d-state 1 --ssm-ratio 1 --height 56 --width 56 --vss --json
 }
+export B; export -f bench
 step 3 150 bench.txt bench
 harness() { # its own logs go to /tmp (only 8 files come back from $OUT); the sanitizer summaries print here
   OUT=/tmp/harness-out bash backend-cuda/src/test/cuda/run-on-gpu.sh
@@ -48,6 +50,7 @@ harness() { # its own logs go to /tmp (only 8 files come back from $OUT); the sa
   tail -n 5 /tmp/harness-out/memcheck.log /tmp/harness-out/racecheck.log
   return $rc
 }
+export -f harness
 step 4 150 harness.txt harness
 step 5 120 interop.txt env MIB=64,256 bash interop/scripts/gpu_interop_checks.sh
 step 6 60 demo.txt $B/ss2d demo
