@@ -13,9 +13,9 @@ OUT="$DIST/ss2d"
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 LIMIT_MB=60
 # What the code needs, no more: Arrow needs jdk.unsupported (sun.misc.Unsafe); the CPU backend the Vector
-# API; JMH java.management (+ jdk.management for its profilers); System.Logger goes to java.logging; the
+# API; JMH and the timing code java.management (JMH itself runs under Maven, not from the bundle); System.Logger goes to java.logging; the
 # JUnit console scans test jars through the zip file system (jdk.zipfs).
-MODULES=java.base,java.logging,java.management,jdk.management,jdk.unsupported,jdk.incubator.vector,jdk.zipfs
+MODULES=java.base,java.logging,java.management,jdk.unsupported,jdk.incubator.vector,jdk.zipfs
 
 source "$HERE/jdk.sh"
 JDK="$(find_jdk)" || { echo "make-bundle: a JDK 25 with jlink is needed" >&2; exit 1; }
@@ -23,7 +23,7 @@ JDK="$(find_jdk)" || { echo "make-bundle: a JDK 25 with jlink is needed" >&2; ex
 rm -rf "$OUT" "$DIST/ss2d-linux-x64.tar.gz"
 mkdir -p "$OUT/bin" "$OUT/lib/test" "$OUT/tests"
 
-"$JDK/bin/jlink" --add-modules "$MODULES" --strip-debug --no-header-files --no-man-pages --compress zip-6 \
+"$JDK/bin/jlink" --add-modules "$MODULES" --strip-debug --no-header-files --no-man-pages --compress zip-9 \
     --output "$OUT/runtime" 2>&1 | { grep -v '^WARNING: Using incubator modules' || true; }
 # libjvm.so carries a full symbol table (~5 MB); strip keeps the dynamic symbols, so crash logs still
 # name exported JVM functions. Skipped where binutils' strip is missing.
@@ -32,6 +32,9 @@ if command -v strip >/dev/null 2>&1; then
 fi
 
 cp "$TARGET"/ss2d/lib/*.jar "$OUT/lib/"
+# JMH (and its statistics and option libraries) is only for the JMH suites, which run under Maven;
+# `ss2d bench` does not need it. Leaving it out keeps the bundle under 60 MB.
+rm -f "$OUT"/lib/jmh-core-*.jar "$OUT"/lib/commons-math3-*.jar "$OUT"/lib/jopt-simple-*.jar
 cp "$TARGET/ss2d/jvm.flags" "$OUT/lib/jvm.flags"
 cp "$TARGET/dist-test-lib/junit-platform-console-standalone.jar" "$OUT/lib/test/"
 install -m 755 "$HERE/bin/ss2d" "$HERE/bin/ss2d-test" "$OUT/bin/"

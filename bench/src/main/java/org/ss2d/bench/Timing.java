@@ -8,6 +8,12 @@ public record Timing(double medianMs, double minMs, double maxMs, int reps, doub
     private static final java.lang.management.ThreadMXBean MX = java.lang.management.ManagementFactory.getThreadMXBean();
 
     public static Timing measure(int warmup, int reps, Runnable body) {
+        if (warmup < 0) {
+            // Time-based warm-up: small shapes need hundreds of calls before C2 has compiled the kernels
+            // (the Vector API in the interpreter is tens of times slower), large ones a few.
+            long end = System.nanoTime() + 1_500_000_000L;
+            for (int i = 0; i < 3 || System.nanoTime() < end; i++) body.run();
+        }
         for (int i = 0; i < warmup; i++) body.run();
         double[] ms = new double[Math.max(1, reps)], cpu = new double[ms.length];
         for (int i = 0; i < ms.length; i++) {
