@@ -88,6 +88,10 @@ public final class SimdKernels extends Kernels {
     public void gemm(MemorySegment w, long wOff, int ldw, MemorySegment x, long xOff, int ldx, MemorySegment out,
                      long outOff, int ldo, int k, int m0, int m1, int p0, int p1, MemorySegment bias, long biasOff,
                      Activation act, MemorySegment residual, long resOff) {
+        if (k <= 8 && bias == null && residual == null && act == Activation.NONE) {
+            gemmSmallK(w, wOff, ldw, x, xOff, ldx, out, outOff, ldo, k, m0, m1, p0, p1);
+            return;
+        }
         final int nr = NR * VL;
         for (int pc = p0; pc < p1; pc += nr) {
             boolean full = pc + nr <= p1;
@@ -106,6 +110,42 @@ public final class SimdKernels extends Kernels {
             if (act == Activation.GELU) {
                 // a pass of its own: GELU inlined into the twelve stores would blow C2's inlining budget
                 for (int r = m0; r < m1; r++) geluRow(out, outOff + (long) r * ldo + pc, Math.min(nr, p1 - pc));
+            }
+        }
+    }
+
+    /**
+     * K <= 8 (dt_proj: K = dt_rank): the K input vectors of a column block stay in registers while every
+     * output row is formed from them, K FMAs per output vector. The register-tile kernel above spent
+     * most of its time zeroing and storing its 12 accumulators for so few FMAs.
+     */
+    private static void gemmSmallK(MemorySegment w, long wOff, int ldw, MemorySegment x, long xOff, int ldx,
+                                   MemorySegment out, long outOff, int ldo, int k, int m0, int m1, int p0, int p1) {
+        FloatVector z = FloatVector.zero(F);
+        int pc = p0;
+        for (; pc + VL <= p1; pc += VL) {
+            FloatVector x0 = load(x, xOff + pc), x1 = k > 1 ? load(x, xOff + ldx + pc) : z,
+                    x2 = k > 2 ? load(x, xOff + 2L * ldx + pc) : z, x3 = k > 3 ? load(x, xOff + 3L * ldx + pc) : z,
+                    x4 = k > 4 ? load(x, xOff + 4L * ldx + pc) : z, x5 = k > 5 ? load(x, xOff + 5L * ldx + pc) : z,
+                    x6 = k > 6 ? load(x, xOff + 6L * ldx + pc) : z, x7 = k > 7 ? load(x, xOff + 7L * ldx + pc) : z;
+            for (int m = m0; m < m1; m++) {
+                long wr = wOff + (long) m * ldw;
+                FloatVector acc = x0.mul(get(w, wr));
+                if (k > 1) acc = x1.fma(FloatVector.broadcast(F, get(w, wr + 1)), acc);
+                if (k > 2) acc = x2.fma(FloatVector.broadcast(F, get(w, wr + 2)), acc);
+                if (k > 3) acc = x3.fma(FloatVector.broadcast(F, get(w, wr + 3)), acc);
+                if (k > 4) acc = x4.fma(FloatVector.broadcast(F, get(w, wr + 4)), acc);
+                if (k > 5) acc = x5.fma(FloatVector.broadcast(F, get(w, wr + 5)), acc);
+                if (k > 6) acc = x6.fma(FloatVector.broadcast(F, get(w, wr + 6)), acc);
+                if (k > 7) acc = x7.fma(FloatVector.broadcast(F, get(w, wr + 7)), acc);
+                acc.intoMemorySegment(out, (outOff + (long) m * ldo + pc) * 4, ORDER);
+            }
+        }
+        for (; pc < p1; pc++) { // scalar tail columns
+            for (int m = m0; m < m1; m++) {
+                float acc = 0f;
+                for (int kk = 0; kk < k; kk++) acc += get(w, wOff + (long) m * ldw + kk) * get(x, xOff + (long) kk * ldx + pc);
+                out.setAtIndex(JAVA_FLOAT_UNALIGNED, outOff + (long) m * ldo + pc, acc);
             }
         }
     }
