@@ -110,54 +110,14 @@ final class SimdScan {
         }
     }
 
-    /**
-     * {@link #dtPass} two vectors per iteration ({@code len} a multiple of 2 VL): two independent softplus
-     * chains side by side ran ~20% faster than one; four passed C2's inlining budget.
-     */
-    private static void dtPass2(MemorySegment delta, long off, int len, float bias, boolean softplus, float[] dt) {
-        FloatVector bv = FloatVector.broadcast(F, bias);
-        if (softplus) {
-            for (int v = 0; v < len; v += 2 * VL) {
-                FloatVector x0 = SimdMath.softplus(load(delta, off + v).add(bv));
-                FloatVector x1 = SimdMath.softplus(load(delta, off + v + VL).add(bv));
-                x0.intoArray(dt, v);
-                x1.intoArray(dt, v + VL);
-            }
-        } else {
-            for (int v = 0; v < len; v += VL) load(delta, off + v).add(bv).intoArray(dt, v);
-        }
-    }
 
-    /** In place dt -> a = exp2(dt * a2); bu = dt * u * B (B from {@code bs} at {@code bOff}, or {@code bConst}). */
-    private static void coeffPass(float[] dtA, float[] bu, MemorySegment u, long uOff, MemorySegment bs, long bOff,
-                                  boolean bVar, float bConst, float a2, int len, int from) {
-        FloatVector a2v = FloatVector.broadcast(F, a2), bc = FloatVector.broadcast(F, bConst);
-        for (int v = from; v < from + len; v += VL) {
-            FloatVector dt = FloatVector.fromArray(F, dtA, v);
-            FloatVector bb = bVar ? load(bs, bOff + v) : bc;
-            dt.mul(load(u, uOff + v)).mul(bb).intoArray(bu, v);
-            SimdMath.exp2(dt.mul(a2v)).intoArray(dtA, v);
-        }
-    }
 
-    /** {@link #coeffPass} two vectors per iteration ({@code len} a multiple of 2 VL). */
-    private static void coeffPass2(float[] dtA, float[] bu, MemorySegment u, long uOff, MemorySegment bs, long bOff,
-                                   boolean bVar, float bConst, float a2, int len) {
-        FloatVector a2v = FloatVector.broadcast(F, a2), bc = FloatVector.broadcast(F, bConst);
-        for (int v = 0; v < len; v += 2 * VL) {
-            FloatVector dt0 = FloatVector.fromArray(F, dtA, v), dt1 = FloatVector.fromArray(F, dtA, v + VL);
-            FloatVector b0 = bVar ? load(bs, bOff + v) : bc, b1 = bVar ? load(bs, bOff + v + VL) : bc;
-            dt0.mul(load(u, uOff + v)).mul(b0).intoArray(bu, v);
-            dt1.mul(load(u, uOff + v + VL)).mul(b1).intoArray(bu, v + VL);
-            FloatVector e0 = SimdMath.exp2(dt0.mul(a2v)), e1 = SimdMath.exp2(dt1.mul(a2v));
-            e0.intoArray(dtA, v);
-            e1.intoArray(dtA, v + VL);
-        }
-    }
 
     /**
      * In place: (a, bu) -> their inclusive scans within each vector (the a products and the h each lane
-     * would have with a zero carry). No loop-carried dependency, so vectors pipeline.
+     * would have with a zero carry). No loop-carried dependency, so vectors pipeline; the carry between
+     * vectors is applied later as a scalar chain (a vector FMA + last-lane broadcast per vector was a
+     * ~30-cycle loop-carried chain).
      */
     private static void scanPass(float[] a, float[] bu, int len) {
         for (int v = 0; v < len; v += VL) {
@@ -181,30 +141,7 @@ final class SimdScan {
         }
     }
 
-    /**
-     * The carries between vectors, as a scalar chain over the vectors' last lanes: carry[v] is h just
-     * before vector v. A scalar FMA per vector; the vector form (FMA + lane broadcast per vector) was a
-     * ~30-cycle loop-carried chain, measured as the floor of the fused scan.
-     */
-    private static float carryPass(float[] a, float[] bu, int len, float h, float[] carry) {
-        for (int v = 0, i = 0; v < len; v += VL, i++) {
-            carry[i] = h;
-            h = a[v + VL - 1] * h + bu[v + VL - 1];
-        }
-        return h;
-    }
 
-    /** dstate 1: h = A_scan * carry + B_scan, y = C h + D u written to out. */
-    private static void outPass(float[] a, float[] bu, float[] carry, MemorySegment cs, long cOff, boolean cVar,
-                                float cConst, MemorySegment u, MemorySegment out, long off, float dSkip, int len) {
-        FloatVector cc = FloatVector.broadcast(F, cConst), dv = FloatVector.broadcast(F, dSkip);
-        for (int v = 0, i = 0; v < len; v += VL, i++) {
-            FloatVector hv = FloatVector.fromArray(F, a, v).fma(FloatVector.broadcast(F, carry[i]),
-                    FloatVector.fromArray(F, bu, v));
-            FloatVector c = cVar ? load(cs, cOff + v) : cc;
-            load(u, off + v).fma(dv, hv.mul(c)).intoMemorySegment(out, (off + v) * 4, ORDER);
-        }
-    }
 
     /** Any dstate: h scan of one state, y += C h in the chunk buffer; returns the carry. */
     private static float scanAccPass(float[] a, float[] bu, MemorySegment cs, long cOff, boolean cVar, float cConst,
@@ -264,7 +201,7 @@ final class SimdScan {
 
     /** State of one dstate-1 row chunk, shared by the passes. */
     static final class N1 {
-        final float[] a = new float[CHUNK], bu = new float[CHUNK], carry = new float[CHUNK / VL];
+        final float[] a = new float[CHUNK], bu = new float[CHUNK];
         MemorySegment delta, u, bs, cs, out;
         boolean sp, bVar, cVar;
         long off, bOff, cOff;
@@ -273,7 +210,7 @@ final class SimdScan {
     }
 
     /**
-     * The passes of a dstate-1 chunk. They are called through this interface from a loop over five
+     * The passes of a dstate-1 chunk. They are called through this interface from a loop over three
      * implementations: the call site is megamorphic, so C2 never inlines the passes into the row loop and
      * each one compiles on its own (inlined together they pass NodeCountInliningCutoff and the vectors get
      * boxed: measured 4x slower).
@@ -283,21 +220,43 @@ final class SimdScan {
     }
 
     private static final N1Pass[] N1_PASSES = {
-        c -> dtPass2(c.delta, c.off, c.len & -(2 * VL), c.bias, c.sp, c.a),
-        c -> {
-            if ((c.len & VL) != 0) dtPass(c.delta, c.off + (c.len - VL), VL, c.bias, c.sp, c.a, c.len - VL);
-        },
-        c -> coeffPass2(c.a, c.bu, c.u, c.off, c.bs, c.bOff, c.bVar, c.bConst, c.a2, c.len & -(2 * VL)),
-        c -> {
-            int at = c.len - VL;
-            if ((c.len & VL) != 0) coeffPass(c.a, c.bu, c.u, c.off, c.bs, c.bOff, c.bVar, c.bConst, c.a2, VL, at);
-        },
+        c -> fusedCoeffPass(c.delta, c.u, c.off, c.bias, c.sp, c.bs, c.bOff, c.bVar, c.bConst, c.a2, c.a, c.bu, c.len),
         c -> scanPass(c.a, c.bu, c.len),
-        c -> c.h = carryPass(c.a, c.bu, c.len, c.h, c.carry),
-        c -> outPass(c.a, c.bu, c.carry, c.cs, c.cOff, c.cVar, c.cConst, c.u, c.out, c.off, c.dSkip, c.len),
+        c -> c.h = carryOutPass(c.a, c.bu, c.cs, c.cOff, c.cVar, c.cConst, c.u, c.out, c.off, c.dSkip, c.len, c.h),
     };
 
-    /** dstate 1 (VMamba's default): five passes per chunk over L1 buffers, y written once. */
+    /** dt = softplus(delta + bias); a = exp2(dt * a2); bu = dt * u * B, one vector at a time. */
+    private static void fusedCoeffPass(MemorySegment delta, MemorySegment u, long off, float bias, boolean sp,
+                                       MemorySegment bs, long bOff, boolean bVar, float bConst, float a2, float[] a,
+                                       float[] bu, int len) {
+        FloatVector bv = FloatVector.broadcast(F, bias), a2v = FloatVector.broadcast(F, a2),
+                bc = FloatVector.broadcast(F, bConst);
+        for (int v = 0; v < len; v += VL) {
+            FloatVector x = load(delta, off + v).add(bv);
+            FloatVector dt = sp ? SimdMath.softplus(x) : x;
+            FloatVector bb = bVar ? load(bs, bOff + v) : bc;
+            dt.mul(load(u, off + v)).mul(bb).intoArray(bu, v);
+            SimdMath.exp2(dt.mul(a2v)).intoArray(a, v);
+        }
+    }
+
+    /** h = A_scan * carry + B_scan and y = C h + D u, with the carry as a scalar chain alongside. */
+    private static float carryOutPass(float[] a, float[] bu, MemorySegment cs, long cOff, boolean cVar, float cConst,
+                                      MemorySegment u, MemorySegment out, long off, float dSkip, int len, float h) {
+        FloatVector cc = FloatVector.broadcast(F, cConst), dv = FloatVector.broadcast(F, dSkip);
+        for (int v = 0; v < len; v += VL) {
+            FloatVector hv = FloatVector.fromArray(F, a, v).fma(FloatVector.broadcast(F, h), FloatVector.fromArray(F, bu, v));
+            h = a[v + VL - 1] * h + bu[v + VL - 1];
+            FloatVector c = cVar ? load(cs, cOff + v) : cc;
+            load(u, off + v).fma(dv, hv.mul(c)).intoMemorySegment(out, (off + v) * 4, ORDER);
+        }
+        return h;
+    }
+
+    /**
+     * dstate 1 (VMamba's default), per chunk: (1) dt, a = exp(dt A) and dt u B along time, (2) the
+     * in-vector scans, (3) carries as a scalar chain next to h = A_scan carry + B_scan and y = C h + D u.
+     */
     private static void n1Row(ScanJob j, int row, N1 c) {
         final int l = j.seqlen(), dim = j.dim(), b = row / dim, d = row % dim;
         final long base = (long) row * l;
