@@ -1,6 +1,5 @@
 package org.ss2d.cpu;
 
-import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.util.Set;
@@ -21,8 +20,8 @@ import org.ss2d.tensor.Tensor;
 /**
  * The CPU backend: host tensors read and written in place (Arrow memory seen as segments), kernels
  * from {@link Kernels#get()} (Vector API or scalar), work spread over the backend's own {@link CpuPool}.
- * Inputs were validated by the facade. Block intermediates live in one shared arena per call, freed
- * before the call returns.
+ * Inputs were validated by the facade. Block intermediates live in a {@link Workspace} kept between
+ * calls (one spare per backend; freed by {@link #close()}).
  */
 public final class CpuBackend implements Backend, AutoCloseable {
     public static final String NAME = "cpu";
@@ -30,6 +29,7 @@ public final class CpuBackend implements Backend, AutoCloseable {
 
     private final Kernels kernels;
     private final CpuPool pool;
+    private final Workspace.Pool workspaces = new Workspace.Pool();
     private volatile StepProfile profile;
 
     /** A backend with {@code threads} workers and the process-wide kernels. */
@@ -83,6 +83,7 @@ public final class CpuBackend implements Backend, AutoCloseable {
     @Override
     public void close() {
         pool.close();
+        workspaces.close();
     }
 
     // ------------------------------------------------------------------ selective scan
@@ -142,9 +143,17 @@ public final class CpuBackend implements Backend, AutoCloseable {
     @Override
     public void ss2d(SS2DWeights weights, Tensor x, Tensor out) {
         int b = (int) x.dim(0), h = (int) x.dim(2), w = (int) x.dim(3);
-        try (Arena arena = Arena.ofShared()) {
-            ss2d(arena, weights, x.segment(), out.segment(), null, b, h, w);
+        Workspace ws = workspaces.take(ss2dBytes(weights.config(), b, (long) h * w));
+        try {
+            ss2d(ws, weights, x.segment(), out.segment(), null, b, h, w);
+        } finally {
+            workspaces.give(ws);
         }
+    }
+
+    private static long ss2dBytes(SS2DConfig c, int b, long l) {
+        long di = c.dInner(), big = (long) b * 4 * di * l;
+        return Workspace.bytesFor((long) b * di * l, big, (long) b * 4 * c.xProjRows() * l, big, big, 4L * di * c.dState());
     }
 
     @Override
@@ -153,23 +162,26 @@ public final class CpuBackend implements Backend, AutoCloseable {
         int b = (int) x.dim(0), h = (int) x.dim(2), w = (int) x.dim(3), dm = c.dModel(), hid = VSSWeights.hidden(c, wt.mlpRatio());
         long l = (long) h * w;
         MemorySegment xs = x.segment(), os = out.segment();
-        try (Arena arena = Arena.ofShared()) {
-            MemorySegment ln = floats(arena, (long) b * dm * l);
+        Workspace ws = workspaces.take(Workspace.bytesFor((long) b * dm * l, (long) b * hid * l) + ss2dBytes(c, b, l));
+        try {
+            MemorySegment ln = ws.floats((long) b * dm * l);
             long t0 = System.nanoTime();
             layerNorm(xs, ln, b, dm, l, wt.normWeight().segment(), wt.normBias().segment());
             t0 = mark(Step.NORM_IN, t0);
             // out = x + SS2D(LN(x)): the residual rides on out_proj's store
-            ss2d(arena, wt.op(), ln, os, xs, b, h, w);
+            ss2d(ws, wt.op(), ln, os, xs, b, h, w);
             t0 = System.nanoTime();
             layerNorm(os, ln, b, dm, l, wt.norm2Weight().segment(), wt.norm2Bias().segment());
             t0 = mark(Step.NORM_IN, t0);
-            MemorySegment hidden = floats(arena, (long) b * hid * l);
+            MemorySegment hidden = ws.floats((long) b * hid * l);
             gemmBatched(wt.fc1Weight().segment(), 0, dm, ln, dm, hidden, hid, l, b, wt.fc1Bias().segment(),
                     Kernels.Activation.GELU, null);
             // out += fc2(GELU(fc1(LN2(out)))) + bias: reads each residual element just before writing it
             gemmBatched(wt.fc2Weight().segment(), 0, hid, hidden, hid, os, dm, l, b, wt.fc2Bias().segment(),
                     Kernels.Activation.NONE, os);
             mark(Step.MLP, t0);
+        } finally {
+            workspaces.give(ws);
         }
     }
 
@@ -177,17 +189,17 @@ public final class CpuBackend implements Backend, AutoCloseable {
      * SS2D v05_noz forward (spec 5.3) on segments: {@code x, out (b, d_model, h*w)}; {@code residual}
      * (same shape) is added to out_proj's result when not null.
      */
-    private void ss2d(Arena arena, SS2DWeights wt, MemorySegment x, MemorySegment out, MemorySegment residual, int b,
+    private void ss2d(Workspace ws, SS2DWeights wt, MemorySegment x, MemorySegment out, MemorySegment residual, int b,
                       int h, int w) {
         SS2DConfig c = wt.config();
         final int dm = c.dModel(), di = c.dInner(), n = c.dState(), r = c.dtRank(), k = c.dConv(), rows = c.xProjRows();
         final long l = (long) h * w, routeStride = (long) di * l;
-        MemorySegment xi = floats(arena, (long) b * di * l);
-        MemorySegment xs = floats(arena, (long) b * 4 * di * l);
-        MemorySegment xdbl = floats(arena, (long) b * 4 * rows * l);
-        MemorySegment dts = floats(arena, (long) b * 4 * di * l);
-        MemorySegment ys = floats(arena, (long) b * 4 * di * l);
-        MemorySegment a = floats(arena, 4L * di * n);
+        MemorySegment xi = ws.floats((long) b * di * l);
+        MemorySegment xs = ws.floats((long) b * 4 * di * l);
+        MemorySegment xdbl = ws.floats((long) b * 4 * rows * l);
+        MemorySegment dts = ws.floats((long) b * 4 * di * l);
+        MemorySegment ys = ws.floats((long) b * 4 * di * l);
+        MemorySegment a = ws.floats(4L * di * n);
         MemorySegment aLogs = wt.aLogs().segment();
         for (long i = 0; i < 4L * di * n; i++) {
             a.setAtIndex(ValueLayout.JAVA_FLOAT, i, (float) -Math.exp(aLogs.getAtIndex(ValueLayout.JAVA_FLOAT_UNALIGNED, i)));
@@ -282,7 +294,4 @@ public final class CpuBackend implements Backend, AutoCloseable {
         });
     }
 
-    private static MemorySegment floats(Arena arena, long count) {
-        return arena.allocate(ValueLayout.JAVA_FLOAT, Math.max(1, count));
-    }
 }
