@@ -19,11 +19,22 @@ final class CudaTests {
         return "cuda".equalsIgnoreCase(System.getProperty("ss2d.require", "").trim());
     }
 
+    private static final java.util.concurrent.atomic.AtomicBoolean ANNOUNCED = new java.util.concurrent.atomic.AtomicBoolean();
+
+    /** Surefire's console shows skip counts, not reasons: say once, in the build log, why GPU tests skip. */
+    private static void announceSkip(String reason) {
+        if (ANNOUNCED.compareAndSet(false, true)) {
+            System.err.println("[ss2d] CUDA tests SKIPPED: CUDA unavailable: " + reason
+                    + " (run with -Dss2d.require=cuda on a GPU host to make this a failure)");
+        }
+    }
+
     /** The process-wide CUDA backend, or a skip / failure with the reason. */
     static CudaBackend backend() {
         CudaDriver.Probe p = CudaDriver.probe();
         if (!p.available()) {
             if (required()) fail("-Dss2d.require=cuda but CUDA is unavailable: " + p.reason());
+            announceSkip(p.reason());
             Assumptions.abort("CUDA unavailable: " + p.reason());
         }
         return (CudaBackend) Backends.get("cuda");

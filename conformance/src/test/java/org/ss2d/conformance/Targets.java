@@ -64,6 +64,8 @@ final class Targets {
                 return DynamicTest.dynamicTest("[" + b + "] " + what + ": " + (req ? "REQUIRED but unavailable: " : "skipped: ") + why,
                         () -> {
                             if (req) Assertions.fail("-Dss2d.require=" + b + " but " + b + " is unavailable: " + why);
+                            // surefire's console shows skip counts only: say why in the build log too
+                            System.err.println("[ss2d] conformance " + what + " SKIPPED on " + b + ": " + why);
                             Assumptions.assumeTrue(false, b + " unavailable: " + why);
                         });
             }
