@@ -244,12 +244,22 @@ public final class SimdKernels extends Kernels {
 
     // ------------------------------------------------------------------ depthwise conv + SiLU
 
+    private static final ThreadLocal<float[]> CONV_PLANE = ThreadLocal.withInitial(() -> new float[0]);
+
     @Override
     public void depthwiseConvSilu(MemorySegment in, long inOff, MemorySegment out, long outOff, int h, int w,
                                   MemorySegment weight, long weightOff, int k, float bias) {
         int pad = (k - 1) / 2, pw = w + 2 * pad;
-        // zero-padded copy of the plane: every tap is then a plain unaligned load
-        float[] p = new float[(h + 2 * pad) * pw + VL];
+        // zero-padded copy of the plane: every tap is then a plain unaligned load (per-thread buffer:
+        // only the border needs clearing, the interior is overwritten)
+        float[] p = CONV_PLANE.get();
+        int need = (h + 2 * pad) * pw + VL;
+        if (p.length < need) {
+            p = new float[need];
+            CONV_PLANE.set(p);
+        } else {
+            java.util.Arrays.fill(p, 0, need, 0f);
+        }
         for (int y = 0; y < h; y++) {
             MemorySegment.copy(in, JAVA_FLOAT_UNALIGNED, (inOff + (long) y * w) * 4, p, (y + pad) * pw + pad, w);
         }
