@@ -19,8 +19,9 @@ import java.util.Set;
  * ss2d bench block --backend NAME --batch B --d-model C --d-state N --ssm-ratio R --height H --width W
  *                  [--vss] [--threads T] [--warmup W] [--reps R] [--check-batches K] [--json]
  * </pre>
- * Device backends are timed on device-resident tensors and default to 200 warm-ups and 50 runs
- * (so the JIT has compiled the host path), host backends to 1.5 s of warm-up (at least 3 calls) and 11.
+ * Every backend warms up for 3 s (at least 3 calls) unless {@code --warmup N} says otherwise, so
+ * that the JIT has compiled the host path; device backends are timed on device-resident tensors
+ * over 50 runs, host backends over 11.
  */
 public final class BenchMain {
     private BenchMain() {}
@@ -49,7 +50,7 @@ public final class BenchMain {
             String backend = o.getOrDefault("backend", "auto");
             if (backend.equals("auto")) backend = org.ss2d.Backends.best().name();
             boolean device = org.ss2d.Backends.get(backend).capabilities().deviceResident();
-            int warmup = o.containsKey("warmup") ? integer(o, "warmup", 0) : (device ? 200 : -1), reps = integer(o, "reps", device ? 50 : 11);
+            int warmup = o.containsKey("warmup") ? integer(o, "warmup", 0) : -1, reps = integer(o, "reps", device ? 50 : 11);
             int threads = integer(o, "threads", 0), check = integer(o, "check-batches", 1);
             String json;
             if (scan) {

@@ -11,7 +11,7 @@ public record Timing(double medianMs, double minMs, double maxMs, int reps, doub
         if (warmup < 0) {
             // Time-based warm-up: small shapes need hundreds of calls before C2 has compiled the kernels
             // (the Vector API in the interpreter is tens of times slower), large ones a few.
-            long end = System.nanoTime() + 1_500_000_000L;
+            long end = System.nanoTime() + 3_000_000_000L;
             for (int i = 0; i < 3 || System.nanoTime() < end; i++) body.run();
         }
         for (int i = 0; i < warmup; i++) body.run();

@@ -45,8 +45,12 @@ final class DemoCommand implements Callable<Integer> {
     @Option(names = "--runs", defaultValue = "5", description = "timed runs after warm-up; the median is shown (default ${DEFAULT-VALUE})")
     int runs;
 
-    @Option(names = "--warmup", defaultValue = "2", description = "untimed warm-up runs (default ${DEFAULT-VALUE})")
+    @Option(names = "--warmup", defaultValue = "2", description = "untimed warm-up runs, at least (default ${DEFAULT-VALUE})")
     int warmup;
+
+    @Option(names = "--warmup-seconds", defaultValue = "3.0",
+            description = "warm up for at least this long, so the JIT has compiled the host path (default ${DEFAULT-VALUE})")
+    double warmupSeconds;
 
     @Option(names = "--seed", defaultValue = "42", description = "seed of weights and input (default ${DEFAULT-VALUE})")
     long seed;
@@ -57,8 +61,8 @@ final class DemoCommand implements Callable<Integer> {
     @Override
     public Integer call() {
         PrintWriter out = spec.commandLine().getOut();
-        if (batch < 1 || grid < 1 || runs < 1 || warmup < 0) {
-            throw new Errors.Rejected("--batch, --grid and --runs must be >= 1, --warmup >= 0");
+        if (batch < 1 || grid < 1 || runs < 1 || warmup < 0 || !(warmupSeconds >= 0 && warmupSeconds <= 600)) {
+            throw new Errors.Rejected("--batch, --grid and --runs must be >= 1, --warmup >= 0, --warmup-seconds in [0, 600]");
         }
         SS2DConfig c = SS2DConfig.of(96, 1, 1.0);
         List<Backend> targets = new ArrayList<>();
@@ -129,19 +133,26 @@ final class DemoCommand implements Callable<Integer> {
             x.close();
             scope.release(); // weights die with the demo scope
         }
-        out.printf(Locale.ROOT, "%ntimes: median of %d runs after %d warm-up; MEDIAN MS with host tensors in and out, "
+        out.printf(Locale.ROOT, "%ntimes: median of %d runs after at least %d warm-up runs and %.1f s; MEDIAN MS with host tensors in and out, "
                         + "ON-DEVICE MS with x and out already in the backend's memory (device backends only)%s%n", runs,
-                warmup, standIn ? "; * = float64 reference standing in for a compute backend" : "");
+                warmup, warmupSeconds, standIn ? "; * = float64 reference standing in for a compute backend" : "");
         return allAgree ? Main.OK : Main.FAILED;
     }
 
     private record Row(double medianMs, float[] firstSample) {}
 
+    /** At least {@code warmup} runs and {@code warmupSeconds}: timing interpreted code would say nothing. */
+    private void warm(Runnable op) {
+        long end = System.nanoTime() + (long) (warmupSeconds * 1e9);
+        for (int i = 0; i < warmup || System.nanoTime() < end; i++) op.run();
+    }
+
     private Row measure(TensorScope scope, Backend b, SS2DWeights w, Tensor x) {
         Ss2d ss = Ss2d.on(b);
         try (Tensor y = scope.allocate(DType.F32, x.shape())) {
             y.fill(Float.NaN); // poison: an element the backend never writes shows up as NaN
-            for (int i = 0; i < warmup; i++) ss.ss2dInto(w, x, y);
+            warm(() -> ss.ss2dInto(w, x, y));
+            b.synchronize();
             double[] ms = new double[runs];
             for (int i = 0; i < runs; i++) {
                 long t0 = System.nanoTime();
@@ -168,7 +179,7 @@ final class DemoCommand implements Callable<Integer> {
             Ss2d ss = Ss2d.on(b);
             Tensor xd = ss.toDevice(dev, x);
             Tensor yd = b.allocate(dev, DType.F32, x.shape());
-            for (int i = 0; i < warmup; i++) ss.ss2dInto(w, xd, yd);
+            warm(() -> ss.ss2dInto(w, xd, yd));
             b.synchronize();
             double[] ms = new double[runs];
             for (int i = 0; i < runs; i++) {
