@@ -173,7 +173,7 @@ final class SimdScan {
         for (int v = 0; v < len; v += VL) {
             FloatVector bb = bVar ? load(bs, bOff + v) : bc;
             FloatVector.fromArray(F, du, v).mul(bb).intoArray(bu, v);
-            SimdMath.exp2(FloatVector.fromArray(F, dt, v).mul(a2v)).intoArray(a, v);
+            SimdMath.exp2Scan(FloatVector.fromArray(F, dt, v).mul(a2v)).intoArray(a, v);
         }
     }
 
@@ -220,35 +220,52 @@ final class SimdScan {
     }
 
     private static final N1Pass[] N1_PASSES = {
-        c -> fusedCoeffPass(c.delta, c.u, c.off, c.bias, c.sp, c.bs, c.bOff, c.bVar, c.bConst, c.a2, c.a, c.bu, c.len),
+        c -> softplusPass(c.delta, c.off, c.bias, c.sp, c.a, c.len),
+        c -> coeffPass(c.u, c.off, c.bs, c.bOff, c.bVar, c.bConst, c.a2, c.a, c.bu, c.len),
         c -> scanPass(c.a, c.bu, c.len),
-        c -> c.h = carryOutPass(c.a, c.bu, c.cs, c.cOff, c.cVar, c.cConst, c.u, c.out, c.off, c.dSkip, c.len, c.h),
+        c -> c.h = carryOutPass(c.a, c.bu, c.cs, c.cOff, c.cVar, c.cConst, c.u, c.off, c.dSkip, c.len, c.h),
+        c -> MemorySegment.copy(c.bu, 0, c.out, JAVA_FLOAT_UNALIGNED, c.off * 4, c.len),
     };
 
-    /** dt = softplus(delta + bias); a = exp2(dt * a2); bu = dt * u * B, one vector at a time. */
-    private static void fusedCoeffPass(MemorySegment delta, MemorySegment u, long off, float bias, boolean sp,
-                                       MemorySegment bs, long bOff, boolean bVar, float bConst, float a2, float[] a,
-                                       float[] bu, int len) {
-        FloatVector bv = FloatVector.broadcast(F, bias), a2v = FloatVector.broadcast(F, a2),
-                bc = FloatVector.broadcast(F, bConst);
+    // softplus and exp2 are separate passes (they were one): each loop is then small enough for C2 to unroll
+    // it and to keep SimdMath's broadcast constants in registers, within its inlining budget.
+
+    /** dt = softplus(delta + bias) (or delta + bias) into {@code dt}. */
+    private static void softplusPass(MemorySegment delta, long off, float bias, boolean sp, float[] dt, int len) {
+        FloatVector bv = FloatVector.broadcast(F, bias);
+        if (!sp) {
+            for (int v = 0; v < len; v += VL) load(delta, off + v).add(bv).intoArray(dt, v);
+            return;
+        }
+        for (int v = 0; v < len; v += VL) SimdMath.softplus(load(delta, off + v).add(bv)).intoArray(dt, v);
+    }
+
+    /** In place dt -> a = exp2(dt * a2); bu = dt * u * B. */
+    private static void coeffPass(MemorySegment u, long off, MemorySegment bs, long bOff, boolean bVar, float bConst,
+                                   float a2, float[] a, float[] bu, int len) {
+        FloatVector a2v = FloatVector.broadcast(F, a2), bc = FloatVector.broadcast(F, bConst);
         for (int v = 0; v < len; v += VL) {
-            FloatVector x = load(delta, off + v).add(bv);
-            FloatVector dt = sp ? SimdMath.softplus(x) : x;
+            FloatVector dt = FloatVector.fromArray(F, a, v);
             FloatVector bb = bVar ? load(bs, bOff + v) : bc;
             dt.mul(load(u, off + v)).mul(bb).intoArray(bu, v);
-            SimdMath.exp2(dt.mul(a2v)).intoArray(a, v);
+            SimdMath.exp2Scan(dt.mul(a2v)).intoArray(a, v);
         }
     }
 
-    /** h = A_scan * carry + B_scan and y = C h + D u, with the carry as a scalar chain alongside. */
+    /**
+     * h = A_scan * carry + B_scan and y = C h + D u, with the carry as a scalar chain alongside; y goes
+     * into {@code bu} in place (each vector is read before it is overwritten) and is copied out in bulk by
+     * the next pass: a store to a segment inside this loop made C2 redo every segment access's bounds,
+     * liveness and type checks per vector (~50 scalar instructions), as it can no longer hoist them.
+     */
     private static float carryOutPass(float[] a, float[] bu, MemorySegment cs, long cOff, boolean cVar, float cConst,
-                                      MemorySegment u, MemorySegment out, long off, float dSkip, int len, float h) {
+                                      MemorySegment u, long off, float dSkip, int len, float h) {
         FloatVector cc = FloatVector.broadcast(F, cConst), dv = FloatVector.broadcast(F, dSkip);
         for (int v = 0; v < len; v += VL) {
             FloatVector hv = FloatVector.fromArray(F, a, v).fma(FloatVector.broadcast(F, h), FloatVector.fromArray(F, bu, v));
             h = a[v + VL - 1] * h + bu[v + VL - 1];
             FloatVector c = cVar ? load(cs, cOff + v) : cc;
-            load(u, off + v).fma(dv, hv.mul(c)).intoMemorySegment(out, (off + v) * 4, ORDER);
+            load(u, off + v).fma(dv, hv.mul(c)).intoArray(bu, v);
         }
         return h;
     }
