@@ -26,13 +26,12 @@ import org.ss2d.cpu.kernel.ScanJob;
  * contiguous along time, so every access is a plain vector load or store and softplus/exp run on full
  * vectors with no transpose. The recurrence {@code h_t = a_t h_{t-1} + b_t} inside a vector is a
  * log2(lanes)-step Hillis-Steele scan of (a, b) pairs; the carry from the previous vector enters with
- * one FMA at the end ({@code h = P h_prev + S}); at dstate 1 the carries themselves are a scalar pass
- * over the vectors' last lanes, so no vector op sits on a loop-carried chain.
+ * one FMA at the end ({@code h = P h_prev + S}).
  *
  * <p>Why several passes over an L1 chunk instead of one fused loop: C2 stops inlining a method once
  * its parse reaches NodeCountInliningCutoff, and a Vector API call that is not inlined boxes its
- * vectors (10x slower). softplus + exp2 + scan in one loop is past that budget, so each pass below is
- * its own small loop over a chunk, passing data through float[] buffers that stay in L1 (measured:
+ * vectors (10x slower). softplus + exp2 + scan in one loop is past that budget, so the work is split
+ * into small loops over a chunk, passing data through float[] buffers that stay in L1 (measured:
  * fused 10+ ns/elem, split ~1-2 ns/elem on the same machine). Steps past the last full vector
  * (seqlen % lanes) run a scalar tail that continues the same state.
  */
@@ -110,39 +109,6 @@ final class SimdScan {
         }
     }
 
-
-
-
-    /**
-     * In place: (a, bu) -> their inclusive scans within each vector (the a products and the h each lane
-     * would have with a zero carry). No loop-carried dependency, so vectors pipeline; the carry between
-     * vectors is applied later as a scalar chain (a vector FMA + last-lane broadcast per vector was a
-     * ~30-cycle loop-carried chain).
-     */
-    private static void scanPass(float[] a, float[] bu, int len) {
-        for (int v = 0; v < len; v += VL) {
-            FloatVector av = FloatVector.fromArray(F, a, v), bv = FloatVector.fromArray(F, bu, v);
-            bv = stageB(av, bv, SH1, GE1);
-            av = stageA(av, SH1, GE1);
-            if (VL > 2) {
-                bv = stageB(av, bv, SH2, GE2);
-                av = stageA(av, SH2, GE2);
-            }
-            if (VL > 4) {
-                bv = stageB(av, bv, SH4, GE4);
-                av = stageA(av, SH4, GE4);
-            }
-            if (VL > 8) {
-                bv = stageB(av, bv, SH8, GE8);
-                av = stageA(av, SH8, GE8);
-            }
-            av.intoArray(a, v);
-            bv.intoArray(bu, v);
-        }
-    }
-
-
-
     /** Any dstate: h scan of one state, y += C h in the chunk buffer; returns the carry. */
     private static float scanAccPass(float[] a, float[] bu, MemorySegment cs, long cOff, boolean cVar, float cConst,
                                      float[] y, int len, float h) {
@@ -201,7 +167,7 @@ final class SimdScan {
 
     /** State of one dstate-1 row chunk, shared by the passes. */
     static final class N1 {
-        final float[] a = new float[CHUNK], bu = new float[CHUNK];
+        final float[] a = new float[CHUNK], bu = new float[CHUNK], cb = new float[CHUNK];
         MemorySegment delta, u, bs, cs, out;
         boolean sp, bVar, cVar;
         long off, bOff, cOff;
@@ -210,7 +176,7 @@ final class SimdScan {
     }
 
     /**
-     * The passes of a dstate-1 chunk. They are called through this interface from a loop over three
+     * The passes of a dstate-1 chunk. They are called through this interface from a loop over four
      * implementations: the call site is megamorphic, so C2 never inlines the passes into the row loop and
      * each one compiles on its own (inlined together they pass NodeCountInliningCutoff and the vectors get
      * boxed: measured 4x slower).
@@ -221,14 +187,15 @@ final class SimdScan {
 
     private static final N1Pass[] N1_PASSES = {
         c -> softplusPass(c.delta, c.off, c.bias, c.sp, c.a, c.len),
-        c -> coeffPass(c.u, c.off, c.bs, c.bOff, c.bVar, c.bConst, c.a2, c.a, c.bu, c.len),
-        c -> scanPass(c.a, c.bu, c.len),
-        c -> c.h = carryOutPass(c.a, c.bu, c.cs, c.cOff, c.cVar, c.cConst, c.u, c.off, c.dSkip, c.len, c.h),
+        c -> stageC(c),
+        c -> c.h = coeffScanOutPass(c),
         c -> MemorySegment.copy(c.bu, 0, c.out, JAVA_FLOAT_UNALIGNED, c.off * 4, c.len),
     };
 
-    // softplus and exp2 are separate passes (they were one): each loop is then small enough for C2 to unroll
-    // it and to keep SimdMath's broadcast constants in registers, within its inlining budget.
+    // softplus is its own pass, apart from exp2 and the scan: each loop is then small enough for C2 to keep
+    // SimdMath's broadcast constants in registers (and to unroll the softplus loop) within its inlining
+    // budget. y is written to a float[] and copied out in bulk: a store to a segment inside a loop made C2
+    // redo every segment access's bounds, liveness and type checks per vector (~50 scalar instructions).
 
     /** dt = softplus(delta + bias) (or delta + bias) into {@code dt}. */
     private static void softplusPass(MemorySegment delta, long off, float bias, boolean sp, float[] dt, int len) {
@@ -240,39 +207,56 @@ final class SimdScan {
         for (int v = 0; v < len; v += VL) SimdMath.softplus(load(delta, off + v).add(bv)).intoArray(dt, v);
     }
 
-    /** In place dt -> a = exp2(dt * a2); bu = dt * u * B. */
-    private static void coeffPass(MemorySegment u, long off, MemorySegment bs, long bOff, boolean bVar, float bConst,
-                                   float a2, float[] a, float[] bu, int len) {
-        FloatVector a2v = FloatVector.broadcast(F, a2), bc = FloatVector.broadcast(F, bConst);
-        for (int v = 0; v < len; v += VL) {
-            FloatVector dt = FloatVector.fromArray(F, a, v);
-            FloatVector bb = bVar ? load(bs, bOff + v) : bc;
-            dt.mul(load(u, off + v)).mul(bb).intoArray(bu, v);
-            SimdMath.exp2Scan(dt.mul(a2v)).intoArray(a, v);
-        }
+    /** C of the chunk into c.cb (a bulk copy; a segment load in coeffScanOutPass passes C2's inlining budget). */
+    private static void stageC(N1 c) {
+        if (c.cVar) MemorySegment.copy(c.cs, JAVA_FLOAT_UNALIGNED, c.cOff * 4, c.cb, 0, c.len);
+        else java.util.Arrays.fill(c.cb, 0, c.len, c.cConst);
     }
 
     /**
-     * h = A_scan * carry + B_scan and y = C h + D u, with the carry as a scalar chain alongside; y goes
-     * into {@code bu} in place (each vector is read before it is overwritten) and is copied out in bulk by
-     * the next pass: a store to a segment inside this loop made C2 redo every segment access's bounds,
-     * liveness and type checks per vector (~50 scalar instructions), as it can no longer hoist them.
+     * dt (in c.a) -> y (in c.bu, in place): a = exp2(dt A), bu = dt u B, their in-vector scans, h = A_scan
+     * carry + B_scan and y = C h + D u. The carry is h's last lane (a broadcast, an FMA and an extract on
+     * the loop-carried chain, measured ~5% faster than the separate passes with a scalar chain they replace;
+     * a scalar FMA on the last lanes of a and bu here was slower).
      */
-    private static float carryOutPass(float[] a, float[] bu, MemorySegment cs, long cOff, boolean cVar, float cConst,
-                                      MemorySegment u, long off, float dSkip, int len, float h) {
-        FloatVector cc = FloatVector.broadcast(F, cConst), dv = FloatVector.broadcast(F, dSkip);
+    private static float coeffScanOutPass(N1 c) {
+        final float[] a = c.a, bu = c.bu, cb = c.cb;
+        final MemorySegment u = c.u, bs = c.bs;
+        final long off = c.off, bOff = c.bOff;
+        final boolean bVar = c.bVar;
+        final int len = c.len;
+        float h = c.h;
+        FloatVector a2v = FloatVector.broadcast(F, c.a2), bc = FloatVector.broadcast(F, c.bConst),
+                dv = FloatVector.broadcast(F, c.dSkip);
         for (int v = 0; v < len; v += VL) {
-            FloatVector hv = FloatVector.fromArray(F, a, v).fma(FloatVector.broadcast(F, h), FloatVector.fromArray(F, bu, v));
-            h = a[v + VL - 1] * h + bu[v + VL - 1];
-            FloatVector c = cVar ? load(cs, cOff + v) : cc;
-            load(u, off + v).fma(dv, hv.mul(c)).intoArray(bu, v);
+            FloatVector dt = FloatVector.fromArray(F, a, v), uu = load(u, off + v);
+            FloatVector bb = bVar ? load(bs, bOff + v) : bc;
+            FloatVector bv = dt.mul(uu).mul(bb);
+            FloatVector av = SimdMath.exp2Scan(dt.mul(a2v));
+            bv = stageB(av, bv, SH1, GE1);
+            av = stageA(av, SH1, GE1);
+            if (VL > 2) {
+                bv = stageB(av, bv, SH2, GE2);
+                av = stageA(av, SH2, GE2);
+            }
+            if (VL > 4) {
+                bv = stageB(av, bv, SH4, GE4);
+                av = stageA(av, SH4, GE4);
+            }
+            if (VL > 8) {
+                bv = stageB(av, bv, SH8, GE8);
+                av = stageA(av, SH8, GE8);
+            }
+            FloatVector hv = av.fma(FloatVector.broadcast(F, h), bv);
+            h = hv.lane(VL - 1);
+            uu.fma(dv, hv.mul(FloatVector.fromArray(F, cb, v))).intoArray(bu, v);
         }
         return h;
     }
 
     /**
-     * dstate 1 (VMamba's default), per chunk: (1) dt, a = exp(dt A) and dt u B along time, (2) the
-     * in-vector scans, (3) carries as a scalar chain next to h = A_scan carry + B_scan and y = C h + D u.
+     * dstate 1 (VMamba's default), per chunk: (1) dt = softplus(delta + bias) along time, (2) C staged,
+     * (3) exp2, the in-vector scans, the carry and y into an L1 buffer, (4) y copied out.
      */
     private static void n1Row(ScanJob j, int row, N1 c) {
         final int l = j.seqlen(), dim = j.dim(), b = row / dim, d = row % dim;
