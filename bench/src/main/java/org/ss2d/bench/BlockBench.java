@@ -27,7 +27,7 @@ public final class BlockBench {
                          int threads, boolean vss, int warmup, int reps, int checkBatches, long seed) {
         public static Config of(String backend, int batch, int dModel, int dState, double ssmRatio, int height, int width,
                                 int threads) {
-            return new Config(backend, batch, dModel, dState, ssmRatio, height, width, threads, false, 3, 11, 1, 42);
+            return new Config(backend, batch, dModel, dState, ssmRatio, height, width, threads, false, -1, 11, 1, 42); // -1: 3 s warm-up
         }
     }
 
@@ -157,7 +157,7 @@ public final class BlockBench {
         int reps = a.length > 7 ? Integer.parseInt(a[7]) : 11;
         boolean vss = a.length > 8 && a[8].equals("vss");
         Config c = new Config("cpu", Integer.parseInt(a[0]), Integer.parseInt(a[1]), Integer.parseInt(a[2]),
-                Double.parseDouble(a[3]), Integer.parseInt(a[4]), Integer.parseInt(a[5]), threads, vss, 3, reps, 1, 42);
+                Double.parseDouble(a[3]), Integer.parseInt(a[4]), Integer.parseInt(a[5]), threads, vss, -1, reps, 1, 42);
         System.out.println(run(c).toJson());
     }
 }

@@ -23,7 +23,7 @@ public final class ScanBench {
     public record Config(String backend, int batch, int dim, int groups, int seqlen, int dstate, int threads, int warmup,
                          int reps, int checkBatches, long seed) {
         public static Config of(String backend, int batch, int dim, int groups, int seqlen, int dstate, int threads) {
-            return new Config(backend, batch, dim, groups, seqlen, dstate, threads, 3, 11, 1, 42);
+            return new Config(backend, batch, dim, groups, seqlen, dstate, threads, -1, 11, 1, 42); // -1: 3 s warm-up
         }
     }
 
@@ -154,7 +154,7 @@ public final class ScanBench {
         int threads = a.length > 5 ? Integer.parseInt(a[5]) : 0;
         Config c = Config.of("cpu", Integer.parseInt(a[0]), Integer.parseInt(a[1]), Integer.parseInt(a[2]),
                 Integer.parseInt(a[3]), Integer.parseInt(a[4]), threads);
-        if (a.length > 6) c = new Config(c.backend(), c.batch(), c.dim(), c.groups(), c.seqlen(), c.dstate(), threads, 3,
+        if (a.length > 6) c = new Config(c.backend(), c.batch(), c.dim(), c.groups(), c.seqlen(), c.dstate(), threads, -1,
                 Integer.parseInt(a[6]), a.length > 7 ? Integer.parseInt(a[7]) : 1, 42);
         System.out.println(run(c).toJson());
     }
