@@ -367,6 +367,32 @@ public final class CudaBackend implements Backend, AutoCloseable {
         }
     }
 
+    /**
+     * Device milliseconds per block step (in_proj, conv_silu, cross_scan, x_dt_proj, scan, cross_merge,
+     * norm_out, out_proj; for VSS also norm_in, residual, norm2, mlp), averaged over {@code runs} of
+     * {@code op}, from events recorded between the steps. For benchmarks: the events cost a little.
+     */
+    public java.util.Map<String, Double> profileSteps(Runnable op, int runs) {
+        StepMarks m = new StepMarks();
+        synchronized (this) {
+            dev.makeCurrent();
+            dev.marks = m;
+        }
+        try {
+            for (int i = 0; i < runs; i++) {
+                synchronized (this) {
+                    m.mark(dev, StepMarks.BEGIN);
+                }
+                op.run();
+            }
+            synchronized (this) {
+                return m.collect(runs);
+            }
+        } finally {
+            dev.marks = null;
+        }
+    }
+
     @Override
     public java.util.OptionalDouble deviceTimeMs(Runnable op, int warmup, int reps) {
         return java.util.OptionalDouble.of(timeMs(op, warmup, reps));

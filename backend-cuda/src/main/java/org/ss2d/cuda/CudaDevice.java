@@ -41,6 +41,8 @@ final class CudaDevice implements AutoCloseable {
     private final Deque<Runnable> closers = new ArrayDeque<>();
     private volatile MemorySegment cublas;
     private volatile boolean closed;
+    /** Non-null only while {@link CudaBackend#profileSteps} runs. */
+    volatile StepMarks marks;
 
     private CudaDevice(int ordinal) {
         CudaDriver.requireAvailable();
@@ -99,6 +101,12 @@ final class CudaDevice implements AutoCloseable {
     }
 
     /** Makes the context current on the calling thread (cheap; every entry point calls it). */
+    /** Records the end of a block step when profiling; nothing otherwise. */
+    void mark(String step) {
+        StepMarks m = marks;
+        if (m != null) m.mark(this, step);
+    }
+
     void makeCurrent() {
         if (closed) throw new IllegalStateException("the CUDA backend on " + describe() + " is closed");
         CudaDriver.setCurrent(context);

@@ -28,11 +28,14 @@ final class Ss2dBlock {
         long xi = ws.floats(batch * plane);
         Layers.linear(dev, weight.applyAsLong(w.inProjWeight()), di, dm, x, (long) dm * len, len, xi, plane, len, len,
                 batch);
+        dev.mark("in_proj");
         long xa = ws.floats(batch * plane);
         Layers.dwconv(dev, xi, weight.applyAsLong(w.conv2dWeight()), weight.applyAsLong(w.conv2dBias()), xa, batch, di,
                 h, wd, c.dConv(), Layers.ACT_SILU);
+        dev.mark("conv_silu");
         long xs = ws.floats(batch * routes * plane);
         Layers.crossScan(dev, xa, xs, batch, di, h, wd);
+        dev.mark("cross_scan");
 
         long xdbl = ws.floats((long) batch * routes * rows * len);
         long dts = ws.floats(batch * routes * plane);
@@ -44,6 +47,7 @@ final class Ss2dBlock {
             Layers.linear(dev, wdt + 4L * k * di * r, di, r, xdblK, (long) routes * rows * len, len,
                     dts + 4L * k * plane, routes * plane, len, len, batch);
         }
+        dev.mark("x_dt_proj");
 
         long ys = ws.floats(batch * routes * plane);
         long[] p = new long[ScanParams.FIELDS];
@@ -72,14 +76,18 @@ final class Ss2dBlock {
         p[ScanParams.B_GROUP_STRIDE] = p[ScanParams.C_GROUP_STRIDE] = (long) rows * len;
         p[ScanParams.B_STATE_STRIDE] = p[ScanParams.C_STATE_STRIDE] = len;
         ScanLauncher.launch(dev, p);
+        dev.mark("scan");
 
         long y = xi;  // in_proj's output is dead by now
         Layers.crossMerge(dev, ys, y, batch, di, h, wd);
+        dev.mark("cross_merge");
         long yn = xa;
         Layers.layerNorm(dev, y, weight.applyAsLong(w.outNormWeight()), weight.applyAsLong(w.outNormBias()), yn, batch,
                 di, len);
+        dev.mark("norm_out");
         Layers.linear(dev, weight.applyAsLong(w.outProjWeight()), dm, di, yn, plane, len, out, (long) dm * len, len,
                 len, batch);
+        dev.mark("out_proj");
     }
 
     /** {@code x1 = x + SS2D(LN(x)); out = x1 + fc2(GELU(fc1(LN2(x1))))}. */
@@ -91,12 +99,15 @@ final class Ss2dBlock {
         long act = (long) dm * len;
         long xn = ws.floats(batch * act);
         Layers.layerNorm(dev, x, weight.applyAsLong(w.normWeight()), weight.applyAsLong(w.normBias()), xn, batch, dm, len);
+        dev.mark("norm_in");
         long s = ws.floats(batch * act);
         forward(dev, weight, negExpA, w.op(), xn, s, batch, h, wd, ws);
         long x1 = ws.floats(batch * act);
         Layers.add(dev, x, s, x1, batch * act);
+        dev.mark("residual");
         Layers.layerNorm(dev, x1, weight.applyAsLong(w.norm2Weight()), weight.applyAsLong(w.norm2Bias()), xn, batch, dm,
                 len);
+        dev.mark("norm2");
         long hid = ws.floats((long) batch * hidden * len);
         Layers.linear(dev, weight.applyAsLong(w.fc1Weight()), hidden, dm, xn, act, len, hid, (long) hidden * len, len,
                 len, batch);
@@ -104,6 +115,8 @@ final class Ss2dBlock {
         Layers.linear(dev, weight.applyAsLong(w.fc2Weight()), dm, hidden, hid, (long) hidden * len, len, s, act, len,
                 len, batch);
         Layers.biasAct(dev, s, weight.applyAsLong(w.fc2Bias()), s, batch, dm, len, Layers.ACT_NONE);
+        dev.mark("mlp");
         Layers.add(dev, x1, s, out, batch * act);
+        dev.mark("residual");
     }
 }

@@ -73,6 +73,8 @@ class CudaTimingTest {
             System.out.printf("[cuda timing] SS2D VMamba-T stage 1 (batch %d, 96x56x56, fp32): %.3f ms, %.0f images/s%n",
                     batch, ss2d, batch / (ss2d * 1e-3));
             System.out.printf("[cuda timing] VSS block, same: %.3f ms, %.0f images/s%n", vss, batch / (vss * 1e-3));
+            System.out.printf("[cuda timing] SS2D steps (ms): %s%n", cuda.profileSteps(() -> gpu.ss2dInto(w, x, out), 20));
+            System.out.printf("[cuda timing] VSS steps (ms): %s%n", cuda.profileSteps(() -> gpu.vssBlockInto(vw, x, out), 20));
             s.release();
         }
     }
