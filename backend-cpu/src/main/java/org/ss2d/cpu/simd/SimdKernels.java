@@ -81,9 +81,6 @@ public final class SimdKernels extends Kernels {
 
     // ------------------------------------------------------------------ GEMM
 
-    /** Columns per register tile: 4 rows x 3 vectors = 12 accumulators, 7 loads per 12 FMAs. */
-    private static final int NR = 3, MR = 4;
-
     @Override
     public void gemm(MemorySegment w, long wOff, int ldw, MemorySegment x, long xOff, int ldx, MemorySegment out,
                      long outOff, int ldo, int k, int m0, int m1, int p0, int p1, MemorySegment bias, long biasOff,
@@ -92,26 +89,8 @@ public final class SimdKernels extends Kernels {
             gemmSmallK(w, wOff, ldw, x, xOff, ldx, out, outOff, ldo, k, m0, m1, p0, p1);
             return;
         }
-        final int nr = NR * VL;
-        for (int pc = p0; pc < p1; pc += nr) {
-            boolean full = pc + nr <= p1;
-            VectorMask<Float> q0 = F.indexInRange(pc, p1), q1 = F.indexInRange(pc + VL, p1),
-                    q2 = F.indexInRange(pc + 2 * VL, p1);
-            int m = m0;
-            for (; m + MR <= m1; m += MR) {
-                long wr = wOff + (long) m * ldw, oc = outOff + (long) m * ldo + pc, rc = resOff + (long) m * ldo + pc;
-                if (full) tile4(w, wr, ldw, x, xOff + pc, ldx, k, out, oc, ldo, bias, biasOff + m, residual, rc);
-                else tile4Masked(w, wr, ldw, x, xOff + pc, ldx, k, q0, q1, q2, out, oc, ldo, bias, biasOff + m, residual, rc);
-            }
-            for (; m < m1; m++) {
-                tile1(w, wOff + (long) m * ldw, x, xOff + pc, ldx, k, q0, q1, q2, out, outOff + (long) m * ldo + pc,
-                        bias, biasOff + m, residual, resOff + (long) m * ldo + pc);
-            }
-            if (act == Activation.GELU) {
-                // a pass of its own: GELU inlined into the twelve stores would blow C2's inlining budget
-                for (int r = m0; r < m1; r++) geluRow(out, outOff + (long) r * ldo + pc, Math.min(nr, p1 - pc));
-            }
-        }
+        SimdGemm.gemm(w, wOff, ldw, x, xOff, ldx, out, outOff, ldo, k, m0, m1, p0, p1, bias, biasOff, act, residual,
+                resOff);
     }
 
     /**
@@ -148,98 +127,6 @@ public final class SimdKernels extends Kernels {
                 out.setAtIndex(JAVA_FLOAT_UNALIGNED, outOff + (long) m * ldo + pc, acc);
             }
         }
-    }
-
-    private static void geluRow(MemorySegment out, long off, int len) {
-        for (int v = 0; v < len; v += VL) {
-            VectorMask<Float> m = F.indexInRange(v, len);
-            SimdMath.gelu(load(out, off + v, m)).intoMemorySegment(out, (off + v) * 4, ORDER, m);
-        }
-    }
-
-    /** Full 4 x 3-vector tile, unmasked loads: the hot path. */
-    private static void tile4(MemorySegment w, long wr, int ldw, MemorySegment x, long xc, int ldx, int k,
-                              MemorySegment out, long oc, int ldo, MemorySegment bias, long bOff, MemorySegment res,
-                              long rc) {
-        FloatVector z = FloatVector.zero(F);
-        FloatVector c00 = z, c01 = z, c02 = z, c10 = z, c11 = z, c12 = z, c20 = z, c21 = z, c22 = z, c30 = z, c31 = z,
-                c32 = z;
-        for (int kk = 0; kk < k; kk++) {
-            long xr = xc + (long) kk * ldx;
-            FloatVector x0 = load(x, xr), x1 = load(x, xr + VL), x2 = load(x, xr + 2 * VL);
-            FloatVector w0 = FloatVector.broadcast(F, get(w, wr + kk));
-            FloatVector w1 = FloatVector.broadcast(F, get(w, wr + ldw + kk));
-            FloatVector w2 = FloatVector.broadcast(F, get(w, wr + 2L * ldw + kk));
-            FloatVector w3 = FloatVector.broadcast(F, get(w, wr + 3L * ldw + kk));
-            c00 = x0.fma(w0, c00);
-            c01 = x1.fma(w0, c01);
-            c02 = x2.fma(w0, c02);
-            c10 = x0.fma(w1, c10);
-            c11 = x1.fma(w1, c11);
-            c12 = x2.fma(w1, c12);
-            c20 = x0.fma(w2, c20);
-            c21 = x1.fma(w2, c21);
-            c22 = x2.fma(w2, c22);
-            c30 = x0.fma(w3, c30);
-            c31 = x1.fma(w3, c31);
-            c32 = x2.fma(w3, c32);
-        }
-        store3(c00, c01, c02, out, oc, bias, bOff, res, rc);
-        store3(c10, c11, c12, out, oc + ldo, bias, bOff + 1, res, rc + ldo);
-        store3(c20, c21, c22, out, oc + 2L * ldo, bias, bOff + 2, res, rc + 2L * ldo);
-        store3(c30, c31, c32, out, oc + 3L * ldo, bias, bOff + 3, res, rc + 3L * ldo);
-    }
-
-    private static void store3(FloatVector c0, FloatVector c1, FloatVector c2, MemorySegment out, long oc,
-                               MemorySegment bias, long bOff, MemorySegment res, long rc) {
-        if (bias != null) {
-            FloatVector bv = FloatVector.broadcast(F, get(bias, bOff));
-            c0 = c0.add(bv);
-            c1 = c1.add(bv);
-            c2 = c2.add(bv);
-        }
-        if (res != null) {
-            c0 = c0.add(load(res, rc));
-            c1 = c1.add(load(res, rc + VL));
-            c2 = c2.add(load(res, rc + 2 * VL));
-        }
-        c0.intoMemorySegment(out, oc * 4, ORDER);
-        c1.intoMemorySegment(out, (oc + VL) * 4, ORDER);
-        c2.intoMemorySegment(out, (oc + 2 * VL) * 4, ORDER);
-    }
-
-    /** The column tail: the same tile with masked loads and stores. */
-    private static void tile4Masked(MemorySegment w, long wr, int ldw, MemorySegment x, long xc, int ldx, int k,
-                                    VectorMask<Float> q0, VectorMask<Float> q1, VectorMask<Float> q2, MemorySegment out,
-                                    long oc, int ldo, MemorySegment bias, long bOff, MemorySegment res, long rc) {
-        for (int r = 0; r < MR; r++) {
-            tile1(w, wr + (long) r * ldw, x, xc, ldx, k, q0, q1, q2, out, oc + (long) r * ldo, bias, bOff + r, res,
-                    rc + (long) r * ldo);
-        }
-    }
-
-    private static void tile1(MemorySegment w, long wr, MemorySegment x, long xc, int ldx, int k, VectorMask<Float> q0,
-                              VectorMask<Float> q1, VectorMask<Float> q2, MemorySegment out, long oc,
-                              MemorySegment bias, long bOff, MemorySegment res, long rc) {
-        FloatVector c0 = FloatVector.zero(F), c1 = c0, c2 = c0;
-        for (int kk = 0; kk < k; kk++) {
-            long xr = xc + (long) kk * ldx;
-            FloatVector w0 = FloatVector.broadcast(F, get(w, wr + kk));
-            c0 = load(x, xr, q0).fma(w0, c0);
-            c1 = load(x, xr + VL, q1).fma(w0, c1);
-            c2 = load(x, xr + 2 * VL, q2).fma(w0, c2);
-        }
-        storeMasked(c0, q0, out, oc, bias, bOff, res, rc);
-        storeMasked(c1, q1, out, oc + VL, bias, bOff, res, rc + VL);
-        storeMasked(c2, q2, out, oc + 2 * VL, bias, bOff, res, rc + 2 * VL);
-    }
-
-    private static void storeMasked(FloatVector c, VectorMask<Float> q, MemorySegment out, long o, MemorySegment bias,
-                                    long bOff, MemorySegment res, long r) {
-        if (!q.anyTrue()) return;
-        if (bias != null) c = c.add(get(bias, bOff));
-        if (res != null) c = c.add(load(res, r, q));
-        c.intoMemorySegment(out, o * 4, ORDER, q);
     }
 
     // ------------------------------------------------------------------ depthwise conv + SiLU
