@@ -26,8 +26,10 @@ final class SimdGemm {
     private static final int NR = 3;
 
     private static final class Scratch {
-        float[] w = new float[0], x = new float[0];
+        float[] w = new float[0], x = new float[0], raw = new float[0];
         final float[] tile = new float[MR * NR * VL];
+        /** shape of what {@code w} holds packed, from the weights kept in {@code raw}; k = -1: nothing */
+        int packedK = -1, packedRows;
     }
 
     private static final ThreadLocal<Scratch> SCRATCH = ThreadLocal.withInitial(Scratch::new);
@@ -37,10 +39,13 @@ final class SimdGemm {
                      Activation act, MemorySegment residual, long resOff) {
         final int nr = NR * VL, rows = m1 - m0, blocks = (rows + MR - 1) / MR;
         Scratch s = SCRATCH.get();
-        if (s.w.length < blocks * MR * k) s.w = new float[blocks * MR * k];
+        if (s.w.length < blocks * MR * k) {
+            s.w = new float[blocks * MR * k];
+            s.packedK = -1;
+        }
         if (s.x.length < nr * k) s.x = new float[nr * k];
         float[] wp = s.w, xp = s.x, tile = s.tile;
-        packW(w, wOff + (long) m0 * ldw, ldw, k, rows, wp);
+        packWeights(s, w, wOff + (long) m0 * ldw, ldw, k, rows);
         boolean gelu = act == Activation.GELU;
         for (int pc = p0; pc < p1; pc += nr) {
             int cols = Math.min(nr, p1 - pc);
@@ -48,9 +53,33 @@ final class SimdGemm {
             for (int bl = 0; bl < blocks; bl++) {
                 kernel(wp, bl * MR * k, xp, k, tile);
                 int m = m0 + bl * MR, mr = Math.min(MR, m1 - m);
-                epilogue(tile, mr, cols, out, outOff + (long) m * ldo + pc, ldo, bias, biasOff + m, gelu, residual,
-                        resOff + (long) m * ldo + pc);
+                if (gelu) geluTile(tile, mr, bias, biasOff + m);
+                epilogue(tile, mr, cols, out, outOff + (long) m * ldo + pc, ldo, gelu ? null : bias, biasOff + m,
+                        residual, resOff + (long) m * ldo + pc);
             }
+        }
+    }
+
+    /**
+     * The column-tiled callers pack the same weights many times in a row: keep this thread's last packing
+     * and reuse it when the weights are still equal, element by element, to the copy kept of them
+     * (a vectorized compare is several times cheaper than the scalar transpose; equal content, not the
+     * same address, is what makes the packing valid).
+     */
+    private static void packWeights(Scratch s, MemorySegment w, long wOff, int ldw, int k, int rows) {
+        long n = (long) rows * k;
+        boolean contiguous = ldw == k;
+        if (contiguous && s.packedK == k && s.packedRows == rows && MemorySegment.mismatch(w, wOff * 4, (wOff + n) * 4,
+                MemorySegment.ofArray(s.raw), 0, n * 4) == -1) {
+            return;
+        }
+        s.packedK = -1;
+        packW(w, wOff, ldw, k, rows, s.w);
+        if (contiguous) {
+            if (s.raw.length < n) s.raw = new float[(int) n];
+            MemorySegment.copy(w, JAVA_FLOAT_UNALIGNED, wOff * 4, s.raw, 0, (int) n);
+            s.packedK = k;
+            s.packedRows = rows;
         }
     }
 
@@ -160,9 +189,23 @@ final class SimdGemm {
         c72.intoArray(tile, 7 * n + 2 * VL);
     }
 
-    /** bias, then GELU, then the residual (the scalar kernels' order); masked only on the column tail. */
+    /**
+     * bias then GELU in place, a method of its own: called from the epilogue's loop, where only some calls
+     * take it, C2 judged GELU not hot enough to inline and boxed its vectors.
+     */
+    private static void geluTile(float[] tile, int mr, MemorySegment bias, long bOff) {
+        final int n = NR * VL;
+        for (int r = 0; r < mr; r++) {
+            float bv = bias == null ? 0f : bias.getAtIndex(JAVA_FLOAT_UNALIGNED, bOff + r);
+            for (int v = 0; v < n; v += VL) {
+                SimdMath.gelu(FloatVector.fromArray(F, tile, r * n + v).add(bv)).intoArray(tile, r * n + v);
+            }
+        }
+    }
+
+    /** bias, then the residual; masked only on the column tail (GELU, when asked, is applied before). */
     private static void epilogue(float[] tile, int mr, int cols, MemorySegment out, long oc, int ldo,
-                                 MemorySegment bias, long bOff, boolean gelu, MemorySegment res, long rc) {
+                                 MemorySegment bias, long bOff, MemorySegment res, long rc) {
         final int n = NR * VL;
         for (int r = 0; r < mr; r++) {
             float bv = bias == null ? 0f : bias.getAtIndex(JAVA_FLOAT_UNALIGNED, bOff + r);
@@ -170,7 +213,6 @@ final class SimdGemm {
             for (int v = 0; v < cols; v += VL) {
                 FloatVector c = FloatVector.fromArray(F, tile, r * n + v);
                 if (bias != null) c = c.add(bv);
-                if (gelu) c = SimdMath.gelu(c);
                 if (v + VL <= cols) {
                     if (res != null) c = c.add(FloatVector.fromMemorySegment(F, res, (ro + v) * 4, ORDER));
                     c.intoMemorySegment(out, (o + v) * 4, ORDER);
