@@ -48,7 +48,7 @@ final class DemoCommand implements Callable<Integer> {
     @Option(names = "--warmup", defaultValue = "2", description = "untimed warm-up runs, at least (default ${DEFAULT-VALUE})")
     int warmup;
 
-    @Option(names = "--warmup-seconds", defaultValue = "3.0",
+    @Option(names = "--warmup-seconds", defaultValue = "6.0",
             description = "warm up for at least this long, so the JIT has compiled the host path (default ${DEFAULT-VALUE})")
     double warmupSeconds;
 
