@@ -71,9 +71,9 @@ public final class Ss2d {
     // ------------------------------------------------------------------ selective scan
 
     public ScanArgs.Result selectiveScan(TensorScope scope, ScanArgs a) {
-        Validator.selectiveScan(a, ANY_F32, null); // shape errors first, whatever the backend
-        Backend b = choose(a.u(), be -> Validator.selectiveScan(a, be.capabilities(), be.name()));
-        ScanShape s = Validator.selectiveScan(a, b.capabilities(), b.name());
+        ScanPlan plan = planScan(a);
+        Backend b = plan.backend();
+        ScanShape s = plan.shape();
         Tensor out = alloc(scope, b, a.u(), s.batch(), s.dim(), s.seqlen());
         Tensor last = null;
         try {
@@ -90,9 +90,9 @@ public final class Ss2d {
 
     /** Runs into caller-provided outputs ({@code lastState} null unless asked for). */
     public void selectiveScanInto(ScanArgs a, Tensor out, Tensor lastState) {
-        Validator.selectiveScan(a, ANY_F32, null);
-        Backend b = choose(a.u(), be -> Validator.selectiveScan(a, be.capabilities(), be.name()));
-        ScanShape s = Validator.selectiveScan(a, b.capabilities(), b.name());
+        ScanPlan plan = planScan(a);
+        Backend b = plan.backend();
+        ScanShape s = plan.shape();
         output("out", out, a.u(), s.batch(), s.dim(), s.seqlen());
         if (a.returnLastState()) {
             output("last_state", lastState, a.u(), s.batch(), s.dim(), s.dstate());
@@ -197,6 +197,16 @@ public final class Ss2d {
     /** Capabilities used for the backend-independent first pass: every limit open, f32 only. */
     private static final org.ss2d.spi.Capabilities ANY_F32 = new org.ss2d.spi.Capabilities(
             org.ss2d.spi.Capabilities.UNLIMITED, java.util.Set.of(DType.F32), false, "-", 0, false, 0);
+
+    private record ScanPlan(Backend backend, ScanShape shape) {}
+
+    /** Shape errors first, whatever the backend; then the backend, and the sizes its check derived. */
+    private ScanPlan planScan(ScanArgs a) {
+        Validator.selectiveScan(a, ANY_F32, null);
+        ScanShape[] shape = new ScanShape[1]; // choose() returns right after the chosen backend's check
+        Backend b = choose(a.u(), be -> shape[0] = Validator.selectiveScan(a, be.capabilities(), be.name()));
+        return new ScanPlan(b, shape[0]);
+    }
 
     private Backend choose(Tensor first, Consumer<Backend> check) {
         if (!first.isHost()) {
