@@ -4,3 +4,4 @@
 #include "cross_scan.cuh"
 #include "layers.cuh"
 #include "selective_scan_states.cuh"
+#include "selective_scan_pipe.cuh"

@@ -31,13 +31,18 @@ static std::map<std::string, ScanKernel> scanKernels() {
   KRK(0, 1, 4) KRK(0, 2, 4) KRK(0, 4, 4) KRK(0, 1, 8) KRK(0, 2, 8) KRK(0, 4, 8)
 #undef KRK
 #undef KV
+#define KP(S, SPL) m["ss2d_scan_fwd_pipe_l" #S "_s" #SPL "_v0"] = ss2d_scan_fwd_pipe_l##S##_s##SPL##_v0; \
+                   m["ss2d_scan_fwd_pipe_l" #S "_s" #SPL "_v1"] = ss2d_scan_fwd_pipe_l##S##_s##SPL##_v1;
+  KP(1, 4) KP(2, 4) KP(4, 4) KP(8, 4) KP(2, 8) KP(4, 8) KP(8, 8)
+#undef KP
   return m;
 }
 
 typedef void (*StatesKernel)(const ScanParams, int64_t);
 static std::map<std::string, StatesKernel> statesKernels() {
   return {{"ss2d_scan_fwd_states_s4_v0", ss2d_scan_fwd_states_s4_v0}, {"ss2d_scan_fwd_states_s4_v1", ss2d_scan_fwd_states_s4_v1},
-          {"ss2d_scan_fwd_states_s8_v0", ss2d_scan_fwd_states_s8_v0}, {"ss2d_scan_fwd_states_s8_v1", ss2d_scan_fwd_states_s8_v1}};
+          {"ss2d_scan_fwd_states_s8_v0", ss2d_scan_fwd_states_s8_v0}, {"ss2d_scan_fwd_states_s8_v1", ss2d_scan_fwd_states_s8_v1},
+          {"ss2d_scan_fwd_n1seg_r1_k4", ss2d_scan_fwd_n1seg_r1_k4}, {"ss2d_scan_fwd_n1seg_r2_k4", ss2d_scan_fwd_n1seg_r2_k4}};
 }
 
 static uint64_t g_rng = 0x9E3779B97F4A7C15ull;
@@ -174,7 +179,7 @@ static ScanLaunch launch_scan(const ScanParams& p, int rows, int items = 0, int 
   }
   ScanKernel k = kernels.at(pl.kernel);
   if (pl.smem > 48 * 1024) CK(cudaFuncSetAttribute(k, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)pl.smem));
-  k<<<(unsigned)pl.blocks, SS2D_SCAN_WARPS * 32, pl.smem, s>>>(p);
+  k<<<(unsigned)pl.blocks, pl.threads, pl.smem, s>>>(p);
   CK(cudaGetLastError());
   return pl;
 }
@@ -215,7 +220,8 @@ static void scan_correctness(bool small) {
     c.hasD = irand(2); c.hasZ = irand(2); c.hasBias = irand(2); c.softplus = irand(2); c.last = irand(3) != 0;
     c.pad = irand(3) == 0 ? 1 + irand(5) : 0;
     static const int rowChoices[] = {0, 1, 2, 4};
-    check_scan_case(c, rowChoices[irand(4)], irand(2) ? 4 : 8, c.N > 1 ? 1 + irand(2) : 0);
+    const int algo = c.N > 1 ? 1 + irand(3) : 0;
+    check_scan_case(c, rowChoices[irand(4)], irand(2) ? 4 : 8, algo);
   }
   // Every option at once, on a length that is not a multiple of anything, both paths.
   for (int64_t N : {1, 16}) for (int64_t pad : {0, 3}) {
@@ -229,6 +235,31 @@ static void scan_correctness(bool small) {
     c.hasD = c.hasZ = c.hasBias = c.softplus = c.last = true; c.pad = pad;
     check_scan_case(c, 0, 0, 2);
     check_scan_case(c, 0, 4, 2);
+    check_scan_case(c, 0, 4, 3);
+    check_scan_case(c, 0, 8, 3);
+  }
+  // The pipelined kernel at every lanes-per-channel width, odd lengths and lengths that end
+  // inside or exactly at a 16-step tile, both load paths.
+  for (int64_t L : {1, 2, 15, 16, 17, 33, 517}) for (int64_t pad : {0, 1}) for (int64_t N : {2, 4, 8, 32, 64}) {
+    if (small && L > 40) continue;
+    ScanCase c{}; c.Bt = 2; c.G = 2; c.Dm = 64; c.L = L; c.N = N; c.varB = c.varC = true;
+    c.hasD = c.hasZ = c.hasBias = c.softplus = c.last = true; c.pad = pad;
+    check_scan_case(c, 0, 4, 3); check_scan_case(c, 0, 8, 3);
+  }
+  // dstate 1 on contiguous short rows, RS rows per virtual row: row starts inside and at the
+  // edges of 128-step chunks, every option, constant and variable B/C.
+  for (int64_t L : {4, 8, 60, 196, 200, 256, 1028}) for (int RS : {1, 2, 3, 4, 8}) for (int R : {1, 2}) {
+    if (small && L > 200) continue;
+    ScanCase c{}; c.Bt = 2; c.G = 2; c.Dm = 48; c.L = L; c.N = 1; c.varB = c.varC = true;
+    c.hasD = c.hasZ = c.hasBias = c.softplus = c.last = true;
+    if ((L + RS + R) % 3 == 0) { c.G = 1; c.varB = false; c.hasZ = false; }
+    if ((L + RS) % 5 == 0) { c.G = 1; c.varC = false; c.softplus = false; }
+    check_scan_case(c, R, RS, 4);
+  }
+  for (int cb = 0; cb < 3; ++cb) {  // constant B and/or C through the pipelined kernel
+    ScanCase c{}; c.Bt = 2; c.G = 1; c.Dm = 32; c.L = 101; c.N = 16; c.varB = cb != 0; c.varC = cb != 1;
+    c.hasD = c.last = c.softplus = c.hasBias = true; c.hasZ = cb == 2;
+    check_scan_case(c, 0, 4, 3); check_scan_case(c, 0, 8, 3);
   }
   { ScanCase c{}; c.Bt = 2; c.G = 1; c.Dm = 32; c.L = 100; c.N = 16; c.varB = false; c.varC = true;
     c.hasD = c.last = c.softplus = true; check_scan_case(c, 0, 0, 2); }
@@ -394,8 +425,8 @@ static void time_shapes(double copy) {
     // Correctness on 64 sampled channels of two batches (the full float64 reference is slow).
     // (rows, items, algo); algo 2 = states across lanes
     const std::vector<std::array<int, 3>> combos = s.N == 1
-        ? std::vector<std::array<int, 3>>{{0, 0, 0}, {1, 4, 1}, {2, 4, 1}, {4, 4, 1}}
-        : std::vector<std::array<int, 3>>{{0, 0, 0}, {4, 4, 1}, {0, 8, 2}, {0, 4, 2}};
+        ? std::vector<std::array<int, 3>>{{0, 0, 0}, {2, 4, 1}, {1, 4, 4}, {1, 8, 4}, {1, 16, 4}}
+        : std::vector<std::array<int, 3>>{{0, 0, 0}, {0, 8, 2}, {0, 4, 3}, {0, 8, 3}};
     for (auto [rows, items, algo] : combos) {
       dv.out.poison();
       ScanLaunch pl = launch_scan(dv.p, rows, items, algo);
@@ -423,8 +454,9 @@ static void time_shapes(double copy) {
       const double bytes = 4.0 * (3.0 * s.Bt * s.Dm * s.L + 2.0 * s.Bt * s.G * s.N * s.L + 3.0 * s.Dm * s.N + 2.0 * s.Dm);
       const double gbps = bytes / (ms * 1e-3) / 1e9;
       char line[256];
-      std::snprintf(line, sizeof line, "%-3s %-27s %s %8.3f ms %7.0f GB/s %5.1f%% of copy  floor %.3f ms  mamba %.3f ms (x%.2f)",
-                    s.name, pl.kernel.c_str(), rows == 0 && algo == 0 ? "auto" : "    ", ms, gbps, 100 * gbps / copy, bytes / (copy * 1e9) * 1e3, s.mambaMs, s.mambaMs / ms);
+      const std::string kname = pl.kernel + (pl.kernel.find("seg") != std::string::npos ? " rs" + std::to_string(pl.lanesPerChannel) : "");
+      std::snprintf(line, sizeof line, "%-3s %-31s %s %8.3f ms %7.0f GB/s %5.1f%% of copy  floor %.3f ms  mamba %.3f ms (x%.2f)",
+                    s.name, kname.c_str(), rows == 0 && algo == 0 ? "auto" : "    ", ms, gbps, 100 * gbps / copy, bytes / (copy * 1e9) * 1e3, s.mambaMs, s.mambaMs / ms);
       table.push_back(line);
       cudaEventDestroy(e0); cudaEventDestroy(e1);
     }

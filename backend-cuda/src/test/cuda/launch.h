@@ -4,10 +4,12 @@
 #include <cstdint>
 #include <string>
 #include "../../main/cuda/ss2d_params.h"
+#include "../../main/cuda/selective_scan_pipe.cuh"
 
 struct ScanLaunch {
   std::string kernel;   // e.g. ss2d_scan_fwd_n1_r2_k4_v1 or ss2d_scan_fwd_states_s8_v1
   bool states = false;  // states-across-lanes kernel (second argument: lanes per channel)
+  bool pipe = false;    // pipelined states kernel (lanes per channel and states per lane in its name)
   int lanesPerChannel = 0;
   int threads = SS2D_SCAN_WARPS * 32;
   int rows;             // R: channels per warp
@@ -22,11 +24,90 @@ inline bool aligned16(const void* p) { return (reinterpret_cast<uintptr_t>(p) & 
 // rowsOverride / itemsOverride: 0 = heuristic, else force R in {1,2,4} / K in {4,8}
 // (the harness times every choice; only instantiated pairs exist, see selective_scan.cuh).
 // algo: 0 = heuristic, 1 = chunked warp scan (selective_scan.cuh), 2 = states across lanes
-// (selective_scan_states.cuh, dstate > 1 only).
+// (selective_scan_states.cuh, dstate > 1 only), 3 = pipelined states across lanes
+// (selective_scan_pipe.cuh; itemsOverride = states per lane 4 or 8), 4 = dstate 1 on
+// contiguous short rows (scan_fwd_seg; rowsOverride = R, itemsOverride = rows per segment).
+
+// 16-byte path of the states kernels: seqlen, every row stride and every pointer allow float4.
+inline bool states_vec(const ScanParams& p) {
+  bool vec = p.seqlen % 4 == 0 && aligned16(p.u) && aligned16(p.delta) && aligned16(p.out) && (!p.z || aligned16(p.z));
+  const int64_t strides[] = {p.u_batch_stride, p.u_dim_stride, p.delta_batch_stride, p.delta_dim_stride,
+                             p.z_batch_stride, p.z_dim_stride, p.out_batch_stride, p.out_dim_stride};
+  for (int64_t st : strides) vec = vec && (st % 4 == 0);
+  if (p.flags & SS2D_VARIABLE_B) vec = vec && p.B_batch_stride % 4 == 0 && p.B_group_stride % 4 == 0 && p.B_state_stride % 4 == 0 && aligned16(p.B);
+  if (p.flags & SS2D_VARIABLE_C) vec = vec && p.C_batch_stride % 4 == 0 && p.C_group_stride % 4 == 0 && p.C_state_stride % 4 == 0 && aligned16(p.C);
+  return vec;
+}
+
+// The pipelined kernel for SPL states per lane, or kernel "none" when no instantiation fits
+// (S = lanes per channel in {1, 2, 4, 8}; no S = 1 at SPL 8) or the
+// channels of a group do not fill whole warps.
+inline ScanLaunch plan_pipe(const ScanParams& p, int spl) {
+  ScanLaunch s;
+  s.kernel = "none";
+  int S = 1;
+  while ((int64_t)S * spl < p.dstate) S *= 2;
+  if (S > 8 || (spl == 8 && S == 1)) return s;
+  const int RW = 32 / S;
+  if ((p.dim / p.groups) % RW != 0) return s;
+  const bool vec = states_vec(p);
+  const size_t perWarp = (size_t)ss2d::pipe::warp_floats(S, spl) * sizeof(float);
+  const int wpb = perWarp <= 24 * 1024 ? 2 : 1;
+  const int64_t warps = p.batch * (p.dim / RW);
+  s.kernel = "ss2d_scan_fwd_pipe_l" + std::to_string(S) + "_s" + std::to_string(spl) + "_v" + (vec ? "1" : "0");
+  s.pipe = true; s.lanesPerChannel = S; s.rows = RW; s.items = spl; s.vec = vec;
+  s.threads = 32 * wpb;
+  s.blocks = (warps + wpb - 1) / wpb;
+  s.smem = perWarp * wpb;
+  return s;
+}
+
+// dstate 1 on short contiguous rows: R virtual rows of RS channels each per warp (kernel
+// ss2d_scan_fwd_n1seg_r<R>_k4, second argument RS), or "none" when the layout does not allow it.
+inline ScanLaunch plan_seg(const ScanParams& p, int R, int RS) {
+  ScanLaunch s;
+  s.kernel = "none";
+  const int64_t L = p.seqlen;
+  bool ok = p.dstate == 1 && L % 4 == 0 && states_vec(p) && p.u_dim_stride == L && p.delta_dim_stride == L &&
+            p.out_dim_stride == L && (!p.z || p.z_dim_stride == L) && (p.dim / p.groups) % ((int64_t)R * RS) == 0;
+  if (!ok) return s;
+  s.kernel = "ss2d_scan_fwd_n1seg_r" + std::to_string(R) + "_k4";
+  s.states = true; s.lanesPerChannel = RS; s.rows = R; s.items = 4; s.vec = true;
+  const int64_t warps = p.batch * (p.dim / ((int64_t)R * RS));
+  s.blocks = (warps + SS2D_SCAN_WARPS - 1) / SS2D_SCAN_WARPS;
+  s.smem = 0;
+  return s;
+}
+
 inline ScanLaunch plan_scan(const ScanParams& p, int rowsOverride, int itemsOverride, int smCount, int algo = 0) {
   ScanLaunch s;
   const int64_t perGroup = p.dim / p.groups;
   const bool n1 = p.dstate == 1;
+  if (algo == 4) return plan_seg(p, rowsOverride ? rowsOverride : 2, itemsOverride ? itemsOverride : 2);
+  if (algo == 3) return plan_pipe(p, itemsOverride ? itemsOverride : 4);
+  if (algo == 0 && !rowsOverride && !itemsOverride && !n1 && p.dstate <= 64) {
+    // Pipelined states kernel. 4 states per lane when its warps fit in one wave (16 per SM),
+    // else 8 (fewer, longer warps; no tail wave). H100: S5 (2048 warps at 4) 0.63 ms at 4 vs 0.69
+    // at 8; S2 (3072 warps at 4) 0.77 at 4 vs 0.67 at 8. Too few warps for 4 per SM: n0 below.
+    const int64_t sm4 = (int64_t)smCount * 4, wave = (int64_t)smCount * 16;
+    ScanLaunch p4 = plan_pipe(p, 4), p8 = plan_pipe(p, 8);
+    const int64_t w4 = p4.kernel != "none" ? p.batch * (p.dim / p4.rows) : 0;
+    const int64_t w8 = p8.kernel != "none" ? p.batch * (p.dim / p8.rows) : 0;
+    if (w4 >= sm4 && (w4 <= wave || w8 < sm4)) return p4;
+    if (w8 >= sm4) return p8;
+  }
+  if (algo == 0 && !rowsOverride && !itemsOverride && n1 && p.seqlen < 1024) {
+    // Short rows: RS contiguous rows per virtual row, one per warp; RS the largest power of two
+    // with RS*L <= 3200 that still leaves 64 warps per SM (two waves of 32). H100: S4 (L 196)
+    // rs8 0.099 ms against 0.108 for n1_r2_k4; S3 (L 784) rs4 0.184 against 0.194.
+    int RS = 1;
+    while ((int64_t)RS * 2 * p.seqlen <= 3200 && perGroup % (RS * 2) == 0 &&
+           p.batch * (p.dim / (RS * 2)) >= (int64_t)smCount * 64) RS *= 2;
+    if (RS > 1) {
+      ScanLaunch sg = plan_seg(p, 1, RS);
+      if (sg.kernel != "none") return sg;
+    }
+  }
   if (!n1 && algo != 1) {
     // States across lanes: SPL states per lane, S lanes per channel, RW = 32/S channels per warp.
     // Latency-bound (each lane walks the whole sequence): prefer 8 states per lane, but split a

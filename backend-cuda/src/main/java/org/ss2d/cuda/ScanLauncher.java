@@ -3,14 +3,20 @@ package org.ss2d.cuda;
 import org.ss2d.validate.LimitExceededException;
 
 /**
- * Chooses and launches one of the scan kernels of {@code selective_scan.cuh} and
- * {@code selective_scan_states.cuh}, with the rules of {@code src/test/cuda/launch.h} (the harness
- * measures exactly these choices):
+ * Chooses and launches one of the scan kernels of {@code selective_scan.cuh},
+ * {@code selective_scan_pipe.cuh} and {@code selective_scan_states.cuh}, with the rules of
+ * {@code src/test/cuda/launch.h} (the harness measures exactly these choices; H100 figures):
  * <ul>
- *   <li>dstate 1: {@code n1}, 2 rows per warp, 4 items per lane (memory-bound; fastest on S1, S3, S4);</li>
- *   <li>dstate &gt; 1 with enough channels for 4 warps per SM: {@code states}, each lane runs the
- *       recurrence over the whole sequence for 8 states of one channel (4 when 8 would leave under
- *       8 warps per SM: S5 1.37 ms instead of 1.46; S2 stays at 8, 1.32 ms against 2.06 at 4);</li>
+ *   <li>dstate 1, rows of 1024+ steps: {@code n1}, 2 rows per warp, 4 items per lane (memory-bound;
+ *       S1 0.35 ms, 89% of copy);</li>
+ *   <li>dstate 1, shorter contiguous rows: {@code n1seg}, RS rows scanned as one virtual row with a
+ *       reset at each row start, RS the largest power of two with RS*L &lt;= 3200 that leaves 64 warps
+ *       per SM (S4 rs8 0.099 ms against 0.108; S3 rs4 0.184 against 0.194);</li>
+ *   <li>dstate 2..64 with enough channels for 4 warps per SM: {@code pipe}, each lane runs the
+ *       recurrence over the whole sequence for 4 states of one channel (8 when the warps at 4 do not
+ *       fit in one wave of 16 per SM), software-pipelined (S5 0.63 ms, S2 0.67 ms; the unpipelined
+ *       states kernel took 1.37 / 1.32);</li>
+ *   <li>dstate 65..256 with enough channels: {@code states} (8 states per lane);</li>
  *   <li>otherwise {@code n0}: chunked warp scan, 4 rows per warp, 4 items per lane;</li>
  *   <li>fewer rows when batch*dim/rows would leave an SM with under 8 warps, or rows do not divide
  *       the channels of a group;</li>
@@ -22,11 +28,16 @@ import org.ss2d.validate.LimitExceededException;
 final class ScanLauncher {
     private ScanLauncher() {}
 
-    /** {@code lanesPerChannel} &gt; 0 marks the states kernel (its second argument). */
+    /**
+     * {@code extraArg} &gt; 0 is the kernel's second argument: lanes per channel for {@code states},
+     * rows per virtual row for {@code n1seg}; {@code pipe} and {@code n0}/{@code n1} take none.
+     */
     record Plan(String kernel, int rows, int items, boolean vec, long blocks, int threads, int sharedBytes,
-                int lanesPerChannel) {}
+                int extraArg) {}
 
     private static final int TILE_T = 16;
+    /** Row stride of the pipe kernels' shared-memory tiles (selective_scan_pipe.cuh: TP). */
+    private static final int PIPE_TP = TILE_T + 4;
 
     /** Lanes a channel's dstate needs at {@code spl} states per lane (a power of two). */
     private static int lanesFor(long dstate, int spl) {
@@ -41,12 +52,58 @@ final class ScanLauncher {
         return 3 * section + 2 * TILE_T * lanes * spl;
     }
 
+    /** Floats of shared memory one warp of the pipe kernel uses (ss2d::pipe::warp_floats). */
+    static int pipeSmemFloats(int lanes, int spl) {
+        int bc = lanes * spl * PIPE_TP + lanes * 4;
+        int buf = 3 * (32 / lanes) * PIPE_TP + 2 * bc;
+        return 2 * buf + 32 * PIPE_TP;
+    }
+
+    /** The pipe kernel at {@code spl} states per lane, or null when none is built for it (launch.h plan_pipe). */
+    private static Plan pipePlan(long batch, long dim, long perGroup, long dstate, int spl, boolean vec) {
+        int lanes = lanesFor(dstate, spl);
+        if (lanes > 8 || (spl == 8 && lanes == 1)) return null;
+        int rw = 32 / lanes;
+        if (perGroup % rw != 0) return null;
+        int perWarp = 4 * pipeSmemFloats(lanes, spl);
+        int wpb = perWarp <= 24 * 1024 ? 2 : 1;
+        long warps = batch * (dim / rw);
+        return new Plan("ss2d_scan_fwd_pipe_l" + lanes + "_s" + spl + "_v" + (vec ? 1 : 0), rw, spl, vec,
+                (warps + wpb - 1) / wpb, 32 * wpb, perWarp * wpb, 0);
+    }
+
+    /** Rows of L steps contiguous in u, delta, out (and z): the n1seg kernel's layout (launch.h plan_seg). */
+    private static boolean contiguousRows(long[] p, long seqlen) {
+        return p[ScanParams.U_DIM_STRIDE] == seqlen && p[ScanParams.DELTA_DIM_STRIDE] == seqlen
+                && p[ScanParams.OUT_DIM_STRIDE] == seqlen && (p[ScanParams.Z] == 0 || p[ScanParams.Z_DIM_STRIDE] == seqlen);
+    }
+
     static Plan plan(long[] p, int smCount) {
         long batch = p[ScanParams.BATCH], dim = p[ScanParams.DIM], seqlen = p[ScanParams.SEQLEN];
         long dstate = p[ScanParams.DSTATE], groups = p[ScanParams.GROUPS], flags = p[ScanParams.FLAGS];
         long perGroup = dim / groups;
         boolean n1 = dstate == 1;
         boolean vec = vectorizable(p, seqlen, flags);
+        if (!n1 && dstate <= 64) {
+            // pipe: 4 states per lane when its warps fit in one wave (16 per SM), else 8
+            long sm4 = 4L * smCount, wave = 16L * smCount;
+            Plan p4 = pipePlan(batch, dim, perGroup, dstate, 4, vec), p8 = pipePlan(batch, dim, perGroup, dstate, 8, vec);
+            long w4 = p4 != null ? batch * (dim / p4.rows()) : 0, w8 = p8 != null ? batch * (dim / p8.rows()) : 0;
+            if (w4 >= sm4 && (w4 <= wave || w8 < sm4)) return p4;
+            if (w8 >= sm4) return p8;
+        }
+        if (n1 && seqlen < 1024 && vec && seqlen % 4 == 0 && contiguousRows(p, seqlen)) {
+            // n1seg: RS rows per virtual row, one virtual row per warp
+            int rs = 1;
+            while (2L * rs * seqlen <= 3200 && perGroup % (2L * rs) == 0 && batch * (dim / (2L * rs)) >= 64L * smCount) {
+                rs *= 2;
+            }
+            if (rs > 1) {
+                long warps = batch * (dim / rs);
+                return new Plan("ss2d_scan_fwd_n1seg_r1_k4", 1, 4, true, (warps + ScanParams.WARPS - 1) / ScanParams.WARPS,
+                        32 * ScanParams.WARPS, 0, rs);
+            }
+        }
         if (!n1) {
             int spl = dstate <= 4 ? 4 : 8;
             int s4 = lanesFor(dstate, 4);
@@ -117,7 +174,7 @@ final class ScanLauncher {
         }
         try (Launch l = new Launch(2)) {
             l.struct(p);
-            if (plan.lanesPerChannel() > 0) l.arg((long) plan.lanesPerChannel());
+            if (plan.extraArg() > 0) l.arg((long) plan.extraArg());
             l.run(dev, plan.kernel(), plan.blocks(), plan.threads(), 1, plan.sharedBytes());
         }
         return plan;

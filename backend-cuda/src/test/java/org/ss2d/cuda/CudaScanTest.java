@@ -58,11 +58,16 @@ class CudaScanTest {
         c.add(new Case(2, 4, 200, 3, -1, true, true, false, true, true));  // variable 3-D B, C
         c.add(new Case(3, 64, 1000, 1, 4, false, true, true, true, false)); // many rows: rows-per-warp 2
         c.add(new Case(2, 32, 777, 16, 4, false, true, true, true, true));  // rows-per-warp 4, odd length
-        // Enough channels for the states-across-lanes kernel (ScanLauncherPlanTest pins which one).
-        c.add(new Case(4, 2048, 300, 16, 4, true, true, true, true, true));  // states, 4 per lane
-        c.add(new Case(2, 4096, 66, 64, 1, false, true, true, true, true));  // states, 8 per lane, 8 lanes
-        c.add(new Case(8, 4352, 64, 16, 4, false, true, true, true, true));  // states, 8 per lane
+        // Enough channels for the pipelined states kernel (ScanLauncherPlanTest pins which one).
+        c.add(new Case(4, 2048, 300, 16, 4, true, true, true, true, true));  // pipe, 4 states x 4 lanes
+        c.add(new Case(2, 4096, 66, 64, 1, false, true, true, true, true));  // pipe, 8 states x 8 lanes
+        c.add(new Case(8, 4352, 64, 16, 4, false, true, true, true, true));  // pipe, 8 states x 2 lanes
+        c.add(new Case(8, 4096, 64, 3, 4, true, false, true, false, true));  // pipe, 1 lane per channel
+        c.add(new Case(4, 4096, 50, 8, 0, true, true, true, true, true));    // pipe, constant B and C
         c.add(new Case(1, 4096, 37, 256, 1, false, true, true, true, true)); // states, 32 lanes per channel
+        // dstate 1, short contiguous rows, enough of them for n1seg (rows per virtual row 2 and 8).
+        c.add(new Case(8, 2304, 196, 1, 4, false, true, true, true, true));
+        c.add(new Case(16, 4224, 100, 1, 4, true, true, true, true, true));
         return c.stream();
     }
 

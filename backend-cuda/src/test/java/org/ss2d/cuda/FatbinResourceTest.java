@@ -25,17 +25,23 @@ class FatbinResourceTest {
         String text = new String(image, StandardCharsets.ISO_8859_1);
         List<String> names = new ArrayList<>(List.of("ss2d_cross_scan", "ss2d_cross_merge", "ss2d_dwconv2d",
                 "ss2d_layernorm_cf", "ss2d_bias_act_cf", "ss2d_add", "ss2d_noop"));
-        // Every plan the launcher can make: dstate 1 / any, rows 1, 2, 4, both load paths.
-        for (long dstate : new long[] {1, 16}) {
-            for (long dim : new long[] {4, 2, 1, 8}) {
-                for (long seqlen : new long[] {128, 129}) {
-                    long[] p = new long[ScanParams.FIELDS];
-                    p[ScanParams.BATCH] = 1_000_000;
-                    p[ScanParams.DIM] = dim;
-                    p[ScanParams.SEQLEN] = seqlen;
-                    p[ScanParams.DSTATE] = dstate;
-                    p[ScanParams.GROUPS] = 1;
-                    names.add(ScanLauncher.plan(p, 132).kernel());
+        // Every plan the launcher can make: every dstate class, rows 1, 2, 4 and 4..32 channels per
+        // warp, contiguous short rows (n1seg) or not, both load paths.
+        for (long dstate : new long[] {1, 2, 4, 8, 16, 32, 64, 65, 256}) {
+            for (long dim : new long[] {4, 2, 1, 8, 32, 4096}) {
+                for (long seqlen : new long[] {128, 129, 2048}) {
+                    for (boolean contiguous : new boolean[] {false, true}) {
+                        long[] p = new long[ScanParams.FIELDS];
+                        p[ScanParams.BATCH] = dim == 4096 ? 8 : 1_000_000;
+                        p[ScanParams.DIM] = dim;
+                        p[ScanParams.SEQLEN] = seqlen;
+                        p[ScanParams.DSTATE] = dstate;
+                        p[ScanParams.GROUPS] = 1;
+                        if (contiguous) {
+                            p[ScanParams.U_DIM_STRIDE] = p[ScanParams.DELTA_DIM_STRIDE] = p[ScanParams.OUT_DIM_STRIDE] = seqlen;
+                        }
+                        names.add(ScanLauncher.plan(p, 132).kernel());
+                    }
                 }
             }
         }

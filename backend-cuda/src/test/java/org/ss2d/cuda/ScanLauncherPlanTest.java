@@ -20,20 +20,41 @@ class ScanLauncherPlanTest {
     }
 
     @Test
+    void pipeSharedMemoryMatchesTheKernelsLayout() {
+        // ss2d::pipe::warp_floats: 2 buffers of (3 sections of RW rows + B and C tiles) + 32 partial rows, TP = 20
+        assertEquals(2 * (3 * 8 * 20 + 2 * (16 * 20 + 16)) + 32 * 20, ScanLauncher.pipeSmemFloats(4, 4));
+        assertEquals(2 * (3 * 16 * 20 + 2 * (16 * 20 + 8)) + 32 * 20, ScanLauncher.pipeSmemFloats(2, 8));
+    }
+
+    @Test
     void kernelsForTheBenchmarkAndTestShapes() {
         assertEquals("ss2d_scan_fwd_n1_r2_k4_v1", plan(32, 768, 3136, 1, 4).kernel());      // S1
-        assertEquals("ss2d_scan_fwd_n1_r2_k4_v1", plan(32, 3072, 196, 1, 4).kernel());     // S4
+        ScanLauncher.Plan s4 = plan(32, 3072, 196, 1, 4);                                   // S4
+        assertEquals("ss2d_scan_fwd_n1seg_r1_k4", s4.kernel());
+        assertEquals(8, s4.extraArg(), "S4: 8 rows of 196 per virtual row");
+        assertEquals(32L * 3072 / 8 / 4, s4.blocks());
+        ScanLauncher.Plan s3 = plan(32, 1536, 784, 1, 4);                                   // S3
+        assertEquals("ss2d_scan_fwd_n1seg_r1_k4", s3.kernel());
+        assertEquals(4, s3.extraArg());
         assertEquals("ss2d_scan_fwd_n1_r1_k4_v0", plan(2, 8, 2049, 1, 2).kernel());   // few rows: 1 per warp
-        assertEquals("ss2d_scan_fwd_states_s4_v1", plan(8, 2048, 4096, 16, 1).kernel());   // S5
-        assertEquals("ss2d_scan_fwd_states_s4_v1", plan(4, 2048, 300, 16, 4).kernel());
-        assertEquals("ss2d_scan_fwd_states_s8_v1", plan(32, 768, 3136, 16, 4).kernel());   // S2
+        assertEquals("ss2d_scan_fwd_n1_r2_k4_v0", plan(32, 3072, 198, 1, 4).kernel(), "L % 4 != 0: no seg");
+        assertEquals("ss2d_scan_fwd_n1_r2_k4_v1", plan(4, 768, 196, 1, 4).kernel(), "too few rows for 64 warps per SM");
+        ScanLauncher.Plan s5 = plan(8, 2048, 4096, 16, 1);                                  // S5
+        assertEquals("ss2d_scan_fwd_pipe_l4_s4_v1", s5.kernel());
+        assertEquals(0, s5.extraArg());
+        assertEquals(64, s5.threads());
+        assertEquals(2 * 4 * ScanLauncher.pipeSmemFloats(4, 4), s5.sharedBytes());
+        assertEquals("ss2d_scan_fwd_pipe_l4_s4_v1", plan(4, 2048, 300, 16, 4).kernel());
+        assertEquals("ss2d_scan_fwd_pipe_l2_s8_v1", plan(32, 768, 3136, 16, 4).kernel(),   // S2
+                "3072 warps at 4 states per lane do not fit in one wave of 16 per SM");
         ScanLauncher.Plan p64 = plan(2, 4096, 66, 64, 1);
-        assertEquals("ss2d_scan_fwd_states_s8_v0", p64.kernel());
-        assertEquals(8, p64.lanesPerChannel());
-        assertEquals("ss2d_scan_fwd_states_s8_v1", plan(8, 4352, 64, 16, 4).kernel());
+        assertEquals("ss2d_scan_fwd_pipe_l8_s8_v0", p64.kernel());
+        assertEquals(32, p64.threads(), "25 KB of shared memory per warp: one warp per block");
+        assertEquals("ss2d_scan_fwd_pipe_l2_s8_v1", plan(8, 4352, 64, 16, 4).kernel());
+        assertEquals("ss2d_scan_fwd_pipe_l1_s4_v1", plan(8, 4096, 64, 3, 4).kernel());
         ScanLauncher.Plan p256 = plan(1, 4096, 37, 256, 1);
         assertEquals("ss2d_scan_fwd_states_s8_v0", p256.kernel());
-        assertEquals(32, p256.lanesPerChannel());
+        assertEquals(32, p256.extraArg());
         assertEquals(32, p256.threads(), "33 KB of shared memory per warp: one warp per block");
         assertEquals("ss2d_scan_fwd_n0_r1_k4_v0", plan(1, 8, 2049, 16, 4).kernel());      // few channels
     }
