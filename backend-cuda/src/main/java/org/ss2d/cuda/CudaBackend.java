@@ -35,9 +35,14 @@ public final class CudaBackend implements Backend, AutoCloseable {
     private final Capabilities caps;
     private final Map<Tensor, DeviceBuffer> weightCache = new IdentityHashMap<>();
     private final Map<Tensor, DeviceBuffer> aCache = new IdentityHashMap<>();
+    /** The blocks' intermediates (see ScratchArena); weights and tensors never live in it. */
+    private final ScratchArena scratchArena;
+    /** Host-to-device uploads of weights (cache misses); an op that made one waits before returning. */
+    private long weightUploads;
 
     CudaBackend(CudaDevice dev) {
         this.dev = dev;
+        this.scratchArena = new ScratchArena(dev);
         this.caps = new Capabilities(ScanParams.MAX_DSTATE, Set.of(DType.F32), false, dev.describe(), dev.totalMemory,
                 true, 0);
     }
@@ -147,6 +152,7 @@ public final class CudaBackend implements Backend, AutoCloseable {
         if (t == null) return 0;
         if (!t.isHost()) return address(t);
         long d = ws.floats(t.elementCount());
+        ws.hostTransfer();
         CudaDriver.copyHostToDevice(d, t.segment(), t.byteSize(), dev.stream);
         return d;
     }
@@ -154,7 +160,9 @@ public final class CudaBackend implements Backend, AutoCloseable {
     /** Device address for an output: itself, or a workspace buffer that {@link #finish} downloads. */
     private long output(Tensor t, Workspace ws) {
         if (t == null) return 0;
-        return t.isHost() ? ws.floats(t.elementCount()) : address(t);
+        if (!t.isHost()) return address(t);
+        ws.hostTransfer();
+        return ws.floats(t.elementCount());
     }
 
     private void finish(Tensor t, long d) {
@@ -171,6 +179,7 @@ public final class CudaBackend implements Backend, AutoCloseable {
             b = DeviceBuffer.allocate(dev, t.byteSize());
             CudaDriver.copyHostToDevice(b.address(), t.segment(), t.byteSize(), dev.stream);
             weightCache.put(t, b);
+            weightUploads++;
         }
         return b.address();
     }
@@ -188,6 +197,7 @@ public final class CudaBackend implements Backend, AutoCloseable {
             b = DeviceBuffer.allocate(dev, a.byteSize());
             CudaDriver.copyHostToDevice(b.address(), a.segment(), a.byteSize(), dev.stream);
             aCache.put(aLogs, b);
+            weightUploads++;
         }
         return b.address();
     }
@@ -289,26 +299,53 @@ public final class CudaBackend implements Backend, AutoCloseable {
 
     @Override
     public synchronized void ss2d(SS2DWeights w, Tensor x, Tensor out) {
-        dev.makeCurrent();
-        try (Workspace ws = new Workspace(dev); TensorScope scratch = TensorScope.root("cuda-ss2d-scratch")) {
-            long xi = input(x, ws), o = output(out, ws);
-            Ss2dBlock.forward(dev, this::weight, t -> negExp(t, scratch), w, xi, o, (int) x.dim(0), (int) x.dim(2),
-                    (int) x.dim(3), ws);
-            finish(out, o);
-            scratch.release();
-        }
+        block(x, out, (ws, scratch, xi, o) -> Ss2dBlock.forward(dev, this::weight, t -> negExp(t, scratch), w, xi, o,
+                (int) x.dim(0), (int) x.dim(2), (int) x.dim(3), ws));
     }
 
     @Override
     public synchronized void vssBlock(VSSWeights w, Tensor x, Tensor out) {
+        block(x, out, (ws, scratch, xi, o) -> Ss2dBlock.vss(dev, this::weight, t -> negExp(t, scratch), w, xi, o,
+                (int) x.dim(0), (int) x.dim(2), (int) x.dim(3), ws));
+    }
+
+    private interface BlockSteps {
+        void run(Workspace ws, TensorScope scratch, long x, long out);
+    }
+
+    /**
+     * A block on x -> out with its intermediates in the scratch arena: on device tensors with cached
+     * weights it returns with the work queued (no allocation, no sync); host tensors or weight uploads
+     * make it wait before returning, as the memory they read must stay put until then.
+     */
+    private void block(Tensor x, Tensor out, BlockSteps steps) {
         dev.makeCurrent();
-        try (Workspace ws = new Workspace(dev); TensorScope scratch = TensorScope.root("cuda-vss-scratch")) {
+        // The scratch scope holds host copies of A; it outlives the workspace, whose close waits for
+        // the uploads that read them.
+        TensorScope scratch = TensorScope.root("cuda-block-scratch");
+        try (Workspace ws = new Workspace(dev, scratchArena)) {
+            long uploads = weightUploads;
             long xi = input(x, ws), o = output(out, ws);
-            Ss2dBlock.vss(dev, this::weight, t -> negExp(t, scratch), w, xi, o, (int) x.dim(0), (int) x.dim(2),
-                    (int) x.dim(3), ws);
+            steps.run(ws, scratch, xi, o);
             finish(out, o);
+            if (weightUploads != uploads) ws.hostTransfer();
+        } finally {
             scratch.release();
         }
+    }
+
+    /**
+     * Frees the device scratch that the SS2D and VSS blocks keep between calls (it grows to the
+     * largest block call seen; the next block call allocates it again).
+     */
+    public synchronized void releaseScratch() {
+        dev.makeCurrent();
+        scratchArena.reset();
+    }
+
+    /** Bytes of device scratch the blocks keep between calls (counted in {@link #liveDeviceBytes}). */
+    public synchronized long scratchBytes() {
+        return scratchArena.capacity();
     }
 
     @Override
@@ -409,6 +446,11 @@ public final class CudaBackend implements Backend, AutoCloseable {
     @Override
     public synchronized void close() {
         RuntimeException failure = null;
+        try {
+            scratchArena.reset();
+        } catch (RuntimeException e) {
+            failure = e;
+        }
         for (Map<Tensor, DeviceBuffer> m : java.util.List.of(weightCache, aCache)) {
             for (DeviceBuffer b : m.values()) {
                 try {

@@ -2,8 +2,12 @@ package org.ss2d.cuda;
 
 import static org.ss2d.cuda.CudaTests.assertClose;
 
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
 import org.ss2d.Ss2d;
@@ -11,6 +15,7 @@ import org.ss2d.model.RandomWeights;
 import org.ss2d.model.SS2DConfig;
 import org.ss2d.model.SS2DWeights;
 import org.ss2d.model.VSSWeights;
+import org.ss2d.tensor.DType;
 import org.ss2d.tensor.Tensor;
 import org.ss2d.tensor.TensorScope;
 
@@ -59,5 +64,47 @@ class CudaBlocksTest {
         try (Tensor got = Ss2d.on(cuda).vssBlock(scope, vw, x); Tensor ref = Ss2d.on("reference").vssBlock(scope, vw, x)) {
             assertClose(got, ref, 2e-4, "vss " + c);
         }
+    }
+
+    /**
+     * Blocks on device tensors take their intermediates from the kept scratch: calls that grow it
+     * (each larger shape first runs on its own allocations, the next call on the grown scratch),
+     * reuse it, and shrink below it all agree with the reference; releaseScratch frees exactly it.
+     */
+    @Test
+    void deviceBlocksReuseAndGrowTheScratch() {
+        CudaBackend cuda = CudaTests.backend();
+        Ss2d gpu = Ss2d.on(cuda);
+        cuda.releaseScratch();
+        SS2DConfig c = SS2DConfig.of(16, 2, 2.0);
+        SS2DWeights w = RandomWeights.ss2d(scope, c, 21);
+        VSSWeights vw = RandomWeights.vss(scope, c, 4.0, 22);
+        int[][] shapes = {{1, 6, 7}, {2, 9, 10}, {2, 9, 10}, {1, 6, 7}, {3, 12, 5}, {3, 12, 5}};
+        for (int i = 0; i < shapes.length; i++) {
+            int b = shapes[i][0], h = shapes[i][1], wd = shapes[i][2];
+            String what = "call " + i + " B=" + b + " " + h + "x" + wd;
+            Tensor x = RandomWeights.gaussian(scope, 30 + i, 1.0, b, 16, h, wd);
+            Tensor dx = gpu.toDevice(scope, x);
+            Tensor out = cuda.allocate(scope, DType.F32, b, 16, h, wd);
+            Tensor vout = cuda.allocate(scope, DType.F32, b, 16, h, wd);
+            cuda.fillBits(out, 0x7fc00000);
+            cuda.fillBits(vout, 0x7fc00000);
+            gpu.ss2dInto(w, dx, out);
+            gpu.vssBlockInto(vw, dx, vout);
+            try (Tensor got = gpu.toHost(scope, out); Tensor ref = Ss2d.on("reference").ss2d(scope, w, x);
+                 Tensor vgot = gpu.toHost(scope, vout); Tensor vref = Ss2d.on("reference").vssBlock(scope, vw, x)) {
+                assertClose(got, ref, 2e-4, "ss2d device " + what + " " + c);
+                assertClose(vgot, vref, 2e-4, "vss device " + what + " " + c);
+            }
+            out.close();
+            vout.close();
+            dx.close();
+            x.close();
+        }
+        long held = cuda.scratchBytes(), live = cuda.liveDeviceBytes();
+        assertTrue(held > 0, "the blocks keep their scratch between calls");
+        cuda.releaseScratch();
+        assertEquals(0, cuda.scratchBytes());
+        assertEquals(live - held, cuda.liveDeviceBytes(), "releaseScratch frees the scratch and nothing else");
     }
 }
