@@ -31,11 +31,16 @@ final class SimdScanBlocked {
      * the row tiles (3 x VL x SC floats) stay in L2.
      */
     static final int SC = 2048;
+    /**
+     * Row stride of the [channel][time] tiles: SC plus one cache line, so that the VL rows' same steps fall in
+     * different L1 sets (at a stride of exactly 8 KiB all 16 map to one 8-way set and evict each other).
+     */
+    static final int SCP = SC + 16;
 
     /** Per-thread buffers. */
     static final class Scratch {
-        final float[] dtT = new float[VL * SC], duT = new float[VL * SC], yT = new float[VL * SC],
-                dtC = new float[T * VL], duC = new float[T * VL], yC = new float[T * VL];
+        final float[] dtT = new float[VL * SCP], duT = new float[VL * SCP], yT = new float[VL * SCP],
+                dtC = new float[T * VL], duC = new float[T * VL], yC = new float[T * VL], tmp = new float[256];
         final float[] h, a2T, bT, cT, bStage, cStage;
 
         Scratch(int n) {
@@ -70,20 +75,20 @@ final class SimdScanBlocked {
             int slen = Math.min(SC, l - s0);
             for (int c = 0; c < VL; c++) {
                 float bias = j.deltaBias() == null ? 0f : get(j.deltaBias(), d0 + c);
-                prepRow(j.delta(), j.u(), (long) (row0 + c) * l + s0, slen, bias, j.softplus(), s.dtT, s.duT, c * SC);
+                prepRow(j.delta(), j.u(), (long) (row0 + c) * l + s0, slen, bias, j.softplus(), s.dtT, s.duT, c * SCP);
             }
             for (int t0 = 0; t0 < slen; t0 += T) {
                 int len = Math.min(T, slen - t0);
-                toLanes(s.dtT, t0, s.dtC, len);
-                toLanes(s.duT, t0, s.duC, len);
+                toLanes(s.dtT, t0, s.dtC, len, s.tmp);
+                toLanes(s.duT, t0, s.duC, len, s.tmp);
                 if (bVar) stage(j.b(), bRow + s0 + t0, j.bStateStride(), n, len, s.bStage);
                 if (cVar) stage(j.c(), cRow + s0 + t0, j.cStateStride(), n, len, s.cStage);
                 states(s, n, len, bVar, cVar);
-                fromLanes(s.yC, s.yT, t0, len);
+                fromLanes(s.yC, s.yT, t0, len, s.tmp);
             }
             for (int c = 0; c < VL; c++) {
                 float dSkip = j.dSkip() == null ? 0f : get(j.dSkip(), d0 + c);
-                outRow(s.yT, c * SC, slen, j.u(), j.out(), (long) (row0 + c) * l + s0, dSkip);
+                outRow(s.yT, c * SCP, slen, j.u(), j.out(), (long) (row0 + c) * l + s0, dSkip);
             }
         }
         if (j.lastState() != null) {
@@ -122,19 +127,30 @@ final class SimdScanBlocked {
         }
     }
 
-    /** [channel][time] (row length T) to [time][channel] for steps [0, len). */
-    private static void toLanes(float[] rows, int t0, float[] lanes, int len) {
+    /** [channel][time] (row stride SCP) to [time][channel] for steps [0, len). */
+    private static void toLanes(float[] rows, int t0, float[] lanes, int len, float[] tmp) {
+        if (Transpose.ON) {
+            // whole 16-step tiles: the steps past len (up to the next multiple of 16) are prepRow's zero
+            // padding or stale, and never read by the state loop
+            for (int q = 0; q < len; q += 16) Transpose.tile(rows, t0 + q, SCP, lanes, q * 16, 16, tmp);
+            return;
+        }
         // plain loads and stores: measured faster here than Vector API gathers
         for (int c = 0; c < VL; c++) {
-            int r = c * SC + t0;
+            int r = c * SCP + t0;
             for (int t = 0; t < len; t++) lanes[t * VL + c] = rows[r + t];
         }
     }
 
     /** [time][channel] y of a chunk back into the [channel][time] row tile. */
-    private static void fromLanes(float[] yC, float[] yT, int t0, int len) {
+    private static void fromLanes(float[] yC, float[] yT, int t0, int len, float[] tmp) {
+        if (Transpose.ON) {
+            // whole tiles: steps past len land past the super-chunk's steps (< SC) and outRow never reads them
+            for (int q = 0; q < len; q += 16) Transpose.tile(yC, q * 16, 16, yT, t0 + q, SCP, tmp);
+            return;
+        }
         for (int c = 0; c < VL; c++) {
-            int r = c * SC + t0;
+            int r = c * SCP + t0;
             for (int t = 0; t < len; t++) yT[r + t] = yC[t * VL + c];
         }
     }
