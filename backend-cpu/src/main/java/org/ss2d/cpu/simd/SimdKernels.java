@@ -47,7 +47,7 @@ public final class SimdKernels extends Kernels {
         while (row < rowTo) {
             if (row + VL <= rowTo && (row % dim) % cpg + VL <= cpg) {
                 if (run < row) SimdScan.scan(job, run, row);
-                if (scratch == null) scratch = new SimdScanBlocked.Scratch(job.dstate());
+                if (scratch == null) scratch = SimdScanBlocked.Scratch.forThread(job.dstate());
                 SimdScanBlocked.block(job, row, scratch);
                 row += VL;
                 run = row;

@@ -46,13 +46,23 @@ final class SimdScan {
      */
     private static final int N1_CHUNK = Math.max(VL, 128 / VL * VL);
 
+    /** A thread's chunk buffers, kept between calls: fresh ones were ~10 KB per task, 1.2 B/elem on small calls. */
+    private static final class Bufs {
+        final float[] b1 = new float[CHUNK], b2 = new float[CHUNK], b3 = new float[CHUNK], b4 = new float[CHUNK],
+                b5 = new float[CHUNK];
+        final N1 n1 = new N1();
+        float[] hs = new float[16];
+    }
+
+    private static final ThreadLocal<Bufs> BUFS = ThreadLocal.withInitial(Bufs::new);
+
     static void scan(ScanJob j, int rowFrom, int rowTo) {
-        float[] b1 = new float[CHUNK], b2 = new float[CHUNK], b3 = new float[CHUNK], b4 = new float[CHUNK];
-        float[] hs = new float[j.dstate()];
-        N1 n1 = j.dstate() == 1 ? new N1() : null;
+        Bufs bf = BUFS.get();
+        if (bf.hs.length < j.dstate()) bf.hs = new float[j.dstate()];
+        N1 n1 = j.dstate() == 1 ? bf.n1 : null;
         for (int row = rowFrom; row < rowTo; row++) {
             if (n1 != null) n1Row(j, row, n1);
-            else generalRow(j, row, b1, b2, b3, b4, hs);
+            else generalRow(j, row, bf.b1, bf.b2, bf.b3, bf.b4, bf.b5, bf.hs);
             if (j.z() != null) gate(j.out(), j.z(), (long) row * j.seqlen(), j.seqlen());
         }
     }
@@ -304,7 +314,8 @@ final class SimdScan {
      * Any dstate, chunk by chunk: dt, dt*u and D*u of a chunk are computed once into L1 buffers, then each
      * state runs its own scan over the chunk and adds C h into y; the states' carries live in {@code hs}.
      */
-    private static void generalRow(ScanJob j, int row, float[] dt, float[] du, float[] a, float[] y, float[] hs) {
+    private static void generalRow(ScanJob j, int row, float[] dt, float[] du, float[] a, float[] y, float[] bu,
+                                   float[] hs) {
         final int l = j.seqlen(), dim = j.dim(), n = j.dstate(), b = row / dim, d = row % dim;
         final long base = (long) row * l;
         final boolean bVar = j.bVariable(), cVar = j.cVariable(), sp = j.softplus();
@@ -313,13 +324,11 @@ final class SimdScan {
         final float bias = j.deltaBias() == null ? 0f : get(j.deltaBias(), d);
         final float dSkip = j.dSkip() == null ? 0f : get(j.dSkip(), d);
         final int bound = F.loopBound(l);
-        float[] bu = new float[0];
         java.util.Arrays.fill(hs, 0f);
         for (int t0 = 0; t0 < bound; t0 += CHUNK) {
             int len = Math.min(CHUNK, bound - t0);
             dtPass(j.delta(), base + t0, len, bias, sp, dt);
             duPass(dt, j.u(), base + t0, dSkip, du, y, len);
-            if (bu.length < len) bu = new float[CHUNK];
             for (int s = 0; s < n; s++) {
                 long an = (long) d * n + s;
                 float a2 = get(j.a(), an) * LOG2E;
