@@ -12,9 +12,14 @@ import java.util.function.IntConsumer;
  * The backend's own worker threads (never the common pool: a user's parallel streams must not
  * slow our kernels down, nor ours theirs). {@link #parallelFor} hands out task indices from one
  * counter, so uneven tasks balance; the calling thread works too, so {@code threads = 1} runs inline.
+ * Idle workers, and the caller waiting for them, spin for {@link #SPIN_NS} before they park: waking a
+ * parked thread costs tens of microseconds on a VM (an IPI to a halted vCPU), and a block runs dozens of
+ * short parallel steps back to back (as OpenMP's threads, which also spin before sleeping).
  */
 public final class CpuPool implements AutoCloseable {
     private static final AtomicInteger POOLS = new AtomicInteger();
+    /** How long an idle worker or a waiting caller spins before parking. */
+    static final long SPIN_NS = Long.getLong("ss2d.cpu.spinMicros", 100) * 1000;
 
     private final int threads;
     private final ThreadPoolExecutor workers;
@@ -27,7 +32,7 @@ public final class CpuPool implements AutoCloseable {
         } else {
             int id = POOLS.incrementAndGet();
             AtomicInteger n = new AtomicInteger();
-            workers = new ThreadPoolExecutor(threads - 1, threads - 1, 60, TimeUnit.SECONDS, new LinkedBlockingQueue<>(),
+            workers = new ThreadPoolExecutor(threads - 1, threads - 1, 60, TimeUnit.SECONDS, new SpinQueue(),
                     r -> {
                         Thread t = new Thread(r, "ss2d-cpu-" + id + "-" + n.incrementAndGet());
                         t.setDaemon(true);
@@ -69,6 +74,7 @@ public final class CpuPool implements AutoCloseable {
             });
         }
         loop.run();
+        for (long end = System.nanoTime() + SPIN_NS; done.getCount() > 0 && System.nanoTime() < end; ) Thread.onSpinWait();
         boolean interrupted = false;
         while (true) {
             try {
@@ -83,6 +89,31 @@ public final class CpuPool implements AutoCloseable {
         if (t instanceof RuntimeException re) throw re;
         if (t instanceof Error er) throw er;
         if (t != null) throw new IllegalStateException(t);
+    }
+
+    /** The workers' queue: polls spin for SPIN_NS before they block. */
+    private static final class SpinQueue extends LinkedBlockingQueue<Runnable> {
+        @Override
+        public Runnable poll(long timeout, TimeUnit unit) throws InterruptedException {
+            Runnable r = spin();
+            return r != null ? r : super.poll(timeout, unit);
+        }
+
+        @Override
+        public Runnable take() throws InterruptedException {
+            Runnable r = spin();
+            return r != null ? r : super.take();
+        }
+
+        private Runnable spin() {
+            long end = System.nanoTime() + SPIN_NS;
+            do {
+                Runnable r = poll();
+                if (r != null) return r;
+                Thread.onSpinWait();
+            } while (System.nanoTime() < end);
+            return null;
+        }
     }
 
     @Override
