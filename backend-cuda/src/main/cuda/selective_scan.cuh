@@ -225,91 +225,111 @@ __device__ __forceinline__ void scan_fwd(const ScanParams& p, float* smem) {
 }
 
 
-// dstate 1 on short rows ("seg"): a warp's lane groups walk 32*K steps at a time, so a row of L
-// steps wastes the end of its last chunk (S4, L = 196: 60 of 256 lane-steps idle, 23%) and pays
-// the per-row start for few bytes. When rows are contiguous (dim stride == L), RS consecutive
-// channels of one group form one virtual row of RS*L steps: the scan resets at every row start
-// (a = 0 there, so h = b and the carry dies) and each 4-step piece reads its channel's A, D and
-// bias (L % 4 == 0 keeps a piece inside one row). B/C are indexed by the step within the row.
-// The last state of a channel is the h of the piece that ends its row.
-template <int R, int K>
+// dstate 1 on contiguous rows ("seg"), the main dstate-1 path. Three differences from scan_fwd:
+// * Short rows: a warp's lanes walk 32*K steps at a time, so a row of L steps wastes the end of its
+//   last chunk (S4, L = 196: 60 of 256 lane-steps idle, 23%) and pays the per-row start for few
+//   bytes. RS consecutive channels of one group form one virtual row of RS*L steps: the scan resets
+//   at every row start (a = 0 there, so h = b and the carry dies) and each 4-step piece reads its
+//   channel's A, D and bias (L % 4 == 0 keeps a piece inside one row; B/C are indexed by the step
+//   within the row). The last state of a channel is the h of the piece that ends its row.
+// * The next chunk's lines are prefetched into L2 while this chunk computes (no registers).
+// * softplus20_fast: the accurate log1pf(expf(x)) was most of the per-element instructions, and
+//   this memory-bound kernel was measurably issue-limited by them (H100: S4 0.101 -> 0.092 ms,
+//   S3 0.187 -> 0.178, S1 0.350 -> 0.328).
+// Measured alternatives (NOTES-perf.md): a chunk loaded a chunk ahead into registers (slower:
+// 78 registers), the channels' constants held by lanes and shuffled (no gain), 2 rows per warp.
+
+// softplus(x) = max(x, 0) + log1p(exp(-|x|)) with the hardware ex2/lg2: absolute error ~2e-7
+// (1 + e rounds, lg2.approx), against ~40 instructions for log1pf(expf(x)). Threshold 20 kept.
+__device__ __forceinline__ float softplus20_fast(float x) {
+  if (x > 20.f) return x;
+  return fmaxf(x, 0.f) + __logf(1.f + __expf(-fabsf(x)));
+}
+
+template <int K>
 __device__ __forceinline__ void scan_fwd_seg(const ScanParams& p, int64_t RS) {
   const int lane = threadIdx.x & 31;
   const int warp = threadIdx.x >> 5;
-  const int64_t L = p.seqlen, Lv = L * RS;
-  const int64_t chPerWarp = (int64_t)R * RS;
-  const int64_t warpsPerBatch = p.dim / chPerWarp;
+  const int L = (int)p.seqlen, Lv = L * (int)RS;     // the launcher keeps RS*L below 2^30
+  const int64_t warpsPerBatch = p.dim / RS;
   const int64_t gw = (int64_t)blockIdx.x * SS2D_SCAN_WARPS + warp;
   if (gw >= p.batch * warpsPerBatch) return;
   const int64_t b = gw / warpsPerBatch;
-  const int64_t c0 = (gw - b * warpsPerBatch) * chPerWarp;
+  const int64_t c0 = (gw - b * warpsPerBatch) * RS;
   const int64_t g = c0 / (p.dim / p.groups);
   const bool varB = (p.flags & SS2D_VARIABLE_B) != 0;
   const bool varC = (p.flags & SS2D_VARIABLE_C) != 0;
   const bool softplus = (p.flags & SS2D_SOFTPLUS) != 0;
   const float* Bg = varB ? p.B + b * p.B_batch_stride + g * p.B_group_stride : nullptr;
   const float* Cg = varC ? p.C + b * p.C_batch_stride + g * p.C_group_stride : nullptr;
-  float carry[R];
-#pragma unroll
-  for (int r = 0; r < R; ++r) carry[r] = 0.f;
+  const int64_t rowOff = c0 * L;                       // the virtual row starts at channel c0
+  const float* uRow = p.u + b * p.u_batch_stride + rowOff;
+  const float* dRow = p.delta + b * p.delta_batch_stride + rowOff;
+  const float* zRow = p.z ? p.z + b * p.z_batch_stride + rowOff : nullptr;
+  float* oRow = p.out + b * p.out_batch_stride + rowOff;
+  float carry = 0.f;
 
-  for (int64_t t0 = 0; t0 < Lv; t0 += 32 * K) {
-    const int64_t t = t0 + (int64_t)lane * K;
-    const bool live = t < Lv;                      // Lv % 4 == 0: a piece is wholly in or out
-    const int64_t seg = live ? t / L : 0, tl = live ? t - seg * L : 0;
-    float Bk[K], Ck[K];
+  for (int t0 = 0; t0 < Lv; t0 += 32 * K) {
+    const int t = t0 + lane * K;
+    const bool live = t < Lv;                          // Lv % 4 == 0: a piece is wholly in or out
+    const int seg = live ? t / L : 0, tl = live ? t - seg * L : 0;
+    // One lane in 8 touches each 128-byte line of the next chunk (K = 4 floats per lane).
+    const int tn = t + 32 * K;
+    if ((lane & 7) == 0 && tn < Lv) {
+      const int tln = tn % L;
+      if (varB) asm volatile("prefetch.global.L2 [%0];" ::"l"(Bg + tln));
+      if (varC) asm volatile("prefetch.global.L2 [%0];" ::"l"(Cg + tln));
+      asm volatile("prefetch.global.L2 [%0];" ::"l"(uRow + tn));
+      asm volatile("prefetch.global.L2 [%0];" ::"l"(dRow + tn));
+      if (zRow) asm volatile("prefetch.global.L2 [%0];" ::"l"(zRow + tn));
+    }
+    float uv[K], dl[K], Bk[K], Ck[K];
     if (varB) loadK<K, true>(Bg + tl - t, t, Lv, Bk);
     if (varC) loadK<K, true>(Cg + tl - t, t, Lv, Ck);
-    float y[R][K];
+    loadK<K, true>(uRow, t, Lv, uv);
+    loadK<K, true>(dRow, t, Lv, dl);
+    const int64_t ch = c0 + seg;
+    const float bias = p.delta_bias ? __ldg(p.delta_bias + ch) : 0.f;
+    const float Dv = p.D ? __ldg(p.D + ch) : 0.f;
+    const float A2 = __ldg(p.A + ch * p.A_dim_stride) * SS2D_LOG2E;
+    const float Bc = varB ? 0.f : __ldg(p.B + ch * p.B_group_stride);
+    const float Cc = varC ? 0.f : __ldg(p.C + ch * p.C_group_stride);
+    float a[K], bb[K], y[K];
 #pragma unroll
-    for (int r = 0; r < R; ++r) {
-      const int64_t ch = c0 + r * RS + seg;
-      const int64_t rowOff = (c0 + r * RS) * L;      // virtual row r starts at its first channel
-      float uv[K], dl[K];
-      loadK<K, true>(p.u + b * p.u_batch_stride + rowOff, t, Lv, uv);
-      loadK<K, true>(p.delta + b * p.delta_batch_stride + rowOff, t, Lv, dl);
-      const float bias = p.delta_bias ? __ldg(p.delta_bias + ch) : 0.f;
-      const float Dv = p.D ? __ldg(p.D + ch) : 0.f;
-      const float A2 = __ldg(p.A + ch * p.A_dim_stride) * SS2D_LOG2E;
-      const float Bc = varB ? 0.f : __ldg(p.B + ch * p.B_group_stride);
-      const float Cc = varC ? 0.f : __ldg(p.C + ch * p.C_group_stride);
-      float a[K], bb[K];
-#pragma unroll
-      for (int k = 0; k < K; ++k) {
-        float dv = dl[k] + bias;
-        if (softplus) dv = softplus20(dv);
-        a[k] = live ? fast_exp2(dv * A2) : 1.f;
-        bb[k] = live ? dv * uv[k] * (varB ? Bk[k] : Bc) : 0.f;
-        y[r][k] = Dv * uv[k];
-      }
-      if (tl == 0) a[0] = 0.f;                        // row start: no state flows in
-      float Ap = a[0], Hp = bb[0];
-#pragma unroll
-      for (int k = 1; k < K; ++k) { Hp = fmaf(a[k], Hp, bb[k]); Ap *= a[k]; }
-#pragma unroll
-      for (int off = 1; off < 32; off <<= 1) {
-        const float Ao = __shfl_up_sync(0xffffffffu, Ap, off);
-        const float Ho = __shfl_up_sync(0xffffffffu, Hp, off);
-        if (lane >= off) { Hp = fmaf(Ap, Ho, Hp); Ap *= Ao; }
-      }
-      const float hLane = fmaf(Ap, carry[r], Hp);
-      float h = __shfl_up_sync(0xffffffffu, hLane, 1);
-      if (lane == 0) h = carry[r];
-#pragma unroll
-      for (int k = 0; k < K; ++k) {
-        h = fmaf(a[k], h, bb[k]);
-        y[r][k] = fmaf(varC ? Ck[k] : Cc, h, y[r][k]);
-      }
-      if (p.last_state && live && tl + K == L) p.last_state[b * p.dim + ch] = h;
-      carry[r] = __shfl_sync(0xffffffffu, hLane, 31);
-      if (p.z) {
-        float zv[K];
-        loadK<K, true>(p.z + b * p.z_batch_stride + rowOff, t, Lv, zv);
-#pragma unroll
-        for (int k = 0; k < K; ++k) y[r][k] *= zv[k] / (1.f + expf(-zv[k]));
-      }
-      storeK<K, true>(p.out + b * p.out_batch_stride + rowOff, t, Lv, y[r]);
+    for (int k = 0; k < K; ++k) {
+      float dv = dl[k] + bias;
+      if (softplus) dv = softplus20_fast(dv);
+      a[k] = live ? fast_exp2(dv * A2) : 1.f;
+      bb[k] = live ? dv * uv[k] * (varB ? Bk[k] : Bc) : 0.f;
+      y[k] = Dv * uv[k];
     }
+    if (tl == 0) a[0] = 0.f;                           // row start: no state flows in
+    float Ap = a[0], Hp = bb[0];
+#pragma unroll
+    for (int k = 1; k < K; ++k) { Hp = fmaf(a[k], Hp, bb[k]); Ap *= a[k]; }
+#pragma unroll
+    for (int off = 1; off < 32; off <<= 1) {
+      const float Ao = __shfl_up_sync(0xffffffffu, Ap, off);
+      const float Ho = __shfl_up_sync(0xffffffffu, Hp, off);
+      if (lane >= off) { Hp = fmaf(Ap, Ho, Hp); Ap *= Ao; }
+    }
+    const float hLane = fmaf(Ap, carry, Hp);
+    float h = __shfl_up_sync(0xffffffffu, hLane, 1);
+    if (lane == 0) h = carry;
+#pragma unroll
+    for (int k = 0; k < K; ++k) {
+      h = fmaf(a[k], h, bb[k]);
+      y[k] = fmaf(varC ? Ck[k] : Cc, h, y[k]);
+    }
+    if (p.last_state && live && tl + K == L) p.last_state[b * p.dim + ch] = h;
+    carry = __shfl_sync(0xffffffffu, hLane, 31);
+    if (zRow) {
+      float zv[K];
+      loadK<K, true>(zRow, t, Lv, zv);
+#pragma unroll
+      for (int k = 0; k < K; ++k) y[k] *= zv[k] / (1.f + expf(-zv[k]));
+    }
+    storeK<K, true>(oRow, t, Lv, y);
   }
 }
 
@@ -337,10 +357,7 @@ SS2D_SCAN_KERNELS_RK(0, 2, 8)
 SS2D_SCAN_KERNELS_RK(0, 4, 8)
 
 // n1seg: dstate 1, contiguous rows of L % 4 == 0 steps, RS rows per virtual row (the argument).
-#define SS2D_SEG_KERNEL(R, K)                                                                  \
-  extern "C" __global__ void __launch_bounds__(SS2D_SCAN_WARPS * 32)                          \
-      ss2d_scan_fwd_n1seg_r##R##_k##K(const ScanParams p, int64_t rowsPerSegment) {            \
-    ss2d::scan_fwd_seg<R, K>(p, rowsPerSegment);                                               \
-  }
-SS2D_SEG_KERNEL(1, 4)
-SS2D_SEG_KERNEL(2, 4)
+extern "C" __global__ void __launch_bounds__(SS2D_SCAN_WARPS * 32)
+    ss2d_scan_fwd_n1seg_k4(const ScanParams p, int64_t rowsPerSegment) {
+  ss2d::scan_fwd_seg<4>(p, rowsPerSegment);
+}

@@ -26,7 +26,7 @@ inline bool aligned16(const void* p) { return (reinterpret_cast<uintptr_t>(p) & 
 // algo: 0 = heuristic, 1 = chunked warp scan (selective_scan.cuh), 2 = states across lanes
 // (selective_scan_states.cuh, dstate > 1 only), 3 = pipelined states across lanes
 // (selective_scan_pipe.cuh; itemsOverride = states per lane 4 or 8), 4 = dstate 1 on
-// contiguous short rows (scan_fwd_seg; rowsOverride = R, itemsOverride = rows per segment).
+// contiguous rows (scan_fwd_seg; itemsOverride = rows per virtual row).
 
 // 16-byte path of the states kernels: seqlen, every row stride and every pointer allow float4.
 inline bool states_vec(const ScanParams& p) {
@@ -62,18 +62,19 @@ inline ScanLaunch plan_pipe(const ScanParams& p, int spl) {
   return s;
 }
 
-// dstate 1 on short contiguous rows: R virtual rows of RS channels each per warp (kernel
-// ss2d_scan_fwd_n1seg_r<R>_k4, second argument RS), or "none" when the layout does not allow it.
-inline ScanLaunch plan_seg(const ScanParams& p, int R, int RS) {
+// dstate 1 on contiguous rows: one virtual row of RS channels per warp (kernel ss2d_scan_fwd_n1seg_k4,
+// second argument RS), or "none" when the layout does not allow it.
+inline ScanLaunch plan_seg(const ScanParams& p, int RS) {
   ScanLaunch s;
   s.kernel = "none";
   const int64_t L = p.seqlen;
   bool ok = p.dstate == 1 && L % 4 == 0 && states_vec(p) && p.u_dim_stride == L && p.delta_dim_stride == L &&
-            p.out_dim_stride == L && (!p.z || p.z_dim_stride == L) && (p.dim / p.groups) % ((int64_t)R * RS) == 0;
+            p.out_dim_stride == L && (!p.z || p.z_dim_stride == L) && (p.dim / p.groups) % RS == 0 &&
+            L * RS < (1ll << 30);
   if (!ok) return s;
-  s.kernel = "ss2d_scan_fwd_n1seg_r" + std::to_string(R) + "_k4";
-  s.states = true; s.lanesPerChannel = RS; s.rows = R; s.items = 4; s.vec = true;
-  const int64_t warps = p.batch * (p.dim / ((int64_t)R * RS));
+  s.kernel = "ss2d_scan_fwd_n1seg_k4";
+  s.states = true; s.lanesPerChannel = RS; s.rows = 1; s.items = 4; s.vec = true;
+  const int64_t warps = p.batch * (p.dim / RS);
   s.blocks = (warps + SS2D_SCAN_WARPS - 1) / SS2D_SCAN_WARPS;
   s.smem = 0;
   return s;
@@ -83,7 +84,7 @@ inline ScanLaunch plan_scan(const ScanParams& p, int rowsOverride, int itemsOver
   ScanLaunch s;
   const int64_t perGroup = p.dim / p.groups;
   const bool n1 = p.dstate == 1;
-  if (algo == 4) return plan_seg(p, rowsOverride ? rowsOverride : 2, itemsOverride ? itemsOverride : 2);
+  if (algo == 4) return plan_seg(p, itemsOverride ? itemsOverride : 1);
   if (algo == 3) return plan_pipe(p, itemsOverride ? itemsOverride : 4);
   if (algo == 0 && !rowsOverride && !itemsOverride && !n1 && p.dstate <= 64) {
     // Pipelined states kernel. 4 states per lane when its warps fit in one wave (16 per SM),
@@ -96,17 +97,15 @@ inline ScanLaunch plan_scan(const ScanParams& p, int rowsOverride, int itemsOver
     if (w4 >= sm4 && (w4 <= wave || w8 < sm4)) return p4;
     if (w8 >= sm4) return p8;
   }
-  if (algo == 0 && !rowsOverride && !itemsOverride && n1 && p.seqlen < 1024) {
-    // Short rows: RS contiguous rows per virtual row, one per warp; RS the largest power of two
-    // with RS*L <= 3200 that still leaves 64 warps per SM (two waves of 32). H100: S4 (L 196)
-    // rs8 0.099 ms against 0.108 for n1_r2_k4; S3 (L 784) rs4 0.184 against 0.194.
+  if (algo == 0 && !rowsOverride && !itemsOverride && n1) {
+    // Contiguous rows: n1seg, RS rows per virtual row, RS the largest power of two with RS*L <= 3200
+    // that still leaves 64 warps per SM (two waves of 32). H100: S4 (L 196) rs8 0.092 ms, S3
+    // (L 784) rs4 0.178, S1 (L 3136) rs1 0.328, against 0.108 / 0.194 / 0.349 for n1_r2_k4.
     int RS = 1;
     while ((int64_t)RS * 2 * p.seqlen <= 3200 && perGroup % (RS * 2) == 0 &&
            p.batch * (p.dim / (RS * 2)) >= (int64_t)smCount * 64) RS *= 2;
-    if (RS > 1) {
-      ScanLaunch sg = plan_seg(p, 1, RS);
-      if (sg.kernel != "none") return sg;
-    }
+    ScanLaunch sg = plan_seg(p, RS);
+    if (sg.kernel != "none") return sg;
   }
   if (!n1 && algo != 1) {
     // States across lanes: SPL states per lane, S lanes per channel, RW = 32/S channels per warp.

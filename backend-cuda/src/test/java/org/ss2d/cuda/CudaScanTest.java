@@ -65,7 +65,7 @@ class CudaScanTest {
         c.add(new Case(8, 4096, 64, 3, 4, true, false, true, false, true));  // pipe, 1 lane per channel
         c.add(new Case(4, 4096, 50, 8, 0, true, true, true, true, true));    // pipe, constant B and C
         c.add(new Case(1, 4096, 37, 256, 1, false, true, true, true, true)); // states, 32 lanes per channel
-        // dstate 1, short contiguous rows, enough of them for n1seg (rows per virtual row 2 and 8).
+        // dstate 1, short contiguous rows, enough of them to join 2 and 8 rows per virtual row (n1seg).
         c.add(new Case(8, 2304, 196, 1, 4, false, true, true, true, true));
         c.add(new Case(16, 4224, 100, 1, 4, true, true, true, true, true));
         return c.stream();

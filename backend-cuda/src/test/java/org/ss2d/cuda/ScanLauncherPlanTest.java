@@ -7,6 +7,10 @@ import org.junit.jupiter.api.Test;
 /** Which kernel the launcher picks (no GPU needed); CudaScanTest runs these shapes on the device. */
 class ScanLauncherPlanTest {
     private static ScanLauncher.Plan plan(long batch, long dim, long seqlen, long dstate, long groups) {
+        return ScanLauncher.plan(params(batch, dim, seqlen, dstate, groups), 132);
+    }
+
+    private static long[] params(long batch, long dim, long seqlen, long dstate, long groups) {
         long[] p = new long[ScanParams.FIELDS];
         p[ScanParams.BATCH] = batch;
         p[ScanParams.DIM] = dim;
@@ -16,7 +20,7 @@ class ScanLauncherPlanTest {
         p[ScanParams.FLAGS] = ScanParams.VARIABLE_B | ScanParams.VARIABLE_C;
         p[ScanParams.U_DIM_STRIDE] = p[ScanParams.DELTA_DIM_STRIDE] = p[ScanParams.OUT_DIM_STRIDE] = seqlen;
         p[ScanParams.B_STATE_STRIDE] = p[ScanParams.C_STATE_STRIDE] = seqlen;
-        return ScanLauncher.plan(p, 132);
+        return p;
     }
 
     @Test
@@ -28,17 +32,24 @@ class ScanLauncherPlanTest {
 
     @Test
     void kernelsForTheBenchmarkAndTestShapes() {
-        assertEquals("ss2d_scan_fwd_n1_r2_k4_v1", plan(32, 768, 3136, 1, 4).kernel());      // S1
+        ScanLauncher.Plan s1 = plan(32, 768, 3136, 1, 4);                                   // S1
+        assertEquals("ss2d_scan_fwd_n1seg_k4", s1.kernel());
+        assertEquals(1, s1.extraArg(), "S1: rows of 3136 are long enough alone");
         ScanLauncher.Plan s4 = plan(32, 3072, 196, 1, 4);                                   // S4
-        assertEquals("ss2d_scan_fwd_n1seg_r1_k4", s4.kernel());
+        assertEquals("ss2d_scan_fwd_n1seg_k4", s4.kernel());
         assertEquals(8, s4.extraArg(), "S4: 8 rows of 196 per virtual row");
         assertEquals(32L * 3072 / 8 / 4, s4.blocks());
         ScanLauncher.Plan s3 = plan(32, 1536, 784, 1, 4);                                   // S3
-        assertEquals("ss2d_scan_fwd_n1seg_r1_k4", s3.kernel());
+        assertEquals("ss2d_scan_fwd_n1seg_k4", s3.kernel());
         assertEquals(4, s3.extraArg());
         assertEquals("ss2d_scan_fwd_n1_r1_k4_v0", plan(2, 8, 2049, 1, 2).kernel());   // few rows: 1 per warp
         assertEquals("ss2d_scan_fwd_n1_r2_k4_v0", plan(32, 3072, 198, 1, 4).kernel(), "L % 4 != 0: no seg");
-        assertEquals("ss2d_scan_fwd_n1_r2_k4_v1", plan(4, 768, 196, 1, 4).kernel(), "too few rows for 64 warps per SM");
+        long[] strided = params(32, 768, 3136, 1, 4);
+        strided[ScanParams.U_DIM_STRIDE] = 3200;                                            // rows not contiguous
+        assertEquals("ss2d_scan_fwd_n1_r2_k4_v1", ScanLauncher.plan(strided, 132).kernel());
+        ScanLauncher.Plan few = plan(4, 768, 196, 1, 4);
+        assertEquals("ss2d_scan_fwd_n1seg_k4", few.kernel());
+        assertEquals(1, few.extraArg(), "too few rows to join them and keep 64 warps per SM");
         ScanLauncher.Plan s5 = plan(8, 2048, 4096, 16, 1);                                  // S5
         assertEquals("ss2d_scan_fwd_pipe_l4_s4_v1", s5.kernel());
         assertEquals(0, s5.extraArg());
