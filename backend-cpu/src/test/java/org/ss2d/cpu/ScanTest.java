@@ -70,7 +70,7 @@ class ScanTest {
         cs.add(new Case(2, 9, 77, 3, 1, k, v, true, true, true, true, true));
         cs.add(new Case(3, 17, 33, 1, 1, v, v, true, true, true, true, true));
         // channel-lane kernel: dim and channels per group multiples of 16 (of every vector width), super-chunk
-        // (2048) and chunk (64) edges crossed, all layouts
+        // (1024) and chunk (64) edges crossed, all layouts
         for (int l : new int[] {1, 31, 64, 65, 2049, 5000}) {
             cs.add(new Case(1, 32, l, 5, 2, g, g, true, true, true, true, true));
         }

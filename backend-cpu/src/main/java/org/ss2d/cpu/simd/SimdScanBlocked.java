@@ -28,12 +28,14 @@ final class SimdScanBlocked {
     /**
      * Steps per super-chunk: delta, u and out are streamed one row at a time over this many steps (16
      * interleaved row streams defeat the hardware prefetcher, and Java has no prefetch instruction);
-     * the row tiles (3 x VL x SC floats) stay in L2.
+     * the row tiles (3 x VL x SC floats) and the staged B/C of the super-chunk stay in L2. 1024: in-process A/B
+     * on S5 (2,2048,1,4096,16) 0.94x the time of 2048 at 1 and 2 threads (2048's ~650 KB per thread crowded the
+     * 1 MiB L2); 512 about the same as 1024, 256 11-16% slower.
      */
-    static final int SC = 2048;
+    static final int SC = 1024;
     /**
      * Row stride of the [channel][time] tiles: SC plus one cache line, so that the VL rows' same steps fall in
-     * different L1 sets (at a stride of exactly 8 KiB all 16 map to one 8-way set and evict each other).
+     * different L1 sets (at a stride of a multiple of 4 KiB all 16 map to one 8-way set and evict each other).
      */
     static final int SCP = SC + 16;
 
