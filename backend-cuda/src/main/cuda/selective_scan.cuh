@@ -65,6 +65,26 @@ __device__ __forceinline__ void storeK(float* row, int64_t t, int64_t L, const f
 // NS > 0: dstate known at compile time, carried state in registers.
 // NS == 0: dstate from p.dstate (<= SS2D_MAX_DSTATE), carried state in dynamic shared memory,
 //          SS2D_SCAN_WARPS * R * dstate floats per block.
+// One chunk of the chunked scan: lane-local aggregate of its K steps (h_out = Ap h_in + Hp), an
+// inclusive warp scan of the aggregates, applied to the state carried into the chunk. Returns the
+// state entering this lane's first step; hLane is the state after its last (lane 31's ends the chunk).
+template <int K>
+__device__ __forceinline__ float chunk_entry_state(const float (&a)[K], const float (&bb)[K], float carry,
+                                                   int lane, float& hLane) {
+  float Ap = a[0], Hp = bb[0];
+#pragma unroll
+  for (int k = 1; k < K; ++k) { Hp = fmaf(a[k], Hp, bb[k]); Ap *= a[k]; }
+#pragma unroll
+  for (int off = 1; off < 32; off <<= 1) {
+    const float Ao = __shfl_up_sync(0xffffffffu, Ap, off);
+    const float Ho = __shfl_up_sync(0xffffffffu, Hp, off);
+    if (lane >= off) { Hp = fmaf(Ap, Ho, Hp); Ap *= Ao; }
+  }
+  hLane = fmaf(Ap, carry, Hp);
+  const float h = __shfl_up_sync(0xffffffffu, hLane, 1);
+  return lane == 0 ? carry : h;
+}
+
 template <int NS, int R, int K, bool VEC>
 __device__ __forceinline__ void scan_fwd(const ScanParams& p, float* smem) {
   const int lane = threadIdx.x & 31;
@@ -158,22 +178,9 @@ __device__ __forceinline__ void scan_fwd(const ScanParams& p, float* smem) {
           a[k] = valid[k] ? fast_exp2(dl[r][k] * A2[r]) : 1.f;
           bb[k] = du[r][k] * (varB ? Bk[k] : Bc[r]);
         }
-        // Lane-local aggregate of its K steps: h_out = Ap * h_in + Hp.
-        float Ap = a[0], Hp = bb[0];
-#pragma unroll
-        for (int k = 1; k < K; ++k) { Hp = fmaf(a[k], Hp, bb[k]); Ap *= a[k]; }
-        // Inclusive warp scan of the lane aggregates.
-#pragma unroll
-        for (int off = 1; off < 32; off <<= 1) {
-          const float Ao = __shfl_up_sync(0xffffffffu, Ap, off);
-          const float Ho = __shfl_up_sync(0xffffffffu, Hp, off);
-          if (lane >= off) { Hp = fmaf(Ap, Ho, Hp); Ap *= Ao; }
-        }
-        // Apply to the carried state: state after this lane, then the state entering it.
         const float h0 = NS > 0 ? carryReg[r][NS > 0 ? n : 0] : carrySmem[r * N + n];
-        const float hLane = fmaf(Ap, h0, Hp);
-        float h = __shfl_up_sync(0xffffffffu, hLane, 1);
-        if (lane == 0) h = h0;
+        float hLane;
+        float h = chunk_entry_state<K>(a, bb, h0, lane, hLane);
 #pragma unroll
         for (int k = 0; k < K; ++k) {
           h = fmaf(a[k], h, bb[k]);
@@ -304,18 +311,8 @@ __device__ __forceinline__ void scan_fwd_seg(const ScanParams& p, int64_t RS) {
       y[k] = Dv * uv[k];
     }
     if (tl == 0) a[0] = 0.f;                           // row start: no state flows in
-    float Ap = a[0], Hp = bb[0];
-#pragma unroll
-    for (int k = 1; k < K; ++k) { Hp = fmaf(a[k], Hp, bb[k]); Ap *= a[k]; }
-#pragma unroll
-    for (int off = 1; off < 32; off <<= 1) {
-      const float Ao = __shfl_up_sync(0xffffffffu, Ap, off);
-      const float Ho = __shfl_up_sync(0xffffffffu, Hp, off);
-      if (lane >= off) { Hp = fmaf(Ap, Ho, Hp); Ap *= Ao; }
-    }
-    const float hLane = fmaf(Ap, carry, Hp);
-    float h = __shfl_up_sync(0xffffffffu, hLane, 1);
-    if (lane == 0) h = carry;
+    float hLane;
+    float h = chunk_entry_state<K>(a, bb, carry, lane, hLane);
 #pragma unroll
     for (int k = 0; k < K; ++k) {
       h = fmaf(a[k], h, bb[k]);

@@ -28,8 +28,9 @@ inline bool aligned16(const void* p) { return (reinterpret_cast<uintptr_t>(p) & 
 // (selective_scan_pipe.cuh; itemsOverride = states per lane 4 or 8), 4 = dstate 1 on
 // contiguous rows (scan_fwd_seg; itemsOverride = rows per virtual row).
 
-// 16-byte path of the states kernels: seqlen, every row stride and every pointer allow float4.
-inline bool states_vec(const ScanParams& p) {
+// 16-byte path of every scan kernel: seqlen, every row stride and every pointer allow float4
+// (ScanLauncher.vectorizable in Java).
+inline bool vec16(const ScanParams& p) {
   bool vec = p.seqlen % 4 == 0 && aligned16(p.u) && aligned16(p.delta) && aligned16(p.out) && (!p.z || aligned16(p.z));
   const int64_t strides[] = {p.u_batch_stride, p.u_dim_stride, p.delta_batch_stride, p.delta_dim_stride,
                              p.z_batch_stride, p.z_dim_stride, p.out_batch_stride, p.out_dim_stride};
@@ -50,7 +51,7 @@ inline ScanLaunch plan_pipe(const ScanParams& p, int spl) {
   if (S > 8 || (spl == 8 && S == 1)) return s;
   const int RW = 32 / S;
   if ((p.dim / p.groups) % RW != 0) return s;
-  const bool vec = states_vec(p);
+  const bool vec = vec16(p);
   const size_t perWarp = (size_t)ss2d::pipe::warp_floats(S, spl) * sizeof(float);
   const int wpb = perWarp <= 24 * 1024 ? 2 : 1;
   const int64_t warps = p.batch * (p.dim / RW);
@@ -68,7 +69,7 @@ inline ScanLaunch plan_seg(const ScanParams& p, int RS) {
   ScanLaunch s;
   s.kernel = "none";
   const int64_t L = p.seqlen;
-  bool ok = p.dstate == 1 && L % 4 == 0 && states_vec(p) && p.u_dim_stride == L && p.delta_dim_stride == L &&
+  bool ok = p.dstate == 1 && L % 4 == 0 && vec16(p) && p.u_dim_stride == L && p.delta_dim_stride == L &&
             p.out_dim_stride == L && (!p.z || p.z_dim_stride == L) && (p.dim / p.groups) % RS == 0 &&
             L * RS < (1ll << 30);
   if (!ok) return s;
@@ -122,12 +123,7 @@ inline ScanLaunch plan_scan(const ScanParams& p, int rowsOverride, int itemsOver
     const int64_t warps = perGroup % RW == 0 ? p.batch * (p.dim / RW) : 0;
     if (algo == 2 || (warps >= (int64_t)smCount * 4)) {
       if (warps == 0) { s.kernel = "none"; return s; }
-      bool vec = p.seqlen % 4 == 0 && aligned16(p.u) && aligned16(p.delta) && aligned16(p.out) && (!p.z || aligned16(p.z));
-      const int64_t strides[] = {p.u_batch_stride, p.u_dim_stride, p.delta_batch_stride, p.delta_dim_stride,
-                                 p.z_batch_stride, p.z_dim_stride, p.out_batch_stride, p.out_dim_stride};
-      for (int64_t st : strides) vec = vec && (st % 4 == 0);
-      if (p.flags & SS2D_VARIABLE_B) vec = vec && p.B_batch_stride % 4 == 0 && p.B_group_stride % 4 == 0 && p.B_state_stride % 4 == 0 && aligned16(p.B);
-      if (p.flags & SS2D_VARIABLE_C) vec = vec && p.C_batch_stride % 4 == 0 && p.C_group_stride % 4 == 0 && p.C_state_stride % 4 == 0 && aligned16(p.C);
+      const bool vec = vec16(p);
       const size_t perWarp = (size_t)ss2d::states_smem_floats(S, spl) * sizeof(float);
       const int wpb = perWarp <= 24 * 1024 ? 2 : 1;
       s.kernel = "ss2d_scan_fwd_states_s" + std::to_string(spl) + "_v" + (vec ? "1" : "0");
@@ -148,15 +144,7 @@ inline ScanLaunch plan_scan(const ScanParams& p, int rowsOverride, int itemsOver
   while (!rowsOverride && R > 1 && p.batch * (p.dim / R) < (int64_t)smCount * 8) R /= 2;
   while (R > 1 && perGroup % R != 0) R /= 2;
   if (n1 && K == 8 && R != 2) K = 4;
-  bool vec = (p.seqlen % 4 == 0);
-  const int64_t strides[] = {p.u_batch_stride, p.u_dim_stride, p.delta_batch_stride, p.delta_dim_stride,
-                             p.z_batch_stride, p.z_dim_stride, p.out_batch_stride, p.out_dim_stride};
-  for (int64_t st : strides) vec = vec && (st % 4 == 0);
-  if (p.flags & SS2D_VARIABLE_B) vec = vec && p.B_batch_stride % 4 == 0 && p.B_group_stride % 4 == 0 && p.B_state_stride % 4 == 0;
-  if (p.flags & SS2D_VARIABLE_C) vec = vec && p.C_batch_stride % 4 == 0 && p.C_group_stride % 4 == 0 && p.C_state_stride % 4 == 0;
-  vec = vec && aligned16(p.u) && aligned16(p.delta) && aligned16(p.out) && (!p.z || aligned16(p.z));
-  if (p.flags & SS2D_VARIABLE_B) vec = vec && aligned16(p.B);
-  if (p.flags & SS2D_VARIABLE_C) vec = vec && aligned16(p.C);
+  const bool vec = vec16(p);
   const int ns = p.dstate == 1 ? 1 : 0;
   s.kernel = "ss2d_scan_fwd_n" + std::to_string(ns) + "_r" + std::to_string(R) + "_k" + std::to_string(K) + "_v" + (vec ? "1" : "0");
   s.rows = R;
