@@ -104,13 +104,31 @@ final class SimdMath {
 
     /** softplus(x) = max(x, 0) + log1p(exp(-|x|)): equals log1p(exp(x)) below 20 and x above, in float. */
     static FloatVector softplus(FloatVector x) {
-        FloatVector e = exp2Scan(x.abs().mul(-LOG2E)); // (0, 1]
+        FloatVector magic = FloatVector.broadcast(F, 12582912f), l2e = FloatVector.broadcast(F, LOG2E);
+        FloatVector nax = x.reinterpretAsInts().or(0x80000000).reinterpretAsFloats(); // -|x|
+        FloatVector t = nax.fma(l2e, magic);
+        FloatVector f = nax.fma(l2e, magic.sub(t)); // -|x| log2(e) - k, in [-0.5, 0.5]
+        FloatVector p = f.fma(P6, P5).fma(f, FloatVector.broadcast(F, P4)).fma(f, FloatVector.broadcast(F, P3))
+                .fma(f, FloatVector.broadcast(F, P2)).fma(f, FloatVector.broadcast(F, P1))
+                .fma(f, FloatVector.broadcast(F, P0));
+        IntVector k = t.reinterpretAsInts().max(MAGIC_BITS - 126); // k <= 0
+        FloatVector e = p.reinterpretAsInts().add(k.lanewise(VectorOperators.LSHL, 23)).reinterpretAsFloats();
         FloatVector q = e.fma(G7, G6).fma(e, FloatVector.broadcast(F, G5)).fma(e, FloatVector.broadcast(F, G4))
                 .fma(e, FloatVector.broadcast(F, G3)).fma(e, FloatVector.broadcast(F, G2))
                 .fma(e, FloatVector.broadcast(F, G1)).fma(e, FloatVector.broadcast(F, G0));
-        // max(x, 0) in the integer domain: a float with the sign bit set is a negative int (1 instruction;
-        // a compare and a blend before)
-        return x.reinterpretAsInts().max(0).reinterpretAsFloats().add(e.mul(q));
+        return e.fma(q, x.reinterpretAsInts().max(0).reinterpretAsFloats());
+    }
+
+    /** 2^(x * s): {@link #exp2Scan} of a product, the multiply folded into the rounding and the fraction. */
+    static FloatVector exp2Mul(FloatVector x, FloatVector s) {
+        FloatVector magic = FloatVector.broadcast(F, 12582912f);
+        FloatVector t = x.fma(s, magic);
+        FloatVector f = x.fma(s, magic.sub(t));
+        FloatVector p = f.fma(P6, P5).fma(f, FloatVector.broadcast(F, P4)).fma(f, FloatVector.broadcast(F, P3))
+                .fma(f, FloatVector.broadcast(F, P2)).fma(f, FloatVector.broadcast(F, P1))
+                .fma(f, FloatVector.broadcast(F, P0));
+        IntVector k = t.reinterpretAsInts().max(MAGIC_BITS - 126).min(MAGIC_BITS + 127);
+        return p.reinterpretAsInts().add(k.lanewise(VectorOperators.LSHL, 23)).reinterpretAsFloats();
     }
 
     /** silu(z) = z / (1 + exp(-z)). */
