@@ -30,7 +30,7 @@ final class SimdMath {
     private static final float G2 = 0.3327118754386902f;
     private static final float G1 = -0.49997127056121826f;
     private static final float G0 = 0.9999997615814209f;
-    // the same exp2 coefficients as scalars, for exp2Scan (broadcast where used)
+    // the same exp2 coefficients as scalars, for softplus and exp2Mul (broadcast where used)
     private static final float P6 = 1.5337577497120947e-4f, P5 = 1.3399859890341759e-3f,
             P4 = 9.618519805371761e-3f, P3 = 5.550329014658928e-2f, P2 = 0.24022646248340607f,
             P1 = 0.6931471824645996f, P0 = 1.0f;
@@ -84,24 +84,6 @@ final class SimdMath {
         return p.reinterpretAsInts().add(k.lanewise(VectorOperators.LSHL, 23)).reinterpretAsFloats();
     }
 
-    /**
-     * {@link #exp2} with its constants broadcast here, for the scan passes: constant vector fields are
-     * reloaded from memory at every use inside a loop (two instructions each, ~24 per softplus + exp2),
-     * broadcasts are hoisted out of the loop into registers (measured 5-10% on the whole scan). Costs more
-     * C2 parse nodes than exp2 (the inlining budget), so silu/gelu keep exp2. (Estrin's scheme instead of
-     * Horner was tried: 2 more multiplies, no faster, and the scan's error doubled to 2.3e-7.)
-     */
-    static FloatVector exp2Scan(FloatVector y) {
-        FloatVector magic = FloatVector.broadcast(F, 12582912f);
-        FloatVector t = y.add(magic);
-        FloatVector f = y.sub(t.sub(magic)); // in [-0.5, 0.5]
-        FloatVector p = f.fma(P6, P5).fma(f, FloatVector.broadcast(F, P4)).fma(f, FloatVector.broadcast(F, P3))
-                .fma(f, FloatVector.broadcast(F, P2)).fma(f, FloatVector.broadcast(F, P1))
-                .fma(f, FloatVector.broadcast(F, P0));
-        IntVector k = t.reinterpretAsInts().max(MAGIC_BITS - 126).min(MAGIC_BITS + 127);
-        return p.reinterpretAsInts().add(k.lanewise(VectorOperators.LSHL, 23)).reinterpretAsFloats();
-    }
-
     /** softplus(x) = max(x, 0) + log1p(exp(-|x|)): equals log1p(exp(x)) below 20 and x above, in float. */
     static FloatVector softplus(FloatVector x) {
         FloatVector magic = FloatVector.broadcast(F, 12582912f), l2e = FloatVector.broadcast(F, LOG2E);
@@ -119,7 +101,14 @@ final class SimdMath {
         return e.fma(q, x.reinterpretAsInts().max(0).reinterpretAsFloats());
     }
 
-    /** 2^(x * s): {@link #exp2Scan} of a product, the multiply folded into the rounding and the fraction. */
+    /**
+     * 2^(x * s), for the scan passes: {@link #exp2} with the multiply folded into the rounding ({@code x s + magic})
+     * and the fraction ({@code x s - k}, one rounding instead of two), and with its constants broadcast here:
+     * constant vector fields are reloaded from memory at every use inside a loop, broadcasts are hoisted into
+     * registers (measured 5-10% on the whole scan). Costs more C2 parse nodes than exp2 (the inlining budget),
+     * so silu/gelu keep exp2. (Estrin's scheme instead of Horner was tried: 2 more multiplies, no faster, and
+     * the scan's error doubled.)
+     */
     static FloatVector exp2Mul(FloatVector x, FloatVector s) {
         FloatVector magic = FloatVector.broadcast(F, 12582912f);
         FloatVector t = x.fma(s, magic);

@@ -155,7 +155,7 @@ final class SimdScan {
         for (int v = 0; v < len; v += VL) {
             FloatVector bb = bVar ? load(bs, bOff + v) : bc;
             FloatVector.fromArray(F, du, v).mul(bb).intoArray(bu, v);
-            SimdMath.exp2Scan(FloatVector.fromArray(F, dt, v).mul(a2v)).intoArray(a, v);
+            SimdMath.exp2Mul(FloatVector.fromArray(F, dt, v), a2v).intoArray(a, v);
         }
     }
 
@@ -197,10 +197,11 @@ final class SimdScan {
     }
 
     /**
-     * The passes of a dstate-1 chunk. They are called through this interface from a loop over four
-     * implementations: the call site is megamorphic, so C2 never inlines the passes into the row loop and
-     * each one compiles on its own (inlined together they pass NodeCountInliningCutoff and the vectors get
-     * boxed: measured 4x slower).
+     * The passes of a dstate-1 chunk, called through this interface from a loop so that each compiles on its
+     * own: inlined into the row loop together they pass NodeCountInliningCutoff and the vectors get boxed
+     * (measured 4x slower). With two passes the site is bimorphic and C2 inlines the lambdas, but not the pass
+     * methods (-XX:+PrintInlining: coeffScanOutPass "hot method too big", softplusPass "already compiled into
+     * a big method"); the copy-out used to be a third pass, folded into coeffScanOutPass (3.5% faster on S1).
      */
     interface N1Pass {
         void run(N1 c);
@@ -209,7 +210,6 @@ final class SimdScan {
     private static final N1Pass[] N1_PASSES = {
         c -> softplusPass(c.delta, c.off, c.bias, c.sp, c.a, c.len),
         c -> c.h = coeffScanOutPass(c),
-        c -> MemorySegment.copy(c.bu, 0, c.out, JAVA_FLOAT_UNALIGNED, c.off * 4, c.len),
     };
 
     // softplus is its own pass, apart from exp2 and the scan: each loop is then small enough for C2 to keep
@@ -248,9 +248,9 @@ final class SimdScan {
 
     /**
      * dt (in c.a) -> y (in c.bu, in place): a = exp2(dt A), bu = dt u B, their in-vector scans, h = A_scan
-     * carry + B_scan and y = C h + D u. The carry is h's last lane (a broadcast, an FMA and an extract on
-     * the loop-carried chain, measured ~5% faster than the separate passes with a scalar chain they replace;
-     * a scalar FMA on the last lanes of a and bu here was slower).
+     * carry + B_scan and y = C h + D u, then y copied out. The carry is h's last lane, rearranged into every
+     * lane (one permute on the loop-carried chain; an extract and a broadcast before: 2 more instructions). Two
+     * vectors per iteration (interleaved chains) pass C2's inlining budget; as three passes (exp2 apart) 1.18x slower.
      */
     private static float coeffScanOutPass(N1 c) {
         final float[] a = c.a, bu = c.bu, cb = c.cb;
@@ -285,12 +285,13 @@ final class SimdScan {
             carry = hv.rearrange(LAST);
             uu.fma(dv, hv.mul(FloatVector.fromArray(F, cb, cbOff + v))).intoArray(bu, v);
         }
+        MemorySegment.copy(bu, 0, c.out, JAVA_FLOAT_UNALIGNED, off * 4, len);
         return carry.lane(0);
     }
 
     /**
-     * dstate 1 (VMamba's default), per chunk: (1) dt = softplus(delta + bias) along time, (2) C staged,
-     * (3) exp2, the in-vector scans, the carry and y into an L1 buffer, (4) y copied out.
+     * dstate 1 (VMamba's default): C staged once per (batch, group) row; per chunk (1) dt = softplus(delta + bias)
+     * along time, (2) exp2, the in-vector scans, the carry and y into an L1 buffer, copied out.
      */
     private static void n1Row(ScanJob j, int row, N1 c) {
         final int l = j.seqlen(), dim = j.dim(), b = row / dim, d = row % dim;

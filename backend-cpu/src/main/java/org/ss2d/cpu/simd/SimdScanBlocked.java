@@ -200,8 +200,8 @@ final class SimdScanBlocked {
             FloatVector dt = FloatVector.fromArray(F, dtC, t * VL), du = FloatVector.fromArray(F, duC, t * VL);
             FloatVector b0 = bVar ? FloatVector.broadcast(F, bS[r0 + t]) : bc0;
             FloatVector b1 = bVar ? FloatVector.broadcast(F, bS[r1 + t]) : bc1;
-            h0 = SimdMath.exp2Scan(dt.mul(a0)).fma(h0, du.mul(b0));
-            h1 = SimdMath.exp2Scan(dt.mul(a1)).fma(h1, du.mul(b1));
+            h0 = SimdMath.exp2Mul(dt, a0).fma(h0, du.mul(b0));
+            h1 = SimdMath.exp2Mul(dt, a1).fma(h1, du.mul(b1));
             FloatVector c0 = cVar ? FloatVector.broadcast(F, cS[r0 + t]) : cc0;
             FloatVector c1 = cVar ? FloatVector.broadcast(F, cS[r1 + t]) : cc1;
             h1.fma(c1, h0.fma(c0, FloatVector.fromArray(F, yC, t * VL))).intoArray(yC, t * VL);
@@ -219,7 +219,7 @@ final class SimdScanBlocked {
         for (int t = 0; t < len; t++) {
             FloatVector dt = FloatVector.fromArray(F, dtC, t * VL), du = FloatVector.fromArray(F, duC, t * VL);
             FloatVector b0 = bVar ? FloatVector.broadcast(F, bS[r0 + t]) : bc0;
-            h0 = SimdMath.exp2Scan(dt.mul(a0)).fma(h0, du.mul(b0));
+            h0 = SimdMath.exp2Mul(dt, a0).fma(h0, du.mul(b0));
             FloatVector c0 = cVar ? FloatVector.broadcast(F, cS[r0 + t]) : cc0;
             h0.fma(c0, FloatVector.fromArray(F, yC, t * VL)).intoArray(yC, t * VL);
         }
