@@ -48,8 +48,11 @@ public final class SimdKernels extends Kernels {
             if (row + VL <= rowTo && (row % dim) % cpg + VL <= cpg) {
                 if (run < row) SimdScan.scan(job, run, row);
                 if (scratch == null) scratch = SimdScanBlocked.Scratch.forThread(job.dstate());
-                SimdScanBlocked.block(job, row, scratch);
-                row += VL;
+                // consecutive blocks of one batch and group run together (they share the staged B/C)
+                int blocks = 1;
+                while (row + (blocks + 1) * VL <= rowTo && (row % dim) % cpg + (blocks + 1) * VL <= cpg) blocks++;
+                SimdScanBlocked.blocks(job, row, blocks, scratch);
+                row += blocks * VL;
                 run = row;
             } else {
                 row++;

@@ -43,7 +43,9 @@ final class SimdScanBlocked {
     static final class Scratch {
         final float[] dtT = new float[VL * SCP], duT = new float[VL * SCP], yT = new float[VL * SCP],
                 dtC = new float[T * VL], duC = new float[T * VL], yC = new float[T * VL], tmp = new float[256];
-        final float[] h, a2T, bT, cT, bStage, cStage;
+        final float[] a2T, bT, cT, bStage, cStage;
+        /** The states of each block of a run, [block][state][channel]. */
+        float[] h;
 
         private static final ThreadLocal<java.lang.ref.SoftReference<Scratch>> KEPT = new ThreadLocal<>();
 
@@ -54,7 +56,7 @@ final class SimdScanBlocked {
         static Scratch forThread(int n) {
             java.lang.ref.SoftReference<Scratch> ref = KEPT.get();
             Scratch s = ref == null ? null : ref.get();
-            if (s == null || s.h.length < n * VL) KEPT.set(new java.lang.ref.SoftReference<>(s = new Scratch(n)));
+            if (s == null || s.a2T.length < n * VL) KEPT.set(new java.lang.ref.SoftReference<>(s = new Scratch(n)));
             return s;
         }
 
@@ -63,8 +65,8 @@ final class SimdScanBlocked {
             a2T = new float[n * VL];
             bT = new float[n * VL];
             cT = new float[n * VL];
-            bStage = new float[n * T];
-            cStage = new float[n * T];
+            bStage = new float[n * SCP];
+            cStage = new float[n * SCP];
         }
     }
 
@@ -72,11 +74,58 @@ final class SimdScanBlocked {
         return m.getAtIndex(JAVA_FLOAT_UNALIGNED, i);
     }
 
-    /** Rows {@code [row0, row0 + VL)}: one batch, one group (the caller checks). */
-    static void block(ScanJob j, int row0, Scratch s) {
-        final int l = j.seqlen(), n = j.dstate(), b = row0 / j.dim(), d0 = row0 % j.dim();
+    /**
+     * Rows {@code [row0, row0 + blocks * VL)}: one batch, one group (the caller checks). Super-chunk by
+     * super-chunk, the staged B/C serve every block of the run (staged per block, they were ~10% of S5); each
+     * block keeps its states in {@code s.h} at {@code blk * n * VL}.
+     */
+    static void blocks(ScanJob j, int row0, int blocks, Scratch s) {
+        final int l = j.seqlen(), n = j.dstate(), b = row0 / j.dim(), dr0 = row0 % j.dim();
         final boolean bVar = j.bVariable(), cVar = j.cVariable();
-        final long bRow = bVar ? j.bRow(b, d0) : 0, cRow = cVar ? j.cRow(b, d0) : 0;
+        final long bRow = bVar ? j.bRow(b, dr0) : 0, cRow = cVar ? j.cRow(b, dr0) : 0;
+        if (s.h.length < blocks * n * VL) s.h = new float[blocks * n * VL];
+        java.util.Arrays.fill(s.h, 0, blocks * n * VL, 0f);
+        for (int s0 = 0; s0 < l; s0 += SC) {
+            int slen = Math.min(SC, l - s0);
+            if (bVar) stage(j.b(), bRow + s0, j.bStateStride(), n, slen, s.bStage);
+            if (cVar) stage(j.c(), cRow + s0, j.cStateStride(), n, slen, s.cStage);
+            for (int blk = 0; blk < blocks; blk++) {
+                int r0 = row0 + blk * VL, d0 = dr0 + blk * VL, hOff = blk * n * VL;
+                constants(j, d0, n, bVar, cVar, s);
+                for (int c = 0; c < VL; c++) {
+                    float bias = j.deltaBias() == null ? 0f : get(j.deltaBias(), d0 + c);
+                    prepRow(j.delta(), j.u(), (long) (r0 + c) * l + s0, slen, bias, j.softplus(), s.dtT, s.duT, c * SCP);
+                }
+                for (int t0 = 0; t0 < slen; t0 += T) {
+                    int len = Math.min(T, slen - t0);
+                    toLanes(s.dtT, t0, s.dtC, len, s.tmp);
+                    toLanes(s.duT, t0, s.duC, len, s.tmp);
+                    states(s, n, hOff, t0, len, bVar, cVar);
+                    fromLanes(s.yC, s.yT, t0, len, s.tmp);
+                }
+                for (int c = 0; c < VL; c++) {
+                    float dSkip = j.dSkip() == null ? 0f : get(j.dSkip(), d0 + c);
+                    outRow(s.yT, c * SCP, slen, j.u(), j.out(), (long) (r0 + c) * l + s0, dSkip);
+                }
+            }
+        }
+        for (int blk = 0; blk < blocks; blk++) {
+            int r0 = row0 + blk * VL, hOff = blk * n * VL;
+            if (j.lastState() != null) {
+                for (int c = 0; c < VL; c++) {
+                    for (int st = 0; st < n; st++) {
+                        j.lastState().setAtIndex(JAVA_FLOAT_UNALIGNED, (long) (r0 + c) * n + st, s.h[hOff + st * VL + c]);
+                    }
+                }
+            }
+            if (j.z() != null) {
+                for (int c = 0; c < VL; c++) SimdScan.gate(j.out(), j.z(), (long) (r0 + c) * l, l);
+            }
+        }
+    }
+
+    /** A * log2(e) and constant B/C of the block's channels, [state][channel]. */
+    private static void constants(ScanJob j, int d0, int n, boolean bVar, boolean cVar, Scratch s) {
         for (int st = 0; st < n; st++) {
             for (int c = 0; c < VL; c++) {
                 long an = (long) (d0 + c) * n + st;
@@ -84,37 +133,6 @@ final class SimdScanBlocked {
                 if (!bVar) s.bT[st * VL + c] = get(j.b(), an);
                 if (!cVar) s.cT[st * VL + c] = get(j.c(), an);
             }
-        }
-        java.util.Arrays.fill(s.h, 0f);
-        for (int s0 = 0; s0 < l; s0 += SC) {
-            int slen = Math.min(SC, l - s0);
-            for (int c = 0; c < VL; c++) {
-                float bias = j.deltaBias() == null ? 0f : get(j.deltaBias(), d0 + c);
-                prepRow(j.delta(), j.u(), (long) (row0 + c) * l + s0, slen, bias, j.softplus(), s.dtT, s.duT, c * SCP);
-            }
-            for (int t0 = 0; t0 < slen; t0 += T) {
-                int len = Math.min(T, slen - t0);
-                toLanes(s.dtT, t0, s.dtC, len, s.tmp);
-                toLanes(s.duT, t0, s.duC, len, s.tmp);
-                if (bVar) stage(j.b(), bRow + s0 + t0, j.bStateStride(), n, len, s.bStage);
-                if (cVar) stage(j.c(), cRow + s0 + t0, j.cStateStride(), n, len, s.cStage);
-                states(s, n, len, bVar, cVar);
-                fromLanes(s.yC, s.yT, t0, len, s.tmp);
-            }
-            for (int c = 0; c < VL; c++) {
-                float dSkip = j.dSkip() == null ? 0f : get(j.dSkip(), d0 + c);
-                outRow(s.yT, c * SCP, slen, j.u(), j.out(), (long) (row0 + c) * l + s0, dSkip);
-            }
-        }
-        if (j.lastState() != null) {
-            for (int c = 0; c < VL; c++) {
-                for (int st = 0; st < n; st++) {
-                    j.lastState().setAtIndex(JAVA_FLOAT_UNALIGNED, (long) (row0 + c) * n + st, s.h[st * VL + c]);
-                }
-            }
-        }
-        if (j.z() != null) {
-            for (int c = 0; c < VL; c++) SimdScan.gate(j.out(), j.z(), (long) (row0 + c) * l, l);
         }
     }
 
@@ -173,7 +191,7 @@ final class SimdScanBlocked {
     /** Copies B (or C) rows [off + st * stride, + len) of the chunk into a contiguous (n, T) tile. */
     private static void stage(MemorySegment m, long off, long stride, int n, int len, float[] tile) {
         for (int st = 0; st < n; st++) {
-            MemorySegment.copy(m, JAVA_FLOAT_UNALIGNED, (off + st * stride) * 4, tile, st * T, len);
+            MemorySegment.copy(m, JAVA_FLOAT_UNALIGNED, (off + st * stride) * 4, tile, st * SCP, len);
         }
     }
 
@@ -182,20 +200,20 @@ final class SimdScanBlocked {
      * across the chunk's steps (then y is read and written once per pair and step, not per state).
      * Two, not more: each state inlines an exp2, and C2's inlining budget caps a loop body.
      */
-    private static void states(Scratch s, int n, int len, boolean bVar, boolean cVar) {
+    private static void states(Scratch s, int n, int hOff, int t0, int len, boolean bVar, boolean cVar) {
         java.util.Arrays.fill(s.yC, 0, len * VL, 0f);
         int st = 0;
-        for (; st + 2 <= n; st += 2) pair(s, st, len, bVar, cVar);
-        if (st < n) single(s, st, len, bVar, cVar);
+        for (; st + 2 <= n; st += 2) pair(s, st, hOff, t0, len, bVar, cVar);
+        if (st < n) single(s, st, hOff, t0, len, bVar, cVar);
     }
 
-    private static void pair(Scratch s, int st, int len, boolean bVar, boolean cVar) {
+    private static void pair(Scratch s, int st, int hOff, int t0, int len, boolean bVar, boolean cVar) {
         final float[] bS = s.bStage, cS = s.cStage, dtC = s.dtC, duC = s.duC, yC = s.yC;
         final FloatVector a0 = FloatVector.fromArray(F, s.a2T, st * VL), a1 = FloatVector.fromArray(F, s.a2T, st * VL + VL);
         final FloatVector bc0 = FloatVector.fromArray(F, s.bT, st * VL), bc1 = FloatVector.fromArray(F, s.bT, st * VL + VL);
         final FloatVector cc0 = FloatVector.fromArray(F, s.cT, st * VL), cc1 = FloatVector.fromArray(F, s.cT, st * VL + VL);
-        final int r0 = st * T, r1 = st * T + T;
-        FloatVector h0 = FloatVector.fromArray(F, s.h, st * VL), h1 = FloatVector.fromArray(F, s.h, st * VL + VL);
+        final int r0 = st * SCP + t0, r1 = r0 + SCP;
+        FloatVector h0 = FloatVector.fromArray(F, s.h, hOff + st * VL), h1 = FloatVector.fromArray(F, s.h, hOff + st * VL + VL);
         for (int t = 0; t < len; t++) {
             FloatVector dt = FloatVector.fromArray(F, dtC, t * VL), du = FloatVector.fromArray(F, duC, t * VL);
             FloatVector b0 = bVar ? FloatVector.broadcast(F, bS[r0 + t]) : bc0;
@@ -206,16 +224,16 @@ final class SimdScanBlocked {
             FloatVector c1 = cVar ? FloatVector.broadcast(F, cS[r1 + t]) : cc1;
             h1.fma(c1, h0.fma(c0, FloatVector.fromArray(F, yC, t * VL))).intoArray(yC, t * VL);
         }
-        h0.intoArray(s.h, st * VL);
-        h1.intoArray(s.h, st * VL + VL);
+        h0.intoArray(s.h, hOff + st * VL);
+        h1.intoArray(s.h, hOff + st * VL + VL);
     }
 
-    private static void single(Scratch s, int st, int len, boolean bVar, boolean cVar) {
+    private static void single(Scratch s, int st, int hOff, int t0, int len, boolean bVar, boolean cVar) {
         final float[] bS = s.bStage, cS = s.cStage, dtC = s.dtC, duC = s.duC, yC = s.yC;
         final FloatVector a0 = FloatVector.fromArray(F, s.a2T, st * VL);
         final FloatVector bc0 = FloatVector.fromArray(F, s.bT, st * VL), cc0 = FloatVector.fromArray(F, s.cT, st * VL);
-        final int r0 = st * T;
-        FloatVector h0 = FloatVector.fromArray(F, s.h, st * VL);
+        final int r0 = st * SCP + t0;
+        FloatVector h0 = FloatVector.fromArray(F, s.h, hOff + st * VL);
         for (int t = 0; t < len; t++) {
             FloatVector dt = FloatVector.fromArray(F, dtC, t * VL), du = FloatVector.fromArray(F, duC, t * VL);
             FloatVector b0 = bVar ? FloatVector.broadcast(F, bS[r0 + t]) : bc0;
@@ -223,7 +241,7 @@ final class SimdScanBlocked {
             FloatVector c0 = cVar ? FloatVector.broadcast(F, cS[r0 + t]) : cc0;
             h0.fma(c0, FloatVector.fromArray(F, yC, t * VL)).intoArray(yC, t * VL);
         }
-        h0.intoArray(s.h, st * VL);
+        h0.intoArray(s.h, hOff + st * VL);
     }
 
     /** One row of y plus D u, streamed out. */
