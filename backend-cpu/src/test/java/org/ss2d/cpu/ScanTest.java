@@ -75,6 +75,8 @@ class ScanTest {
             cs.add(new Case(1, 32, l, 5, 2, g, g, true, true, true, true, true));
         }
         cs.add(new Case(2, 64, 100, 16, 4, g, g, true, false, true, true, true));
+        // runs of several blocks per (batch, group) sharing the staged B/C, across a super-chunk edge, z and last state
+        cs.add(new Case(2, 64, 1100, 4, 2, g, g, true, true, true, true, true));
         cs.add(new Case(1, 16, 130, 17, 1, k, k, true, true, true, true, true));
         cs.add(new Case(1, 48, 77, 2, 1, v, k, false, false, false, false, true));
         cs.add(new Case(2, 32, 90, 3, 1, k, v, true, false, true, true, false));
