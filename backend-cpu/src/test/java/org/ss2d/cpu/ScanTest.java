@@ -117,6 +117,36 @@ class ScanTest {
         }
     }
 
+    /**
+     * A outside the usual range, on channel-lane shapes (dim 32, dstate 4 and 5) and time-lane ones (dim 9): very
+     * negative A, where exp(dt A) falls below 2^-126 (the kernel's dt cap for its unclamped exp2 takes effect),
+     * and A with positive entries (the kernel must keep the clamped exp2).
+     */
+    @ParameterizedTest(name = "A in [{0}, {1}], dim {2}, dstate {3}")
+    @org.junit.jupiter.params.provider.CsvSource({"-300, -60, 32, 4", "-300, -60, 32, 5", "-0.5, 0.3, 32, 4",
+            "-300, -60, 9, 1", "-0.5, 0.3, 9, 1"})
+    void extremeA(double aLo, double aHi, int dm, int n) {
+        try (Fixture f = new Fixture("scan-extreme-a", (long) (aLo * 1000 + n))) {
+            int b = 2, l = 70, gr = 1;
+            Tensor u = f.gauss(1.0, b, dm, l);
+            Tensor delta = f.gauss(1.0, b, dm, l);
+            Tensor a = f.uniform(aLo, aHi, dm, n);
+            Tensor bm = f.gauss(1.0, b, gr, n, l), cm = f.gauss(1.0, b, gr, n, l);
+            Tensor bias = f.uniform(0.0, 1.0, dm);
+            Tensor out = f.poisoned(b, dm, l), last = f.poisoned(b, dm, n);
+            ScanArgs args = ScanArgs.builder(u, delta, a, bm, cm).deltaBias(bias).deltaSoftplus(true)
+                    .returnLastState(true).build();
+            Ss2d.on(backend).selectiveScanInto(args, out, last);
+            double[] wantLast = new double[b * dm * n];
+            double[] want = Float64Reference.scan(d(u), d(delta), d(a), d(bm), BCMode.GROUPED, d(cm), BCMode.GROUPED,
+                    null, null, d(bias), true, b, dm, l, n, gr, 0, b, wantLast);
+            String who = Fixture.who(backend) + " scan (batch " + b + ", dim " + dm + ", seqlen " + l + ", dstate " + n
+                    + ", A in [" + aLo + ", " + aHi + "])";
+            Checks.close(who + " out", out.toFloatArray(), want, 1e-4);
+            Checks.close(who + " last_state", last.toFloatArray(), wantLast, 1e-4);
+        }
+    }
+
     private static Tensor bc(Fixture f, BCMode mode, int b, int dm, int n, int l, int groups) {
         return switch (mode) {
             case CONSTANT -> f.gauss(1.0, dm, n);

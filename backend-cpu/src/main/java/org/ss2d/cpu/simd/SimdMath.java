@@ -120,6 +120,17 @@ final class SimdMath {
         return p.reinterpretAsInts().add(k.lanewise(VectorOperators.LSHL, 23)).reinterpretAsFloats();
     }
 
+    /** {@link #exp2Mul} without the clamps of the exponent: the caller guarantees {@code x s} in [-126, 0]. */
+    static FloatVector exp2MulCapped(FloatVector x, FloatVector s) {
+        FloatVector magic = FloatVector.broadcast(F, 12582912f);
+        FloatVector t = x.fma(s, magic);
+        FloatVector f = x.fma(s, magic.sub(t));
+        FloatVector p = f.fma(P6, P5).fma(f, FloatVector.broadcast(F, P4)).fma(f, FloatVector.broadcast(F, P3))
+                .fma(f, FloatVector.broadcast(F, P2)).fma(f, FloatVector.broadcast(F, P1))
+                .fma(f, FloatVector.broadcast(F, P0));
+        return p.reinterpretAsInts().add(t.reinterpretAsInts().lanewise(VectorOperators.LSHL, 23)).reinterpretAsFloats();
+    }
+
     /** silu(z) = z / (1 + exp(-z)). */
     static FloatVector silu(FloatVector z) {
         return z.div(exp2(z.mul(-LOG2E)).add(1f));
