@@ -75,6 +75,9 @@ class ScanTest {
             cs.add(new Case(1, 32, l, 5, 2, g, g, true, true, true, true, true));
         }
         cs.add(new Case(2, 64, 100, 16, 4, g, g, true, false, true, true, true));
+        // dstate 1 rows longer than the kernel stages C for whole (16384 steps): C staged chunk by chunk
+        cs.add(new Case(1, 4, 17000, 1, 2, g, g, true, true, true, true, true));
+        cs.add(new Case(1, 3, 16500, 1, 1, k, k, true, false, true, true, true));
         // runs of several blocks per (batch, group) sharing the staged B/C, across a super-chunk edge, z and last state
         cs.add(new Case(2, 64, 1100, 4, 2, g, g, true, true, true, true, true));
         cs.add(new Case(1, 16, 130, 17, 1, k, k, true, true, true, true, true));

@@ -184,8 +184,8 @@ final class SimdScan {
     /** State of one dstate-1 row chunk, shared by the passes. */
     static final class N1 {
         final float[] a = new float[N1_CHUNK], bu = new float[N1_CHUNK];
-        /** C of the current (batch, group) row, staged once for all its channels; cbOff = the chunk's start in it. */
-        float[] cb = new float[0];
+        /** C of the current (batch, group) row (or chunk, for long rows), see stageC; cbOff = the chunk's start in it. */
+        float[] cb = new float[N1_CHUNK];
         MemorySegment cKey;
         long cKeyRow;
         int cbOff;
@@ -228,10 +228,26 @@ final class SimdScan {
     }
 
     /**
-     * C of a whole row into c.cb: once per (batch, group) while the row's channels follow each other (a bulk copy
-     * per chunk cost ~0.3 ns/elem in call overhead), per row for a constant C.
+     * Rows up to this many steps have C staged whole (64 KiB per thread at most); longer ones chunk by chunk, so
+     * that a very long sequence does not cost a buffer of its length per thread.
      */
-    private static void stageC(N1 c, long cRow, int l) {
+    private static final int C_ROW_MAX = 16384;
+
+    /**
+     * C of steps [t0, t0 + len) into c.cb, at c.cbOff. Rows of up to C_ROW_MAX steps are staged whole, once per
+     * (batch, group) while that group's channels follow each other (a bulk copy per chunk cost ~0.3 ns/elem in
+     * call overhead), or once per row for a constant C; longer rows per chunk.
+     */
+    private static void stageC(N1 c, long cRow, int l, int t0, int len) {
+        if (l > C_ROW_MAX) {
+            c.cKey = null;
+            c.cbOff = 0;
+            if (c.cVar) MemorySegment.copy(c.cs, JAVA_FLOAT_UNALIGNED, (cRow + t0) * 4, c.cb, 0, len);
+            else java.util.Arrays.fill(c.cb, 0, len, c.cConst);
+            return;
+        }
+        c.cbOff = t0;
+        if (t0 > 0) return; // staged at the row's first chunk
         if (c.cb.length < l) {
             c.cb = new float[l];
             c.cKey = null;
@@ -312,14 +328,13 @@ final class SimdScan {
         c.cs = j.c();
         c.out = j.out();
         c.h = 0f;
-        stageC(c, cRow, l);
         final int bound = F.loopBound(l);
         for (int t0 = 0; t0 < bound; t0 += N1_CHUNK) {
             c.len = Math.min(N1_CHUNK, bound - t0);
             c.off = base + t0;
             c.bOff = bRow + t0;
             c.cOff = cRow + t0;
-            c.cbOff = t0;
+            stageC(c, cRow, l, t0, c.len);
             for (N1Pass p : N1_PASSES) p.run(c);
         }
         float h = c.h;
