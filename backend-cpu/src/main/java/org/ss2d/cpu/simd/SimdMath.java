@@ -54,6 +54,12 @@ final class SimdMath {
     private static final FloatVector C13 = FloatVector.broadcast(F, -0.284496736f);
     private static final FloatVector C14 = FloatVector.broadcast(F, 0.254829592f);
 
+    // exp2 of degree 5 for the channel-lane state loop (one FMA less per state and step: S5 0.93x), with p(0) = 1 and
+    // p'(0) = ln 2 (P1) held exactly and the rest a relative-error fit on [-0.5, 0.5]: 1.0e-7 in double, 1.8e-7
+    // evaluated in float. With those two fixed, the error is O(f^2) near f = 0 (a ~ 1), so it does not build up
+    // along the recurrence as the degree-5 fit with p(0) = 1 + 1.2e-7 did (6e-7 -> 1.7e-5)
+    private static final float Q5 = 0.0013300605351105332f, Q4 = 0.009669692255556583f, Q3 = 0.05550558492541313f,
+            Q2 = 0.24022282660007477f;
     static final float LOG2E = 1.4426950408889634f;
     /** 1.5 * 2^23: adding it rounds to an integer, which then sits in the low mantissa bits. */
     private static final FloatVector MAGIC_V = FloatVector.broadcast(F, 12582912f);
@@ -120,13 +126,16 @@ final class SimdMath {
         return p.reinterpretAsInts().add(k.lanewise(VectorOperators.LSHL, 23)).reinterpretAsFloats();
     }
 
-    /** {@link #exp2Mul} without the clamps of the exponent: the caller guarantees {@code x s} in [-126, 0]. */
+    /**
+     * {@link #exp2Mul} without the clamps of the exponent (the caller guarantees {@code x s} in [-126, 0]) and with
+     * the degree-5 polynomial (Q5..Q2, P1, P0).
+     */
     static FloatVector exp2MulCapped(FloatVector x, FloatVector s) {
         FloatVector magic = FloatVector.broadcast(F, 12582912f);
         FloatVector t = x.fma(s, magic);
         FloatVector f = x.fma(s, magic.sub(t));
-        FloatVector p = f.fma(P6, P5).fma(f, FloatVector.broadcast(F, P4)).fma(f, FloatVector.broadcast(F, P3))
-                .fma(f, FloatVector.broadcast(F, P2)).fma(f, FloatVector.broadcast(F, P1))
+        FloatVector p = f.fma(Q5, Q4).fma(f, FloatVector.broadcast(F, Q3))
+                .fma(f, FloatVector.broadcast(F, Q2)).fma(f, FloatVector.broadcast(F, P1))
                 .fma(f, FloatVector.broadcast(F, P0));
         return p.reinterpretAsInts().add(t.reinterpretAsInts().lanewise(VectorOperators.LSHL, 23)).reinterpretAsFloats();
     }
