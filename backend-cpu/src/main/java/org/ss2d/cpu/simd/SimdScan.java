@@ -191,7 +191,7 @@ final class SimdScan {
         int cbOff;
         MemorySegment delta, u, bs, cs, out;
         boolean sp, bVar, cVar;
-        long off, bOff, cOff;
+        long off, bOff;
         float bias, a2, bConst, cConst, dSkip, h;
         int len;
     }
@@ -333,7 +333,6 @@ final class SimdScan {
             c.len = Math.min(N1_CHUNK, bound - t0);
             c.off = base + t0;
             c.bOff = bRow + t0;
-            c.cOff = cRow + t0;
             stageC(c, cRow, l, t0, c.len);
             for (N1Pass p : N1_PASSES) p.run(c);
         }

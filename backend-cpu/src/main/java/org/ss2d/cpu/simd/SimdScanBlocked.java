@@ -221,13 +221,16 @@ final class SimdScanBlocked {
         java.util.Arrays.fill(s.yC, 0, len * VL, 0f);
         int st = 0;
         for (; st + 2 <= n; st += 2) {
-            if (capped) pairCapped(s, st, hOff, t0, len, bVar, cVar);
-            else pair(s, st, hOff, t0, len, bVar, cVar);
+            pair(s, st, hOff, t0, len, bVar, cVar, capped);
         }
         if (st < n) single(s, st, hOff, t0, len, bVar, cVar);
     }
 
-    private static void pair(Scratch s, int st, int hOff, int t0, int len, boolean bVar, boolean cVar) {
+    /**
+     * Two states over the chunk; {@code capped}: dt A log2(e) is known to lie in [-126, 0] (see {@link #constants}), so
+     * the exp2 goes without its clamps (C2 unswitches the loop on it; one method with both stays within its budget).
+     */
+    private static void pair(Scratch s, int st, int hOff, int t0, int len, boolean bVar, boolean cVar, boolean capped) {
         final float[] bS = s.bStage, cS = s.cStage, dtC = s.dtC, duC = s.duC, yC = s.yC;
         final FloatVector a0 = FloatVector.fromArray(F, s.a2T, st * VL), a1 = FloatVector.fromArray(F, s.a2T, st * VL + VL);
         final FloatVector bc0 = FloatVector.fromArray(F, s.bT, st * VL), bc1 = FloatVector.fromArray(F, s.bT, st * VL + VL);
@@ -238,30 +241,8 @@ final class SimdScanBlocked {
             FloatVector dt = FloatVector.fromArray(F, dtC, t * VL), du = FloatVector.fromArray(F, duC, t * VL);
             FloatVector b0 = bVar ? FloatVector.broadcast(F, bS[r0 + t]) : bc0;
             FloatVector b1 = bVar ? FloatVector.broadcast(F, bS[r1 + t]) : bc1;
-            h0 = SimdMath.exp2Mul(dt, a0).fma(h0, du.mul(b0));
-            h1 = SimdMath.exp2Mul(dt, a1).fma(h1, du.mul(b1));
-            FloatVector c0 = cVar ? FloatVector.broadcast(F, cS[r0 + t]) : cc0;
-            FloatVector c1 = cVar ? FloatVector.broadcast(F, cS[r1 + t]) : cc1;
-            h1.fma(c1, h0.fma(c0, FloatVector.fromArray(F, yC, t * VL))).intoArray(yC, t * VL);
-        }
-        h0.intoArray(s.h, hOff + st * VL);
-        h1.intoArray(s.h, hOff + st * VL + VL);
-    }
-
-    /** {@link #pair} where dt A log2(e) is known to lie in [-126, 0] (see {@link #constants}). */
-    private static void pairCapped(Scratch s, int st, int hOff, int t0, int len, boolean bVar, boolean cVar) {
-        final float[] bS = s.bStage, cS = s.cStage, dtC = s.dtC, duC = s.duC, yC = s.yC;
-        final FloatVector a0 = FloatVector.fromArray(F, s.a2T, st * VL), a1 = FloatVector.fromArray(F, s.a2T, st * VL + VL);
-        final FloatVector bc0 = FloatVector.fromArray(F, s.bT, st * VL), bc1 = FloatVector.fromArray(F, s.bT, st * VL + VL);
-        final FloatVector cc0 = FloatVector.fromArray(F, s.cT, st * VL), cc1 = FloatVector.fromArray(F, s.cT, st * VL + VL);
-        final int r0 = st * SCP + t0, r1 = r0 + SCP;
-        FloatVector h0 = FloatVector.fromArray(F, s.h, hOff + st * VL), h1 = FloatVector.fromArray(F, s.h, hOff + st * VL + VL);
-        for (int t = 0; t < len; t++) {
-            FloatVector dt = FloatVector.fromArray(F, dtC, t * VL), du = FloatVector.fromArray(F, duC, t * VL);
-            FloatVector b0 = bVar ? FloatVector.broadcast(F, bS[r0 + t]) : bc0;
-            FloatVector b1 = bVar ? FloatVector.broadcast(F, bS[r1 + t]) : bc1;
-            h0 = SimdMath.exp2MulCapped(dt, a0).fma(h0, du.mul(b0));
-            h1 = SimdMath.exp2MulCapped(dt, a1).fma(h1, du.mul(b1));
+            h0 = (capped ? SimdMath.exp2MulCapped(dt, a0) : SimdMath.exp2Mul(dt, a0)).fma(h0, du.mul(b0));
+            h1 = (capped ? SimdMath.exp2MulCapped(dt, a1) : SimdMath.exp2Mul(dt, a1)).fma(h1, du.mul(b1));
             FloatVector c0 = cVar ? FloatVector.broadcast(F, cS[r0 + t]) : cc0;
             FloatVector c1 = cVar ? FloatVector.broadcast(F, cS[r1 + t]) : cc1;
             h1.fma(c1, h0.fma(c0, FloatVector.fromArray(F, yC, t * VL))).intoArray(yC, t * VL);
