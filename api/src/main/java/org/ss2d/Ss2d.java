@@ -165,6 +165,21 @@ public final class Ss2d {
         run(b, () -> b.vssBlock(w, x, out));
     }
 
+    // ------------------------------------------------------------------ whole models
+
+    /**
+     * A whole VMamba model on this facade's backend: the forced one (which fails if it has no model
+     * support), or under {@link #auto()} the best available backend that runs models.
+     */
+    public VMambaModel vmamba(org.ss2d.model.vmamba.VMambaWeights weights) {
+        return VMambaModel.of(this, weights);
+    }
+
+    /** The forced backend, or null under {@link #auto()}. */
+    Backend forcedBackend() {
+        return forced;
+    }
+
     // ------------------------------------------------------------------ device residency
 
     /** A copy of a host tensor in the backend's memory (for chaining ops on a device). */

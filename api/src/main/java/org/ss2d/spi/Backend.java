@@ -3,6 +3,7 @@ package org.ss2d.spi;
 import java.lang.foreign.MemorySegment;
 import org.ss2d.model.SS2DWeights;
 import org.ss2d.model.VSSWeights;
+import org.ss2d.model.vmamba.VMambaWeights;
 import org.ss2d.ops.ScanArgs;
 import org.ss2d.ops.ScanShape;
 import org.ss2d.tensor.DType;
@@ -61,6 +62,16 @@ public interface Backend {
 
     /** VSS block forward: {@code x, out (B, d_model, H, W)}. */
     void vssBlock(VSSWeights weights, Tensor x, Tensor out);
+
+    /**
+     * Prepares a whole VMamba model (weights already validated by the facade). The default says that
+     * this backend has none: a {@link org.ss2d.validate.LimitExceededException}, on which {@code auto}
+     * goes on to the next backend and a forced backend fails.
+     */
+    default ModelRunner prepareModel(VMambaWeights weights) {
+        throw new org.ss2d.validate.LimitExceededException("model", "the " + name()
+                + " backend does not run whole VMamba models");
+    }
 
     /**
      * Time of {@code op} on the device's own clock (CUDA events around it on the backend's stream),

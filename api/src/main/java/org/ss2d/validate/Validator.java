@@ -4,6 +4,9 @@ import java.util.Map;
 import org.ss2d.model.SS2DConfig;
 import org.ss2d.model.SS2DWeights;
 import org.ss2d.model.VSSWeights;
+import org.ss2d.model.vmamba.VMambaConfig;
+import org.ss2d.model.vmamba.VMambaStateDicts;
+import org.ss2d.model.vmamba.VMambaWeights;
 import org.ss2d.ops.BCMode;
 import org.ss2d.ops.ScanArgs;
 import org.ss2d.ops.ScanShape;
@@ -206,6 +209,46 @@ public final class Validator {
         }
         weights(prefix == null ? "" : prefix, VSSWeights.expectedShapes(w.config(), w.mlpRatio()), w.asMap(),
                 WEIGHTS_F32);
+    }
+
+    // ------------------------------------------------------------------ VMamba models
+
+    /** A whole model's weights: a sane config, every parameter present, float32, host, of its shape. */
+    public static void vmambaWeights(VMambaWeights w) {
+        required("weights", w);
+        VMambaStateDicts.checkConfig(w.config());
+        var want = VMambaWeights.expectedShapes(w.config());
+        for (String n : want.keySet()) required(n, w.get(n));
+        w.checkShapes();
+        for (var e : w.params().entrySet()) {
+            if (!e.getValue().isHost()) {
+                throw new Ss2dArgumentException(e.getKey(), "a host tensor (the backend uploads weights itself)",
+                        e.getValue().describe(), null);
+            }
+        }
+    }
+
+    /**
+     * A model input {@code x (batch, in_chans, H, W)}, large enough that every stage map has at least one
+     * pixel; returns the four stage grids {@code [stage][H, W]}.
+     */
+    public static int[][] vmambaInput(VMambaConfig c, Tensor x, Capabilities caps) {
+        required("x", x);
+        rank("x", x, 4, "(batch, in_chans, H, W)");
+        dtype("x", x, caps);
+        nonEmpty("x", x);
+        for (int i = 0; i < 4; i++) axis("x", x, i);
+        if (x.dim(1) != c.inChans()) {
+            throw new Ss2dArgumentException("x", c.inChans() + " channels on axis 1 (batch, in_chans, H, W)", x.describe(), null);
+        }
+        int[][] g = c.grids(x.dim(2), x.dim(3));
+        for (int i = 0; i < g.length; i++) {
+            if (g[i][0] < 1 || g[i][1] < 1) {
+                throw new Ss2dArgumentException("x", "H and W large enough for " + g.length + " stages of "
+                        + c.name() + " (stage " + i + " would be " + g[i][0] + "x" + g[i][1] + ")", x.describe(), null);
+            }
+        }
+        return g;
     }
 
     private static void blockInput(Tensor x, SS2DConfig c, Capabilities caps) {

@@ -55,6 +55,11 @@ final class ReferenceBackend implements Backend {
     }
 
     @Override
+    public org.ss2d.spi.ModelRunner prepareModel(org.ss2d.model.vmamba.VMambaWeights weights) {
+        return new ReferenceModel(weights);
+    }
+
+    @Override
     public void vssBlock(VSSWeights weights, Tensor x, Tensor out) {
         Doubles.store(VSSRef.forward(VSSRef.Params.of(weights), Doubles.of(x), (int) x.dim(0), (int) x.dim(2),
                 (int) x.dim(3)), out);

@@ -1,0 +1,189 @@
+package org.ss2d;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import org.ss2d.model.vmamba.VMambaConfig;
+import org.ss2d.model.vmamba.VMambaWeights;
+import org.ss2d.spi.Backend;
+import org.ss2d.spi.ModelRunner;
+import org.ss2d.tensor.DType;
+import org.ss2d.tensor.Tensor;
+import org.ss2d.tensor.TensorScope;
+import org.ss2d.validate.LimitExceededException;
+import org.ss2d.validate.Ss2dArgumentException;
+import org.ss2d.validate.Validator;
+
+/**
+ * A VMamba classification network ready to run on one backend: built once from a configuration and
+ * weights ({@link #of}, {@link Ss2d#vmamba}), then one call per batch of images. The backend keeps its
+ * form of the weights and its workspaces between calls (nothing is allocated after the first call of a
+ * shape); calls on one model are serialised. Close it to free them; the weight tensors stay the caller's.
+ *
+ * <pre>{@code
+ * VMambaWeights w = VMambaWeights.fromStateDict(safetensors.tensors());   // config inferred
+ * try (VMambaModel model = VMambaModel.of(Ss2d.auto(), w)) {
+ *     Tensor logits = model.logits(scope, images);                        // (batch, 1000)
+ * }
+ * }</pre>
+ */
+public final class VMambaModel implements AutoCloseable {
+    private final VMambaWeights weights;
+    private final Backend backend;
+    private final ModelRunner runner;
+    private boolean closed;
+
+    private VMambaModel(VMambaWeights weights, Backend backend, ModelRunner runner) {
+        this.weights = weights;
+        this.backend = backend;
+        this.runner = runner;
+    }
+
+    /**
+     * Validates the weights and prepares the model on {@code ss}'s backend: the forced one, or the first
+     * available backend (by rank) that runs whole models.
+     *
+     * @throws Ss2dArgumentException     naming a missing or mis-shaped parameter
+     * @throws LimitExceededException    when the forced backend (or every available one) has no model support
+     */
+    public static VMambaModel of(Ss2d ss, VMambaWeights weights) {
+        Validator.vmambaWeights(weights);
+        Backend forced = ss.forcedBackend();
+        if (forced != null) return new VMambaModel(weights, forced, forced.prepareModel(weights));
+        LimitExceededException first = null;
+        for (Backend b : Backends.autoCandidates()) {
+            try {
+                return new VMambaModel(weights, b, b.prepareModel(weights));
+            } catch (LimitExceededException e) {
+                if (first == null) first = e;
+            }
+        }
+        if (first != null) throw first;
+        throw new IllegalStateException("no compute backend is available: " + Backends.reasons());
+    }
+
+    public VMambaConfig config() {
+        return weights.config();
+    }
+
+    public VMambaWeights weights() {
+        return weights;
+    }
+
+    /** The backend the model runs on. */
+    public Backend backend() {
+        return backend;
+    }
+
+    /** Class scores before softmax, {@code (batch, num_classes)}, for {@code x (batch, in_chans, H, W)}. */
+    public Tensor logits(TensorScope scope, Tensor x) {
+        checkInput(x);
+        requireClassifier();
+        Tensor out = alloc(scope, x, x.dim(0), config().numClasses());
+        try {
+            run(() -> runner.logits(x, out));
+            return out;
+        } catch (RuntimeException e) {
+            out.close();
+            throw e;
+        }
+    }
+
+    /** As {@link #logits(TensorScope, Tensor)}, into a caller-owned {@code out (batch, num_classes)}. */
+    public void logitsInto(Tensor x, Tensor out) {
+        checkInput(x);
+        requireClassifier();
+        output("out", out, x, x.dim(0), config().numClasses());
+        run(() -> runner.logits(x, out));
+    }
+
+    /**
+     * The four stage maps {@code (batch, dims[i], H_i, W_i)} for detection and segmentation heads (VMamba's
+     * {@code Backbone_VSSM}): each stage's output before its downsampling, through {@code outnorm<i>} where
+     * the weights have it.
+     */
+    public List<Tensor> features(TensorScope scope, Tensor x) {
+        int[][] g = checkInput(x);
+        List<Tensor> outs = new ArrayList<>();
+        try {
+            for (int i = 0; i < VMambaConfig.STAGES; i++) outs.add(alloc(scope, x, x.dim(0), config().dim(i), g[i][0], g[i][1]));
+            run(() -> runner.features(x, outs));
+            return List.copyOf(outs);
+        } catch (RuntimeException e) {
+            for (Tensor t : outs) t.close();
+            throw e;
+        }
+    }
+
+    /** As {@link #features(TensorScope, Tensor)}, into four caller-owned tensors. */
+    public void featuresInto(Tensor x, List<Tensor> outs) {
+        int[][] g = checkInput(x);
+        if (outs == null || outs.size() != VMambaConfig.STAGES) {
+            throw new Ss2dArgumentException("outs", VMambaConfig.STAGES + " tensors", outs == null ? "null" : outs.size() + " tensors", null);
+        }
+        for (int i = 0; i < VMambaConfig.STAGES; i++) {
+            output("outs[" + i + "]", outs.get(i), x, x.dim(0), config().dim(i), g[i][0], g[i][1]);
+        }
+        run(() -> runner.features(x, List.copyOf(outs)));
+    }
+
+    /** Switches per-layer-kind timing on or off; see {@link #profile()}. */
+    public synchronized void profiling(boolean on) {
+        checkOpen();
+        runner.profiling(on);
+    }
+
+    /** Nanoseconds per layer kind summed over the calls since profiling was switched on (empty when off). */
+    public synchronized Map<String, Long> profile() {
+        checkOpen();
+        return runner.profile();
+    }
+
+    @Override
+    public synchronized void close() {
+        if (closed) return;
+        closed = true;
+        runner.close();
+    }
+
+    private synchronized void run(Runnable r) {
+        checkOpen();
+        r.run();
+    }
+
+    private int[][] checkInput(Tensor x) {
+        checkOpen();
+        int[][] g = Validator.vmambaInput(config(), x, backend.capabilities());
+        if (!x.isHost() && !x.deviceMemory().backend().equals(backend.name())) {
+            throw new Ss2dArgumentException("x", "a host tensor or one on " + backend.name() + " (the model's backend)",
+                    x.describe(), null);
+        }
+        return g;
+    }
+
+    private void requireClassifier() {
+        if (!config().hasClassifier()) {
+            throw new Ss2dArgumentException("model", "a classifier (classifier.head.*) for logits",
+                    "a backbone without one: use features()", null);
+        }
+    }
+
+    private synchronized void checkOpen() {
+        if (closed) throw new IllegalStateException("VMamba model " + config().name() + " was used after it was closed");
+    }
+
+    private Tensor alloc(TensorScope scope, Tensor like, long... shape) {
+        return like.isHost() ? scope.allocate(DType.F32, shape) : backend.allocate(scope, DType.F32, shape);
+    }
+
+    private static void output(String name, Tensor out, Tensor like, long... shape) {
+        if (out == null) throw new Ss2dArgumentException(name, "an output tensor " + org.ss2d.tensor.Shapes.format(shape), "null", null);
+        if (out.isClosed()) throw new IllegalStateException(name + ": " + out.describe() + " was used after it was closed");
+        if (out.dtype() != DType.F32 || !java.util.Arrays.equals(out.shape(), shape)) {
+            throw new Ss2dArgumentException(name, "f32" + org.ss2d.tensor.Shapes.format(shape), out.describe(), null);
+        }
+        if (!out.device().equals(like.device())) {
+            throw new Ss2dArgumentException(name, "a tensor on " + like.device() + " (as x)", out.describe(), null);
+        }
+    }
+}
