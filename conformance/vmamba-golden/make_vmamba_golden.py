@@ -279,7 +279,7 @@ def make_case(vm, name, config, shape, features_only, seed, head):
         if not np.all(np.isfinite(v)):
             sys.exit(f"{name}: {k} is not finite")
     note = (f"golden vector from VMamba's own model code (commit {head}), CPU fp32, PyTorch scan and "
-            f"CrossScan, seed {seed}, by conformance/golden/vmamba/make_vmamba_golden.py")
+            f"CrossScan, seed {seed}, by conformance/vmamba-golden/make_vmamba_golden.py")
     return options, cols + expected, note, expected
 
 
