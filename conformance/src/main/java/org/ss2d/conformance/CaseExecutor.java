@@ -10,6 +10,7 @@ import org.ss2d.conformance.cases.ConformanceCase.Expected;
 import org.ss2d.spi.Backend;
 import org.ss2d.tensor.TensorScope;
 import org.ss2d.validate.LimitExceededException;
+import org.ss2d.validate.Ss2dArgumentException;
 
 /**
  * Runs one case on one backend: fresh inputs in an arena, NaN-poisoned outputs, the op forced onto that
@@ -48,57 +49,80 @@ public final class CaseExecutor {
     private Outcome execute(ConformanceCase c, Backend b, boolean ledger) {
         String backend = b.name();
         TensorScope arena = TensorScope.root("conformance");
+        ConformanceCase.Prepared p = null;
         try {
-            ConformanceCase.Prepared p = c.prepare(arena);
-            Map<String, Expected> expected = expectedCache.computeIfAbsent(c.id(), k -> p.expected());
-            boolean overLimit = c.dstate() > b.capabilities().maxDstate();
-            Ss2d ss = Ss2d.on(b);
-            long t0 = System.nanoTime();
-            Map<String, float[]> actual;
+            Map<String, Expected> expected;
             try {
-                actual = p.run(ss);
-            } catch (LimitExceededException e) {
-                if (overLimit) {
-                    return new Outcome(result(c, backend, Status.REJECTED, null, null, Double.NaN, e.getMessage()), null);
-                }
-                return new Outcome(result(c, backend, Status.FAIL, null, null, Double.NaN,
-                        "rejected a case within its limits: " + e.getMessage()), null);
+                p = c.prepare(arena);
+                ConformanceCase.Prepared prepared = p;
+                expected = expectedCache.computeIfAbsent(c.id(), k -> prepared.expected());
+            } catch (Ss2dArgumentException e) {
+                // The case breaks the contract: the same one-line rejection `ss2d run` gives.
+                return new Outcome(result(c, backend, Status.INVALID, null, null, Double.NaN, e.getMessage()), null);
             }
-            double ms = (System.nanoTime() - t0) / 1e6;
-            String ranOn = ss.lastBackend() == null ? null : ss.lastBackend().name();
-            if (ledger) RunLedger.record(backend, ranOn, c.id());
-            if (overLimit) {
-                return new Outcome(result(c, backend, Status.FAIL, ranOn, null, ms, "dstate " + c.dstate()
-                        + " is over MAX_DSTATE " + b.capabilities().maxDstate() + " but was not rejected"), actual);
-            }
-            if (!backend.equals(ranOn)) {
-                return new Outcome(result(c, backend, Status.FAIL, ranOn, null, ms, "ran on " + ranOn + ", not " + backend),
-                        actual);
-            }
-            Comparison worst = null;
-            String worstName = null;
-            for (var e : expected.entrySet()) {
-                float[] a = actual.get(e.getKey());
-                if (a == null) {
-                    return new Outcome(result(c, backend, Status.FAIL, ranOn, null, ms, "no output " + e.getKey()), actual);
-                }
-                Comparison cmp = Tolerances.compare(e.getValue().values(), a, Tolerances.relative(e.getValue().op(), c.dtype()));
-                if (ledger) RunLedger.recordError(backend, e.getValue().op().kind(), cmp.maxRelErr(), c.id() + " " + e.getKey());
-                if (worst == null || cmp.worse(worst) == cmp) {
-                    worst = cmp;
-                    worstName = e.getKey();
-                }
-            }
-            if (worst == null) {
-                return new Outcome(result(c, backend, Status.FAIL, ranOn, null, ms, "no expected outputs"), actual);
-            }
-            return new Outcome(result(c, backend, worst.pass() ? Status.PASS : Status.FAIL, ranOn, worst, ms,
-                    worstName + ": " + worst.detail()), actual);
-        } catch (RuntimeException e) {
-            return new Outcome(result(c, backend, Status.ERROR, null, null, Double.NaN, e.toString()), null);
+            return compare(c, b, ledger, p, expected);
+        } catch (Throwable e) {
+            // Isolation: whatever one case throws (an OutOfMemoryError included) is that case's failure.
+            return new Outcome(result(c, backend, Status.ERROR, null, null, Double.NaN, Failures.describe(e)), null);
         } finally {
+            try {
+                if (p != null) p.close();
+            } catch (RuntimeException ignored) {
+                // the case's own outcome is already decided; the arena below frees what is left
+            }
             arena.release();
         }
+    }
+
+    private Outcome compare(ConformanceCase c, Backend b, boolean ledger, ConformanceCase.Prepared p,
+                            Map<String, Expected> expected) {
+        String backend = b.name();
+        boolean overLimit = c.dstate() > b.capabilities().maxDstate();
+        Ss2d ss = Ss2d.on(b);
+        long t0 = System.nanoTime();
+        Map<String, float[]> actual;
+        try {
+            actual = p.run(ss);
+        } catch (LimitExceededException e) {
+            if (overLimit) {
+                return new Outcome(result(c, backend, Status.REJECTED, null, null, Double.NaN, e.getMessage()), null);
+            }
+            return new Outcome(result(c, backend, Status.FAIL, null, null, Double.NaN,
+                    "rejected a case within its limits: " + e.getMessage()), null);
+        } catch (Ss2dArgumentException e) {
+            return new Outcome(result(c, backend, Status.FAIL, null, null, Double.NaN,
+                    "rejected a case the reference accepts: " + e.getMessage()), null);
+        }
+        double ms = (System.nanoTime() - t0) / 1e6;
+        String ranOn = ss.lastBackend() == null ? null : ss.lastBackend().name();
+        if (ledger) RunLedger.record(backend, ranOn, c.id());
+        if (overLimit) {
+            return new Outcome(result(c, backend, Status.FAIL, ranOn, null, ms, "dstate " + c.dstate()
+                    + " is over MAX_DSTATE " + b.capabilities().maxDstate() + " but was not rejected"), actual);
+        }
+        if (!backend.equals(ranOn)) {
+            return new Outcome(result(c, backend, Status.FAIL, ranOn, null, ms, "ran on " + ranOn + ", not " + backend),
+                    actual);
+        }
+        Comparison worst = null;
+        String worstName = null;
+        for (var e : expected.entrySet()) {
+            float[] a = actual.get(e.getKey());
+            if (a == null) {
+                return new Outcome(result(c, backend, Status.FAIL, ranOn, null, ms, "no output " + e.getKey()), actual);
+            }
+            Comparison cmp = Tolerances.compare(e.getValue().values(), a, Tolerances.relative(e.getValue().op(), c.dtype()));
+            if (ledger) RunLedger.recordError(backend, e.getValue().op().key(), cmp.maxRelErr(), c.id() + " " + e.getKey());
+            if (worst == null || cmp.worse(worst) == cmp) {
+                worst = cmp;
+                worstName = e.getKey();
+            }
+        }
+        if (worst == null) {
+            return new Outcome(result(c, backend, Status.FAIL, ranOn, null, ms, "no expected outputs"), actual);
+        }
+        return new Outcome(result(c, backend, worst.pass() ? Status.PASS : Status.FAIL, ranOn, worst, ms,
+                worstName + ": " + worst.detail()), actual);
     }
 
     private static CaseResult result(ConformanceCase c, String backend, Status s, String ranOn, Comparison cmp, double ms,
@@ -116,9 +140,9 @@ public final class CaseExecutor {
 
     private static String safeOp(ConformanceCase c) {
         try {
-            return c.op().kind();
+            return c.op().key();
         } catch (RuntimeException e) {
-            return "?";
+            return "?"; // a file whose kind cannot be read
         }
     }
 }

@@ -22,6 +22,11 @@ public record CaseResult(String caseId, String op, String dtype, String shape, S
         REJECTED,
         /** Out of budget, NaN, wrong backend, or rejected when it should have run. */
         FAIL,
+        /**
+         * The case file breaks the contract and was rejected with the engine's one-line reason, as
+         * {@code ss2d run} rejects it (the case could not be checked, so the run does not pass).
+         */
+        INVALID,
         /** The backend threw something other than the expected rejection. */
         ERROR,
         /** The backend is not available here (the reason is in {@code detail}). */

@@ -15,13 +15,13 @@ public record Report(List<String> backends, List<CaseResult> rows) {
         rows = List.copyOf(rows);
     }
 
-    /** No FAIL and no ERROR (SKIPPED backends do not fail a run; REJECTED is the expected outcome over a limit). */
+    /** No FAIL, ERROR or INVALID (SKIPPED backends do not fail a run; REJECTED is the expected outcome over a limit). */
     public boolean passed() {
-        return rows.stream().noneMatch(r -> r.status() == Status.FAIL || r.status() == Status.ERROR);
+        return rows.stream().noneMatch(r -> r.status() == Status.FAIL || r.status() == Status.ERROR || r.status() == Status.INVALID);
     }
 
     public List<CaseResult> failures() {
-        return rows.stream().filter(r -> r.status() == Status.FAIL || r.status() == Status.ERROR).toList();
+        return rows.stream().filter(r -> r.status() == Status.FAIL || r.status() == Status.ERROR || r.status() == Status.INVALID).toList();
     }
 
     /** Cells not run because the backend is unavailable here (the reason is in each detail). */

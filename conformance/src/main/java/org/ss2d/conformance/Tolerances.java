@@ -1,5 +1,6 @@
 package org.ss2d.conformance;
 
+import org.ss2d.interop.cases.OpKind;
 import org.ss2d.tensor.DType;
 
 /**
@@ -24,7 +25,7 @@ public final class Tolerances {
     private Tolerances() {}
 
     /** Budget relative to the largest magnitude of the expected tensor. */
-    public static double relative(Op op, DType dtype) {
+    public static double relative(OpKind op, DType dtype) {
         double f32 = switch (op) {
             case CROSS_SCAN -> 0.0;
             case CROSS_MERGE -> 1e-6;
@@ -33,13 +34,13 @@ public final class Tolerances {
         };
         return switch (dtype) {
             case F32 -> f32;
-            case F16 -> op == Op.CROSS_SCAN ? 0.0 : 3e-3;
-            case BF16 -> op == Op.CROSS_SCAN ? 0.0 : 3e-2;
+            case F16 -> op == OpKind.CROSS_SCAN ? 0.0 : 3e-3;
+            case BF16 -> op == OpKind.CROSS_SCAN ? 0.0 : 3e-2;
         };
     }
 
     /** Budget for one backend against another (both float32 results): twice {@link #relative}. */
-    public static double crossBackend(Op op, DType dtype) {
+    public static double crossBackend(OpKind op, DType dtype) {
         return 2 * relative(op, dtype);
     }
 

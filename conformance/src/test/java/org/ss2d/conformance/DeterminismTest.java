@@ -44,7 +44,7 @@ class DeterminismTest {
                         assertEquals(x.length, y.length);
                         for (int i = 0; i < x.length; i++) {
                             if (Float.floatToRawIntBits(x[i]) != Float.floatToRawIntBits(y[i])) {
-                                throw new AssertionError("[" + b + "] " + c.op().kind() + " f32 " + c.shape() + " " + e.getKey()
+                                throw new AssertionError("[" + b + "] " + c.op().key() + " f32 " + c.shape() + " " + e.getKey()
                                         + "[" + i + "]: " + x[i] + " then " + y[i]);
                             }
                         }

@@ -1,5 +1,6 @@
 package org.ss2d.conformance;
 
+import org.ss2d.interop.cases.OpKind;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.util.List;
@@ -70,8 +71,8 @@ class DeviceResidencyTest {
             ss.selectiveScanInto(onDev, out, last);
             ScanRef.Result ref = ScanRef.run(ScanRef.Problem.of(host, org.ss2d.validate.Validator.selectiveScan(host,
                     b.capabilities(), name)));
-            check(name, "selective_scan out", Op.SELECTIVE_SCAN, ref.out(), ss.toHost(scope, out));
-            check(name, "selective_scan last_state", Op.SELECTIVE_SCAN, ref.lastState(), ss.toHost(scope, last));
+            check(name, "selective_scan out", OpKind.SELECTIVE_SCAN, ref.out(), ss.toHost(scope, out));
+            check(name, "selective_scan last_state", OpKind.SELECTIVE_SCAN, ref.lastState(), ss.toHost(scope, last));
 
             // SS2D with weights uploaded once
             SS2DConfig c = SS2DConfig.of(16, 2, 2.0).withConvBias(true);
@@ -83,14 +84,14 @@ class DeviceResidencyTest {
             Tensor x = RandomWeights.gaussian(scope, 10, 1, 2, 16, 5, 7);
             Tensor y = poisonedOn(ss, scope, 2, 16, 5, 7);
             ss.ss2dInto(wd, ss.toDevice(scope, x), y);
-            check(name, "ss2d", Op.SS2D, SS2DRef.forward(SS2DRef.Params.of(w), Doubles.of(x), 2, 5, 7), ss.toHost(scope, y));
+            check(name, "ss2d", OpKind.SS2D, SS2DRef.forward(SS2DRef.Params.of(w), Doubles.of(x), 2, 5, 7), ss.toHost(scope, y));
             assertTrue(name.equals(ss.lastBackend().name()), "ran on " + ss.lastBackend().name());
         } finally {
             scope.release();
         }
     }
 
-    static void check(String backend, String what, Op op, double[] expected, Tensor actual) {
+    static void check(String backend, String what, OpKind op, double[] expected, Tensor actual) {
         Comparison cmp = Tolerances.compare(expected, actual.toFloatArray(), Tolerances.relative(op, DType.F32));
         assertTrue(cmp.pass(), "[" + backend + "] " + what + " f32 " + actual.describe() + " on device: " + cmp.detail());
     }

@@ -1,5 +1,6 @@
 package org.ss2d.conformance;
 
+import org.ss2d.interop.cases.OpKind;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -74,8 +75,8 @@ class ExecutorCatchesFaultsTest {
 
     static final ConformanceCase SCAN = new ScanCase(2, 4, 33, 4, 2, BCMode.GROUPED, BCMode.GROUPED, true, true, true, true,
             true, ScanCase.Inputs.NORMAL, 42);
-    static final ConformanceCase[] CASES = {SCAN, new CrossCase(Op.CROSS_SCAN, 1, 2, 3, 4, 43),
-            new CrossCase(Op.CROSS_MERGE, 1, 2, 3, 4, 44), BlockCase.ss2d(SS2DConfig.of(8, 1, 1.0), 1, 3, 4, 45),
+    static final ConformanceCase[] CASES = {SCAN, new CrossCase(OpKind.CROSS_SCAN, 1, 2, 3, 4, 43),
+            new CrossCase(OpKind.CROSS_MERGE, 1, 2, 3, 4, 44), BlockCase.ss2d(SS2DConfig.of(8, 1, 1.0), 1, 3, 4, 45),
             BlockCase.vss(SS2DConfig.of(8, 1, 1.0), 1, 3, 4, 46)};
 
     @Test

@@ -6,7 +6,6 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.io.IOException;
 import java.io.UncheckedIOException;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -18,7 +17,7 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.TestFactory;
 import org.ss2d.conformance.cases.ConformanceCase.Expected;
 import org.ss2d.conformance.cases.FileCase;
-import org.ss2d.conformance.io.CaseFileReader;
+import org.ss2d.interop.cases.CaseFile;
 import org.ss2d.tensor.TensorScope;
 
 /**
@@ -32,7 +31,7 @@ class GoldenConformanceTest {
     static List<FileCase> goldenCases() {
         try {
             List<FileCase> out = new ArrayList<>();
-            for (Path p : ConformanceRunner.caseFiles(GOLDEN)) out.add(new FileCase(CaseFileReader.read(p)));
+            for (Path p : ConformanceRunner.caseFiles(GOLDEN)) out.add(new FileCase(p));
             return out;
         } catch (IOException e) {
             throw new UncheckedIOException(e);
@@ -44,29 +43,30 @@ class GoldenConformanceTest {
         List<FileCase> cases = goldenCases();
         assertTrue(cases.size() >= 20, "golden files: " + cases.size());
         for (String kind : List.of("selective_scan", "cross_scan", "cross_merge", "ss2d", "vss_block")) {
-            assertTrue(cases.stream().anyMatch(c -> c.op().kind().equals(kind)), "no golden file for " + kind);
+            assertTrue(cases.stream().anyMatch(c -> c.op().key().equals(kind)), "no golden file for " + kind);
         }
         // The same case written as arrow.fixed_shape_tensor columns and as plain FixedSizeList + "shape" metadata.
-        var ext = CaseFileReader.read(GOLDEN.resolve("fixtures/scan_pyarrow.arrow"));
-        var plain = CaseFileReader.read(GOLDEN.resolve("fixtures/scan_pyarrow_plain_lists.arrow"));
-        assertEquals(ext.columns().keySet(), plain.columns().keySet());
-        for (String name : ext.columns().keySet()) {
-            assertArrayEquals(ext.column(name).shape(), plain.column(name).shape(), name);
-            assertArrayEquals(ext.column(name).values(), plain.column(name).values(), 0.0, name);
+        try (TensorScope s = TensorScope.root("golden encodings");
+             CaseFile ext = CaseFile.open(s, GOLDEN.resolve("fixtures/scan_pyarrow.arrow"));
+             CaseFile plain = CaseFile.open(s, GOLDEN.resolve("fixtures/scan_pyarrow_plain_lists.arrow"));
+             CaseFile f64 = CaseFile.open(s, GOLDEN.resolve("scan_float64_inputs.arrow"))) {
+            assertEquals(ext.columns(), plain.columns());
+            for (String name : ext.columns()) {
+                assertArrayEquals(ext.shape(name), plain.shape(name), name);
+                assertArrayEquals(ext.doubles(name), plain.doubles(name), 0.0, name);
+            }
+            assertEquals("float64", f64.storedDtype("u"), "the float64-input case must really store float64");
         }
-        assertTrue(Files.size(GOLDEN.resolve("scan_float64_inputs.arrow")) > 0);
-        assertTrue(CaseFileReader.read(GOLDEN.resolve("scan_float64_inputs.arrow")).column("u").float64(),
-                "the float64-input case must really store float64");
     }
 
     @TestFactory
     Stream<DynamicTest> javaReferenceAgreesWithPyTorchInFloat64() {
-        return goldenCases().stream().map(c -> DynamicTest.dynamicTest("[reference float64 vs torch float64] " + c.op().kind()
+        return goldenCases().stream().map(c -> DynamicTest.dynamicTest("[reference float64 vs torch float64] " + c.op().key()
                 + " " + c.shape() + " | " + c.id(), () -> {
             TensorScope arena = TensorScope.root("golden-ref");
             try {
                 Map<String, Expected> ref = c.reference(arena);
-                Map<String, Expected> golden = c.golden();
+                Map<String, Expected> golden = c.golden(arena);
                 assertTrue(!golden.isEmpty(), c.id() + " carries no expected outputs");
                 for (var e : golden.entrySet()) {
                     Expected mine = ref.get(e.getKey());

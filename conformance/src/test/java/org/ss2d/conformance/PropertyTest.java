@@ -34,8 +34,8 @@ class PropertyTest {
 
     @TestFactory
     Stream<DynamicTest> randomCrossGridsAgreeAcrossBackends() {
-        return Props.forAll("random cross", 15, r -> new CrossCase(r.nextBoolean() ? org.ss2d.conformance.Op.CROSS_SCAN
-                : org.ss2d.conformance.Op.CROSS_MERGE, r.nextInt(1, 3), r.nextInt(1, 6), r.nextInt(1, 20), r.nextInt(1, 20),
+        return Props.forAll("random cross", 15, r -> new CrossCase(r.nextBoolean() ? org.ss2d.interop.cases.OpKind.CROSS_SCAN
+                : org.ss2d.interop.cases.OpKind.CROSS_MERGE, r.nextInt(1, 3), r.nextInt(1, 6), r.nextInt(1, 20), r.nextInt(1, 20),
                 r.nextLong()), PropertyTest::agreeEverywhere);
     }
 
@@ -78,7 +78,7 @@ class PropertyTest {
                 double[] mine = new double[e.getValue().length];
                 for (int i = 0; i < mine.length; i++) mine[i] = e.getValue()[i];
                 Comparison cmp = Tolerances.compare(mine, other, Tolerances.crossBackend(c.op(), c.dtype()));
-                assertTrue(cmp.pass(), "[" + b + " vs " + firstName + "] " + c.op().kind() + " " + c.shape() + " "
+                assertTrue(cmp.pass(), "[" + b + " vs " + firstName + "] " + c.op().key() + " " + c.shape() + " "
                         + e.getKey() + ": " + cmp.detail());
             }
         }

@@ -48,7 +48,7 @@ final class Targets {
 
     /** {@code [cpu] selective_scan f32 u(2, 4, 33) N=4 G=1 | <case id>} */
     static String displayName(ConformanceCase c, String backend) {
-        return "[" + backend + "] " + c.op().kind() + " " + c.dtype().name().toLowerCase(java.util.Locale.ROOT) + " "
+        return "[" + backend + "] " + c.op().key() + " " + c.dtype().name().toLowerCase(java.util.Locale.ROOT) + " "
                 + c.shape() + " | " + c.id();
     }
 

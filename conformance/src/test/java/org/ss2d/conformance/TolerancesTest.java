@@ -1,5 +1,6 @@
 package org.ss2d.conformance;
 
+import org.ss2d.interop.cases.OpKind;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -29,12 +30,12 @@ class TolerancesTest {
 
     @Test
     void crossScanMustBeExactAndTheTableIsAsDocumented() {
-        assertFalse(Tolerances.compare(new double[] {1}, new float[] {Math.nextUp(1f)}, Tolerances.relative(Op.CROSS_SCAN, DType.F32)).pass());
-        assertEquals(1e-4, Tolerances.relative(Op.SELECTIVE_SCAN, DType.F32));
-        assertEquals(2e-4, Tolerances.relative(Op.SS2D, DType.F32));
-        assertEquals(2e-4, Tolerances.relative(Op.VSS_BLOCK, DType.F32));
-        assertEquals(1e-6, Tolerances.relative(Op.CROSS_MERGE, DType.F32));
-        assertEquals(2e-4, Tolerances.crossBackend(Op.SELECTIVE_SCAN, DType.F32));
+        assertFalse(Tolerances.compare(new double[] {1}, new float[] {Math.nextUp(1f)}, Tolerances.relative(OpKind.CROSS_SCAN, DType.F32)).pass());
+        assertEquals(1e-4, Tolerances.relative(OpKind.SELECTIVE_SCAN, DType.F32));
+        assertEquals(2e-4, Tolerances.relative(OpKind.SS2D, DType.F32));
+        assertEquals(2e-4, Tolerances.relative(OpKind.VSS_BLOCK, DType.F32));
+        assertEquals(1e-6, Tolerances.relative(OpKind.CROSS_MERGE, DType.F32));
+        assertEquals(2e-4, Tolerances.crossBackend(OpKind.SELECTIVE_SCAN, DType.F32));
     }
 
     @Test

@@ -2,7 +2,7 @@ package org.ss2d.conformance.cases;
 
 import java.util.Map;
 import org.ss2d.Ss2d;
-import org.ss2d.conformance.Op;
+import org.ss2d.interop.cases.OpKind;
 import org.ss2d.model.RandomWeights;
 import org.ss2d.model.SS2DConfig;
 import org.ss2d.model.SS2DWeights;
@@ -15,23 +15,23 @@ import org.ss2d.tensor.Tensor;
 import org.ss2d.tensor.TensorScope;
 
 /** An SS2D block or a VSS block with seeded VMamba-like weights ({@link RandomWeights}). */
-public record BlockCase(Op op, SS2DConfig config, double mlpRatio, int batch, int h, int w, long seed)
+public record BlockCase(OpKind op, SS2DConfig config, double mlpRatio, int batch, int h, int w, long seed)
         implements ConformanceCase {
     public BlockCase {
-        if (op != Op.SS2D && op != Op.VSS_BLOCK) throw new IllegalArgumentException(op.kind());
+        if (op != OpKind.SS2D && op != OpKind.VSS_BLOCK) throw new IllegalArgumentException(op.key());
     }
 
     public static BlockCase ss2d(SS2DConfig c, int batch, int h, int w, long seed) {
-        return new BlockCase(Op.SS2D, c, 0, batch, h, w, seed);
+        return new BlockCase(OpKind.SS2D, c, 0, batch, h, w, seed);
     }
 
     public static BlockCase vss(SS2DConfig c, int batch, int h, int w, long seed) {
-        return new BlockCase(Op.VSS_BLOCK, c, 4.0, batch, h, w, seed);
+        return new BlockCase(OpKind.VSS_BLOCK, c, 4.0, batch, h, w, seed);
     }
 
     @Override
     public String id() {
-        return op.kind() + " d_model" + config.dModel() + " d_state" + config.dState() + " ssm_ratio" + config.ssmRatio()
+        return op.key() + " d_model" + config.dModel() + " d_state" + config.dState() + " ssm_ratio" + config.ssmRatio()
                 + (config.convBias() ? " +conv_bias" : "") + " b" + batch + " " + h + "x" + w + " seed" + seed;
     }
 
@@ -54,7 +54,7 @@ public record BlockCase(Op op, SS2DConfig config, double mlpRatio, int batch, in
     @Override
     public Prepared prepare(TensorScope arena) {
         Tensor x = RandomWeights.gaussian(arena, seed * 31 + 7, 1.0, batch, config.dModel(), h, w);
-        if (op == Op.SS2D) {
+        if (op == OpKind.SS2D) {
             SS2DWeights wts = RandomWeights.ss2d(arena, config, seed);
             return new Prepared() {
                 @Override

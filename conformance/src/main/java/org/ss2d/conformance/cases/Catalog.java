@@ -2,7 +2,7 @@ package org.ss2d.conformance.cases;
 
 import java.util.ArrayList;
 import java.util.List;
-import org.ss2d.conformance.Op;
+import org.ss2d.interop.cases.OpKind;
 import org.ss2d.model.SS2DConfig;
 import org.ss2d.ops.BCMode;
 
@@ -32,8 +32,8 @@ public final class Catalog {
         return List.of(
                 new ScanCase(2, 4, 17, 3, 2, BCMode.GROUPED, BCMode.GROUPED, true, true, true, true, true,
                         ScanCase.Inputs.NORMAL, 9001),
-                new CrossCase(Op.CROSS_SCAN, 1, 2, 3, 4, 9002),
-                new CrossCase(Op.CROSS_MERGE, 1, 2, 3, 4, 9003),
+                new CrossCase(OpKind.CROSS_SCAN, 1, 2, 3, 4, 9002),
+                new CrossCase(OpKind.CROSS_MERGE, 1, 2, 3, 4, 9003),
                 BlockCase.ss2d(SS2DConfig.of(8, 1, 1.0), 1, 3, 4, 9004),
                 BlockCase.vss(SS2DConfig.of(8, 1, 1.0), 1, 3, 4, 9005));
     }
@@ -96,8 +96,8 @@ public final class Catalog {
         long seed = 2000;
         for (int[] g : GRIDS) {
             boolean big = g[0] * g[1] > 1000;
-            c.add(new CrossCase(Op.CROSS_SCAN, big ? 1 : 2, big ? 8 : 3, g[0], g[1], seed++));
-            c.add(new CrossCase(Op.CROSS_MERGE, big ? 1 : 2, big ? 8 : 3, g[0], g[1], seed++));
+            c.add(new CrossCase(OpKind.CROSS_SCAN, big ? 1 : 2, big ? 8 : 3, g[0], g[1], seed++));
+            c.add(new CrossCase(OpKind.CROSS_MERGE, big ? 1 : 2, big ? 8 : 3, g[0], g[1], seed++));
         }
         return c;
     }

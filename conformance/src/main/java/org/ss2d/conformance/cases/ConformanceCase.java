@@ -2,7 +2,7 @@ package org.ss2d.conformance.cases;
 
 import java.util.Map;
 import org.ss2d.Ss2d;
-import org.ss2d.conformance.Op;
+import org.ss2d.interop.cases.OpKind;
 import org.ss2d.tensor.DType;
 import org.ss2d.tensor.TensorScope;
 
@@ -14,7 +14,7 @@ public interface ConformanceCase {
     /** Unique and stable, e.g. {@code selective_scan b2 d4 L33 N4 G1 B=constant C=variable +D +z}. */
     String id();
 
-    Op op();
+    OpKind op();
 
     DType dtype();
 
@@ -28,13 +28,17 @@ public interface ConformanceCase {
     Prepared prepare(TensorScope arena);
 
     /** Expected values of one output and the op whose budget applies to it. */
-    record Expected(double[] values, Op op) {}
+    record Expected(double[] values, OpKind op) {}
 
-    interface Prepared {
+    interface Prepared extends AutoCloseable {
         /** float64 expected outputs by name ({@code out}, {@code last_state}, {@code xs}, {@code y}). */
         Map<String, Expected> expected();
 
         /** Runs on {@code ss} into freshly allocated, NaN-filled outputs; returns them by name. */
         Map<String, float[]> run(Ss2d ss);
+
+        /** Frees what the inputs hold besides the arena (an open case file); the executor calls it. */
+        @Override
+        default void close() {}
     }
 }

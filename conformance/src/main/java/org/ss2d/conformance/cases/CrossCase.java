@@ -2,21 +2,21 @@ package org.ss2d.conformance.cases;
 
 import java.util.Map;
 import org.ss2d.Ss2d;
-import org.ss2d.conformance.Op;
+import org.ss2d.interop.cases.OpKind;
 import org.ss2d.reference.CrossRef;
 import org.ss2d.tensor.DType;
 import org.ss2d.tensor.Tensor;
 import org.ss2d.tensor.TensorScope;
 
 /** CrossScan {@code x (batch, c, h, w)} or CrossMerge {@code ys (batch, 4, c, h*w)}. */
-public record CrossCase(Op op, int batch, int channels, int h, int w, long seed) implements ConformanceCase {
+public record CrossCase(OpKind op, int batch, int channels, int h, int w, long seed) implements ConformanceCase {
     public CrossCase {
-        if (op != Op.CROSS_SCAN && op != Op.CROSS_MERGE) throw new IllegalArgumentException(op.kind());
+        if (op != OpKind.CROSS_SCAN && op != OpKind.CROSS_MERGE) throw new IllegalArgumentException(op.key());
     }
 
     @Override
     public String id() {
-        return op.kind() + " b" + batch + " c" + channels + " " + h + "x" + w + " seed" + seed;
+        return op.key() + " b" + batch + " c" + channels + " " + h + "x" + w + " seed" + seed;
     }
 
     @Override
@@ -26,7 +26,7 @@ public record CrossCase(Op op, int batch, int channels, int h, int w, long seed)
 
     @Override
     public String shape() {
-        return op == Op.CROSS_SCAN ? "x(" + batch + ", " + channels + ", " + h + ", " + w + ")"
+        return op == OpKind.CROSS_SCAN ? "x(" + batch + ", " + channels + ", " + h + ", " + w + ")"
                 : "ys(" + batch + ", 4, " + channels + ", " + h * w + ") on " + h + "x" + w;
     }
 
@@ -38,13 +38,13 @@ public record CrossCase(Op op, int batch, int channels, int h, int w, long seed)
     @Override
     public Prepared prepare(TensorScope arena) {
         Draw r = new Draw(seed);
-        if (op == Op.CROSS_SCAN) {
+        if (op == OpKind.CROSS_SCAN) {
             float[] x = r.gauss(batch * channels * h * w, 1.0);
             Tensor tx = arena.fromArray("x", x, batch, channels, h, w);
             return new Prepared() {
                 @Override
                 public Map<String, Expected> expected() {
-                    return Map.of("out", new Expected(CrossRef.scan(Draw.widen(x), batch, channels, h, w), Op.CROSS_SCAN));
+                    return Map.of("out", new Expected(CrossRef.scan(Draw.widen(x), batch, channels, h, w), OpKind.CROSS_SCAN));
                 }
 
                 @Override
@@ -58,7 +58,7 @@ public record CrossCase(Op op, int batch, int channels, int h, int w, long seed)
         return new Prepared() {
             @Override
             public Map<String, Expected> expected() {
-                return Map.of("out", new Expected(CrossRef.merge(Draw.widen(ys), batch, channels, h, w), Op.CROSS_MERGE));
+                return Map.of("out", new Expected(CrossRef.merge(Draw.widen(ys), batch, channels, h, w), OpKind.CROSS_MERGE));
             }
 
             @Override

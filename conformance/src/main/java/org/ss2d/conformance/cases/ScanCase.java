@@ -3,7 +3,7 @@ package org.ss2d.conformance.cases;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import org.ss2d.Ss2d;
-import org.ss2d.conformance.Op;
+import org.ss2d.interop.cases.OpKind;
 import org.ss2d.ops.BCMode;
 import org.ss2d.ops.ScanArgs;
 import org.ss2d.reference.ScanRef;
@@ -43,8 +43,8 @@ public record ScanCase(int batch, int dim, int seqlen, int dstate, int groups, B
     }
 
     @Override
-    public Op op() {
-        return Op.SELECTIVE_SCAN;
+    public OpKind op() {
+        return OpKind.SELECTIVE_SCAN;
     }
 
     @Override
@@ -129,8 +129,8 @@ public record ScanCase(int batch, int dim, int seqlen, int dstate, int groups, B
                         Draw.widen(u), Draw.widen(delta), Draw.widen(a), Draw.widen(b), Draw.widen(c), Draw.widen(d),
                         Draw.widen(z), Draw.widen(biasF), softplus));
                 Map<String, Expected> m = new LinkedHashMap<>();
-                m.put("out", new Expected(res.out(), Op.SELECTIVE_SCAN));
-                if (lastState) m.put("last_state", new Expected(res.lastState(), Op.SELECTIVE_SCAN));
+                m.put("out", new Expected(res.out(), OpKind.SELECTIVE_SCAN));
+                if (lastState) m.put("last_state", new Expected(res.lastState(), OpKind.SELECTIVE_SCAN));
                 return m;
             }
 

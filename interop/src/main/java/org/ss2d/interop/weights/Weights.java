@@ -6,6 +6,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.TreeSet;
+import org.ss2d.model.ConfigInference;
 import org.ss2d.model.SS2DConfig;
 import org.ss2d.model.SS2DWeights;
 import org.ss2d.model.VSSWeights;
@@ -42,25 +43,14 @@ public final class Weights {
         return w;
     }
 
-    /**
-     * Infers the SS2D config from the shapes under {@code prefix} (d_model and d_inner from
-     * {@code in_proj.weight}, d_state from {@code A_logs}, dt_rank from {@code dt_projs_weight}, d_conv
-     * from {@code conv2d.weight}, conv bias from the presence of {@code conv2d.bias}).
-     */
+    /** The SS2D config the shapes under {@code prefix} imply (see {@link ConfigInference#ss2d}). */
     public static SS2DConfig inferSs2dConfig(StateDictSource src, String prefix) {
-        String p = normalize(prefix);
-        long[] in = shape(src, p + SS2DWeights.IN_PROJ, 2);
-        long[] a = shape(src, p + SS2DWeights.A_LOGS, 2);
-        long[] dt = shape(src, p + SS2DWeights.DT_W, 3);
-        long[] conv = shape(src, p + SS2DWeights.CONV_W, 4);
-        int dModel = (int) in[1], dInner = (int) in[0];
-        double ratio = (double) dInner / dModel;
-        if ((int) (ratio * dModel) != dInner) {
-            throw new Ss2dArgumentException(p + SS2DWeights.IN_PROJ, "d_inner = int(ssm_ratio * d_model)",
-                    "d_inner " + dInner + " not reachable from d_model " + dModel, null);
-        }
-        return new SS2DConfig(dModel, (int) a[1], ratio, (int) dt[2], (int) conv[2],
-                src.keys().contains(p + SS2DWeights.CONV_B));
+        return ConfigInference.ss2d(src::shapeOf, normalize(prefix));
+    }
+
+    /** A VSS block's mlp_ratio from {@code mlp.fc1.weight} under {@code prefix} (see {@link ConfigInference#mlpRatio}). */
+    public static double inferMlpRatio(StateDictSource src, String prefix, int dModel) {
+        return ConfigInference.mlpRatio(src::shapeOf, normalize(prefix), dModel);
     }
 
     /** Every name an SS2D or VSS-block parameter can have (for sources that ignore other keys). */
@@ -115,17 +105,5 @@ public final class Weights {
             return "; no key of " + src.describe() + " ends in " + name;
         }
         return "; " + name + " is found under the prefix(es) " + (prefixes.size() > 8 ? prefixes.subList(0, 8) + "..." : prefixes);
-    }
-
-    private static long[] shape(StateDictSource src, String key, int rank) {
-        long[] s = src.shapeOf(key);
-        if (s == null) {
-            throw new Ss2dArgumentException(key, "a tensor in " + src.describe(), "missing key", null);
-        }
-        if (s.length != rank || java.util.Arrays.stream(s).anyMatch(d -> d < 1 || d > Integer.MAX_VALUE)) {
-            throw new Ss2dArgumentException(key, "rank " + rank + " with dimensions in [1, 2^31)",
-                    org.ss2d.tensor.Shapes.format(s), null);
-        }
-        return s;
     }
 }

@@ -16,7 +16,7 @@ import org.junit.jupiter.api.io.TempDir;
 import org.ss2d.interop.safetensors.SafeTensorsFile;
 import org.ss2d.interop.testing.Fixtures;
 import org.ss2d.interop.testing.Ss2dF64;
-import org.ss2d.io.TensorFiles;
+import org.ss2d.interop.cases.TensorFiles;
 import org.ss2d.model.SS2DConfig;
 import org.ss2d.model.SS2DWeights;
 import org.ss2d.tensor.Tensor;

@@ -1,4 +1,4 @@
-package org.ss2d.io;
+package org.ss2d.interop.cases;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -60,7 +60,7 @@ class BlockCaseTest {
 
     private CaseRunner.Outcome run(Path p) {
         try (CaseFile f = CaseFile.open(scope, p)) {
-            return CaseRunner.run(f, CaseRunner.kindOf(f, null), Ss2d.on("biggest"), scope);
+            return CaseRunner.run(f, CaseRunner.kindOf(f, null), Ss2d.on("reference"), scope);
         }
     }
 

@@ -1,4 +1,4 @@
-package org.ss2d.arrow;
+package org.ss2d.interop.arrow;
 
 import java.util.List;
 import org.apache.arrow.memory.ArrowBuf;

@@ -1,4 +1,4 @@
-package org.ss2d.io;
+package org.ss2d.interop.cases;
 
 import java.io.IOException;
 import java.nio.channels.FileChannel;
@@ -21,7 +21,7 @@ import org.apache.arrow.vector.types.pojo.ArrowType;
 import org.apache.arrow.vector.types.pojo.Field;
 import org.apache.arrow.vector.types.pojo.FieldType;
 import org.apache.arrow.vector.types.pojo.Schema;
-import org.ss2d.arrow.FixedShapeTensorType;
+import org.ss2d.interop.arrow.FixedShapeTensorType;
 
 /**
  * Builds case files column by column, in the ways other writers (pyarrow) do and the ways they go
@@ -46,7 +46,7 @@ final class ArrowFixtures {
         Field child = new Field("item", FieldType.notNullable(valueType), null);
         ArrowType type = extShape != null ? FixedShapeTensorType.of(extShape) : new ArrowType.FixedSizeList(values.length);
         FieldVector v = new Field(name, new FieldType(false, type, null, md), List.of(child)).createVector(allocator);
-        FixedSizeListVector list = v instanceof org.ss2d.arrow.FixedShapeTensorVector e ? e.getUnderlyingVector()
+        FixedSizeListVector list = v instanceof org.ss2d.interop.arrow.FixedShapeTensorVector e ? e.getUnderlyingVector()
                 : (FixedSizeListVector) v;
         list.allocateNew();
         FieldVector data = list.getDataVector();

@@ -1,4 +1,4 @@
-package org.ss2d.io;
+package org.ss2d.interop.cases;
 
 import java.nio.file.Path;
 import java.util.LinkedHashMap;

@@ -1,4 +1,4 @@
-package org.ss2d.arrow;
+package org.ss2d.interop.arrow;
 
 import org.apache.arrow.memory.BufferAllocator;
 import org.apache.arrow.memory.util.hash.ArrowBufHasher;

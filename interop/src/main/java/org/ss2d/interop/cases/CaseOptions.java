@@ -1,4 +1,4 @@
-package org.ss2d.io;
+package org.ss2d.interop.cases;
 
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.JsonNode;

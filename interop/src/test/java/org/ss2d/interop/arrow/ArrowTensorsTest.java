@@ -1,4 +1,4 @@
-package org.ss2d.arrow;
+package org.ss2d.interop.arrow;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;

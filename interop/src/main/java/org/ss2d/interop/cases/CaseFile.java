@@ -1,9 +1,10 @@
-package org.ss2d.io;
+package org.ss2d.interop.cases;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
+import java.nio.channels.SeekableByteChannel;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
@@ -22,9 +23,10 @@ import org.apache.arrow.vector.VectorSchemaRoot;
 import org.apache.arrow.vector.complex.FixedSizeListVector;
 import org.apache.arrow.vector.ipc.ArrowFileReader;
 import org.apache.arrow.vector.types.pojo.Field;
-import org.ss2d.arrow.ArrowTensors;
-import org.ss2d.arrow.FixedShapeTensorType;
-import org.ss2d.arrow.FixedShapeTensorVector;
+import org.apache.arrow.vector.util.ByteArrayReadableSeekableByteChannel;
+import org.ss2d.interop.arrow.ArrowTensors;
+import org.ss2d.interop.arrow.FixedShapeTensorType;
+import org.ss2d.interop.arrow.FixedShapeTensorVector;
 import org.ss2d.tensor.DType;
 import org.ss2d.tensor.Shapes;
 import org.ss2d.tensor.Tensor;
@@ -72,12 +74,27 @@ public final class CaseFile implements AutoCloseable {
 
     /** Opens and checks the file; tensors come from a child of {@code scope}. */
     public static CaseFile open(TensorScope scope, Path path) {
-        checkContainer(path);
-        BufferAllocator alloc = scope.allocator().newChildAllocator("case " + path.getFileName(), 0, Long.MAX_VALUE);
-        ArrowFileReader reader = null;
-        FileChannel channel = null;
+        checkPath(path);
+        FileChannel channel;
         try {
             channel = FileChannel.open(path, StandardOpenOption.READ);
+        } catch (IOException e) {
+            throw new Ss2dArgumentException("file", "a readable Arrow IPC file", path + " (" + oneLine(e) + ")", null);
+        }
+        return open(scope, path, channel);
+    }
+
+    /** A case file held in memory (a class-path resource, say); {@code label} names it in messages. */
+    public static CaseFile open(TensorScope scope, Path label, byte[] bytes) {
+        return open(scope, label, new ByteArrayReadableSeekableByteChannel(bytes));
+    }
+
+    private static CaseFile open(TensorScope scope, Path path, SeekableByteChannel channel) {
+        BufferAllocator alloc = null;
+        ArrowFileReader reader = null;
+        try {
+            checkContainer(path, channel);
+            alloc = scope.allocator().newChildAllocator("case " + path.getFileName(), 0, Long.MAX_VALUE);
             reader = new ArrowFileReader(channel, alloc);
             int batches = reader.getRecordBlocks().size();
             if (batches != 1) {
@@ -107,27 +124,27 @@ public final class CaseFile implements AutoCloseable {
         }
     }
 
-    /** Cheap checks that give a precise message before Arrow's reader gives a vague one. */
-    private static void checkContainer(Path path) {
-        long size;
-        try {
-            size = Files.size(path);
-        } catch (NoSuchFileException e) {
-            throw new Ss2dArgumentException("file", "an Arrow IPC file", "no such file: " + path, null);
-        } catch (IOException e) {
-            throw new Ss2dArgumentException("file", "a readable Arrow IPC file", path + " (" + oneLine(e) + ")", null);
-        }
+    private static void checkPath(Path path) {
         if (Files.isDirectory(path)) {
             throw new Ss2dArgumentException("file", "an Arrow IPC file", "a directory: " + path, null);
         }
+        if (!Files.exists(path)) {
+            throw new Ss2dArgumentException("file", "an Arrow IPC file", "no such file: " + path, null);
+        }
+    }
+
+    /** Cheap checks that give a precise message before Arrow's reader gives a vague one. */
+    private static void checkContainer(Path path, SeekableByteChannel ch) throws IOException {
+        long size = ch.size();
         byte[] head = new byte[8];
         byte[] tail = new byte[6];
-        try (FileChannel ch = FileChannel.open(path, StandardOpenOption.READ)) {
-            ch.read(ByteBuffer.wrap(head), 0);
-            if (size >= tail.length) ch.read(ByteBuffer.wrap(tail), size - tail.length);
-        } catch (IOException e) {
-            throw new Ss2dArgumentException("file", "a readable Arrow IPC file", path + " (" + oneLine(e) + ")", null);
+        ch.position(0);
+        ch.read(ByteBuffer.wrap(head));
+        if (size >= tail.length) {
+            ch.position(size - tail.length);
+            ch.read(ByteBuffer.wrap(tail));
         }
+        ch.position(0);
         boolean headOk = size >= MAGIC.length && Arrays.equals(Arrays.copyOf(head, MAGIC.length), MAGIC);
         if (!headOk) {
             boolean stream = size >= 4 && head[0] == (byte) 0xFF && head[1] == (byte) 0xFF && head[2] == (byte) 0xFF
@@ -196,6 +213,50 @@ public final class CaseFile implements AutoCloseable {
         return declaredShape(column, v);
     }
 
+    /** The declared shape, or null when the file has no such column (for {@code ConfigInference}). */
+    public long[] shapeIfPresent(String column) {
+        return has(column) ? shape(column) : null;
+    }
+
+    /**
+     * The column's values (first row) as stored, widened to double: float64 columns keep their
+     * precision (expected outputs, float64 references), float32 and float16 are exact in double.
+     */
+    public double[] doubles(String column) {
+        FieldVector v = batch.getVector(column);
+        if (v == null) {
+            throw new Ss2dArgumentException(column, "a column \"" + column + "\"", "no such column", null);
+        }
+        declaredShape(column, v);
+        FixedSizeListVector list = v instanceof FixedShapeTensorVector e ? e.getUnderlyingVector() : (FixedSizeListVector) v;
+        FieldVector values = list.getDataVector();
+        int n = list.getListSize();
+        int start = list.getElementStartIndex(0);
+        double[] out = new double[n];
+        switch (values) {
+            case Float8Vector d -> { for (int i = 0; i < n; i++) out[i] = d.get(start + i); }
+            case Float4Vector f -> { for (int i = 0; i < n; i++) out[i] = f.get(start + i); }
+            default -> {
+                Tensor t = tensor(column); // rejects what is no float tensor, by name
+                for (int i = 0; i < n; i++) out[i] = t.getFloat(i);
+            }
+        }
+        return out;
+    }
+
+    /** The stored value type of a tensor column: {@code float32}, {@code float64}, ... */
+    public String storedDtype(String column) {
+        FieldVector v = batch.getVector(column);
+        if (v == null) return null;
+        FixedSizeListVector list = v instanceof FixedShapeTensorVector e ? e.getUnderlyingVector() : (FixedSizeListVector) v;
+        return switch (list.getDataVector()) {
+            case Float8Vector d -> "float64";
+            case Float4Vector f -> "float32";
+            case Float2Vector h -> "float16";
+            default -> list.getDataVector().getField().getType().toString();
+        };
+    }
+
     private Tensor load(String column, FieldVector v) {
         long[] shape = declaredShape(column, v);
         FixedSizeListVector list = v instanceof FixedShapeTensorVector e ? e.getUnderlyingVector() : (FixedSizeListVector) v;
@@ -233,8 +294,8 @@ public final class CaseFile implements AutoCloseable {
             throw new Ss2dArgumentException(column, "real values", logical + " (complex tensors are not supported)", null);
         }
         long[] meta = metadataShape(column, f);
-        if (v instanceof FixedShapeTensorVector e) {
-            FixedShapeTensorType type = e.tensorType();
+        FixedShapeTensorType type = v instanceof FixedShapeTensorVector e ? e.tensorType() : unregisteredExtension(f);
+        if (type != null) {
             if (type.problem() != null) {
                 throw new Ss2dArgumentException(column, "a usable " + FixedShapeTensorType.EXTENSION_NAME + " type",
                         type.problem(), null);
@@ -263,6 +324,17 @@ public final class CaseFile implements AutoCloseable {
         return meta;
     }
 
+    /**
+     * The tensor type of a column that Arrow read as its plain storage because no extension type was
+     * registered when the schema was read (the keys are then still in the field metadata).
+     */
+    private static FixedShapeTensorType unregisteredExtension(Field f) {
+        Map<String, String> md = f.getMetadata();
+        if (md == null || !FixedShapeTensorType.EXTENSION_NAME.equals(md.get("ARROW:extension:name"))) return null;
+        String json = md.getOrDefault("ARROW:extension:metadata", "");
+        return FixedShapeTensorType.of(1).deserialize(f.getType(), json) instanceof FixedShapeTensorType t ? t : null;
+    }
+
     private static long[] metadataShape(String column, Field f) {
         String text = f.getMetadata() == null ? null : f.getMetadata().get(SHAPE_KEY);
         if (text == null) return null;
@@ -287,7 +359,7 @@ public final class CaseFile implements AutoCloseable {
         return CaseOptions.abbreviate(m);
     }
 
-    private static void closeQuietly(ArrowFileReader reader, FileChannel channel, BufferAllocator alloc) {
+    private static void closeQuietly(ArrowFileReader reader, SeekableByteChannel channel, BufferAllocator alloc) {
         try {
             if (reader != null) reader.close();
             if (channel != null) channel.close();
@@ -295,7 +367,7 @@ public final class CaseFile implements AutoCloseable {
             // already failing; the first error is the one to report
         }
         try {
-            alloc.close();
+            if (alloc != null) alloc.close();
         } catch (RuntimeException ignored) {
             // ditto
         }

@@ -1,4 +1,4 @@
-package org.ss2d.arrow;
+package org.ss2d.interop.arrow;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;

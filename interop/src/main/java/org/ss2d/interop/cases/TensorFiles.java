@@ -1,4 +1,4 @@
-package org.ss2d.io;
+package org.ss2d.interop.cases;
 
 import java.io.IOException;
 import java.io.UncheckedIOException;
@@ -17,7 +17,7 @@ import org.apache.arrow.vector.VectorSchemaRoot;
 import org.apache.arrow.vector.ipc.ArrowFileWriter;
 import org.apache.arrow.vector.types.pojo.Field;
 import org.apache.arrow.vector.types.pojo.Schema;
-import org.ss2d.arrow.ArrowTensors;
+import org.ss2d.interop.arrow.ArrowTensors;
 import org.ss2d.tensor.Tensor;
 
 /**
