@@ -27,10 +27,10 @@ public final class CpuBackend implements Backend, AutoCloseable {
     public static final String NAME = "cpu";
     private static final float LN_EPS = 1e-5f;
 
-    private final Kernels kernels;
-    private final CpuPool pool;
-    private final Workspace.Pool workspaces = new Workspace.Pool();
-    private volatile StepProfile profile;
+    final Kernels kernels;
+    final CpuPool pool;
+    final Workspace.Pool workspaces = new Workspace.Pool();
+    volatile StepProfile profile;
 
     /** A backend with {@code threads} workers and the process-wide kernels. */
     public CpuBackend(int threads) {
@@ -78,6 +78,11 @@ public final class CpuBackend implements Backend, AutoCloseable {
     public Capabilities capabilities() {
         return new Capabilities(Capabilities.UNLIMITED, Set.of(DType.F32), false,
                 pool.threads() + " threads, " + kernels.name() + " kernels", 0, false, pool.threads());
+    }
+
+    @Override
+    public org.ss2d.spi.ModelRunner prepareModel(org.ss2d.model.vmamba.VMambaWeights weights) {
+        return new CpuVMamba(this, weights);
     }
 
     @Override
@@ -143,17 +148,18 @@ public final class CpuBackend implements Backend, AutoCloseable {
     @Override
     public void ss2d(SS2DWeights weights, Tensor x, Tensor out) {
         int b = (int) x.dim(0), h = (int) x.dim(2), w = (int) x.dim(3);
-        Workspace ws = workspaces.take(ss2dBytes(weights.config(), b, (long) h * w));
+        Workspace ws = workspaces.take(ss2dBytes(weights.config(), b, (long) h * w, false));
         try {
-            ss2d(ws, weights, x.segment(), out.segment(), null, b, h, w);
+            ss2d(ws, weights, null, x.segment(), out.segment(), null, b, h, w);
         } finally {
             workspaces.give(ws);
         }
     }
 
-    private static long ss2dBytes(SS2DConfig c, int b, long l) {
+    static long ss2dBytes(SS2DConfig c, int b, long l, boolean zGate) {
         long di = c.dInner(), big = (long) b * 4 * di * l;
-        return Workspace.bytesFor((long) b * di * l, big, (long) b * 4 * c.xProjRows() * l, big, big, 4L * di * c.dState());
+        return Workspace.bytesFor((long) b * di * l, big, (long) b * 4 * c.xProjRows() * l, big, big, 4L * di * c.dState(),
+                zGate ? (long) b * di * l : 0);
     }
 
     @Override
@@ -162,14 +168,14 @@ public final class CpuBackend implements Backend, AutoCloseable {
         int b = (int) x.dim(0), h = (int) x.dim(2), w = (int) x.dim(3), dm = c.dModel(), hid = VSSWeights.hidden(c, wt.mlpRatio());
         long l = (long) h * w;
         MemorySegment xs = x.segment(), os = out.segment();
-        Workspace ws = workspaces.take(Workspace.bytesFor((long) b * dm * l, (long) b * hid * l) + ss2dBytes(c, b, l));
+        Workspace ws = workspaces.take(Workspace.bytesFor((long) b * dm * l, (long) b * hid * l) + ss2dBytes(c, b, l, false));
         try {
             MemorySegment ln = ws.floats((long) b * dm * l);
             long t0 = System.nanoTime();
             layerNorm(xs, ln, b, dm, l, wt.normWeight().segment(), wt.normBias().segment());
             t0 = mark(Step.NORM_IN, t0);
             // out = x + SS2D(LN(x)): the residual rides on out_proj's store
-            ss2d(ws, wt.op(), ln, os, xs, b, h, w);
+            ss2d(ws, wt.op(), null, ln, os, xs, b, h, w);
             t0 = System.nanoTime();
             layerNorm(os, ln, b, dm, l, wt.norm2Weight().segment(), wt.norm2Bias().segment());
             t0 = mark(Step.NORM_IN, t0);
@@ -187,10 +193,11 @@ public final class CpuBackend implements Backend, AutoCloseable {
 
     /**
      * SS2D v05_noz forward (spec 5.3) on segments: {@code x, out (b, d_model, h*w)}; {@code residual}
-     * (same shape) is added to out_proj's result when not null.
+     * (same shape) is added to out_proj's result when not null. With {@code zProj} (the z rows of a v0
+     * in_proj, {@code (d_inner, d_model)}) it is VMamba's v0 SS2D: {@code out_proj(LN(y) * silu(z))}.
      */
-    private void ss2d(Workspace ws, SS2DWeights wt, MemorySegment x, MemorySegment out, MemorySegment residual, int b,
-                      int h, int w) {
+    void ss2d(Workspace ws, SS2DWeights wt, MemorySegment zProj, MemorySegment x, MemorySegment out,
+              MemorySegment residual, int b, int h, int w) {
         SS2DConfig c = wt.config();
         final int dm = c.dModel(), di = c.dInner(), n = c.dState(), r = c.dtRank(), k = c.dConv(), rows = c.xProjRows();
         final long l = (long) h * w, routeStride = (long) di * l;
@@ -200,6 +207,7 @@ public final class CpuBackend implements Backend, AutoCloseable {
         MemorySegment dts = ws.floats((long) b * 4 * di * l);
         MemorySegment ys = ws.floats((long) b * 4 * di * l);
         MemorySegment a = ws.floats(4L * di * n);
+        MemorySegment z = zProj == null ? null : ws.floats((long) b * di * l);
         MemorySegment aLogs = wt.aLogs().segment();
         for (long i = 0; i < 4L * di * n; i++) {
             a.setAtIndex(ValueLayout.JAVA_FLOAT, i, (float) -Math.exp(aLogs.getAtIndex(ValueLayout.JAVA_FLOAT_UNALIGNED, i)));
@@ -207,6 +215,7 @@ public final class CpuBackend implements Backend, AutoCloseable {
 
         long t0 = System.nanoTime();
         gemmBatched(wt.inProjWeight().segment(), 0, dm, x, dm, xi, di, l, b, null, Kernels.Activation.NONE, null);
+        if (z != null) gemmBatched(zProj, 0, dm, x, dm, z, di, l, b, null, Kernels.Activation.NONE, null);
         t0 = mark(Step.IN_PROJ, t0);
 
         // depthwise conv + SiLU straight into route 0 of xs, then the other routes from it, per plane
@@ -254,12 +263,19 @@ public final class CpuBackend implements Backend, AutoCloseable {
         crossMerge(ys, 0, ym, 0, b, di, h, w);
         t0 = mark(Step.CROSS_MERGE, t0);
         layerNorm(ym, ym, b, di, l, wt.outNormWeight().segment(), wt.outNormBias().segment());
+        if (z != null) {
+            long per = (long) di * l, chunk = 4096, chunks = (per + chunk - 1) / chunk;
+            pool.parallelFor((int) (b * chunks), i -> {
+                long off = (i / chunks) * per + (i % chunks) * chunk;
+                kernels.mulSilu(ym, off, z, off, Math.min(chunk, per - (i % chunks) * chunk));
+            });
+        }
         t0 = mark(Step.NORM_OUT, t0);
         gemmBatched(wt.outProjWeight().segment(), 0, di, ym, di, out, dm, l, b, null, Kernels.Activation.NONE, residual);
         mark(Step.OUT_PROJ, t0);
     }
 
-    private long mark(Step s, long t0) {
+    long mark(Step s, long t0) {
         StepProfile p = profile;
         long now = System.nanoTime();
         if (p != null) p.add(s, now - t0);
@@ -272,7 +288,7 @@ public final class CpuBackend implements Backend, AutoCloseable {
     }
 
     /** {@code out[bi] = W (m x k) @ in[bi] (k x l)} for every image, tiled over columns. */
-    private void gemmBatched(MemorySegment wgt, long wOff, int k, MemorySegment in, int kIn, MemorySegment out, int m,
+    void gemmBatched(MemorySegment wgt, long wOff, int k, MemorySegment in, int kIn, MemorySegment out, int m,
                              long l, int b, MemorySegment bias, Kernels.Activation act, MemorySegment residual) {
         assert k == kIn;
         int tile = colTile(), tiles = (int) ((l + tile - 1) / tile);
@@ -284,7 +300,7 @@ public final class CpuBackend implements Backend, AutoCloseable {
         });
     }
 
-    private void layerNorm(MemorySegment in, MemorySegment out, int b, int channels, long l, MemorySegment gamma,
+    void layerNorm(MemorySegment in, MemorySegment out, int b, int channels, long l, MemorySegment gamma,
                            MemorySegment beta) {
         int tile = Math.max(16, kernels.lanes() * 4), tiles = (int) ((l + tile - 1) / tile);
         pool.parallelFor(b * tiles, i -> {

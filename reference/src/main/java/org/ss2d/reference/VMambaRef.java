@@ -19,12 +19,7 @@ public final class VMambaRef {
 
     /** Logits {@code (batch, num_classes)} for {@code x (batch, in_chans, h, w)}. */
     public static double[] logits(VMambaWeights wt, double[] x, int batch, int h, int w) {
-        VMambaConfig c = wt.config();
-        Run run = new Run(wt, batch);
-        double[] y = run.stages(x, h, w, null);
-        int d3 = c.dim(3), len = run.gh * run.gw;
-        double[] yn = SS2DRef.layerNorm(y, d(wt, "classifier.norm.weight"), d(wt, "classifier.norm.bias"), batch, d3, len);
-        return head(yn, d(wt, "classifier.head.weight"), d(wt, "classifier.head.bias"), batch, d3, len, c.numClasses());
+        return forward(wt, x, batch, h, w).logits();
     }
 
     /**
@@ -32,9 +27,22 @@ public final class VMambaRef {
      * downsampling, through {@code outnorm<i>} when the weights have it (as {@code Backbone_VSSM}).
      */
     public static List<double[]> features(VMambaWeights wt, double[] x, int batch, int h, int w) {
-        List<double[]> outs = new ArrayList<>();
-        new Run(wt, batch).stages(x, h, w, outs);
-        return outs;
+        return forward(wt, x, batch, h, w).features();
+    }
+
+    /** Logits (null for a backbone) and the four stage maps of one forward pass. */
+    public record Result(double[] logits, List<double[]> features) {}
+
+    public static Result forward(VMambaWeights wt, double[] x, int batch, int h, int w) {
+        VMambaConfig c = wt.config();
+        Run run = new Run(wt, batch);
+        List<double[]> features = new ArrayList<>();
+        double[] y = run.stages(x, h, w, features);
+        if (!c.hasClassifier()) return new Result(null, features);
+        int d3 = c.dim(3), len = run.gh * run.gw;
+        double[] yn = SS2DRef.layerNorm(y, d(wt, "classifier.norm.weight"), d(wt, "classifier.norm.bias"), batch, d3, len);
+        return new Result(head(yn, d(wt, "classifier.head.weight"), d(wt, "classifier.head.bias"), batch, d3, len,
+                c.numClasses()), features);
     }
 
     /** One forward pass's state: the current grid. */

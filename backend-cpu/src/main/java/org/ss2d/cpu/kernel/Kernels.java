@@ -66,6 +66,12 @@ public abstract class Kernels {
                                            int stride, int p0, int p1, MemorySegment gamma, MemorySegment beta,
                                            float eps);
 
+    /** In place {@code x = gelu(x)} (erf form) over {@code n} floats from {@code off}. */
+    public abstract void gelu(MemorySegment x, long off, long n);
+
+    /** {@code y = y * silu(z)} over {@code n} floats: the z gate of VMamba's v0 SS2D. */
+    public abstract void mulSilu(MemorySegment y, long yOff, MemorySegment z, long zOff, long n);
+
     // ------------------------------------------------------------------ cross scan / merge
 
     /** One {@code H x W} plane to its four routes (each of length H*W), spec 5.2. */

@@ -102,6 +102,16 @@ final class ScalarKernels extends Kernels {
     }
 
     @Override
+    public void gelu(MemorySegment x, long off, long n) {
+        for (long i = off; i < off + n; i++) set(x, i, gelu(get(x, i)));
+    }
+
+    @Override
+    public void mulSilu(MemorySegment y, long yOff, MemorySegment z, long zOff, long n) {
+        for (long i = 0; i < n; i++) set(y, yOff + i, get(y, yOff + i) * silu(get(z, zOff + i)));
+    }
+
+    @Override
     public void depthwiseConvSilu(MemorySegment in, long inOff, MemorySegment out, long outOff, int h, int w,
                                   MemorySegment weight, long weightOff, int k, float bias) {
         int pad = (k - 1) / 2;

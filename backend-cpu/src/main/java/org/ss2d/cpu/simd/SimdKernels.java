@@ -132,6 +132,38 @@ public final class SimdKernels extends Kernels {
         }
     }
 
+    // ------------------------------------------------------------------ elementwise
+
+    @Override
+    public void gelu(MemorySegment x, long off, long n) {
+        long i = 0;
+        for (; i + VL <= n; i += VL) {
+            long b = (off + i) * 4;
+            SimdMath.gelu(FloatVector.fromMemorySegment(F, x, b, ORDER)).intoMemorySegment(x, b, ORDER);
+        }
+        if (i < n) { // masked tail
+            VectorMask<Float> m = F.indexInRange(i, n);
+            long b = (off + i) * 4;
+            SimdMath.gelu(FloatVector.fromMemorySegment(F, x, b, ORDER, m)).intoMemorySegment(x, b, ORDER, m);
+        }
+    }
+
+    @Override
+    public void mulSilu(MemorySegment y, long yOff, MemorySegment z, long zOff, long n) {
+        long i = 0;
+        for (; i + VL <= n; i += VL) {
+            long by = (yOff + i) * 4;
+            FloatVector zv = FloatVector.fromMemorySegment(F, z, (zOff + i) * 4, ORDER);
+            FloatVector.fromMemorySegment(F, y, by, ORDER).mul(SimdMath.silu(zv)).intoMemorySegment(y, by, ORDER);
+        }
+        if (i < n) {
+            VectorMask<Float> m = F.indexInRange(i, n);
+            long by = (yOff + i) * 4;
+            FloatVector zv = FloatVector.fromMemorySegment(F, z, (zOff + i) * 4, ORDER, m);
+            FloatVector.fromMemorySegment(F, y, by, ORDER, m).mul(SimdMath.silu(zv)).intoMemorySegment(y, by, ORDER, m);
+        }
+    }
+
     // ------------------------------------------------------------------ depthwise conv + SiLU
 
     private static final ThreadLocal<float[]> CONV_PLANE = ThreadLocal.withInitial(() -> new float[0]);

@@ -1,0 +1,400 @@
+package org.ss2d.cpu;
+
+import static java.lang.foreign.ValueLayout.JAVA_FLOAT_UNALIGNED;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import org.ss2d.cpu.StepProfile.Step;
+import org.ss2d.cpu.kernel.Kernels;
+import org.ss2d.model.SS2DConfig;
+import org.ss2d.model.SS2DWeights;
+import org.ss2d.model.vmamba.VMambaBlock;
+import org.ss2d.model.vmamba.VMambaConfig;
+import org.ss2d.model.vmamba.VMambaWeights;
+import org.ss2d.spi.ModelRunner;
+import org.ss2d.tensor.DType;
+import org.ss2d.tensor.Tensor;
+import org.ss2d.tensor.TensorScope;
+
+/**
+ * A whole VMamba model on the CPU backend, channels-first throughout. The blocks run on the backend's
+ * SS2D/VSS code (with the z gate for v0); the stem and downsampling convolutions are im2col + the
+ * backend's GEMM, LayerNorms its channel kernel. Two activation buffers and an im2col buffer are kept
+ * between calls and grown only for a larger shape; the blocks' intermediates come from the backend's
+ * workspace pool, which keeps its largest.
+ */
+final class CpuVMamba implements ModelRunner {
+    private final CpuBackend be;
+    private final Kernels kernels;
+    private final VMambaWeights wt;
+    private final VMambaConfig c;
+    private final TensorScope views = TensorScope.root("cpu-vmamba-views");
+    private final Block[][] blocks;
+
+    private Arena arena;
+    private MemorySegment bufA, bufB, cols;
+    private long actFloats, colFloats;
+
+    private volatile StepProfile steps;
+    private final long[] own = new long[Own.values().length];
+
+    /** Model-level layer kinds (block steps come from {@link StepProfile}). */
+    private enum Own { PATCH_EMBED, DOWNSAMPLE, CLASSIFIER, FEATURES }
+
+    /** One block's parameters as the backend's kernels take them. */
+    private record Block(SS2DWeights op, MemorySegment zProj, MemorySegment normW, MemorySegment normB,
+                         MemorySegment norm2W, MemorySegment norm2B, MemorySegment fc1W, MemorySegment fc1B,
+                         MemorySegment fc2W, MemorySegment fc2B, int hidden) {}
+
+    CpuVMamba(CpuBackend be, VMambaWeights wt) {
+        this.be = be;
+        this.kernels = be.kernels;
+        this.wt = wt;
+        this.c = wt.config();
+        blocks = new Block[VMambaConfig.STAGES][];
+        for (int i = 0; i < VMambaConfig.STAGES; i++) {
+            blocks[i] = new Block[c.depth(i)];
+            for (int j = 0; j < c.depth(i); j++) blocks[i][j] = block(wt.block(i, j));
+        }
+    }
+
+    private Block block(VMambaBlock b) {
+        SS2DConfig s = b.ss2d();
+        Tensor inProj = b.inProj();
+        MemorySegment z = null;
+        if (b.zGate()) { // v0: rows [0, d_inner) project x, the rest z; zero-copy views of the one tensor
+            long half = (long) s.dInner() * s.dModel() * 4;
+            z = inProj.segment().asSlice(half, half);
+            inProj = views.wrap("in_proj.x", inProj.segment().asSlice(0, half), DType.F32, s.dInner(), s.dModel());
+        }
+        SS2DWeights op = new SS2DWeights(s, inProj, b.convWeight(), b.convBias(), b.xProj(), b.dtProjsWeight(),
+                b.dtProjsBias(), b.aLogs(), b.ds(), b.outNormWeight(), b.outNormBias(), b.outProj());
+        return new Block(op, z, seg(b.normWeight()), seg(b.normBias()), seg(b.norm2Weight()), seg(b.norm2Bias()),
+                seg(b.fc1Weight()), seg(b.fc1Bias()), seg(b.fc2Weight()), seg(b.fc2Bias()), b.mlpHidden());
+    }
+
+    private static MemorySegment seg(Tensor t) {
+        return t == null ? null : t.segment();
+    }
+
+    private MemorySegment p(String name) {
+        return wt.get(name).segment();
+    }
+
+    // ------------------------------------------------------------------ entry points
+
+    @Override
+    public void logits(Tensor x, Tensor out) {
+        int b = (int) x.dim(0);
+        int[][] g = c.grids(x.dim(2), x.dim(3));
+        withProfile(() -> {
+            MemorySegment y = stages(x, b, g, null);
+            long t0 = System.nanoTime();
+            classifier(y, b, g[3][0] * g[3][1], out.segment());
+            add(Own.CLASSIFIER, t0);
+        });
+    }
+
+    @Override
+    public void features(Tensor x, List<Tensor> outs) {
+        int b = (int) x.dim(0);
+        int[][] g = c.grids(x.dim(2), x.dim(3));
+        withProfile(() -> stages(x, b, g, outs));
+    }
+
+    private void withProfile(Runnable r) {
+        StepProfile mine = steps, before = be.profile;
+        if (mine != null) be.profile = mine;
+        try {
+            r.run();
+        } finally {
+            if (mine != null) be.profile = before;
+        }
+    }
+
+    // ------------------------------------------------------------------ the network
+
+    /** Stem and the four stages; returns the buffer holding the last stage's output. */
+    private MemorySegment stages(Tensor x, int b, int[][] g, List<Tensor> features) {
+        ensure(b, (int) x.dim(2), (int) x.dim(3), g);
+        long t0 = System.nanoTime();
+        MemorySegment cur = patchEmbed(x.segment(), b, (int) x.dim(2), (int) x.dim(3), g[0]);
+        MemorySegment other = cur == bufA ? bufB : bufA;
+        add(Own.PATCH_EMBED, t0);
+        for (int i = 0; i < VMambaConfig.STAGES; i++) {
+            int h = g[i][0], w = g[i][1];
+            for (Block blk : blocks[i]) {
+                runBlock(blk, cur, other, b, h, w);
+                MemorySegment t = cur;
+                cur = other;
+                other = t;
+            }
+            if (features != null) {
+                t0 = System.nanoTime();
+                feature(i, cur, features.get(i).segment(), b, (long) h * w);
+                add(Own.FEATURES, t0);
+            }
+            if (i + 1 < VMambaConfig.STAGES) {
+                t0 = System.nanoTime();
+                downsample(i, cur, other, b, h, w, g[i + 1]);
+                MemorySegment t = cur;
+                cur = other;
+                other = t;
+                add(Own.DOWNSAMPLE, t0);
+            }
+        }
+        return cur;
+    }
+
+    /** Into bufA or bufB; returns which. */
+    private MemorySegment patchEmbed(MemorySegment x, int b, int h, int w, int[] g0) {
+        int in = c.inChans(), d0 = c.dim(0);
+        long l0 = (long) g0[0] * g0[1];
+        if (c.patchEmbed() == VMambaConfig.PatchEmbed.V1) {
+            int p = c.patchSize();
+            conv(x, in, h, w, p, p, 0, g0[0], g0[1], b, p("patch_embed.0.weight"), p("patch_embed.0.bias"), d0, bufA);
+            be.layerNorm(bufA, bufA, b, d0, l0, p("patch_embed.2.weight"), p("patch_embed.2.bias"));
+            return bufA;
+        }
+        int s = c.patchSize() / 2, k = s + 1, hid = c.stemHidden();
+        int h1 = (h + 2 - k) / s + 1, w1 = (w + 2 - k) / s + 1;
+        long l1 = (long) h1 * w1;
+        conv(x, in, h, w, k, s, 1, h1, w1, b, p("patch_embed.0.weight"), p("patch_embed.0.bias"), hid, bufB);
+        be.layerNorm(bufB, bufB, b, hid, l1, p("patch_embed.2.weight"), p("patch_embed.2.bias"));
+        elementwise((long) b * hid * l1, (off, n) -> kernels.gelu(bufB, off, n));
+        conv(bufB, hid, h1, w1, k, s, 1, g0[0], g0[1], b, p("patch_embed.5.weight"), p("patch_embed.5.bias"), d0, bufA);
+        be.layerNorm(bufA, bufA, b, d0, l0, p("patch_embed.7.weight"), p("patch_embed.7.bias"));
+        return bufA;
+    }
+
+    /** x + SS2D(LN(x)) [+ MLP(LN2(.))] from {@code x} into {@code out} (distinct buffers). */
+    private void runBlock(Block k, MemorySegment x, MemorySegment out, int b, int h, int w) {
+        SS2DConfig s = k.op().config();
+        int dm = s.dModel();
+        long l = (long) h * w;
+        Workspace ws = be.workspaces.take(Workspace.bytesFor((long) b * dm * l, (long) b * k.hidden() * l)
+                + CpuBackend.ss2dBytes(s, b, l, k.zProj() != null));
+        try {
+            MemorySegment ln = ws.floats((long) b * dm * l);
+            long t0 = System.nanoTime();
+            be.layerNorm(x, ln, b, dm, l, k.normW(), k.normB());
+            be.mark(Step.NORM_IN, t0);
+            be.ss2d(ws, k.op(), k.zProj(), ln, out, x, b, h, w); // out = x + SS2D(LN(x))
+            if (k.fc1W() == null) return;
+            t0 = System.nanoTime();
+            be.layerNorm(out, ln, b, dm, l, k.norm2W(), k.norm2B());
+            t0 = be.mark(Step.NORM_IN, t0);
+            MemorySegment hidden = ws.floats((long) b * k.hidden() * l);
+            be.gemmBatched(k.fc1W(), 0, dm, ln, dm, hidden, k.hidden(), l, b, k.fc1B(), Kernels.Activation.GELU, null);
+            be.gemmBatched(k.fc2W(), 0, k.hidden(), hidden, k.hidden(), out, dm, l, b, k.fc2B(),
+                    Kernels.Activation.NONE, out);
+            be.mark(Step.MLP, t0);
+        } finally {
+            be.workspaces.give(ws);
+        }
+    }
+
+    private void downsample(int i, MemorySegment x, MemorySegment out, int b, int h, int w, int[] gn) {
+        String p = "layers." + i + ".downsample.";
+        int cin = c.dim(i), cout = c.dim(i + 1);
+        long ln = (long) gn[0] * gn[1];
+        if (c.downsample() == VMambaConfig.Downsample.V1) {
+            // PatchMerging2D: gather 2x2 neighbours into 4*cin channels (zeros past odd edges), LN, Linear
+            patchMerge(x, out, b, cin, h, w, gn[0], gn[1]);
+            be.layerNorm(out, out, b, 4 * cin, ln, p(p + "norm.weight"), p(p + "norm.bias"));
+            be.gemmBatched(p(p + "reduction.weight"), 0, 4 * cin, out, 4 * cin, x, cout, ln, b, null,
+                    Kernels.Activation.NONE, null);
+            // the result is in x's buffer: copy it over (cout*ln <= the merged size, so no overlap issue)
+            MemorySegment.copy(x, 0, out, 0, (long) b * cout * ln * 4);
+            return;
+        }
+        int k = c.downsample() == VMambaConfig.Downsample.V2 ? 2 : 3, pad = k == 3 ? 1 : 0;
+        conv(x, cin, h, w, k, 2, pad, gn[0], gn[1], b, p(p + "1.weight"), p(p + "1.bias"), cout, out);
+        be.layerNorm(out, out, b, cout, ln, p(p + "3.weight"), p(p + "3.bias"));
+    }
+
+    private void feature(int i, MemorySegment y, MemorySegment out, int b, long l) {
+        Tensor[] on = wt.outNorm(i);
+        if (on == null) {
+            MemorySegment.copy(y, 0, out, 0, (long) b * c.dim(i) * l * 4);
+        } else {
+            be.layerNorm(y, out, b, c.dim(i), l, on[0].segment(), on[1].segment());
+        }
+    }
+
+    /** LayerNorm over channels into the other buffer, global average pool, Linear head. */
+    private void classifier(MemorySegment y, int b, long l, MemorySegment out) {
+        int d = c.dim(3), classes = c.numClasses();
+        MemorySegment normed = y == bufA ? bufB : bufA;
+        be.layerNorm(y, normed, b, d, l, p("classifier.norm.weight"), p("classifier.norm.bias"));
+        // pooled^T (d, b) in cols, logits^T (classes, b) after it: the head is one small GEMM
+        MemorySegment pooled = cols, logitsT = cols.asSlice((long) d * b * 4);
+        be.pool.parallelFor(b, bi -> {
+            for (int ch = 0; ch < d; ch++) {
+                long off = ((long) bi * d + ch) * l;
+                double s = 0;
+                for (long q = 0; q < l; q++) s += normed.getAtIndex(JAVA_FLOAT_UNALIGNED, off + q);
+                pooled.setAtIndex(JAVA_FLOAT_UNALIGNED, (long) ch * b + bi, (float) (s / l));
+            }
+        });
+        int tile = 64, tiles = (classes + tile - 1) / tile;
+        MemorySegment hw = p("classifier.head.weight"), hb = p("classifier.head.bias");
+        be.pool.parallelFor(tiles, t -> kernels.gemm(hw, 0, d, pooled, 0, b, logitsT, 0, b, d, t * tile,
+                Math.min(classes, (t + 1) * tile), 0, b, hb, 0, Kernels.Activation.NONE, null, 0));
+        for (int bi = 0; bi < b; bi++) {
+            for (int n = 0; n < classes; n++) {
+                out.setAtIndex(JAVA_FLOAT_UNALIGNED, (long) bi * classes + n,
+                        logitsT.getAtIndex(JAVA_FLOAT_UNALIGNED, (long) n * b + bi));
+            }
+        }
+    }
+
+    // ------------------------------------------------------------------ dense convolution
+
+    /**
+     * torch's conv2d with bias, {@code x (b, cin, h, w)} to {@code out (b, cout, oh, ow)}: im2col into
+     * {@link #cols} (rows {@code ci*k*k + ky*k + kx}), then {@code W (cout, cin*k*k) @ cols} per image.
+     */
+    private void conv(MemorySegment x, int cin, int h, int w, int k, int s, int pad, int oh, int ow, int b,
+                      MemorySegment weight, MemorySegment bias, int cout, MemorySegment out) {
+        int kk = k * k, rows = cin * kk;
+        long l = (long) oh * ow;
+        be.pool.parallelFor(b * cin, i -> {
+            int bi = i / cin, ci = i % cin;
+            long src = ((long) bi * cin + ci) * h * w;
+            for (int ky = 0; ky < k; ky++) {
+                for (int kx = 0; kx < k; kx++) {
+                    long dst = ((long) bi * rows + (long) ci * kk + ky * k + kx) * l;
+                    for (int oy = 0; oy < oh; oy++) {
+                        int iy = oy * s + ky - pad;
+                        long d = dst + (long) oy * ow;
+                        if (iy < 0 || iy >= h) {
+                            cols.asSlice(d * 4, (long) ow * 4).fill((byte) 0);
+                            continue;
+                        }
+                        long rowOff = src + (long) iy * w;
+                        for (int ox = 0; ox < ow; ox++) {
+                            int ix = ox * s + kx - pad;
+                            cols.setAtIndex(JAVA_FLOAT_UNALIGNED, d + ox,
+                                    ix < 0 || ix >= w ? 0f : x.getAtIndex(JAVA_FLOAT_UNALIGNED, rowOff + ix));
+                        }
+                    }
+                }
+            }
+        });
+        be.gemmBatched(weight, 0, rows, cols, rows, out, cout, l, b, bias, Kernels.Activation.NONE, null);
+    }
+
+    private void patchMerge(MemorySegment x, MemorySegment out, int b, int ch, int h, int w, int oh, int ow) {
+        int[] dy = {0, 1, 0, 1}, dx = {0, 0, 1, 1};
+        long l = (long) oh * ow;
+        be.pool.parallelFor(b * ch, i -> {
+            int bi = i / ch, ci = i % ch;
+            long src = ((long) bi * ch + ci) * h * w;
+            for (int q = 0; q < 4; q++) {
+                long dst = ((long) bi * 4 * ch + (long) q * ch + ci) * l;
+                for (int y = 0; y < oh; y++) {
+                    int iy = 2 * y + dy[q];
+                    for (int xx = 0; xx < ow; xx++) {
+                        int ix = 2 * xx + dx[q];
+                        out.setAtIndex(JAVA_FLOAT_UNALIGNED, dst + (long) y * ow + xx,
+                                iy < h && ix < w ? x.getAtIndex(JAVA_FLOAT_UNALIGNED, src + (long) iy * w + ix) : 0f);
+                    }
+                }
+            }
+        });
+    }
+
+    private interface Span {
+        void run(long off, long n);
+    }
+
+    /** An elementwise pass over {@code n} floats in chunks spread over the pool. */
+    private void elementwise(long n, Span f) {
+        long chunk = 16384, chunks = (n + chunk - 1) / chunk;
+        be.pool.parallelFor((int) chunks, i -> f.run(i * chunk, Math.min(chunk, n - i * chunk)));
+    }
+
+    // ------------------------------------------------------------------ buffers
+
+    /** Grows the activation and im2col buffers for this shape (kept for later calls). */
+    private void ensure(int b, int h, int w, int[][] g) {
+        long act = 0, col = 0;
+        if (c.patchEmbed() == VMambaConfig.PatchEmbed.V1) {
+            col = (long) c.inChans() * c.patchSize() * c.patchSize() * g[0][0] * g[0][1];
+        } else {
+            int s = c.patchSize() / 2, k = s + 1;
+            long h1 = (h + 2 - k) / s + 1, w1 = (w + 2 - k) / s + 1;
+            act = c.stemHidden() * h1 * w1;
+            col = Math.max((long) c.inChans() * k * k * h1 * w1, (long) c.stemHidden() * k * k * g[0][0] * g[0][1]);
+        }
+        for (int i = 0; i < VMambaConfig.STAGES; i++) {
+            long l = (long) g[i][0] * g[i][1];
+            act = Math.max(act, c.dim(i) * l);
+            if (i + 1 < VMambaConfig.STAGES) {
+                long ln = (long) g[i + 1][0] * g[i + 1][1];
+                if (c.downsample() == VMambaConfig.Downsample.V1) {
+                    act = Math.max(act, 4L * c.dim(i) * ln);
+                } else {
+                    int k = c.downsample() == VMambaConfig.Downsample.V2 ? 2 : 3;
+                    col = Math.max(col, (long) c.dim(i) * k * k * ln);
+                }
+            }
+        }
+        col = Math.max(col, (long) (c.dim(3) + Math.max(0, c.numClasses())) * 1); // the head's pooled + logits, per image
+        act *= b;
+        col *= b;
+        if (act <= actFloats && col <= colFloats) return;
+        if (arena != null) arena.close();
+        arena = Arena.ofShared();
+        actFloats = Math.max(act, actFloats);
+        colFloats = Math.max(col, colFloats);
+        bufA = arena.allocate(actFloats * 4, 64);
+        bufB = arena.allocate(actFloats * 4, 64);
+        cols = arena.allocate(colFloats * 4, 64);
+    }
+
+    // ------------------------------------------------------------------ profile
+
+    @Override
+    public void profiling(boolean on) {
+        steps = on ? new StepProfile() : null;
+        java.util.Arrays.fill(own, 0);
+    }
+
+    private void add(Own k, long t0) {
+        if (steps != null) own[k.ordinal()] += System.nanoTime() - t0;
+    }
+
+    @Override
+    public Map<String, Long> profile() {
+        StepProfile s = steps;
+        Map<String, Long> m = new LinkedHashMap<>();
+        if (s == null) return m;
+        m.put("patch_embed", own[Own.PATCH_EMBED.ordinal()]);
+        for (Step st : Step.values()) {
+            long v = s.nanos(st);
+            String name = switch (st) {
+                case NORM_IN -> "norm";
+                case NORM_OUT -> "out_norm";
+                default -> st.name().toLowerCase(Locale.ROOT);
+            };
+            if (v > 0) m.put(name, v);
+        }
+        m.put("downsample", own[Own.DOWNSAMPLE.ordinal()]);
+        if (own[Own.FEATURES.ordinal()] > 0) m.put("features", own[Own.FEATURES.ordinal()]);
+        if (own[Own.CLASSIFIER.ordinal()] > 0) m.put("classifier", own[Own.CLASSIFIER.ordinal()]);
+        return m;
+    }
+
+    @Override
+    public void close() {
+        if (arena != null) arena.close();
+        arena = null;
+        views.release();
+    }
+}
