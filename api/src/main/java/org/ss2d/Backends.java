@@ -9,6 +9,7 @@ import java.util.ServiceLoader;
 import java.util.concurrent.ConcurrentHashMap;
 import org.ss2d.spi.Availability;
 import org.ss2d.spi.Backend;
+import org.ss2d.spi.BackendOptions;
 import org.ss2d.spi.BackendProvider;
 
 /**
@@ -88,13 +89,31 @@ public final class Backends {
         if (key.equals("auto")) {
             return best();
         }
+        Entry e = available(name, key);
+        return CREATED.computeIfAbsent(key, k -> e.provider().create());
+    }
+
+    /**
+     * A private instance of the named backend ({@code auto}: the one {@link #best()} picks) made with
+     * {@code options}, e.g. a CPU backend with its own thread count. The caller closes it; tensors it
+     * allocates must not be handed to the shared instance of {@link #get}. Errors as {@link #get}.
+     */
+    public static Backend create(String name, BackendOptions options) {
+        String key = name.trim().toLowerCase(Locale.ROOT);
+        if (key.equals("auto")) {
+            key = best().name();
+        }
+        return available(name, key).provider().create(options);
+    }
+
+    private static Entry available(String name, String key) {
         Entry e = list().stream().filter(x -> x.name().equals(key)).findFirst().orElseThrow(() ->
                 new IllegalArgumentException("unknown backend \"" + name + "\"; valid: auto, " + String.join(", ", names())));
         if (!e.available()) {
             throw new IllegalStateException("backend \"" + key + "\" is unavailable: " + e.availability().reason()
                     + " (available: " + availableNames() + ")");
         }
-        return CREATED.computeIfAbsent(key, k -> e.provider().create());
+        return e;
     }
 
     /** The forced backend ({@code -Dss2d.backend} / {@code SS2D_BACKEND}) or the best available one. */

@@ -1,6 +1,8 @@
 package org.ss2d.spi;
 
 import java.lang.foreign.MemorySegment;
+import java.util.Map;
+import java.util.OptionalDouble;
 import org.ss2d.model.SS2DWeights;
 import org.ss2d.model.VSSWeights;
 import org.ss2d.model.vmamba.VMambaWeights;
@@ -17,8 +19,12 @@ import org.ss2d.tensor.TensorScope;
  *
  * <p>Tensors passed in are either host tensors or tensors in this backend's own memory (made by
  * {@link #allocate}); a device backend handed host tensors copies them in and the results out.
+ *
+ * <p>Instances come from {@link BackendProvider#create(BackendOptions)}: the process-wide one that
+ * {@code Backends.get} shares (never close it), or a private one from {@code Backends.create}, which
+ * its caller closes.
  */
-public interface Backend {
+public interface Backend extends AutoCloseable {
     /** Same as the provider's name. */
     String name();
 
@@ -78,10 +84,30 @@ public interface Backend {
      * median of {@code reps} runs after {@code warmup}, in milliseconds. Empty for host backends, whose
      * time is wall-clock time. For benchmarks: it leaves out the host's wait for the device.
      */
-    default java.util.OptionalDouble deviceTimeMs(Runnable op, int warmup, int reps) {
-        return java.util.OptionalDouble.empty();
+    default OptionalDouble deviceTimeMs(Runnable op, int warmup, int reps) {
+        return OptionalDouble.empty();
+    }
+
+    /**
+     * Time per step of the SS2D and VSS blocks that {@code op} runs on this backend, in milliseconds per
+     * run, averaged over {@code runs} runs of {@code op}: lower-case step names ({@code in_proj},
+     * {@code conv_silu}, {@code cross_scan}, {@code x_dt_proj}, {@code scan}, {@code cross_merge},
+     * {@code norm_out}, {@code out_proj}, ...) in the order the block runs them. Host backends measure
+     * wall-clock time, device backends their own clock between steps. For benchmarks: the marks cost a
+     * little. Empty when the backend has no profile.
+     */
+    default Map<String, Double> profileSteps(Runnable op, int runs) {
+        return Map.of();
     }
 
     /** Waits for queued device work; no-op on host backends. */
     default void synchronize() {}
+
+    /**
+     * Releases what this instance holds (worker threads, device memory, driver handles). Only for
+     * instances from {@code Backends.create}; the shared ones live as long as the process. Tensors
+     * allocated by this backend must be closed first. The default holds nothing.
+     */
+    @Override
+    default void close() {}
 }

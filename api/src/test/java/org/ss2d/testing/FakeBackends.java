@@ -7,6 +7,7 @@ import org.ss2d.ops.ScanArgs;
 import org.ss2d.ops.ScanShape;
 import org.ss2d.spi.Availability;
 import org.ss2d.spi.Backend;
+import org.ss2d.spi.BackendOptions;
 import org.ss2d.spi.BackendProvider;
 import org.ss2d.spi.Capabilities;
 import org.ss2d.tensor.DType;
@@ -76,7 +77,7 @@ public final class FakeBackends {
             return Availability.yes();
         }
 
-        public Backend create() {
+        public Backend create(BackendOptions options) {
             return new Fake("small", 4);
         }
     }
@@ -94,7 +95,7 @@ public final class FakeBackends {
             return Availability.yes();
         }
 
-        public Backend create() {
+        public Backend create(BackendOptions options) {
             return new Fake("biggest", Capabilities.UNLIMITED);
         }
     }
@@ -112,7 +113,7 @@ public final class FakeBackends {
             return Availability.no("libgpu.so.1 not found");
         }
 
-        public Backend create() {
+        public Backend create(BackendOptions options) {
             throw new AssertionError("create() must not be called on an unavailable backend");
         }
     }
@@ -134,7 +135,7 @@ public final class FakeBackends {
             return Availability.yes();
         }
 
-        public Backend create() {
+        public Backend create(BackendOptions options) {
             return new Fake("oracle", Capabilities.UNLIMITED);
         }
     }

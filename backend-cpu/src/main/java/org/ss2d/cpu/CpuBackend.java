@@ -2,6 +2,9 @@ package org.ss2d.cpu;
 
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
+import java.util.LinkedHashMap;
+import java.util.Locale;
+import java.util.Map;
 import java.util.Set;
 import org.ss2d.cpu.StepProfile.Step;
 import org.ss2d.cpu.kernel.Kernels;
@@ -64,9 +67,24 @@ public final class CpuBackend implements Backend, AutoCloseable {
         return pool.threads();
     }
 
-    /** Attaches a step profile to the block ops (null detaches). */
-    public void profile(StepProfile p) {
-        this.profile = p;
+    /**
+     * Wall time per block step, from {@link System#nanoTime()} between the steps while {@code op} runs
+     * {@code runs} times. One profile at a time per backend.
+     */
+    @Override
+    public synchronized Map<String, Double> profileSteps(Runnable op, int runs) {
+        StepProfile p = new StepProfile();
+        profile = p;
+        try {
+            for (int i = 0; i < runs; i++) op.run();
+        } finally {
+            profile = null;
+        }
+        Map<String, Double> ms = new LinkedHashMap<>();
+        for (var e : p.snapshot().entrySet()) {
+            ms.put(e.getKey().name().toLowerCase(Locale.ROOT), e.getValue() / 1e6 / runs);
+        }
+        return ms;
     }
 
     @Override

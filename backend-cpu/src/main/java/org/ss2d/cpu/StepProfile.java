@@ -4,10 +4,10 @@ import java.util.EnumMap;
 import java.util.Map;
 import java.util.concurrent.atomic.AtomicLongArray;
 
-/** Wall time per SS2D/VSS step, summed over calls, for benchmarks (off unless one is attached). */
-public final class StepProfile {
+/** Wall time per SS2D/VSS step, summed over calls, for {@link CpuBackend#profileSteps} (off unless one runs). */
+final class StepProfile {
     /** The steps of the blocks, in order. */
-    public enum Step { NORM_IN, IN_PROJ, CONV_SILU, CROSS_SCAN, X_DT_PROJ, SCAN, CROSS_MERGE, NORM_OUT, OUT_PROJ, MLP }
+    enum Step { NORM_IN, IN_PROJ, CONV_SILU, CROSS_SCAN, X_DT_PROJ, SCAN, CROSS_MERGE, NORM_OUT, OUT_PROJ, MLP }
 
     private final AtomicLongArray nanos = new AtomicLongArray(Step.values().length);
 
@@ -15,16 +15,12 @@ public final class StepProfile {
         nanos.addAndGet(s.ordinal(), ns);
     }
 
-    public long nanos(Step s) {
+    long nanos(Step s) {
         return nanos.get(s.ordinal());
     }
 
-    public void reset() {
-        for (int i = 0; i < nanos.length(); i++) nanos.set(i, 0);
-    }
-
     /** Steps with time spent, in order. */
-    public Map<Step, Long> snapshot() {
+    Map<Step, Long> snapshot() {
         Map<Step, Long> m = new EnumMap<>(Step.class);
         for (Step s : Step.values()) if (nanos(s) > 0) m.put(s, nanos(s));
         return m;

@@ -1,6 +1,6 @@
 package org.ss2d.cpu;
 
-import static org.ss2d.cpu.check.Float64Reference.d;
+import static org.ss2d.reference.Doubles.of;
 
 import java.util.stream.Stream;
 import org.junit.jupiter.api.AfterAll;
@@ -11,11 +11,13 @@ import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.Arguments;
 import org.junit.jupiter.params.provider.MethodSource;
 import org.ss2d.Ss2d;
-import org.ss2d.cpu.check.Float64Reference;
 import org.ss2d.model.RandomWeights;
 import org.ss2d.model.SS2DConfig;
 import org.ss2d.model.SS2DWeights;
 import org.ss2d.model.VSSWeights;
+import org.ss2d.reference.CrossRef;
+import org.ss2d.reference.SS2DRef;
+import org.ss2d.reference.VSSRef;
 import org.ss2d.tensor.Tensor;
 
 /** CrossScan/CrossMerge, the SS2D block and the VSS block against float64 sequential code. */
@@ -46,11 +48,11 @@ class BlockTest {
             Tensor xs = f.poisoned(b, 4, c, (long) h * w);
             Ss2d.on(backend).crossScanInto(x, xs);
             String who = Fixture.who(backend) + " x (" + b + ", " + c + ", " + h + ", " + w + ")";
-            Checks.close(who + " cross_scan", xs.toFloatArray(), Float64Reference.crossScan(d(x), b, c, h, w), 0);
+            Checks.close(who + " cross_scan", xs.toFloatArray(), CrossRef.scan(of(x), b, c, h, w), 0);
             Tensor ys = f.gauss(1.0, b, 4, c, (long) h * w);
             Tensor y = f.poisoned(b, c, h, w);
             Ss2d.on(backend).crossMergeInto(ys, y);
-            Checks.close(who + " cross_merge", y.toFloatArray(), Float64Reference.crossMerge(d(ys), b, c, h, w), 1e-6);
+            Checks.close(who + " cross_merge", y.toFloatArray(), CrossRef.merge(of(ys), b, c, h, w), 1e-6);
         }
     }
 
@@ -74,7 +76,7 @@ class BlockTest {
             try {
                 Ss2d.on(backend).ss2dInto(wt, x, out);
                 Checks.close(Fixture.who(backend) + " ss2d " + cfg + " x (" + b + ", " + cfg.dModel() + ", " + h + ", " + w + ")",
-                        out.toFloatArray(), Float64Reference.ss2d(wt, d(x), b, h, w), 1e-4);
+                        out.toFloatArray(), SS2DRef.forward(SS2DRef.Params.of(wt), of(x), b, h, w), 1e-4);
             } finally {
                 for (Tensor t : wt.asMap().values()) t.close();
             }
@@ -91,7 +93,7 @@ class BlockTest {
             try {
                 Ss2d.on(backend).vssBlockInto(wt, x, out);
                 Checks.close(Fixture.who(backend) + " vss " + cfg + " x (" + b + ", " + cfg.dModel() + ", " + h + ", " + w + ")",
-                        out.toFloatArray(), Float64Reference.vss(wt, d(x), b, h, w), 1e-4);
+                        out.toFloatArray(), VSSRef.forward(VSSRef.Params.of(wt), of(x), b, h, w), 1e-4);
             } finally {
                 for (Tensor t : wt.asMap().values()) t.close();
             }

@@ -1,6 +1,6 @@
 package org.ss2d.cpu;
 
-import static org.ss2d.cpu.check.Float64Reference.d;
+import static org.ss2d.reference.Doubles.of;
 
 import java.util.ArrayList;
 import java.util.List;
@@ -11,9 +11,9 @@ import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.MethodSource;
 import org.ss2d.Ss2d;
-import org.ss2d.cpu.check.Float64Reference;
 import org.ss2d.ops.BCMode;
 import org.ss2d.ops.ScanArgs;
+import org.ss2d.reference.ScanRef;
 import org.ss2d.tensor.Tensor;
 
 /**
@@ -111,12 +111,11 @@ class ScanTest {
                     .deltaSoftplus(c.softplus()).returnLastState(c.last()).build();
             Ss2d.on(backend).selectiveScanInto(args, out, last);
 
-            double[] wantLast = c.last() ? new double[b * dm * n] : null;
-            double[] want = Float64Reference.scan(d(u), d(delta), d(a), d(bm), c.b(), d(cm), c.c(), d(dSkip), d(z),
-                    d(bias), c.softplus(), b, dm, l, n, gr, 0, b, wantLast);
+            ScanRef.Result want = ScanRef.run(new ScanRef.Problem(b, dm, l, n, gr, c.b(), c.c(), of(u), of(delta), of(a),
+                    of(bm), of(cm), of(dSkip), of(z), of(bias), c.softplus()));
             String who = Fixture.who(backend) + " scan " + c;
-            Checks.close(who + " out", out.toFloatArray(), want, 1e-4);
-            if (c.last()) Checks.close(who + " last_state", last.toFloatArray(), wantLast, 1e-4);
+            Checks.close(who + " out", out.toFloatArray(), want.out(), 1e-4);
+            if (c.last()) Checks.close(who + " last_state", last.toFloatArray(), want.lastState(), 1e-4);
         }
     }
 
@@ -140,13 +139,12 @@ class ScanTest {
             ScanArgs args = ScanArgs.builder(u, delta, a, bm, cm).deltaBias(bias).deltaSoftplus(true)
                     .returnLastState(true).build();
             Ss2d.on(backend).selectiveScanInto(args, out, last);
-            double[] wantLast = new double[b * dm * n];
-            double[] want = Float64Reference.scan(d(u), d(delta), d(a), d(bm), BCMode.GROUPED, d(cm), BCMode.GROUPED,
-                    null, null, d(bias), true, b, dm, l, n, gr, 0, b, wantLast);
+            ScanRef.Result want = ScanRef.run(new ScanRef.Problem(b, dm, l, n, gr, BCMode.GROUPED, BCMode.GROUPED, of(u),
+                    of(delta), of(a), of(bm), of(cm), null, null, of(bias), true));
             String who = Fixture.who(backend) + " scan (batch " + b + ", dim " + dm + ", seqlen " + l + ", dstate " + n
                     + ", A in [" + aLo + ", " + aHi + "])";
-            Checks.close(who + " out", out.toFloatArray(), want, 1e-4);
-            Checks.close(who + " last_state", last.toFloatArray(), wantLast, 1e-4);
+            Checks.close(who + " out", out.toFloatArray(), want.out(), 1e-4);
+            Checks.close(who + " last_state", last.toFloatArray(), want.lastState(), 1e-4);
         }
     }
 

@@ -409,6 +409,7 @@ public final class CudaBackend implements Backend, AutoCloseable {
      * norm_out, out_proj; for VSS also norm_in, residual, norm2, mlp), averaged over {@code runs} of
      * {@code op}, from events recorded between the steps. For benchmarks: the events cost a little.
      */
+    @Override
     public java.util.Map<String, Double> profileSteps(Runnable op, int runs) {
         StepMarks m = new StepMarks();
         synchronized (this) {

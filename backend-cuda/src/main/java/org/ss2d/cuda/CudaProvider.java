@@ -3,13 +3,15 @@ package org.ss2d.cuda;
 import org.ss2d.bindings.CudaDriver;
 import org.ss2d.spi.Availability;
 import org.ss2d.spi.Backend;
+import org.ss2d.spi.BackendOptions;
 import org.ss2d.spi.BackendProvider;
 
 /**
  * ServiceLoader entry for the CUDA backend. {@link #probe()} opens {@code libcuda.so.1} through
  * {@link CudaDriver#probe()} (its own lookup, {@code cuInit}, driver version, device count, compute
  * capability) and never touches the generated bindings, so a machine without a GPU gets a reason
- * in words; {@link #create()} retains the primary context and loads the fatbin.
+ * in words; {@link #create(BackendOptions)} retains the primary context and loads the fatbin (the
+ * options have no setting for a device backend and are ignored).
  */
 public final class CudaProvider implements BackendProvider {
     @Override
@@ -30,7 +32,7 @@ public final class CudaProvider implements BackendProvider {
     }
 
     @Override
-    public Backend create() {
+    public Backend create(BackendOptions options) {
         return new CudaBackend(CudaDevice.open(Integer.getInteger("ss2d.cuda.device", 0)));
     }
 }

@@ -1,10 +1,13 @@
 package org.ss2d.bench;
 
 import org.ss2d.Backends;
-import org.ss2d.cpu.CpuBackend;
 import org.ss2d.spi.Backend;
+import org.ss2d.spi.BackendOptions;
 
-/** Resolves a backend by name; for {@code cpu} with an explicit thread count, a private instance. */
+/**
+ * Resolves a backend by name through the SPI: with an explicit thread count on a host backend, a
+ * private instance made with those options (closed afterwards); otherwise the shared one.
+ */
 final class Backs {
     private Backs() {}
 
@@ -16,20 +19,16 @@ final class Backs {
 
         @Override
         public void close() {
-            if (owned && backend instanceof AutoCloseable c) {
-                try {
-                    c.close();
-                } catch (Exception e) {
-                    throw new IllegalStateException(e);
-                }
-            }
+            if (owned) backend.close();
         }
     }
 
     static Handle open(String name, int threads) {
-        if (name.equalsIgnoreCase(CpuBackend.NAME) && threads > 0) {
-            return new Handle(new CpuBackend(threads), true);
+        Backend shared = Backends.get(name);
+        // A device backend has no threads to set, and its tensors are looked up by name: keep the shared one.
+        if (threads > 0 && !shared.capabilities().deviceResident()) {
+            return new Handle(Backends.create(shared.name(), BackendOptions.threads(threads)), true);
         }
-        return new Handle(Backends.get(name), false);
+        return new Handle(shared, false);
     }
 }

@@ -3,22 +3,22 @@ package org.ss2d.bench;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import org.ss2d.Ss2d;
-import org.ss2d.cpu.CpuBackend;
-import org.ss2d.cpu.StepProfile;
-import org.ss2d.cpu.check.Float64Reference;
 import org.ss2d.model.RandomWeights;
 import org.ss2d.model.SS2DConfig;
 import org.ss2d.model.SS2DWeights;
 import org.ss2d.model.VSSWeights;
+import org.ss2d.reference.Doubles;
+import org.ss2d.reference.SS2DRef;
+import org.ss2d.reference.VSSRef;
 import org.ss2d.tensor.Tensor;
 import org.ss2d.tensor.TensorScope;
 
 /**
  * SS2D (or VSS) block benchmark (what {@code ss2d bench block} runs): seeded VMamba-like weights,
- * x ~ N(0, 1) of shape (batch, d_model, H, W), warm-up, timed repeats, median; then, on the CPU
- * backend, one more series with the step profile attached for the share of time per step. The first
- * {@code checkBatches} images are compared with the float64 reference first (relative error > 1e-4
- * throws).
+ * x ~ N(0, 1) of shape (batch, d_model, H, W), warm-up, timed repeats, median; then one more series
+ * through {@link org.ss2d.spi.Backend#profileSteps} for the share of time per step (empty where the
+ * backend has no profile). The first {@code checkBatches} images are compared with the float64
+ * reference ({@link SS2DRef}, {@link VSSRef}) first (relative error > 1e-4 throws).
  */
 public final class BlockBench {
     private BlockBench() {}
@@ -68,10 +68,7 @@ public final class BlockBench {
             int cb = Math.min(c.checkBatches(), b);
             long px = (long) h * w;
             double[] x0 = null;
-            if (cb > 0) {
-                double[] all = Float64Reference.d(x);
-                x0 = java.util.Arrays.copyOf(all, (int) (cb * dm * px));
-            }
+            if (cb > 0) x0 = Doubles.first(x, cb * dm * px);
             VSSWeights[] vssWeights = new VSSWeights[1];
             SS2DWeights[] ss2dWeights = new SS2DWeights[1];
             if (c.vss()) {
@@ -79,13 +76,13 @@ public final class BlockBench {
                 params = wt.asMap();
                 vssWeights[0] = wt;
                 call = () -> ss.vssBlockInto(wt, x, out);
-                if (cb > 0) want = Float64Reference.vss(wt, x0, cb, h, w);
+                if (cb > 0) want = VSSRef.forward(VSSRef.Params.of(wt), x0, cb, h, w);
             } else {
                 SS2DWeights wt = RandomWeights.ss2d(scope, cfg, c.seed() + 1);
                 params = wt.asMap();
                 ss2dWeights[0] = wt;
                 call = () -> ss.ss2dInto(wt, x, out);
-                if (cb > 0) want = Float64Reference.ss2d(wt, x0, cb, h, w);
+                if (cb > 0) want = SS2DRef.forward(SS2DRef.Params.of(wt), x0, cb, h, w);
             }
             try {
                 out.fill(Float.NaN);
@@ -94,13 +91,15 @@ public final class BlockBench {
                 if (cb > 0) {
                     float[] got = new float[want.length];
                     java.lang.foreign.MemorySegment.copy(out.segment(), java.lang.foreign.ValueLayout.JAVA_FLOAT, 0, got, 0, got.length);
-                    err = Float64Reference.relErr(got, want);
+                    err = Doubles.relativeError(got, want);
                     if (!(err <= 1e-4)) {
                         throw new IllegalStateException("block check failed on " + hd.backend().name() + " f32 " + cfg
                                 + " x (" + b + ", " + dm + ", " + h + ", " + w + "): relative error " + err + " > 1e-4");
                     }
                 }
                 Timing t;
+                int profileRuns = Math.max(3, c.reps() / 2);
+                Map<String, Double> steps;
                 if (hd.backend().capabilities().deviceResident()) {
                     // x and out stay on the device (weights are uploaded once by the backend); each run
                     // waits for the device.
@@ -117,24 +116,18 @@ public final class BlockBench {
                         // the device's own clock (CUDA events) where it has one
                         double ev = hd.backend().deviceTimeMs(devCall, 10, c.reps()).orElse(Double.NaN);
                         t = Double.isFinite(ev) ? new Timing(ev, wall.minMs(), wall.maxMs(), wall.reps(), wall.cpuMedianMs()) : wall;
+                        steps = hd.backend().profileSteps(devCall, profileRuns);
                         dev.release();
                     }
                 } else {
                     t = Timing.measure(c.warmup(), c.reps(), call);
+                    steps = hd.backend().profileSteps(call, profileRuns);
                 }
+                // share of time per step, where the backend has a profile (CPU wall time, CUDA events)
                 Map<String, Double> shares = new LinkedHashMap<>();
-                if (hd.backend() instanceof CpuBackend cpu) {
-                    StepProfile p = new StepProfile();
-                    cpu.profile(p);
-                    try {
-                        Timing.measure(0, Math.max(3, c.reps() / 2), call);
-                    } finally {
-                        cpu.profile(null);
-                    }
-                    long total = 0;
-                    for (long v : p.snapshot().values()) total += v;
-                    for (var e : p.snapshot().entrySet()) shares.put(e.getKey().name(), e.getValue() / (double) total);
-                }
+                double total = 0;
+                for (double v : steps.values()) total += v;
+                for (var e : steps.entrySet()) shares.put(e.getKey(), e.getValue() / total);
                 long weightBytes = 0;
                 for (Tensor p : params.values()) weightBytes += p.byteSize();
                 double bytes = 2.0 * x.byteSize() + weightBytes;

@@ -2,9 +2,11 @@ package org.ss2d.bench;
 
 import java.util.SplittableRandom;
 import org.ss2d.Ss2d;
-import org.ss2d.cpu.check.Float64Reference;
 import org.ss2d.ops.BCMode;
 import org.ss2d.ops.ScanArgs;
+import org.ss2d.ops.ScanShape;
+import org.ss2d.reference.Doubles;
+import org.ss2d.reference.ScanRef;
 import org.ss2d.tensor.DType;
 import org.ss2d.tensor.Tensor;
 import org.ss2d.tensor.TensorScope;
@@ -14,7 +16,7 @@ import org.ss2d.tensor.TensorScope;
  * them (u ~ N(0,1), delta ~ 0.5 N(0,1), grouped B, C ~ N(0,1), A = -exp(N(0,1)), D ~ N(0,1),
  * delta_bias = softplus^-1 of a log-uniform dt in [1e-3, 1e-1], softplus on, no z), warm-up, timed
  * repeats, median. Before any number is reported the output of the first {@code checkBatches}
- * batches is compared with a float64 sequential scan; a relative error above 1e-4 (or NaN) throws.
+ * batches is compared with the float64 reference scan ({@link ScanRef}) on that slice; a relative error above 1e-4 (or NaN) throws.
  */
 public final class ScanBench {
     private ScanBench() {}
@@ -81,13 +83,11 @@ public final class ScanBench {
             double err = Double.NaN;
             int cb = Math.min(c.checkBatches(), b);
             if (cb > 0) {
-                double[] want = Float64Reference.scan(Float64Reference.d(u), Float64Reference.d(delta),
-                        Float64Reference.d(a), Float64Reference.d(bm), BCMode.GROUPED, Float64Reference.d(cm),
-                        BCMode.GROUPED, Float64Reference.d(dSkip), null, Float64Reference.d(bias), true, b, dm, l, n, g,
-                        0, cb, null);
+                ScanShape shape = new ScanShape(b, dm, l, n, g, BCMode.GROUPED, BCMode.GROUPED);
+                double[] want = ScanRef.run(ScanRef.Problem.of(args, shape, cb)).out();
                 float[] got = new float[want.length];
                 java.lang.foreign.MemorySegment.copy(out.segment(), java.lang.foreign.ValueLayout.JAVA_FLOAT, 0, got, 0, got.length);
-                err = Float64Reference.relErr(got, want);
+                err = Doubles.relativeError(got, want);
                 if (!(err <= 1e-4)) {
                     throw new IllegalStateException("scan check failed on " + h.backend().name() + " f32 (" + b + ", " + dm
                             + ", " + g + ", " + l + ", " + n + "): relative error " + err + " > 1e-4");

@@ -2,6 +2,7 @@ package org.ss2d.reference;
 
 import org.ss2d.spi.Availability;
 import org.ss2d.spi.Backend;
+import org.ss2d.spi.BackendOptions;
 import org.ss2d.spi.BackendProvider;
 
 /**
@@ -34,7 +35,7 @@ public final class ReferenceProvider implements BackendProvider {
     }
 
     @Override
-    public Backend create() {
+    public Backend create(BackendOptions options) {
         return new ReferenceBackend();
     }
 }

@@ -32,6 +32,32 @@ public final class ScanRef {
                     Doubles.of(a.D()), Doubles.of(a.z()), Doubles.of(a.deltaBias()), a.deltaSoftplus());
         }
 
+        /**
+         * Reads the first {@code batches} batches of validated host float32 arguments (all channels, the
+         * whole sequence): the oracle for a slice of a scan too large to recompute in double, e.g. a
+         * benchmark's check of its first batch. Per-batch tensors are read only as far as needed.
+         *
+         * @throws IllegalArgumentException if {@code batches} is not in {@code 1..shape.batch()}
+         */
+        public static Problem of(ScanArgs a, ScanShape s, int batches) {
+            if (batches < 1 || batches > s.batch()) {
+                throw new IllegalArgumentException("batches: expected 1.." + s.batch() + ", found " + batches);
+            }
+            long rows = (long) batches * s.dim() * s.seqlen();
+            return new Problem(batches, s.dim(), s.seqlen(), s.dstate(), s.groups(), s.bMode(), s.cMode(),
+                    Doubles.first(a.u(), rows), Doubles.first(a.delta(), rows), Doubles.of(a.A()),
+                    bc(a.B(), s.bMode(), s, batches), bc(a.C(), s.cMode(), s, batches), Doubles.of(a.D()),
+                    a.z() == null ? null : Doubles.first(a.z(), rows), Doubles.of(a.deltaBias()), a.deltaSoftplus());
+        }
+
+        private static double[] bc(org.ss2d.tensor.Tensor m, BCMode mode, ScanShape s, int batches) {
+            return switch (mode) {
+                case CONSTANT -> Doubles.of(m);
+                case VARIABLE -> Doubles.first(m, (long) batches * s.dstate() * s.seqlen());
+                case GROUPED -> Doubles.first(m, (long) batches * s.groups() * s.dstate() * s.seqlen());
+            };
+        }
+
         /** Flat index of (b, d, t) in u, delta, z and out. */
         public int idx(int b, int d, int t) {
             return (b * dim + d) * seqlen + t;

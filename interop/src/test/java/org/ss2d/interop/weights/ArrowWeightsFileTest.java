@@ -15,10 +15,11 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.ss2d.interop.safetensors.SafeTensorsFile;
 import org.ss2d.interop.testing.Fixtures;
-import org.ss2d.interop.testing.Ss2dF64;
 import org.ss2d.interop.cases.TensorFiles;
 import org.ss2d.model.SS2DConfig;
 import org.ss2d.model.SS2DWeights;
+import org.ss2d.reference.Doubles;
+import org.ss2d.reference.SS2DRef;
 import org.ss2d.tensor.Tensor;
 import org.ss2d.tensor.TensorScope;
 import org.ss2d.validate.Ss2dArgumentException;
@@ -46,7 +47,7 @@ class ArrowWeightsFileTest {
                 try (ArrowWeightsFile af = ArrowWeightsFile.open(arrow)) {
                     assertEquals(c, Weights.inferSs2dConfig(af, ""));
                     SS2DWeights aw = af.ss2d(c, ""); // the "x" column is ignored, as case-files.md says
-                    double[] got = Ss2dF64.ss2d(aw, Ss2dF64.d(af.load("x")), 2, 5, 6);
+                    double[] got = SS2DRef.forward(SS2DRef.Params.of(aw), Doubles.of(af.load("x")), 2, 5, 6);
                     var le = ValueLayout.JAVA_DOUBLE_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
                     var want = ex.bytes("ss2d.1");
                     double max = 0, err = 0;

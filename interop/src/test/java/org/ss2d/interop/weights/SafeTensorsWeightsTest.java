@@ -15,10 +15,12 @@ import java.nio.file.Path;
 import org.junit.jupiter.api.Test;
 import org.ss2d.interop.safetensors.SafeTensorsFile;
 import org.ss2d.interop.testing.Fixtures;
-import org.ss2d.interop.testing.Ss2dF64;
 import org.ss2d.model.SS2DConfig;
 import org.ss2d.model.SS2DWeights;
 import org.ss2d.model.VSSWeights;
+import org.ss2d.reference.Doubles;
+import org.ss2d.reference.SS2DRef;
+import org.ss2d.reference.VSSRef;
 import org.ss2d.tensor.Tensor;
 import org.ss2d.validate.Ss2dArgumentException;
 
@@ -43,7 +45,7 @@ class SafeTensorsWeightsTest {
     @Test
     void ss2dWeightsUnderAPrefixComputePyTorchsBlock() throws Exception {
         try (SafeTensorsFile f = SafeTensorsFile.open(BLOCKS); SafeTensorsFile ex = SafeTensorsFile.open(EXPECTED)) {
-            double[] x = Ss2dF64.d(ex.load("x"));
+            double[] x = Doubles.of(ex.load("x"));
             for (int i = 0; i < 2; i++) {
                 String prefix = "layers.0.blocks." + i + ".op."; // the checkpoint's own names
                 SS2DConfig c = config(f, "layers.0.blocks." + i);
@@ -51,7 +53,7 @@ class SafeTensorsWeightsTest {
                 SS2DWeights w = f.ss2d(c, prefix);
                 // Zero copy: float32 weights are views of the mapped file.
                 assertEquals(f.bytes(prefix + SS2DWeights.IN_PROJ).address(), w.inProjWeight().segment().address());
-                compare("ss2d block " + i + " " + c, ex, "ss2d." + i, Ss2dF64.ss2d(w, x, B, H, W));
+                compare("ss2d block " + i + " " + c, ex, "ss2d." + i, SS2DRef.forward(SS2DRef.Params.of(w), x, B, H, W));
             }
         }
     }
@@ -59,11 +61,11 @@ class SafeTensorsWeightsTest {
     @Test
     void vssBlocksComputePyTorchsBlocks() throws Exception {
         try (SafeTensorsFile f = SafeTensorsFile.open(BLOCKS); SafeTensorsFile ex = SafeTensorsFile.open(EXPECTED)) {
-            double[] x = Ss2dF64.d(ex.load("x"));
+            double[] x = Doubles.of(ex.load("x"));
             for (int i = 0; i < 2; i++) {
                 SS2DConfig c = config(f, "layers.0.blocks." + i);
                 VSSWeights w = f.vss(c, 4.0, "layers.0.blocks." + i); // the trailing dot is optional
-                compare("vss block " + i + " " + c, ex, "vss." + i, Ss2dF64.vss(w, x, B, H, W));
+                compare("vss block " + i + " " + c, ex, "vss." + i, VSSRef.forward(VSSRef.Params.of(w), x, B, H, W));
             }
         }
     }
@@ -75,7 +77,7 @@ class SafeTensorsWeightsTest {
             assertEquals("BF16", f.dtypeOf(prefix + SS2DWeights.IN_PROJ));
             SS2DConfig c = config(f, "layers.0.blocks.1.op");
             SS2DWeights w = f.ss2d(c, prefix);
-            compare("ss2d bf16 " + c, f, "ss2d_bf16", Ss2dF64.ss2d(w, Ss2dF64.d(ex.load("x")), B, H, W));
+            compare("ss2d bf16 " + c, f, "ss2d_bf16", SS2DRef.forward(SS2DRef.Params.of(w), Doubles.of(ex.load("x")), B, H, W));
         }
     }
 
