@@ -14,8 +14,9 @@ HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 LIMIT_MB=60
 # What the code needs, no more: Arrow needs jdk.unsupported (sun.misc.Unsafe); the CPU backend the Vector
 # API; JMH and the timing code java.management (JMH itself runs under Maven, not from the bundle); System.Logger goes to java.logging; the
-# JUnit console scans test jars through the zip file system (jdk.zipfs).
-MODULES=java.base,java.logging,java.management,jdk.unsupported,jdk.incubator.vector,jdk.zipfs
+# JUnit console scans test jars through the zip file system (jdk.zipfs); javax.imageio (JPEG/PNG for
+# `ss2d classify` and preprocess_image) is in java.desktop.
+MODULES=java.base,java.desktop,java.logging,java.management,jdk.unsupported,jdk.incubator.vector,jdk.zipfs
 
 source "$HERE/jdk.sh"
 JDK="$(find_jdk)" || { echo "make-bundle: a JDK 25 with jlink is needed" >&2; exit 1; }

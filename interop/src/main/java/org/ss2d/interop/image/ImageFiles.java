@@ -1,0 +1,124 @@
+package org.ss2d.interop.image;
+
+import java.awt.color.ColorSpace;
+import java.awt.color.ICC_ColorSpace;
+import java.awt.image.BufferedImage;
+import java.awt.image.IndexColorModel;
+import java.awt.image.Raster;
+import java.io.IOException;
+import java.util.Iterator;
+import javax.imageio.ImageReadParam;
+import javax.imageio.ImageReader;
+import javax.imageio.ImageTypeSpecifier;
+import javax.imageio.stream.ImageInputStream;
+import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.Path;
+import javax.imageio.ImageIO;
+import org.ss2d.validate.Ss2dArgumentException;
+
+/**
+ * Reads JPEG and PNG files (and whatever else {@code javax.imageio} reads) into an {@link RgbImage} the
+ * way PIL's {@code Image.open(f).convert("RGB")} sees them, which is how VMamba's data loader opens
+ * images: the decoded samples as stored, no colour management (an embedded ICC profile is ignored, as
+ * PIL ignores it, where ImageIO's JPEG reader would convert to sRGB), no EXIF rotation; grey is copied to the three channels, alpha is dropped (not
+ * composited), a palette is looked up; 16-bit RGB keeps the high byte and 16-bit grey is clipped to
+ * 255, as PIL's conversions do.
+ *
+ * <p>JPEG: ImageIO's decoder (libjpeg 6b based) and the libjpeg-turbo that PIL uses may differ by a
+ * unit or two in some pixels (inverse DCT and chroma upsampling rounding); see the interop README for
+ * what was measured.
+ */
+public final class ImageFiles {
+    private ImageFiles() {}
+
+    public static RgbImage read(Path file) throws IOException {
+        if (!Files.isRegularFile(file)) {
+            throw new NoSuchFileException(file.toString(), null, "no such image file");
+        }
+        try (ImageInputStream in = ImageIO.createImageInputStream(file.toFile())) {
+            Iterator<ImageReader> readers = in == null ? null : ImageIO.getImageReaders(in);
+            if (readers == null || !readers.hasNext()) {
+                throw new IOException(file + ": not an image format that javax.imageio reads (expected JPEG or PNG)");
+            }
+            ImageReader reader = readers.next();
+            try {
+                reader.setInput(in, true, true);
+                ImageReadParam param = reader.getDefaultReadParam();
+                ImageTypeSpecifier unmanaged = withoutColourManagement(reader);
+                if (unmanaged != null) param.setDestinationType(unmanaged);
+                return toRgb(reader.read(0, param), file.toString());
+            } finally {
+                reader.dispose();
+            }
+        } catch (IOException | RuntimeException e) {
+            if (e instanceof Ss2dArgumentException s) throw s;
+            if (e.getMessage() != null && e.getMessage().startsWith(file.toString())) throw e;
+            throw new IOException(file + ": not a readable image (" + e + ")", e);
+        }
+    }
+
+    /**
+     * ImageIO's JPEG reader converts a JPEG with an embedded ICC profile (Adobe RGB, say) into its
+     * destination's colour space, sRGB by default. Asking for the destination type that carries the
+     * embedded profile itself leaves the decoded samples as they are, which is what PIL returns.
+     */
+    private static ImageTypeSpecifier withoutColourManagement(ImageReader reader) throws IOException {
+        for (Iterator<ImageTypeSpecifier> it = reader.getImageTypes(0); it.hasNext(); ) {
+            ImageTypeSpecifier t = it.next();
+            ColorSpace cs = t.getColorModel().getColorSpace();
+            if (cs instanceof ICC_ColorSpace && !cs.isCS_sRGB() && cs.getType() == ColorSpace.TYPE_RGB
+                    && t.getBufferedImageType() == BufferedImage.TYPE_3BYTE_BGR) {
+                return t;
+            }
+        }
+        return null;
+    }
+
+    static RgbImage toRgb(BufferedImage img, String what) {
+        int w = img.getWidth(), h = img.getHeight();
+        byte[] rgb = new byte[Math.multiplyExact(Math.multiplyExact(w, h), 3)];
+        if (img.getColorModel() instanceof IndexColorModel) {
+            // Palette images: the palette holds the colours; getRGB looks them up without conversion.
+            int[] row = new int[w];
+            for (int y = 0; y < h; y++) {
+                img.getRGB(0, y, w, 1, row, 0, w);
+                for (int x = 0; x < w; x++) {
+                    int p = (y * w + x) * 3;
+                    rgb[p] = (byte) (row[x] >> 16);
+                    rgb[p + 1] = (byte) (row[x] >> 8);
+                    rgb[p + 2] = (byte) row[x];
+                }
+            }
+            return new RgbImage(w, h, rgb);
+        }
+        // Raw samples, never getRGB: for grey or ICC-tagged images getRGB converts colour spaces,
+        // which PIL does not do.
+        Raster r = img.getRaster();
+        int csType = img.getColorModel().getColorSpace().getType();
+        int bits = img.getColorModel().getComponentSize(0);
+        boolean grey = csType == ColorSpace.TYPE_GRAY;
+        if (!grey && csType != ColorSpace.TYPE_RGB) {
+            throw new Ss2dArgumentException(what, "an RGB or grey image", "colour space type " + csType
+                    + " (CMYK or other)", null);
+        }
+        int needBands = grey ? 1 : 3;
+        if (r.getNumBands() < needBands || (bits != 8 && bits != 16) && !(grey && bits < 8)) {
+            throw new Ss2dArgumentException(what, "8- or 16-bit samples", r.getNumBands() + " bands of " + bits + " bits", null);
+        }
+        int[] line = new int[w];
+        for (int c = 0; c < 3; c++) {
+            int band = grey ? 0 : c;
+            for (int y = 0; y < h; y++) {
+                r.getSamples(0, y, w, 1, band, line);
+                for (int x = 0; x < w; x++) {
+                    int v = line[x];
+                    if (bits == 16) v = grey ? Math.min(v, 255) : v >>> 8;
+                    else if (bits < 8) v = v * 255 / ((1 << bits) - 1);   // 1/2/4-bit grey PNGs: PIL scales them to 0..255
+                    rgb[(y * w + x) * 3 + c] = (byte) v;
+                }
+            }
+        }
+        return new RgbImage(w, h, rgb);
+    }
+}
