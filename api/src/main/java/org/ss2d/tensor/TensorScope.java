@@ -26,6 +26,11 @@ public final class TensorScope implements AutoCloseable {
     private final Set<Tensor> live = Collections.synchronizedSet(new LinkedHashSet<>());
     private final List<TensorScope> children = Collections.synchronizedList(new ArrayList<>());
     private volatile boolean closed;
+    /**
+     * Held while closing or releasing, so that one thread does it and a concurrent caller waits and then finds the
+     * scope closed (two closes at once used to report the same leak twice).
+     */
+    private final Object closing = new Object();
 
     private TensorScope(String name, TensorScope parent, BufferAllocator allocator) {
         this.name = Objects.requireNonNull(name, "name");
@@ -177,9 +182,15 @@ public final class TensorScope implements AutoCloseable {
      * one that treats live tensors as a leak.
      */
     public void release() {
-        if (closed) {
-            return;
+        synchronized (closing) {
+            if (closed) {
+                return;
+            }
+            releaseLocked();
         }
+    }
+
+    private void releaseLocked() {
         List<TensorScope> kids;
         synchronized (children) {
             kids = new ArrayList<>(children);
@@ -190,14 +201,20 @@ public final class TensorScope implements AutoCloseable {
             all = new ArrayList<>(live);
         }
         for (Tensor t : all) t.close();
-        close();
+        closeLocked();
     }
 
     @Override
     public void close() {
-        if (closed) {
-            return;
+        synchronized (closing) {
+            if (closed) {
+                return;
+            }
+            closeLocked();
         }
+    }
+
+    private void closeLocked() {
         RuntimeException failure = null;
         List<TensorScope> kids;
         synchronized (children) {
