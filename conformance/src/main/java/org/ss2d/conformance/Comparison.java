@@ -5,8 +5,9 @@ package org.ss2d.conformance;
  *
  * @param maxAbsErr  largest |actual - expected| over the finite elements
  * @param maxRelErr  {@code maxAbsErr / max |expected|} (the quantity the budget bounds)
- * @param scale      {@code max |expected|}
- * @param nonFinite  NaN or infinite elements in the actual output (never passes)
+ * @param scale      {@code max |expected|} over the finite expected elements
+ * @param nonFinite  elements NaN or infinite where the expected value is finite, or finite where it is not (never
+ *                   passes)
  * @param worstIndex flat index of the worst element (or the first non-finite one)
  */
 public record Comparison(double maxAbsErr, double maxRelErr, double scale, int nonFinite, int worstIndex,

@@ -4,10 +4,12 @@ import org.ss2d.interop.cases.OpKind;
 import org.ss2d.tensor.DType;
 
 /**
- * The one tolerance policy of the suite. An output passes when every element is finite and
- * {@code max |actual - expected| <= tol * max |expected|}, the scale being the largest magnitude of
- * that expected tensor (so a tensor of small values is judged by its own size, and an element near
- * zero is not judged by a meaningless relative error). Expected values are float64.
+ * The one tolerance policy of the suite. An output passes when it is finite exactly where the expected
+ * tensor is (an expected NaN, infinity or, for a float32 output, a value beyond float32's range must come
+ * out NaN or infinite: IEEE arithmetic, exp(-inf) = 0 and softplus(-inf) = 0 included) and
+ * {@code max |actual - expected| <= tol * max |expected|} over the finite elements, the scale being the
+ * largest finite magnitude of that expected tensor (so a tensor of small values is judged by its own size,
+ * and an element near zero is not judged by a meaningless relative error). Expected values are float64.
  *
  * <p>float32 budgets, per op:
  * <ul>
@@ -62,23 +64,38 @@ public final class Tolerances {
     public static Comparison compare(double[] expected, float[] actual, double tol) {
         double[] a = new double[actual.length];
         for (int i = 0; i < a.length; i++) a[i] = actual[i];
-        return compare(expected, a, tol);
+        return compare(expected, a, tol, true);
     }
 
+    /** Both in float64 (two float64 implementations): finite means finite in float64. */
     public static Comparison compare(double[] expected, double[] actual, double tol) {
+        return compare(expected, actual, tol, false);
+    }
+
+    /** Whether an expected value is finite in the actual's precision. */
+    private static boolean finiteIn(double e, boolean float32) {
+        return float32 ? Float.isFinite((float) e) : Double.isFinite(e);
+    }
+
+    private static Comparison compare(double[] expected, double[] actual, double tol, boolean float32) {
         if (expected.length != actual.length) {
             return new Comparison(Double.NaN, Double.NaN, 0, actual.length, -1, tol, false,
                     "length " + actual.length + ", expected " + expected.length);
         }
         double scale = 0;
-        for (double e : expected) scale = Math.max(scale, Math.abs(e));
+        for (double e : expected) {
+            if (finiteIn(e, float32)) scale = Math.max(scale, Math.abs(e));
+        }
         double maxAbs = 0;
         int nonFinite = 0, firstNonFinite = -1, worstFinite = -1;
         for (int i = 0; i < expected.length; i++) {
-            if (!Double.isFinite(actual[i])) {
+            boolean wantFinite = finiteIn(expected[i], float32);
+            if (Double.isFinite(actual[i]) != wantFinite) {
                 if (nonFinite++ == 0) firstNonFinite = i;
                 continue;
             }
+            if (!wantFinite) continue; // non-finite where the truth is: right
+
             double d = Math.abs(actual[i] - expected[i]);
             if (worstFinite < 0 || d > maxAbs) {
                 maxAbs = d;
@@ -91,7 +108,9 @@ public final class Tolerances {
         double rel = maxAbs / denom;
         boolean pass = nonFinite == 0 && maxAbs <= tol * denom;
         String detail = nonFinite > 0
-                ? nonFinite + " non-finite element(s), first at flat index " + worst + " = " + actual[worst] + " (outputs are poisoned with NaN: NaN may mean unwritten)"
+                ? nonFinite + " element(s) finite where the expected value is not or the other way round, first at flat index "
+                        + worst + " = " + actual[worst] + " (expected " + expected[worst]
+                        + "; outputs are poisoned with NaN: NaN may mean unwritten)"
                 : "max |err| " + fmt(maxAbs) + " at flat index " + worst + " (expected " + fmt(worst < 0 ? 0 : expected[worst])
                         + ", got " + fmt(worst < 0 ? 0 : actual[worst]) + "), max |expected| " + fmt(scale)
                         + ", rel " + fmt(rel) + " vs budget " + fmt(tol);

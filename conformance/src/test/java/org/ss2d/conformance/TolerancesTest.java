@@ -18,6 +18,21 @@ class TolerancesTest {
     }
 
     @Test
+    void nonFiniteTruthMustComeOutNonFiniteInTheSamePlaces() {
+        double[] e = {1, Double.NaN, Double.NEGATIVE_INFINITY, 1e39, 1e6};
+        // float32 cannot hold 1e39: NaN or an infinity there is right; the scale is that of the finite values
+        assertTrue(Tolerances.compare(e, new float[] {1, Float.NaN, Float.NaN, Float.POSITIVE_INFINITY, 1e6f}, 1e-4).pass());
+        var finiteWhereNot = Tolerances.compare(e, new float[] {1, 0f, Float.NaN, Float.MAX_VALUE, 1e6f}, 1e300);
+        assertFalse(finiteWhereNot.pass());
+        assertEquals(2, finiteWhereNot.nonFinite());
+        assertEquals(1, finiteWhereNot.worstIndex());
+        assertFalse(Tolerances.compare(e, new float[] {Float.NaN, Float.NaN, Float.NaN, Float.NaN, 1e6f}, 1e300).pass());
+        assertEquals(1e6, Tolerances.compare(e, new float[] {1, Float.NaN, Float.NaN, Float.NaN, 1e6f}, 1e-4).scale());
+        // two float64 results: 1e39 is a finite number there
+        assertFalse(Tolerances.compare(e, new double[] {1, Double.NaN, Double.NaN, Double.POSITIVE_INFINITY, 1e6}, 1e-4).pass());
+    }
+
+    @Test
     void budgetIsRelativeToTheLargestExpectedMagnitude() {
         double[] e = {100, 1e-3};
         // An error of 5e-3 on the small element is 5e-5 of the tensor's scale: within 1e-4.

@@ -92,8 +92,17 @@ final class SimdMath {
 
     /** softplus(x) = max(x, 0) + log1p(exp(-|x|)): equals log1p(exp(x)) below 20 and x above, in float. */
     static FloatVector softplus(FloatVector x) {
+        return softplus(x, x.reinterpretAsInts().or(0x80000000).reinterpretAsFloats());
+    }
+
+    /**
+     * {@link #softplus(FloatVector)} given {@code nax = -|x|} (the scan passes compute it once and also track its
+     * largest magnitude, see {@link Guard}). Valid for |x| up to {@link Guard#X_MAX}: beyond, the rounding trick
+     * of the exponential fails and the result is garbage (NaN and infinities included), so callers route such
+     * inputs elsewhere.
+     */
+    static FloatVector softplus(FloatVector x, FloatVector nax) {
         FloatVector magic = FloatVector.broadcast(F, 12582912f), l2e = FloatVector.broadcast(F, LOG2E);
-        FloatVector nax = x.reinterpretAsInts().or(0x80000000).reinterpretAsFloats(); // -|x|
         FloatVector t = nax.fma(l2e, magic);
         FloatVector f = nax.fma(l2e, magic.sub(t)); // -|x| log2(e) - k, in [-0.5, 0.5]
         FloatVector p = f.fma(P6, P5).fma(f, FloatVector.broadcast(F, P4)).fma(f, FloatVector.broadcast(F, P3))

@@ -6,6 +6,7 @@ import static org.ss2d.cpu.simd.SimdConstants.GE1;
 import static org.ss2d.cpu.simd.SimdConstants.GE2;
 import static org.ss2d.cpu.simd.SimdConstants.GE4;
 import static org.ss2d.cpu.simd.SimdConstants.GE8;
+import static org.ss2d.cpu.simd.SimdConstants.I;
 import static org.ss2d.cpu.simd.SimdConstants.LAST;
 import static org.ss2d.cpu.simd.SimdConstants.ORDER;
 import static org.ss2d.cpu.simd.SimdConstants.SH1;
@@ -17,7 +18,9 @@ import static org.ss2d.cpu.simd.SimdMath.LOG2E;
 
 import java.lang.foreign.MemorySegment;
 import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.IntVector;
 import jdk.incubator.vector.VectorMask;
+import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorShuffle;
 import org.ss2d.cpu.kernel.ScanJob;
 
@@ -51,20 +54,23 @@ final class SimdScan {
         final float[] b1 = new float[CHUNK], b2 = new float[CHUNK], b3 = new float[CHUNK], b4 = new float[CHUNK],
                 b5 = new float[CHUNK];
         final N1 n1 = new N1();
-        float[] hs = new float[16];
+        float[] hs = new float[16], hs0 = new float[16];
     }
 
     private static final ThreadLocal<Bufs> BUFS = ThreadLocal.withInitial(Bufs::new);
 
     static void scan(ScanJob j, int rowFrom, int rowTo) {
         Bufs bf = BUFS.get();
-        if (bf.hs.length < j.dstate()) bf.hs = new float[j.dstate()];
+        if (bf.hs.length < j.dstate()) {
+            bf.hs = new float[j.dstate()];
+            bf.hs0 = new float[j.dstate()];
+        }
         N1 n1 = j.dstate() == 1 ? bf.n1 : null;
         if (n1 != null) n1.cKey = null; // staged C rows are reused within this call only (inputs may change between calls)
         for (int row = rowFrom; row < rowTo; row++) {
             if (n1 != null) n1Row(j, row, n1);
-            else generalRow(j, row, bf.b1, bf.b2, bf.b3, bf.b4, bf.b5, bf.hs);
-            if (j.z() != null) gate(j.out(), j.z(), (long) row * j.seqlen(), j.seqlen());
+            else generalRow(j, row, bf.b1, bf.b2, bf.b3, bf.b4, bf.b5, bf.hs, bf.hs0);
+            if (j.z() != null) gate(j, row);
         }
     }
 
@@ -111,18 +117,32 @@ final class SimdScan {
 
     // ------------------------------------------------------------------ passes (each its own small loop)
 
-    /** dt = softplus(delta + bias) (or without softplus) for {@code len} steps, into {@code dt}. */
-    private static void dtPass(MemorySegment delta, long off, int len, float bias, boolean softplus, float[] dt) {
-        dtPass(delta, off, len, bias, softplus, dt, 0);
-    }
-
-    private static void dtPass(MemorySegment delta, long off, int len, float bias, boolean softplus, float[] dt, int at) {
+    /**
+     * dt = softplus(delta + bias) (or without softplus) for {@code len} steps, into {@code dt}. Returns whether some
+     * |delta + bias| is over the row's limit ({@code naxLim}, {@code negLim}: see {@link Guard}), NaN included.
+     */
+    static boolean dtPass(MemorySegment delta, long off, int len, float bias, boolean softplus, float[] dt,
+                          int naxLim, int negLim) {
         FloatVector bv = FloatVector.broadcast(F, bias);
+        IntVector most = IntVector.broadcast(I, Integer.MIN_VALUE);
         if (softplus) {
-            for (int v = 0; v < len; v += VL) SimdMath.softplus(load(delta, off + v).add(bv)).intoArray(dt, at + v);
-        } else {
-            for (int v = 0; v < len; v += VL) load(delta, off + v).add(bv).intoArray(dt, at + v);
+            for (int v = 0; v < len; v += VL) {
+                FloatVector x = load(delta, off + v).add(bv);
+                IntVector nax = x.reinterpretAsInts().or(Integer.MIN_VALUE);
+                most = most.max(nax);
+                SimdMath.softplus(x, nax.reinterpretAsFloats()).intoArray(dt, v);
+            }
+            return most.compare(VectorOperators.GT, naxLim).anyTrue();
         }
+        IntVector neg = most;
+        for (int v = 0; v < len; v += VL) {
+            FloatVector x = load(delta, off + v).add(bv);
+            x.intoArray(dt, v);
+            IntVector xi = x.reinterpretAsInts();
+            most = most.max(xi.or(Integer.MIN_VALUE));
+            neg = neg.max(xi.lanewise(VectorOperators.XOR, Integer.MIN_VALUE));
+        }
+        return most.compare(VectorOperators.GT, naxLim).or(neg.compare(VectorOperators.GT, negLim)).anyTrue();
     }
 
     /** Any dstate: h scan of one state, y += C h in the chunk buffer; returns the carry. */
@@ -163,20 +183,31 @@ final class SimdScan {
         for (int v = 0; v < len; v += VL) FloatVector.fromArray(F, y, v).intoMemorySegment(out, (off + v) * 4, ORDER);
     }
 
-    /** out *= silu(z) over a whole row (vector part, then scalar tail). */
-    static void gate(MemorySegment out, MemorySegment z, long off, int len) {
-        int bound = F.loopBound(len), v = 0;
-        for (; v < bound; v += VL) {
-            load(out, off + v).mul(SimdMath.silu(load(z, off + v))).intoMemorySegment(out, (off + v) * 4, ORDER);
-        }
-        for (; v < len; v++) {
-            float zz = get(z, off + v);
-            out.setAtIndex(JAVA_FLOAT_UNALIGNED, off + v, get(out, off + v) * (zz / (1f + (float) Math.exp(-zz))));
-        }
+    /**
+     * out *= silu(z) over a whole row. A NaN or infinity in the gated row (rare: non-finite inputs, or an out beyond
+     * float32's range that the gate would have brought back) has the row recomputed in double precision, gate
+     * included (see {@link Guard#exactRow}); the check is one integer max per vector of this memory-bound pass.
+     */
+    static void gate(ScanJob j, int row) {
+        if (gate(j.out(), j.z(), (long) row * j.seqlen(), j.seqlen())) Guard.exactRow(j, row);
     }
 
-    static float softplus(float x) {
-        return x <= 20f ? (float) Math.log1p(Math.exp(x)) : x;
+    /** out *= silu(z) (vector part, then scalar tail); returns whether some result is NaN or infinite. */
+    private static boolean gate(MemorySegment out, MemorySegment z, long off, int len) {
+        int bound = F.loopBound(len), v = 0;
+        IntVector most = IntVector.zero(I);
+        for (; v < bound; v += VL) {
+            FloatVector r = load(out, off + v).mul(SimdMath.silu(load(z, off + v)));
+            r.intoMemorySegment(out, (off + v) * 4, ORDER);
+            most = most.max(r.reinterpretAsInts().and(Integer.MAX_VALUE));
+        }
+        boolean nonFinite = most.compare(VectorOperators.GE, 0x7f800000).anyTrue();
+        for (; v < len; v++) {
+            float zz = get(z, off + v), r = get(out, off + v) * (zz / (1f + (float) Math.exp(-zz)));
+            out.setAtIndex(JAVA_FLOAT_UNALIGNED, off + v, r);
+            nonFinite |= !Float.isFinite(r);
+        }
+        return nonFinite;
     }
 
     // ------------------------------------------------------------------ rows
@@ -190,10 +221,11 @@ final class SimdScan {
         long cKeyRow;
         int cbOff;
         MemorySegment delta, u, bs, cs, out;
-        boolean sp, bVar, cVar;
+        /** bad: the chunk's |delta + bias| is over the row's limits naxLim/negLim (see Guard). */
+        boolean sp, bVar, cVar, bad;
         long off, bOff;
         float bias, a2, bConst, cConst, dSkip, h;
-        int len;
+        int len, naxLim, negLim;
     }
 
     /**
@@ -208,24 +240,16 @@ final class SimdScan {
     }
 
     private static final N1Pass[] N1_PASSES = {
-        c -> softplusPass(c.delta, c.off, c.bias, c.sp, c.a, c.len),
-        c -> c.h = coeffScanOutPass(c),
+        c -> c.bad = dtPass(c.delta, c.off, c.len, c.bias, c.sp, c.a, c.naxLim, c.negLim),
+        c -> {
+            if (!c.bad) c.h = coeffScanOutPass(c);
+        },
     };
 
     // softplus is its own pass, apart from exp2 and the scan: each loop is then small enough for C2 to keep
     // SimdMath's broadcast constants in registers (and to unroll the softplus loop) within its inlining
     // budget. y is written to a float[] and copied out in bulk: a store to a segment inside a loop made C2
     // redo every segment access's bounds, liveness and type checks per vector (~50 scalar instructions).
-
-    /** dt = softplus(delta + bias) (or delta + bias) into {@code dt}. */
-    private static void softplusPass(MemorySegment delta, long off, float bias, boolean sp, float[] dt, int len) {
-        FloatVector bv = FloatVector.broadcast(F, bias);
-        if (!sp) {
-            for (int v = 0; v < len; v += VL) load(delta, off + v).add(bv).intoArray(dt, v);
-            return;
-        }
-        for (int v = 0; v < len; v += VL) SimdMath.softplus(load(delta, off + v).add(bv)).intoArray(dt, v);
-    }
 
     /**
      * Rows up to this many steps have C staged whole (64 KiB per thread at most); longer ones chunk by chunk, so
@@ -316,8 +340,10 @@ final class SimdScan {
         c.cVar = j.cVariable();
         c.sp = j.softplus();
         final long bRow = c.bVar ? j.bRow(b, d) : 0, cRow = c.cVar ? j.cRow(b, d) : 0;
-        final float aRaw = get(j.a(), d);
-        c.a2 = aRaw * LOG2E;
+        c.a2 = get(j.a(), d) * LOG2E;
+        final double lim = Guard.limit(c.sp, c.a2, c.a2);
+        c.naxLim = Guard.naxBits(lim);
+        c.negLim = Guard.negBits(Guard.negLimit(c.a2));
         c.bias = j.deltaBias() == null ? 0f : get(j.deltaBias(), d);
         c.dSkip = j.dSkip() == null ? 0f : get(j.dSkip(), d);
         c.bConst = c.bVar ? 0f : get(j.b(), d);
@@ -328,22 +354,25 @@ final class SimdScan {
         c.cs = j.c();
         c.out = j.out();
         c.h = 0f;
-        final int bound = F.loopBound(l);
-        for (int t0 = 0; t0 < bound; t0 += N1_CHUNK) {
+        final int bound = lim < 0 ? 0 : F.loopBound(l); // A not finite: the whole row runs exact
+        int t0 = 0;
+        for (; t0 < bound; t0 += N1_CHUNK) {
             c.len = Math.min(N1_CHUNK, bound - t0);
             c.off = base + t0;
             c.bOff = bRow + t0;
             stageC(c, cRow, l, t0, c.len);
+            float h0 = c.h;
             for (N1Pass p : N1_PASSES) p.run(c);
+            if (c.bad || !Float.isFinite(c.h)) { // out of the fast path's range: this chunk and the rest exact
+                c.h = h0;
+                c.cKey = null;
+                break;
+            }
         }
-        float h = c.h;
-        for (int t = bound; t < l; t++) { // scalar tail
-            float x = get(j.delta(), base + t) + c.bias, dt = c.sp ? softplus(x) : x, uu = get(j.u(), base + t);
-            float bb = c.bVar ? get(j.b(), bRow + t) : c.bConst, cc = c.cVar ? get(j.c(), cRow + t) : c.cConst;
-            h = (float) Math.exp(dt * aRaw) * h + dt * uu * bb;
-            j.out().setAtIndex(JAVA_FLOAT_UNALIGNED, base + t, cc * h + c.dSkip * uu);
-        }
-        if (j.lastState() != null) j.lastState().setAtIndex(JAVA_FLOAT_UNALIGNED, row, h);
+        t0 = Math.min(t0, bound);
+        float[] h = {c.h};
+        Guard.exactRest(j, row, t0, h, 0, 1); // the steps past the last full vector, or the rest of the row
+        if (j.lastState() != null) j.lastState().setAtIndex(JAVA_FLOAT_UNALIGNED, row, h[0]);
     }
 
     /**
@@ -351,7 +380,7 @@ final class SimdScan {
      * state runs its own scan over the chunk and adds C h into y; the states' carries live in {@code hs}.
      */
     private static void generalRow(ScanJob j, int row, float[] dt, float[] du, float[] a, float[] y, float[] bu,
-                                   float[] hs) {
+                                   float[] hs, float[] hs0) {
         final int l = j.seqlen(), dim = j.dim(), n = j.dstate(), b = row / dim, d = row % dim;
         final long base = (long) row * l;
         final boolean bVar = j.bVariable(), cVar = j.cVariable(), sp = j.softplus();
@@ -359,11 +388,21 @@ final class SimdScan {
         final long bStride = j.bStateStride(), cStride = j.cStateStride();
         final float bias = j.deltaBias() == null ? 0f : get(j.deltaBias(), d);
         final float dSkip = j.dSkip() == null ? 0f : get(j.dSkip(), d);
-        final int bound = F.loopBound(l);
-        java.util.Arrays.fill(hs, 0f);
-        for (int t0 = 0; t0 < bound; t0 += CHUNK) {
+        float aMin = Float.POSITIVE_INFINITY, aMax = Float.NEGATIVE_INFINITY;
+        for (int s = 0; s < n; s++) {
+            float a2 = get(j.a(), (long) d * n + s) * LOG2E;
+            aMin = Math.min(aMin, a2); // NaN-propagating: a NaN makes the row exact
+            aMax = Math.max(aMax, a2);
+        }
+        final double lim = Guard.limit(sp, aMin, aMax);
+        final int naxLim = Guard.naxBits(lim), negLim = Guard.negBits(Guard.negLimit(aMin));
+        final int bound = lim < 0 ? 0 : F.loopBound(l); // A not finite: the whole row runs exact
+        java.util.Arrays.fill(hs, 0, n, 0f);
+        int t0 = 0;
+        for (; t0 < bound; t0 += CHUNK) {
             int len = Math.min(CHUNK, bound - t0);
-            dtPass(j.delta(), base + t0, len, bias, sp, dt);
+            if (dtPass(j.delta(), base + t0, len, bias, sp, dt, naxLim, negLim)) break;
+            System.arraycopy(hs, 0, hs0, 0, n);
             duPass(dt, j.u(), base + t0, dSkip, du, y, len);
             for (int s = 0; s < n; s++) {
                 long an = (long) d * n + s;
@@ -372,20 +411,14 @@ final class SimdScan {
                 stateCoeffPass(dt, du, a, bu, j.b(), bRow + s * bStride + t0, bVar, bConst, a2, len);
                 hs[s] = scanAccPass(a, bu, j.c(), cRow + s * cStride + t0, cVar, cConst, y, len, hs[s]);
             }
+            if (Guard.anyNonFinite(hs, 0, 1, n)) { // an overflow float64 may not have: this chunk and the rest exact
+                System.arraycopy(hs0, 0, hs, 0, n);
+                break;
+            }
             storePass(y, j.out(), base + t0, len);
         }
-        for (int t = bound; t < l; t++) { // scalar tail
-            float x = get(j.delta(), base + t) + bias, dtt = sp ? softplus(x) : x, uu = get(j.u(), base + t);
-            float acc = 0f;
-            for (int s = 0; s < n; s++) {
-                long an = (long) d * n + s;
-                float bb = bVar ? get(j.b(), bRow + s * bStride + t) : get(j.b(), an);
-                float cc = cVar ? get(j.c(), cRow + s * cStride + t) : get(j.c(), an);
-                hs[s] = (float) Math.exp(dtt * get(j.a(), an)) * hs[s] + dtt * uu * bb;
-                acc += cc * hs[s];
-            }
-            j.out().setAtIndex(JAVA_FLOAT_UNALIGNED, base + t, acc + dSkip * uu);
-        }
+        t0 = Math.min(t0, bound);
+        Guard.exactRest(j, row, t0, hs, 0, 1); // the steps past the last full vector, or the rest of the row
         if (j.lastState() != null) {
             for (int s = 0; s < n; s++) j.lastState().setAtIndex(JAVA_FLOAT_UNALIGNED, (long) row * n + s, hs[s]);
         }

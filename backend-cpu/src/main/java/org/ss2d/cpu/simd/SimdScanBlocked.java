@@ -2,12 +2,15 @@ package org.ss2d.cpu.simd;
 
 import static java.lang.foreign.ValueLayout.JAVA_FLOAT_UNALIGNED;
 import static org.ss2d.cpu.simd.SimdConstants.F;
+import static org.ss2d.cpu.simd.SimdConstants.I;
 import static org.ss2d.cpu.simd.SimdConstants.ORDER;
 import static org.ss2d.cpu.simd.SimdConstants.VL;
 import static org.ss2d.cpu.simd.SimdMath.LOG2E;
 
 import java.lang.foreign.MemorySegment;
 import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.IntVector;
+import jdk.incubator.vector.VectorOperators;
 import org.ss2d.cpu.kernel.ScanJob;
 
 /**
@@ -44,10 +47,16 @@ final class SimdScanBlocked {
         final float[] dtT = new float[VL * SCP], duT = new float[VL * SCP], yT = new float[VL * SCP],
                 dtC = new float[T * VL], duC = new float[T * VL], yC = new float[T * VL], tmp = new float[256];
         final float[] a2T, bT, cT, bStage, cStage;
-        /** Per channel of the current block: the float bits of dt's cap for the exponential (see constants). */
-        final int[] dtCap = new int[VL];
-        /** The states of each block of a run, [block][state][channel]. */
-        float[] h;
+        /**
+         * Of the current block and super-chunk: the largest bits(-|delta + bias|) and, with softplus, bits(dt), else
+         * bits(-(delta + bias)), over its rows (see Guard); the range of A log2(e) over its channels.
+         */
+        int naxMost, secondMost;
+        float aMin, aMax;
+        /** The states of each block of a run, [block][state][channel]; hSaved: a block's at the super-chunk's start. */
+        float[] h, hSaved;
+        /** Blocks of the run that went to the exact path (for the rest of their rows). */
+        boolean[] exact = new boolean[8];
 
         private static final ThreadLocal<java.lang.ref.SoftReference<Scratch>> KEPT = new ThreadLocal<>();
 
@@ -64,6 +73,7 @@ final class SimdScanBlocked {
 
         Scratch(int n) {
             h = new float[n * VL];
+            hSaved = new float[n * VL];
             a2T = new float[n * VL];
             bT = new float[n * VL];
             cT = new float[n * VL];
@@ -87,24 +97,47 @@ final class SimdScanBlocked {
         final long bRow = bVar ? j.bRow(b, dr0) : 0, cRow = cVar ? j.cRow(b, dr0) : 0;
         if (s.h.length < blocks * n * VL) s.h = new float[blocks * n * VL];
         java.util.Arrays.fill(s.h, 0, blocks * n * VL, 0f);
+        if (s.exact.length < blocks) s.exact = new boolean[blocks];
+        java.util.Arrays.fill(s.exact, 0, blocks, false);
+        final boolean sp = j.softplus();
         for (int s0 = 0; s0 < l; s0 += SC) {
             int slen = Math.min(SC, l - s0);
             if (bVar) stage(j.b(), bRow + s0, j.bStateStride(), n, slen, s.bStage);
             if (cVar) stage(j.c(), cRow + s0, j.cStateStride(), n, slen, s.cStage);
             for (int blk = 0; blk < blocks; blk++) {
+                if (s.exact[blk]) continue; // done to the end of its rows
                 int r0 = row0 + blk * VL, d0 = dr0 + blk * VL, hOff = blk * n * VL;
-                boolean capped = constants(j, d0, n, bVar, cVar, s);
-                for (int c = 0; c < VL; c++) {
+                constants(j, d0, n, bVar, cVar, s);
+                double lim = Guard.limit(sp, s.aMin, s.aMax);
+                s.naxMost = s.secondMost = Integer.MIN_VALUE;
+                for (int c = 0; lim >= 0 && c < VL; c++) {
                     float bias = j.deltaBias() == null ? 0f : get(j.deltaBias(), d0 + c);
-                    prepRow(j.delta(), j.u(), (long) (r0 + c) * l + s0, slen, bias, j.softplus(), s.dtT, s.duT, c * SCP,
-                            capped ? s.dtCap[c] : Integer.MAX_VALUE);
+                    prepRow(j.delta(), j.u(), (long) (r0 + c) * l + s0, slen, bias, sp, s.dtT, s.duT, c * SCP, s);
                 }
-                for (int t0 = 0; t0 < slen; t0 += T) {
-                    int len = Math.min(T, slen - t0);
-                    toLanes(s.dtT, t0, s.dtC, len, s.tmp);
-                    toLanes(s.duT, t0, s.duC, len, s.tmp);
-                    states(s, n, hOff, t0, len, bVar, cVar, capped);
-                    fromLanes(s.yC, s.yT, t0, len, s.tmp);
+                boolean fast = lim >= 0 && s.naxMost <= Guard.naxBits(lim)
+                        && (sp || s.secondMost <= Guard.negBits(Guard.negLimit(s.aMin)));
+                // exp2 without its clamps where dt A log2(e) is known to lie in [-126, 0] (2 instructions less per
+                // state and step: S5 0.96x); else with them (accurate to -2^21, see Guard)
+                boolean capped = fast && sp && s.aMax <= 0f
+                        && (double) Float.intBitsToFloat(s.secondMost) * -s.aMin <= CAPPED_MAX;
+                if (fast) {
+                    System.arraycopy(s.h, hOff, s.hSaved, 0, n * VL);
+                    for (int t0 = 0; t0 < slen; t0 += T) {
+                        int len = Math.min(T, slen - t0);
+                        toLanes(s.dtT, t0, s.dtC, len, s.tmp);
+                        toLanes(s.duT, t0, s.duC, len, s.tmp);
+                        states(s, n, hOff, t0, len, bVar, cVar, capped);
+                        fromLanes(s.yC, s.yT, t0, len, s.tmp);
+                    }
+                    if (Guard.anyNonFinite(s.h, hOff, 1, n * VL)) { // an overflow float64 may not have
+                        System.arraycopy(s.hSaved, 0, s.h, hOff, n * VL);
+                        fast = false;
+                    }
+                }
+                if (!fast) { // out of the fast path's range: these rows run exact from here to their end
+                    for (int c = 0; c < VL; c++) Guard.exactRest(j, r0 + c, s0, s.h, hOff + c, VL);
+                    s.exact[blk] = true;
+                    continue;
                 }
                 for (int c = 0; c < VL; c++) {
                     float dSkip = j.dSkip() == null ? 0f : get(j.dSkip(), d0 + c);
@@ -122,48 +155,59 @@ final class SimdScanBlocked {
                 }
             }
             if (j.z() != null) {
-                for (int c = 0; c < VL; c++) SimdScan.gate(j.out(), j.z(), (long) (r0 + c) * l, l);
+                for (int c = 0; c < VL; c++) SimdScan.gate(j, r0 + c);
             }
         }
     }
 
+    /** Largest -dt A log2(e) of the capped exp2 (exact to -126; 1 of margin for the product's rounding). */
+    private static final double CAPPED_MAX = 125;
+
     /**
-     * A * log2(e) and constant B/C of the block's channels, [state][channel]. Returns whether the exp2 of the
-     * state loop may go without its clamps: with softplus (dt >= 0) and every A <= 0, dt A log2(e) <= 0, and dt
-     * capped per channel at 126 / max|A log2(e)| (for the exponential only: du keeps the true dt) keeps it >= -126.
-     * The cap changes exp(dt A) only where it is below 2^-126, as the clamp would. 2 vector instructions less per
-     * state and step (S5 0.96x at 1 and 2 threads).
+     * A * log2(e) and constant B/C of the block's channels, [state][channel], and the range of A log2(e) in
+     * {@code s.aMin, s.aMax} (NaN if any is NaN).
      */
-    private static boolean constants(ScanJob j, int d0, int n, boolean bVar, boolean cVar, Scratch s) {
-        boolean capped = j.softplus();
+    private static void constants(ScanJob j, int d0, int n, boolean bVar, boolean cVar, Scratch s) {
+        float aMin = Float.POSITIVE_INFINITY, aMax = Float.NEGATIVE_INFINITY;
         for (int c = 0; c < VL; c++) {
-            float most = 0f;
             for (int st = 0; st < n; st++) {
                 long an = (long) (d0 + c) * n + st;
                 float a2 = get(j.a(), an) * LOG2E;
                 s.a2T[st * VL + c] = a2;
                 if (!bVar) s.bT[st * VL + c] = get(j.b(), an);
                 if (!cVar) s.cT[st * VL + c] = get(j.c(), an);
-                if (!(a2 <= 0f)) capped = false; // positive or NaN
-                most = Math.max(most, -a2);
+                aMin = Math.min(aMin, a2);
+                aMax = Math.max(aMax, a2);
             }
-            // dt >= 0 here, so its bits order as ints; the int min leaves NaN and +inf at the cap (du keeps them)
-            s.dtCap[c] = most > 0f ? Float.floatToRawIntBits(126f / most) : Integer.MAX_VALUE;
         }
-        return capped;
+        s.aMin = aMin;
+        s.aMax = aMax;
     }
 
-    /** dt = softplus(delta + bias) and du = dt * u along one row, into the [channel][time] tiles. */
+    /**
+     * dt = softplus(delta + bias) and du = dt * u along one row, into the [channel][time] tiles; the largest
+     * bits(-|x|) and bits(dt) (softplus) or bits(-x) (without) into {@code s.naxMost, s.secondMost} (see Guard).
+     */
     private static void prepRow(MemorySegment delta, MemorySegment u, long off, int len, float bias, boolean sp,
-                                float[] dtT, float[] duT, int at, int dtCap) {
+                                float[] dtT, float[] duT, int at, Scratch s) {
         // masked segment accesses are slow (measured several times a plain one): full vectors go unmasked,
         // the tail through a zero-padded copy
         FloatVector bv = FloatVector.broadcast(F, bias);
+        IntVector most = IntVector.broadcast(I, Integer.MIN_VALUE), second = most;
         int bound = len & -VL;
         for (int v = 0; v < bound; v += VL) {
             FloatVector x = FloatVector.fromMemorySegment(F, delta, (off + v) * 4, ORDER).add(bv);
-            FloatVector dt = sp ? SimdMath.softplus(x) : x;
-            dt.reinterpretAsInts().min(dtCap).reinterpretAsFloats().intoArray(dtT, at + v);
+            IntVector nax = x.reinterpretAsInts().or(Integer.MIN_VALUE);
+            most = most.max(nax);
+            FloatVector dt;
+            if (sp) {
+                dt = SimdMath.softplus(x, nax.reinterpretAsFloats());
+                second = second.max(dt.reinterpretAsInts()); // dt >= 0 in range: its bits order as ints
+            } else {
+                dt = x;
+                second = second.max(x.reinterpretAsInts().lanewise(VectorOperators.XOR, Integer.MIN_VALUE));
+            }
+            dt.intoArray(dtT, at + v);
             dt.mul(FloatVector.fromMemorySegment(F, u, (off + v) * 4, ORDER)).intoArray(duT, at + v);
         }
         if (bound < len) {
@@ -171,10 +215,21 @@ final class SimdScanBlocked {
             MemorySegment.copy(delta, JAVA_FLOAT_UNALIGNED, (off + bound) * 4, dx, 0, len - bound);
             MemorySegment.copy(u, JAVA_FLOAT_UNALIGNED, (off + bound) * 4, ux, 0, len - bound);
             FloatVector x = FloatVector.fromArray(F, dx, 0).add(bv);
-            FloatVector dt = sp ? SimdMath.softplus(x) : x;
-            dt.reinterpretAsInts().min(dtCap).reinterpretAsFloats().intoArray(dtT, at + bound);
+            IntVector nax = x.reinterpretAsInts().or(Integer.MIN_VALUE);
+            most = most.max(nax);
+            FloatVector dt;
+            if (sp) {
+                dt = SimdMath.softplus(x, nax.reinterpretAsFloats());
+                second = second.max(dt.reinterpretAsInts());
+            } else {
+                dt = x;
+                second = second.max(x.reinterpretAsInts().lanewise(VectorOperators.XOR, Integer.MIN_VALUE));
+            }
+            dt.intoArray(dtT, at + bound);
             dt.mul(FloatVector.fromArray(F, ux, 0)).intoArray(duT, at + bound);
         }
+        s.naxMost = Math.max(s.naxMost, most.reduceLanes(VectorOperators.MAX));
+        s.secondMost = Math.max(s.secondMost, second.reduceLanes(VectorOperators.MAX));
     }
 
     /** [channel][time] (row stride SCP) to [time][channel] for steps [0, len). */
@@ -227,7 +282,7 @@ final class SimdScanBlocked {
     }
 
     /**
-     * Two states over the chunk; {@code capped}: dt A log2(e) is known to lie in [-126, 0] (see {@link #constants}), so
+     * Two states over the chunk; {@code capped}: dt A log2(e) is known to lie in [-126, 0] (see {@link #blocks}), so
      * the exp2 goes without its clamps (C2 unswitches the loop on it; one method with both stays within its budget).
      */
     private static void pair(Scratch s, int st, int hOff, int t0, int len, boolean bVar, boolean cVar, boolean capped) {

@@ -81,6 +81,31 @@ public final class Catalog {
             c.add(new ScanCase(2, 12, 50, 8, g, BCMode.GROUPED, BCMode.GROUPED, true, true, true, true, true,
                     ScanCase.Inputs.NORMAL, seed++));
         }
+        c.addAll(extremeScans());
+        return c;
+    }
+
+    /**
+     * 7. Every extreme-value class on every kernel path: dstate 1, a small dim (time lanes), constant B and C,
+     * channel-lane blocks (dim a multiple of 16, dstate >= 2; two blocks per run, rows longer than a super-chunk) and
+     * their constant-B variant; with softplus, and without on dstate 1 and the channel lanes. Rows cross the CPU
+     * kernels' chunk sizes so that a switch of path inside a row is exercised.
+     */
+    public static List<ScanCase> extremeScans() {
+        List<ScanCase> c = new ArrayList<>();
+        long seed = 5000;
+        BCMode g = BCMode.GROUPED, v = BCMode.VARIABLE, k = BCMode.CONSTANT;
+        for (ScanCase.Inputs in : ScanCase.Inputs.values()) {
+            if (in.ordinal() <= ScanCase.Inputs.UNDERFLOW.ordinal()) continue;
+            for (boolean sp : new boolean[] {true, false}) {
+                c.add(new ScanCase(2, 8, 150, 1, 4, g, g, true, sp, true, sp, true, in, seed++));      // dstate 1
+                c.add(new ScanCase(1, 32, 1100, 16, 1, v, v, true, false, true, sp, true, in, seed++)); // channel lanes
+                if (!sp) continue;
+                c.add(new ScanCase(2, 4, 600, 4, 2, g, g, true, true, true, true, true, in, seed++));  // small dim
+                c.add(new ScanCase(1, 4, 70, 3, 1, k, k, true, false, true, true, true, in, seed++));   // constant B, C
+                c.add(new ScanCase(1, 16, 70, 16, 1, k, v, true, true, false, true, true, in, seed++)); // lanes, const B
+            }
+        }
         return c;
     }
 
@@ -121,6 +146,14 @@ public final class Catalog {
         c.add(BlockCase.vss(SS2DConfig.of(4, 257, 1.0), 1, 2, 2, seed++));
         for (int width : new int[] {96, 192, 384}) {
             c.add(BlockCase.vss(SS2DConfig.of(width, 1, 1.0), 1, 14, 14, seed++));
+        }
+        // extreme values reaching the scan inside the blocks: d_state 1 (VMamba's), 16 with 16 channels per route
+        // (the CPU's channel lanes) and a VSS block
+        for (BlockCase.Values v : BlockCase.Values.values()) {
+            if (v == BlockCase.Values.NORMAL) continue;
+            c.add(BlockCase.ss2d(SS2DConfig.of(8, 1, 1.0), 1, 5, 6, seed++).with(v));
+            c.add(BlockCase.ss2d(SS2DConfig.of(16, 16, 1.0), 1, 4, 5, seed++).with(v));
+            c.add(BlockCase.vss(SS2DConfig.of(16, 4, 2.0), 1, 3, 4, seed++).with(v));
         }
         return c;
     }

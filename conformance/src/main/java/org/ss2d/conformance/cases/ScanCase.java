@@ -23,7 +23,34 @@ public record ScanCase(int batch, int dim, int seqlen, int dstate, int groups, B
         /** delta just under, at and over softplus's threshold 20 (with and without bias); small |A|. */
         SOFTPLUS_EDGE,
         /** delta in [30, 120) and A in [-5, -1): exp(delta A) underflows in float32. */
-        UNDERFLOW
+        UNDERFLOW,
+        // Extreme values (issue 18): NORMAL inputs with some elements replaced, in the first step of one channel and
+        // mid-row of others, so that a kernel's switch to another path inside a row is exercised too.
+        /** A NaN in A: the channels it touches are NaN from the start. */
+        NAN_A,
+        /** +inf in A: exp(dt A) = inf, the state and out become infinite or NaN. */
+        POS_INF_A,
+        /** -inf in A: exp(dt A) = 0 for dt > 0, a finite answer. */
+        NEG_INF_A,
+        /** A = -3e38 (finite, but dt A overflows float32 to -inf): exp(dt A) = 0, a finite answer. */
+        HUGE_NEG_A,
+        /** delta = -inf: softplus(-inf) = 0, so dt = 0 and the answer is finite (without softplus: not). */
+        NEG_INF_DELTA,
+        /** NaN in delta: NaN from there on in that channel. */
+        NAN_DELTA,
+        /** delta = 1e30 with u scaled by 1e-10: dt u stays moderate, exp(dt A) = 0. */
+        HUGE_DELTA,
+        /** delta = 10 and A = -(1..dstate) per channel: dt A far below -126 for most states, ordinary otherwise. */
+        LARGE_STEP,
+        /** Some u = +-1e38: dt u B overflows float32 mid-recurrence while the float64 state does not. */
+        HUGE_U,
+        /** NaN and infinities in u, B, C and D. */
+        NONFINITE_UBCD
+    }
+
+    /** Whether the inputs hold values no real model produces (the extreme-value classes). */
+    public boolean extreme() {
+        return inputs.ordinal() > Inputs.UNDERFLOW.ordinal();
     }
 
     public ScanCase {
@@ -65,6 +92,20 @@ public record ScanCase(int batch, int dim, int seqlen, int dstate, int groups, B
         };
     }
 
+    /**
+     * {@code value} into a few elements of a (batch, dim, seqlen) tensor: step 0 of channel 0, the middle step of
+     * the middle channel and the last steps of the last channel of the last batch (alternating signs for a
+     * finite value).
+     */
+    private void spots(float[] x, float value) {
+        int mid = (batch - 1) * dim * seqlen + (dim / 2) * seqlen + seqlen / 2;
+        int last = batch * dim * seqlen - 1;
+        x[0] = value;
+        x[mid] = value;
+        x[last] = Float.isFinite(value) ? -value : value;
+        if (seqlen > 2) x[last - 2] = value;
+    }
+
     private static int count(long[] s) {
         long n = 1;
         for (long x : s) n *= x;
@@ -103,12 +144,44 @@ public record ScanCase(int batch, int dim, int seqlen, int dstate, int groups, B
                 a = r.uniform(dim * dstate, -5, -1);
                 if (withBias) bias = r.gauss(dim, 0.5);
             }
-            default -> throw new AssertionError(inputs);
+            default -> {
+                delta = softplus ? r.uniform(bdl, -4, 1) : r.uniform(bdl, 0.01, 0.5);
+                a = r.uniform(dim * dstate, -2, -0.1);
+                if (withBias) bias = softplus ? r.gauss(dim, 0.5) : r.uniform(dim, 0, 0.2);
+            }
         }
         float[] b = r.gauss(count(bcShape(bMode)), 1.0);
         float[] c = r.gauss(count(bcShape(cMode)), 1.0);
         float[] d = withD ? r.gauss(dim, 1.0) : null;
         float[] z = withZ ? r.gauss(bdl, 1.0) : null;
+        switch (inputs) {
+            case NAN_A -> a[dstate * (dim / 2)] = Float.NaN;
+            case POS_INF_A -> a[dstate * (dim - 1) + dstate / 2] = Float.POSITIVE_INFINITY;
+            case NEG_INF_A -> {
+                for (int ch = 0; ch < dim; ch += 3) a[dstate * ch + (ch % dstate)] = Float.NEGATIVE_INFINITY;
+            }
+            case HUGE_NEG_A -> {
+                for (int ch = 1; ch < dim; ch += 2) a[dstate * ch] = -3e38f;
+            }
+            case NEG_INF_DELTA -> spots(delta, Float.NEGATIVE_INFINITY);
+            case NAN_DELTA -> spots(delta, Float.NaN);
+            case HUGE_DELTA -> {
+                spots(delta, 1e30f);
+                for (int i = 0; i < bdl; i++) u[i] *= 1e-10f;
+            }
+            case LARGE_STEP -> {
+                java.util.Arrays.fill(delta, 10f);
+                for (int i = 0; i < dim * dstate; i++) a[i] = -(i % dstate + 1);
+            }
+            case HUGE_U -> spots(u, 1e38f);
+            case NONFINITE_UBCD -> {
+                spots(u, Float.POSITIVE_INFINITY);
+                b[b.length / 3] = Float.NaN;
+                c[c.length / 2] = Float.NEGATIVE_INFINITY;
+                if (d != null) d[dim - 1] = Float.NaN;
+            }
+            default -> { }
+        }
         float[] biasF = bias;
 
         Tensor tu = arena.fromArray("u", u, batch, dim, seqlen);
