@@ -89,15 +89,24 @@ final class Guard {
         }
     }
 
+    /** A thread's double states and A of the exact path (the tails of ordinary rows come here too). */
+    private static final ThreadLocal<double[][]> STATES = ThreadLocal.withInitial(() -> new double[2][16]);
+
     private static void exactRest(ScanJob j, int row, int t0, float[] h, int hOff, int hStride, boolean gate) {
         final int l = j.seqlen(), n = j.dstate(), dim = j.dim(), b = row / dim, d = row % dim;
+        if (t0 >= l) return;
         final long base = (long) row * l;
         final boolean bVar = j.bVariable(), cVar = j.cVariable(), sp = j.softplus();
         final long bRow = bVar ? j.bRow(b, d) : 0, cRow = cVar ? j.cRow(b, d) : 0;
         final double bias = j.deltaBias() == null ? 0 : get(j.deltaBias(), d);
         final boolean withD = j.dSkip() != null;
         final double dSkip = withD ? get(j.dSkip(), d) : 0;
-        double[] hd = new double[n], a = new double[n];
+        double[][] kept = STATES.get();
+        if (kept[0].length < n) {
+            kept[0] = new double[n];
+            kept[1] = new double[n];
+        }
+        final double[] hd = kept[0], a = kept[1];
         for (int s = 0; s < n; s++) {
             hd[s] = h[hOff + s * hStride];
             a[s] = get(j.a(), (long) d * n + s);

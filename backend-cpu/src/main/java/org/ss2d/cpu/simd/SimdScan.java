@@ -217,6 +217,8 @@ final class SimdScan {
         final float[] a = new float[N1_CHUNK], bu = new float[N1_CHUNK];
         /** C of the current (batch, group) row (or chunk, for long rows), see stageC; cbOff = the chunk's start in it. */
         float[] cb = new float[N1_CHUNK];
+        /** The state handed to the exact path (tail or rest of a row). */
+        final float[] h1 = new float[1];
         MemorySegment cKey;
         long cKeyRow;
         int cbOff;
@@ -370,9 +372,9 @@ final class SimdScan {
             }
         }
         t0 = Math.min(t0, bound);
-        float[] h = {c.h};
-        Guard.exactRest(j, row, t0, h, 0, 1); // the steps past the last full vector, or the rest of the row
-        if (j.lastState() != null) j.lastState().setAtIndex(JAVA_FLOAT_UNALIGNED, row, h[0]);
+        c.h1[0] = c.h;
+        Guard.exactRest(j, row, t0, c.h1, 0, 1); // the steps past the last full vector, or the rest of the row
+        if (j.lastState() != null) j.lastState().setAtIndex(JAVA_FLOAT_UNALIGNED, row, c.h1[0]);
     }
 
     /**
