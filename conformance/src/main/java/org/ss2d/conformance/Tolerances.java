@@ -108,7 +108,7 @@ public final class Tolerances {
         double rel = maxAbs / denom;
         boolean pass = nonFinite == 0 && maxAbs <= tol * denom;
         String detail = nonFinite > 0
-                ? nonFinite + " element(s) finite where the expected value is not or the other way round, first at flat index "
+                ? nonFinite + " element(s) non-finite where the expected value is finite, or finite where it is not, first at flat index "
                         + worst + " = " + actual[worst] + " (expected " + expected[worst]
                         + "; outputs are poisoned with NaN: NaN may mean unwritten)"
                 : "max |err| " + fmt(maxAbs) + " at flat index " + worst + " (expected " + fmt(worst < 0 ? 0 : expected[worst])
