@@ -1,6 +1,5 @@
 package org.ss2d;
 
-import java.util.Arrays;
 import java.util.List;
 import java.util.function.Consumer;
 import org.ss2d.model.SS2DWeights;
@@ -9,7 +8,6 @@ import org.ss2d.ops.ScanArgs;
 import org.ss2d.ops.ScanShape;
 import org.ss2d.spi.Backend;
 import org.ss2d.tensor.DType;
-import org.ss2d.tensor.Shapes;
 import org.ss2d.tensor.Tensor;
 import org.ss2d.tensor.TensorScope;
 import org.ss2d.validate.LimitExceededException;
@@ -70,99 +68,136 @@ public final class Ss2d {
 
     // ------------------------------------------------------------------ selective scan
 
+    /**
+     * Selective scan forward into new tensors of {@code scope} (on the inputs' device): {@code out
+     * (batch, dim, seqlen)} and, if {@code a.returnLastState()}, {@code lastState (batch, dim, dstate)}.
+     *
+     * @throws Ss2dArgumentException naming the argument on a wrong shape, dtype, device or a missing tensor
+     * @throws LimitExceededException when the forced backend (or every candidate of {@code auto}) cannot
+     *         run the case, e.g. dstate above CUDA's MAX_DSTATE
+     * @throws IllegalStateException when an input was closed or no backend is available
+     */
     public ScanArgs.Result selectiveScan(TensorScope scope, ScanArgs a) {
-        ScanPlan plan = planScan(a);
-        Backend b = plan.backend();
-        ScanShape s = plan.shape();
-        Tensor out = alloc(scope, b, a.u(), s.batch(), s.dim(), s.seqlen());
-        Tensor last = null;
-        try {
-            if (a.returnLastState()) last = alloc(scope, b, a.u(), s.batch(), s.dim(), s.dstate());
-            Tensor lastState = last;
-            run(b, () -> b.selectiveScan(a, s, out, lastState));
-            return new ScanArgs.Result(out, lastState);
-        } catch (RuntimeException e) {
-            out.close();
-            if (last != null) last.close();
-            throw e;
-        }
+        Tensor[] o = dispatch(scope, SCAN_OUTPUTS, scanCheck(a), a.u(), scanLaunch(a));
+        return new ScanArgs.Result(o[0], o[1]);
     }
 
-    /** Runs into caller-provided outputs ({@code lastState} null unless asked for). */
+    /**
+     * Selective scan forward into caller-provided outputs ({@code lastState} null unless
+     * {@code a.returnLastState()}), which must be f32 of the shapes above on the inputs' device.
+     * Failures as {@link #selectiveScan(TensorScope, ScanArgs)}, also for the outputs.
+     */
     public void selectiveScanInto(ScanArgs a, Tensor out, Tensor lastState) {
-        ScanPlan plan = planScan(a);
-        Backend b = plan.backend();
-        ScanShape s = plan.shape();
-        output("out", out, a.u(), s.batch(), s.dim(), s.seqlen());
-        if (a.returnLastState()) {
-            output("last_state", lastState, a.u(), s.batch(), s.dim(), s.dstate());
-        } else if (lastState != null) {
-            throw new Ss2dArgumentException("last_state", "null when return_last_state is false", lastState.describe(), null);
-        }
-        run(b, () -> b.selectiveScan(a, s, out, lastState));
+        dispatchInto(SCAN_OUTPUTS, new Tensor[] {out, lastState}, scanCheck(a), a.u(), scanLaunch(a));
+    }
+
+    private static Check scanCheck(ScanArgs a) {
+        return (caps, backend) -> {
+            ScanShape s = Validator.selectiveScan(a, caps, backend);
+            return new Checked(s, new long[] {s.batch(), s.dim(), s.seqlen()},
+                    a.returnLastState() ? new long[] {s.batch(), s.dim(), s.dstate()} : null);
+        };
+    }
+
+    private static Launch scanLaunch(ScanArgs a) {
+        return (b, c, outs) -> b.selectiveScan(a, c.scan(), outs[0], outs[1]);
     }
 
     // ------------------------------------------------------------------ cross scan / merge
 
+    /**
+     * VMamba's CrossScan: {@code x (batch, C, H, W)} to a new {@code (batch, 4, C, H*W)} tensor of
+     * {@code scope}, the four routes (row-major, column-major, and both reversed).
+     *
+     * @throws Ss2dArgumentException on a wrong rank, dtype or an empty or oversized x
+     */
     public Tensor crossScan(TensorScope scope, Tensor x) {
-        Validator.crossScan(x, ANY_F32);
-        Backend b = choose(x, be -> Validator.crossScan(x, be.capabilities()));
-        Tensor out = alloc(scope, b, x, x.dim(0), 4, x.dim(1), x.dim(2) * x.dim(3));
-        return runOrClose(b, out, () -> b.crossScan(x, out));
+        return dispatch(scope, OUT, crossScanCheck(x), x, (b, c, outs) -> b.crossScan(x, outs[0]))[0];
     }
 
+    /** {@link #crossScan(TensorScope, Tensor)} into a caller-provided f32 {@code out (batch, 4, C, H*W)}. */
     public void crossScanInto(Tensor x, Tensor out) {
-        Validator.crossScan(x, ANY_F32);
-        Backend b = choose(x, be -> Validator.crossScan(x, be.capabilities()));
-        output("out", out, x, x.dim(0), 4, x.dim(1), x.dim(2) * x.dim(3));
-        run(b, () -> b.crossScan(x, out));
+        dispatchInto(OUT, new Tensor[] {out}, crossScanCheck(x), x, (b, c, outs) -> b.crossScan(x, outs[0]));
     }
 
+    private static Check crossScanCheck(Tensor x) {
+        return (caps, backend) -> {
+            Validator.crossScan(x, caps);
+            return new Checked(null, new long[] {x.dim(0), 4, x.dim(1), x.dim(2) * x.dim(3)});
+        };
+    }
+
+    /**
+     * VMamba's CrossMerge, the adjoint of {@link #crossScan}: {@code ys (batch, 4, C, h*w)} summed back
+     * onto a new {@code (batch, C, h, w)} tensor of {@code scope}.
+     *
+     * @throws Ss2dArgumentException on a wrong rank or dtype, a grid size below 1 or {@code h*w} not
+     *         the length of ys's routes
+     */
     public Tensor crossMerge(TensorScope scope, Tensor ys, long h, long w) {
-        Validator.crossMerge(ys, h, w, ANY_F32);
-        Backend b = choose(ys, be -> Validator.crossMerge(ys, h, w, be.capabilities()));
-        Tensor out = alloc(scope, b, ys, ys.dim(0), ys.dim(2), h, w);
-        return runOrClose(b, out, () -> b.crossMerge(ys, out));
+        return dispatch(scope, OUT, crossMergeCheck(ys, h, w), ys, (b, c, outs) -> b.crossMerge(ys, outs[0]))[0];
     }
 
+    /** {@link #crossMerge(TensorScope, Tensor, long, long)} into {@code out (batch, C, H, W)}, whose H, W set the grid. */
     public void crossMergeInto(Tensor ys, Tensor out) {
-        if (out == null || out.rank() != 4) {
-            throw new Ss2dArgumentException("out", "rank 4 (batch, channels, H, W)", out == null ? "null" : out.describe(), null);
-        }
-        Validator.crossMerge(ys, out.dim(2), out.dim(3), ANY_F32);
-        Backend b = choose(ys, be -> Validator.crossMerge(ys, out.dim(2), out.dim(3), be.capabilities()));
-        output("out", out, ys, ys.dim(0), ys.dim(2), out.dim(2), out.dim(3));
-        run(b, () -> b.crossMerge(ys, out));
+        Check grid = (caps, backend) -> {
+            Validator.crossMergeOutput(out);
+            return crossMergeCheck(ys, out.dim(2), out.dim(3)).on(caps, backend);
+        };
+        dispatchInto(OUT, new Tensor[] {out}, grid, ys, (b, c, outs) -> b.crossMerge(ys, outs[0]));
+    }
+
+    private static Check crossMergeCheck(Tensor ys, long h, long w) {
+        return (caps, backend) -> {
+            Validator.crossMerge(ys, h, w, caps);
+            return new Checked(null, new long[] {ys.dim(0), ys.dim(2), h, w});
+        };
     }
 
     // ------------------------------------------------------------------ blocks
 
+    /**
+     * VMamba's SS2D block ({@code forward_type="v05_noz"}, channels-first) on {@code x (batch, d_model,
+     * H, W)}, into a new tensor of that shape in {@code scope}.
+     *
+     * @throws Ss2dArgumentException on weights that do not match their config or an x that does not
+     *         match the weights
+     * @throws LimitExceededException when the backend cannot run the config (e.g. d_state above its limit)
+     */
     public Tensor ss2d(TensorScope scope, SS2DWeights w, Tensor x) {
-        Validator.ss2d(w, x, ANY_F32, null);
-        Backend b = choose(x, be -> Validator.ss2d(w, x, be.capabilities(), be.name()));
-        Tensor out = alloc(scope, b, x, x.shape());
-        return runOrClose(b, out, () -> b.ss2d(w, x, out));
+        return dispatch(scope, OUT, ss2dCheck(w, x), x, (b, c, outs) -> b.ss2d(w, x, outs[0]))[0];
     }
 
+    /** {@link #ss2d(TensorScope, SS2DWeights, Tensor)} into a caller-provided f32 {@code out} shaped as x. */
     public void ss2dInto(SS2DWeights w, Tensor x, Tensor out) {
-        Validator.ss2d(w, x, ANY_F32, null);
-        Backend b = choose(x, be -> Validator.ss2d(w, x, be.capabilities(), be.name()));
-        output("out", out, x, x.shape());
-        run(b, () -> b.ss2d(w, x, out));
+        dispatchInto(OUT, new Tensor[] {out}, ss2dCheck(w, x), x, (b, c, outs) -> b.ss2d(w, x, outs[0]));
     }
 
+    private static Check ss2dCheck(SS2DWeights w, Tensor x) {
+        return (caps, backend) -> {
+            Validator.ss2d(w, x, caps, backend);
+            return new Checked(null, x.shape());
+        };
+    }
+
+    /**
+     * VMamba's VSS block ({@code x + SS2D(LN(x))}, then {@code + MLP(LN2(.))}) on {@code x (batch,
+     * d_model, H, W)}, into a new tensor of that shape in {@code scope}. Failures as {@link #ss2d}.
+     */
     public Tensor vssBlock(TensorScope scope, VSSWeights w, Tensor x) {
-        Validator.vssBlock(w, x, ANY_F32, null);
-        Backend b = choose(x, be -> Validator.vssBlock(w, x, be.capabilities(), be.name()));
-        Tensor out = alloc(scope, b, x, x.shape());
-        return runOrClose(b, out, () -> b.vssBlock(w, x, out));
+        return dispatch(scope, OUT, vssCheck(w, x), x, (b, c, outs) -> b.vssBlock(w, x, outs[0]))[0];
     }
 
+    /** {@link #vssBlock(TensorScope, VSSWeights, Tensor)} into a caller-provided f32 {@code out} shaped as x. */
     public void vssBlockInto(VSSWeights w, Tensor x, Tensor out) {
-        Validator.vssBlock(w, x, ANY_F32, null);
-        Backend b = choose(x, be -> Validator.vssBlock(w, x, be.capabilities(), be.name()));
-        output("out", out, x, x.shape());
-        run(b, () -> b.vssBlock(w, x, out));
+        dispatchInto(OUT, new Tensor[] {out}, vssCheck(w, x), x, (b, c, outs) -> b.vssBlock(w, x, outs[0]));
+    }
+
+    private static Check vssCheck(VSSWeights w, Tensor x) {
+        return (caps, backend) -> {
+            Validator.vssBlock(w, x, caps, backend);
+            return new Checked(null, x.shape());
+        };
     }
 
     // ------------------------------------------------------------------ whole models
@@ -213,14 +248,71 @@ public final class Ss2d {
     private static final org.ss2d.spi.Capabilities ANY_F32 = new org.ss2d.spi.Capabilities(
             org.ss2d.spi.Capabilities.UNLIMITED, java.util.Set.of(DType.F32), false, "-", 0, false, 0);
 
-    private record ScanPlan(Backend backend, ScanShape shape) {}
+    private static final String[] OUT = {"out"};
+    private static final String[] SCAN_OUTPUTS = {"out", "last_state"};
 
-    /** Shape errors first, whatever the backend; then the backend, and the sizes its check derived. */
-    private ScanPlan planScan(ScanArgs a) {
-        Validator.selectiveScan(a, ANY_F32, null);
-        ScanShape[] shape = new ScanShape[1]; // choose() returns right after the chosen backend's check
-        Backend b = choose(a.u(), be -> shape[0] = Validator.selectiveScan(a, be.capabilities(), be.name()));
-        return new ScanPlan(b, shape[0]);
+    /**
+     * What an op's checks found: the shapes of its outputs (null for one not asked for) and, for the
+     * selective scan, the sizes its kernels need.
+     */
+    private record Checked(ScanShape scan, long[]... outputs) {}
+
+    /** An op's checks through {@link Validator} against {@code caps}; {@code backend} is null for the first pass. */
+    @FunctionalInterface
+    private interface Check {
+        Checked on(org.ss2d.spi.Capabilities caps, String backend);
+    }
+
+    /** The backend call of an op, on outputs that exist and were checked. */
+    @FunctionalInterface
+    private interface Launch {
+        void run(Backend b, Checked checked, Tensor[] outputs);
+    }
+
+    /** An op into new outputs of {@code scope}; they are closed again if the op fails. */
+    private Tensor[] dispatch(TensorScope scope, String[] names, Check check, Tensor first, Launch launch) {
+        Plan p = plan(check, first);
+        long[][] shapes = p.checked().outputs();
+        Tensor[] outs = new Tensor[names.length];
+        try {
+            for (int i = 0; i < outs.length; i++) {
+                if (shapes[i] != null) outs[i] = alloc(scope, p.backend(), first, shapes[i]);
+            }
+            run(p, outs, launch);
+            return outs;
+        } catch (RuntimeException e) {
+            for (Tensor t : outs) if (t != null) t.close();
+            throw e;
+        }
+    }
+
+    /** An op into caller-provided outputs, each checked by {@link Validator#output} before the backend runs. */
+    private void dispatchInto(String[] names, Tensor[] outs, Check check, Tensor first, Launch launch) {
+        Plan p = plan(check, first);
+        long[][] shapes = p.checked().outputs();
+        for (int i = 0; i < outs.length; i++) {
+            if (shapes[i] != null) {
+                Validator.output(names[i], outs[i], first, "the inputs", shapes[i]);
+            } else {
+                Validator.absentOutput(names[i], outs[i], "return_last_state is false");
+            }
+        }
+        run(p, outs, launch);
+    }
+
+    private record Plan(Backend backend, Checked checked) {}
+
+    /** Shape errors first, whatever the backend; then the backend, and what its own check found. */
+    private Plan plan(Check check, Tensor first) {
+        check.on(ANY_F32, null);
+        Checked[] found = new Checked[1]; // choose() returns right after the chosen backend's check
+        Backend b = choose(first, be -> found[0] = check.on(be.capabilities(), be.name()));
+        return new Plan(b, found[0]);
+    }
+
+    private void run(Plan p, Tensor[] outs, Launch launch) {
+        launch.run(p.backend(), p.checked(), outs);
+        lastBackend = p.backend();
     }
 
     private Backend choose(Tensor first, Consumer<Backend> check) {
@@ -263,35 +355,5 @@ public final class Ss2d {
 
     private Tensor alloc(TensorScope scope, Backend b, Tensor like, long... shape) {
         return like.isHost() ? scope.allocate(DType.F32, shape) : b.allocate(scope, DType.F32, shape);
-    }
-
-    private Tensor runOrClose(Backend b, Tensor out, Runnable r) {
-        try {
-            run(b, r);
-            return out;
-        } catch (RuntimeException e) {
-            out.close();
-            throw e;
-        }
-    }
-
-    private void run(Backend b, Runnable r) {
-        r.run();
-        lastBackend = b;
-    }
-
-    private static void output(String name, Tensor out, Tensor like, long... shape) {
-        if (out == null) {
-            throw new Ss2dArgumentException(name, "an output tensor " + Shapes.format(shape), "null", null);
-        }
-        if (out.isClosed()) {
-            throw new IllegalStateException(name + ": " + out.describe() + " was used after it was closed");
-        }
-        if (out.dtype() != DType.F32 || !Arrays.equals(out.shape(), shape)) {
-            throw new Ss2dArgumentException(name, "f32" + Shapes.format(shape), out.describe(), null);
-        }
-        if (!out.device().equals(like.device())) {
-            throw new Ss2dArgumentException(name, "a tensor on " + like.device() + " (as the inputs)", out.describe(), null);
-        }
     }
 }

@@ -93,7 +93,7 @@ public final class VMambaModel implements AutoCloseable {
     public void logitsInto(Tensor x, Tensor out) {
         checkInput(x);
         requireClassifier();
-        output("out", out, x, x.dim(0), config().numClasses());
+        Validator.output("out", out, x, "x", x.dim(0), config().numClasses());
         run(() -> runner.logits(x, out));
     }
 
@@ -122,7 +122,7 @@ public final class VMambaModel implements AutoCloseable {
             throw new Ss2dArgumentException("outs", VMambaConfig.STAGES + " tensors", outs == null ? "null" : outs.size() + " tensors", null);
         }
         for (int i = 0; i < VMambaConfig.STAGES; i++) {
-            output("outs[" + i + "]", outs.get(i), x, x.dim(0), config().dim(i), g[i][0], g[i][1]);
+            Validator.output("outs[" + i + "]", outs.get(i), x, "x", x.dim(0), config().dim(i), g[i][0], g[i][1]);
         }
         run(() -> runner.features(x, List.copyOf(outs)));
     }
@@ -174,16 +174,5 @@ public final class VMambaModel implements AutoCloseable {
 
     private Tensor alloc(TensorScope scope, Tensor like, long... shape) {
         return like.isHost() ? scope.allocate(DType.F32, shape) : backend.allocate(scope, DType.F32, shape);
-    }
-
-    private static void output(String name, Tensor out, Tensor like, long... shape) {
-        if (out == null) throw new Ss2dArgumentException(name, "an output tensor " + org.ss2d.tensor.Shapes.format(shape), "null", null);
-        if (out.isClosed()) throw new IllegalStateException(name + ": " + out.describe() + " was used after it was closed");
-        if (out.dtype() != DType.F32 || !java.util.Arrays.equals(out.shape(), shape)) {
-            throw new Ss2dArgumentException(name, "f32" + org.ss2d.tensor.Shapes.format(shape), out.describe(), null);
-        }
-        if (!out.device().equals(like.device())) {
-            throw new Ss2dArgumentException(name, "a tensor on " + like.device() + " (as x)", out.describe(), null);
-        }
     }
 }

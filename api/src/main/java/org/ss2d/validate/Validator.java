@@ -280,6 +280,54 @@ public final class Validator {
         }
     }
 
+    // ------------------------------------------------------------------ caller-provided outputs
+
+    /**
+     * An output the caller provides: present, open, f32 of exactly {@code shape}, on the same device
+     * as {@code like} (called {@code likeName} in the message, e.g. "the inputs" or "x").
+     *
+     * @throws Ss2dArgumentException naming {@code name} when missing or of the wrong shape, dtype or device
+     * @throws IllegalStateException when it was closed
+     */
+    public static void output(String name, Tensor out, Tensor like, String likeName, long... shape) {
+        if (out == null) {
+            throw new Ss2dArgumentException(name, "an output tensor " + Shapes.format(shape), "null", null);
+        }
+        if (out.isClosed()) {
+            throw new IllegalStateException(name + ": " + out.describe() + " was used after it was closed");
+        }
+        if (out.dtype() != DType.F32 || !java.util.Arrays.equals(out.shape(), shape)) {
+            throw new Ss2dArgumentException(name, "f32" + Shapes.format(shape), out.describe(), null);
+        }
+        if (!out.device().equals(like.device())) {
+            throw new Ss2dArgumentException(name, "a tensor on " + like.device() + " (as " + likeName + ")",
+                    out.describe(), null);
+        }
+    }
+
+    /**
+     * An output the call did not ask for must be absent (only the scan's last state is optional, so
+     * {@code when} is the condition that leaves it out, e.g. {@code return_last_state is false}).
+     *
+     * @throws Ss2dArgumentException when {@code t} is not null
+     */
+    public static void absentOutput(String name, Tensor t, String when) {
+        if (t != null) {
+            throw new Ss2dArgumentException(name, "null when " + when, t.describe(), null);
+        }
+    }
+
+    /**
+     * The output of a cross merge into a caller's tensor, whose last two axes give the grid.
+     *
+     * @throws Ss2dArgumentException when it is missing or not of rank 4
+     */
+    public static void crossMergeOutput(Tensor out) {
+        if (out == null || out.rank() != 4) {
+            throw new Ss2dArgumentException("out", "rank 4 (batch, channels, H, W)", out == null ? "null" : out.describe(), null);
+        }
+    }
+
     // ------------------------------------------------------------------ helpers
 
     /** {@code cuda} is shown as {@code CUDA}, {@code cpu} as {@code CPU}: the names users know. */
