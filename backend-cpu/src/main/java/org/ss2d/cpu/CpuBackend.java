@@ -310,10 +310,18 @@ public final class CpuBackend implements Backend, AutoCloseable {
                              long l, int b, MemorySegment bias, Kernels.Activation act, MemorySegment residual) {
         assert k == kIn;
         int tile = colTile(), tiles = (int) ((l + tile - 1) / tile);
-        pool.parallelFor(b * tiles, i -> {
-            int bi = i / tiles, p0 = (i % tiles) * tile, p1 = (int) Math.min(l, p0 + (long) tile);
+        // Few column tiles (a small map late in a model, one image): split the rows too, in multiples of 16,
+        // so that every thread gets work; otherwise one task per column tile, all rows.
+        int perImage = b * tiles, want = pool.threads() * 4;
+        int rowParts = perImage >= want || pool.threads() == 1 ? 1 : Math.min((m + 15) / 16, (want + perImage - 1) / perImage);
+        int rowStep = ((m + rowParts - 1) / rowParts + 15) / 16 * 16;
+        int parts = (m + rowStep - 1) / rowStep;
+        pool.parallelFor(perImage * parts, i -> {
+            int part = i % parts, t = i / parts;
+            int bi = t / tiles, p0 = (t % tiles) * tile, p1 = (int) Math.min(l, p0 + (long) tile);
+            int m0 = part * rowStep, m1 = Math.min(m, m0 + rowStep);
             long inOff = (long) bi * k * l, outOff = (long) bi * m * l;
-            kernels.gemm(wgt, wOff, k, in, inOff, (int) l, out, outOff, (int) l, k, 0, m, p0, p1, bias, 0, act,
+            kernels.gemm(wgt, wOff, k, in, inOff, (int) l, out, outOff, (int) l, k, m0, m1, p0, p1, bias, 0, act,
                     residual, outOff);
         });
     }
