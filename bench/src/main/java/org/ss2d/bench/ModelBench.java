@@ -110,9 +110,9 @@ public final class ModelBench {
                 Integer.parseInt(o.getOrDefault("threads", "0")), Integer.parseInt(o.getOrDefault("warmup", "-1")),
                 Integer.parseInt(o.getOrDefault("reps", "11")), Boolean.parseBoolean(o.getOrDefault("profile", "true")), 42);
         Result r = run(c);
-        System.out.printf(Locale.ROOT, "%s batch %d %dx%d on %s (%s, %d threads): median %.1f ms, %.1f ms/image, %.2f images/s, min %.1f ms, check %.2e%n",
+        System.out.printf(Locale.ROOT, "%s batch %d %dx%d on %s (%s, %d threads): median %.1f ms, %.1f ms/image, %.2f images/s, min %.1f ms, calling thread's CPU time %.1f ms, check %.2e%n",
                 r.model(), r.batch(), r.size(), r.size(), r.backend(), r.device(), r.threads(), r.timing().medianMs(),
-                r.msPerImage(), r.imagesPerS(), r.timing().minMs(), r.checkRelErr());
+                r.msPerImage(), r.imagesPerS(), r.timing().minMs(), r.timing().cpuMedianMs(), r.checkRelErr());
         double total = r.profileMsPerImage().values().stream().mapToDouble(Double::doubleValue).sum();
         for (var e : r.profileMsPerImage().entrySet()) {
             System.out.printf(Locale.ROOT, "  %-12s %8.2f ms/image  %5.1f%%%n", e.getKey(), e.getValue(), 100 * e.getValue() / total);
