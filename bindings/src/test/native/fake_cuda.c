@@ -7,9 +7,22 @@ static int env_int(const char* name, int fallback) {
   return v ? atoi(v) : fallback;
 }
 
-int cuInit(unsigned flags) { (void)flags; return env_int("FAKE_CU_INIT", 0); }
+/* As the real driver, calls other than cuInit and cuDriverGetVersion answer CUDA_ERROR_NOT_INITIALIZED (3)
+ * until cuInit succeeded in this copy of the library: a copy unloaded and loaded again has forgotten it. */
+static int initialized;
+
+int cuInit(unsigned flags) {
+  (void)flags;
+  int st = env_int("FAKE_CU_INIT", 0);
+  if (st == 0) initialized = 1;
+  return st;
+}
 int cuDriverGetVersion(int* v) { *v = env_int("FAKE_CU_VERSION", 13000); return 0; }
-int cuDeviceGetCount(int* n) { *n = env_int("FAKE_CU_COUNT", 1); return 0; }
+int cuDeviceGetCount(int* n) {
+  if (!initialized) return 3;
+  *n = env_int("FAKE_CU_COUNT", 1);
+  return 0;
+}
 int cuDeviceGet(int* dev, int ordinal) { *dev = ordinal; return 0; }
 int cuDeviceGetAttribute(int* v, int attribute, int dev) {
   (void)dev;

@@ -33,7 +33,8 @@ public final class Cublas {
         if (loadError != null) return loadError;
         List<String> tried = new ArrayList<>();
         try {
-            SymbolLookup.libraryLookup(LIBRARY, Arena.ofAuto());
+            // Global arena: never unloaded (see the path case below).
+            SymbolLookup.libraryLookup(LIBRARY, Arena.global());
             loaded = true;
             return null;
         } catch (IllegalArgumentException e) {
@@ -43,9 +44,10 @@ public final class Cublas {
             if (!Files.exists(p)) continue;
             tried.add(p.toString());
             try {
-                // Opened by path, kept open (global auto arena), so dlopen("libcublas.so.13") later
-                // finds it by its soname.
-                SymbolLookup.libraryLookup(p, Arena.ofAuto());
+                // Opened by path and kept open for the life of the process (global arena), so that the
+                // generated bindings' dlopen("libcublas.so.13") finds it by its soname, also after a
+                // garbage collection (an automatic arena, dropped here, would let it be unloaded).
+                SymbolLookup.libraryLookup(p, Arena.global());
                 loaded = true;
                 return null;
             } catch (IllegalArgumentException e) {

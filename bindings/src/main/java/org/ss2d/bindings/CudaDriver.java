@@ -72,8 +72,10 @@ public final class CudaDriver {
         }
         SymbolLookup lib;
         try {
-            // The library stays loaded for the life of the process, as the generated class's does.
-            lib = SymbolLookup.libraryLookup(LIBRARY, Arena.ofAuto());
+            // On the global arena: the library stays loaded for the life of the process. An automatic
+            // arena would be dropped when the probe returns, and after a garbage collection the
+            // driver that cuInit set up could be unloaded under the generated bindings' calls.
+            lib = SymbolLookup.libraryLookup(LIBRARY, Arena.global());
         } catch (IllegalArgumentException e) {
             return Probe.no(LIBRARY + " not found (no NVIDIA driver on this machine, or it is not on the loader path)");
         }

@@ -21,6 +21,7 @@ import org.junit.jupiter.api.Test;
  */
 class CudaDriverProbeTest {
     private static Path libDir;
+    private static Path cublas;
 
     @BeforeAll
     static void buildFakeDriver() throws IOException, InterruptedException {
@@ -35,6 +36,13 @@ class CudaDriverProbeTest {
             return;
         }
         String log = new String(cc.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+        assertEquals(0, cc.waitFor(), "cc failed: " + log);
+        // A fake cuBLAS under its soname, in a folder that is not on the loader path.
+        cublas = Path.of("target", "fake-cublas", "libcublas.so.13").toAbsolutePath();
+        Files.createDirectories(cublas.getParent());
+        cc = new ProcessBuilder("cc", "-shared", "-fPIC", "-Wl,-soname,libcublas.so.13", "-o", cublas.toString(),
+                Path.of("src/test/native/fake_cublas.c").toAbsolutePath().toString()).redirectErrorStream(true).start();
+        log = new String(cc.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
         assertEquals(0, cc.waitFor(), "cc failed: " + log);
     }
 
@@ -75,5 +83,20 @@ class CudaDriverProbeTest {
                 out.toString());
         assertTrue(out.contains("error=cuInit failed: CUDA_ERROR_NO_DEVICE (no CUDA-capable device is detected) [status 100]"
                 + " name=CUDA_ERROR_NO_DEVICE"), out.toString());
+    }
+
+    /**
+     * The libraries the facade opened stay loaded through garbage collections: the driver keeps the
+     * state cuInit gave it (the fake answers CUDA_ERROR_NOT_INITIALIZED from a fresh copy), and cuBLAS,
+     * opened by path, is still found by its soname by the generated bindings.
+     */
+    @Test
+    void librariesStayLoadedAcrossGarbageCollections() throws IOException, InterruptedException {
+        List<String> out = run(Map.of(), "gc", cublas.toString());
+        assertTrue(out.contains("probe=available") && out.contains("cublas-load=loaded"), out.toString());
+        assertTrue(out.contains("cuda-mapped=true"), "libcuda.so.1 unloaded after GC: " + out);
+        assertTrue(out.contains("cublas-mapped=true"), "libcublas.so.13 unloaded after GC: " + out);
+        assertTrue(out.contains("count-status=0"), "driver lost cuInit's state: " + out);
+        assertTrue(out.contains("cublas-status=0"), "cuBLAS not found by the bindings after GC: " + out);
     }
 }

@@ -1,12 +1,23 @@
 package org.ss2d.bindings;
 
+import java.io.IOException;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import org.ss2d.bindings.cublas.CublasH;
 import org.ss2d.bindings.cuda.CudaH;
 
 /** Run by CudaDriverProbeTest in a child JVM whose loader path holds the fake libcuda.so.1. */
 public final class FakeDriverMain {
     private FakeDriverMain() {}
 
-    public static void main(String[] args) {
+    public static void main(String[] args) throws IOException, InterruptedException {
+        if (args.length > 1 && args[0].equals("gc")) {
+            probeCollectUse(args[1]);
+            return;
+        }
         CudaDriver.Probe p = CudaDriver.probe();
         System.out.println("probe=" + (p.available() ? "available" : p.reason()));
         if (args.length > 0 && args[0].equals("errors")) {
@@ -25,6 +36,32 @@ public final class FakeDriverMain {
             } catch (CudaException e) {
                 System.out.println("error=" + e.getMessage() + " name=" + e.errorName());
             }
+        }
+    }
+
+    /**
+     * The probe and cuBLAS's load by path, then garbage collections (with time for the cleaner), then
+     * calls through the generated bindings: the driver must still be the one cuInit set up (the fake
+     * forgets it when unloaded) and cuBLAS still loaded (it is not on the loader path).
+     */
+    private static void probeCollectUse(String cublasPath) throws IOException, InterruptedException {
+        CudaDriver.Probe p = CudaDriver.probe();
+        System.out.println("probe=" + (p.available() ? "available" : p.reason()));
+        System.setProperty("ss2d.cublas.library", cublasPath);
+        System.out.println("cublas-load=" + (Cublas.load() == null ? "loaded" : Cublas.load()));
+        for (int i = 0; i < 10; i++) {
+            System.gc();
+            Thread.sleep(100);
+        }
+        String maps = Files.readString(Path.of("/proc/self/maps"));
+        System.out.println("cuda-mapped=" + maps.contains("fake-cuda/libcuda.so.1"));
+        System.out.println("cublas-mapped=" + maps.contains("fake-cublas/libcublas.so.13"));
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment n = a.allocate(ValueLayout.JAVA_INT);
+            System.out.println("count-status=" + CudaH.cuDeviceGetCount(n));
+            System.out.println("cublas-status=" + CublasH.cublasGetVersion_v2(MemorySegment.NULL, n));
+        } catch (Throwable t) {
+            System.out.println("use-failed=" + t);
         }
     }
 }
