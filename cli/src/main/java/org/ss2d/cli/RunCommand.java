@@ -54,6 +54,7 @@ final class RunCommand implements Callable<Integer> {
         if (Files.isDirectory(output)) {
             throw new Ss2dArgumentException("-o", "a file name", output + " is a folder", null);
         }
+        OutputPaths.check(caseFile, output);
         Ss2d ss = Backs.facade(backend);
         PrintWriter out = spec.commandLine().getOut();
         try (RootAllocator root = new RootAllocator();

@@ -1,7 +1,12 @@
 package org.ss2d.interop.arrow;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.core.StreamReadFeature;
+import com.fasterxml.jackson.core.json.JsonReadFeature;
+import com.fasterxml.jackson.databind.DeserializationFeature;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.json.JsonMapper;
 import java.util.Arrays;
 import org.apache.arrow.memory.BufferAllocator;
 import org.apache.arrow.vector.FieldVector;
@@ -25,7 +30,15 @@ import org.ss2d.tensor.Shapes;
  */
 public final class FixedShapeTensorType extends ArrowType.ExtensionType {
     public static final String EXTENSION_NAME = "arrow.fixed_shape_tensor";
-    private static final ObjectMapper JSON = new ObjectMapper();
+    /**
+     * Strict JSON: duplicate keys and text after the value are errors (a file that says
+     * {@code {"shape":[2],"shape":[3]}} has no one shape).
+     */
+    public static final ObjectMapper JSON = JsonMapper.builder()
+            .enable(StreamReadFeature.STRICT_DUPLICATE_DETECTION)
+            .enable(DeserializationFeature.FAIL_ON_TRAILING_TOKENS)
+            .enable(JsonReadFeature.ALLOW_NON_NUMERIC_NUMBERS) // NaN is then rejected by name, not as bad JSON
+            .build();
     private static final FixedShapeTensorType PROTOTYPE = new FixedShapeTensorType(new long[] {0}, 0, null, "{\"shape\":[0]}");
 
     private final long[] shape;
@@ -104,21 +117,54 @@ public final class FixedShapeTensorType extends ArrowType.ExtensionType {
         long[] parsed;
         try {
             parsed = parseShape(JSON.readTree(serializedData));
-        } catch (Exception e) {
-            return new FixedShapeTensorType(new long[] {n}, n, "extension metadata " + serializedData
-                    + " is not of the form {\"shape\":[...]}: " + e.getMessage(), serializedData);
+        } catch (JsonProcessingException e) {
+            return new FixedShapeTensorType(new long[] {n}, n, "extension metadata " + abbreviate(serializedData)
+                    + " is not JSON of the form {\"shape\":[...]} (" + e.getOriginalMessage() + ")", serializedData);
+        } catch (IllegalArgumentException e) {
+            return new FixedShapeTensorType(new long[] {n}, n, "extension metadata " + abbreviate(serializedData)
+                    + ": " + e.getMessage(), serializedData);
         }
-        long count;
-        try {
-            count = Shapes.elementCount(parsed);
-        } catch (RuntimeException e) {
-            count = -1;
-        }
-        if (count != n) {
-            return new FixedShapeTensorType(parsed, n, "extension shape " + Shapes.format(parsed) + " holds "
-                    + count + " elements but the FixedSizeList has " + n, serializedData);
+        String mismatch = elementsProblem(parsed, n);
+        if (mismatch != null) {
+            return new FixedShapeTensorType(parsed, n, "extension " + mismatch, serializedData);
         }
         return new FixedShapeTensorType(parsed, n, null, serializedData);
+    }
+
+    /**
+     * Null when {@code shape} holds exactly {@code listSize} elements, else what is wrong, in words
+     * (a product past 2^63 is "more than ... elements", never an arithmetic error).
+     */
+    public static String elementsProblem(long[] shape, int listSize) {
+        long count = 1;
+        for (long d : shape) {
+            if (d != 0 && count > Long.MAX_VALUE / d) {
+                return "shape " + Shapes.format(shape) + " holds more than " + Long.MAX_VALUE
+                        + " elements but the FixedSizeList has " + listSize;
+            }
+            count *= d;
+        }
+        return count == listSize ? null
+                : "shape " + Shapes.format(shape) + " holds " + count + " elements but the FixedSizeList has " + listSize;
+    }
+
+    /**
+     * A shape written as a JSON list of sizes ({@code [2, 3]}), as in a plain column's {@code shape}
+     * field metadata: integers from 0 to 2^63-1 only (no 2.0, no 2^64 + 2 wrapping to 2).
+     *
+     * @throws IllegalArgumentException saying what is wrong, in words
+     */
+    public static long[] parseShapeList(String json) {
+        try {
+            return longList(JSON.readTree(json), "shape");
+        } catch (JsonProcessingException e) {
+            throw new IllegalArgumentException("not JSON (" + e.getOriginalMessage() + ")");
+        }
+    }
+
+    private static String abbreviate(String s) {
+        String one = s.replaceAll("\\s+", " ");
+        return one.length() > 80 ? one.substring(0, 77) + "..." : one;
     }
 
     @Override
@@ -145,7 +191,8 @@ public final class FixedShapeTensorType extends ArrowType.ExtensionType {
 
     /** Reads {@code shape}; rejects a non-identity {@code permutation} (we only do row-major). */
     private static long[] parseShape(JsonNode root) {
-        JsonNode s = root == null ? null : root.get("shape");
+        if (root == null || !root.isObject()) throw new IllegalArgumentException("not a JSON object");
+        JsonNode s = root.get("shape");
         long[] shape = longList(s, "shape");
         JsonNode perm = root.get("permutation");
         if (perm != null && !perm.isNull()) {
@@ -167,10 +214,11 @@ public final class FixedShapeTensorType extends ArrowType.ExtensionType {
         long[] out = new long[node.size()];
         for (int i = 0; i < out.length; i++) {
             JsonNode v = node.get(i);
-            if (!v.canConvertToLong() || !v.isIntegralNumber() || v.asLong() < 0) {
-                throw new IllegalArgumentException("\"" + key + "\"[" + i + "] = " + v + " is not a size >= 0");
+            if (!v.isIntegralNumber() || !v.canConvertToLong() || v.longValue() < 0) {
+                throw new IllegalArgumentException("\"" + key + "\"[" + i + "] = " + abbreviate(v.toString())
+                        + " is not an integer from 0 to " + Long.MAX_VALUE);
             }
-            out[i] = v.asLong();
+            out[i] = v.longValue();
         }
         return out;
     }

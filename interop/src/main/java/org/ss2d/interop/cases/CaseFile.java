@@ -1,13 +1,11 @@
 package org.ss2d.interop.cases;
 
-import com.fasterxml.jackson.databind.JsonNode;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
 import java.nio.channels.SeekableByteChannel;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
-import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.util.Arrays;
@@ -16,7 +14,6 @@ import java.util.List;
 import java.util.Map;
 import org.apache.arrow.memory.BufferAllocator;
 import org.apache.arrow.vector.FieldVector;
-import org.apache.arrow.vector.Float2Vector;
 import org.apache.arrow.vector.Float4Vector;
 import org.apache.arrow.vector.Float8Vector;
 import org.apache.arrow.vector.VectorSchemaRoot;
@@ -26,9 +23,7 @@ import org.apache.arrow.vector.types.pojo.Field;
 import org.apache.arrow.vector.util.ByteArrayReadableSeekableByteChannel;
 import org.ss2d.interop.arrow.ArrowTensors;
 import org.ss2d.interop.arrow.FixedShapeTensorType;
-import org.ss2d.interop.arrow.FixedShapeTensorVector;
 import org.ss2d.tensor.DType;
-import org.ss2d.tensor.Shapes;
 import org.ss2d.tensor.Tensor;
 import org.ss2d.tensor.TensorScope;
 import org.ss2d.validate.Ss2dArgumentException;
@@ -36,7 +31,7 @@ import org.ss2d.validate.Ss2dArgumentException;
 /**
  * A case file opened for reading, per {@code case-files.md}: an Arrow IPC file with one record batch
  * whose columns hold one tensor each, in the first row. Columns become tensors on request: float32
- * columns are viewed in place (no copy), float64 and float16 are rounded to float32. Every fault is
+ * columns are viewed in place (no copy), float64 is rounded to float32 (half precision is refused by name for now). Every fault is
  * an {@link Ss2dArgumentException} naming {@code file} or the column, with what was expected and
  * what was found.
  *
@@ -46,8 +41,8 @@ public final class CaseFile implements AutoCloseable {
     public static final String KIND_KEY = "ss2d.kind";
     public static final String OPTIONS_KEY = "ss2d.options";
     /** Field metadata naming a plain FixedSizeList column's shape, as a JSON list. */
-    public static final String SHAPE_KEY = "shape";
-    public static final String LOGICAL_DTYPE_KEY = "logical_dtype";
+    public static final String SHAPE_KEY = TensorColumns.SHAPE_KEY;
+    public static final String LOGICAL_DTYPE_KEY = TensorColumns.LOGICAL_DTYPE_KEY;
     private static final byte[] MAGIC = "ARROW1".getBytes(StandardCharsets.US_ASCII);
 
     static {
@@ -79,7 +74,7 @@ public final class CaseFile implements AutoCloseable {
         try {
             channel = FileChannel.open(path, StandardOpenOption.READ);
         } catch (IOException e) {
-            throw new Ss2dArgumentException("file", "a readable Arrow IPC file", path + " (" + oneLine(e) + ")", null);
+            throw new Ss2dArgumentException("file", "a readable Arrow IPC file", path + " (" + Messages.inWords(e) + ")", null);
         }
         return open(scope, path, channel);
     }
@@ -94,6 +89,7 @@ public final class CaseFile implements AutoCloseable {
         ArrowFileReader reader = null;
         try {
             checkContainer(path, channel);
+            IpcPreflight.check(path, channel);
             alloc = scope.allocator().newChildAllocator("case " + path.getFileName(), 0, Long.MAX_VALUE);
             reader = new ArrowFileReader(channel, alloc);
             int batches = reader.getRecordBlocks().size();
@@ -120,7 +116,7 @@ public final class CaseFile implements AutoCloseable {
         } catch (IOException | RuntimeException e) {
             closeQuietly(reader, channel, alloc);
             throw new Ss2dArgumentException("file", "a valid Arrow IPC file", "unreadable content in " + path
-                    + " (" + oneLine(e) + ")", null);
+                    + " (" + Messages.inWords(e) + ")", null);
         }
     }
 
@@ -189,12 +185,7 @@ public final class CaseFile implements AutoCloseable {
     public Tensor tensor(String column) {
         Tensor t = loaded.get(column);
         if (t != null) return t;
-        FieldVector v = batch.getVector(column);
-        if (v == null) {
-            throw new Ss2dArgumentException(column, "a column \"" + column + "\"",
-                    "no such column in " + path.getFileName() + " (columns: " + String.join(", ", columns()) + ")", null);
-        }
-        t = load(column, v);
+        t = load(column, vector(column));
         loaded.put(column, t);
         return t;
     }
@@ -206,11 +197,7 @@ public final class CaseFile implements AutoCloseable {
 
     /** The shape a column declares (extension type and/or field metadata), checked for agreement. */
     public long[] shape(String column) {
-        FieldVector v = batch.getVector(column);
-        if (v == null) {
-            throw new Ss2dArgumentException(column, "a column \"" + column + "\"", "no such column", null);
-        }
-        return declaredShape(column, v);
+        return TensorColumns.declaredShape(column, vector(column));
     }
 
     /** The declared shape, or null when the file has no such column (for {@code ConfigInference}). */
@@ -220,143 +207,53 @@ public final class CaseFile implements AutoCloseable {
 
     /**
      * The column's values (first row) as stored, widened to double: float64 columns keep their
-     * precision (expected outputs, float64 references), float32 and float16 are exact in double.
+     * precision (expected outputs, float64 references); float32 is exact in double.
      */
     public double[] doubles(String column) {
-        FieldVector v = batch.getVector(column);
-        if (v == null) {
-            throw new Ss2dArgumentException(column, "a column \"" + column + "\"", "no such column", null);
-        }
-        declaredShape(column, v);
-        FixedSizeListVector list = v instanceof FixedShapeTensorVector e ? e.getUnderlyingVector() : (FixedSizeListVector) v;
-        FieldVector values = list.getDataVector();
+        FieldVector v = vector(column);
+        FieldVector values = TensorColumns.firstRow(column, v);
+        FixedSizeListVector list = TensorColumns.storage(column, v);
         int n = list.getListSize();
         int start = list.getElementStartIndex(0);
         double[] out = new double[n];
-        switch (values) {
-            case Float8Vector d -> { for (int i = 0; i < n; i++) out[i] = d.get(start + i); }
-            case Float4Vector f -> { for (int i = 0; i < n; i++) out[i] = f.get(start + i); }
-            default -> {
-                Tensor t = tensor(column); // rejects what is no float tensor, by name
-                for (int i = 0; i < n; i++) out[i] = t.getFloat(i);
-            }
+        if (values instanceof Float8Vector d) {
+            for (int i = 0; i < n; i++) out[i] = d.get(start + i);
+        } else {
+            Float4Vector f = (Float4Vector) values;
+            for (int i = 0; i < n; i++) out[i] = f.get(start + i);
         }
         return out;
     }
 
-    /** The stored value type of a tensor column: {@code float32}, {@code float64}, ... */
+    /** The stored value type of a tensor column ({@code float32}, {@code float64}, {@code float16}...), or null. */
     public String storedDtype(String column) {
         FieldVector v = batch.getVector(column);
         if (v == null) return null;
-        FixedSizeListVector list = v instanceof FixedShapeTensorVector e ? e.getUnderlyingVector() : (FixedSizeListVector) v;
-        return switch (list.getDataVector()) {
-            case Float8Vector d -> "float64";
-            case Float4Vector f -> "float32";
-            case Float2Vector h -> "float16";
-            default -> list.getDataVector().getField().getType().toString();
-        };
+        return TensorColumns.dtypeName(TensorColumns.storage(column, v).getDataVector().getField().getType());
+    }
+
+    private FieldVector vector(String column) {
+        FieldVector v = batch.getVector(column);
+        if (v == null) {
+            throw new Ss2dArgumentException(column, "a column \"" + column + "\"",
+                    "no such column in " + path.getFileName() + " (columns: " + String.join(", ", columns()) + ")", null);
+        }
+        return v;
     }
 
     private Tensor load(String column, FieldVector v) {
-        long[] shape = declaredShape(column, v);
-        FixedSizeListVector list = v instanceof FixedShapeTensorVector e ? e.getUnderlyingVector() : (FixedSizeListVector) v;
-        if (list.isNull(0)) {
-            throw new Ss2dArgumentException(column, "a tensor in the first row", "null", null);
-        }
-        FieldVector values = list.getDataVector();
-        int n = list.getListSize();
-        int start = list.getElementStartIndex(0);
-        for (int i = 0; i < n && values.getNullCount() > 0; i++) {
-            if (values.isNull(start + i)) {
-                throw new Ss2dArgumentException(column, "no null values", "a null at flat index " + i, null);
-            }
-        }
+        long[] shape = TensorColumns.declaredShape(column, v);
+        FieldVector values = TensorColumns.firstRow(column, v);
+        FixedSizeListVector list = TensorColumns.storage(column, v);
         if (values instanceof Float4Vector) {
             return ArrowTensors.wrapRow(tensors, list, 0, shape);
         }
+        Float8Vector d = (Float8Vector) values;
+        int n = list.getListSize();
+        int start = list.getElementStartIndex(0);
         Tensor t = tensors.allocate(column, DType.F32, shape);
-        if (values instanceof Float8Vector d) {
-            for (int i = 0; i < n; i++) t.setFloat(i, (float) d.get(start + i)); // round to the compute dtype
-        } else if (values instanceof Float2Vector h) {
-            for (int i = 0; i < n; i++) t.setFloat(i, Float.float16ToFloat(h.get(start + i)));
-        } else {
-            t.close();
-            throw new Ss2dArgumentException(column, "float32, float64 or float16 values",
-                    values.getField().getType().toString(), null);
-        }
+        for (int i = 0; i < n; i++) t.setFloat(i, (float) d.get(start + i)); // round to the compute dtype
         return t;
-    }
-
-    private long[] declaredShape(String column, FieldVector v) {
-        Field f = v.getField();
-        String logical = f.getMetadata() == null ? null : f.getMetadata().get(LOGICAL_DTYPE_KEY);
-        if (logical != null && logical.toLowerCase(java.util.Locale.ROOT).startsWith("complex")) {
-            throw new Ss2dArgumentException(column, "real values", logical + " (complex tensors are not supported)", null);
-        }
-        long[] meta = metadataShape(column, f);
-        FixedShapeTensorType type = v instanceof FixedShapeTensorVector e ? e.tensorType() : unregisteredExtension(f);
-        if (type != null) {
-            if (type.problem() != null) {
-                throw new Ss2dArgumentException(column, "a usable " + FixedShapeTensorType.EXTENSION_NAME + " type",
-                        type.problem(), null);
-            }
-            long[] ext = type.shape();
-            if (meta != null && !Arrays.equals(meta, ext)) {
-                throw new Ss2dArgumentException(column, "field metadata shape equal to the extension shape "
-                        + Shapes.format(ext), Shapes.format(meta), null);
-            }
-            return ext;
-        }
-        if (!(v instanceof FixedSizeListVector list)) {
-            throw new Ss2dArgumentException(column, "a FixedSizeList or " + FixedShapeTensorType.EXTENSION_NAME + " column",
-                    f.getType().toString(), null);
-        }
-        if (meta == null) {
-            throw new Ss2dArgumentException(column, "field metadata \"shape\" (a JSON list) or the "
-                    + FixedShapeTensorType.EXTENSION_NAME + " type", "a plain FixedSizeList[" + list.getListSize()
-                    + "] without a shape", null);
-        }
-        long count = Shapes.elementCount(meta);
-        if (count != list.getListSize()) {
-            throw new Ss2dArgumentException(column, "a shape with " + list.getListSize() + " elements (the list size)",
-                    Shapes.format(meta) + " = " + count + " elements", null);
-        }
-        return meta;
-    }
-
-    /**
-     * The tensor type of a column that Arrow read as its plain storage because no extension type was
-     * registered when the schema was read (the keys are then still in the field metadata).
-     */
-    private static FixedShapeTensorType unregisteredExtension(Field f) {
-        Map<String, String> md = f.getMetadata();
-        if (md == null || !FixedShapeTensorType.EXTENSION_NAME.equals(md.get("ARROW:extension:name"))) return null;
-        String json = md.getOrDefault("ARROW:extension:metadata", "");
-        return FixedShapeTensorType.of(1).deserialize(f.getType(), json) instanceof FixedShapeTensorType t ? t : null;
-    }
-
-    private static long[] metadataShape(String column, Field f) {
-        String text = f.getMetadata() == null ? null : f.getMetadata().get(SHAPE_KEY);
-        if (text == null) return null;
-        try {
-            JsonNode n = CaseOptions.JSON.readTree(text);
-            if (n == null || !n.isArray()) throw new IllegalArgumentException("not a list");
-            long[] s = new long[n.size()];
-            for (int i = 0; i < s.length; i++) {
-                JsonNode d = n.get(i);
-                if (!d.isIntegralNumber() || d.asLong() < 0) throw new IllegalArgumentException("not a size");
-                s[i] = d.asLong();
-            }
-            return s;
-        } catch (Exception e) {
-            throw new Ss2dArgumentException(column, "field metadata shape as a JSON list of sizes, e.g. [2, 3]",
-                    CaseOptions.abbreviate(text), null);
-        }
-    }
-
-    static String oneLine(Throwable e) {
-        String m = e.getMessage() == null ? e.getClass().getSimpleName() : e.getClass().getSimpleName() + ": " + e.getMessage();
-        return CaseOptions.abbreviate(m);
     }
 
     private static void closeQuietly(ArrowFileReader reader, SeekableByteChannel channel, BufferAllocator alloc) {

@@ -6,6 +6,9 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.util.LinkedHashMap;
 import java.util.Map;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import org.ss2d.interop.arrow.FixedShapeTensorType;
 import org.ss2d.validate.Ss2dArgumentException;
 
 /**
@@ -13,9 +16,12 @@ import org.ss2d.validate.Ss2dArgumentException;
  * wrong type by naming the option ({@code options.H}). Unknown keys are ignored, as the contract says.
  */
 public final class CaseOptions {
-    /** Accepts NaN/Infinity (Python's json.dumps writes them) so that they are rejected by name, not as bad JSON. */
-    static final ObjectMapper JSON = com.fasterxml.jackson.databind.json.JsonMapper.builder()
-            .enable(com.fasterxml.jackson.core.json.JsonReadFeature.ALLOW_NON_NUMERIC_NUMBERS).build();
+    /**
+     * Strict JSON (duplicate keys and text after the object are errors) that accepts NaN/Infinity,
+     * which Python's json.dumps writes, so that they are rejected by the option's name, not as bad JSON.
+     */
+    static final ObjectMapper JSON = FixedShapeTensorType.JSON;
+    private static final Pattern DUPLICATE = Pattern.compile("Duplicate (?:field|Object property) '([^']*)'");
     private final ObjectNode root;
 
     private CaseOptions(ObjectNode root) {
@@ -35,8 +41,13 @@ public final class CaseOptions {
         try {
             n = JSON.readTree(json);
         } catch (JsonProcessingException e) {
-            throw new Ss2dArgumentException(CaseFile.OPTIONS_KEY, "a JSON object",
-                    "unparsable text " + abbreviate(json) + " (" + e.getOriginalMessage() + ")", null);
+            Matcher dup = DUPLICATE.matcher(String.valueOf(e.getOriginalMessage()));
+            if (dup.find()) {
+                throw new Ss2dArgumentException("options." + dup.group(1), "one value", "the key twice in "
+                        + abbreviate(json), null);
+            }
+            throw new Ss2dArgumentException(CaseFile.OPTIONS_KEY, "a JSON object", "unparsable text " + abbreviate(json)
+                    + " (" + Messages.abbreviate(String.valueOf(e.getOriginalMessage())) + ")", null);
         }
         if (!(n instanceof ObjectNode o)) {
             throw new Ss2dArgumentException(CaseFile.OPTIONS_KEY, "a JSON object", abbreviate(json), null);
@@ -63,15 +74,16 @@ public final class CaseOptions {
         return v.booleanValue();
     }
 
-    /** An integer option, or null when absent. */
+    /** An integer option, or null when absent: 4.5 and 1e300 are rejections, not 4 and 2^63-1. */
     public Long integer(String key) {
         if (!has(key)) return null;
         JsonNode v = root.get(key);
         if (v.isIntegralNumber() && v.canConvertToLong()) return v.longValue();
-        if (v.isFloatingPointNumber() && v.doubleValue() == Math.rint(v.doubleValue()) && Double.isFinite(v.doubleValue())) {
-            return (long) v.doubleValue(); // 56.0 written by a float-minded tool is still 56
+        double d = v.doubleValue();
+        if (v.isFloatingPointNumber() && d == Math.rint(d) && Math.abs(d) < 0x1p63) {
+            return (long) d; // 56.0 written by a float-minded tool is still 56
         }
-        throw wrong(key, "an integer", v);
+        throw wrong(key, "an integer from " + Long.MIN_VALUE + " to " + Long.MAX_VALUE, v);
     }
 
     /** A finite number, or null when absent. */

@@ -38,6 +38,7 @@ public enum OpKind {
 
     /** The call this kind makes of the file's columns and options. */
     public OpCall prepare(CaseFile file) {
+        file.options(); // every kind's options are JSON parsed strictly, used by the kind or not
         return runner.prepare(file);
     }
 

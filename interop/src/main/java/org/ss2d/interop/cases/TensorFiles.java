@@ -43,7 +43,9 @@ public final class TensorFiles {
             for (var e : tensors.entrySet()) vectors.add(ArrowTensors.toVector(e.getValue(), e.getKey(), allocator));
             List<Field> fields = vectors.stream().map(FieldVector::getField).toList();
             Schema schema = new Schema(fields, new LinkedHashMap<>(metadata));
-            tmp = Files.createTempFile(dir, "." + target.getFileName() + ".", ".tmp");
+            // A short temporary name: one built from the target's would pass the file system's name limit
+            // for a target name that is itself legal (250 characters, say).
+            tmp = Files.createTempFile(dir, ".ss2d-", ".tmp");
             try {
                 // createTempFile makes the file private (0600); a result file is an ordinary file
                 Files.setPosixFilePermissions(tmp, java.nio.file.attribute.PosixFilePermissions.fromString("rw-r--r--"));
