@@ -54,8 +54,12 @@ public final class Backends {
     }
 
     private static List<Entry> discover() {
+        return discover(ServiceLoader.load(BackendProvider.class));
+    }
+
+    static List<Entry> discover(ServiceLoader<BackendProvider> loader) {
         List<Entry> out = new ArrayList<>();
-        for (ServiceLoader.Provider<BackendProvider> p : ServiceLoader.load(BackendProvider.class).stream().toList()) {
+        for (ServiceLoader.Provider<BackendProvider> p : loader.stream().toList()) {
             BackendProvider provider;
             try {
                 provider = p.get();
@@ -108,7 +112,7 @@ public final class Backends {
 
     private static Entry available(String name, String key) {
         Entry e = list().stream().filter(x -> x.name().equals(key)).findFirst().orElseThrow(() ->
-                new IllegalArgumentException("unknown backend \"" + name + "\"; valid: auto, " + String.join(", ", names())));
+                new IllegalArgumentException(unknown(name, list())));
         if (!e.available()) {
             throw new IllegalStateException("backend \"" + key + "\" is unavailable: " + e.availability().reason()
                     + " (available: " + availableNames() + ")");
@@ -123,6 +127,9 @@ public final class Backends {
             return get(forced);
         }
         List<Backend> all = autoCandidates();
+        if (list().isEmpty()) {
+            throw new IllegalStateException(NO_BACKEND);
+        }
         if (all.isEmpty()) {
             throw new IllegalStateException("no compute backend is available: " + reasons());
         }
@@ -158,6 +165,22 @@ public final class Backends {
             sb.append(e.name()).append(": ").append(e.available() ? "available" : e.availability().reason());
         }
         return sb.length() == 0 ? "no backend on the class path" : sb.toString();
+    }
+
+    /**
+     * What a library user sees when only {@code ss2d-api} is on the class path: the jars that bring
+     * backends (each registers itself through {@code META-INF/services}).
+     */
+    static final String NO_BACKEND = "no ss2d backend on the class path: add org.ss2d:ss2d-backend-cpu "
+            + "(any machine), org.ss2d:ss2d-backend-cuda (NVIDIA GPUs) or org.ss2d:ss2d-reference "
+            + "(float64 oracle, slow) as a runtime dependency (same version as ss2d-api; the ss2d-bom aligns them)";
+
+    static String unknown(String name, List<Entry> entries) {
+        if (entries.isEmpty()) {
+            return "unknown backend \"" + name + "\": " + NO_BACKEND;
+        }
+        return "unknown backend \"" + name + "\"; valid: auto, "
+                + String.join(", ", entries.stream().map(Entry::name).toList());
     }
 
     private static String availableNames() {

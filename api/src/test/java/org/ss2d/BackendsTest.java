@@ -68,6 +68,19 @@ class BackendsTest {
         }
     }
 
+    @Test
+    void withNoBackendOnTheClassPathTheErrorNamesTheArtifactsToAdd() throws Exception {
+        // A class loader that sees no META-INF/services entries: what a user with only ss2d-api has.
+        try (java.net.URLClassLoader none = new java.net.URLClassLoader(new java.net.URL[0], null)) {
+            java.util.List<Backends.Entry> found = Backends.discover(
+                    java.util.ServiceLoader.load(org.ss2d.spi.BackendProvider.class, none));
+            assertEquals(java.util.List.of(), found);
+            String m = Backends.unknown("cpu", found);
+            assertTrue(m.startsWith("unknown backend \"cpu\": no ss2d backend on the class path"), m);
+            assertTrue(m.contains("org.ss2d:ss2d-backend-cpu") && m.contains("org.ss2d:ss2d-backend-cuda"), m);
+        }
+    }
+
     static ScanArgs scan(TensorScope s, int dstate) {
         return ScanArgs.builder(RandomWeights.gaussian(s, 1, 1, 1, 4, 3), RandomWeights.gaussian(s, 2, 1, 1, 4, 3),
                 RandomWeights.gaussian(s, 3, 1, 4, dstate), RandomWeights.gaussian(s, 4, 1, 1, dstate, 3),

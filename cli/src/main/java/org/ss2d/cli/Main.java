@@ -1,6 +1,9 @@
 package org.ss2d.cli;
 
+import java.io.IOException;
+import java.io.InputStream;
 import java.io.PrintWriter;
+import java.util.Properties;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 
@@ -9,6 +12,8 @@ import picocli.CommandLine.Command;
  * (a bad case file, an unknown backend or op, a bad option). Every error is one line on stderr.
  */
 @Command(name = "ss2d", mixinStandardHelpOptions = true, versionProvider = Main.Version.class,
+        // INHERIT: every subcommand, also those added later, answers --help/-h and --version (-V).
+        scope = CommandLine.ScopeType.INHERIT,
         description = "VMamba's SS2D block and Mamba's selective scan on the JVM.",
         subcommands = {BackendsCommand.class, RunCommand.class, DemoCommand.class, ConformanceCommand.class,
                 BenchCommand.class, CommandLine.HelpCommand.class})
@@ -47,11 +52,20 @@ public final class Main implements Runnable {
         spec.commandLine().usage(spec.commandLine().getOut());
     }
 
+    /** The version the build wrote into {@code version.properties} (resource filtering), and the JVM's. */
     static final class Version implements CommandLine.IVersionProvider {
         @Override
-        public String[] getVersion() {
-            String v = Main.class.getPackage().getImplementationVersion();
-            return new String[] {"ss2d " + (v == null ? "0.1.0-SNAPSHOT" : v) + " on Java " + Runtime.version()};
+        public String[] getVersion() throws IOException {
+            return new String[] {"ss2d " + version() + " on Java " + Runtime.version()};
+        }
+
+        static String version() throws IOException {
+            Properties p = new Properties();
+            try (InputStream in = Main.class.getResourceAsStream("version.properties")) {
+                if (in == null) throw new IOException("version.properties is missing from the ss2d-cli jar (a broken build)");
+                p.load(in);
+            }
+            return p.getProperty("version");
         }
     }
 }
