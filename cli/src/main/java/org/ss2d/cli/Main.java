@@ -31,6 +31,15 @@ public final class Main implements Runnable {
 
     /** Runs the command with the given streams (tests call this instead of {@link #main}). */
     public static int run(PrintWriter out, PrintWriter err, String... args) {
+        CommandLine cl = commandLine(out, err);
+        int status = cl.execute(args);
+        out.flush();
+        err.flush();
+        return status;
+    }
+
+    /** The whole command tree with this command's error handling (tests walk it). */
+    static CommandLine commandLine(PrintWriter out, PrintWriter err) {
         CommandLine cl = new CommandLine(new Main());
         cl.setOut(out);
         cl.setErr(err);
@@ -41,10 +50,7 @@ public final class Main implements Runnable {
             return REJECTED;
         });
         cl.setExecutionExceptionHandler((ex, c, parsed) -> Errors.report(c.getErr(), ex));
-        int status = cl.execute(args);
-        out.flush();
-        err.flush();
-        return status;
+        return cl;
     }
 
     @Override
