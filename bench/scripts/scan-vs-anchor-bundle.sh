@@ -6,20 +6,21 @@
 #   tar -xzf dist/ss2d-linux-x64.tar.gz -C dist && bench/scripts/scan-vs-anchor-bundle.sh
 #   THREADS="1 2 16" ROUNDS=3 bench/scripts/scan-vs-anchor-bundle.sh
 #
-# The anchor source: ANCHOR_SRC, else ../shared/anchors/scan.c, else dist/anchor-scan.c (a copy carried along).
-# Prints the same markdown table as scan-vs-anchor.sh (bench/scripts/anchor-table.py) and keeps the raw lines in
-# $LOG (default /tmp/scan-vs-anchor-bundle.log).
+# The anchor source: ANCHOR_SRC, else bench/anchors/scan.c of this checkout, else dist/anchor-scan.c (a copy
+# carried along). Prints the same markdown table as scan-vs-anchor.sh (bench/scripts/anchor-table.py) and keeps
+# the raw lines in $LOG (default bench/target/scan-vs-anchor-bundle.log).
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
 cd "$ROOT"
 B="${B:-dist/ss2d/bin}"
-SRC="${ANCHOR_SRC:-../shared/anchors/scan.c}"
+SRC="${ANCHOR_SRC:-bench/anchors/scan.c}"
 [ -f "$SRC" ] || SRC=dist/anchor-scan.c
 SHAPES="${SHAPES:-4,768,4,3136,1 8,1536,4,784,1 2,2048,1,4096,16}"
 THREADS="${THREADS:-1 2}"
 ROUNDS="${ROUNDS:-5}"
-LOG="${LOG:-/tmp/scan-vs-anchor-bundle.log}"
-ANCHOR=/tmp/ss2d-anchor-scan
+mkdir -p bench/target/anchor
+LOG="${LOG:-bench/target/scan-vs-anchor-bundle.log}"
+ANCHOR=bench/target/anchor/scan
 gcc -O3 -march=native -fopenmp -o "$ANCHOR" "$SRC" -lm
 : > "$LOG"
 for shape in $SHAPES; do

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Java CPU scan vs the hand-tuned C anchor (shared/anchors/scan.c), measured in the same run:
+# Java CPU scan vs our C anchor (bench/anchors/scan.c, AVX-512 + OpenMP), measured in the same run:
 # for every shape and thread count, ROUNDS alternating runs of each (anchor first in odd rounds,
 # Java first in even ones), each a median of REPS timed calls after warm-up; the table reports the
 # median over rounds of each side's ns/elem and their ratio (Java / anchor: <= 1.25 is the target).
@@ -13,19 +13,23 @@
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
 cd "$ROOT"
-ANCHOR_SRC="${ANCHOR_SRC:-$ROOT/../shared/anchors/scan.c}"
-[ -f "$ANCHOR_SRC" ] || ANCHOR_SRC=/work/shared/anchors/scan.c
+ANCHOR_SRC="${ANCHOR_SRC:-$ROOT/bench/anchors/scan.c}"
 SHAPES="${SHAPES:-4,768,4,3136,1 8,1536,4,784,1 2,2048,1,4096,16}"
 THREADS="${THREADS:-1 2}"
 ROUNDS="${ROUNDS:-5}"
 REPS="${REPS:-11}"
-JAVA="${JAVA:-/usr/lib/jvm/temurin-25-jdk-amd64/bin/java}"
+# java: $JAVA, else the JDK 25 that the launcher finds (JAVA_HOME, /usr/lib/jvm, ~/.sdkman, ...)
+if [ -z "${JAVA:-}" ]; then
+  source "$ROOT/cli/src/dist/jdk.sh"
+  JAVA="$(find_jdk)/bin/java"
+fi
 OUT=bench/target
 mkdir -p "$OUT/anchor"
 gcc -O3 -march=native -fopenmp -o "$OUT/anchor/scan" "$ANCHOR_SRC" -lm
 if [ ! -f bench/target/classes/org/ss2d/bench/ScanBench.class ] || [ ! -f "$OUT/classpath.txt" ]; then
-  ./mvnw -q -o -pl bench install -DskipTests
-  ./mvnw -q -o -pl bench dependency:build-classpath -Dmdep.outputFile=target/classpath.txt
+  # the reactor's jars (nothing installed into ~/.m2): each module's target/classpath.txt names them
+  ./mvnw -q -B -pl bench -am -Dmaven.test.skip=true -Dmaven.javadoc.skip=true -Dmaven.source.skip=true \
+    package dependency:build-classpath -Dmdep.outputFile=target/classpath.txt
 fi
 CP="bench/target/classes:$(cat "$OUT/classpath.txt")"
 # the parent pom's ss2d.jvm.flags (the one place that lists them)
