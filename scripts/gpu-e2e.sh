@@ -12,7 +12,7 @@
 # STEPS="1 2 3" limits the run to some steps.
 set -uo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
-O="${OUT:-/tmp/ss2d-e2e}"
+O="${OUT:-${TMPDIR:-/tmp}/ss2d-e2e}"
 mkdir -p "$O"
 STEPS="${STEPS:-1 2 3 4 5 6}"
 [[ -d dist/ss2d ]] || tar -xzf dist/ss2d-linux-x64.tar.gz -C dist
@@ -44,10 +44,11 @@ bench() {
 }
 export B; export -f bench
 step 3 150 bench.txt bench
-harness() { # its own logs go to /tmp (only 8 files come back from $OUT); the sanitizer summaries print here
-  OUT=/tmp/harness-out bash backend-cuda/src/test/cuda/run-on-gpu.sh
+harness() { # its own logs go to a temporary folder (only 8 files come back from $OUT); the sanitizer summaries print here
+  local logs; logs="$(mktemp -d)"
+  OUT="$logs" bash backend-cuda/src/test/cuda/run-on-gpu.sh
   local rc=$?
-  tail -n 5 /tmp/harness-out/memcheck.log /tmp/harness-out/racecheck.log
+  tail -n 5 "$logs/memcheck.log" "$logs/racecheck.log"
   return $rc
 }
 export -f harness

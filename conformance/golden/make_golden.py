@@ -9,7 +9,7 @@ torch's erf GELU. Inputs are drawn as float32 (so every backend sees exactly the
 widened to float64; expected outputs are stored as float64 columns `out` (and `last_state`, or
 `xs` / `y` for cross cases).
 
-Files follow shared/spec/case-files.md: an Arrow IPC file with one record batch, one row, a
+Files follow docs/case-files.md: an Arrow IPC file with one record batch, one row, a
 column per tensor as arrow.fixed_shape_tensor (storage FixedSizeList, {"shape": [...]}), and the
 schema metadata ss2d.kind and ss2d.options (JSON).
 

@@ -3,7 +3,7 @@
 
     python3 interop/scripts/roundtrip.py [--ss2d CMD] [--backend NAME] [--keep DIR]
 
-For each case: pyarrow writes an Arrow IPC case file as /work/shared/spec/case-files.md describes
+For each case: pyarrow writes an Arrow IPC case file as docs/case-files.md describes
 (fixed_shape_tensor columns, or a plain FixedSizeList with a "shape" field metadata, float32 or
 float64 values), the Java engine runs it (`ss2d run CASE -o RESULT [--backend NAME]`), pyarrow reads
 the result file back and NumPy compares it with its own float64 computation (ss2d_ref.py).

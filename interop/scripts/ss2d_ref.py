@@ -1,5 +1,5 @@
 """Float64 reference of VMamba's SS2D (v05_noz, channels-first) and VSS block, and of Mamba's
-selective scan, written from /work/shared/spec/selective-scan.md (sections 1.2, 5.2, 5.3).
+selective scan, written from docs/selective-scan.md (the selective scan, CrossScan/CrossMerge, the SS2D block).
 
 Two back ends share one code path: NumPy (always) and PyTorch (when the caller passes torch
 tensors), so that the fixture writer (PyTorch) and the round-trip check (NumPy) compute the same

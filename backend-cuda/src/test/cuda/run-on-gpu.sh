@@ -9,11 +9,12 @@ fatbin=$here/../../main/fatbin/ss2d_kernels.fatbin
 nvidia-smi --query-gpu=name,driver_version,clocks.sm,clocks.mem --format=csv,noheader
 nvcc --version | tail -1
 cuobjdump --list-elf --list-ptx "$fatbin" 2>&1 | grep -o "s\?m_[0-9a-z]*\.\(cubin\|ptx\)\|compute_[0-9a-z]*\.ptx" | sort | uniq -c | tee "$out/fatbin-contents.txt"
-nvcc -O3 -std=c++17 -arch=sm_90 -lineinfo -o /tmp/harness "$here/harness.cu" -lcuda || exit 2
-/tmp/harness --fatbin "$fatbin" "$@" 2>&1 | tee "$out/harness.log"
+harness=$(mktemp -d)/harness   # built for this machine's GPU, outside the checkout
+nvcc -O3 -std=c++17 -arch=sm_90 -lineinfo -o "$harness" "$here/harness.cu" -lcuda || exit 2
+"$harness" --fatbin "$fatbin" "$@" 2>&1 | tee "$out/harness.log"
 rc=${PIPESTATUS[0]}
 for tool in memcheck racecheck; do
-  compute-sanitizer --tool $tool --error-exitcode 9 /tmp/harness --small > "$out/$tool.log" 2>&1
+  compute-sanitizer --tool $tool --error-exitcode 9 "$harness" --small > "$out/$tool.log" 2>&1
   echo "compute-sanitizer $tool: exit $? ($(grep -c '^ok' "$out/$tool.log") ok, $(grep -c '^FAIL' "$out/$tool.log") FAIL); $(tail -1 "$out/$tool.log")"
 done
 exit $rc
