@@ -80,7 +80,7 @@ class ReadmeSampleTest {
         Path readme = (Files.exists(here.resolve("README.md")) && Files.exists(here.resolve("mvnw")) ? here : here.getParent())
                 .resolve("README.md");
         List<String> lines = Files.readAllLines(readme);
-        int marker = indexOf(lines, "<!-- readme-sample", 0);
+        int marker = indexOf(lines, "<!-- readme-sample: the block below is compiled and run by cli/", 0);
         int open = indexOf(lines, "```java", marker);
         int close = indexOf(lines, "```", open + 1);
         List<String> inReadme = lines.subList(open + 1, close);
@@ -92,6 +92,34 @@ class ReadmeSampleTest {
         List<String> inTest = code.subList(b + 1, e).stream().map(l -> l.length() >= 8 ? l.substring(8) : l.strip()).toList();
         assertEquals(String.join("\n", inTest), String.join("\n", inReadme),
                 "README.md's API sample differs from ReadmeSampleTest.sample(): update one to match the other");
+    }
+
+    /**
+     * The README's "Use it from Maven or Gradle" shows examples/consumer (built and run by examples/pom.xml
+     * against installed artifacts): its dependencies and its code, each the part between the file's
+     * BEGIN README / END README markers, the pom with the project's version filled in.
+     */
+    @Test
+    void readmeShowsExactlyTheConsumerProject() throws IOException {
+        Path here = Path.of("").toAbsolutePath();
+        Path root = Files.exists(here.resolve("mvnw")) ? here : here.getParent();
+        List<String> lines = Files.readAllLines(root.resolve("README.md"));
+        String version = java.util.regex.Pattern.compile("<artifactId>ss2d-parent</artifactId>\\s*<version>([^<]+)</version>")
+                .matcher(Files.readString(root.resolve("pom.xml"))).results().findFirst().orElseThrow().group(1);
+        for (String[] f : new String[][] {{"examples/consumer/pom.xml", "```xml", "<!-- BEGIN README -->", "<!-- END README -->"},
+                {"examples/consumer/src/main/java/example/Consumer.java", "```java", "// BEGIN README", "// END README"}}) {
+            int marker = indexOf(lines, "<!-- readme-sample: " + f[0], 0);
+            int open = indexOf(lines, f[1], marker);
+            int close = indexOf(lines, "```", open + 1);
+            List<String> code = Files.readAllLines(root.resolve(f[0]));
+            int b = indexOf(code, f[2], 0), e = indexOf(code, f[3], b);
+            int indent = code.get(b).indexOf(f[2]);
+            List<String> inFile = code.subList(b + 1, e).stream()
+                    .map(l -> l.length() >= indent ? l.substring(indent) : l.strip())
+                    .map(l -> l.replace("@project.version@", version)).toList();
+            assertEquals(String.join("\n", inFile), String.join("\n", lines.subList(open + 1, close)),
+                    "README.md differs from " + f[0] + " (between its README markers): update one to match the other");
+        }
     }
 
     private static int indexOf(List<String> lines, String prefix, int from) {
