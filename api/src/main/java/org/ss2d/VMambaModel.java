@@ -19,6 +19,8 @@ import org.ss2d.validate.Validator;
  * weights ({@link #of}, {@link Ss2d#vmamba}), then one call per batch of images. The backend keeps its
  * form of the weights and its workspaces between calls (nothing is allocated after the first call of a
  * shape); calls on one model are serialised. Close it to free them; the weight tensors stay the caller's.
+ * The weights are read when the model is built (a backend may copy them into its own layout or onto its
+ * device): build a new model after changing a weight tensor in place.
  *
  * <pre>{@code
  * VMambaWeights w = VMambaWeights.fromStateDict(safetensors.tensors());   // config inferred

@@ -216,6 +216,24 @@ public final class CpuBackend implements Backend, AutoCloseable {
      */
     void ss2d(Workspace ws, SS2DWeights wt, MemorySegment zProj, MemorySegment x, MemorySegment out,
               MemorySegment residual, int b, int h, int w) {
+        ss2d(ws, wt, zProj, null, x, out, residual, b, h, w);
+    }
+
+    /** The projections' weights packed once for the GEMM (a model's), or nulls to pack them per call. */
+    record PackedSS2D(Object inProj, Object zProj, Object[] xProj, Object outProj) {
+        static PackedSS2D of(Kernels k, SS2DWeights wt, MemorySegment zProj) {
+            SS2DConfig c = wt.config();
+            int dm = c.dModel(), di = c.dInner(), rows = c.xProjRows();
+            Object[] xp = new Object[SS2DConfig.ROUTES];
+            for (int r = 0; r < xp.length; r++) xp[r] = k.packWeights(wt.xProjWeight().segment(), (long) r * rows * di, di, rows, di);
+            return new PackedSS2D(k.packWeights(wt.inProjWeight().segment(), 0, dm, di, dm),
+                    zProj == null ? null : k.packWeights(zProj, 0, dm, di, dm), xp,
+                    k.packWeights(wt.outProjWeight().segment(), 0, di, dm, di));
+        }
+    }
+
+    void ss2d(Workspace ws, SS2DWeights wt, MemorySegment zProj, PackedSS2D pk, MemorySegment x, MemorySegment out,
+              MemorySegment residual, int b, int h, int w) {
         SS2DConfig c = wt.config();
         final int dm = c.dModel(), di = c.dInner(), n = c.dState(), r = c.dtRank(), k = c.dConv(), rows = c.xProjRows();
         final long l = (long) h * w, routeStride = (long) di * l;
@@ -232,8 +250,11 @@ public final class CpuBackend implements Backend, AutoCloseable {
         }
 
         long t0 = System.nanoTime();
-        gemmBatched(wt.inProjWeight().segment(), 0, dm, x, dm, xi, di, l, b, null, Kernels.Activation.NONE, null);
-        if (z != null) gemmBatched(zProj, 0, dm, x, dm, z, di, l, b, null, Kernels.Activation.NONE, null);
+        gemmBatched(pk == null ? null : pk.inProj(), wt.inProjWeight().segment(), 0, dm, x, dm, xi, di, l, b, null,
+                Kernels.Activation.NONE, null);
+        if (z != null) {
+            gemmBatched(pk == null ? null : pk.zProj(), zProj, 0, dm, x, dm, z, di, l, b, null, Kernels.Activation.NONE, null);
+        }
         t0 = mark(Step.IN_PROJ, t0);
 
         // depthwise conv + SiLU straight into route 0 of xs, then the other routes from it, per plane
@@ -260,8 +281,8 @@ public final class CpuBackend implements Backend, AutoCloseable {
             int bk = i / tilesPerRoute, p0 = (i % tilesPerRoute) * tile, p1 = (int) Math.min(l, p0 + (long) tile);
             int kr = bk % 4;
             long xsOff = (long) bk * di * l, dblOff = (long) bk * rows * l;
-            kernels.gemm(xw, (long) kr * rows * di, di, xs, xsOff, (int) l, xdbl, dblOff, (int) l, di, 0, rows, p0, p1,
-                    null, 0, Kernels.Activation.NONE, null, 0);
+            kernels.gemmPacked(pk == null ? null : pk.xProj()[kr], xw, (long) kr * rows * di, di, xs, xsOff, (int) l, xdbl,
+                    dblOff, (int) l, di, 0, rows, p0, p1, null, 0, Kernels.Activation.NONE, null, 0);
             kernels.gemm(dtw, (long) kr * di * r, r, xdbl, dblOff, (int) l, dts, xsOff, (int) l, r, 0, di, p0, p1,
                     null, 0, Kernels.Activation.NONE, null, 0);
         });
@@ -289,7 +310,8 @@ public final class CpuBackend implements Backend, AutoCloseable {
             });
         }
         t0 = mark(Step.NORM_OUT, t0);
-        gemmBatched(wt.outProjWeight().segment(), 0, di, ym, di, out, dm, l, b, null, Kernels.Activation.NONE, residual);
+        gemmBatched(pk == null ? null : pk.outProj(), wt.outProjWeight().segment(), 0, di, ym, di, out, dm, l, b, null,
+                Kernels.Activation.NONE, residual);
         mark(Step.OUT_PROJ, t0);
     }
 
@@ -308,6 +330,12 @@ public final class CpuBackend implements Backend, AutoCloseable {
     /** {@code out[bi] = W (m x k) @ in[bi] (k x l)} for every image, tiled over columns. */
     void gemmBatched(MemorySegment wgt, long wOff, int k, MemorySegment in, int kIn, MemorySegment out, int m,
                              long l, int b, MemorySegment bias, Kernels.Activation act, MemorySegment residual) {
+        gemmBatched(null, wgt, wOff, k, in, kIn, out, m, l, b, bias, act, residual);
+    }
+
+    /** As above with the weights packed once ({@link Kernels#packWeights}; null packs per call). */
+    void gemmBatched(Object packed, MemorySegment wgt, long wOff, int k, MemorySegment in, int kIn, MemorySegment out,
+                     int m, long l, int b, MemorySegment bias, Kernels.Activation act, MemorySegment residual) {
         assert k == kIn;
         int tile = colTile(), tiles = (int) ((l + tile - 1) / tile);
         // Few column tiles (a small map late in a model, one image): split the rows too, in multiples of 16,
@@ -321,8 +349,8 @@ public final class CpuBackend implements Backend, AutoCloseable {
             int bi = t / tiles, p0 = (t % tiles) * tile, p1 = (int) Math.min(l, p0 + (long) tile);
             int m0 = part * rowStep, m1 = Math.min(m, m0 + rowStep);
             long inOff = (long) bi * k * l, outOff = (long) bi * m * l;
-            kernels.gemm(wgt, wOff, k, in, inOff, (int) l, out, outOff, (int) l, k, m0, m1, p0, p1, bias, 0, act,
-                    residual, outOff);
+            kernels.gemmPacked(packed, wgt, wOff, k, in, inOff, (int) l, out, outOff, (int) l, k, m0, m1, p0, p1, bias, 0,
+                    act, residual, outOff);
         });
     }
 

@@ -46,9 +46,13 @@ final class CpuVMamba implements ModelRunner {
     private enum Own { PATCH_EMBED, DOWNSAMPLE, CLASSIFIER, FEATURES }
 
     /** One block's parameters as the backend's kernels take them. */
-    private record Block(SS2DWeights op, MemorySegment zProj, MemorySegment normW, MemorySegment normB,
-                         MemorySegment norm2W, MemorySegment norm2B, MemorySegment fc1W, MemorySegment fc1B,
-                         MemorySegment fc2W, MemorySegment fc2B, int hidden) {}
+    private record Block(SS2DWeights op, MemorySegment zProj, CpuBackend.PackedSS2D packed, MemorySegment normW,
+                         MemorySegment normB, MemorySegment norm2W, MemorySegment norm2B, MemorySegment fc1W,
+                         Object fc1Packed, MemorySegment fc1B, MemorySegment fc2W, Object fc2Packed, MemorySegment fc2B,
+                         int hidden) {}
+
+    /** Packed conv/linear weights of the stem, downsampling and head, by parameter name. */
+    private final Map<String, Object> packed = new java.util.HashMap<>();
 
     CpuVMamba(CpuBackend be, VMambaWeights wt) {
         this.be = be;
@@ -59,6 +63,11 @@ final class CpuVMamba implements ModelRunner {
         for (int i = 0; i < VMambaConfig.STAGES; i++) {
             blocks[i] = new Block[c.depth(i)];
             for (int j = 0; j < c.depth(i); j++) blocks[i][j] = block(wt.block(i, j));
+        }
+        for (String n : wt.params().keySet()) {
+            boolean conv = n.startsWith("patch_embed.") && n.endsWith("weight") && wt.get(n).rank() == 4
+                    || n.matches("layers\\.\\d\\.downsample\\.1\\.weight");
+            if (conv) packConv(n);
         }
     }
 
@@ -73,8 +82,28 @@ final class CpuVMamba implements ModelRunner {
         }
         SS2DWeights op = new SS2DWeights(s, inProj, b.convWeight(), b.convBias(), b.xProj(), b.dtProjsWeight(),
                 b.dtProjsBias(), b.aLogs(), b.ds(), b.outNormWeight(), b.outNormBias(), b.outProj());
-        return new Block(op, z, seg(b.normWeight()), seg(b.normBias()), seg(b.norm2Weight()), seg(b.norm2Bias()),
-                seg(b.fc1Weight()), seg(b.fc1Bias()), seg(b.fc2Weight()), seg(b.fc2Bias()), b.mlpHidden());
+        int dm = s.dModel(), hid = b.mlpHidden();
+        return new Block(op, z, CpuBackend.PackedSS2D.of(kernels, op, z), seg(b.normWeight()), seg(b.normBias()),
+                seg(b.norm2Weight()), seg(b.norm2Bias()), seg(b.fc1Weight()),
+                b.hasMlp() ? kernels.packWeights(b.fc1Weight().segment(), 0, dm, hid, dm) : null, seg(b.fc1Bias()),
+                seg(b.fc2Weight()), b.hasMlp() ? kernels.packWeights(b.fc2Weight().segment(), 0, hid, dm, hid) : null,
+                seg(b.fc2Bias()), hid);
+    }
+
+    /** A linear weight {@code (m, k)} packed on first use (construction-time for the blocks). */
+    private Object packed(String name, int m, int k) {
+        return packed.computeIfAbsent(name, n -> kernels.packWeights(p(n), 0, k, m, k));
+    }
+
+    /** Convolution weights {@code (cout, cin*k*k)} packed at construction, by segment. */
+    private final java.util.IdentityHashMap<MemorySegment, Object> packedConv = new java.util.IdentityHashMap<>();
+
+    private void packConv(String name) {
+        Tensor t = wt.get(name);
+        int cout = (int) t.dim(0), rows = (int) (t.elementCount() / cout);
+        MemorySegment s = t.segment();
+        Object pk = kernels.packWeights(s, 0, rows, cout, rows);
+        if (pk != null) packedConv.put(s, pk);
     }
 
     private static MemorySegment seg(Tensor t) {
@@ -183,14 +212,15 @@ final class CpuVMamba implements ModelRunner {
             long t0 = System.nanoTime();
             be.layerNorm(x, ln, b, dm, l, k.normW(), k.normB());
             be.mark(Step.NORM_IN, t0);
-            be.ss2d(ws, k.op(), k.zProj(), ln, out, x, b, h, w); // out = x + SS2D(LN(x))
+            be.ss2d(ws, k.op(), k.zProj(), k.packed(), ln, out, x, b, h, w); // out = x + SS2D(LN(x))
             if (k.fc1W() == null) return;
             t0 = System.nanoTime();
             be.layerNorm(out, ln, b, dm, l, k.norm2W(), k.norm2B());
             t0 = be.mark(Step.NORM_IN, t0);
             MemorySegment hidden = ws.floats((long) b * k.hidden() * l);
-            be.gemmBatched(k.fc1W(), 0, dm, ln, dm, hidden, k.hidden(), l, b, k.fc1B(), Kernels.Activation.GELU, null);
-            be.gemmBatched(k.fc2W(), 0, k.hidden(), hidden, k.hidden(), out, dm, l, b, k.fc2B(),
+            be.gemmBatched(k.fc1Packed(), k.fc1W(), 0, dm, ln, dm, hidden, k.hidden(), l, b, k.fc1B(),
+                    Kernels.Activation.GELU, null);
+            be.gemmBatched(k.fc2Packed(), k.fc2W(), 0, k.hidden(), hidden, k.hidden(), out, dm, l, b, k.fc2B(),
                     Kernels.Activation.NONE, out);
             be.mark(Step.MLP, t0);
         } finally {
@@ -206,8 +236,8 @@ final class CpuVMamba implements ModelRunner {
             // PatchMerging2D: gather 2x2 neighbours into 4*cin channels (zeros past odd edges), LN, Linear
             patchMerge(x, out, b, cin, h, w, gn[0], gn[1]);
             be.layerNorm(out, out, b, 4 * cin, ln, p(p + "norm.weight"), p(p + "norm.bias"));
-            be.gemmBatched(p(p + "reduction.weight"), 0, 4 * cin, out, 4 * cin, x, cout, ln, b, null,
-                    Kernels.Activation.NONE, null);
+            be.gemmBatched(packed(p + "reduction.weight", cout, 4 * cin), p(p + "reduction.weight"), 0, 4 * cin, out,
+                    4 * cin, x, cout, ln, b, null, Kernels.Activation.NONE, null);
             // the result is in x's buffer: copy it over (cout*ln <= the merged size, so no overlap issue)
             MemorySegment.copy(x, 0, out, 0, (long) b * cout * ln * 4);
             return;
@@ -286,7 +316,8 @@ final class CpuVMamba implements ModelRunner {
                 }
             }
         });
-        be.gemmBatched(weight, 0, rows, cols, rows, out, cout, l, b, bias, Kernels.Activation.NONE, null);
+        be.gemmBatched(packedConv.get(weight), weight, 0, rows, cols, rows, out, cout, l, b, bias,
+                Kernels.Activation.NONE, null);
     }
 
     private void patchMerge(MemorySegment x, MemorySegment out, int b, int ch, int h, int w, int oh, int ow) {

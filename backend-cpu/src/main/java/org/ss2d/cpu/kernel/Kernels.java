@@ -48,6 +48,25 @@ public abstract class Kernels {
                               MemorySegment out, long outOff, int ldo, int k, int m0, int m1, int p0, int p1,
                               MemorySegment bias, long biasOff, Activation act, MemorySegment residual, long resOff);
 
+    /**
+     * W {@code (m, k)} (row stride {@code ldw}) laid out once in the form {@link #gemm} would pack it into on
+     * every call, for weights that a model keeps for many calls; null where a kernel has no such form.
+     * The result is a copy: later changes to {@code w} are not seen.
+     */
+    public Object packWeights(MemorySegment w, long wOff, int ldw, int m, int k) {
+        return null;
+    }
+
+    /**
+     * {@link #gemm} with weights from {@link #packWeights} ({@code packed} null: plain {@link #gemm} on
+     * {@code w}). Rows {@code [m0, m1)} with {@code m0} a multiple of 16 use the packed form.
+     */
+    public void gemmPacked(Object packed, MemorySegment w, long wOff, int ldw, MemorySegment x, long xOff, int ldx,
+                           MemorySegment out, long outOff, int ldo, int k, int m0, int m1, int p0, int p1,
+                           MemorySegment bias, long biasOff, Activation act, MemorySegment residual, long resOff) {
+        gemm(w, wOff, ldw, x, xOff, ldx, out, outOff, ldo, k, m0, m1, p0, p1, bias, biasOff, act, residual, resOff);
+    }
+
     /** Elementwise activation fused into a GEMM's store. */
     public enum Activation { NONE, GELU }
 

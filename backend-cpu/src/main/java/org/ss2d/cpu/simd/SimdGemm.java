@@ -37,21 +37,44 @@ final class SimdGemm {
     static void gemm(MemorySegment w, long wOff, int ldw, MemorySegment x, long xOff, int ldx, MemorySegment out,
                      long outOff, int ldo, int k, int m0, int m1, int p0, int p1, MemorySegment bias, long biasOff,
                      Activation act, MemorySegment residual, long resOff) {
-        final int nr = NR * VL, rows = m1 - m0, blocks = (rows + MR - 1) / MR;
+        final int rows = m1 - m0, blocks = (rows + MR - 1) / MR;
         Scratch s = SCRATCH.get();
         if (s.w.length < blocks * MR * k) {
             s.w = new float[blocks * MR * k];
             s.packedK = -1;
         }
-        if (s.x.length < nr * k) s.x = new float[nr * k];
-        float[] wp = s.w, xp = s.x, tile = s.tile;
         packWeights(s, w, wOff + (long) m0 * ldw, ldw, k, rows);
+        run(s, s.w, 0, x, xOff, ldx, out, outOff, ldo, k, m0, m1, p0, p1, bias, biasOff, act, residual, resOff);
+    }
+
+    /** W {@code (m, k)} packed once, for {@link #gemmPacked}: MR-row panels, k-major. */
+    static float[] pack(MemorySegment w, long wOff, int ldw, int m, int k) {
+        float[] wp = new float[(m + MR - 1) / MR * MR * k];
+        packW(w, wOff, ldw, k, m, wp);
+        return wp;
+    }
+
+    /** As {@link #gemm} on weights from {@link #pack}; {@code m0} is a multiple of {@link #MR}. */
+    static void gemmPacked(float[] wp, MemorySegment x, long xOff, int ldx, MemorySegment out, long outOff, int ldo,
+                           int k, int m0, int m1, int p0, int p1, MemorySegment bias, long biasOff, Activation act,
+                           MemorySegment residual, long resOff) {
+        assert m0 % MR == 0;
+        run(SCRATCH.get(), wp, m0 * k, x, xOff, ldx, out, outOff, ldo, k, m0, m1, p0, p1, bias, biasOff, act, residual,
+                resOff);
+    }
+
+    private static void run(Scratch s, float[] wp, int wBase, MemorySegment x, long xOff, int ldx, MemorySegment out,
+                            long outOff, int ldo, int k, int m0, int m1, int p0, int p1, MemorySegment bias,
+                            long biasOff, Activation act, MemorySegment residual, long resOff) {
+        final int nr = NR * VL, rows = m1 - m0, blocks = (rows + MR - 1) / MR;
+        if (s.x.length < nr * k) s.x = new float[nr * k];
+        float[] xp = s.x, tile = s.tile;
         boolean gelu = act == Activation.GELU;
         for (int pc = p0; pc < p1; pc += nr) {
             int cols = Math.min(nr, p1 - pc);
             packX(x, xOff + pc, ldx, k, cols, xp);
             for (int bl = 0; bl < blocks; bl++) {
-                kernel(wp, bl * MR * k, xp, k, tile);
+                kernel(wp, wBase + bl * MR * k, xp, k, tile);
                 int m = m0 + bl * MR, mr = Math.min(MR, m1 - m);
                 if (gelu) geluTile(tile, mr, bias, biasOff + m);
                 epilogue(tile, mr, cols, out, outOff + (long) m * ldo + pc, ldo, gelu ? null : bias, biasOff + m,

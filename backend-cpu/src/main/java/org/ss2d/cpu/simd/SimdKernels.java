@@ -96,6 +96,22 @@ public final class SimdKernels extends Kernels {
                 resOff);
     }
 
+    @Override
+    public Object packWeights(MemorySegment w, long wOff, int ldw, int m, int k) {
+        return k <= 8 ? null : SimdGemm.pack(w, wOff, ldw, m, k);
+    }
+
+    @Override
+    public void gemmPacked(Object packed, MemorySegment w, long wOff, int ldw, MemorySegment x, long xOff, int ldx,
+                           MemorySegment out, long outOff, int ldo, int k, int m0, int m1, int p0, int p1,
+                           MemorySegment bias, long biasOff, Activation act, MemorySegment residual, long resOff) {
+        if (packed instanceof float[] wp && m0 % SimdGemm.MR == 0) {
+            SimdGemm.gemmPacked(wp, x, xOff, ldx, out, outOff, ldo, k, m0, m1, p0, p1, bias, biasOff, act, residual, resOff);
+        } else {
+            gemm(w, wOff, ldw, x, xOff, ldx, out, outOff, ldo, k, m0, m1, p0, p1, bias, biasOff, act, residual, resOff);
+        }
+    }
+
     /**
      * K <= 8 (dt_proj: K = dt_rank): the K input vectors of a column block stay in registers while every
      * output row is formed from them, K FMAs per output vector. The register-tile kernel above spent
