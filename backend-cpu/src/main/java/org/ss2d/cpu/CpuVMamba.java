@@ -295,23 +295,24 @@ final class CpuVMamba implements ModelRunner {
         long l = (long) oh * ow;
         be.pool.parallelFor(b * cin, i -> {
             int bi = i / cin, ci = i % cin;
-            long src = ((long) bi * cin + ci) * h * w;
+            // the input plane and one output row staged in per-thread arrays: bulk copies in and out, and a
+            // strided gather between them without per-element segment checks
+            float[] plane = plane(h * w), row = row(ow);
+            MemorySegment.copy(x, JAVA_FLOAT_UNALIGNED, ((long) bi * cin + ci) * h * w * 4, plane, 0, h * w);
             for (int ky = 0; ky < k; ky++) {
                 for (int kx = 0; kx < k; kx++) {
                     long dst = ((long) bi * rows + (long) ci * kk + ky * k + kx) * l;
+                    int x0 = 0, x1 = ow; // output columns whose input column is inside the plane
+                    while (x0 < ow && x0 * s + kx - pad < 0) x0++;
+                    while (x1 > x0 && (x1 - 1) * s + kx - pad >= w) x1--;
                     for (int oy = 0; oy < oh; oy++) {
                         int iy = oy * s + ky - pad;
-                        long d = dst + (long) oy * ow;
-                        if (iy < 0 || iy >= h) {
-                            cols.asSlice(d * 4, (long) ow * 4).fill((byte) 0);
-                            continue;
+                        java.util.Arrays.fill(row, 0, ow, 0f);
+                        if (iy >= 0 && iy < h) {
+                            int base = iy * w + kx - pad;
+                            for (int ox = x0; ox < x1; ox++) row[ox] = plane[base + ox * s];
                         }
-                        long rowOff = src + (long) iy * w;
-                        for (int ox = 0; ox < ow; ox++) {
-                            int ix = ox * s + kx - pad;
-                            cols.setAtIndex(JAVA_FLOAT_UNALIGNED, d + ox,
-                                    ix < 0 || ix >= w ? 0f : x.getAtIndex(JAVA_FLOAT_UNALIGNED, rowOff + ix));
-                        }
+                        MemorySegment.copy(row, 0, cols, JAVA_FLOAT_UNALIGNED, (dst + (long) oy * ow) * 4, ow);
                     }
                 }
             }
@@ -321,23 +322,40 @@ final class CpuVMamba implements ModelRunner {
     }
 
     private void patchMerge(MemorySegment x, MemorySegment out, int b, int ch, int h, int w, int oh, int ow) {
-        int[] dy = {0, 1, 0, 1}, dx = {0, 0, 1, 1};
         long l = (long) oh * ow;
         be.pool.parallelFor(b * ch, i -> {
             int bi = i / ch, ci = i % ch;
-            long src = ((long) bi * ch + ci) * h * w;
+            float[] plane = plane(h * w), merged = row((int) l);
+            MemorySegment.copy(x, JAVA_FLOAT_UNALIGNED, ((long) bi * ch + ci) * h * w * 4, plane, 0, h * w);
             for (int q = 0; q < 4; q++) {
-                long dst = ((long) bi * 4 * ch + (long) q * ch + ci) * l;
+                int dy = q & 1, dx = q >> 1; // blocks x0..x3: (0,0), (1,0), (0,1), (1,1)
                 for (int y = 0; y < oh; y++) {
-                    int iy = 2 * y + dy[q];
+                    int iy = 2 * y + dy;
                     for (int xx = 0; xx < ow; xx++) {
-                        int ix = 2 * xx + dx[q];
-                        out.setAtIndex(JAVA_FLOAT_UNALIGNED, dst + (long) y * ow + xx,
-                                iy < h && ix < w ? x.getAtIndex(JAVA_FLOAT_UNALIGNED, src + (long) iy * w + ix) : 0f);
+                        int ix = 2 * xx + dx;
+                        merged[y * ow + xx] = iy < h && ix < w ? plane[iy * w + ix] : 0f;
                     }
                 }
+                MemorySegment.copy(merged, 0, out, JAVA_FLOAT_UNALIGNED,
+                        ((long) bi * 4 * ch + (long) q * ch + ci) * l * 4, (int) l);
             }
         });
+    }
+
+    private static final ThreadLocal<float[][]> STAGING = ThreadLocal.withInitial(() -> new float[][] {new float[0], new float[0]});
+
+    /** This thread's staging array for an input plane (grown, never shrunk). */
+    private static float[] plane(int n) {
+        float[][] s = STAGING.get();
+        if (s[0].length < n) s[0] = new float[n];
+        return s[0];
+    }
+
+    /** This thread's staging array for an output row or map. */
+    private static float[] row(int n) {
+        float[][] s = STAGING.get();
+        if (s[1].length < n) s[1] = new float[n];
+        return s[1];
     }
 
     private interface Span {
