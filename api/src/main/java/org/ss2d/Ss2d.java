@@ -2,6 +2,7 @@ package org.ss2d;
 
 import java.util.List;
 import java.util.function.Consumer;
+import java.util.function.ToLongFunction;
 import org.ss2d.model.SS2DWeights;
 import org.ss2d.model.VSSWeights;
 import org.ss2d.ops.ScanArgs;
@@ -11,6 +12,7 @@ import org.ss2d.tensor.DType;
 import org.ss2d.tensor.Tensor;
 import org.ss2d.tensor.TensorScope;
 import org.ss2d.validate.LimitExceededException;
+import org.ss2d.validate.MemoryBudget;
 import org.ss2d.validate.Ss2dArgumentException;
 import org.ss2d.validate.Validator;
 
@@ -94,7 +96,7 @@ public final class Ss2d {
     private static Check scanCheck(ScanArgs a) {
         return (caps, backend) -> {
             ScanShape s = Validator.selectiveScan(a, caps, backend);
-            return new Checked(s, new long[] {s.batch(), s.dim(), s.seqlen()},
+            return new Checked("selective_scan", s, be -> be.scanWorkingBytes(s), new long[] {s.batch(), s.dim(), s.seqlen()},
                     a.returnLastState() ? new long[] {s.batch(), s.dim(), s.dstate()} : null);
         };
     }
@@ -123,7 +125,7 @@ public final class Ss2d {
     private static Check crossScanCheck(Tensor x) {
         return (caps, backend) -> {
             Validator.crossScan(x, caps);
-            return new Checked(null, new long[] {x.dim(0), 4, x.dim(1), x.dim(2) * x.dim(3)});
+            return new Checked("cross_scan", null, null, new long[] {x.dim(0), 4, x.dim(1), x.dim(2) * x.dim(3)});
         };
     }
 
@@ -150,7 +152,7 @@ public final class Ss2d {
     private static Check crossMergeCheck(Tensor ys, long h, long w) {
         return (caps, backend) -> {
             Validator.crossMerge(ys, h, w, caps);
-            return new Checked(null, new long[] {ys.dim(0), ys.dim(2), h, w});
+            return new Checked("cross_merge", null, null, new long[] {ys.dim(0), ys.dim(2), h, w});
         };
     }
 
@@ -176,7 +178,8 @@ public final class Ss2d {
     private static Check ss2dCheck(SS2DWeights w, Tensor x) {
         return (caps, backend) -> {
             Validator.ss2d(w, x, caps, backend);
-            return new Checked(null, x.shape());
+            return new Checked("ss2d", null, be -> be.blockWorkingBytes(w.config(), 0, x.dim(0), x.dim(2), x.dim(3)),
+                    x.shape());
         };
     }
 
@@ -196,7 +199,8 @@ public final class Ss2d {
     private static Check vssCheck(VSSWeights w, Tensor x) {
         return (caps, backend) -> {
             Validator.vssBlock(w, x, caps, backend);
-            return new Checked(null, x.shape());
+            return new Checked("vss_block", null,
+                    be -> be.blockWorkingBytes(w.config(), w.mlpRatio(), x.dim(0), x.dim(2), x.dim(3)), x.shape());
         };
     }
 
@@ -252,10 +256,10 @@ public final class Ss2d {
     private static final String[] SCAN_OUTPUTS = {"out", "last_state"};
 
     /**
-     * What an op's checks found: the shapes of its outputs (null for one not asked for) and, for the
-     * selective scan, the sizes its kernels need.
+     * What an op's checks found: the shapes of its outputs (null for one not asked for), for the
+     * selective scan the sizes its kernels need, and the working memory a backend takes for it (null: none).
      */
-    private record Checked(ScanShape scan, long[]... outputs) {}
+    private record Checked(String op, ScanShape scan, ToLongFunction<Backend> working, long[]... outputs) {}
 
     /** An op's checks through {@link Validator} against {@code caps}; {@code backend} is null for the first pass. */
     @FunctionalInterface
@@ -271,7 +275,7 @@ public final class Ss2d {
 
     /** An op into new outputs of {@code scope}; they are closed again if the op fails. */
     private Tensor[] dispatch(TensorScope scope, String[] names, Check check, Tensor first, Launch launch) {
-        Plan p = plan(check, first);
+        Plan p = plan(check, first, names, true);
         long[][] shapes = p.checked().outputs();
         Tensor[] outs = new Tensor[names.length];
         try {
@@ -288,7 +292,7 @@ public final class Ss2d {
 
     /** An op into caller-provided outputs, each checked by {@link Validator#output} before the backend runs. */
     private void dispatchInto(String[] names, Tensor[] outs, Check check, Tensor first, Launch launch) {
-        Plan p = plan(check, first);
+        Plan p = plan(check, first, names, false);
         long[][] shapes = p.checked().outputs();
         for (int i = 0; i < outs.length; i++) {
             if (shapes[i] != null) {
@@ -302,17 +306,52 @@ public final class Ss2d {
 
     private record Plan(Backend backend, Checked checked) {}
 
-    /** Shape errors first, whatever the backend; then the backend, and what its own check found. */
-    private Plan plan(Check check, Tensor first) {
+    /**
+     * Shape errors first, whatever the backend; then the backend, and what its own check found. A backend's check
+     * includes the memory the op will take there (outputs when {@code allocates}, plus its working memory) against
+     * its budget ({@link MemoryBudget}): over it is a LimitExceededException, so {@code auto} tries the next one.
+     */
+    private Plan plan(Check check, Tensor first, String[] names, boolean allocates) {
         check.on(ANY_F32, null);
         Checked[] found = new Checked[1]; // choose() returns right after the chosen backend's check
-        Backend b = choose(first, be -> found[0] = check.on(be.capabilities(), be.name()));
+        Backend b = choose(first, be -> {
+            Checked c = check.on(be.capabilities(), be.name());
+            Object[] parts = new Object[2 * names.length + 2];
+            for (int i = 0; i < names.length; i++) {
+                parts[2 * i] = names[i];
+                parts[2 * i + 1] = allocates && c.outputs()[i] != null ? f32Bytes(c.outputs()[i]) : 0L;
+            }
+            parts[2 * names.length] = "workspace";
+            parts[2 * names.length + 1] = c.working() == null ? 0L : c.working().applyAsLong(be);
+            MemoryBudget.check(c.op(), be, parts);
+            found[0] = c;
+        });
         return new Plan(b, found[0]);
     }
 
+    private static long f32Bytes(long[] shape) {
+        return MemoryBudget.product(MemoryBudget.product(shape), 4);
+    }
+
     private void run(Plan p, Tensor[] outs, Launch launch) {
-        launch.run(p.backend(), p.checked(), outs);
+        try {
+            launch.run(p.backend(), p.checked(), outs);
+        } catch (OutOfMemoryError | org.apache.arrow.memory.OutOfMemoryException e) {
+            throw outOfMemory(p.backend(), e);
+        }
         lastBackend = p.backend();
+    }
+
+    /**
+     * A failed allocation (heap or off-heap) as the engine's exception: the op is over what this JVM can give; the
+     * JVM itself is fine (the allocation that failed holds nothing).
+     */
+    private static LimitExceededException outOfMemory(Backend b, Throwable e) {
+        LimitExceededException x = new LimitExceededException("memory", "the " + b.name()
+                + " backend could not allocate the op's memory (" + e.getMessage()
+                + "); use smaller sizes, or give the JVM more (-Xmx, -XX:MaxDirectMemorySize)");
+        x.initCause(e);
+        return x;
     }
 
     private Backend choose(Tensor first, Consumer<Backend> check) {
@@ -354,6 +393,10 @@ public final class Ss2d {
     }
 
     private Tensor alloc(TensorScope scope, Backend b, Tensor like, long... shape) {
-        return like.isHost() ? scope.allocate(DType.F32, shape) : b.allocate(scope, DType.F32, shape);
+        try {
+            return like.isHost() ? scope.allocate(DType.F32, shape) : b.allocate(scope, DType.F32, shape);
+        } catch (OutOfMemoryError | org.apache.arrow.memory.OutOfMemoryException e) {
+            throw outOfMemory(b, e);
+        }
     }
 }

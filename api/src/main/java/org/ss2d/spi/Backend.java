@@ -57,6 +57,33 @@ public interface Backend extends AutoCloseable {
     /** Selective scan forward; {@code lastState} is null unless {@code args.returnLastState()}. */
     void selectiveScan(ScanArgs args, ScanShape shape, Tensor out, Tensor lastState);
 
+    /**
+     * Bytes of working memory (workspace, per-thread scratch) that a selective scan of {@code shape} takes beyond
+     * its inputs and outputs. The facade adds the outputs and checks the sum against {@link #memoryBudget()} before
+     * running ({@link org.ss2d.validate.MemoryBudget}). Default 0.
+     */
+    default long scanWorkingBytes(ScanShape shape) {
+        return 0;
+    }
+
+    /**
+     * Bytes of working memory of an SS2D block ({@code mlpRatio} 0) or a VSS block over {@code batch x h x w}
+     * (see {@link #scanWorkingBytes}). Default 0.
+     */
+    default long blockWorkingBytes(org.ss2d.model.SS2DConfig config, double mlpRatio, long batch, long h, long w) {
+        return 0;
+    }
+
+    /**
+     * Bytes one op may allocate on this backend (outputs plus working memory); over it, the op is a
+     * {@link org.ss2d.validate.LimitExceededException} before anything runs. Default: the host budget
+     * ({@code -Dss2d.max-bytes}, else the JVM's memory limits, see {@link org.ss2d.validate.MemoryBudget}); a device
+     * backend answers with its free device memory.
+     */
+    default long memoryBudget() {
+        return org.ss2d.validate.MemoryBudget.hostBytes();
+    }
+
     /** {@code x (B, C, H, W)} to {@code out (B, 4, C, H*W)}, the four VMamba routes. */
     void crossScan(Tensor x, Tensor out);
 

@@ -19,6 +19,7 @@ import org.ss2d.spi.Backend;
 import org.ss2d.spi.Capabilities;
 import org.ss2d.tensor.DType;
 import org.ss2d.tensor.Tensor;
+import org.ss2d.validate.MemoryBudget;
 
 /**
  * The CPU backend: host tensors read and written in place (Arrow memory seen as segments), kernels
@@ -175,9 +176,34 @@ public final class CpuBackend implements Backend, AutoCloseable {
     }
 
     static long ss2dBytes(SS2DConfig c, int b, long l, boolean zGate) {
-        long di = c.dInner(), big = (long) b * 4 * di * l;
-        return Workspace.bytesFor((long) b * di * l, big, (long) b * 4 * c.xProjRows() * l, big, big, 4L * di * c.dState(),
+        long di = c.dInner(), big = Math.multiplyExact(Math.multiplyExact((long) b * 4, di), l);
+        return Workspace.bytesFor(Math.multiplyExact((long) b * di, l), big,
+                Math.multiplyExact((long) b * 4 * c.xProjRows(), l), big, big, 4L * di * c.dState(),
                 zGate ? (long) b * di * l : 0);
+    }
+
+    @Override
+    public long scanWorkingBytes(ScanShape s) {
+        return MemoryBudget.product(threads(), kernels.scanScratchBytes(s.dim(), s.groups(), s.dstate()));
+    }
+
+    /** The block workspace (see ss2d, vssBlock) plus the scan's per-thread scratch; saturates instead of overflowing. */
+    @Override
+    public long blockWorkingBytes(SS2DConfig c, double mlpRatio, long batch, long h, long w) {
+        try {
+            int b = Math.toIntExact(batch);
+            long l = Math.multiplyExact(h, w), bytes = ss2dBytes(c, b, l, false);
+            if (mlpRatio > 0) {
+                long hid = VSSWeights.hidden(c, mlpRatio);
+                bytes = Math.addExact(bytes, Workspace.bytesFor(Math.multiplyExact(batch * c.dModel(), l),
+                        Math.multiplyExact(Math.multiplyExact(batch, hid), l)));
+            }
+            long scratch = MemoryBudget.product(threads(),
+                    kernels.scanScratchBytes(SS2DConfig.ROUTES * c.dInner(), SS2DConfig.ROUTES, c.dState()));
+            return MemoryBudget.saturatingAdd(bytes, scratch);
+        } catch (ArithmeticException e) {
+            return Long.MAX_VALUE;
+        }
     }
 
     @Override

@@ -21,10 +21,10 @@ final class Workspace implements AutoCloseable {
         mem = arena.allocate(Math.max(bytes, ALIGN), ALIGN);
     }
 
-    /** Bytes that {@code counts} float slices take, alignment included. */
+    /** Bytes that {@code counts} float slices take, alignment included (ArithmeticException past a long). */
     static long bytesFor(long... counts) {
         long n = 0;
-        for (long c : counts) n += (Math.max(1, c) * 4 + ALIGN - 1) / ALIGN * ALIGN;
+        for (long c : counts) n = Math.addExact(n, (Math.multiplyExact(Math.max(1, c), 4) + ALIGN - 1) / ALIGN * ALIGN);
         return n;
     }
 

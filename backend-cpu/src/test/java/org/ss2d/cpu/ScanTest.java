@@ -121,7 +121,7 @@ class ScanTest {
 
     /**
      * A outside the usual range, on channel-lane shapes (dim 32, dstate 4 and 5) and time-lane ones (dim 9): very
-     * negative A, where exp(dt A) falls below 2^-126 (the kernel's dt cap for its unclamped exp2 takes effect),
+     * negative A, where exp(dt A) falls below 2^-126 (the kernel must not choose its clamp-free exp2 there),
      * and A with positive entries (the kernel must keep the clamped exp2).
      */
     @ParameterizedTest(name = "A in [{0}, {1}], dim {2}, dstate {3}")

@@ -354,6 +354,16 @@ public final class CudaBackend implements Backend, AutoCloseable {
         dev.synchronize();
     }
 
+    /**
+     * The device's free memory ({@code cuMemGetInfo}), unless {@code -Dss2d.max-bytes} is set: an op whose outputs
+     * need more is a LimitExceededException before anything is allocated or launched, and {@code auto} moves on.
+     */
+    @Override
+    public long memoryBudget() {
+        long set = org.ss2d.validate.MemoryBudget.configured();
+        return set >= 0 ? set : deviceMemoryInfo()[0];
+    }
+
     // ------------------------------------------------------------------------------ tools for tests and benchmarks
 
     /** Bytes held by live device buffers of this backend (tensors, cached weights). */

@@ -32,6 +32,14 @@ public abstract class Kernels {
      */
     public abstract void scan(ScanJob job, int rowFrom, int rowTo);
 
+    /**
+     * Bytes of scratch one thread keeps for a scan with these sizes (kept between calls): what the memory budget
+     * counts per thread. Scalar kernels: the states of one row.
+     */
+    public long scanScratchBytes(int dim, int groups, int dstate) {
+        return 4L * dstate;
+    }
+
     /** Rows per indivisible unit of scan work (1, or the lanes of a channel-block kernel). */
     public int scanRowAlign(ScanJob job) {
         return 1;

@@ -36,7 +36,7 @@ public final class SimdKernels extends Kernels {
 
     @Override
     public void scan(ScanJob job, int rowFrom, int rowTo) {
-        if (job.dstate() < BLOCKED_FROM) {
+        if (!blocked(job.dstate())) {
             SimdScan.scan(job, rowFrom, rowTo);
             return;
         }
@@ -63,11 +63,28 @@ public final class SimdKernels extends Kernels {
 
     @Override
     public int scanRowAlign(ScanJob job) {
-        return job.dstate() >= BLOCKED_FROM ? VL : 1;
+        return blocked(job.dstate()) ? VL : 1;
     }
 
     /** Channel-lane kernel from this dstate up (time lanes below; -Dss2d.cpu.blockedFromDstate to move it). */
     static final int BLOCKED_FROM = Integer.getInteger("ss2d.cpu.blockedFromDstate", 2);
+    /**
+     * ... and up to this one: its per-thread scratch stages B and C of every state for a super-chunk
+     * (2 x dstate x 1040 floats, 2 MB at 256), so beyond it the time-lane kernel runs, whose scratch is a few chunks
+     * plus the states of one row (dstate 10^6 took 8.3 GB of staging before).
+     */
+    static final int BLOCKED_MAX = 256;
+
+    static boolean blocked(int dstate) {
+        return dstate >= BLOCKED_FROM && dstate <= BLOCKED_MAX;
+    }
+
+    @Override
+    public long scanScratchBytes(int dim, int groups, int dstate) {
+        long bytes = SimdScan.scratchBytes(dstate);
+        if (blocked(dstate)) bytes += SimdScanBlocked.scratchBytes(dstate, dim / groups);
+        return bytes;
+    }
 
 
     private static float get(MemorySegment s, long i) {

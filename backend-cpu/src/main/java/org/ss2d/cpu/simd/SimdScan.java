@@ -59,6 +59,11 @@ final class SimdScan {
 
     private static final ThreadLocal<Bufs> BUFS = ThreadLocal.withInitial(Bufs::new);
 
+    /** Bytes of a thread's buffers for this dstate: the chunk buffers, staged C rows, the states (float and double). */
+    static long scratchBytes(int dstate) {
+        return 4L * (5L * CHUNK + 3L * N1_CHUNK + C_ROW_MAX) + 16L * dstate;
+    }
+
     static void scan(ScanJob j, int rowFrom, int rowTo) {
         Bufs bf = BUFS.get();
         if (bf.hs.length < j.dstate()) {

@@ -60,6 +60,12 @@ final class SimdScanBlocked {
 
         private static final ThreadLocal<java.lang.ref.SoftReference<Scratch>> KEPT = new ThreadLocal<>();
 
+        /** Bytes of a thread's scratch for dstate {@code n}, with the states of up to {@code cpg} channels in a run. */
+        static long bytes(int n, int cpg) {
+            long floats = 3L * VL * SCP + 3L * T * VL + 256 + 5L * n * VL + 2L * n * SCP + (long) cpg * n;
+            return 4 * floats;
+        }
+
         /**
          * This thread's scratch for dstate {@code n} or more, kept between calls (softly): a fresh one per task
          * was ~6.5 MB allocated and zeroed per S5 call at 2 threads (16 tasks), and young GCs every few calls.
@@ -80,6 +86,10 @@ final class SimdScanBlocked {
             bStage = new float[n * SCP];
             cStage = new float[n * SCP];
         }
+    }
+
+    static long scratchBytes(int n, int cpg) {
+        return Scratch.bytes(n, cpg);
     }
 
     private static float get(MemorySegment m, long i) {

@@ -1,0 +1,100 @@
+package org.ss2d.conformance;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assertions.fail;
+
+import java.util.ArrayList;
+import java.util.List;
+import org.junit.jupiter.api.Assumptions;
+import org.junit.jupiter.api.Test;
+import org.ss2d.Backends;
+import org.ss2d.Ss2d;
+import org.ss2d.model.RandomWeights;
+import org.ss2d.ops.ScanArgs;
+import org.ss2d.spi.Backend;
+import org.ss2d.tensor.DType;
+import org.ss2d.tensor.Tensor;
+import org.ss2d.tensor.TensorScope;
+import org.ss2d.validate.LimitExceededException;
+
+/**
+ * Device memory faults (issue 18 item 8), on a GPU host: an op that needs more device memory than is free is a
+ * LimitExceededException naming the tensor, the op and the bytes before anything is launched; the backend stays
+ * usable; {@code auto} runs that op on the CPU. Skipped without CUDA (a failure with {@code -Dss2d.require=cuda}).
+ */
+class DeviceFaultsTest {
+    private static final long MIB = 1L << 20;
+
+    static Backend cuda() {
+        String why = Targets.unavailable("cuda");
+        if (why != null) {
+            if ("cuda".equals(Targets.required())) fail("-Dss2d.require=cuda but CUDA is unavailable: " + why);
+            Assumptions.abort("CUDA unavailable: " + why);
+        }
+        return Backends.get("cuda");
+    }
+
+    /** A scan whose last_state alone is {@code batch} MiB (dstate 2^18, one channel, one step; constant B and C). */
+    static ScanArgs bigLastState(TensorScope s, int batch) {
+        int n = 1 << 18;
+        return ScanArgs.builder(RandomWeights.gaussian(s, 1, 1, batch, 1, 1), RandomWeights.gaussian(s, 2, 0.5, batch, 1, 1),
+                RandomWeights.uniform(s, 3, -2, -0.1, 1, n), RandomWeights.gaussian(s, 4, 1, 1, n),
+                RandomWeights.gaussian(s, 5, 1, 1, n)).deltaSoftplus(true).returnLastState(true).build();
+    }
+
+    static ScanArgs small(TensorScope s) {
+        return ScanArgs.builder(RandomWeights.gaussian(s, 6, 1, 2, 8, 64), RandomWeights.gaussian(s, 7, 0.5, 2, 8, 64),
+                RandomWeights.uniform(s, 8, -2, -0.1, 8, 4), RandomWeights.gaussian(s, 9, 1, 2, 2, 4, 64),
+                RandomWeights.gaussian(s, 10, 1, 2, 2, 4, 64)).deltaSoftplus(true).build();
+    }
+
+    @Test
+    void moreThanTheCardHasIsACleanRejectionAndTheBackendStaysUsable() {
+        Backend cuda = cuda();
+        try (TensorScope s = TensorScope.root("device-too-big")) {
+            long budget = cuda.memoryBudget();
+            int batch = (int) Math.min(Integer.MAX_VALUE, budget / MIB + 1024); // 1 GiB more than is free
+            ScanArgs args = bigLastState(s, batch);
+            LimitExceededException e = assertThrows(LimitExceededException.class, () -> Ss2d.on(cuda).selectiveScan(s, args));
+            assertEquals("last_state", e.argument(), e.getMessage());
+            assertTrue(e.getMessage().contains("selective_scan") && e.getMessage().contains("cuda"), e.getMessage());
+            assertUsable(cuda, s);
+            s.release();
+        }
+    }
+
+    @Test
+    void withTheCardAlmostFullAutoRunsOnTheCpu() {
+        Backend cuda = cuda();
+        try (TensorScope s = TensorScope.root("device-full")) {
+            List<Tensor> hog = new ArrayList<>();
+            // leave about 256 MiB free, in 1 GiB (then 64 MiB) device tensors
+            for (long chunk : new long[] {1024 * MIB, 64 * MIB}) {
+                while (cuda.memoryBudget() > 256 * MIB + chunk) hog.add(cuda.allocate(s, DType.F32, chunk / 4));
+            }
+            ScanArgs args = bigLastState(s, 512); // 512 MiB of last_state
+            Ss2d forced = Ss2d.on(cuda);
+            LimitExceededException e = assertThrows(LimitExceededException.class, () -> forced.selectiveScan(s, args));
+            assertEquals("last_state", e.argument(), e.getMessage());
+            Ss2d auto = Ss2d.auto();
+            try (ScanArgs.Result r = auto.selectiveScan(s, args)) {
+                assertEquals("cpu", auto.lastBackend().name(), "auto moves on when the device is full");
+                assertTrue(Float.isFinite(r.out().getFloat(0)));
+            }
+            for (Tensor t : hog) t.close();
+            assertUsable(cuda, s);
+            s.release();
+        }
+    }
+
+    static void assertUsable(Backend cuda, TensorScope s) {
+        Ss2d gpu = Ss2d.on(cuda);
+        try (ScanArgs.Result r = gpu.selectiveScan(s, small(s))) {
+            float[] out = r.out().toFloatArray();
+            for (float v : out) assertTrue(Float.isFinite(v), "the backend computes again after the fault");
+            assertEquals("cuda", gpu.lastBackend().name());
+        }
+    }
+}
