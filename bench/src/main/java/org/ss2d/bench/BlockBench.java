@@ -1,5 +1,7 @@
 package org.ss2d.bench;
 
+import com.fasterxml.jackson.annotation.JsonIgnore;
+import com.fasterxml.jackson.annotation.JsonProperty;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import org.ss2d.Ss2d;
@@ -8,6 +10,7 @@ import org.ss2d.model.SS2DConfig;
 import org.ss2d.model.SS2DWeights;
 import org.ss2d.model.VSSWeights;
 import org.ss2d.reference.Doubles;
+import org.ss2d.report.ReportJson;
 import org.ss2d.reference.SS2DRef;
 import org.ss2d.reference.VSSRef;
 import org.ss2d.tensor.Tensor;
@@ -32,25 +35,16 @@ public final class BlockBench {
     }
 
     /** shares: step name to fraction of the profiled time (empty when the backend has no profile). */
-    public record Result(String backend, String device, String block, int batch, int dModel, int dState, double ssmRatio,
+    public record Result(String backend, String device, @JsonProperty("op") String block, int batch, int dModel, int dState, double ssmRatio,
                          int height, int width, int threads, double medianMs, double minMs, double maxMs, int reps,
                          double msPerImage, double imagesPerS, double nsPerElem, double gbPerS, double checkRelErr,
-                         Map<String, Double> shares) {
-        public String toJson() {
-            StringBuilder sh = new StringBuilder("{");
-            for (var e : shares.entrySet()) {
-                if (sh.length() > 1) sh.append(',');
-                sh.append(Timing.str(e.getKey().toLowerCase(java.util.Locale.ROOT))).append(':').append(Timing.num(e.getValue()));
-            }
-            sh.append('}');
-            return "{\"op\":" + Timing.str(block) + ",\"backend\":" + Timing.str(backend) + ",\"device\":" + Timing.str(device)
-                    + ",\"batch\":" + batch + ",\"d_model\":" + dModel + ",\"d_state\":" + dState + ",\"ssm_ratio\":"
-                    + Timing.num(ssmRatio) + ",\"height\":" + height + ",\"width\":" + width + ",\"threads\":" + threads
-                    + ",\"median_ms\":" + Timing.num(medianMs) + ",\"min_ms\":" + Timing.num(minMs) + ",\"max_ms\":"
-                    + Timing.num(maxMs) + ",\"reps\":" + reps + ",\"ms_per_image\":" + Timing.num(msPerImage)
-                    + ",\"images_per_s\":" + Timing.num(imagesPerS) + ",\"ns_per_elem\":" + Timing.num(nsPerElem)
-                    + ",\"gb_per_s\":" + Timing.num(gbPerS) + ",\"check_rel_err\":" + Timing.num(checkRelErr)
-                    + ",\"shares\":" + sh + "}";
+                         @JsonIgnore Map<String, Double> shares) {
+        /** The shares with lower-case step names, as the JSON report writes them. */
+        @JsonProperty("shares")
+        public Map<String, Double> sharesByStep() {
+            Map<String, Double> m = new LinkedHashMap<>();
+            shares.forEach((k, v) -> m.put(k.toLowerCase(java.util.Locale.ROOT), v));
+            return m;
         }
     }
 
@@ -151,6 +145,6 @@ public final class BlockBench {
         boolean vss = a.length > 8 && a[8].equals("vss");
         Config c = new Config("cpu", Integer.parseInt(a[0]), Integer.parseInt(a[1]), Integer.parseInt(a[2]),
                 Double.parseDouble(a[3]), Integer.parseInt(a[4]), Integer.parseInt(a[5]), threads, vss, -1, reps, 1, 42);
-        System.out.println(run(c).toJson());
+        System.out.println(ReportJson.line(run(c)));
     }
 }

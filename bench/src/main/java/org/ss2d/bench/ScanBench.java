@@ -1,9 +1,11 @@
 package org.ss2d.bench;
 
+import com.fasterxml.jackson.annotation.JsonProperty;
 import java.util.SplittableRandom;
 import org.ss2d.Ss2d;
 import org.ss2d.ops.BCMode;
 import org.ss2d.ops.ScanArgs;
+import org.ss2d.report.ReportJson;
 import org.ss2d.ops.ScanShape;
 import org.ss2d.reference.Doubles;
 import org.ss2d.reference.ScanRef;
@@ -32,16 +34,16 @@ public final class ScanBench {
     public record Result(String backend, String device, int batch, int dim, int groups, int seqlen, int dstate,
                          int threads, double medianMs, double minMs, double maxMs, int reps, double nsPerElem,
                          double gbPerS, double checkRelErr, double callerCpuMs, double wallMs, double copyGbPerS) {
-        /** One line of JSON with at least backend, median_ms, ns_per_elem, gb_per_s, threads. */
-        public String toJson() {
-            return "{\"op\":\"scan\",\"backend\":" + Timing.str(backend) + ",\"device\":" + Timing.str(device)
-                    + ",\"batch\":" + batch + ",\"dim\":" + dim + ",\"groups\":" + groups + ",\"seqlen\":" + seqlen
-                    + ",\"dstate\":" + dstate + ",\"threads\":" + threads + ",\"median_ms\":" + Timing.num(medianMs)
-                    + ",\"min_ms\":" + Timing.num(minMs) + ",\"max_ms\":" + Timing.num(maxMs) + ",\"reps\":" + reps
-                    + ",\"ns_per_elem\":" + Timing.num(nsPerElem) + ",\"gb_per_s\":" + Timing.num(gbPerS)
-                    + ",\"check_rel_err\":" + Timing.num(checkRelErr) + ",\"caller_cpu_ms\":" + Timing.num(callerCpuMs)
-                    + ",\"wall_ms\":" + Timing.num(wallMs) + ",\"copy_gb_per_s\":" + Timing.num(copyGbPerS)
-                    + ",\"pct_of_copy\":" + Timing.num(100 * gbPerS / copyGbPerS) + "}";
+        /** The op's name in the JSON report. */
+        @JsonProperty("op")
+        public String op() {
+            return "scan";
+        }
+
+        /** Percent of the device copy bandwidth of the same run (NaN on host backends: null in JSON). */
+        @JsonProperty("pct_of_copy")
+        public double pctOfCopy() {
+            return 100 * gbPerS / copyGbPerS;
         }
     }
 
@@ -156,6 +158,6 @@ public final class ScanBench {
                 Integer.parseInt(a[3]), Integer.parseInt(a[4]), threads);
         if (a.length > 6) c = new Config(c.backend(), c.batch(), c.dim(), c.groups(), c.seqlen(), c.dstate(), threads, -1,
                 Integer.parseInt(a[6]), a.length > 7 ? Integer.parseInt(a[7]) : 1, 42);
-        System.out.println(run(c).toJson());
+        System.out.println(ReportJson.line(run(c)));
     }
 }

@@ -1,7 +1,6 @@
 package org.ss2d.bench;
 
 import java.util.Arrays;
-import java.util.Locale;
 
 /** Warm-up, repeated runs, median/min/max in milliseconds. */
 public record Timing(double medianMs, double minMs, double maxMs, int reps, double cpuMedianMs) {
@@ -25,13 +24,5 @@ public record Timing(double medianMs, double minMs, double maxMs, int reps, doub
         Arrays.sort(ms);
         Arrays.sort(cpu);
         return new Timing(ms[ms.length / 2], ms[0], ms[ms.length - 1], ms.length, cpu[cpu.length / 2]);
-    }
-
-    static String num(double v) {
-        return Double.isFinite(v) ? String.format(Locale.ROOT, "%.6g", v) : "null";
-    }
-
-    static String str(String s) {
-        return "\"" + s.replace("\\", "\\\\").replace("\"", "\\\"") + "\"";
     }
 }

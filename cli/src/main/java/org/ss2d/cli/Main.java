@@ -3,6 +3,7 @@ package org.ss2d.cli;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.PrintWriter;
+import java.util.List;
 import java.util.Properties;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
@@ -16,7 +17,7 @@ import picocli.CommandLine.Command;
         scope = CommandLine.ScopeType.INHERIT,
         description = "VMamba's SS2D block and Mamba's selective scan on the JVM.",
         subcommands = {BackendsCommand.class, RunCommand.class, DemoCommand.class, ConformanceCommand.class,
-                BenchCommand.class, CommandLine.HelpCommand.class})
+                CommandLine.HelpCommand.class})
 public final class Main implements Runnable {
     public static final int OK = 0;
     public static final int FAILED = 1;
@@ -38,15 +39,30 @@ public final class Main implements Runnable {
         return status;
     }
 
+    /**
+     * Commands that live in modules this one does not compile against (runtime dependencies), added
+     * when their jar is on the class path: {@code ss2d bench} comes with ss2d-bench. A new command of
+     * this module goes into {@code subcommands} above; one of another module, here.
+     */
+    static final List<String> PLUGGED = List.of("org.ss2d.bench.cli.BenchCommand");
+
     /** The whole command tree with this command's error handling (tests walk it). */
     static CommandLine commandLine(PrintWriter out, PrintWriter err) {
         CommandLine cl = new CommandLine(new Main());
+        for (String name : PLUGGED) {
+            Class<?> c;
+            try {
+                c = Class.forName(name);
+            } catch (ClassNotFoundException e) {
+                continue; // that module is not on the class path: its command is simply absent
+            }
+            cl.addSubcommand(new CommandLine(c));
+        }
         cl.setOut(out);
         cl.setErr(err);
         cl.setParameterExceptionHandler((ex, a) -> {
             CommandLine c = ex.getCommandLine();
-            c.getErr().println(Errors.oneLine(c.getCommandName().equals("ss2d") ? "ss2d" : "ss2d " + c.getCommandName(),
-                    ex.getMessage()) + " (see --help)");
+            c.getErr().println(Errors.oneLine(c.getCommandSpec().qualifiedName(), ex.getMessage()) + " (see --help)");
             return REJECTED;
         });
         cl.setExecutionExceptionHandler((ex, c, parsed) -> Errors.report(c.getErr(), ex));

@@ -212,13 +212,6 @@ class MainTest {
     }
 
     @Test
-    void benchSaysWhichIssueBringsItUntilItsRunnerExists() {
-        if (!onClassPath(BenchCommand.RUNNER)) {
-            assertRejected(ss2d("bench"), null, "issue 3");
-        }
-    }
-
-    @Test
     void conformanceRejectsUnknownBackendsAndMissingFolders() {
         assertRejected(ss2d("conformance", "--backend", "tpu"), null, "--backend", "tpu", "reference");
         assertRejected(ss2d("conformance", "--cases", dir.resolve("nope").toString()), null, "--cases", "no such folder");
@@ -231,15 +224,6 @@ class MainTest {
         assertEquals(0, r.status(), r.out() + r.err());
         assertTrue(r.out().contains("PASSED"), r.out());
         assertTrue(Files.readString(json).contains("\"passed\": true"), Files.readString(json));
-    }
-
-    private static boolean onClassPath(String name) {
-        try {
-            Class.forName(name);
-            return true;
-        } catch (ClassNotFoundException e) {
-            return false;
-        }
     }
 
     @Test

@@ -7,6 +7,7 @@ import java.util.Locale;
 import java.util.Map;
 import java.util.TreeMap;
 import org.ss2d.conformance.CaseResult.Status;
+import org.ss2d.report.ReportJson;
 
 /** The case x backend matrix of a conformance run, as a text table or JSON. */
 public record Report(List<String> backends, List<CaseResult> rows) {
@@ -61,24 +62,41 @@ public record Report(List<String> backends, List<CaseResult> rows) {
         return sb.toString();
     }
 
+    /**
+     * Cells per backend and status, the worst relative error per backend and op, and the verdict:
+     * <pre>
+     * BACKEND    PASS  REJECTED  FAIL  INVALID  ERROR  SKIPPED
+     * cpu         455         0     0        0      0        0
+     *
+     * WORST      OP              MAX REL   CASE
+     * cpu        selective_scan  3.1e-06   ...
+     * PASSED
+     * </pre>
+     */
     public String summary() {
         StringBuilder sb = new StringBuilder();
-        for (var e : counts().entrySet()) sb.append(e.getKey()).append(": ").append(e.getValue()).append('\n');
-        for (var e : worstByBackendAndOp().entrySet()) {
-            sb.append("worst ").append(e.getKey()).append(": rel ").append(num(e.getValue().maxRelErr())).append(" (")
-                    .append(e.getValue().caseId()).append(")\n");
+        sb.append(String.format(Locale.ROOT, "%-10s", "BACKEND"));
+        for (Status s : Status.values()) sb.append(String.format(Locale.ROOT, " %9s", s.name()));
+        sb.append('\n');
+        for (var e : counts().entrySet()) {
+            sb.append(String.format(Locale.ROOT, "%-10s", e.getKey()));
+            for (Status s : Status.values()) sb.append(String.format(Locale.ROOT, " %9d", e.getValue().getOrDefault(s, 0)));
+            sb.append('\n');
+        }
+        if (!worstByBackendAndOp().isEmpty()) {
+            sb.append(String.format(Locale.ROOT, "%n%-10s %-16s %-9s %s%n", "WORST", "OP", "MAX REL", "CASE"));
+            for (CaseResult r : worstByBackendAndOp().values()) {
+                sb.append(String.format(Locale.ROOT, "%-10s %-16s %-9s %s%n", r.backend(), r.op(), num(r.maxRelErr()), r.caseId()));
+            }
         }
         sb.append(passed() ? "PASSED" : "FAILED: " + failures().size() + " cell(s)").append('\n');
         return sb.toString();
     }
 
-    /** The full matrix as JSON (hand-written: the library keeps no JSON dependency of its own). */
+    /** The full matrix as JSON (the project's one report writer, {@link ReportJson}). */
     public String json() {
-        StringBuilder sb = new StringBuilder("{\n  \"passed\": ").append(passed()).append(",\n  \"backends\": [");
-        for (int i = 0; i < backends.size(); i++) sb.append(i == 0 ? "" : ", ").append(str(backends.get(i)));
-        sb.append("],\n  \"rows\": [\n");
-        for (int i = 0; i < rows.size(); i++) {
-            CaseResult r = rows.get(i);
+        List<Map<String, Object>> cells = new ArrayList<>();
+        for (CaseResult r : rows) {
             Map<String, Object> m = new LinkedHashMap<>();
             m.put("case", r.caseId());
             m.put("op", r.op());
@@ -92,34 +110,13 @@ public record Report(List<String> backends, List<CaseResult> rows) {
             m.put("tolerance", r.tolerance());
             m.put("ms", r.millis());
             m.put("detail", r.detail());
-            List<String> parts = new ArrayList<>();
-            for (var e : m.entrySet()) parts.add(str(e.getKey()) + ": " + value(e.getValue()));
-            sb.append("    {").append(String.join(", ", parts)).append(i + 1 < rows.size() ? "},\n" : "}\n");
+            cells.add(m);
         }
-        return sb.append("  ]\n}\n").toString();
-    }
-
-    private static String value(Object v) {
-        if (v == null) return "null";
-        if (v instanceof Double d) return Double.isFinite(d) ? Double.toString(d) : "null";
-        return str(v.toString());
-    }
-
-    private static String str(String s) {
-        StringBuilder sb = new StringBuilder("\"");
-        for (char ch : s.toCharArray()) {
-            switch (ch) {
-                case '"' -> sb.append("\\\"");
-                case '\\' -> sb.append("\\\\");
-                case '\n' -> sb.append("\\n");
-                case '\r' -> sb.append("\\r");
-                case '\t' -> sb.append("\\t");
-                default -> {
-                    if (ch < 0x20) sb.append(String.format(Locale.ROOT, "\\u%04x", (int) ch)); else sb.append(ch);
-                }
-            }
-        }
-        return sb.append('"').toString();
+        Map<String, Object> report = new LinkedHashMap<>();
+        report.put("passed", passed());
+        report.put("backends", backends);
+        report.put("rows", cells);
+        return ReportJson.pretty(report);
     }
 
     private static String num(double v) {

@@ -1,0 +1,68 @@
+package org.ss2d.bench.cli;
+
+import java.io.PrintWriter;
+import java.util.Locale;
+import java.util.concurrent.Callable;
+import org.ss2d.bench.ScanBench;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+/** {@code ss2d bench scan}: the selective scan as the C anchor runs it (grouped B/C, D, delta_bias, softplus). */
+@Command(name = "scan", sortOptions = false,
+        description = {"Selective scan: u, delta (batch, dim, seqlen), A (dim, dstate), grouped B, C "
+                + "(batch, groups, dstate, seqlen), D, delta_bias, softplus on, no z.",
+                "Defaults are shape S1 (32, 768, 4, 3136, 1). Prints ms, ns per (batch, dim, step) element and "
+                        + "GB/s of the minimum bytes."})
+final class ScanCommand implements Callable<Integer> {
+    @CommandLine.Spec
+    CommandLine.Model.CommandSpec spec;
+
+    @Option(names = "--batch", paramLabel = "B", defaultValue = "32", description = "batch (default: ${DEFAULT-VALUE})")
+    int batch;
+
+    @Option(names = "--dim", paramLabel = "D", defaultValue = "768", description = "channels (default: ${DEFAULT-VALUE})")
+    int dim;
+
+    @Option(names = "--groups", paramLabel = "G", defaultValue = "4",
+            description = "groups of B and C; must divide --dim (default: ${DEFAULT-VALUE})")
+    int groups;
+
+    @Option(names = "--seqlen", paramLabel = "L", defaultValue = "3136", description = "sequence length (default: ${DEFAULT-VALUE})")
+    int seqlen;
+
+    @Option(names = "--dstate", paramLabel = "N", defaultValue = "1", description = "state size (default: ${DEFAULT-VALUE})")
+    int dstate;
+
+    @Option(names = "--seed", defaultValue = "42", description = "seed of the inputs (default: ${DEFAULT-VALUE})")
+    long seed;
+
+    @CommandLine.Mixin
+    Common common = new Common();
+
+    @Override
+    public Integer call() {
+        CommandLine cl = spec.commandLine();
+        Common.atLeast(cl, "--batch", batch, 1);
+        Common.atLeast(cl, "--dim", dim, 1);
+        Common.atLeast(cl, "--groups", groups, 1);
+        Common.atLeast(cl, "--seqlen", seqlen, 1);
+        Common.atLeast(cl, "--dstate", dstate, 1);
+        if (dim % groups != 0) {
+            throw new CommandLine.ParameterException(cl, "--groups: must divide --dim=" + dim + ", got " + groups);
+        }
+        common.check(cl);
+        String backend = common.backendName(cl);
+        ScanBench.Result r = ScanBench.run(new ScanBench.Config(backend, batch, dim, groups, seqlen, dstate,
+                common.threads, common.warmupCalls(), common.repsFor(backend), common.checkBatches, seed));
+        PrintWriter out = cl.getOut();
+        out.printf(Locale.ROOT, "scan %s (%d, %d, %d, %d, %d) on %s, %d threads: median %.4f ms, %.4f ns/elem, %.1f GB/s, check %.2e%s%n",
+                r.backend(), r.batch(), r.dim(), r.groups(), r.seqlen(), r.dstate(), r.device(), r.threads(),
+                r.medianMs(), r.nsPerElem(), r.gbPerS(), r.checkRelErr(), Double.isFinite(r.copyGbPerS())
+                        ? String.format(Locale.ROOT, " (device events; %.1f%% of a %.0f GB/s copy; %.4f ms wall per call with sync)",
+                                r.pctOfCopy(), r.copyGbPerS(), r.wallMs())
+                        : "");
+        common.printJson(out, r);
+        return 0;
+    }
+}
