@@ -10,6 +10,7 @@ import org.ss2d.model.RandomWeights;
 import org.ss2d.model.vmamba.VMambaConfig;
 import org.ss2d.model.vmamba.VMambaRandomWeights;
 import org.ss2d.model.vmamba.VMambaWeights;
+import org.ss2d.report.ReportJson;
 import org.ss2d.tensor.Tensor;
 import org.ss2d.tensor.TensorScope;
 
@@ -38,19 +39,23 @@ public final class ModelBench {
             return 1000.0 / msPerImage();
         }
 
+        /** One line of JSON, through the project's report writer ({@link ReportJson}). */
         public String toJson() {
-            StringBuilder p = new StringBuilder("{");
-            for (var e : profileMsPerImage.entrySet()) {
-                if (p.length() > 1) p.append(", ");
-                p.append(Timing.str(e.getKey())).append(": ").append(Timing.num(e.getValue()));
-            }
-            p.append('}');
-            return "{\"bench\": \"model\", \"backend\": " + Timing.str(backend) + ", \"model\": " + Timing.str(model)
-                    + ", \"device\": " + Timing.str(device) + ", \"threads\": " + threads + ", \"batch\": " + batch
-                    + ", \"size\": " + size + ", \"median_ms\": " + Timing.num(timing.medianMs()) + ", \"min_ms\": "
-                    + Timing.num(timing.minMs()) + ", \"ms_per_image\": " + Timing.num(msPerImage())
-                    + ", \"images_per_s\": " + Timing.num(imagesPerS()) + ", \"check_rel_err\": " + Timing.num(checkRelErr)
-                    + ", \"profile_ms_per_image\": " + p + "}";
+            Map<String, Object> m = new LinkedHashMap<>();
+            m.put("bench", "model");
+            m.put("backend", backend);
+            m.put("model", model);
+            m.put("device", device);
+            m.put("threads", threads);
+            m.put("batch", batch);
+            m.put("size", size);
+            m.put("median_ms", timing.medianMs());
+            m.put("min_ms", timing.minMs());
+            m.put("ms_per_image", msPerImage());
+            m.put("images_per_s", imagesPerS());
+            m.put("check_rel_err", checkRelErr);
+            m.put("profile_ms_per_image", profileMsPerImage);
+            return ReportJson.line(m);
         }
     }
 

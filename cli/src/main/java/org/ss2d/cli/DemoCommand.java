@@ -61,8 +61,12 @@ final class DemoCommand implements Callable<Integer> {
     @Override
     public Integer call() {
         PrintWriter out = spec.commandLine().getOut();
-        if (batch < 1 || grid < 1 || runs < 1 || warmup < 0 || !(warmupSeconds >= 0 && warmupSeconds <= 600)) {
-            throw new Errors.Rejected("--batch, --grid and --runs must be >= 1, --warmup >= 0, --warmup-seconds in [0, 600]");
+        atLeast("--batch", batch, 1);
+        atLeast("--grid", grid, 1);
+        atLeast("--runs", runs, 1);
+        atLeast("--warmup", warmup, 0);
+        if (!(warmupSeconds >= 0 && warmupSeconds <= 600)) {
+            throw new Errors.Rejected("--warmup-seconds: must be in [0, 600], got " + warmupSeconds);
         }
         SS2DConfig c = SS2DConfig.of(96, 1, 1.0);
         List<Backend> targets = new ArrayList<>();
@@ -140,6 +144,10 @@ final class DemoCommand implements Callable<Integer> {
     }
 
     private record Row(double medianMs, float[] firstSample) {}
+
+    private static void atLeast(String option, long value, long min) {
+        if (value < min) throw new Errors.Rejected(option + ": must be >= " + min + ", got " + value);
+    }
 
     /** At least {@code warmup} runs and {@code warmupSeconds}: timing interpreted code would say nothing. */
     private void warm(Runnable op) {

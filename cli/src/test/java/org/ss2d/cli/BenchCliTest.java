@@ -8,7 +8,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import java.util.List;
 import org.junit.jupiter.api.Test;
 
-/** {@code ss2d bench}: typed options with defaults in --help, errors naming the option (exit 2), JSON reports. */
+/** {@code ss2d bench} (and demo): typed options with defaults in --help, errors naming the option (exit 2), JSON reports. */
 class BenchCliTest {
     static MainTest.Result ss2d(String... args) {
         return MainTest.ss2d(args);
@@ -45,6 +45,12 @@ class BenchCliTest {
         assertRejected(ss2d("bench", "block", "--vss=no"), "--vss");
         assertRejected(ss2d("bench", "block", "--frobnicate"), "--frobnicate");
         assertRejected(ss2d("bench"), "expected a benchmark: scan, block");
+    }
+
+    @Test
+    void demoOptionErrorsNameTheOptionToo() {
+        assertRejected(ss2d("demo", "--batch", "0"), "--batch: must be >= 1, got 0");
+        assertRejected(ss2d("demo", "--warmup-seconds", "-1"), "--warmup-seconds: must be in [0, 600], got -1.0");
     }
 
     @Test
