@@ -83,7 +83,12 @@ def _install_stand_ins():
         # are never launched: load_vmamba turns csm_triton.WITH_TRITON off.
         tr = types.ModuleType("triton")
         tl = types.ModuleType("triton.language")
-        tl.__getattr__ = lambda name: object
+        def _annotation(name):     # tl.tensor, tl.constexpr in the kernels' signatures
+            if name.startswith("__"):
+                raise AttributeError(name)
+            return object
+        tl.__getattr__ = _annotation
+        tr.stand_in = tl.stand_in = True
         tr.jit = lambda fn=None, **kw: fn if fn is not None else (lambda f: f)
         tr.cdiv = lambda a, b: -(-a // b)
         tr.language = tl
@@ -121,6 +126,11 @@ def load_vmamba(checkout):
     spec = importlib.util.spec_from_file_location("vmamba", path)
     vm = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(vm)
+    # The triton stand-in has served csm_triton's import; torch itself probes for triton (optimizers,
+    # inductor), so it must not stay in sys.modules.
+    for m in [m for m in sys.modules if (m == "triton" or m.startswith("triton.")) and
+              getattr(sys.modules[m], "stand_in", False)]:
+        del sys.modules[m]
     csms6s = sys.modules["csms6s"]
     csm = sys.modules["csm_triton"]
     if csms6s.WITH_SELECTIVESCAN_OFLEX or csms6s.WITH_SELECTIVESCAN_CORE or csms6s.WITH_SELECTIVESCAN_MAMBA:
