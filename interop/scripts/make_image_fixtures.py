@@ -110,6 +110,28 @@ def by_hand(pil_rgb, resize, crop, interpolation):
     return out, x.astype(np.float32)
 
 
+def write_preprocess_case(path, image, options):
+    import pyarrow as pa
+    import torch
+    import_torchvision()
+    from torchvision import transforms
+    from torchvision.transforms import InterpolationMode
+    mode = {"bicubic": InterpolationMode.BICUBIC, "bilinear": InterpolationMode.BILINEAR}[options.get("interpolation", "bicubic")]
+    t = transforms.Compose([transforms.Resize(options.get("resize", 256), interpolation=mode),
+                            transforms.CenterCrop(options.get("crop", 224)), transforms.ToTensor(),
+                            transforms.Normalize(options.get("mean", MEAN), options.get("std", STD))])
+    x = t(Image.fromarray(image, "RGB")).unsqueeze(0).numpy()
+    cols = []
+    for name, arr in [("image", image.astype(np.uint8)), ("x", x.astype(np.float32))]:
+        storage = pa.FixedSizeListArray.from_arrays(pa.array(arr.reshape(-1)), int(arr.size))
+        tt = pa.fixed_shape_tensor(pa.from_numpy_dtype(arr.dtype), list(arr.shape))
+        cols.append((pa.field(name, tt), pa.ExtensionArray.from_storage(tt, storage)))
+    schema = pa.schema([c[0] for c in cols], metadata={"ss2d.kind": "preprocess_image", "ss2d.options": json.dumps(options),
+                                                        "ss2d.note": "x made by torchvision from the PIL image"})
+    with pa.OSFile(path, "wb") as sink, pa.ipc.new_file(sink, schema) as w:
+        w.write_batch(pa.record_batch([c[1] for c in cols], schema=schema))
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--skimage-data", required=True, help="skimage/data folder of a scikit-image wheel")
@@ -141,7 +163,7 @@ def main():
     add_synth("synth_64x90_grey.png", 64, 90, 7, 40, 33, "bicubic", save="L")
     add_synth("synth_80x60_palette.png", 80, 60, 8, 30, 30, "bicubic", save="P")
     add_synth("synth_70x50_rgba.png", 70, 50, 9, 36, 32, "bilinear", save="RGBA")
-    add_synth("synth_200x150_default.png", 200, 150, 10, 256, 224, "bicubic", with_x=False)  # the default transform
+    add_synth("synth_160x120_default.png", 160, 120, 10, 256, 224, "bicubic", with_x=False)  # the default transform
 
     sk = args.skimage_data
     Image.open(os.path.join(sk, "chelsea.png")).convert("RGB").save(
@@ -169,6 +191,15 @@ def main():
             x_tv.astype("<f4").tofile(os.path.join(out, stem + ".expected.f32"))
             entry["expected_x"] = stem + ".expected.f32"
         manifest["fixtures"].append(entry)
+    # preprocess_image case files: the decoded image as a uint8 (H, W, 3) column, the options, and
+    # torchvision's x as the expected column.
+    for name, src, opt in [
+            ("case_preprocess_options.arrow", "synth_37x23_up.png",
+             dict(resize=48, crop=40, interpolation="bilinear", mean=[0.5, 0.25, 0.125], std=[0.3, 0.2, 0.1])),
+            ("case_preprocess_defaults_small.arrow", "synth_23x61_up_bilinear.png", dict(crop=32))]:
+        pil = Image.open(os.path.join(out, src)).convert("RGB")
+        write_preprocess_case(os.path.join(out, name), np.asarray(pil), opt)
+        manifest.setdefault("cases", []).append(name)
     import PIL
     torchvision = import_torchvision()
     manifest["made_with"] = f"pillow {PIL.__version__}, torchvision {torchvision.__version__}, numpy {np.__version__}"

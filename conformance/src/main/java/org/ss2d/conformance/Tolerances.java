@@ -41,6 +41,8 @@ public final class Tolerances {
             case CROSS_MERGE -> 1e-6;
             case SELECTIVE_SCAN -> 1e-4;
             case SS2D, VSS_BLOCK -> 2e-4;
+            case VMAMBA -> VMAMBA_F32;
+            case PREPROCESS_IMAGE -> 0.0;   // integer resampling and float32 arithmetic as torchvision's: exact
         };
         return switch (dtype) {
             case F32 -> f32;

@@ -183,7 +183,10 @@ public final class FileCase implements ConformanceCase {
                     if (!put(m, "out", "out", k)) put(m, "out", "y", k);
                     if (calls.containsKey("xs")) put(m, "xs", "xs", OpKind.CROSS_SCAN);
                 }
-                default -> put(m, "out", "out", k);
+                // Every other kind: each result column by its own name (out; logits, features.i; x).
+                default -> {
+                    for (String o : calls.get("out").outputShapes().keySet()) put(m, o, o, k);
+                }
             }
             return m;
         }

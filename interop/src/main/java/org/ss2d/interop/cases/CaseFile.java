@@ -225,6 +225,24 @@ public final class CaseFile implements AutoCloseable {
         return out;
     }
 
+    /** A {@code uint8} column's values (first row), as images are stored ({@code preprocess_image}). */
+    public byte[] uint8(String column) {
+        FieldVector v = vector(column);
+        TensorColumns.declaredShape(column, v);
+        FixedSizeListVector list = TensorColumns.storage(column, v);
+        if (list.getValueCount() < 1 || list.isNull(0)) throw new Ss2dArgumentException(column, "a tensor in the first row", "null", null);
+        if (!(list.getDataVector() instanceof org.apache.arrow.vector.UInt1Vector u)) {
+            throw new Ss2dArgumentException(column, "uint8 values", TensorColumns.dtypeName(list.getDataVector().getField().getType()), null);
+        }
+        int n = list.getListSize(), start = list.getElementStartIndex(0);
+        byte[] out = new byte[n];
+        for (int i = 0; i < n; i++) {
+            if (u.isNull(start + i)) throw new Ss2dArgumentException(column, "no null values", "a null at flat index " + i, null);
+            out[i] = u.get(start + i);
+        }
+        return out;
+    }
+
     /** The stored value type of a tensor column ({@code float32}, {@code float64}, {@code float16}...), or null. */
     public String storedDtype(String column) {
         FieldVector v = batch.getVector(column);

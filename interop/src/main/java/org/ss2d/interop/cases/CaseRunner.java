@@ -52,7 +52,8 @@ public final class CaseRunner {
         long t0 = System.nanoTime();
         Map<String, Tensor> out = call.run(ss, scope);
         long t1 = System.nanoTime();
-        Backend b = ss.lastBackend();
-        return new Outcome(kind, out, b.name(), b.capabilities().device(), (t1 - t0) / 1e6);
+        Backend b = call.ranOn(ss);
+        return new Outcome(kind, out, b == null ? "host" : b.name(),
+                b == null ? "host (" + kind.key() + " runs on no backend)" : b.capabilities().device(), (t1 - t0) / 1e6);
     }
 }

@@ -25,6 +25,11 @@ public interface OpCall {
     /** Runs on {@code ss} into caller-made outputs of {@link #outputShapes()}. */
     void runInto(Ss2d ss, Map<String, Tensor> outputs);
 
+    /** The backend the last run used (a whole model picks its own; null for a host-only kind). */
+    default org.ss2d.spi.Backend ranOn(Ss2d ss) {
+        return ss.lastBackend();
+    }
+
     /** A one-entry ordered map, for the single-output kinds. */
     static <V> Map<String, V> out(V v) {
         Map<String, V> m = new LinkedHashMap<>();

@@ -15,7 +15,9 @@ public enum OpKind {
     CROSS_SCAN("cross_scan", OpCalls.CrossScan::of),
     CROSS_MERGE("cross_merge", OpCalls.CrossMerge::of),
     SS2D("ss2d", OpCalls.Ss2dBlock::of),
-    VSS_BLOCK("vss_block", OpCalls.VssBlock::of);
+    VSS_BLOCK("vss_block", OpCalls.VssBlock::of),
+    VMAMBA("vmamba", ModelCalls.VMamba::of),
+    PREPROCESS_IMAGE("preprocess_image", ModelCalls.PreprocessImage::of);
 
     /** Reads and checks one kind's inputs and options; throws {@link Ss2dArgumentException} naming the column or option. */
     @FunctionalInterface
