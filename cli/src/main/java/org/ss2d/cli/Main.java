@@ -16,7 +16,7 @@ import picocli.CommandLine.Command;
         // INHERIT: every subcommand, also those added later, answers --help/-h and --version (-V).
         scope = CommandLine.ScopeType.INHERIT,
         description = "VMamba's SS2D block and Mamba's selective scan on the JVM.",
-        subcommands = {BackendsCommand.class, RunCommand.class, DemoCommand.class, ConformanceCommand.class,
+        subcommands = {BackendsCommand.class, RunCommand.class, ClassifyCommand.class, DemoCommand.class, ConformanceCommand.class,
                 CommandLine.HelpCommand.class})
 public final class Main implements Runnable {
     public static final int OK = 0;

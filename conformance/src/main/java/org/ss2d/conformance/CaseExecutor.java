@@ -94,7 +94,7 @@ public final class CaseExecutor {
                     "rejected a case the reference accepts: " + e.getMessage()), null);
         }
         double ms = (System.nanoTime() - t0) / 1e6;
-        String ranOn = ss.lastBackend() == null ? null : ss.lastBackend().name();
+        String ranOn = p.ranOn(ss, backend);
         if (ledger) RunLedger.record(backend, ranOn, c.id());
         if (overLimit) {
             return new Outcome(result(c, backend, Status.FAIL, ranOn, null, ms, "dstate " + c.dstate()

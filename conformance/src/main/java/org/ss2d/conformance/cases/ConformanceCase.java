@@ -37,6 +37,11 @@ public interface ConformanceCase {
         /** Runs on {@code ss} into freshly allocated, NaN-filled outputs; returns them by name. */
         Map<String, float[]> run(Ss2d ss);
 
+        /** The backend the last {@link #run} used, by name (ops: the facade's last backend); {@code asked} was forced. */
+        default String ranOn(Ss2d ss, String asked) {
+            return ss.lastBackend() == null ? null : ss.lastBackend().name();
+        }
+
         /** Frees what the inputs hold besides the arena (an open case file); the executor calls it. */
         @Override
         default void close() {}

@@ -281,6 +281,17 @@ public final class FileCase implements ConformanceCase {
             return m;
         }
 
+        /**
+         * A whole model picks its backend itself (VMambaModel), so the call reports it; a host-only kind
+         * (preprocess_image) runs the same Java code whichever backend is asked, which is then the answer.
+         */
+        @Override
+        public String ranOn(Ss2d ss, String asked) {
+            org.ss2d.spi.Backend b = calls.get("out").ranOn(ss);
+            if (b != null) return b.name();
+            return calls.get("out").kind() == OpKind.PREPROCESS_IMAGE ? asked : null;
+        }
+
         @Override
         public void close() {
             file.close();

@@ -128,8 +128,11 @@ public final class ModelCalls {
         }
     }
 
-    /** Each option the file gives must agree with the configuration its parameters' shapes describe. */
-    static void checkOptions(CaseOptions o, VMambaConfig inferred, boolean featuresOnly) {
+    /**
+     * Each option the file gives must agree with the configuration its parameters' shapes describe
+     * (also used by {@code ss2d classify} for {@code --model}).
+     */
+    public static void checkOptions(CaseOptions o, VMambaConfig inferred, boolean featuresOnly) {
         String variant = o.text("variant");
         if (variant != null) {
             VMambaConfig v = VMambaConfig.named(variant);

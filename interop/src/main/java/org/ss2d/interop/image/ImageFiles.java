@@ -25,9 +25,11 @@ import org.ss2d.validate.Ss2dArgumentException;
  * composited), a palette is looked up; 16-bit RGB keeps the high byte and 16-bit grey is clipped to
  * 255, as PIL's conversions do.
  *
- * <p>JPEG: ImageIO's decoder (libjpeg 6b based) and the libjpeg-turbo that PIL uses may differ by a
- * unit or two in some pixels (inverse DCT and chroma upsampling rounding); see the interop README for
- * what was measured.
+ * <p>JPEG: ImageIO's decoder (built on IJG libjpeg 6b) and the libjpeg-turbo inside Pillow 12.3 both
+ * use the integer inverse DCT and "fancy" chroma upsampling by default; measured on ten JPEGs (photos
+ * and diagrams, 4:4:4, 4:2:2 and 4:2:0, baseline and progressive, Adobe and ICC-tagged, up to
+ * 2013x2241) they decode to the same bytes, so the whole transform matches PIL + torchvision exactly
+ * there. Other encoders' corner cases (arithmetic coding, 12-bit, CMYK) are not covered.
  */
 public final class ImageFiles {
     private ImageFiles() {}
