@@ -85,7 +85,7 @@ final class ModelCommand implements Callable<Integer> {
                 out.printf(Locale.ROOT, "  %-14s %9.3f  %5.1f%%%n", e.getKey(), e.getValue(), 100 * e.getValue() / total);
             }
         }
-        if (common.json) out.println(r.toJson());
+        if (common.json) out.println(r.toJson());   // ModelBench writes its own line (through ReportJson)
         return 0;
     }
 
