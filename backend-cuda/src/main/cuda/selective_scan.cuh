@@ -253,6 +253,39 @@ __device__ __forceinline__ float softplus20_fast(float x) {
   return fmaxf(x, 0.f) + __logf(1.f + __expf(-fabsf(x)));
 }
 
+// chunk_entry_state for virtual rows of several channels, where a row start inside the chunk resets the scan (a = 0
+// there). 0 times the state of the row before is 0 only while that state is finite: after a NaN or an infinity in a
+// row's inputs it is NaN, and would leak into the rows after it. So when some lane's aggregate or the carry is not
+// finite (a warp vote, uniform), the combine skips what lies before a reset (aggregate Ap == 0) instead of
+// multiplying it by 0; otherwise it runs as chunk_entry_state. resetFree: the exact old path may be used.
+template <int K>
+__device__ __forceinline__ float chunk_entry_state_seg(const float (&a)[K], const float (&bb)[K], float carry,
+                                                       int lane, float& hLane, bool& resetFree) {
+  float Ap = a[0], Hp = bb[0];
+#pragma unroll
+  for (int k = 1; k < K; ++k) { Hp = fmaf(a[k], Hp, bb[k]); Ap *= a[k]; }
+  resetFree = __all_sync(0xffffffffu, isfinite(Hp)) && isfinite(carry);
+  if (resetFree) {
+#pragma unroll
+    for (int off = 1; off < 32; off <<= 1) {
+      const float Ao = __shfl_up_sync(0xffffffffu, Ap, off);
+      const float Ho = __shfl_up_sync(0xffffffffu, Hp, off);
+      if (lane >= off) { Hp = fmaf(Ap, Ho, Hp); Ap *= Ao; }
+    }
+    hLane = fmaf(Ap, carry, Hp);
+  } else {
+#pragma unroll
+    for (int off = 1; off < 32; off <<= 1) {
+      const float Ao = __shfl_up_sync(0xffffffffu, Ap, off);
+      const float Ho = __shfl_up_sync(0xffffffffu, Hp, off);
+      if (lane >= off && Ap != 0.f) { Hp = fmaf(Ap, Ho, Hp); Ap *= Ao; }
+    }
+    hLane = Ap != 0.f ? fmaf(Ap, carry, Hp) : Hp;
+  }
+  const float h = __shfl_up_sync(0xffffffffu, hLane, 1);
+  return lane == 0 ? carry : h;
+}
+
 template <int K>
 __device__ __forceinline__ void scan_fwd_seg(const ScanParams& p, int64_t RS) {
   const int lane = threadIdx.x & 31;
@@ -310,9 +343,14 @@ __device__ __forceinline__ void scan_fwd_seg(const ScanParams& p, int64_t RS) {
       bb[k] = live ? dv * uv[k] * (varB ? Bk[k] : Bc) : 0.f;
       y[k] = Dv * uv[k];
     }
-    if (tl == 0) a[0] = 0.f;                           // row start: no state flows in
+    if (tl == 0) {                                     // row start: no state flows in (a = 0), but h_0 = a_0 * 0 + b_0
+      bb[0] = fmaf(a[0], 0.f, bb[0]);                  // is NaN where a_0 is (a NaN or infinite A), as in float64
+      a[0] = 0.f;
+    }
     float hLane;
-    float h = chunk_entry_state<K>(a, bb, carry, lane, hLane);
+    bool resetFree;
+    float h = chunk_entry_state_seg<K>(a, bb, carry, lane, hLane, resetFree);
+    if (!resetFree && tl == 0) h = 0.f;                // the row before may have left NaN: 0 * NaN is not 0
 #pragma unroll
     for (int k = 0; k < K; ++k) {
       h = fmaf(a[k], h, bb[k]);

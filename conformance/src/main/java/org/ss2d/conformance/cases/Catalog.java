@@ -98,7 +98,7 @@ public final class Catalog {
         for (ScanCase.Inputs in : ScanCase.Inputs.values()) {
             if (in.ordinal() <= ScanCase.Inputs.UNDERFLOW.ordinal()) continue;
             for (boolean sp : new boolean[] {true, false}) {
-                c.add(new ScanCase(2, 8, 150, 1, 4, g, g, true, sp, true, sp, true, in, seed++));      // dstate 1
+                c.add(new ScanCase(2, 8, 152, 1, 4, g, g, true, sp, true, sp, true, in, seed++));      // dstate 1 (L % 4 == 0: CUDA runs several channels as one row)
                 c.add(new ScanCase(1, 32, 1100, 16, 1, v, v, true, false, true, sp, true, in, seed++)); // channel lanes
                 if (!sp) continue;
                 c.add(new ScanCase(2, 4, 600, 4, 2, g, g, true, true, true, true, true, in, seed++));  // small dim
