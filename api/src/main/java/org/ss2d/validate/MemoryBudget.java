@@ -44,6 +44,15 @@ public final class MemoryBudget {
      * more than {@code backend.memoryBudget()}.
      */
     public static void check(String op, Backend backend, Object... parts) {
+        check(op, "the " + backend.name() + " backend", backend::memoryBudget, parts);
+    }
+
+    /** {@link #check} for float64 computations on the host outside a backend (the conformance oracle). */
+    public static void checkHost(String op, Object... parts) {
+        check(op, "the host", MemoryBudget::hostBytes, parts);
+    }
+
+    private static void check(String op, String where, java.util.function.LongSupplier budgetOf, Object... parts) {
         long total = 0, most = -1;
         String biggest = op;
         StringBuilder list = new StringBuilder();
@@ -57,10 +66,11 @@ public final class MemoryBudget {
                 biggest = (String) parts[i];
             }
         }
-        long budget = backend.memoryBudget();
+        if (total == 0) return;
+        long budget = budgetOf.getAsLong();
         if (total > budget) {
             throw new LimitExceededException(biggest, op + " needs " + total + " bytes (" + human(total) + ": " + list
-                    + ") on the " + backend.name() + " backend, over its memory budget of " + budget + " bytes ("
+                    + ") on " + where + ", over its memory budget of " + budget + " bytes ("
                     + human(budget) + "; -D" + PROPERTY + "=BYTES changes it)");
         }
     }

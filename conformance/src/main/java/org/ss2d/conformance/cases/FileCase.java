@@ -220,6 +220,11 @@ public final class FileCase implements ConformanceCase {
                 case OpCalls.Scan s -> {
                     ScanArgs a = s.args();
                     ScanShape sh = Validator.selectiveScan(a, ANY, null);
+                    // the oracle keeps its outputs in float64: a file asking for absurd memory is rejected here too
+                    org.ss2d.validate.MemoryBudget.checkHost("selective_scan (float64 reference)",
+                            "out", org.ss2d.validate.MemoryBudget.product(sh.batch(), sh.dim(), sh.seqlen(), 8),
+                            "last_state", a.returnLastState()
+                                    ? org.ss2d.validate.MemoryBudget.product(sh.batch(), sh.dim(), sh.dstate(), 8) : 0L);
                     ScanRef.Result r = ScanRef.run(ScanRef.Problem.of(a, sh));
                     m.put("out", r.out());
                     if (a.returnLastState()) m.put("last_state", r.lastState());

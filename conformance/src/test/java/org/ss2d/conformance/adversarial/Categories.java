@@ -15,8 +15,8 @@ import org.ss2d.conformance.adversarial.Corpus.Made;
  * way; the file-level ones (truncation, bit flips, lying lengths) are in {@link FileLies}, the ones
  * that a writer could produce through Arrow (shapes, types, options) in {@link SpecLies}.
  *
- * <p>To add a category (for instance NaN, Inf and huge values once the kernels give the reference's
- * answer on every path), append a {@link Category} to {@link #ALL}: its generator returns the file and
+ * <p>The value categories (NaN, infinities, huge values, extreme sizes, memory bombs) are in
+ * {@link ValueCategories}. To add a category, append a {@link Category} to {@link #ALL}: its generator returns the file and
  * what the engine must do with it ({@link Corpus.Expect}).
  */
 final class Categories {
@@ -31,7 +31,10 @@ final class Categories {
             new Category("lying-lengths", 90, FileLies::lyingLengths),
             new Category("lying-shapes", 90, SpecLies::lyingShapes),
             new Category("wrong-types", 70, SpecLies::wrongTypes),
-            new Category("bad-options", 90, SpecLies::badOptions));
+            new Category("bad-options", 90, SpecLies::badOptions),
+            new Category("extreme-values", 80, ValueCategories::extremeValues),
+            new Category("extreme-sizes", 16, ValueCategories::extremeSizes),
+            new Category("allocation-bombs", 3, ValueCategories::allocationBombs));
 
     /** A valid case of each kind in turn. */
     static Made valid(SplittableRandom r, int i) {
