@@ -11,6 +11,7 @@ import org.ss2d.tensor.DType;
 import org.ss2d.tensor.Tensor;
 import org.ss2d.tensor.TensorScope;
 import org.ss2d.validate.LimitExceededException;
+import org.ss2d.validate.MemoryBudget;
 import org.ss2d.validate.Ss2dArgumentException;
 import org.ss2d.validate.Validator;
 
@@ -160,7 +161,28 @@ public final class VMambaModel implements AutoCloseable {
             throw new Ss2dArgumentException("x", "a host tensor or one on " + backend.name() + " (the model's backend)",
                     x.describe(), null);
         }
+        checkBudget(x.dim(0), g);
         return g;
+    }
+
+    /**
+     * The outputs and an estimate of a forward pass's working memory against the backend's budget: two
+     * activation buffers and an im2col buffer (about 5 maps of the largest stage or stem map), and the
+     * largest block workspace the backend reports (plus the z branch of v0 blocks).
+     */
+    private void checkBudget(long batch, int[][] g) {
+        VMambaConfig c = config();
+        long act = MemoryBudget.product(c.stemHidden(), 4, g[0][0], g[0][1]), outs = 0, blocks = 0;
+        for (int i = 0; i < VMambaConfig.STAGES; i++) {
+            long l = MemoryBudget.product(g[i][0], g[i][1]);
+            act = Math.max(act, MemoryBudget.product(c.dim(i), l));
+            outs = MemoryBudget.saturatingAdd(outs, MemoryBudget.product(batch, c.dim(i), l, 4));
+            long z = c.forwardType() == VMambaConfig.ForwardType.V0 ? MemoryBudget.product(batch, c.ss2d(i).dInner(), l, 4) : 0;
+            blocks = Math.max(blocks, MemoryBudget.saturatingAdd(
+                    backend.blockWorkingBytes(c.ss2d(i), c.mlpRatio(), batch, g[i][0], g[i][1]), z));
+        }
+        MemoryBudget.check("vmamba " + c.name(), backend, "outputs", outs, "activations",
+                MemoryBudget.product(5, batch, act, 4), "block workspace", blocks);
     }
 
     private void requireClassifier() {

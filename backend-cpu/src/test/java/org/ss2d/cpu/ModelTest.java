@@ -43,8 +43,7 @@ class ModelTest {
     }
 
     @ParameterizedTest(name = "{0} {1}x{2}")
-    @CsvSource({"vmamba_tiny_s1l8, 37, 30", "vmamba_tiny_s2l5, 32, 32", "vanilla_vmamba_tiny, 36, 28",
-            "vanilla_vmamba_tiny, 44, 52"})
+    @CsvSource({"vmamba_tiny_s1l8, 37, 30", "vmamba_tiny_s2l5, 32, 32", "vanilla_vmamba_tiny, 44, 52"})
     void smallModelsAgreeWithFloat64(String name, int h, int w) {
         VMambaConfig c = VMambaConfig.named(name).withDims(8, 16, 24, 32).withDepths(1, 2, 1, 1).withNumClasses(6);
         try (TensorScope s = TensorScope.root("cpu-model")) {

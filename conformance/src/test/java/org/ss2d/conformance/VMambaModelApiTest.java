@@ -72,6 +72,21 @@ class VMambaModelApiTest {
     }
 
     @Test
+    void anInputWhoseWorkingMemoryIsOverTheBudgetIsRejectedBeforeRunning() {
+        VMambaWeights w = VMambaRandomWeights.of(s, small("vmamba_tiny_s1l8"), 9);
+        String before = System.getProperty(org.ss2d.validate.MemoryBudget.PROPERTY);
+        try (VMambaModel m = Ss2d.on("cpu").vmamba(w)) {
+            Tensor x = RandomWeights.gaussian(s, 10, 1, 2, 3, 64, 64);
+            System.setProperty(org.ss2d.validate.MemoryBudget.PROPERTY, "100000");
+            var e = assertThrows(LimitExceededException.class, () -> m.logits(s, x));
+            assertTrue(e.getMessage().contains("over its memory budget of 100000 bytes"), e.getMessage());
+        } finally {
+            if (before == null) System.clearProperty(org.ss2d.validate.MemoryBudget.PROPERTY);
+            else System.setProperty(org.ss2d.validate.MemoryBudget.PROPERTY, before);
+        }
+    }
+
+    @Test
     void aForcedBackendWithoutModelsFailsAndNeverFallsBack() {
         VMambaWeights w = VMambaRandomWeights.of(s, small("vmamba_tiny_s1l8"), 3);
         var e = assertThrows(LimitExceededException.class, () -> Ss2d.on(new NoModels()).vmamba(w));
