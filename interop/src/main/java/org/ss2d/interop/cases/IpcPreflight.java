@@ -36,6 +36,8 @@ final class IpcPreflight {
     private static final int CONTINUATION = 0xFFFFFFFF;
     /** Deeper nesting than any tensor or note column needs; bounds the recursion of schema conversion. */
     private static final int MAX_DEPTH = 32;
+    /** Columns (children included) a file may declare: each costs the reader objects, whatever its data. */
+    private static final int MAX_FIELDS = 1 << 16;
     /** Slack for the bitmaps Arrow allocates beyond the file's own bytes. */
     private static final long ALLOCATION_SLACK = 1L << 20;
     /** Footer and batch metadata larger than this are not written by any tool for a one-batch file. */
@@ -46,6 +48,7 @@ final class IpcPreflight {
     private final long size;
     private long bodyLength;
     private long implied;
+    private int fields;
     private List<org.apache.arrow.flatbuf.FieldNode> nodes;
 
     private IpcPreflight(Path path, SeekableByteChannel ch, long size) {
@@ -109,6 +112,10 @@ final class IpcPreflight {
     }
 
     private void depth(org.apache.arrow.flatbuf.Field f, int level) {
+        if (++fields > MAX_FIELDS) {
+            throw new Ss2dArgumentException("file", "at most " + MAX_FIELDS + " columns (children included)",
+                    "more in " + path, null);
+        }
         if (level > MAX_DEPTH) {
             throw new Ss2dArgumentException("file", "columns nested at most " + MAX_DEPTH + " levels deep",
                     "deeper nesting in " + path, null);
