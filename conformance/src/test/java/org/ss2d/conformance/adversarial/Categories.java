@@ -26,7 +26,6 @@ final class Categories {
             new Category("valid", 130, (r, i) -> valid(r, i)),
             new Category("ignored-extras", 40, SpecLies::ignoredExtras),
             new Category("moderate-values", 20, Categories::moderateValues),
-            new Category("extreme-scan-values", 48, ValueLies::extremeScanValues),
             new Category("truncated", 60, FileLies::truncated),
             new Category("bit-flips", 110, FileLies::bitFlips),
             new Category("lying-lengths", 90, FileLies::lyingLengths),
