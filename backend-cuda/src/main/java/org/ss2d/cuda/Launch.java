@@ -49,7 +49,24 @@ final class Launch implements AutoCloseable {
     }
 
     void run(CudaDevice dev, String kernel, long gridX, int blockX, int blockY, int sharedBytes) {
+        String fail = failNext;
+        if (fail != null && kernel.contains(fail)) { // tests only: an invalid block size, the driver's own error path
+            failNext = null;
+            blockX = 2048;
+            blockY = 1;
+        }
         CudaDriver.launch(dev.function(kernel), kernel, gridX, 1, blockX, blockY, sharedBytes, dev.stream, pointers);
+    }
+
+    /** Tests only: the next launch of a kernel whose name contains this is made with an invalid block size. */
+    private static volatile String failNext;
+
+    /**
+     * For tests: makes the next launch of a kernel whose name contains {@code kernelPart} fail in the driver
+     * ({@code CUDA_ERROR_INVALID_VALUE}: 2048 threads per block), as a launch error of a real kernel would.
+     */
+    static void failNextLaunch(String kernelPart) {
+        failNext = kernelPart;
     }
 
     @Override
