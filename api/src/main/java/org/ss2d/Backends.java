@@ -30,10 +30,12 @@ public final class Backends {
 
     /** One discovered provider and its probe result. */
     public record Entry(BackendProvider provider, Availability availability) {
+        /** {@return the provider's name} */
         public String name() {
             return provider.name();
         }
 
+        /** {@return whether the probe found the backend usable} */
         public boolean available() {
             return availability.available();
         }

@@ -12,6 +12,14 @@ import org.ss2d.tensor.TensorScope;
 public final class RandomWeights {
     private RandomWeights() {}
 
+    /**
+     * Seeded SS2D weights, drawn as the class comment says (same seed, same values).
+     *
+     * @param scope owner of the tensors
+     * @param c     the block's sizes
+     * @param seed  the random seed
+     * @return weights for {@code c}
+     */
     public static SS2DWeights ss2d(TensorScope scope, SS2DConfig c, long seed) {
         SplittableRandom r = new SplittableRandom(seed);
         int dm = c.dModel(), di = c.dInner(), n = c.dState(), rank = c.dtRank(), k = c.dConv(), K = SS2DConfig.ROUTES;
@@ -40,6 +48,15 @@ public final class RandomWeights {
                 scope.fromArray(aLogs, (long) K * di, n), scope.fromArray(ds, (long) K * di), normW, normB, outProj);
     }
 
+    /**
+     * Seeded VSS block weights: SS2D's as {@link #ss2d}, LayerNorms and the MLP around them.
+     *
+     * @param scope    owner of the tensors
+     * @param c        the SS2D sizes
+     * @param mlpRatio hidden width of the MLP over d_model
+     * @param seed     the random seed
+     * @return weights for the block
+     */
     public static VSSWeights vss(TensorScope scope, SS2DConfig c, double mlpRatio, long seed) {
         SplittableRandom r = new SplittableRandom(seed ^ 0x5DEECE66DL);
         SS2DWeights op = ss2d(scope, c, seed);

@@ -29,10 +29,18 @@ public record SS2DConfig(int dModel, int dState, double ssmRatio, int dtRank, in
         return dtRank + 2 * dState;
     }
 
+    /**
+     * @param bias whether the depthwise conv has a bias
+     * @return this config with that setting
+     */
     public SS2DConfig withConvBias(boolean bias) {
         return new SS2DConfig(dModel, dState, ssmRatio, dtRank, dConv, bias);
     }
 
+    /**
+     * @param k the depthwise conv's kernel size (odd)
+     * @return this config with that kernel size
+     */
     public SS2DConfig withDConv(int k) {
         return new SS2DConfig(dModel, dState, ssmRatio, dtRank, k, convBias);
     }

@@ -17,6 +17,7 @@ public record VSSWeights(SS2DWeights op, double mlpRatio, Tensor normWeight, Ten
             NORM2_B = "norm2.bias", FC1_W = "mlp.fc1.weight", FC1_B = "mlp.fc1.bias", FC2_W = "mlp.fc2.weight",
             FC2_B = "mlp.fc2.bias", OP = "op.";
 
+    /** {@return the SS2D sizes of the block} */
     public SS2DConfig config() {
         return op.config();
     }
@@ -42,6 +43,7 @@ public record VSSWeights(SS2DWeights op, double mlpRatio, Tensor normWeight, Ten
         return m;
     }
 
+    /** {@return every tensor by its state-dict name (VMamba's, relative to the block), in a fixed order} */
     public Map<String, Tensor> asMap() {
         Map<String, Tensor> m = new LinkedHashMap<>();
         m.put(NORM_W, normWeight);
@@ -56,6 +58,16 @@ public record VSSWeights(SS2DWeights op, double mlpRatio, Tensor normWeight, Ten
         return m;
     }
 
+    /**
+     * The block's weights from a state dict, by VMamba's names under {@code prefix}.
+     *
+     * @param config   the SS2D sizes
+     * @param mlpRatio hidden width of the MLP over d_model
+     * @param dict     tensors by name
+     * @param prefix   the block's prefix in {@code dict} (e.g. {@code layers.0.blocks.1.})
+     * @return the weights (the dict's tensors, not copies)
+     * @throws Ss2dArgumentException naming a missing or unexpected key
+     */
     public static VSSWeights fromStateDict(SS2DConfig config, double mlpRatio, Map<String, Tensor> dict, String prefix) {
         StateDicts.checkNames("VSS block", expectedShapes(config, mlpRatio).keySet(), dict, prefix);
         SS2DWeights op = SS2DWeights.fromStateDict(config, dict, prefix + OP);

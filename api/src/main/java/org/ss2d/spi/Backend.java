@@ -25,19 +25,42 @@ import org.ss2d.tensor.TensorScope;
  * its caller closes.
  */
 public interface Backend extends AutoCloseable {
-    /** Same as the provider's name. */
+    /**
+     * The backend's stable name, the same as its provider's.
+     *
+     * @return e.g. {@code cpu}, {@code cuda}, {@code reference}
+     */
     String name();
 
+    /**
+     * What this backend can run, for the facade's checks and for users; cheap and constant.
+     *
+     * @return the limits, dtypes and device of this instance
+     */
     Capabilities capabilities();
 
-    /** A tensor in this backend's memory; host backends return a host tensor of {@code scope}. */
+    /**
+     * A tensor in this backend's memory; host backends return a host tensor of {@code scope}.
+     *
+     * @param scope owner of the new tensor (closing it frees the memory)
+     * @param dtype element type
+     * @param shape dimensions, row-major
+     * @return an uninitialised tensor
+     * @throws RuntimeException when the memory cannot be had (a device backend's out-of-memory
+     *         exception says how much was asked and how much is free)
+     */
     default Tensor allocate(TensorScope scope, DType dtype, long... shape) {
         return scope.allocate(dtype, shape);
     }
 
     /**
      * Copies {@code src} into {@code dst} (same dtype and element count); either may be a host tensor or
-     * live in this backend's memory.
+     * live in this backend's memory. Returns once {@code dst} may be read (a host destination holds the
+     * bytes; a device destination is ordered before later work on this backend).
+     *
+     * @param src source tensor
+     * @param dst destination tensor of the same byte size
+     * @throws IllegalArgumentException when the sizes differ or a tensor belongs to another backend
      */
     default void copy(Tensor src, Tensor dst) {
         MemorySegment.copy(src.segment(), 0, dst.segment(), 0, src.byteSize());
@@ -49,12 +72,22 @@ public interface Backend extends AutoCloseable {
      * staging copy through a driver buffer. The tensor keeps its Arrow memory; nothing is copied.
      * Worth it for large or repeated transfers (registration itself costs about as much as one copy).
      * The default pins nothing and returns {@link PinnedMemory#NONE}.
+     *
+     * @param host a host tensor; close the returned registration before the tensor
+     * @return the registration, or {@link PinnedMemory#NONE} when nothing was pinned
      */
     default PinnedMemory pin(Tensor host) {
         return PinnedMemory.NONE;
     }
 
-    /** Selective scan forward; {@code lastState} is null unless {@code args.returnLastState()}. */
+    /**
+     * Selective scan forward (Mamba's {@code selective_scan_fn}) on validated arguments.
+     *
+     * @param args  the inputs, host tensors or this backend's
+     * @param shape the sizes the facade's check derived from them
+     * @param out   {@code (batch, dim, seqlen)}, written in full
+     * @param lastState {@code (batch, dim, dstate)}, the final states; null unless {@code args.returnLastState()}
+     */
     void selectiveScan(ScanArgs args, ScanShape shape, Tensor out, Tensor lastState);
 
     /**
@@ -84,22 +117,49 @@ public interface Backend extends AutoCloseable {
         return org.ss2d.validate.MemoryBudget.hostBytes();
     }
 
-    /** {@code x (B, C, H, W)} to {@code out (B, 4, C, H*W)}, the four VMamba routes. */
+    /**
+     * VMamba's CrossScan: the four routes over each plane (row-major, column-major, both reversed).
+     *
+     * @param x   {@code (B, C, H, W)}
+     * @param out {@code (B, 4, C, H*W)}, written in full
+     */
     void crossScan(Tensor x, Tensor out);
 
-    /** {@code ys (B, 4, C, H*W)} to {@code out (B, C, H, W)}, the adjoint of {@link #crossScan}. */
+    /**
+     * VMamba's CrossMerge, the adjoint of {@link #crossScan}: each route's values summed back onto its
+     * pixels.
+     *
+     * @param ys  {@code (B, 4, C, H*W)}
+     * @param out {@code (B, C, H, W)}, written in full
+     */
     void crossMerge(Tensor ys, Tensor out);
 
-    /** SS2D forward (v05_noz): {@code x, out (B, d_model, H, W)}. */
+    /**
+     * The SS2D block forward ({@code forward_type="v05_noz"}, channels-first).
+     *
+     * @param weights validated weights; host tensors may be copied to the device once and kept
+     * @param x       {@code (B, d_model, H, W)}
+     * @param out     {@code (B, d_model, H, W)}, written in full
+     */
     void ss2d(SS2DWeights weights, Tensor x, Tensor out);
 
-    /** VSS block forward: {@code x, out (B, d_model, H, W)}. */
+    /**
+     * The VSS block forward: {@code x + SS2D(LN(x))}, then {@code + MLP(LN2(.))}.
+     *
+     * @param weights validated weights; host tensors may be copied to the device once and kept
+     * @param x       {@code (B, d_model, H, W)}
+     * @param out     {@code (B, d_model, H, W)}, written in full
+     */
     void vssBlock(VSSWeights weights, Tensor x, Tensor out);
 
     /**
      * Prepares a whole VMamba model (weights already validated by the facade). The default says that
      * this backend has none: a {@link org.ss2d.validate.LimitExceededException}, on which {@code auto}
      * goes on to the next backend and a forced backend fails.
+     *
+     * @param weights the whole model's weights
+     * @return a runner for the model on this backend
+     * @throws org.ss2d.validate.LimitExceededException when this backend does not run whole models
      */
     default ModelRunner prepareModel(VMambaWeights weights) {
         throw new org.ss2d.validate.LimitExceededException("model", "the " + name()
@@ -110,6 +170,11 @@ public interface Backend extends AutoCloseable {
      * Time of {@code op} on the device's own clock (CUDA events around it on the backend's stream),
      * median of {@code reps} runs after {@code warmup}, in milliseconds. Empty for host backends, whose
      * time is wall-clock time. For benchmarks: it leaves out the host's wait for the device.
+     *
+     * @param op     the work to time (queued on this backend)
+     * @param warmup untimed runs first
+     * @param reps   timed runs, at least 1
+     * @return the median in milliseconds, or empty on a host backend
      */
     default OptionalDouble deviceTimeMs(Runnable op, int warmup, int reps) {
         return OptionalDouble.empty();
@@ -122,6 +187,10 @@ public interface Backend extends AutoCloseable {
      * {@code norm_out}, {@code out_proj}, ...) in the order the block runs them. Host backends measure
      * wall-clock time, device backends their own clock between steps. For benchmarks: the marks cost a
      * little. Empty when the backend has no profile.
+     *
+     * @param op   runs one or more blocks on this backend
+     * @param runs how many times to run it, at least 1
+     * @return milliseconds per run by step name, in running order; empty without a profile
      */
     default Map<String, Double> profileSteps(Runnable op, int runs) {
         return Map.of();

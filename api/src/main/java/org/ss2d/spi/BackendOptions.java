@@ -13,6 +13,8 @@ public record BackendOptions(int threads) {
     public static final BackendOptions DEFAULTS = new BackendOptions(0);
 
     /**
+     * Checks the settings.
+     *
      * @throws IllegalArgumentException if {@code threads} is negative
      */
     public BackendOptions {
@@ -21,7 +23,13 @@ public record BackendOptions(int threads) {
         }
     }
 
-    /** Options with {@code threads} workers (0 for the default). */
+    /**
+     * Options with {@code threads} workers.
+     *
+     * @param threads worker threads, or 0 for the backend's default
+     * @return the options
+     * @throws IllegalArgumentException if {@code threads} is negative
+     */
     public static BackendOptions threads(int threads) {
         return new BackendOptions(threads);
     }

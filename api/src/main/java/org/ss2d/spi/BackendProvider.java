@@ -1,24 +1,41 @@
 package org.ss2d.spi;
 
 /**
- * Found with {@link java.util.ServiceLoader}. Discovery must be cheap: {@link #name()}, {@link #rank()}
- * and {@link #probe()} never load native code that can fail for good (a jextract class whose static
- * initialiser runs); {@link #create(BackendOptions)} does the heavy loading when a backend is first
- * made.
+ * A compute backend's entry point, found with {@link java.util.ServiceLoader} (listed in
+ * {@code META-INF/services/org.ss2d.spi.BackendProvider}). Discovery must be cheap: {@link #name()},
+ * {@link #rank()} and {@link #probe()} never load native code that can fail for good (a jextract
+ * class whose static initialiser runs); {@link #create(BackendOptions)} does the heavy loading when
+ * a backend is first made.
  */
 public interface BackendProvider {
-    /** Stable lower-case name: {@code cpu}, {@code cuda}, {@code reference}. */
+    /**
+     * The name users select the backend by.
+     *
+     * @return a stable lower-case name: {@code cpu}, {@code cuda}, {@code reference}
+     */
     String name();
 
-    /** Higher is preferred by {@code auto}. */
+    /**
+     * Preference of {@code auto} among available backends.
+     *
+     * @return higher is preferred
+     */
     int rank();
 
-    /** Whether {@code auto} may pick this backend (false for the float64 reference oracle). */
+    /**
+     * Whether {@code auto} may pick this backend.
+     *
+     * @return true, or false for backends only run by name (the float64 reference oracle)
+     */
     default boolean autoSelectable() {
         return true;
     }
 
-    /** Cheap check of whether {@link #create()} can succeed, with the reason when not. */
+    /**
+     * Cheap check of whether {@link #create(BackendOptions)} can succeed; run once per process.
+     *
+     * @return available, or not with a reason a user can act on (missing driver, old GPU, ...)
+     */
     Availability probe();
 
     /**
@@ -26,12 +43,18 @@ public interface BackendProvider {
      * {@code Backends} calls it once per process for the shared instance, with
      * {@link BackendOptions#DEFAULTS}, and once per {@code Backends.create} call for a private one.
      *
+     * @param options settings of the new instance
+     * @return a new backend, owned by the caller
      * @throws RuntimeException if the backend cannot start (e.g. the driver refuses a context); only
      *         called after {@link #probe()} said available
      */
     Backend create(BackendOptions options);
 
-    /** {@link #create(BackendOptions)} with every setting at its default. */
+    /**
+     * {@link #create(BackendOptions)} with every setting at its default.
+     *
+     * @return a new backend, owned by the caller
+     */
     default Backend create() {
         return create(BackendOptions.DEFAULTS);
     }

@@ -16,8 +16,14 @@ import org.ss2d.tensor.DType;
  */
 public record Capabilities(int maxDstate, Set<DType> dtypes, boolean complexA, String device, long deviceMemory,
                            boolean deviceResident, int threads) {
+    /** {@link #maxDstate()} of a backend without a limit. */
     public static final int UNLIMITED = Integer.MAX_VALUE;
 
+    /**
+     * The dstate limit for messages and listings.
+     *
+     * @return {@code none} for {@link #UNLIMITED}, else the number
+     */
     public String maxDstateText() {
         return maxDstate == UNLIMITED ? "none" : Integer.toString(maxDstate);
     }

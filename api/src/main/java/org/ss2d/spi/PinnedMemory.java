@@ -17,7 +17,11 @@ public interface PinnedMemory extends AutoCloseable {
         public void close() {}
     };
 
-    /** Whether the memory really is registered (false for {@link #NONE}). */
+    /**
+     * Whether the memory really is registered.
+     *
+     * @return true until closed; always false for {@link #NONE}
+     */
     boolean pinned();
 
     /** Unregisters the memory (idempotent). */

@@ -6,8 +6,11 @@ package org.ss2d.tensor;
  * until a backend announces them in its capabilities.
  */
 public enum DType {
+    /** IEEE 754 binary32, what every op computes in. */
     F32(4, "float32"),
+    /** IEEE 754 binary16 (read from files; the ops refuse it). */
     F16(2, "float16"),
+    /** bfloat16 (read from checkpoints and converted; the ops refuse it). */
     BF16(2, "bfloat16");
 
     private final int byteSize;

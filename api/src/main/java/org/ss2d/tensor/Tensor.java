@@ -16,6 +16,13 @@ import org.apache.arrow.memory.ArrowBuf;
  * memory; any later access throws {@link IllegalStateException}. The segment handed out is bound to a
  * per-tensor arena that is closed with the tensor, so a stale segment cannot read freed memory: the
  * JVM refuses the access instead of crashing.
+ *
+ * <p>{@link #generation()} counts the ways the contents may have changed: every write through this
+ * class ({@link #setFloat}, {@link #set}, {@link #copyFrom}, {@link #fill}) and every hand-out of the
+ * writable memory ({@link #segment()}, {@link #arrowBuf()}, {@link #deviceMemory()}), through which
+ * backends write their outputs. A device backend that keeps a copy of a host weight compares it to
+ * decide whether its copy is stale. Code that writes later through memory it was handed earlier
+ * calls {@link #markModified()}.
  */
 public final class Tensor implements AutoCloseable {
     private static final ValueLayout.OfFloat F32 = ValueLayout.JAVA_FLOAT_UNALIGNED;
@@ -32,6 +39,9 @@ public final class Tensor implements AutoCloseable {
     // Device storage (null for host tensors).
     private final DeviceMemory deviceMemory;
     private final AtomicBoolean closed = new AtomicBoolean();
+    // Bumped by every write and every hand-out of writable memory; racing bumps may merge, but any
+    // bump makes it differ from a value read before.
+    private volatile long generation;
 
     private Tensor(String name, TensorScope scope, DType dtype, long[] shape, ArrowBuf buf, long byteOffset,
                    DeviceMemory deviceMemory) {
@@ -78,6 +88,7 @@ public final class Tensor implements AutoCloseable {
         return name;
     }
 
+    /** {@return the element type} */
     public DType dtype() {
         return dtype;
     }
@@ -87,26 +98,35 @@ public final class Tensor implements AutoCloseable {
         return shape.clone();
     }
 
+    /** {@return the number of dimensions} */
     public int rank() {
         return shape.length;
     }
 
+    /**
+     * @param axis 0 .. rank-1
+     * @return the size of that dimension
+     */
     public long dim(int axis) {
         return shape[axis];
     }
 
+    /** {@return the number of elements (the product of the shape; 1 for rank 0)} */
     public long elementCount() {
         return elements;
     }
 
+    /** {@return the size of the contents in bytes} */
     public long byteSize() {
         return elements * dtype.byteSize();
     }
 
+    /** {@return the scope that owns this tensor} */
     public TensorScope scope() {
         return scope;
     }
 
+    /** {@return true for a tensor in host (Arrow) memory, false for a backend's device memory} */
     public boolean isHost() {
         return deviceMemory == null;
     }
@@ -116,27 +136,58 @@ public final class Tensor implements AutoCloseable {
         return deviceMemory == null ? "host" : deviceMemory.device();
     }
 
+    /** {@return whether {@link #close()} ran (on this tensor or its scope)} */
     public boolean isClosed() {
         return closed.get();
     }
 
-    /** The host bytes as a segment (valid until this tensor closes). */
+    /**
+     * The host bytes as a writable segment (valid until this tensor closes); counts as a change of the
+     * contents ({@link #generation()}).
+     *
+     * @throws IllegalStateException if the tensor was closed
+     * @throws UnsupportedOperationException for a device tensor
+     */
     public MemorySegment segment() {
         checkOpen();
         if (segment == null) {
             throw new UnsupportedOperationException(describe() + " lives on " + device()
                     + "; copy it to the host first (Ss2d.toHost)");
         }
+        generation++;
         return segment;
     }
 
-    /** The Arrow buffer holding a host tensor's bytes (shared, not copied). */
+    /**
+     * The Arrow buffer holding a host tensor's bytes (shared, not copied); counts as a change of the
+     * contents ({@link #generation()}).
+     *
+     * @throws IllegalStateException if the tensor was closed
+     * @throws UnsupportedOperationException for a device tensor
+     */
     public ArrowBuf arrowBuf() {
         checkOpen();
         if (buf == null) {
             throw new UnsupportedOperationException(describe() + " lives on " + device() + ", not in Arrow memory");
         }
+        generation++;
         return buf;
+    }
+
+    /**
+     * A number that changes whenever the contents may have changed (see the class comment); equal
+     * values mean no write through this tensor and no hand-out of its memory in between. Starts at 0.
+     */
+    public long generation() {
+        return generation;
+    }
+
+    /**
+     * Records a change of the contents made through memory handed out earlier (a segment kept by the
+     * caller, say), so that copies kept elsewhere (a device backend's weight upload) are refreshed.
+     */
+    public void markModified() {
+        generation++;
     }
 
     /** Byte offset of element 0 inside {@link #arrowBuf()}. */
@@ -145,12 +196,19 @@ public final class Tensor implements AutoCloseable {
         return segment.address() - buf.memoryAddress();
     }
 
-    /** The backend memory of a device tensor. */
+    /**
+     * The backend memory of a device tensor; counts as a change of the contents ({@link #generation()}),
+     * as backends write outputs through it.
+     *
+     * @throws IllegalStateException if the tensor was closed
+     * @throws UnsupportedOperationException for a host tensor
+     */
     public DeviceMemory deviceMemory() {
         checkOpen();
         if (deviceMemory == null) {
             throw new UnsupportedOperationException(describe() + " is a host tensor");
         }
+        generation++;
         return deviceMemory;
     }
 
@@ -160,9 +218,11 @@ public final class Tensor implements AutoCloseable {
         return segment.getAtIndex(F32, index);
     }
 
+    /** Sets the element at a flat row-major index (float32 tensors on the host). */
     public void setFloat(long index, float value) {
         requireF32Host();
         segment.setAtIndex(F32, index, value);
+        generation++;
     }
 
     /** Element at a multi-dimensional index. */
@@ -170,6 +230,12 @@ public final class Tensor implements AutoCloseable {
         return getFloat(flatIndex(index));
     }
 
+    /**
+     * Sets the element at a multi-dimensional index (float32 tensors on the host).
+     *
+     * @param value the new value
+     * @param index one index per dimension
+     */
     public void set(float value, long... index) {
         setFloat(flatIndex(index), value);
     }
@@ -191,6 +257,7 @@ public final class Tensor implements AutoCloseable {
                     + ", found " + values.length);
         }
         MemorySegment.copy(values, 0, segment, ValueLayout.JAVA_FLOAT, 0, values.length);
+        generation++;
         return this;
     }
 
@@ -204,9 +271,18 @@ public final class Tensor implements AutoCloseable {
                 segment.setAtIndex(F32, i, value);
             }
         }
+        generation++;
         return this;
     }
 
+    /**
+     * The row-major position of a multi-dimensional index.
+     *
+     * @param index one index per dimension
+     * @return the flat index
+     * @throws IllegalArgumentException for an index of the wrong rank
+     * @throws IndexOutOfBoundsException for an index outside its dimension
+     */
     public long flatIndex(long... index) {
         if (index.length != shape.length) {
             throw new IllegalArgumentException("index of rank " + index.length + " for " + describe());

@@ -57,6 +57,7 @@ public final class TensorScope implements AutoCloseable {
         return c;
     }
 
+    /** {@return this scope's own name (its path adds the parents')} */
     public String name() {
         return name;
     }
@@ -96,6 +97,16 @@ public final class TensorScope implements AutoCloseable {
         return fromArray(null, values, shape);
     }
 
+    /**
+     * A named float32 host tensor of this scope holding a copy of {@code values}.
+     *
+     * @param tensorName the tensor's name (may be null)
+     * @param values     row-major values, as many as the shape holds
+     * @param shape      dimensions
+     * @return the new tensor
+     * @throws IllegalArgumentException when the counts differ
+     * @throws IllegalStateException when this scope is closed
+     */
     public Tensor fromArray(String tensorName, float[] values, long... shape) {
         Tensor t = allocate(tensorName, DType.F32, shape);
         try {
@@ -163,6 +174,7 @@ public final class TensorScope implements AutoCloseable {
         return n;
     }
 
+    /** {@return whether this scope was closed or released} */
     public boolean isClosed() {
         return closed;
     }

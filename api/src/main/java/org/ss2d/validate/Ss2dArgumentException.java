@@ -5,11 +5,23 @@ package org.ss2d.validate;
  * applies. {@link #getMessage()} is one line, fit for a command-line error.
  */
 public class Ss2dArgumentException extends IllegalArgumentException {
+    /** The argument's name. */
     private final String argument;
+    /** What was expected, or null. */
     private final String expected;
+    /** What was found, or null. */
     private final String actual;
+    /** The limit that applies, or null. */
     private final String limit;
 
+    /**
+     * A rejection in the expected/found pattern: {@code "argument: expected E, found F (limit: L)"}.
+     *
+     * @param argument the argument's name, as users know it ({@code u}, {@code delta_bias}, {@code --backend})
+     * @param expected what a valid value looks like
+     * @param actual   what was given
+     * @param limit    the limit that was exceeded, or null
+     */
     public Ss2dArgumentException(String argument, String expected, String actual, String limit) {
         super(format(argument, expected, actual, limit));
         this.argument = argument;
@@ -34,18 +46,22 @@ public class Ss2dArgumentException extends IllegalArgumentException {
         return sb.toString();
     }
 
+    /** {@return the rejected argument's name} */
     public String argument() {
         return argument;
     }
 
+    /** {@return what was expected, or null for a free-form message} */
     public String expected() {
         return expected;
     }
 
+    /** {@return what was found, or null for a free-form message} */
     public String actual() {
         return actual;
     }
 
+    /** {@return the limit that applies, or null} */
     public String limit() {
         return limit;
     }

@@ -140,6 +140,12 @@ public final class Validator {
 
     // ------------------------------------------------------------------ SS2D / VSS
 
+    /**
+     * Checks an SS2D block's sizes.
+     *
+     * @param c the config
+     * @throws Ss2dArgumentException naming the first size that is not positive
+     */
     public static void ss2dConfig(SS2DConfig c) {
         positive("d_model", c.dModel());
         positive("d_state", c.dState());
@@ -169,6 +175,16 @@ public final class Validator {
         }
     }
 
+    /**
+     * Checks a VSS block call: its weights against their config and x against the weights.
+     *
+     * @param w       the block's weights
+     * @param x       {@code (batch, d_model, H, W)}
+     * @param caps    the backend's capabilities
+     * @param backend the backend's name for messages, or null for the backend-independent pass
+     * @throws Ss2dArgumentException naming the first argument that does not fit
+     * @throws LimitExceededException when the backend cannot run the block
+     */
     public static void vssBlock(VSSWeights w, Tensor x, Capabilities caps, String backend) {
         required("weights", w);
         ss2dConfig(w.config());

@@ -1,15 +1,11 @@
 package org.ss2d.cuda;
 
 import java.lang.foreign.MemorySegment;
-import java.util.IdentityHashMap;
-import java.util.Iterator;
-import java.util.Map;
 import java.util.Set;
 import org.ss2d.bindings.CudaDriver;
 import org.ss2d.bindings.CudaException;
 import org.ss2d.model.SS2DWeights;
 import org.ss2d.model.VSSWeights;
-import org.ss2d.ops.BCMode;
 import org.ss2d.ops.ScanArgs;
 import org.ss2d.ops.ScanShape;
 import org.ss2d.spi.Backend;
@@ -20,29 +16,37 @@ import org.ss2d.tensor.Tensor;
 import org.ss2d.tensor.TensorScope;
 
 /**
- * The CUDA backend: our kernels (fatbin) and cuBLAS, one device, one stream. Tensors made by
- * {@link #allocate} live on the device; ops take device or host tensors (host inputs are uploaded,
- * host outputs downloaded, in the same call). Work on device tensors is queued on the stream and
- * not waited for; {@link #synchronize()} waits. Ops are serialised on this instance.
+ * The CUDA backend's SPI entry points: our kernels (fatbin) and cuBLAS, one device, one stream.
+ * Tensors made by {@link #allocate} live on the device; ops take device or host tensors (host inputs
+ * are uploaded, host outputs downloaded, in the same call: {@link HostStaging}). Work on device
+ * tensors is queued on the stream and not waited for; {@link #synchronize()} waits. Ops are
+ * serialised on this instance.
  *
- * <p>Weights given as host tensors are uploaded once and kept (keyed by tensor identity) until the
- * host tensor closes or this backend does.
+ * <p>Weights given as host tensors are uploaded once and kept ({@link WeightCache}, keyed by tensor
+ * identity) until the host tensor closes or this backend does, and uploaded again when the tensor
+ * changed since ({@link Tensor#generation()}). The blocks' steps are in {@link Ss2dBlock}, the scan's
+ * launch parameters in {@link ScanParams}; tools for tests and benchmarks in {@link CudaDiagnostics}.
  */
-public final class CudaBackend implements Backend, AutoCloseable {
+public final class CudaBackend implements Backend {
     public static final String NAME = "cuda";
 
     private final CudaDevice dev;
     private final Capabilities caps;
-    private final Map<Tensor, DeviceBuffer> weightCache = new IdentityHashMap<>();
-    private final Map<Tensor, DeviceBuffer> aCache = new IdentityHashMap<>();
+    private final HostStaging staging;
+    private final WeightCache<DeviceBuffer> weights;
+    /** {@code A = -exp(A_logs)} per A_logs tensor, computed on the host (it is (4*d_inner, d_state)). */
+    private final WeightCache<DeviceBuffer> negExpA;
     /** The blocks' intermediates (see ScratchArena); weights and tensors never live in it. */
     private final ScratchArena scratchArena;
-    /** Host-to-device uploads of weights (cache misses); an op that made one waits before returning. */
-    private long weightUploads;
+    private final CudaDiagnostics diagnostics;
 
     CudaBackend(CudaDevice dev) {
         this.dev = dev;
+        this.staging = new HostStaging(dev);
+        this.weights = new WeightCache<>(this::upload, DeviceBuffer::free);
+        this.negExpA = new WeightCache<>(this::uploadNegExp, DeviceBuffer::free);
         this.scratchArena = new ScratchArena(dev);
+        this.diagnostics = new CudaDiagnostics(this, dev);
         this.caps = new Capabilities(ScanParams.MAX_DSTATE, Set.of(DType.F32), false, dev.describe(), dev.totalMemory,
                 true, 0);
     }
@@ -82,16 +86,16 @@ public final class CudaBackend implements Backend, AutoCloseable {
         }
         dev.makeCurrent();
         if (src.isHost()) {
-            CudaDriver.copyHostToDevice(address(dst), src.segment(), bytes, dev.stream);
+            CudaDriver.copyHostToDevice(HostStaging.address(dst), src.segment(), bytes, dev.stream);
             // From pinned memory the async copy returns before the DMA ends; the caller may change or
             // close the host tensor as soon as copy() returns, so wait.
             dev.synchronize();
         } else if (dst.isHost()) {
             // Pageable destination: the driver returns once the bytes are there.
-            CudaDriver.copyDeviceToHost(dst.segment(), address(src), bytes, dev.stream);
+            CudaDriver.copyDeviceToHost(dst.segment(), HostStaging.address(src), bytes, dev.stream);
             dev.synchronize();
         } else {
-            CudaDriver.copyDeviceToDevice(address(dst), address(src), bytes, dev.stream);
+            CudaDriver.copyDeviceToDevice(HostStaging.address(dst), HostStaging.address(src), bytes, dev.stream);
         }
     }
 
@@ -138,79 +142,31 @@ public final class CudaBackend implements Backend, AutoCloseable {
         };
     }
 
-    /** Device address of a tensor of this backend. */
-    private static long address(Tensor t) {
-        if (!NAME.equals(t.deviceMemory().backend())) {
-            throw new IllegalArgumentException(t.describe() + " belongs to backend " + t.deviceMemory().backend()
-                    + ", not " + NAME);
-        }
-        return t.deviceMemory().address();
-    }
-
-    /** Device address of an input: itself if on the device, else an upload into {@code ws}. 0 for null. */
-    private long input(Tensor t, Workspace ws) {
-        if (t == null) return 0;
-        if (!t.isHost()) return address(t);
-        long d = ws.floats(t.elementCount());
-        ws.hostTransfer();
-        CudaDriver.copyHostToDevice(d, t.segment(), t.byteSize(), dev.stream);
-        return d;
-    }
-
-    /** Device address for an output: itself, or a workspace buffer that {@link #finish} downloads. */
-    private long output(Tensor t, Workspace ws) {
-        if (t == null) return 0;
-        if (!t.isHost()) return address(t);
-        ws.hostTransfer();
-        return ws.floats(t.elementCount());
-    }
-
-    private void finish(Tensor t, long d) {
-        if (t != null && t.isHost()) CudaDriver.copyDeviceToHost(t.segment(), d, t.byteSize(), dev.stream);
-    }
-
-    /** A weight on the device: itself, or its cached upload. */
+    /** A weight on the device: itself, or its cached upload. 0 for null. */
     private long weight(Tensor t) {
         if (t == null) return 0;
-        if (!t.isHost()) return address(t);
-        purgeClosed();
-        DeviceBuffer b = weightCache.get(t);
-        if (b == null) {
-            b = DeviceBuffer.allocate(dev, t.byteSize());
-            CudaDriver.copyHostToDevice(b.address(), t.segment(), t.byteSize(), dev.stream);
-            weightCache.put(t, b);
-            weightUploads++;
-        }
-        return b.address();
+        if (!t.isHost()) return HostStaging.address(t);
+        return weights.get(t).address();
     }
 
-    /** {@code A = -exp(A_logs)}, computed once per A_logs tensor (on the host: it is (4*d_inner, d_state)). */
-    private long negExp(Tensor aLogs, TensorScope scratch) {
-        purgeClosed();
-        DeviceBuffer b = aCache.get(aLogs);
-        if (b == null) {
+    private DeviceBuffer upload(Tensor host) {
+        DeviceBuffer b = DeviceBuffer.allocate(dev, host.byteSize());
+        CudaDriver.copyHostToDevice(b.address(), host.segment(), host.byteSize(), dev.stream);
+        return b;
+    }
+
+    private DeviceBuffer uploadNegExp(Tensor aLogs) {
+        try (TensorScope scratch = TensorScope.root("cuda-neg-exp-a")) {
             Tensor host = aLogs.isHost() ? aLogs : scratch.allocate(DType.F32, aLogs.shape());
             if (!aLogs.isHost()) copy(aLogs, host);
             float[] v = host.toFloatArray();
             for (int i = 0; i < v.length; i++) v[i] = (float) -Math.exp(v[i]);
             Tensor a = scratch.fromArray(v, aLogs.shape());
-            b = DeviceBuffer.allocate(dev, a.byteSize());
+            DeviceBuffer b = DeviceBuffer.allocate(dev, a.byteSize());
             CudaDriver.copyHostToDevice(b.address(), a.segment(), a.byteSize(), dev.stream);
-            aCache.put(aLogs, b);
-            weightUploads++;
-        }
-        return b.address();
-    }
-
-    private void purgeClosed() {
-        for (Map<Tensor, DeviceBuffer> m : java.util.List.of(weightCache, aCache)) {
-            for (Iterator<Map.Entry<Tensor, DeviceBuffer>> it = m.entrySet().iterator(); it.hasNext(); ) {
-                Map.Entry<Tensor, DeviceBuffer> e = it.next();
-                if (e.getKey().isClosed()) {
-                    e.getValue().free();
-                    it.remove();
-                }
-            }
+            // the copy may still read the host tensor, which the scope frees
+            dev.synchronize();
+            return b;
         }
     }
 
@@ -220,56 +176,20 @@ public final class CudaBackend implements Backend, AutoCloseable {
     public synchronized void selectiveScan(ScanArgs a, ScanShape s, Tensor out, Tensor lastState) {
         dev.makeCurrent();
         try (Workspace ws = new Workspace(dev)) {
-            long[] p = new long[ScanParams.FIELDS];
-            p[ScanParams.U] = input(a.u(), ws);
-            p[ScanParams.DELTA] = input(a.delta(), ws);
-            p[ScanParams.A] = input(a.A(), ws);
-            p[ScanParams.B] = input(a.B(), ws);
-            p[ScanParams.C] = input(a.C(), ws);
-            p[ScanParams.D] = input(a.D(), ws);
-            p[ScanParams.Z] = input(a.z(), ws);
-            p[ScanParams.DELTA_BIAS] = input(a.deltaBias(), ws);
-            p[ScanParams.OUT] = output(out, ws);
-            p[ScanParams.LAST_STATE] = output(lastState, ws);
-            fillScanShape(p, s, a.deltaSoftplus());
+            long[] p = ScanParams.forShape(s, a.deltaSoftplus());
+            p[ScanParams.U] = staging.input(a.u(), ws);
+            p[ScanParams.DELTA] = staging.input(a.delta(), ws);
+            p[ScanParams.A] = staging.input(a.A(), ws);
+            p[ScanParams.B] = staging.input(a.B(), ws);
+            p[ScanParams.C] = staging.input(a.C(), ws);
+            p[ScanParams.D] = staging.input(a.D(), ws);
+            p[ScanParams.Z] = staging.input(a.z(), ws);
+            p[ScanParams.DELTA_BIAS] = staging.input(a.deltaBias(), ws);
+            p[ScanParams.OUT] = staging.output(out, ws);
+            p[ScanParams.LAST_STATE] = staging.output(lastState, ws);
             ScanLauncher.launch(dev, p);
-            finish(out, p[ScanParams.OUT]);
-            finish(lastState, p[ScanParams.LAST_STATE]);
-        }
-    }
-
-    /** Strides of contiguous tensors in the ScanShape's layout. */
-    private static void fillScanShape(long[] p, ScanShape s, boolean softplus) {
-        long L = s.seqlen(), N = s.dstate(), G = s.groups();
-        p[ScanParams.BATCH] = s.batch();
-        p[ScanParams.DIM] = s.dim();
-        p[ScanParams.SEQLEN] = L;
-        p[ScanParams.DSTATE] = N;
-        p[ScanParams.GROUPS] = G;
-        boolean varB = s.bMode() != BCMode.CONSTANT, varC = s.cMode() != BCMode.CONSTANT;
-        p[ScanParams.FLAGS] = (varB ? ScanParams.VARIABLE_B : 0) | (varC ? ScanParams.VARIABLE_C : 0)
-                | (softplus ? ScanParams.SOFTPLUS : 0);
-        long row = L, batch = (long) s.dim() * L;
-        p[ScanParams.U_BATCH_STRIDE] = p[ScanParams.DELTA_BATCH_STRIDE] = p[ScanParams.Z_BATCH_STRIDE] =
-                p[ScanParams.OUT_BATCH_STRIDE] = batch;
-        p[ScanParams.U_DIM_STRIDE] = p[ScanParams.DELTA_DIM_STRIDE] = p[ScanParams.Z_DIM_STRIDE] =
-                p[ScanParams.OUT_DIM_STRIDE] = row;
-        p[ScanParams.A_DIM_STRIDE] = N;
-        p[ScanParams.A_STATE_STRIDE] = 1;
-        bcStrides(p, varB, ScanParams.B_BATCH_STRIDE, G, N, L);
-        bcStrides(p, varC, ScanParams.C_BATCH_STRIDE, G, N, L);
-    }
-
-    /** Variable (batch, [groups,] N, L): batch, group, state strides; constant (dim, N): dim stride in the group slot. */
-    private static void bcStrides(long[] p, boolean variable, int first, long groups, long n, long len) {
-        if (variable) {
-            p[first] = groups * n * len;
-            p[first + 1] = n * len;
-            p[first + 2] = len;
-        } else {
-            p[first] = 0;
-            p[first + 1] = n;
-            p[first + 2] = 1;
+            staging.finish(out, p[ScanParams.OUT]);
+            staging.finish(lastState, p[ScanParams.LAST_STATE]);
         }
     }
 
@@ -277,21 +197,26 @@ public final class CudaBackend implements Backend, AutoCloseable {
 
     @Override
     public synchronized void crossScan(Tensor x, Tensor out) {
-        dev.makeCurrent();
-        try (Workspace ws = new Workspace(dev)) {
-            long xi = input(x, ws), o = output(out, ws);
-            Layers.crossScan(dev, xi, o, x.dim(0), x.dim(1), x.dim(2), x.dim(3));
-            finish(out, o);
-        }
+        oneInOneOut(x, out, (in, o) -> Layers.crossScan(dev, in, o, x.dim(0), x.dim(1), x.dim(2), x.dim(3)));
     }
 
     @Override
     public synchronized void crossMerge(Tensor ys, Tensor out) {
+        oneInOneOut(ys, out, (in, o) -> Layers.crossMerge(dev, in, o, out.dim(0), out.dim(1), out.dim(2), out.dim(3)));
+    }
+
+    /** A launch on device addresses. */
+    private interface Launch {
+        void run(long in, long out);
+    }
+
+    /** A one-launch op on {@code in -> out}, staging host tensors through its own workspace. */
+    private void oneInOneOut(Tensor in, Tensor out, Launch launch) {
         dev.makeCurrent();
         try (Workspace ws = new Workspace(dev)) {
-            long yi = input(ys, ws), o = output(out, ws);
-            Layers.crossMerge(dev, yi, o, out.dim(0), out.dim(1), out.dim(2), out.dim(3));
-            finish(out, o);
+            long i = staging.input(in, ws), o = staging.output(out, ws);
+            launch.run(i, o);
+            staging.finish(out, o);
         }
     }
 
@@ -299,18 +224,22 @@ public final class CudaBackend implements Backend, AutoCloseable {
 
     @Override
     public synchronized void ss2d(SS2DWeights w, Tensor x, Tensor out) {
-        block(x, out, (ws, scratch, xi, o) -> Ss2dBlock.forward(dev, this::weight, t -> negExp(t, scratch), w, xi, o,
+        block(x, out, (ws, xi, o) -> Ss2dBlock.forward(dev, this::weight, this::negExpA, w, xi, o,
                 (int) x.dim(0), (int) x.dim(2), (int) x.dim(3), ws));
     }
 
     @Override
     public synchronized void vssBlock(VSSWeights w, Tensor x, Tensor out) {
-        block(x, out, (ws, scratch, xi, o) -> Ss2dBlock.vss(dev, this::weight, t -> negExp(t, scratch), w, xi, o,
+        block(x, out, (ws, xi, o) -> Ss2dBlock.vss(dev, this::weight, this::negExpA, w, xi, o,
                 (int) x.dim(0), (int) x.dim(2), (int) x.dim(3), ws));
     }
 
+    private long negExpA(Tensor aLogs) {
+        return negExpA.get(aLogs).address();
+    }
+
     private interface BlockSteps {
-        void run(Workspace ws, TensorScope scratch, long x, long out);
+        void run(Workspace ws, long x, long out);
     }
 
     /**
@@ -320,17 +249,12 @@ public final class CudaBackend implements Backend, AutoCloseable {
      */
     private void block(Tensor x, Tensor out, BlockSteps steps) {
         dev.makeCurrent();
-        // The scratch scope holds host copies of A; it outlives the workspace, whose close waits for
-        // the uploads that read them.
-        TensorScope scratch = TensorScope.root("cuda-block-scratch");
         try (Workspace ws = new Workspace(dev, scratchArena)) {
-            long uploads = weightUploads;
-            long xi = input(x, ws), o = output(out, ws);
-            steps.run(ws, scratch, xi, o);
-            finish(out, o);
-            if (weightUploads != uploads) ws.hostTransfer();
-        } finally {
-            scratch.release();
+            long uploads = weights.uploads() + negExpA.uploads();
+            long xi = staging.input(x, ws), o = staging.output(out, ws);
+            steps.run(ws, xi, o);
+            staging.finish(out, o);
+            if (weights.uploads() + negExpA.uploads() != uploads) ws.hostTransfer();
         }
     }
 
@@ -343,7 +267,7 @@ public final class CudaBackend implements Backend, AutoCloseable {
         scratchArena.reset();
     }
 
-    /** Bytes of device scratch the blocks keep between calls (counted in {@link #liveDeviceBytes}). */
+    /** Bytes of device scratch the blocks keep between calls (counted in {@link CudaDiagnostics#liveDeviceBytes}). */
     public synchronized long scratchBytes() {
         return scratchArena.capacity();
     }
@@ -361,58 +285,14 @@ public final class CudaBackend implements Backend, AutoCloseable {
     @Override
     public long memoryBudget() {
         long set = org.ss2d.validate.MemoryBudget.configured();
-        return set >= 0 ? set : deviceMemoryInfo()[0];
+        return set >= 0 ? set : diagnostics.deviceMemoryInfo()[0];
     }
 
-    // ------------------------------------------------------------------------------ tools for tests and benchmarks
-
-    /** Bytes held by live device buffers of this backend (tensors, cached weights). */
-    public long liveDeviceBytes() {
-        return dev.liveBytes.get();
+    /** Tools for tests and benchmarks: memory counts, poison, event timing, kernel choice. */
+    public CudaDiagnostics diagnostics() {
+        return diagnostics;
     }
 
-    /** {free, total} bytes of device memory ({@code cuMemGetInfo}). */
-    public long[] deviceMemoryInfo() {
-        dev.makeCurrent();
-        return CudaDriver.memInfo();
-    }
-
-    /** Fills a device tensor with a 32-bit pattern (NaN poison for tests: {@code 0x7fc00000}). */
-    public synchronized void fillBits(Tensor t, int bits) {
-        dev.makeCurrent();
-        CudaDriver.memsetD32(address(t), bits, t.elementCount(), dev.stream);
-    }
-
-    /** Launches the empty kernel once (the fixed cost of a launch through FFM). */
-    public synchronized void noop() {
-        dev.makeCurrent();
-        Layers.noop(dev);
-    }
-
-    /**
-     * Device time of {@code op} in milliseconds, from CUDA events around it on our stream (median of
-     * {@code reps} after {@code warmup} runs).
-     */
-    public float timeMs(Runnable op, int warmup, int reps) {
-        dev.makeCurrent();
-        MemorySegment e0 = CudaDriver.eventCreate(true), e1 = CudaDriver.eventCreate(true);
-        try {
-            for (int i = 0; i < warmup; i++) op.run();
-            float[] t = new float[reps];
-            for (int i = 0; i < reps; i++) {
-                CudaDriver.eventRecord(e0, dev.stream);
-                op.run();
-                CudaDriver.eventRecord(e1, dev.stream);
-                CudaDriver.eventSynchronize(e1);
-                t[i] = CudaDriver.eventElapsedMs(e0, e1);
-            }
-            java.util.Arrays.sort(t);
-            return t[reps / 2];
-        } finally {
-            CudaDriver.eventDestroy(e0);
-            CudaDriver.eventDestroy(e1);
-        }
-    }
 
     /**
      * Device milliseconds per block step (in_proj, conv_silu, cross_scan, x_dt_proj, scan, cross_merge,
@@ -443,14 +323,7 @@ public final class CudaBackend implements Backend, AutoCloseable {
 
     @Override
     public java.util.OptionalDouble deviceTimeMs(Runnable op, int warmup, int reps) {
-        return java.util.OptionalDouble.of(timeMs(op, warmup, reps));
-    }
-
-    /** The kernel the scan launcher would pick for a shape (for benchmarks' notes). */
-    public String scanKernelFor(ScanShape s) {
-        long[] p = new long[ScanParams.FIELDS];
-        fillScanShape(p, s, true);
-        return ScanLauncher.plan(p, dev.smCount).kernel();
+        return java.util.OptionalDouble.of(diagnostics.timeMs(op, warmup, reps));
     }
 
     /** Frees cached weights and the device's handles. Tensors allocated here must be closed first. */
@@ -462,15 +335,12 @@ public final class CudaBackend implements Backend, AutoCloseable {
         } catch (RuntimeException e) {
             failure = e;
         }
-        for (Map<Tensor, DeviceBuffer> m : java.util.List.of(weightCache, aCache)) {
-            for (DeviceBuffer b : m.values()) {
-                try {
-                    b.free();
-                } catch (RuntimeException e) {
-                    if (failure == null) failure = e; else failure.addSuppressed(e);
-                }
+        for (WeightCache<DeviceBuffer> c : java.util.List.of(weights, negExpA)) {
+            try {
+                c.clear();
+            } catch (RuntimeException e) {
+                if (failure == null) failure = e; else failure.addSuppressed(e);
             }
-            m.clear();
         }
         try {
             dev.close();

@@ -1,5 +1,8 @@
 package org.ss2d.cuda;
 
+import org.ss2d.ops.BCMode;
+import org.ss2d.ops.ScanShape;
+
 /**
  * Field indices of {@code ScanParams} in {@code src/main/cuda/ss2d_params.h}: 32 eight-byte fields
  * (pointers and int64). ScanParamsLayoutTest reads the header and checks this order.
@@ -28,4 +31,36 @@ final class ScanParams {
     static final int WARPS = 4;
 
     private ScanParams() {}
+
+    /**
+     * A parameter block for {@code s} with the strides of contiguous tensors in the layouts of
+     * {@code ScanArgs}: sizes, flags, and u/delta/z/out/A/B/C strides; the pointers are left 0.
+     */
+    static long[] forShape(ScanShape s, boolean softplus) {
+        long[] p = new long[FIELDS];
+        long len = s.seqlen(), n = s.dstate(), groups = s.groups();
+        p[BATCH] = s.batch();
+        p[DIM] = s.dim();
+        p[SEQLEN] = len;
+        p[DSTATE] = n;
+        p[GROUPS] = groups;
+        boolean varB = s.bMode() != BCMode.CONSTANT, varC = s.cMode() != BCMode.CONSTANT;
+        p[FLAGS] = (varB ? VARIABLE_B : 0) | (varC ? VARIABLE_C : 0) | (softplus ? SOFTPLUS : 0);
+        long batch = s.dim() * len;
+        p[U_BATCH_STRIDE] = p[DELTA_BATCH_STRIDE] = p[Z_BATCH_STRIDE] = p[OUT_BATCH_STRIDE] = batch;
+        p[U_DIM_STRIDE] = p[DELTA_DIM_STRIDE] = p[Z_DIM_STRIDE] = p[OUT_DIM_STRIDE] = len;
+        p[A_DIM_STRIDE] = n;
+        p[A_STATE_STRIDE] = 1;
+        // variable (batch, [groups,] N, L): batch, group, state strides; constant (dim, N): dim stride in the group slot
+        if (varB) bcStrides(p, B_BATCH_STRIDE, groups * n * len, n * len, len); else bcStrides(p, B_BATCH_STRIDE, 0, n, 1);
+        if (varC) bcStrides(p, C_BATCH_STRIDE, groups * n * len, n * len, len); else bcStrides(p, C_BATCH_STRIDE, 0, n, 1);
+        return p;
+    }
+
+    /** Sets B's ({@code first = B_BATCH_STRIDE}) or C's ({@code C_BATCH_STRIDE}) three strides. */
+    static void bcStrides(long[] p, int first, long batchStride, long groupStride, long stateStride) {
+        p[first] = batchStride;
+        p[first + 1] = groupStride;
+        p[first + 2] = stateStride;
+    }
 }

@@ -4,6 +4,8 @@ import java.util.function.ToLongFunction;
 import org.ss2d.model.SS2DConfig;
 import org.ss2d.model.SS2DWeights;
 import org.ss2d.model.VSSWeights;
+import org.ss2d.ops.BCMode;
+import org.ss2d.ops.ScanShape;
 import org.ss2d.tensor.Tensor;
 
 /**
@@ -50,7 +52,11 @@ final class Ss2dBlock {
         dev.mark("x_dt_proj");
 
         long ys = ws.floats(batch * routes * plane);
-        long[] p = new long[ScanParams.FIELDS];
+        // routes are the scan's groups; B and C are read in place from x_dbl (batch, route, rows, L)
+        long[] p = ScanParams.forShape(new ScanShape(batch, routes * di, len, n, routes, BCMode.GROUPED, BCMode.GROUPED),
+                true);
+        ScanParams.bcStrides(p, ScanParams.B_BATCH_STRIDE, (long) routes * rows * len, (long) rows * len, len);
+        ScanParams.bcStrides(p, ScanParams.C_BATCH_STRIDE, (long) routes * rows * len, (long) rows * len, len);
         p[ScanParams.U] = xs;
         p[ScanParams.DELTA] = dts;
         p[ScanParams.A] = negExpA.applyAsLong(w.aLogs());
@@ -59,22 +65,6 @@ final class Ss2dBlock {
         p[ScanParams.D] = weight.applyAsLong(w.ds());
         p[ScanParams.DELTA_BIAS] = weight.applyAsLong(w.dtProjsBias());
         p[ScanParams.OUT] = ys;
-        p[ScanParams.BATCH] = batch;
-        p[ScanParams.DIM] = (long) routes * di;
-        p[ScanParams.SEQLEN] = len;
-        p[ScanParams.DSTATE] = n;
-        p[ScanParams.GROUPS] = routes;
-        p[ScanParams.FLAGS] = ScanParams.VARIABLE_B | ScanParams.VARIABLE_C | ScanParams.SOFTPLUS;
-        long rowsAll = (long) routes * plane;
-        p[ScanParams.U_BATCH_STRIDE] = p[ScanParams.DELTA_BATCH_STRIDE] = p[ScanParams.OUT_BATCH_STRIDE] = rowsAll;
-        p[ScanParams.Z_BATCH_STRIDE] = rowsAll;
-        p[ScanParams.U_DIM_STRIDE] = p[ScanParams.DELTA_DIM_STRIDE] = p[ScanParams.OUT_DIM_STRIDE] = len;
-        p[ScanParams.Z_DIM_STRIDE] = len;
-        p[ScanParams.A_DIM_STRIDE] = n;
-        p[ScanParams.A_STATE_STRIDE] = 1;
-        p[ScanParams.B_BATCH_STRIDE] = p[ScanParams.C_BATCH_STRIDE] = (long) routes * rows * len;
-        p[ScanParams.B_GROUP_STRIDE] = p[ScanParams.C_GROUP_STRIDE] = (long) rows * len;
-        p[ScanParams.B_STATE_STRIDE] = p[ScanParams.C_STATE_STRIDE] = len;
         ScanLauncher.launch(dev, p);
         dev.mark("scan");
 

@@ -87,8 +87,8 @@ class CudaBlocksTest {
             Tensor dx = gpu.toDevice(scope, x);
             Tensor out = cuda.allocate(scope, DType.F32, b, 16, h, wd);
             Tensor vout = cuda.allocate(scope, DType.F32, b, 16, h, wd);
-            cuda.fillBits(out, 0x7fc00000);
-            cuda.fillBits(vout, 0x7fc00000);
+            cuda.diagnostics().fillBits(out, 0x7fc00000);
+            cuda.diagnostics().fillBits(vout, 0x7fc00000);
             gpu.ss2dInto(w, dx, out);
             gpu.vssBlockInto(vw, dx, vout);
             try (Tensor got = gpu.toHost(scope, out); Tensor ref = Ss2d.on("reference").ss2d(scope, w, x);
@@ -101,10 +101,44 @@ class CudaBlocksTest {
             dx.close();
             x.close();
         }
-        long held = cuda.scratchBytes(), live = cuda.liveDeviceBytes();
+        long held = cuda.scratchBytes(), live = cuda.diagnostics().liveDeviceBytes();
         assertTrue(held > 0, "the blocks keep their scratch between calls");
         cuda.releaseScratch();
         assertEquals(0, cuda.scratchBytes());
-        assertEquals(live - held, cuda.liveDeviceBytes(), "releaseScratch frees the scratch and nothing else");
+        assertEquals(live - held, cuda.diagnostics().liveDeviceBytes(), "releaseScratch frees the scratch and nothing else");
+    }
+
+    /**
+     * Host weights changed in place after the backend uploaded them (copyFrom, a written segment, a
+     * fill) give the new answer, not the cached one: in_proj and A_logs (the -exp(A) cache) of SS2D,
+     * fc1 of VSS. Each changed output is checked against the reference on the changed weights and
+     * must differ from the answer before the change.
+     */
+    @Test
+    void weightsChangedInPlaceAreUploadedAgain() {
+        CudaBackend cuda = CudaTests.backend();
+        Ss2d gpu = Ss2d.on(cuda);
+        SS2DConfig c = SS2DConfig.of(16, 2, 2.0);
+        SS2DWeights w = RandomWeights.ss2d(scope, c, 41);
+        VSSWeights vw = RandomWeights.vss(scope, c, 4.0, 42);
+        Tensor x = RandomWeights.gaussian(scope, 43, 1.0, 2, 16, 6, 7);
+        Tensor before = gpu.ss2d(scope, w, x), vbefore = gpu.vssBlock(scope, vw, x);
+
+        float[] in = w.inProjWeight().toFloatArray();
+        for (int i = 0; i < in.length; i++) in[i] *= -1.5f;
+        w.inProjWeight().copyFrom(in);
+        java.lang.foreign.MemorySegment aLogs = w.aLogs().segment();
+        for (long i = 0; i < w.aLogs().elementCount(); i++) {
+            aLogs.setAtIndex(java.lang.foreign.ValueLayout.JAVA_FLOAT_UNALIGNED, i, 0.5f * i / w.aLogs().elementCount());
+        }
+        vw.fc1Weight().fill(0.01f);
+
+        try (Tensor got = gpu.ss2d(scope, w, x); Tensor ref = Ss2d.on("reference").ss2d(scope, w, x);
+             Tensor vgot = gpu.vssBlock(scope, vw, x); Tensor vref = Ss2d.on("reference").vssBlock(scope, vw, x)) {
+            assertClose(got, ref, 2e-4, "ss2d after in_proj and A_logs changed in place " + c);
+            assertClose(vgot, vref, 2e-4, "vss after fc1 changed in place " + c);
+            assertTrue(CudaTests.relErr(before, ref) > 1e-2, "the change must change the ss2d answer");
+            assertTrue(CudaTests.relErr(vbefore, vref) > 1e-2, "the change must change the vss answer");
+        }
     }
 }

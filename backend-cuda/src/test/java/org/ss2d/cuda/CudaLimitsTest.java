@@ -41,9 +41,9 @@ class CudaLimitsTest {
     @Test
     void outOfMemoryIsClearAndRecoverable() {
         CudaBackend cuda = CudaTests.backend();
-        long before = cuda.liveDeviceBytes();
+        long before = cuda.diagnostics().liveDeviceBytes();
         try (TensorScope s = TensorScope.root("oom")) {
-            long total = cuda.deviceMemoryInfo()[1];
+            long total = cuda.diagnostics().deviceMemoryInfo()[1];
             CudaOutOfMemoryException e = assertThrows(CudaOutOfMemoryException.class,
                     () -> cuda.allocate(s, DType.F32, 2 * total / 4));
             System.out.println("[cuda oom] " + e.getMessage());
@@ -57,6 +57,6 @@ class CudaLimitsTest {
             }
             x.close();
         }
-        assertEquals(before, cuda.liveDeviceBytes());
+        assertEquals(before, cuda.diagnostics().liveDeviceBytes());
     }
 }

@@ -29,14 +29,14 @@ class CudaMemoryTest {
                     null, true, true);
             runCycle(gpu, cuda, dev, root);
             cuda.synchronize();
-            long freeBefore = cuda.deviceMemoryInfo()[0];
-            long liveBefore = cuda.liveDeviceBytes();
+            long freeBefore = cuda.diagnostics().deviceMemoryInfo()[0];
+            long liveBefore = cuda.diagnostics().liveDeviceBytes();
             for (int i = 0; i < 10_000; i++) runCycle(gpu, cuda, dev, root);
             cuda.synchronize();
-            long freeAfter = cuda.deviceMemoryInfo()[0];
+            long freeAfter = cuda.diagnostics().deviceMemoryInfo()[0];
             System.out.printf("[cuda cycles] free before %d, after %d (delta %d bytes)%n", freeBefore, freeAfter,
                     freeBefore - freeAfter);
-            assertEquals(liveBefore, cuda.liveDeviceBytes(), "device bytes held by live buffers");
+            assertEquals(liveBefore, cuda.diagnostics().liveDeviceBytes(), "device bytes held by live buffers");
             // The driver may keep a little bookkeeping; growth by a cycle's worth times many would be a leak.
             assertTrue(freeBefore - freeAfter <= 4L << 20, "free device memory shrank by " + (freeBefore - freeAfter));
             assertEquals(10, root.liveCount(), "tensors left in the scope besides the 5 inputs and their device copies");

@@ -127,8 +127,8 @@ class CudaScanTest {
                     h.returnLastState());
             Tensor out = cuda.allocate(scope, DType.F32, k.batch(), k.dim(), k.seqlen());
             Tensor last = cuda.allocate(scope, DType.F32, k.batch(), k.dim(), k.dstate());
-            cuda.fillBits(out, 0x7fc00000);
-            cuda.fillBits(last, 0x7fc00000);
+            cuda.diagnostics().fillBits(out, 0x7fc00000);
+            cuda.diagnostics().fillBits(last, 0x7fc00000);
             gpu.selectiveScanInto(dev, out, last);
             try (ScanArgs.Result ref = Ss2d.on("reference").selectiveScan(scope, h);
                  Tensor outH = gpu.toHost(scope, out); Tensor lastH = gpu.toHost(scope, last)) {

@@ -27,8 +27,8 @@ class CudaTimingTest {
         double copyGbps;
         try (TensorScope s = TensorScope.root("copy")) {
             Tensor a = cuda.allocate(s, DType.F32, 1L << 28), b = cuda.allocate(s, DType.F32, 1L << 28);
-            cuda.fillBits(a, 0x3f800000);
-            float ms = cuda.timeMs(() -> cuda.copy(a, b), 3, 20);
+            cuda.diagnostics().fillBits(a, 0x3f800000);
+            float ms = cuda.diagnostics().timeMs(() -> cuda.copy(a, b), 3, 20);
             copyGbps = 2.0 * (1L << 30) / (ms * 1e-3) / 1e9;
             s.release();
         }
@@ -47,7 +47,7 @@ class CudaTimingTest {
                         .D(dev(gpu, s, RandomWeights.uniform(s, 6, 0.5, 1.5, dm)))
                         .deltaBias(dev(gpu, s, RandomWeights.uniform(s, 7, -1, 0.5, dm))).deltaSoftplus(true).build();
                 Tensor out = cuda.allocate(s, DType.F32, bt, dm, len);
-                float ms = cuda.timeMs(() -> gpu.selectiveScanInto(a, out, null), 300, 30);
+                float ms = cuda.diagnostics().timeMs(() -> gpu.selectiveScanInto(a, out, null), 300, 30);
                 double bytes = 4.0 * (3.0 * bt * dm * len + 2.0 * bt * g * n * len + 3.0 * dm * n + 2.0 * dm);
                 double gbps = bytes / (ms * 1e-3) / 1e9;
                 System.out.printf("[cuda timing] S%d %.3f ms %.0f GB/s %.1f%% of copy, mamba %.3f ms (x%.2f)%n", i + 1, ms,
@@ -68,8 +68,8 @@ class CudaTimingTest {
             VSSWeights vw = RandomWeights.vss(s, c, 4.0, 2);
             Tensor x = dev(gpu, s, RandomWeights.gaussian(s, 3, 1.0, batch, 96, 56, 56));
             Tensor out = cuda.allocate(s, DType.F32, batch, 96, 56, 56);
-            float ss2d = cuda.timeMs(() -> gpu.ss2dInto(w, x, out), 200, 30);
-            float vss = cuda.timeMs(() -> gpu.vssBlockInto(vw, x, out), 200, 30);
+            float ss2d = cuda.diagnostics().timeMs(() -> gpu.ss2dInto(w, x, out), 200, 30);
+            float vss = cuda.diagnostics().timeMs(() -> gpu.vssBlockInto(vw, x, out), 200, 30);
             System.out.printf("[cuda timing] SS2D VMamba-T stage 1 (batch %d, 96x56x56, fp32): %.3f ms, %.0f images/s%n",
                     batch, ss2d, batch / (ss2d * 1e-3));
             System.out.printf("[cuda timing] VSS block, same: %.3f ms, %.0f images/s%n", vss, batch / (vss * 1e-3));
