@@ -66,7 +66,7 @@ public record VSSWeights(SS2DWeights op, double mlpRatio, Tensor normWeight, Ten
      * @param dict     tensors by name
      * @param prefix   the block's prefix in {@code dict} (e.g. {@code layers.0.blocks.1.})
      * @return the weights (the dict's tensors, not copies)
-     * @throws Ss2dArgumentException naming a missing or unexpected key
+     * @throws org.ss2d.validate.Ss2dArgumentException naming a missing or unexpected key
      */
     public static VSSWeights fromStateDict(SS2DConfig config, double mlpRatio, Map<String, Tensor> dict, String prefix) {
         StateDicts.checkNames("VSS block", expectedShapes(config, mlpRatio).keySet(), dict, prefix);
