@@ -91,5 +91,17 @@ public class ArchitectureTest {
      * {@code validate} removes them.
      */
     @ArchTest
-    static final ArchRule NO_NEW_PACKAGE_CYCLES = FreezingArchRule.freeze(NO_PACKAGE_CYCLES);
+    static final ArchRule NO_NEW_PACKAGE_CYCLES = FreezingArchRule.freeze(NO_PACKAGE_CYCLES)
+            .associateViolationLinesVia((known, found) -> cycle(known).equals(cycle(found)));
+
+    /**
+     * A cycle violation by its packages alone ({@code Slice model -> Slice validate -> Slice model}),
+     * without the class-level dependencies listed under it: a known cycle stays known when code on it
+     * changes, and only a cycle through other packages is new.
+     */
+    static String cycle(String violation) {
+        int details = violation.indexOf("Dependencies of");
+        String path = details < 0 ? violation : violation.substring(0, details);
+        return path.replaceAll("\\s+", " ").replaceAll(" \\d+\\. $", "").trim();
+    }
 }
