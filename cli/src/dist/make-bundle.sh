@@ -12,8 +12,9 @@ DIST="$ROOT/dist"
 OUT="$DIST/ss2d"
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 # 60 MiB before java.desktop (javax.imageio for `ss2d classify`), which adds about 16 MiB even without
-# the font, splash-screen and sound libraries that image decoding never loads (left out below).
-LIMIT_MB=80
+# the font, splash-screen and sound libraries that image decoding never loads (left out below); the
+# bundle measured 78.3 MiB (tar.gz 54.6 MiB) with it, so the limit leaves a few MiB for what comes next.
+LIMIT_MB=85
 # What the code needs, no more: Arrow needs jdk.unsupported (sun.misc.Unsafe); the CPU backend the Vector
 # API; JMH and the timing code java.management (JMH itself runs under Maven, not from the bundle); System.Logger goes to java.logging; the
 # JUnit console scans test jars through the zip file system (jdk.zipfs); javax.imageio (JPEG/PNG for
