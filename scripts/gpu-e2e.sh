@@ -1,7 +1,14 @@
 #!/usr/bin/env bash
-# Everything the GPU machine must show, in one call of the device tool (no Java, no Maven there):
-#   ./ss2d bundle            # here: dist/ss2d-linux-x64.tar.gz (jlinked Java 25, jars, test suites)
-#   run: bash scripts/gpu-e2e.sh   carry: [dist/ss2d-linux-x64.tar.gz]
+# Everything the GPU machine must show (no Java, no Maven there):
+#   ./ss2d bundle            # here: dist/ss2d-linux-x64.tar.gz (jlinked Java 25, jars, test suites), and
+#                            # the same in two parts, dist/ss2d-runtime.tgz and dist/ss2d-app.tgz
+# The device tool carries at most 64 MiB per call, the repository's tracked files included, so the
+# bundle goes in two calls while the machine stays warm (ignored build outputs such as dist/ss2d stay
+# there between calls):
+#   call 1: run: mkdir -p dist && tar -xzf dist/ss2d-runtime.tgz -C dist   carry: [dist/ss2d-runtime.tgz]
+#   call 2: run: bash scripts/gpu-e2e.sh                                   carry: [dist/ss2d-app.tgz]
+# (A host that takes one file: carry dist/ss2d-linux-x64.tar.gz and run the script once.) The script
+# unpacks whichever of these archives are present.
 # Steps, each under its own time limit, each logging to one file under $OUT (at most 8 come back):
 #   1 tests.txt        every JUnit suite with -Dss2d.require=cuda (CUDA unavailable = failure)
 #   2 conformance.txt  ss2d conformance on cpu and cuda (catalog + golden vectors), + conformance.json
@@ -15,7 +22,11 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 O="${OUT:-${TMPDIR:-/tmp}/ss2d-e2e}"
 mkdir -p "$O"
 STEPS="${STEPS:-1 2 3 4 5 6}"
-[[ -d dist/ss2d ]] || tar -xzf dist/ss2d-linux-x64.tar.gz -C dist
+for part in ss2d-linux-x64.tar.gz ss2d-runtime.tgz ss2d-app.tgz; do
+  [[ -f dist/$part ]] && tar -xzf "dist/$part" -C dist
+done
+[[ -x dist/ss2d/runtime/bin/java && -x dist/ss2d/bin/ss2d ]] \
+    || { echo "gpu-e2e: dist/ss2d is incomplete: carry dist/ss2d-linux-x64.tar.gz, or both parts (see the header)" >&2; exit 1; }
 B=dist/ss2d/bin
 want() { [[ " $STEPS " == *" $1 "* ]]; }
 step() { # step N LIMIT_S FILE CMD...
