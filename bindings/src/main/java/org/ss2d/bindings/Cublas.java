@@ -15,8 +15,8 @@ import org.ss2d.bindings.cublas.CublasH;
 
 /**
  * The one door to cuBLAS 13 ({@code libcublas.so.13}). {@link #load()} finds the library before the
- * generated {@link CublasH} is touched: first by name through the loader path, then in the usual
- * toolkit folders; once one copy is loaded, the generated lookup by name finds the same object.
+ * generated {@link CublasH} is touched: first the file {@code -Dss2d.cublas.library} names, then
+ * by name through the loader path, then in the usual toolkit folders; once one copy is loaded, the generated lookup by name finds the same object.
  * Another major version (libcublas.so.12) is reported, not used: the bindings follow cuBLAS 13's
  * headers.
  */
@@ -24,35 +24,32 @@ public final class Cublas {
     public static final String LIBRARY = "libcublas.so.13";
     private static volatile String loadError;
     private static volatile boolean loaded;
+    private static volatile String loadedFrom;
 
     private Cublas() {}
 
-    /** Null when cuBLAS is usable, else the reason. */
+    /**
+     * Null when cuBLAS is usable, else the reason. An explicit {@code -Dss2d.cublas.library} is tried first
+     * (the user's choice wins over whatever the loader path holds), then the loader path, then the usual
+     * install folders.
+     */
     public static synchronized String load() {
         if (loaded) return null;
         if (loadError != null) return loadError;
         List<String> tried = new ArrayList<>();
+        Path chosen = property();
+        if (chosen != null && open(chosen, tried)) return null;
         try {
-            // Global arena: never unloaded (see the path case below).
+            // Global arena: never unloaded (see open).
             SymbolLookup.libraryLookup(LIBRARY, Arena.global());
             loaded = true;
+            loadedFrom = LIBRARY + " (loader path)";
             return null;
         } catch (IllegalArgumentException e) {
             tried.add(LIBRARY + " (loader path)");
         }
         for (Path p : candidates()) {
-            if (!Files.exists(p)) continue;
-            tried.add(p.toString());
-            try {
-                // Opened by path and kept open for the life of the process (global arena), so that the
-                // generated bindings' dlopen("libcublas.so.13") finds it by its soname, also after a
-                // garbage collection (an automatic arena, dropped here, would let it be unloaded).
-                SymbolLookup.libraryLookup(p, Arena.global());
-                loaded = true;
-                return null;
-            } catch (IllegalArgumentException e) {
-                tried.set(tried.size() - 1, p + " (" + e.getMessage() + ")");
-            }
+            if (open(p, tried)) return null;
         }
         String other = otherVersions();
         loadError = LIBRARY + " not found; tried " + String.join(", ", tried)
@@ -61,10 +58,35 @@ public final class Cublas {
         return loadError;
     }
 
+    /** Where cuBLAS was opened from: the file, or the soname when the loader path found it; null before. */
+    public static String loadedFrom() {
+        return loadedFrom;
+    }
+
+    private static boolean open(Path p, List<String> tried) {
+        if (!Files.exists(p)) return false;
+        tried.add(p.toString());
+        try {
+            // Opened by path and kept open for the life of the process (global arena), so that the
+            // generated bindings' dlopen("libcublas.so.13") finds it by its soname, also after a
+            // garbage collection (an automatic arena, dropped here, would let it be unloaded).
+            SymbolLookup.libraryLookup(p, Arena.global());
+            loaded = true;
+            loadedFrom = p.toString();
+            return true;
+        } catch (IllegalArgumentException e) {
+            tried.set(tried.size() - 1, p + " (" + e.getMessage() + ")");
+            return false;
+        }
+    }
+
+    private static Path property() {
+        String prop = System.getProperty("ss2d.cublas.library");
+        return prop == null || prop.isBlank() ? null : Path.of(prop);
+    }
+
     private static List<Path> candidates() {
         List<Path> c = new ArrayList<>();
-        String prop = System.getProperty("ss2d.cublas.library");
-        if (prop != null && !prop.isBlank()) c.add(Path.of(prop));
         for (String env : new String[] {"CUDA_HOME", "CUDA_PATH"}) {
             String v = System.getenv(env);
             if (v != null && !v.isBlank()) {

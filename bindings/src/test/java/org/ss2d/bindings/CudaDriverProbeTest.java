@@ -44,6 +44,9 @@ class CudaDriverProbeTest {
                 Path.of("src/test/native/fake_cublas.c").toAbsolutePath().toString()).redirectErrorStream(true).start();
         log = new String(cc.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
         assertEquals(0, cc.waitFor(), "cc failed: " + log);
+        // Another libcublas.so.13 on the loader path, as a GPU host has its real one: the file that
+        // -Dss2d.cublas.library names must still be the one opened (and the one that stays mapped).
+        Files.copy(cublas, libDir.resolve("libcublas.so.13"), java.nio.file.StandardCopyOption.REPLACE_EXISTING);
     }
 
     private static List<String> run(Map<String, String> env, String... args) throws IOException, InterruptedException {
@@ -88,14 +91,17 @@ class CudaDriverProbeTest {
     /**
      * The libraries the facade opened stay loaded through garbage collections: the driver keeps the
      * state cuInit gave it (the fake answers CUDA_ERROR_NOT_INITIALIZED from a fresh copy), and cuBLAS,
-     * opened by path, is still found by its soname by the generated bindings.
+     * opened by the path given (not the copy on the loader path), is still mapped from that file and found
+     * by its soname by the generated bindings.
      */
     @Test
     void librariesStayLoadedAcrossGarbageCollections() throws IOException, InterruptedException {
         List<String> out = run(Map.of(), "gc", cublas.toString());
         assertTrue(out.contains("probe=available") && out.contains("cublas-load=loaded"), out.toString());
+        // the fake, by its path, even where a real libcublas.so.13 is on the loader path (a GPU host)
+        assertTrue(out.contains("cublas-from=" + cublas), "cuBLAS not opened from " + cublas + ": " + out);
         assertTrue(out.contains("cuda-mapped=true"), "libcuda.so.1 unloaded after GC: " + out);
-        assertTrue(out.contains("cublas-mapped=true"), "libcublas.so.13 unloaded after GC: " + out);
+        assertTrue(out.contains("cublas-mapped=true"), cublas + " unloaded after GC: " + out);
         assertTrue(out.contains("count-status=0"), "driver lost cuInit's state: " + out);
         assertTrue(out.contains("cublas-status=0"), "cuBLAS not found by the bindings after GC: " + out);
     }

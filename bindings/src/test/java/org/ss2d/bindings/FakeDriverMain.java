@@ -55,7 +55,10 @@ public final class FakeDriverMain {
         }
         String maps = Files.readString(Path.of("/proc/self/maps"));
         System.out.println("cuda-mapped=" + maps.contains("fake-cuda/libcuda.so.1"));
-        System.out.println("cublas-mapped=" + maps.contains("fake-cublas/libcublas.so.13"));
+        // The file cuBLAS was opened from (-Dss2d.cublas.library wins over a real cuBLAS on the loader path, as
+        // on a GPU host), still mapped: the fake's own path, not just any libcublas.
+        System.out.println("cublas-from=" + Cublas.loadedFrom());
+        System.out.println("cublas-mapped=" + maps.contains(cublasPath));
         try (Arena a = Arena.ofConfined()) {
             MemorySegment n = a.allocate(ValueLayout.JAVA_INT);
             System.out.println("count-status=" + CudaH.cuDeviceGetCount(n));
