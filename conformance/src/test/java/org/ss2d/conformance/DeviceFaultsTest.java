@@ -18,6 +18,7 @@ import org.ss2d.tensor.DType;
 import org.ss2d.tensor.Tensor;
 import org.ss2d.tensor.TensorScope;
 import org.ss2d.validate.LimitExceededException;
+import org.ss2d.validate.MemoryBudget;
 
 /**
  * Device memory faults (issue 18 item 8), on a GPU host: an op that needs more device memory than is free is a
@@ -36,12 +37,29 @@ class DeviceFaultsTest {
         return Backends.get("cuda");
     }
 
-    /** A scan whose last_state alone is {@code batch} MiB (dstate 2^18, one channel, one step; constant B and C). */
+    /**
+     * Shapes within every CUDA limit (dstate = MAX_DSTATE = 256, dim 1024, one step; constant B and C) whose
+     * last_state alone is {@code batch} MiB: 256 times u's size, so last_state is the biggest part the memory
+     * check names.
+     */
+    static final int DIM = 1024, DSTATE = 256;
+
+    /** A host scan whose last_state is {@code batch} MiB (inputs: 2 x batch x 4 KiB, plus 3 MiB of weights). */
     static ScanArgs bigLastState(TensorScope s, int batch) {
-        int n = 1 << 18;
-        return ScanArgs.builder(RandomWeights.gaussian(s, 1, 1, batch, 1, 1), RandomWeights.gaussian(s, 2, 0.5, batch, 1, 1),
-                RandomWeights.uniform(s, 3, -2, -0.1, 1, n), RandomWeights.gaussian(s, 4, 1, 1, n),
-                RandomWeights.gaussian(s, 5, 1, 1, n)).deltaSoftplus(true).returnLastState(true).build();
+        return ScanArgs.builder(RandomWeights.gaussian(s, 1, 1, batch, DIM, 1), RandomWeights.gaussian(s, 2, 0.5, batch, DIM, 1),
+                RandomWeights.uniform(s, 3, -2, -0.1, DIM, DSTATE), RandomWeights.gaussian(s, 4, 1, DIM, DSTATE),
+                RandomWeights.gaussian(s, 5, 1, DIM, DSTATE)).deltaSoftplus(true).returnLastState(true).build();
+    }
+
+    /**
+     * The same shapes with every input on the device, uninitialised: the facade must reject the scan before
+     * anything is read, allocated or launched, so no values are needed, and nothing the size of the card is
+     * ever allocated on the host (u and delta take batch x 4 KiB each on the device, 1/256 of last_state).
+     */
+    static ScanArgs bigLastStateOnDevice(Backend cuda, TensorScope s, int batch) {
+        return ScanArgs.builder(cuda.allocate(s, DType.F32, batch, DIM, 1), cuda.allocate(s, DType.F32, batch, DIM, 1),
+                cuda.allocate(s, DType.F32, DIM, DSTATE), cuda.allocate(s, DType.F32, DIM, DSTATE),
+                cuda.allocate(s, DType.F32, DIM, DSTATE)).deltaSoftplus(true).returnLastState(true).build();
     }
 
     static ScanArgs small(TensorScope s) {
@@ -56,7 +74,8 @@ class DeviceFaultsTest {
         try (TensorScope s = TensorScope.root("device-too-big")) {
             long budget = cuda.memoryBudget();
             int batch = (int) Math.min(Integer.MAX_VALUE, budget / MIB + 1024); // 1 GiB more than is free
-            ScanArgs args = bigLastState(s, batch);
+            ScanArgs args = bigLastStateOnDevice(cuda, s, batch); // its inputs take ~1/128 of that, so it stays over
+            assertTrue(MemoryBudget.product(batch, DIM, DSTATE, 4) > cuda.memoryBudget(), "the case is over the budget");
             LimitExceededException e = assertThrows(LimitExceededException.class, () -> Ss2d.on(cuda).selectiveScan(s, args));
             assertEquals("last_state", e.argument(), e.getMessage());
             assertTrue(e.getMessage().contains("selective_scan") && e.getMessage().contains("cuda"), e.getMessage());
