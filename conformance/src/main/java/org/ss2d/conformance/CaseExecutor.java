@@ -20,6 +20,27 @@ import org.ss2d.validate.Ss2dArgumentException;
  */
 public final class CaseExecutor {
     private final Map<String, Map<String, Expected>> expectedCache = new ConcurrentHashMap<>();
+    /**
+     * Whether runs enter the {@link RunLedger}: only the conformance suite's own executor, whose runs are
+     * the catalog on the backends under test. Suites that deliberately run elsewhere (the adversarial batch
+     * on every backend, a fault test on the reference) use a plain executor, so that {@code -Dss2d.require}
+     * proves where the catalog ran and is not muddied by them.
+     */
+    private final boolean keepsLedger;
+
+    /** An executor whose runs are not entered in the {@link RunLedger}. */
+    public CaseExecutor() {
+        this(false);
+    }
+
+    private CaseExecutor(boolean keepsLedger) {
+        this.keepsLedger = keepsLedger;
+    }
+
+    /** An executor whose runs by backend name are entered in the {@link RunLedger} (the suite's cases). */
+    public static CaseExecutor keepingLedger() {
+        return new CaseExecutor(true);
+    }
 
     /** Outputs of the last run, for cross-backend comparisons (null when the case did not run). */
     public record Outcome(CaseResult result, Map<String, float[]> actual) {}
@@ -35,7 +56,7 @@ public final class CaseExecutor {
         } catch (RuntimeException e) {
             return new Outcome(result(c, backend, Status.SKIPPED, null, null, Double.NaN, e.getMessage()), null);
         }
-        return execute(c, b, true);
+        return execute(c, b, keepsLedger);
     }
 
     /**

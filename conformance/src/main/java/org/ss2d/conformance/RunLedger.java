@@ -6,7 +6,8 @@ import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicInteger;
 
 /**
- * Proof of what ran: for every case executed in this JVM, the backend it was meant for and the one the
+ * Proof of what ran: for every case executed in this JVM by a ledger-keeping executor ({@link
+ * CaseExecutor#keepingLedger()}, the suite's catalog runs), the backend it was meant for and the one the
  * facade says ran it. {@code ProofOfRun} checks it against {@code -Dss2d.require}.
  */
 public final class RunLedger {

@@ -40,4 +40,17 @@ class ProofOfRunTest {
             assertEquals(java.util.Set.of(req), ran.keySet(), "-Dss2d.require=" + req + ": cases ran on " + ran);
         }
     }
+
+    /**
+     * Suites that run cases elsewhere on purpose (the adversarial batch on every backend, fault tests on the
+     * reference) use a plain executor: its runs leave the ledger as it was, so they never read as "ran elsewhere".
+     */
+    @Test
+    void aPlainExecutorsRunsStayOutOfTheLedger() {
+        Map<String, Integer> before = RunLedger.casesByBackend();
+        ConformanceCase c = Catalog.smoke().getFirst();
+        CaseResult r = new CaseExecutor().run(c, "reference");
+        assertEquals(CaseResult.Status.PASS, r.status(), r.describe());
+        assertEquals(before, RunLedger.casesByBackend(), "after " + r.describe());
+    }
 }

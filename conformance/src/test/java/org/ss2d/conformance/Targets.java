@@ -19,8 +19,11 @@ import org.ss2d.conformance.cases.ConformanceCase;
 final class Targets {
     private Targets() {}
 
-    /** One executor for the whole JVM, so each case's float64 expectation is computed once. */
-    static final CaseExecutor EXEC = new CaseExecutor();
+    /**
+     * One executor for the whole JVM, so each case's float64 expectation is computed once; the only one
+     * whose runs enter the {@link RunLedger} that {@code ProofOfRunTest} checks.
+     */
+    static final CaseExecutor EXEC = CaseExecutor.keepingLedger();
 
     static String required() {
         String r = System.getProperty("ss2d.require");
