@@ -131,7 +131,12 @@ __device__ __forceinline__ void scan_fwd(const ScanParams& p, float* smem) {
 
   for (int64_t t0 = 0; t0 < L; t0 += 32 * K) {
     const int64_t t = t0 + (int64_t)lane * K;
-    float dl[R][K], du[R][K], y[R][K];
+    // y in double: D*u plus a sum over states of C*h can pass float's range on the way and come back
+    // into it (or be brought back by the gate); in float that is an infinity where the float64 answer is
+    // finite. This kernel serves the shapes too small for the pipe/states/n1seg kernels, so the double
+    // accumulation costs none of the large shapes anything.
+    float dl[R][K], du[R][K];
+    double y[R][K];
 #pragma unroll
     for (int r = 0; r < R; ++r) {
       float uv[K];
@@ -143,7 +148,7 @@ __device__ __forceinline__ void scan_fwd(const ScanParams& p, float* smem) {
         if (softplus) dv = softplus20(dv);
         dl[r][k] = dv;
         du[r][k] = dv * uv[k];   // 0 past L because u was loaded as 0
-        y[r][k] = Dv[r] * uv[k];
+        y[r][k] = (double)Dv[r] * (double)uv[k];
       }
     }
     bool valid[K];
@@ -184,7 +189,7 @@ __device__ __forceinline__ void scan_fwd(const ScanParams& p, float* smem) {
 #pragma unroll
         for (int k = 0; k < K; ++k) {
           h = fmaf(a[k], h, bb[k]);
-          y[r][k] = fmaf(varC ? Ck[k] : Cc[r], h, y[r][k]);
+          y[r][k] = fma((double)(varC ? Ck[k] : Cc[r]), (double)h, y[r][k]);
         }
         const float hEnd = __shfl_sync(0xffffffffu, hLane, 31);
         if (NS > 0) {
@@ -209,11 +214,16 @@ __device__ __forceinline__ void scan_fwd(const ScanParams& p, float* smem) {
         float zv[K];
         loadK<K, VEC>(p.z + b * p.z_batch_stride + (d0 + r) * p.z_dim_stride, t, L, zv);
 #pragma unroll
-        for (int k = 0; k < K; ++k) y[r][k] *= zv[k] / (1.f + expf(-zv[k]));
+        for (int k = 0; k < K; ++k) y[r][k] *= (double)(zv[k] / (1.f + expf(-zv[k])));
       }
     }
 #pragma unroll
-    for (int r = 0; r < R; ++r) storeK<K, VEC>(oRow[r], t, L, y[r]);
+    for (int r = 0; r < R; ++r) {
+      float yo[K];
+#pragma unroll
+      for (int k = 0; k < K; ++k) yo[k] = (float)y[r][k];  // round once; beyond float's range: +-inf, as IEEE
+      storeK<K, VEC>(oRow[r], t, L, yo);
+    }
   }
 
   if (p.last_state) {
