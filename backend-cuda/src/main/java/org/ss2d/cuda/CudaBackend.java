@@ -156,7 +156,9 @@ public final class CudaBackend implements Backend {
     }
 
     private DeviceBuffer uploadNegExp(Tensor aLogs) {
-        try (TensorScope scratch = TensorScope.root("cuda-neg-exp-a")) {
+        // An arena: its host tensors die with it (release), so close() must not see them as a leak.
+        TensorScope scratch = TensorScope.root("cuda-neg-exp-a");
+        try {
             Tensor host = aLogs.isHost() ? aLogs : scratch.allocate(DType.F32, aLogs.shape());
             if (!aLogs.isHost()) copy(aLogs, host);
             float[] v = host.toFloatArray();
@@ -167,6 +169,8 @@ public final class CudaBackend implements Backend {
             // the copy may still read the host tensor, which the scope frees
             dev.synchronize();
             return b;
+        } finally {
+            scratch.release();
         }
     }
 
