@@ -78,7 +78,7 @@ for m in $modules; do
   # (main sources and resources are in the jars; the CUDA fatbin is in the backend's jar; test sources,
   # test resources and the module's pom stay, for tests that read a file by path, e.g. the README sample
   # or the version check against the pom)
-  (cd "$ROOT/$m" && find . \( -name target -o -path ./src/main -o -name '__pycache__' \) \
+  (cd "$ROOT/$m" && find . \( -name target -o -path ./src/main/java -o -path ./src/main/resources -o -name '__pycache__' \) \
       -prune -o -type f ! -name '*.fatbin' -print | while read -r f; do
         mkdir -p "$OUT/tests/$m/$(dirname "$f")"
         cp "$f" "$OUT/tests/$m/$f"

@@ -132,11 +132,15 @@ class CudaBlocksTest {
             aLogs.setAtIndex(java.lang.foreign.ValueLayout.JAVA_FLOAT_UNALIGNED, i, 0.5f * i / w.aLogs().elementCount());
         }
         vw.fc1Weight().fill(0.01f);
+        // fc1 filled with a constant barely moves the block (LayerNorm'd inputs sum to about 0 and the MLP
+        // is ~0.2% of max|out| at these weights); a bias of 1 moves every element, so the check below
+        // that the change is visible cannot pass on a stale upload.
+        vw.fc2Bias().fill(1.0f);
 
         try (Tensor got = gpu.ss2d(scope, w, x); Tensor ref = Ss2d.on("reference").ss2d(scope, w, x);
              Tensor vgot = gpu.vssBlock(scope, vw, x); Tensor vref = Ss2d.on("reference").vssBlock(scope, vw, x)) {
             assertClose(got, ref, 2e-4, "ss2d after in_proj and A_logs changed in place " + c);
-            assertClose(vgot, vref, 2e-4, "vss after fc1 changed in place " + c);
+            assertClose(vgot, vref, 2e-4, "vss after fc1 and fc2 bias changed in place " + c);
             assertTrue(CudaTests.relErr(before, ref) > 1e-2, "the change must change the ss2d answer");
             assertTrue(CudaTests.relErr(vbefore, vref) > 1e-2, "the change must change the vss answer");
         }
