@@ -354,7 +354,7 @@ def self_check():
 
 # ----------------------------------------------------------------------------- writing
 
-def write_case(path, case, plain_lists=False):
+def write_case(path, case, plain_lists=False, note=None):
     import pyarrow as pa
     fields, arrays = [], []
     in_dtype = np.float64 if case.get("input_dtype") == "float64" else np.float32
@@ -372,7 +372,7 @@ def write_case(path, case, plain_lists=False):
             fields.append(pa.field(name, ttype))
             arrays.append(pa.ExtensionArray.from_storage(ttype, storage))
     meta = {"ss2d.kind": case["kind"], "ss2d.options": json.dumps(case["options"]),
-            "ss2d.note": "golden vector from conformance/golden/make_golden.py (torch float64)"}
+            "ss2d.note": note or "golden vector from conformance/golden/make_golden.py (torch float64)"}
     schema = pa.schema(fields, metadata=meta)
     batch = pa.record_batch(arrays, schema=schema)
     tmp = path + ".tmp"
