@@ -1,6 +1,8 @@
 package org.ss2d;
 
+import java.util.HashSet;
 import java.util.List;
+import java.util.Set;
 import java.util.function.Consumer;
 import java.util.function.ToLongFunction;
 import org.ss2d.model.SS2DWeights;
@@ -96,7 +98,8 @@ public final class Ss2d {
     private static Check scanCheck(ScanArgs a) {
         return (caps, backend) -> {
             ScanShape s = Validator.selectiveScan(a, caps, backend);
-            return new Checked("selective_scan", s, be -> be.scanWorkingBytes(s), new long[] {s.batch(), s.dim(), s.seqlen()},
+            return new Checked("selective_scan", s, be -> MemoryBudget.saturatingAdd(be.scanWorkingBytes(s),
+                    be.stagingBytes(a.u(), a.delta(), a.A(), a.B(), a.C(), a.D(), a.z(), a.deltaBias())), new long[] {s.batch(), s.dim(), s.seqlen()},
                     a.returnLastState() ? new long[] {s.batch(), s.dim(), s.dstate()} : null);
         };
     }
@@ -125,7 +128,7 @@ public final class Ss2d {
     private static Check crossScanCheck(Tensor x) {
         return (caps, backend) -> {
             Validator.crossScan(x, caps);
-            return new Checked("cross_scan", null, null, new long[] {x.dim(0), 4, x.dim(1), x.dim(2) * x.dim(3)});
+            return new Checked("cross_scan", null, be -> be.stagingBytes(x), new long[] {x.dim(0), 4, x.dim(1), x.dim(2) * x.dim(3)});
         };
     }
 
@@ -152,7 +155,7 @@ public final class Ss2d {
     private static Check crossMergeCheck(Tensor ys, long h, long w) {
         return (caps, backend) -> {
             Validator.crossMerge(ys, h, w, caps);
-            return new Checked("cross_merge", null, null, new long[] {ys.dim(0), ys.dim(2), h, w});
+            return new Checked("cross_merge", null, be -> be.stagingBytes(ys), new long[] {ys.dim(0), ys.dim(2), h, w});
         };
     }
 
@@ -178,7 +181,8 @@ public final class Ss2d {
     private static Check ss2dCheck(SS2DWeights w, Tensor x) {
         return (caps, backend) -> {
             Validator.ss2d(w, x, caps, backend);
-            return new Checked("ss2d", null, be -> be.blockWorkingBytes(w.config(), 0, x.dim(0), x.dim(2), x.dim(3)),
+            return new Checked("ss2d", null, be -> MemoryBudget.saturatingAdd(
+                    be.blockWorkingBytes(w.config(), 0, x.dim(0), x.dim(2), x.dim(3)), be.stagingBytes(x)),
                     x.shape());
         };
     }
@@ -200,7 +204,8 @@ public final class Ss2d {
         return (caps, backend) -> {
             Validator.vssBlock(w, x, caps, backend);
             return new Checked("vss_block", null,
-                    be -> be.blockWorkingBytes(w.config(), w.mlpRatio(), x.dim(0), x.dim(2), x.dim(3)), x.shape());
+                    be -> MemoryBudget.saturatingAdd(be.blockWorkingBytes(w.config(), w.mlpRatio(), x.dim(0), x.dim(2),
+                            x.dim(3)), be.stagingBytes(x)), x.shape());
         };
     }
 
@@ -275,14 +280,15 @@ public final class Ss2d {
 
     /** An op into new outputs of {@code scope}; they are closed again if the op fails. */
     private Tensor[] dispatch(TensorScope scope, String[] names, Check check, Tensor first, Launch launch) {
-        Plan p = plan(check, first, names, true);
+        Set<Backend> failed = new HashSet<>();
+        Plan p = plan(check, first, names, null, failed);
         long[][] shapes = p.checked().outputs();
         Tensor[] outs = new Tensor[names.length];
         try {
             for (int i = 0; i < outs.length; i++) {
                 if (shapes[i] != null) outs[i] = alloc(scope, p.backend(), first, shapes[i]);
             }
-            run(p, outs, launch);
+            runOrMoveOn(p, outs, launch, () -> plan(check, first, names, null, failed), failed, first);
             return outs;
         } catch (RuntimeException e) {
             for (Tensor t : outs) if (t != null) t.close();
@@ -292,7 +298,8 @@ public final class Ss2d {
 
     /** An op into caller-provided outputs, each checked by {@link Validator#output} before the backend runs. */
     private void dispatchInto(String[] names, Tensor[] outs, Check check, Tensor first, Launch launch) {
-        Plan p = plan(check, first, names, false);
+        Set<Backend> failed = new HashSet<>();
+        Plan p = plan(check, first, names, outs, failed);
         long[][] shapes = p.checked().outputs();
         for (int i = 0; i < outs.length; i++) {
             if (shapes[i] != null) {
@@ -301,28 +308,62 @@ public final class Ss2d {
                 Validator.absentOutput(names[i], outs[i], "return_last_state is false");
             }
         }
-        run(p, outs, launch);
+        runOrMoveOn(p, outs, launch, () -> plan(check, first, names, outs, failed), failed, first);
+    }
+
+    /**
+     * Runs the planned op; under {@code auto} with host inputs, a backend that fails while running (a device fault:
+     * a launch error, a lost context; not an argument error) is logged and the op runs again on the next candidate,
+     * whose kernels write every output in full. A forced backend, or inputs on a device, never move.
+     */
+    private void runOrMoveOn(Plan p, Tensor[] outs, Launch launch, java.util.function.Supplier<Plan> replan,
+                             Set<Backend> failed, Tensor first) {
+        while (true) {
+            try {
+                run(p, outs, launch);
+                return;
+            } catch (Ss2dArgumentException e) {
+                throw e;
+            } catch (RuntimeException e) {
+                if (forced != null || !first.isHost()) throw e;
+                failed.add(p.backend());
+                Plan next;
+                try {
+                    next = replan.get();
+                } catch (RuntimeException none) {
+                    e.addSuppressed(none);
+                    throw e;
+                }
+                LOG.log(System.Logger.Level.WARNING, "auto: " + p.checked().op() + " failed on " + p.backend().name()
+                        + " (" + e.getMessage() + "); running it on " + next.backend().name());
+                p = next;
+            }
+        }
     }
 
     private record Plan(Backend backend, Checked checked) {}
 
     /**
      * Shape errors first, whatever the backend; then the backend, and what its own check found. A backend's check
-     * includes the memory the op will take there (outputs when {@code allocates}, plus its working memory) against
-     * its budget ({@link MemoryBudget}): over it is a LimitExceededException, so {@code auto} tries the next one.
+     * includes the memory the op will take there (the outputs it allocates, or the staging of caller-provided
+     * {@code into} outputs, plus its working memory and the staging of its inputs) against its budget
+     * ({@link MemoryBudget}): over it is a LimitExceededException, so {@code auto} tries the next one.
      */
-    private Plan plan(Check check, Tensor first, String[] names, boolean allocates) {
+    private Plan plan(Check check, Tensor first, String[] names, Tensor[] into, Set<Backend> failed) {
+        boolean allocates = into == null;
         check.on(ANY_F32, null);
         Checked[] found = new Checked[1]; // choose() returns right after the chosen backend's check
-        Backend b = choose(first, be -> {
+        Backend b = choose(first, failed, be -> {
             Checked c = check.on(be.capabilities(), be.name());
-            Object[] parts = new Object[2 * names.length + 2];
+            Object[] parts = new Object[2 * names.length + 4];
             for (int i = 0; i < names.length; i++) {
                 parts[2 * i] = names[i];
                 parts[2 * i + 1] = allocates && c.outputs()[i] != null ? f32Bytes(c.outputs()[i]) : 0L;
             }
             parts[2 * names.length] = "workspace";
             parts[2 * names.length + 1] = c.working() == null ? 0L : c.working().applyAsLong(be);
+            parts[2 * names.length + 2] = "output staging";
+            parts[2 * names.length + 3] = allocates ? 0L : be.stagingBytes(into);
             MemoryBudget.check(c.op(), be, parts);
             found[0] = c;
         });
@@ -354,7 +395,7 @@ public final class Ss2d {
         return x;
     }
 
-    private Backend choose(Tensor first, Consumer<Backend> check) {
+    private Backend choose(Tensor first, Set<Backend> failed, Consumer<Backend> check) {
         if (!first.isHost()) {
             Backend owner = ownerOf(first);
             if (forced != null && forced != owner) {
@@ -374,6 +415,7 @@ public final class Ss2d {
         }
         LimitExceededException firstLimit = null;
         for (Backend b : candidates) {
+            if (failed.contains(b)) continue;
             try {
                 check.accept(b);
                 if (firstLimit != null) {
@@ -383,6 +425,10 @@ public final class Ss2d {
             } catch (LimitExceededException e) {
                 if (firstLimit == null) firstLimit = e;
             }
+        }
+        if (firstLimit == null) {
+            throw new IllegalStateException("no other compute backend is available after " + failed.stream()
+                    .map(Backend::name).toList() + " failed: " + Backends.reasons());
         }
         throw firstLimit;
     }

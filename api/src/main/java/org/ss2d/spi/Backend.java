@@ -108,6 +108,15 @@ public interface Backend extends AutoCloseable {
     }
 
     /**
+     * Bytes of this backend's memory that an op takes to stage {@code tensors} (null entries ignored): a device
+     * backend copies host tensors into device buffers for the op's duration. Counted by the facade with the op's
+     * working memory. Default 0 (a host backend uses host tensors in place).
+     */
+    default long stagingBytes(org.ss2d.tensor.Tensor... tensors) {
+        return 0;
+    }
+
+    /**
      * Bytes one op may allocate on this backend (outputs plus working memory); over it, the op is a
      * {@link org.ss2d.validate.LimitExceededException} before anything runs. Default: the host budget
      * ({@code -Dss2d.max-bytes}, else the JVM's memory limits, see {@link org.ss2d.validate.MemoryBudget}); a device

@@ -17,6 +17,13 @@ import org.ss2d.tensor.Tensor;
 public final class FakeBackends {
     private FakeBackends() {}
 
+    /** The fake backend of this name fails its next op while running (a device fault), once. */
+    private static volatile String failNext;
+
+    public static void failNextRun(String backend) {
+        failNext = backend;
+    }
+
     /** Writes its own name's length into every output element, so tests can see which backend ran. */
     static final class Fake implements Backend {
         private final String name;
@@ -39,6 +46,11 @@ public final class FakeBackends {
 
         @Override
         public void selectiveScan(ScanArgs args, ScanShape shape, Tensor out, Tensor lastState) {
+            if (name.equals(failNext)) {
+                failNext = null;
+                out.fill(Float.NaN); // a fault after a partial write: the next backend must overwrite everything
+                throw new IllegalStateException(name + ": launch failed (simulated device fault)");
+            }
             out.fill(name.length());
             if (lastState != null) lastState.fill(name.length());
         }

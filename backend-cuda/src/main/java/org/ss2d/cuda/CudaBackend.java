@@ -283,6 +283,26 @@ public final class CudaBackend implements Backend {
     }
 
     /**
+     * The block's intermediates beyond what the scratch arena already holds: the arena is allocated (so not in the
+     * free memory the budget is), and pieces that do not fit in it are allocated for the call.
+     */
+    @Override
+    public long blockWorkingBytes(org.ss2d.model.SS2DConfig config, double mlpRatio, long batch, long h, long w) {
+        long need = Ss2dBlock.workspaceBytes(config, mlpRatio, batch, org.ss2d.validate.MemoryBudget.product(h, w));
+        return Math.max(0, need - scratchBytes());
+    }
+
+    /** Host tensors are uploaded into (or downloaded from) device buffers of the op's size ({@link HostStaging}). */
+    @Override
+    public long stagingBytes(Tensor... tensors) {
+        long bytes = 0;
+        for (Tensor t : tensors) {
+            if (t != null && t.isHost()) bytes = org.ss2d.validate.MemoryBudget.saturatingAdd(bytes, t.byteSize());
+        }
+        return bytes;
+    }
+
+    /**
      * The device's free memory ({@code cuMemGetInfo}), unless {@code -Dss2d.max-bytes} is set: an op whose outputs
      * need more is a LimitExceededException before anything is allocated or launched, and {@code auto} moves on.
      */

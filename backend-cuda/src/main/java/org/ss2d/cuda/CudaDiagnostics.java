@@ -75,4 +75,12 @@ public final class CudaDiagnostics {
     public String scanKernelFor(ScanShape s) {
         return ScanLauncher.plan(ScanParams.forShape(s, true), dev.smCount).kernel();
     }
+
+    /**
+     * For tests of fault handling: the next launch of a kernel whose name contains {@code kernelPart} fails in the
+     * driver, as a real launch error would (see {@code Launch}).
+     */
+    public void failNextLaunch(String kernelPart) {
+        Launch.failNextLaunch(kernelPart);
+    }
 }

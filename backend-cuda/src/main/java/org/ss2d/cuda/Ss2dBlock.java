@@ -7,6 +7,7 @@ import org.ss2d.model.VSSWeights;
 import org.ss2d.ops.BCMode;
 import org.ss2d.ops.ScanShape;
 import org.ss2d.tensor.Tensor;
+import org.ss2d.validate.MemoryBudget;
 
 /**
  * The SS2D (v05_noz, channels-first) and VSS blocks on the device, every step on one stream and
@@ -18,6 +19,31 @@ import org.ss2d.tensor.Tensor;
  */
 final class Ss2dBlock {
     private Ss2dBlock() {}
+
+    /**
+     * Device bytes of the intermediates {@link #forward} ({@code mlpRatio} 0) or {@link #vss} takes from its workspace
+     * over {@code batch x len} pixels, each piece aligned as the arena aligns it; saturates instead of overflowing.
+     * Kept beside the two methods: a new {@code ws.floats} there must be counted here
+     * ({@code Ss2dBlockBytesTest} walks the methods against a counting workspace).
+     */
+    static long workspaceBytes(SS2DConfig c, double mlpRatio, long batch, long len) {
+        long plane = MemoryBudget.product(c.dInner(), len);
+        long bytes = 0;
+        bytes = piece(bytes, 2, batch, plane);                                    // xi, xa
+        bytes = piece(bytes, 3, batch, SS2DConfig.ROUTES, plane);                 // xs, dts, ys
+        bytes = piece(bytes, 1, batch, SS2DConfig.ROUTES, c.xProjRows(), len);    // x_dbl
+        if (mlpRatio > 0) {
+            bytes = piece(bytes, 3, batch, c.dModel(), len);                      // xn, s, x1
+            bytes = piece(bytes, 1, batch, VSSWeights.hidden(c, mlpRatio), len);  // hid
+        }
+        return bytes;
+    }
+
+    private static long piece(long sum, int count, long... floats) {
+        long one = MemoryBudget.product(MemoryBudget.product(floats), 4);
+        one = one > Long.MAX_VALUE - ScratchArena.ALIGN ? Long.MAX_VALUE : ScratchArena.aligned(one);
+        return MemoryBudget.saturatingAdd(sum, MemoryBudget.product(one, count));
+    }
 
     static void forward(CudaDevice dev, ToLongFunction<Tensor> weight, ToLongFunction<Tensor> negExpA, SS2DWeights w,
                         long x, long out, int batch, int h, int wd, Workspace ws) {

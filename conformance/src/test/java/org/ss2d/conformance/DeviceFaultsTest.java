@@ -108,6 +108,64 @@ class DeviceFaultsTest {
         }
     }
 
+    /** A launch error on the device under {@code auto}: the op runs on the CPU, the CUDA backend computes again. */
+    @Test
+    void aLaunchErrorUnderAutoRunsTheOpOnTheCpu() {
+        Backend cuda = cuda();
+        try (TensorScope s = TensorScope.root("launch-fault-auto")) {
+            ScanArgs args = small(s);
+            float[] cpu;
+            try (ScanArgs.Result r = Ss2d.on("cpu").selectiveScan(s, args)) {
+                cpu = r.out().toFloatArray();
+            }
+            Ss2d auto = Ss2d.auto();
+            try (ScanArgs.Result r = auto.selectiveScan(s, args)) {
+                assertEquals("cuda", auto.lastBackend().name(), "auto prefers the GPU");
+            }
+            ((org.ss2d.cuda.CudaBackend) cuda).diagnostics().failNextLaunch("scan");
+            try (ScanArgs.Result r = auto.selectiveScan(s, args)) {
+                assertEquals("cpu", auto.lastBackend().name(), "auto moved on after the launch error");
+                assertTrue(java.util.Arrays.equals(cpu, r.out().toFloatArray()), "the CPU's own answer, bit for bit");
+            }
+            assertUsable(cuda, s);
+            s.release();
+        }
+    }
+
+    /**
+     * The SS2D block's device intermediates count against the budget: with {@code -Dss2d.max-bytes} between the
+     * output alone and output + intermediates, the block is a LimitExceededException naming its workspace.
+     */
+    @Test
+    void theBlocksDeviceIntermediatesCountAgainstTheBudget() {
+        Backend cuda = cuda();
+        org.ss2d.model.SS2DConfig c = org.ss2d.model.SS2DConfig.of(32, 1, 2.0);
+        long work = cuda.blockWorkingBytes(c, 0, 2, 16, 16);
+        assertTrue(work > 0, "CUDA reports the block's intermediates");
+        try (TensorScope s = TensorScope.root("block-budget")) {
+            var w = RandomWeights.ss2d(s, c, 11);
+            Tensor x = Ss2d.on(cuda).toDevice(s, RandomWeights.gaussian(s, 12, 1, 2, 32, 16, 16));
+            long out = 4L * 2 * 32 * 16 * 16;
+            String old = System.getProperty(MemoryBudget.PROPERTY);
+            System.setProperty(MemoryBudget.PROPERTY, Long.toString(out + work / 2));
+            try {
+                LimitExceededException e = assertThrows(LimitExceededException.class, () -> Ss2d.on(cuda).ss2d(s, w, x));
+                assertEquals("workspace", e.argument(), e.getMessage());
+                System.setProperty(MemoryBudget.PROPERTY, Long.toString(out + work));
+                try (Tensor y = Ss2d.on(cuda).ss2d(s, w, x)) {
+                    assertEquals(2 * 32 * 16 * 16, y.elementCount());
+                }
+            } finally {
+                if (old == null) System.clearProperty(MemoryBudget.PROPERTY);
+                else System.setProperty(MemoryBudget.PROPERTY, old);
+            }
+            // from the next call on, the arena holds exactly what the block asked for: no new device memory
+            Ss2d.on(cuda).ss2d(s, w, x).close();
+            assertEquals(0, cuda.blockWorkingBytes(c, 0, 2, 16, 16), "the arena fits the block's intermediates");
+            s.release();
+        }
+    }
+
     static void assertUsable(Backend cuda, TensorScope s) {
         Ss2d gpu = Ss2d.on(cuda);
         try (ScanArgs.Result r = gpu.selectiveScan(s, small(s))) {
