@@ -105,12 +105,14 @@ class MemoryBudgetTest {
 
     /**
      * dim 16, dstate 10^6: the channel-lane kernel staged B and C of every state (two float[dstate * 1040], 8.3 GB);
-     * now the time-lane kernel runs it with one row's states, and agrees with float64.
+     * now the time-lane kernel runs it with one row's states, and agrees with float64. Here dstate 2.5 x 10^5 (the
+     * old staging: 2.1 GB, so the scratch bound below still fails the old kernel) and 8 steps, to keep the test
+     * (run in two surefire executions) at a few seconds: the 10^6 x 20 case took 32 s on 2 busy cores.
      */
     @Test
     void aHugeDstateRunsWithBoundedScratch() {
         try (Fixture f = new Fixture("huge-dstate", 4)) {
-            int b = 1, dm = 16, l = 20, n = 1_000_000;
+            int b = 1, dm = 16, l = 8, n = 250_000;
             Tensor u = f.gauss(1.0, b, dm, l), delta = f.gauss(0.5, b, dm, l);
             Tensor a = f.uniform(-2, -0.1, dm, n), bm = f.gauss(1.0, b, 1, n, l), cm = f.gauss(1.0, b, 1, n, l);
             long scratch = backend.scanWorkingBytes(new org.ss2d.ops.ScanShape(b, dm, l, n, 1, BCMode.GROUPED, BCMode.GROUPED));
@@ -120,7 +122,7 @@ class MemoryBudgetTest {
             Ss2d.on(backend).selectiveScanInto(args, out, last);
             ScanRef.Result want = ScanRef.run(new ScanRef.Problem(b, dm, l, n, 1, BCMode.GROUPED, BCMode.GROUPED, of(u),
                     of(delta), of(a), of(bm), of(cm), null, null, null, true));
-            Checks.close(Fixture.who(backend) + " dstate 10^6 out", out.toFloatArray(), want.out(), 1e-4);
+            Checks.close(Fixture.who(backend) + " dstate 2.5e5 out", out.toFloatArray(), want.out(), 1e-4);
         }
     }
 
