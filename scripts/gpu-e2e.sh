@@ -16,12 +16,15 @@
 #   4 harness.txt      the standalone kernel harness: float64 checks, S1..S5 vs a device copy, compute-sanitizer
 #   5 interop.txt      H2D/D2H from Arrow memory vs pinned, pyarrow round trip through ss2d run --backend cuda
 #   6 demo.txt         ss2d demo
+#   7 anchors.txt      same-run anchors, when their built modules are given (this repository builds neither):
+#                      ANCHOR_MAMBA=DIR (mamba's selective_scan_cuda), ANCHOR_OFLEX=DIR (VMamba's
+#                      selective_scan_cuda_oflex) and ANCHOR_VMAMBA=DIR (a VMamba checkout); see scripts/anchors/
 # STEPS="1 2 3" limits the run to some steps.
 set -uo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 O="${OUT:-${TMPDIR:-/tmp}/ss2d-e2e}"
 mkdir -p "$O"
-STEPS="${STEPS:-1 2 3 4 5 6}"
+STEPS="${STEPS:-1 2 3 4 5 6 7}"
 for part in ss2d-linux-x64.tar.gz ss2d-runtime.tgz ss2d-app.tgz; do
   [[ -f dist/$part ]] && tar -xzf "dist/$part" -C dist
 done
@@ -66,3 +69,12 @@ export -f harness
 step 4 150 harness.txt harness
 step 5 120 interop.txt env MIB=64,256 bash interop/scripts/gpu_interop_checks.sh
 step 6 60 demo.txt $B/ss2d demo
+anchors() {
+  [[ -n "${ANCHOR_MAMBA:-}" ]] && python3 scripts/anchors/mamba_scan_times.py --module-dir "$ANCHOR_MAMBA" \
+      --dtypes fp32 bf16 fp16 ${ANCHOR_BACKWARD:+--backward}
+  [[ -n "${ANCHOR_OFLEX:-}" && -n "${ANCHOR_VMAMBA:-}" ]] && python3 scripts/anchors/vmamba_model_times.py \
+      --vmamba "$ANCHOR_VMAMBA" --module-dir "$ANCHOR_OFLEX" --models ${ANCHOR_MODELS:-vmamba_tiny_s1l8}
+  return 0
+}
+export -f anchors
+[[ -n "${ANCHOR_MAMBA:-}${ANCHOR_OFLEX:-}" ]] && step 7 400 anchors.txt anchors
