@@ -39,25 +39,53 @@ public final class ImageFiles {
             throw new NoSuchFileException(file.toString(), null, "no such image file");
         }
         try (ImageInputStream in = ImageIO.createImageInputStream(file.toFile())) {
-            Iterator<ImageReader> readers = in == null ? null : ImageIO.getImageReaders(in);
-            if (readers == null || !readers.hasNext()) {
-                throw new IOException(file + ": not an image format that javax.imageio reads (expected JPEG or PNG)");
-            }
-            ImageReader reader = readers.next();
-            try {
-                reader.setInput(in, true, true);
-                ImageReadParam param = reader.getDefaultReadParam();
-                ImageTypeSpecifier unmanaged = withoutColourManagement(reader);
-                if (unmanaged != null) param.setDestinationType(unmanaged);
-                return toRgb(reader.read(0, param), file.toString());
-            } finally {
-                reader.dispose();
-            }
+            return decode(in, file.toString());
         } catch (IOException | RuntimeException e) {
-            if (e instanceof Ss2dArgumentException s) throw s;
-            if (e.getMessage() != null && e.getMessage().startsWith(file.toString())) throw e;
-            throw new IOException(file + ": not a readable image (" + e + ")", e);
+            throw named(e, file.toString());
         }
+    }
+
+    /**
+     * Decodes an image held in memory (the content column of Spark's {@code binaryFile} source, say)
+     * exactly as {@link #read(Path)} decodes the same bytes from a file; {@code label} names it in errors.
+     */
+    public static RgbImage read(byte[] bytes, String label) throws IOException {
+        if (bytes == null || bytes.length == 0) {
+            throw new IOException(label + ": not a readable image (no bytes)");
+        }
+        // A memory-backed stream: no temporary file, whatever ImageIO's cache setting is.
+        try (ImageInputStream in = new javax.imageio.stream.MemoryCacheImageInputStream(new java.io.ByteArrayInputStream(bytes))) {
+            return decode(in, label);
+        } catch (IOException | RuntimeException e) {
+            throw named(e, label);
+        }
+    }
+
+    private static RgbImage decode(ImageInputStream in, String label) throws IOException {
+        Iterator<ImageReader> readers = in == null ? null : ImageIO.getImageReaders(in);
+        if (readers == null || !readers.hasNext()) {
+            throw new IOException(label + ": not an image format that javax.imageio reads (expected JPEG or PNG)");
+        }
+        ImageReader reader = readers.next();
+        try {
+            reader.setInput(in, true, true);
+            ImageReadParam param = reader.getDefaultReadParam();
+            ImageTypeSpecifier unmanaged = withoutColourManagement(reader);
+            if (unmanaged != null) param.setDestinationType(unmanaged);
+            return toRgb(reader.read(0, param), label);
+        } finally {
+            reader.dispose();
+        }
+    }
+
+    /** The failure as an exception naming the image; argument errors pass unchanged. */
+    private static IOException named(Exception e, String label) {
+        if (e instanceof Ss2dArgumentException s) throw s;
+        if (e.getMessage() != null && e.getMessage().startsWith(label)) {
+            if (e instanceof IOException io) return io;
+            throw (RuntimeException) e;
+        }
+        return new IOException(label + ": not a readable image (" + e + ")", e);
     }
 
     /**

@@ -144,6 +144,28 @@ class ImagePreprocessorTest {
         assertTrue(e2.getMessage().startsWith(cut.toString()), e2.getMessage());
     }
 
+    /** The bytes of a file (Spark's binaryFile content, say) decode exactly as the file does, for every fixture. */
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("fixtures")
+    void bytesInMemoryDecodeAsTheFileDoes(Fixture f) throws IOException {
+        Path p = DIR.resolve(f.image());
+        RgbImage fromFile = ImageFiles.read(p);
+        RgbImage fromBytes = ImageFiles.read(Files.readAllBytes(p), f.image());
+        assertEquals(fromFile.width(), fromBytes.width(), f.image());
+        assertEquals(fromFile.height(), fromBytes.height(), f.image());
+        assertTrue(java.util.Arrays.equals(fromFile.rgb(), fromBytes.rgb()), f.image() + ": decoded samples differ");
+    }
+
+    @Test
+    void unreadableBytesAreIoErrorsNamingTheLabel() throws IOException {
+        byte[] png = Files.readAllBytes(DIR.resolve("synth_37x23_up.png"));
+        for (byte[] bad : List.of(new byte[0], "not an image".getBytes(java.nio.charset.StandardCharsets.US_ASCII),
+                java.util.Arrays.copyOf(png, png.length / 2))) {
+            IOException e = assertThrows(IOException.class, () -> ImageFiles.read(bad, "row 7"));
+            assertTrue(e.getMessage().startsWith("row 7: "), e.getMessage());
+        }
+    }
+
     private static void assertMessage(String start, org.junit.jupiter.api.function.Executable r) {
         Ss2dArgumentException e = assertThrows(Ss2dArgumentException.class, r);
         assertTrue(e.getMessage().startsWith(start), e.getMessage());
