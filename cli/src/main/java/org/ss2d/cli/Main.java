@@ -41,10 +41,11 @@ public final class Main implements Runnable {
 
     /**
      * Commands that live in modules this one does not compile against (runtime dependencies), added
-     * when their jar is on the class path: {@code ss2d bench} comes with ss2d-bench. A new command of
+     * when their jar is on the class path: {@code ss2d bench} comes with ss2d-bench, {@code ss2d spark-classify}
+     * with ss2d-spark. A new command of
      * this module goes into {@code subcommands} above; one of another module, here.
      */
-    static final List<String> PLUGGED = List.of("org.ss2d.bench.cli.BenchCommand");
+    static final List<String> PLUGGED = List.of("org.ss2d.bench.cli.BenchCommand", "org.ss2d.spark.cli.SparkClassifyCommand");
 
     /** The whole command tree with this command's error handling (tests walk it). */
     static CommandLine commandLine(PrintWriter out, PrintWriter err) {
