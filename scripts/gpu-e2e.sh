@@ -19,12 +19,14 @@
 #   7 anchors.txt      same-run anchors, when their built modules are given (this repository builds neither):
 #                      ANCHOR_MAMBA=DIR (mamba's selective_scan_cuda), ANCHOR_OFLEX=DIR (VMamba's
 #                      selective_scan_cuda_oflex) and ANCHOR_VMAMBA=DIR (a VMamba checkout); see scripts/anchors/
+#   8 model.txt        ss2d bench model on cuda: the nine released VMamba models at batch 128, 224x224 (fp32),
+#                      VMamba-T[s1l8] with the per-layer-kind profile, and in TF32 (images/s, peak device memory)
 # STEPS="1 2 3" limits the run to some steps.
 set -uo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 O="${OUT:-${TMPDIR:-/tmp}/ss2d-e2e}"
 mkdir -p "$O"
-STEPS="${STEPS:-1 2 3 4 5 6 7}"
+STEPS="${STEPS:-1 2 3 4 5 6 7 8}"
 for part in ss2d-linux-x64.tar.gz ss2d-runtime.tgz ss2d-app.tgz; do
   [[ -f dist/$part ]] && tar -xzf "dist/$part" -C dist
 done
@@ -78,3 +80,15 @@ anchors() {
 }
 export -f anchors
 [[ -n "${ANCHOR_MAMBA:-}${ANCHOR_OFLEX:-}" ]] && step 7 400 anchors.txt anchors
+models() {
+  # VMamba's protocol for the tiny one (50 warm-up, 30 timed calls); fewer warm-up calls for the others
+  $B/ss2d bench model --backend cuda --model vmamba_tiny_s1l8 --batch 128 --warmup 50 --reps 30 --profile --json
+  for m in vmamba_small_s1l20 vmamba_base_s1l20 vmamba_tiny_s2l5 vmamba_small_s2l15 vmamba_base_s2l15 \
+           vanilla_vmamba_tiny vanilla_vmamba_small vanilla_vmamba_base; do
+    $B/ss2d bench model --backend cuda --model $m --batch 128 --warmup 10 --reps 30 --json
+  done
+  SS2D_JAVA_OPTS="${SS2D_JAVA_OPTS:-} -Dss2d.cuda.tf32=true" \
+    $B/ss2d bench model --backend cuda --model vmamba_tiny_s1l8 --batch 128 --warmup 50 --reps 30 --json
+}
+export -f models
+step 8 420 model.txt models

@@ -3,5 +3,6 @@
 #include "selective_scan.cuh"
 #include "cross_scan.cuh"
 #include "layers.cuh"
+#include "model_layers.cuh"
 #include "selective_scan_states.cuh"
 #include "selective_scan_pipe.cuh"

@@ -205,6 +205,20 @@ public interface Backend extends AutoCloseable {
         return Map.of();
     }
 
+    /**
+     * The most device memory this backend has held at once (its tensors, cached weights, models and scratch;
+     * not the driver's own context) since it was created or since {@link #resetPeakDeviceBytes()}. Empty for host
+     * backends. For benchmarks: VMamba's figure is PyTorch's {@code max_memory_allocated}, the same kind of count.
+     *
+     * @return peak bytes, or empty on a host backend
+     */
+    default java.util.OptionalLong peakDeviceBytes() {
+        return java.util.OptionalLong.empty();
+    }
+
+    /** Starts a new {@link #peakDeviceBytes()} count at what is held now; nothing on host backends. */
+    default void resetPeakDeviceBytes() {}
+
     /** Waits for queued device work; no-op on host backends. */
     default void synchronize() {}
 

@@ -276,6 +276,32 @@ public final class CudaBackend implements Backend {
         return scratchArena.capacity();
     }
 
+    /**
+     * A whole VMamba model on this device ({@link CudaVMamba}): its weights are uploaded now, once; calls run
+     * device-resident with their activations in arenas the model keeps. d_state above {@link ScanParams#MAX_DSTATE}
+     * is a LimitExceededException naming it.
+     */
+    @Override
+    public synchronized org.ss2d.spi.ModelRunner prepareModel(org.ss2d.model.vmamba.VMambaWeights weights) {
+        int n = weights.config().dState();
+        if (n > ScanParams.MAX_DSTATE) {
+            throw new org.ss2d.validate.LimitExceededException("d_state", "d_state=" + n
+                    + " exceeds the CUDA backend's MAX_DSTATE=" + ScanParams.MAX_DSTATE);
+        }
+        dev.makeCurrent();
+        return new CudaVMamba(this, dev, weights);
+    }
+
+    @Override
+    public java.util.OptionalLong peakDeviceBytes() {
+        return java.util.OptionalLong.of(dev.peakBytes.get());
+    }
+
+    @Override
+    public void resetPeakDeviceBytes() {
+        dev.resetPeak();
+    }
+
     @Override
     public void synchronize() {
         dev.makeCurrent();

@@ -36,6 +36,8 @@ final class CudaDevice implements AutoCloseable {
     final MemorySegment module;
     final MemorySegment stream;
     final AtomicLong liveBytes = new AtomicLong();
+    /** The largest {@link #liveBytes} since the device was opened or {@link #resetPeak} (peak device memory). */
+    final AtomicLong peakBytes = new AtomicLong();
     private final Map<String, MemorySegment> functions = new ConcurrentHashMap<>();
     private final Map<String, Integer> raisedSmem = new ConcurrentHashMap<>();
     private final Deque<Runnable> closers = new ArrayDeque<>();
@@ -150,6 +152,21 @@ final class CudaDevice implements AutoCloseable {
 
     void synchronize() {
         CudaDriver.streamSynchronize(stream);
+    }
+
+    /** Counts an allocation or a free (negative) in {@link #liveBytes} and the peak. */
+    void countBytes(long delta) {
+        long now = liveBytes.addAndGet(delta);
+        if (delta > 0) peakBytes.accumulateAndGet(now, Math::max);
+    }
+
+    /** Starts a new peak at what is live now. */
+    void resetPeak() {
+        peakBytes.set(liveBytes.get());
+    }
+
+    boolean isOpen() {
+        return !closed;
     }
 
     String describe() {

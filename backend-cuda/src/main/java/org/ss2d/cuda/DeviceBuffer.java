@@ -30,7 +30,7 @@ final class DeviceBuffer implements DeviceMemory {
                     "asked for " + bytes + " bytes on " + dev.describe() + ", " + info[0] + " of " + info[1]
                             + " bytes free; nothing was allocated and the device stays usable");
         }
-        dev.liveBytes.addAndGet(bytes);
+        dev.countBytes(bytes);
         return new DeviceBuffer(dev, addr, bytes);
     }
 
@@ -61,6 +61,6 @@ final class DeviceBuffer implements DeviceMemory {
         // Work queued on our stream may still read this buffer: let it finish first.
         dev.synchronize();
         CudaDriver.memFree(address);
-        dev.liveBytes.addAndGet(-bytes);
+        dev.countBytes(-bytes);
     }
 }

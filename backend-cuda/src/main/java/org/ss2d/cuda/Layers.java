@@ -58,6 +58,50 @@ final class Layers {
         }
     }
 
+    /** {@code y *= SiLU(z)} over {@code n} floats (the z gate of a v0 block). */
+    static void mulSilu(CudaDevice dev, long y, long z, long n) {
+        try (Launch l = new Launch(3)) {
+            l.arg(y).arg(z).arg(n).run(dev, "ss2d_mul_silu", gridFor(dev, n), 256, 1, 0);
+        }
+    }
+
+    /** torch's conv2d input as columns: {@code x (b, c, h, w)} to {@code cols (b, c*k*k, oh*ow)}. */
+    static void im2col(CudaDevice dev, long x, long cols, long b, long c, long h, long w, long k, long s, long pad,
+                       long oh, long ow) {
+        try (Launch l = new Launch(11)) {
+            l.arg(x).arg(cols).arg(b).arg(c).arg(h).arg(w).arg(k).arg(s).arg(pad).arg(oh).arg(ow)
+                    .run(dev, "ss2d_im2col", gridFor(dev, b * c * k * k * oh * ow), 256, 1, 0);
+        }
+    }
+
+    /** PatchMerging2D's gather, {@code x (b, c, h, w)} to {@code out (b, 4c, oh, ow)}. */
+    static void patchMerge(CudaDevice dev, long x, long out, long b, long c, long h, long w, long oh, long ow) {
+        try (Launch l = new Launch(8)) {
+            l.arg(x).arg(out).arg(b).arg(c).arg(h).arg(w).arg(oh).arg(ow)
+                    .run(dev, "ss2d_patch_merge", gridFor(dev, b * 4 * c * oh * ow), 256, 1, 0);
+        }
+    }
+
+    /**
+     * {@code out = act(LayerNorm_c(x + preBias))} per pixel of {@code (b, c, len)}; preBias (a preceding
+     * convolution's bias), gamma, beta may be 0; in place allowed. 32 pixels x 8 channel slices per block.
+     */
+    static void layerNormEx(CudaDevice dev, long x, long preBias, long gamma, long beta, long out, long b, long c,
+                            long len, int act) {
+        long blocks = b * ((len + 31) / 32);
+        try (Launch l = new Launch(10)) {
+            l.arg(x).arg(preBias).arg(gamma).arg(beta).arg(out).arg(b).arg(c).arg(len).arg(1e-5f).arg((long) act)
+                    .run(dev, "ss2d_layernorm_cf_ex", Math.max(1, Math.min(blocks, (long) dev.smCount * 32)), 32, 8, 0);
+        }
+    }
+
+    /** {@code out[r] = mean(x[r*len .. (r+1)*len))} for {@code rows} rows: one warp per row. */
+    static void avgPool(CudaDevice dev, long x, long out, long rows, long len) {
+        try (Launch l = new Launch(4)) {
+            l.arg(x).arg(out).arg(rows).arg(len).run(dev, "ss2d_avg_pool", gridFor(dev, rows * 32), 256, 1, 0);
+        }
+    }
+
     static void noop(CudaDevice dev) {
         try (Launch l = new Launch(1)) {
             l.arg(0L).run(dev, "ss2d_noop", 1, 32, 1, 0);
@@ -70,6 +114,19 @@ final class Layers {
      * buffers read as their transposes: m = len, n = cout, k = cin.
      * {@code xBatchStride}/{@code outBatchStride} in elements let a route's slice of a bigger buffer be used.
      */
+    /**
+     * A Linear layer on row vectors: {@code out (rows x cout) = x (rows x cin) . W^T}, {@code W (cout x cin)}, all
+     * row-major (the classifier's head on pooled features). Column-major this is {@code out^T = W . x^T}: cuBLAS
+     * reads W's buffer as {@code W^T} and transposes it back (m = cout, n = rows, k = cin).
+     */
+    static void rowLinear(CudaDevice dev, long weight, int cout, int cin, long x, int rows, long out) {
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment scalars = Cublas.scalars(a, 1f, 0f);
+            Cublas.sgemm(dev.cublas(), Cublas.opT(), Cublas.opN(), cout, rows, cin, scalars, weight, cin, x, cin, out,
+                    cout);
+        }
+    }
+
     static void linear(CudaDevice dev, long weight, int cout, int cin, long x, long xBatchStride, int xLd,
                        long out, long outBatchStride, int outLd, int len, int batch) {
         try (Arena a = Arena.ofConfined()) {

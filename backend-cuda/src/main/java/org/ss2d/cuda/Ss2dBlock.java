@@ -47,6 +47,17 @@ final class Ss2dBlock {
 
     static void forward(CudaDevice dev, ToLongFunction<Tensor> weight, ToLongFunction<Tensor> negExpA, SS2DWeights w,
                         long x, long out, int batch, int h, int wd, Workspace ws) {
+        forward(dev, weight, negExpA, w, 0, x, out, batch, h, wd, ws);
+    }
+
+    /**
+     * As above; with {@code zProj != 0} (the device address of a v0 block's z rows of in_proj, the
+     * {@code d_inner} rows after x's) the block is VMamba's v0 SS2D: {@code z = zProj . x} beside in_proj, and
+     * {@code out_proj(out_norm(y) * SiLU(z))}. {@code w.inProjWeight()} may then have {@code 2 d_inner} rows:
+     * only its first {@code d_inner} (x's) are read here.
+     */
+    static void forward(CudaDevice dev, ToLongFunction<Tensor> weight, ToLongFunction<Tensor> negExpA, SS2DWeights w,
+                        long zProj, long x, long out, int batch, int h, int wd, Workspace ws) {
         SS2DConfig c = w.config();
         int dm = c.dModel(), di = c.dInner(), n = c.dState(), r = c.dtRank(), rows = c.xProjRows();
         int len = h * wd;
@@ -56,6 +67,11 @@ final class Ss2dBlock {
         long xi = ws.floats(batch * plane);
         Layers.linear(dev, weight.applyAsLong(w.inProjWeight()), di, dm, x, (long) dm * len, len, xi, plane, len, len,
                 batch);
+        long z = 0;
+        if (zProj != 0) {
+            z = ws.floats(batch * plane);
+            Layers.linear(dev, zProj, di, dm, x, (long) dm * len, len, z, plane, len, len, batch);
+        }
         dev.mark("in_proj");
         long xa = ws.floats(batch * plane);
         Layers.dwconv(dev, xi, weight.applyAsLong(w.conv2dWeight()), weight.applyAsLong(w.conv2dBias()), xa, batch, di,
@@ -100,6 +116,7 @@ final class Ss2dBlock {
         long yn = xa;
         Layers.layerNorm(dev, y, weight.applyAsLong(w.outNormWeight()), weight.applyAsLong(w.outNormBias()), yn, batch,
                 di, len);
+        if (z != 0) Layers.mulSilu(dev, yn, z, batch * plane);
         dev.mark("norm_out");
         Layers.linear(dev, weight.applyAsLong(w.outProjWeight()), dm, di, yn, plane, len, out, (long) dm * len, len,
                 len, batch);
@@ -109,30 +126,76 @@ final class Ss2dBlock {
     /** {@code x1 = x + SS2D(LN(x)); out = x1 + fc2(GELU(fc1(LN2(x1))))}. */
     static void vss(CudaDevice dev, ToLongFunction<Tensor> weight, ToLongFunction<Tensor> negExpA, VSSWeights w,
                     long x, long out, int batch, int h, int wd, Workspace ws) {
-        SS2DConfig c = w.config();
-        int dm = c.dModel(), hidden = VSSWeights.hidden(c, w.mlpRatio());
+        residual(dev, weight, negExpA, w.op(), 0, w.normWeight(), w.normBias(), w.norm2Weight(), w.norm2Bias(),
+                w.fc1Weight(), w.fc1Bias(), w.fc2Weight(), w.fc2Bias(), VSSWeights.hidden(w.config(), w.mlpRatio()), x,
+                out, batch, h, wd, ws);
+    }
+
+    /**
+     * A VSS block of a VMamba model: {@code x1 = x + SS2D(LN(x))} (v0 with {@code zProj != 0}, see
+     * {@link #forward(CudaDevice, ToLongFunction, ToLongFunction, SS2DWeights, long, long, long, int, int, int,
+     * Workspace)}), then {@code out = x1 + fc2(GELU(fc1(LN2(x1))))} when {@code hidden > 0}, else {@code out = x1}.
+     * x and out are distinct.
+     */
+    static void residual(CudaDevice dev, ToLongFunction<Tensor> weight, ToLongFunction<Tensor> negExpA, SS2DWeights op,
+                         long zProj, Tensor normW, Tensor normB, Tensor norm2W, Tensor norm2B, Tensor fc1W, Tensor fc1B,
+                         Tensor fc2W, Tensor fc2B, int hidden, long x, long out, int batch, int h, int wd,
+                         Workspace ws) {
+        int dm = op.config().dModel();
         int len = h * wd;
         long act = (long) dm * len;
         long xn = ws.floats(batch * act);
-        Layers.layerNorm(dev, x, weight.applyAsLong(w.normWeight()), weight.applyAsLong(w.normBias()), xn, batch, dm, len);
+        Layers.layerNorm(dev, x, weight.applyAsLong(normW), weight.applyAsLong(normB), xn, batch, dm, len);
         dev.mark("norm_in");
         long s = ws.floats(batch * act);
-        forward(dev, weight, negExpA, w.op(), xn, s, batch, h, wd, ws);
+        forward(dev, weight, negExpA, op, zProj, xn, s, batch, h, wd, ws);
+        if (hidden == 0) {
+            Layers.add(dev, x, s, out, batch * act);
+            dev.mark("residual");
+            return;
+        }
         long x1 = ws.floats(batch * act);
         Layers.add(dev, x, s, x1, batch * act);
         dev.mark("residual");
-        Layers.layerNorm(dev, x1, weight.applyAsLong(w.norm2Weight()), weight.applyAsLong(w.norm2Bias()), xn, batch, dm,
-                len);
+        Layers.layerNorm(dev, x1, weight.applyAsLong(norm2W), weight.applyAsLong(norm2B), xn, batch, dm, len);
         dev.mark("norm2");
         long hid = ws.floats((long) batch * hidden * len);
-        Layers.linear(dev, weight.applyAsLong(w.fc1Weight()), hidden, dm, xn, act, len, hid, (long) hidden * len, len,
-                len, batch);
-        Layers.biasAct(dev, hid, weight.applyAsLong(w.fc1Bias()), hid, batch, hidden, len, Layers.ACT_GELU);
-        Layers.linear(dev, weight.applyAsLong(w.fc2Weight()), dm, hidden, hid, (long) hidden * len, len, s, act, len,
-                len, batch);
-        Layers.biasAct(dev, s, weight.applyAsLong(w.fc2Bias()), s, batch, dm, len, Layers.ACT_NONE);
+        Layers.linear(dev, weight.applyAsLong(fc1W), hidden, dm, xn, act, len, hid, (long) hidden * len, len, len,
+                batch);
+        Layers.biasAct(dev, hid, weight.applyAsLong(fc1B), hid, batch, hidden, len, Layers.ACT_GELU);
+        Layers.linear(dev, weight.applyAsLong(fc2W), dm, hidden, hid, (long) hidden * len, len, s, act, len, len,
+                batch);
+        Layers.biasAct(dev, s, weight.applyAsLong(fc2B), s, batch, dm, len, Layers.ACT_NONE);
         dev.mark("mlp");
         Layers.add(dev, x1, s, out, batch * act);
         dev.mark("residual");
+    }
+
+    /**
+     * Bytes of scratch that {@link #forward} takes from its workspace (every piece rounded up to the arena's
+     * alignment, in the order asked for), with the z branch when {@code zGate}.
+     */
+    static long ss2dBytes(SS2DConfig c, boolean zGate, long batch, long len) {
+        long plane = Math.multiplyExact(Math.multiplyExact(batch, c.dInner()), len);
+        long bytes = 0;
+        bytes += arenaPiece(plane); // xi
+        if (zGate) bytes += arenaPiece(plane);
+        bytes += arenaPiece(plane); // xa
+        bytes += arenaPiece(SS2DConfig.ROUTES * plane); // xs
+        bytes += arenaPiece(Math.multiplyExact(Math.multiplyExact(SS2DConfig.ROUTES * batch, c.xProjRows()), len)); // x_dbl
+        bytes += 2 * arenaPiece(SS2DConfig.ROUTES * plane); // dts, ys
+        return bytes;
+    }
+
+    /** Bytes of scratch of {@link #residual} (the SS2D's included); {@code hidden} 0 without the MLP. */
+    static long residualBytes(SS2DConfig c, boolean zGate, int hidden, long batch, long len) {
+        long act = Math.multiplyExact(Math.multiplyExact(batch, c.dModel()), len);
+        long bytes = Math.addExact(2 * arenaPiece(act), ss2dBytes(c, zGate, batch, len));
+        if (hidden > 0) bytes = Math.addExact(bytes, arenaPiece(act) + arenaPiece(Math.multiplyExact(batch * hidden, len)));
+        return bytes;
+    }
+
+    private static long arenaPiece(long floats) {
+        return ScratchArena.aligned(Math.multiplyExact(floats, 4L));
     }
 }

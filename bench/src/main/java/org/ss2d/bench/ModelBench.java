@@ -11,6 +11,7 @@ import org.ss2d.model.vmamba.VMambaConfig;
 import org.ss2d.model.vmamba.VMambaRandomWeights;
 import org.ss2d.model.vmamba.VMambaWeights;
 import org.ss2d.report.ReportJson;
+import org.ss2d.spi.Backend;
 import org.ss2d.tensor.Tensor;
 import org.ss2d.tensor.TensorScope;
 
@@ -29,8 +30,12 @@ public final class ModelBench {
     public record Config(String backend, String model, int batch, int size, int threads, int warmup, int reps,
                          boolean profile, long seed) {}
 
+    /**
+     * @param peakDeviceBytes the device backend's peak memory during the model's build and timed calls (weights,
+     *                        activations, scratch; {@code Backend.peakDeviceBytes}), -1 on a host backend
+     */
     public record Result(String backend, String model, String device, int threads, int batch, int size, Timing timing,
-                         Map<String, Double> profileMsPerImage, double checkRelErr) {
+                         Map<String, Double> profileMsPerImage, double checkRelErr, long peakDeviceBytes) {
         public double msPerImage() {
             return timing.medianMs() / batch;
         }
@@ -54,6 +59,7 @@ public final class ModelBench {
             m.put("ms_per_image", msPerImage());
             m.put("images_per_s", imagesPerS());
             m.put("check_rel_err", checkRelErr);
+            if (peakDeviceBytes >= 0) m.put("peak_device_bytes", peakDeviceBytes);
             m.put("profile_ms_per_image", profileMsPerImage);
             return ReportJson.line(m);
         }
@@ -66,15 +72,33 @@ public final class ModelBench {
             VMambaWeights w = VMambaRandomWeights.of(scope, cfg, c.seed());
             Ss2d ss = Ss2d.on(h.backend());
             double check = check(ss, w, scope, c.seed());
+            Backend be = h.backend();
             Tensor x = RandomWeights.gaussian(scope, c.seed() + 1, 1.0, c.batch(), 3, c.size(), c.size());
             Tensor out = scope.allocate(org.ss2d.tensor.DType.F32, c.batch(), cfg.numClasses());
+            boolean device = be.capabilities().deviceResident();
+            if (device) {
+                // as VMamba's own timing, the images are already on the device: upload once, time the model alone
+                // (each call ends when the device has finished it)
+                Tensor xd = be.allocate(scope, org.ss2d.tensor.DType.F32, x.shape());
+                be.copy(x, xd);
+                x = xd;
+                out = be.allocate(scope, org.ss2d.tensor.DType.F32, c.batch(), cfg.numClasses());
+            }
+            Tensor xs = x, outs = out;
             Map<String, Double> prof = new LinkedHashMap<>();
             Timing t;
+            be.synchronize();
+            be.resetPeakDeviceBytes();
+            long peak;
             try (VMambaModel m = ss.vmamba(w)) {
-                t = Timing.measure(c.warmup(), c.reps(), () -> m.logitsInto(x, out));
+                t = Timing.measure(c.warmup(), c.reps(), () -> {
+                    m.logitsInto(xs, outs);
+                    be.synchronize();
+                });
+                peak = be.peakDeviceBytes().orElse(-1);
                 if (c.profile()) {
                     m.profiling(true);
-                    for (int i = 0; i < c.reps(); i++) m.logitsInto(x, out);
+                    for (int i = 0; i < c.reps(); i++) m.logitsInto(xs, outs);
                     for (var e : m.profile().entrySet()) {
                         prof.put(e.getKey(), e.getValue() / 1e6 / c.reps() / c.batch());
                     }
@@ -83,7 +107,7 @@ public final class ModelBench {
             }
             scope.release();
             return new Result(h.backend().name(), cfg.name(), h.backend().capabilities().device(), h.threads(), c.batch(),
-                    c.size(), t, prof, check);
+                    c.size(), t, prof, check, peak);
         }
     }
 

@@ -75,9 +75,9 @@ final class ModelCommand implements Callable<Integer> {
         out.printf(Locale.ROOT, "%s batch %d %dx%d on %s (%s, %d threads): %.2f images/s, %.3f ms/image (median %.2f ms per call), check vs reference %.2e%n",
                 r.model(), r.batch(), r.size(), r.size(), r.backend(), r.device(), r.threads(), r.imagesPerS(),
                 r.msPerImage(), r.timing().medianMs(), r.checkRelErr());
-        boolean device = org.ss2d.Backends.get(backend).capabilities().deviceResident();
         out.printf(Locale.ROOT, "peak memory: JVM heap %.1f MiB, process resident %s%s%n", heapPeak() / 1048576.0, rssPeak(),
-                device ? "; device memory is not reported by the backend yet" : "");
+                r.peakDeviceBytes() >= 0 ? String.format(Locale.ROOT, ", device %.1f MiB (weights, activations and "
+                        + "scratch at their peak over the timed calls)", r.peakDeviceBytes() / 1048576.0) : "");
         if (!r.profileMsPerImage().isEmpty()) {
             double total = r.profileMsPerImage().values().stream().mapToDouble(Double::doubleValue).sum();
             out.println("time per layer kind (ms per image):");

@@ -1,0 +1,385 @@
+package org.ss2d.cuda;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.util.IdentityHashMap;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import org.ss2d.bindings.CudaDriver;
+import org.ss2d.model.SS2DConfig;
+import org.ss2d.model.SS2DWeights;
+import org.ss2d.model.vmamba.VMambaBlock;
+import org.ss2d.model.vmamba.VMambaConfig;
+import org.ss2d.model.vmamba.VMambaWeights;
+import org.ss2d.spi.ModelRunner;
+import org.ss2d.tensor.DType;
+import org.ss2d.tensor.Tensor;
+import org.ss2d.tensor.TensorScope;
+
+/**
+ * A whole VMamba model on the device, channels-first throughout, every step queued on the backend's one
+ * stream. The weights are uploaded once, when the model is built, into one device buffer (with
+ * {@code -exp(A_logs)} of every block beside them); weights given as device tensors of this backend are used
+ * in place. Activations live in two arenas kept between calls: one for the call (host staging, two
+ * ping-pong activation buffers, im2col columns, pooled features), one for a block's intermediates (reused
+ * by every block). Both are sized from the {@link ModelPlan} of the shape before its first call, so that
+ * call allocates each arena once and later calls of that shape allocate nothing and, on device tensors,
+ * never wait for the device.
+ *
+ * <p>Stem and downsampling convolutions are im2col + a cuBLAS GEMM: the GEMM does the FLOPs at cuBLAS's
+ * rate (and in TF32 when the backend allows it) without a hand-tuned convolution kernel or a cuDNN
+ * dependency, and the columns cost one extra write and read of at most one activation map per chunk (see
+ * {@link ModelPlan}). Their biases are folded into the LayerNorm that follows ({@code ss2d_layernorm_cf_ex},
+ * with the stem's GELU). Blocks are {@link Ss2dBlock#residual} (v0's z gate included).
+ */
+final class CudaVMamba implements ModelRunner {
+    private final CudaBackend be;
+    private final CudaDevice dev;
+    private final VMambaConfig c;
+    private final VMambaWeights wt;
+    private final HostStaging staging;
+    private final Blk[][] blocks;
+    /** Device address of every weight tensor (identity: the caller's tensors). */
+    private final IdentityHashMap<Tensor, Long> addr = new IdentityHashMap<>();
+    /** Device address of {@code -exp(A_logs)} per A_logs tensor. */
+    private final IdentityHashMap<Tensor, Long> negA = new IdentityHashMap<>();
+    private final DeviceBuffer weightBuffer;
+    private final ScratchArena callArena, blockArena;
+    private ModelPlan plan;
+    private boolean profiling;
+    private final Map<String, Long> profileNs = new LinkedHashMap<>();
+    private boolean closed;
+
+    /** One block: its SS2D weights as {@link Ss2dBlock} takes them, the z rows' address (0 for v05_noz). */
+    private record Blk(VMambaBlock b, SS2DWeights op, long zProj) {}
+
+    /** Called with the backend's lock held and its context current. */
+    CudaVMamba(CudaBackend be, CudaDevice dev, VMambaWeights wt) {
+        this.be = be;
+        this.dev = dev;
+        this.wt = wt;
+        this.c = wt.config();
+        this.staging = new HostStaging(dev);
+        this.callArena = new ScratchArena(dev);
+        this.blockArena = new ScratchArena(dev);
+        this.weightBuffer = upload();
+        try {
+            blocks = new Blk[VMambaConfig.STAGES][];
+            for (int i = 0; i < VMambaConfig.STAGES; i++) {
+                blocks[i] = new Blk[c.depth(i)];
+                for (int j = 0; j < c.depth(i); j++) blocks[i][j] = blk(wt.block(i, j));
+            }
+        } catch (RuntimeException e) {
+            if (weightBuffer != null) weightBuffer.free();
+            throw e;
+        }
+    }
+
+    private Blk blk(VMambaBlock b) {
+        SS2DConfig s = b.ss2d();
+        SS2DWeights op = new SS2DWeights(s, b.inProj(), b.convWeight(), b.convBias(), b.xProj(), b.dtProjsWeight(),
+                b.dtProjsBias(), b.aLogs(), b.ds(), b.outNormWeight(), b.outNormBias(), b.outProj());
+        // v0: in_proj's rows are x's d_inner, then z's d_inner (row-major, so z's start d_inner * d_model floats in)
+        long z = b.zGate() ? weight(b.inProj()) + 4L * s.dInner() * s.dModel() : 0;
+        return new Blk(b, op, z);
+    }
+
+    /**
+     * Copies every host weight and every block's {@code -exp(A_logs)} into one device buffer (256-byte aligned
+     * pieces), waits for the copies, and records the addresses; null when every weight is already on the device.
+     */
+    private DeviceBuffer upload() {
+        long total = 0;
+        IdentityHashMap<Tensor, Long> offsets = new IdentityHashMap<>();
+        for (Tensor t : wt.params().values()) {
+            if (t.isHost()) {
+                if (!offsets.containsKey(t)) {
+                    offsets.put(t, total);
+                    total += ScratchArena.aligned(t.byteSize());
+                }
+            } else {
+                addr.put(t, HostStaging.address(t)); // a tensor of another backend is an argument error
+            }
+        }
+        IdentityHashMap<Tensor, Long> aOffsets = new IdentityHashMap<>();
+        for (int i = 0; i < VMambaConfig.STAGES; i++) {
+            for (int j = 0; j < c.depth(i); j++) {
+                Tensor a = wt.block(i, j).aLogs();
+                aOffsets.put(a, total);
+                total += ScratchArena.aligned(a.byteSize());
+            }
+        }
+        DeviceBuffer buf = total == 0 ? null : DeviceBuffer.allocate(dev, total);
+        try (Arena host = Arena.ofConfined()) {
+            long base = buf == null ? 0 : buf.address();
+            for (var e : offsets.entrySet()) {
+                Tensor t = e.getKey();
+                CudaDriver.copyHostToDevice(base + e.getValue(), t.segment(), t.byteSize(), dev.stream);
+                addr.put(t, base + e.getValue());
+            }
+            for (var e : aOffsets.entrySet()) {
+                float[] v = hostFloats(e.getKey());
+                MemorySegment s = host.allocate(4L * v.length, 16);
+                for (int k = 0; k < v.length; k++) s.setAtIndex(ValueLayout.JAVA_FLOAT, k, (float) -Math.exp(v[k]));
+                CudaDriver.copyHostToDevice(base + e.getValue(), s, s.byteSize(), dev.stream);
+                negA.put(e.getKey(), base + e.getValue());
+            }
+            // the copies read host memory (ours, freed with the arena; pinned caller memory is read asynchronously)
+            dev.synchronize();
+        } catch (RuntimeException e) {
+            if (buf != null) buf.free();
+            throw e;
+        }
+        return buf;
+    }
+
+    /** A weight's values on the host (a device tensor is copied down). */
+    private float[] hostFloats(Tensor t) {
+        if (t.isHost()) return t.toFloatArray();
+        TensorScope scratch = TensorScope.root("cuda-vmamba-a-logs");
+        try {
+            Tensor h = scratch.allocate(DType.F32, t.shape());
+            be.copy(t, h);
+            return h.toFloatArray();
+        } finally {
+            scratch.release();
+        }
+    }
+
+    private long weight(Tensor t) {
+        if (t == null) return 0;
+        Long a = addr.get(t);
+        if (a == null) throw new IllegalStateException(t.describe() + " is not a weight of this model");
+        return a;
+    }
+
+    private long negExpA(Tensor aLogs) {
+        return negA.get(aLogs);
+    }
+
+    private long p(String name) {
+        return weight(wt.get(name));
+    }
+
+    // ------------------------------------------------------------------ entry points
+
+    @Override
+    public void logits(Tensor x, Tensor out) {
+        run(x, out, null);
+    }
+
+    @Override
+    public void features(Tensor x, List<Tensor> outs) {
+        run(x, null, outs);
+    }
+
+    private void run(Tensor x, Tensor logits, List<Tensor> features) {
+        synchronized (be) {
+            checkOpen();
+            dev.makeCurrent();
+            int b = (int) x.dim(0), h = (int) x.dim(2), w = (int) x.dim(3);
+            if (plan == null || !plan.fits(b, h, w)) plan = ModelPlan.of(c, b, h, w);
+            ModelPlan p = plan;
+            long stagingBytes = stagingBytes(x);
+            if (logits != null) stagingBytes += stagingBytes(logits);
+            if (features != null) for (Tensor f : features) stagingBytes += stagingBytes(f);
+            callArena.noteDemand(p.callBytes(stagingBytes));
+            blockArena.noteDemand(p.blockBytes());
+            StepMarks marks = startProfile();
+            try (Workspace ws = new Workspace(dev, callArena)) {
+                long xd = staging.input(x, ws);
+                long od = logits == null ? 0 : staging.output(logits, ws);
+                long[] fd = new long[VMambaConfig.STAGES];
+                if (features != null) for (int i = 0; i < fd.length; i++) fd[i] = staging.output(features.get(i), ws);
+                long bufA = ws.floats(p.actFloats()), bufB = ws.floats(p.actFloats()), cols = ws.floats(p.colsFloats());
+                long pooled = p.pooledFloats() > 0 ? ws.floats(p.pooledFloats()) : 0;
+                forward(p, xd, bufA, bufB, cols, pooled, od, features == null ? null : fd);
+                if (logits != null) staging.finish(logits, od);
+                if (features != null) for (int i = 0; i < fd.length; i++) staging.finish(features.get(i), fd[i]);
+            } finally {
+                endProfile(marks);
+            }
+        }
+    }
+
+    private static long stagingBytes(Tensor t) {
+        return t.isHost() ? ModelPlan.piece(t.elementCount()) : 0;
+    }
+
+    // ------------------------------------------------------------------ the network
+
+    private void forward(ModelPlan p, long x, long bufA, long bufB, long cols, long pooled, long logits, long[] features) {
+        int b = p.batch();
+        int[][] g = p.grids();
+        long cur = bufA, other = bufB;
+        patchEmbed(p, x, bufA, bufB, cols);
+        dev.mark("patch_embed");
+        for (int i = 0; i < VMambaConfig.STAGES; i++) {
+            int h = g[i][0], w = g[i][1];
+            long len = (long) h * w;
+            for (Blk k : blocks[i]) {
+                try (Workspace ws = new Workspace(dev, blockArena)) {
+                    VMambaBlock v = k.b();
+                    Ss2dBlock.residual(dev, this::weight, this::negExpA, k.op(), k.zProj(), v.normWeight(), v.normBias(),
+                            v.norm2Weight(), v.norm2Bias(), v.fc1Weight(), v.fc1Bias(), v.fc2Weight(), v.fc2Bias(),
+                            v.hasMlp() ? v.mlpHidden() : 0, cur, other, b, h, w, ws);
+                }
+                long t = cur;
+                cur = other;
+                other = t;
+            }
+            if (features != null) {
+                Tensor[] on = wt.outNorm(i);
+                if (on == null) {
+                    CudaDriver.copyDeviceToDevice(features[i], cur, 4L * b * c.dim(i) * len, dev.stream);
+                } else {
+                    Layers.layerNormEx(dev, cur, 0, weight(on[0]), weight(on[1]), features[i], b, c.dim(i), len,
+                            Layers.ACT_NONE);
+                }
+                dev.mark("features");
+            }
+            if (i + 1 < VMambaConfig.STAGES) {
+                if (downsample(p, i, cur, other, cols)) {
+                    long t = cur;
+                    cur = other;
+                    other = t;
+                }
+                dev.mark("downsample");
+            }
+        }
+        if (logits != 0) {
+            int d = c.dim(3), classes = c.numClasses();
+            long len = (long) g[3][0] * g[3][1];
+            Layers.layerNormEx(dev, cur, 0, p("classifier.norm.weight"), p("classifier.norm.bias"), other, b, d, len,
+                    Layers.ACT_NONE);
+            Layers.avgPool(dev, other, pooled, (long) b * d, len);
+            Layers.rowLinear(dev, p("classifier.head.weight"), classes, d, pooled, b, logits);
+            Layers.biasAct(dev, logits, p("classifier.head.bias"), logits, b, classes, 1, Layers.ACT_NONE);
+            dev.mark("classifier");
+        }
+    }
+
+    /** The stem into {@code bufA} ({@code bufB} holds v2's hidden map). */
+    private void patchEmbed(ModelPlan p, long x, long bufA, long bufB, long cols) {
+        int b = p.batch();
+        ModelPlan.Conv c0 = p.conv("patch_embed.0");
+        if (c.patchEmbed() == VMambaConfig.PatchEmbed.V1) {
+            conv(c0, b, x, p("patch_embed.0.weight"), bufA, cols);
+            Layers.layerNormEx(dev, bufA, p("patch_embed.0.bias"), p("patch_embed.2.weight"), p("patch_embed.2.bias"),
+                    bufA, b, c0.cout(), c0.outLen(), Layers.ACT_NONE);
+            return;
+        }
+        conv(c0, b, x, p("patch_embed.0.weight"), bufB, cols);
+        Layers.layerNormEx(dev, bufB, p("patch_embed.0.bias"), p("patch_embed.2.weight"), p("patch_embed.2.bias"), bufB,
+                b, c0.cout(), c0.outLen(), Layers.ACT_GELU);
+        ModelPlan.Conv c5 = p.conv("patch_embed.5");
+        conv(c5, b, bufB, p("patch_embed.5.weight"), bufA, cols);
+        Layers.layerNormEx(dev, bufA, p("patch_embed.5.bias"), p("patch_embed.7.weight"), p("patch_embed.7.bias"), bufA,
+                b, c5.cout(), c5.outLen(), Layers.ACT_NONE);
+    }
+
+    /**
+     * Stage {@code i}'s output in {@code cur} to stage {@code i+1}'s input; true when that is in {@code other}
+     * (a convolution), false when back in {@code cur} (PatchMerging2D: gather into other, Linear back).
+     */
+    private boolean downsample(ModelPlan p, int i, long cur, long other, long cols) {
+        String pre = "layers." + i + ".downsample.";
+        int b = p.batch(), cin = c.dim(i), cout = c.dim(i + 1);
+        int[][] g = p.grids();
+        int oh = g[i + 1][0], ow = g[i + 1][1];
+        long len = (long) oh * ow;
+        if (c.downsample() == VMambaConfig.Downsample.V1) {
+            Layers.patchMerge(dev, cur, other, b, cin, g[i][0], g[i][1], oh, ow);
+            Layers.layerNormEx(dev, other, 0, p(pre + "norm.weight"), p(pre + "norm.bias"), other, b, 4L * cin, len,
+                    Layers.ACT_NONE);
+            Layers.linear(dev, p(pre + "reduction.weight"), cout, 4 * cin, other, 4L * cin * len, (int) len, cur,
+                    (long) cout * len, (int) len, (int) len, b);
+            return false;
+        }
+        ModelPlan.Conv cv = p.conv(pre + "1");
+        conv(cv, b, cur, p(pre + "1.weight"), other, cols);
+        Layers.layerNormEx(dev, other, p(pre + "1.bias"), p(pre + "3.weight"), p(pre + "3.bias"), other, b, cout, len,
+                Layers.ACT_NONE);
+        return true;
+    }
+
+    /** {@code out (b, cout, oh, ow) = W * x} without bias: im2col + GEMM over chunks of {@code cv.chunk()} images. */
+    private void conv(ModelPlan.Conv cv, int b, long x, long w, long out, long cols) {
+        long inImage = (long) cv.cin() * cv.h() * cv.w(), outImage = (long) cv.cout() * cv.outLen();
+        int len = (int) cv.outLen(), rows = (int) cv.rows();
+        for (int b0 = 0; b0 < b; b0 += cv.chunk()) {
+            int n = Math.min(cv.chunk(), b - b0);
+            Layers.im2col(dev, x + 4L * b0 * inImage, cols, n, cv.cin(), cv.h(), cv.w(), cv.k(), cv.s(), cv.pad(),
+                    cv.oh(), cv.ow());
+            Layers.linear(dev, w, cv.cout(), rows, cols, cv.colsPerImage(), len, out + 4L * b0 * outImage, outImage, len,
+                    len, n);
+        }
+    }
+
+    // ------------------------------------------------------------------ profile
+
+    private StepMarks startProfile() {
+        if (!profiling || dev.marks != null) return null; // inside Backend.profileSteps: its marks collect ours
+        StepMarks m = new StepMarks();
+        dev.marks = m;
+        m.mark(dev, StepMarks.BEGIN);
+        return m;
+    }
+
+    private void endProfile(StepMarks m) {
+        if (m == null) return;
+        dev.marks = null;
+        for (var e : m.collect(1).entrySet()) profileNs.merge(e.getKey(), Math.round(e.getValue() * 1e6), Long::sum);
+    }
+
+    /** Device time per layer kind (CUDA events between the steps; each profiled call waits for the device). */
+    @Override
+    public void profiling(boolean on) {
+        synchronized (be) {
+            profiling = on;
+            profileNs.clear();
+        }
+    }
+
+    @Override
+    public Map<String, Long> profile() {
+        synchronized (be) {
+            return profiling ? new LinkedHashMap<>(profileNs) : Map.of();
+        }
+    }
+
+    // ------------------------------------------------------------------ lifetime
+
+    /** Device bytes this model holds: the weights' copy and the two arenas. */
+    long deviceBytes() {
+        synchronized (be) {
+            return (weightBuffer == null ? 0 : weightBuffer.byteSize()) + callArena.capacity() + blockArena.capacity();
+        }
+    }
+
+    private void checkOpen() {
+        if (closed) throw new IllegalStateException("the CUDA VMamba model " + c.name() + " is closed");
+    }
+
+    @Override
+    public void close() {
+        synchronized (be) {
+            if (closed) return;
+            closed = true;
+            if (!dev.isOpen()) return; // the backend closed first: its context, and every buffer, are gone
+            dev.makeCurrent();
+            RuntimeException failure = null;
+            for (Runnable r : new Runnable[] {callArena::reset, blockArena::reset,
+                    () -> { if (weightBuffer != null) weightBuffer.free(); }}) {
+                try {
+                    r.run();
+                } catch (RuntimeException e) {
+                    if (failure == null) failure = e; else failure.addSuppressed(e);
+                }
+            }
+            if (failure != null) throw failure;
+        }
+    }
+}
