@@ -14,15 +14,12 @@ import org.ss2d.model.vmamba.VMambaBlock;
 import org.ss2d.model.vmamba.VMambaConfig;
 import org.ss2d.model.vmamba.VMambaWeights;
 import org.ss2d.spi.ModelRunner;
-import org.ss2d.tensor.DType;
 import org.ss2d.tensor.Tensor;
-import org.ss2d.tensor.TensorScope;
 
 /**
  * A whole VMamba model on the device, channels-first throughout, every step queued on the backend's one
  * stream. The weights are uploaded once, when the model is built, into one device buffer (with
- * {@code -exp(A_logs)} of every block beside them); weights given as device tensors of this backend are used
- * in place. Activations live in two arenas kept between calls: one for the call (host staging, two
+ * {@code -exp(A_logs)} of every block beside them). Activations live in two arenas kept between calls: one for the call (host staging, two
  * ping-pong activation buffers, im2col columns, pooled features), one for a block's intermediates (reused
  * by every block). Both are sized from the {@link ModelPlan} of the shape before its first call, so that
  * call allocates each arena once and later calls of that shape allocate nothing and, on device tensors,
@@ -72,7 +69,7 @@ final class CudaVMamba implements ModelRunner {
                 for (int j = 0; j < c.depth(i); j++) blocks[i][j] = blk(wt.block(i, j));
             }
         } catch (RuntimeException e) {
-            if (weightBuffer != null) weightBuffer.free();
+            weightBuffer.free();
             throw e;
         }
     }
@@ -88,19 +85,15 @@ final class CudaVMamba implements ModelRunner {
 
     /**
      * Copies every host weight and every block's {@code -exp(A_logs)} into one device buffer (256-byte aligned
-     * pieces), waits for the copies, and records the addresses; null when every weight is already on the device.
+     * pieces), waits for the copies, and records the addresses.
      */
     private DeviceBuffer upload() {
         long total = 0;
         IdentityHashMap<Tensor, Long> offsets = new IdentityHashMap<>();
-        for (Tensor t : wt.params().values()) {
-            if (t.isHost()) {
-                if (!offsets.containsKey(t)) {
-                    offsets.put(t, total);
-                    total += ScratchArena.aligned(t.byteSize());
-                }
-            } else {
-                addr.put(t, HostStaging.address(t)); // a tensor of another backend is an argument error
+        for (Tensor t : wt.params().values()) { // host tensors: the facade accepts no others
+            if (!offsets.containsKey(t)) {
+                offsets.put(t, total);
+                total += ScratchArena.aligned(t.byteSize());
             }
         }
         IdentityHashMap<Tensor, Long> aOffsets = new IdentityHashMap<>();
@@ -111,16 +104,16 @@ final class CudaVMamba implements ModelRunner {
                 total += ScratchArena.aligned(a.byteSize());
             }
         }
-        DeviceBuffer buf = total == 0 ? null : DeviceBuffer.allocate(dev, total);
+        DeviceBuffer buf = DeviceBuffer.allocate(dev, total);
         try (Arena host = Arena.ofConfined()) {
-            long base = buf == null ? 0 : buf.address();
+            long base = buf.address();
             for (var e : offsets.entrySet()) {
                 Tensor t = e.getKey();
                 CudaDriver.copyHostToDevice(base + e.getValue(), t.segment(), t.byteSize(), dev.stream);
                 addr.put(t, base + e.getValue());
             }
             for (var e : aOffsets.entrySet()) {
-                float[] v = hostFloats(e.getKey());
+                float[] v = e.getKey().toFloatArray();
                 MemorySegment s = host.allocate(4L * v.length, 16);
                 for (int k = 0; k < v.length; k++) s.setAtIndex(ValueLayout.JAVA_FLOAT, k, (float) -Math.exp(v[k]));
                 CudaDriver.copyHostToDevice(base + e.getValue(), s, s.byteSize(), dev.stream);
@@ -129,23 +122,10 @@ final class CudaVMamba implements ModelRunner {
             // the copies read host memory (ours, freed with the arena; pinned caller memory is read asynchronously)
             dev.synchronize();
         } catch (RuntimeException e) {
-            if (buf != null) buf.free();
+            buf.free();
             throw e;
         }
         return buf;
-    }
-
-    /** A weight's values on the host (a device tensor is copied down). */
-    private float[] hostFloats(Tensor t) {
-        if (t.isHost()) return t.toFloatArray();
-        TensorScope scratch = TensorScope.root("cuda-vmamba-a-logs");
-        try {
-            Tensor h = scratch.allocate(DType.F32, t.shape());
-            be.copy(t, h);
-            return h.toFloatArray();
-        } finally {
-            scratch.release();
-        }
     }
 
     private long weight(Tensor t) {
@@ -355,7 +335,7 @@ final class CudaVMamba implements ModelRunner {
     /** Device bytes this model holds: the weights' copy and the two arenas. */
     long deviceBytes() {
         synchronized (be) {
-            return (weightBuffer == null ? 0 : weightBuffer.byteSize()) + callArena.capacity() + blockArena.capacity();
+            return weightBuffer.byteSize() + callArena.capacity() + blockArena.capacity();
         }
     }
 
@@ -372,7 +352,7 @@ final class CudaVMamba implements ModelRunner {
             dev.makeCurrent();
             RuntimeException failure = null;
             for (Runnable r : new Runnable[] {callArena::reset, blockArena::reset,
-                    () -> { if (weightBuffer != null) weightBuffer.free(); }}) {
+                    weightBuffer::free}) {
                 try {
                     r.run();
                 } catch (RuntimeException e) {
