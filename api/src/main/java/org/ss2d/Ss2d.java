@@ -8,6 +8,7 @@ import java.util.function.ToLongFunction;
 import org.ss2d.model.SS2DWeights;
 import org.ss2d.model.VSSWeights;
 import org.ss2d.ops.ScanArgs;
+import org.ss2d.ops.ScanGrads;
 import org.ss2d.ops.ScanShape;
 import org.ss2d.spi.Backend;
 import org.ss2d.tensor.DType;
@@ -106,6 +107,51 @@ public final class Ss2d {
 
     private static Launch scanLaunch(ScanArgs a) {
         return (b, c, outs) -> b.selectiveScan(a, c.scan(), outs[0], outs[1]);
+    }
+
+    // ------------------------------------------------------------------ selective scan backward
+
+    /**
+     * Selective scan backward into new tensors of {@code scope}: the gradients of {@code sum(dout * out) +
+     * sum(dLastState * last_state)} with respect to every input of {@code a}, each shaped as its input
+     * ({@link ScanGrads}). Nothing from the forward is needed: the backend recomputes the states from the
+     * inputs. {@code dLastState} may be given whether or not {@code a.returnLastState()}.
+     *
+     * @param a          the forward's arguments
+     * @param dout       {@code (batch, dim, seqlen)}, in u's dtype, the gradient reaching {@code out}
+     * @param dLastState {@code (batch, dim, dstate)} f32, the gradient reaching {@code last_state}, or null
+     * @return the gradients (null for an absent optional input)
+     * @throws Ss2dArgumentException naming the argument as {@link #selectiveScan}, or {@code dout} / {@code dlast_state}
+     * @throws LimitExceededException when the forced backend (or every candidate of {@code auto}) has no scan backward
+     *         or cannot run the case
+     */
+    public ScanGrads selectiveScanBackward(TensorScope scope, ScanArgs a, Tensor dout, Tensor dLastState) {
+        return ScanGrads.of(dispatch(scope, ScanGrads.NAMES, scanBackwardCheck(a, dout, dLastState), a.u(),
+                scanBackwardLaunch(a, dout, dLastState)));
+    }
+
+    /**
+     * {@link #selectiveScanBackward(TensorScope, ScanArgs, Tensor, Tensor)} into caller-provided f32 gradients shaped
+     * as their inputs, on the inputs' device; a gradient of an absent optional input must be null.
+     */
+    public void selectiveScanBackwardInto(ScanArgs a, Tensor dout, Tensor dLastState, ScanGrads grads) {
+        if (grads == null) throw new Ss2dArgumentException("grads", "the gradient outputs", "null", null);
+        dispatchInto(ScanGrads.NAMES, grads.tensors(), scanBackwardCheck(a, dout, dLastState), a.u(),
+                scanBackwardLaunch(a, dout, dLastState));
+    }
+
+    private static Check scanBackwardCheck(ScanArgs a, Tensor dout, Tensor dLastState) {
+        return (caps, backend) -> {
+            ScanShape s = Validator.selectiveScanBackward(a, dout, dLastState, caps, backend);
+            Tensor[] in = a.tensors();
+            long[][] shapes = new long[in.length][];
+            for (int i = 0; i < in.length; i++) shapes[i] = in[i] == null ? null : in[i].shape();
+            return new Checked("selective_scan_backward", s, be -> be.scanBackwardWorkingBytes(s), shapes);
+        };
+    }
+
+    private static Launch scanBackwardLaunch(ScanArgs a, Tensor dout, Tensor dLastState) {
+        return (b, c, outs) -> b.selectiveScanBackward(a, c.scan(), dout, dLastState, ScanGrads.of(outs));
     }
 
     // ------------------------------------------------------------------ cross scan / merge
@@ -305,7 +351,8 @@ public final class Ss2d {
             if (shapes[i] != null) {
                 Validator.output(names[i], outs[i], first, "the inputs", shapes[i]);
             } else {
-                Validator.absentOutput(names[i], outs[i], "return_last_state is false");
+                Validator.absentOutput(names[i], outs[i], names[i].startsWith("grad.")
+                        ? "the input " + names[i].substring(5) + " is absent" : "return_last_state is false");
             }
         }
         runOrMoveOn(p, outs, launch, () -> plan(check, first, names, outs, failed), failed, first);

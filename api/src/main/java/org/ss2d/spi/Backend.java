@@ -91,6 +91,42 @@ public interface Backend extends AutoCloseable {
     void selectiveScan(ScanArgs args, ScanShape shape, Tensor out, Tensor lastState);
 
     /**
+     * Selective scan backward on validated arguments: the gradients of {@code sum(dout * out) + sum(dLastState *
+     * last_state)} with respect to every input of the forward, recomputing what it needs from the inputs. Reduced
+     * gradients must come out bit-identical from run to run on the same inputs. The default refuses with a
+     * {@link org.ss2d.validate.LimitExceededException} naming this backend (so {@code auto} tries the next one).
+     *
+     * @param args       the forward's inputs, host tensors or this backend's
+     * @param shape      the sizes the facade's check derived from them
+     * @param dout       {@code (batch, dim, seqlen)} gradient reaching {@code out}
+     * @param dLastState {@code (batch, dim, dstate)} gradient reaching {@code last_state}, or null
+     * @param grads      one output per input (null for an absent optional input), each written in full
+     * @throws org.ss2d.validate.LimitExceededException when this backend has no scan backward
+     */
+    default void selectiveScanBackward(ScanArgs args, ScanShape shape, Tensor dout, Tensor dLastState,
+                                       org.ss2d.ops.ScanGrads grads) {
+        throw noBackward(name(), "the selective scan");
+    }
+
+    /**
+     * Bytes of working memory of a selective scan backward of {@code shape} (see {@link #scanWorkingBytes}). The
+     * default refuses as {@link #selectiveScanBackward} does: the facade asks this while choosing a backend, so a
+     * backend without a backward is passed over before anything is allocated.
+     *
+     * @throws org.ss2d.validate.LimitExceededException when this backend has no scan backward
+     */
+    default long scanBackwardWorkingBytes(ScanShape shape) {
+        throw noBackward(name(), "the selective scan");
+    }
+
+    /** The refusal of a backward that a backend does not have, naming it ({@code CUDA}, {@code CPU}). */
+    static org.ss2d.validate.LimitExceededException noBackward(String backend, String op) {
+        return new org.ss2d.validate.LimitExceededException("backward", "the "
+                + org.ss2d.validate.Validator.displayName(backend) + " backend does not support " + op
+                + " backward yet");
+    }
+
+    /**
      * Bytes of working memory (workspace, per-thread scratch) that a selective scan of {@code shape} takes beyond
      * its inputs and outputs. The facade adds the outputs and checks the sum against {@link #memoryBudget()} before
      * running ({@link org.ss2d.validate.MemoryBudget}). Default 0.

@@ -81,6 +81,36 @@ public final class Validator {
         return new ScanShape(batch, dim, seqlen, dstate, groups, bMode, cMode);
     }
 
+    /**
+     * Checks a selective scan backward: the forward's arguments as {@link #selectiveScan}, then {@code dout}
+     * {@code (batch, dim, seqlen)} in u's dtype on u's device, and the optional {@code dLastState}
+     * {@code (batch, dim, dstate)} (the gradient reaching {@code last_state}; null: none).
+     *
+     * @return the scan's sizes
+     * @throws Ss2dArgumentException naming {@code dout} or {@code dlast_state} when missing or mis-shaped
+     */
+    public static ScanShape selectiveScanBackward(ScanArgs a, Tensor dout, Tensor dLastState, Capabilities caps,
+                                                  String backend) {
+        ScanShape s = selectiveScan(a, caps, backend);
+        required("dout", dout);
+        shape("dout", dout, "(batch, dim, seqlen)", s.batch(), s.dim(), s.seqlen());
+        sameDtype("dout", dout, a.u());
+        sameDevice("dout", dout, a.u());
+        if (dLastState != null) {
+            required("dlast_state", dLastState);
+            dtype("dlast_state", dLastState, caps);
+            shape("dlast_state", dLastState, "(batch, dim, dstate)", s.batch(), s.dim(), s.dstate());
+            sameDevice("dlast_state", dLastState, a.u());
+        }
+        return s;
+    }
+
+    private static void sameDevice(String name, Tensor t, Tensor u) {
+        if (!t.device().equals(u.device())) {
+            throw new Ss2dArgumentException(name, "a tensor on " + u.device() + " (as u)", t.describe(), null);
+        }
+    }
+
     private static BCMode bcMode(String name, Tensor t, int batch, int dim, int dstate, int seqlen, Capabilities caps) {
         required(name, t);
         dtype(name, t, caps);

@@ -8,6 +8,7 @@ import java.util.Map;
 import java.util.Set;
 import org.ss2d.cpu.StepProfile.Step;
 import org.ss2d.cpu.kernel.Kernels;
+import org.ss2d.cpu.kernel.ScanBackwardJob;
 import org.ss2d.cpu.kernel.ScanJob;
 import org.ss2d.model.SS2DConfig;
 import org.ss2d.model.SS2DWeights;
@@ -127,6 +128,70 @@ public final class CpuBackend implements Backend, AutoCloseable {
             int from = (int) ((long) units * t / tasks) * align, to = (int) Math.min((long) units * (t + 1) / tasks * align, job.rows());
             kernels.scan(job, from, to);
         });
+    }
+
+    // ------------------------------------------------------------------ selective scan backward
+
+    /**
+     * Scan backward, deterministic whatever the thread count: the rows that share a variable B/C row (one batch
+     * and group) form one task, run in channel order, so dB/dC sum in a fixed order; each row leaves its sums over
+     * time (dA, dD, dDeltaBias, constant dB/dC) in its own slot, added over the batch in order at the end. Nothing
+     * from the forward is used: the states are recomputed ({@link org.ss2d.cpu.kernel.ScalarScanBackward}).
+     */
+    @Override
+    public void selectiveScanBackward(ScanArgs args, ScanShape s, Tensor dout, Tensor dLastState,
+                                      org.ss2d.ops.ScanGrads grads) {
+        ScanJob fwd = ScanJob.of(args, s, null, null);
+        boolean bVar = s.bMode() != BCMode.CONSTANT, cVar = s.cMode() != BCMode.CONSTANT;
+        int stride = ScanBackwardJob.partialStride(s.dstate());
+        double[] partials = new double[Math.multiplyExact(s.batch() * s.dim(), stride)];
+        ScanBackwardJob job = new ScanBackwardJob(fwd, dout.segment(), dLastState == null ? null : dLastState.segment(),
+                grads.du().segment(), grads.dDelta().segment(), bVar ? grads.dB().segment() : null,
+                cVar ? grads.dC().segment() : null, grads.dz() == null ? null : grads.dz().segment(), partials);
+        if (bVar) grads.dB().segment().fill((byte) 0);
+        if (cVar) grads.dC().segment().fill((byte) 0);
+        // a task = the channels of one (batch, group) when some B/C row is shared, else a run of rows
+        int perTask = bVar || cVar ? s.dim() / s.groups() : 1;
+        int units = s.batch() * s.dim() / perTask;
+        int tasks = Math.min(units, pool.threads() == 1 ? 1 : pool.threads() * 8);
+        pool.parallelFor(tasks, t -> {
+            int from = (int) ((long) units * t / tasks) * perTask, to = (int) ((long) units * (t + 1) / tasks) * perTask;
+            for (int row = from; row < to; row++) kernels.scanBackwardRow(job, row);
+        });
+        reduceOverBatch(s, partials, stride, grads, bVar, cVar);
+    }
+
+    /** Row sums added over the batch, b = 0, 1, ... for every channel: the one order, whatever ran where. */
+    private static void reduceOverBatch(ScanShape s, double[] partials, int stride, org.ss2d.ops.ScanGrads grads,
+                                        boolean bVar, boolean cVar) {
+        int n = s.dstate(), dim = s.dim();
+        MemorySegment dA = grads.dA().segment();
+        MemorySegment dB = bVar ? null : grads.dB().segment(), dC = cVar ? null : grads.dC().segment();
+        MemorySegment dD = grads.dD() == null ? null : grads.dD().segment();
+        MemorySegment dBias = grads.dDeltaBias() == null ? null : grads.dDeltaBias().segment();
+        double[] acc = new double[stride];
+        for (int d = 0; d < dim; d++) {
+            java.util.Arrays.fill(acc, 0.0);
+            for (int b = 0; b < s.batch(); b++) {
+                int p = (b * dim + d) * stride;
+                for (int k = 0; k < stride; k++) acc[k] += partials[p + k];
+            }
+            for (int k = 0; k < n; k++) {
+                long i = (long) d * n + k;
+                dA.setAtIndex(ValueLayout.JAVA_FLOAT_UNALIGNED, i, (float) acc[k]);
+                if (dB != null) dB.setAtIndex(ValueLayout.JAVA_FLOAT_UNALIGNED, i, (float) acc[n + k]);
+                if (dC != null) dC.setAtIndex(ValueLayout.JAVA_FLOAT_UNALIGNED, i, (float) acc[2 * n + k]);
+            }
+            if (dD != null) dD.setAtIndex(ValueLayout.JAVA_FLOAT_UNALIGNED, d, (float) acc[3 * n]);
+            if (dBias != null) dBias.setAtIndex(ValueLayout.JAVA_FLOAT_UNALIGNED, d, (float) acc[3 * n + 1]);
+        }
+    }
+
+    /** Per-thread row buffers plus the per-row sums (doubles, one slot per row). */
+    @Override
+    public long scanBackwardWorkingBytes(ScanShape s) {
+        long partials = MemoryBudget.product((long) s.batch() * s.dim(), 8L * ScanBackwardJob.partialStride(s.dstate()));
+        return MemoryBudget.product(threads(), kernels.scanBackwardScratchBytes(s.seqlen(), s.dstate())) + partials;
     }
 
     // ------------------------------------------------------------------ cross scan / merge

@@ -37,6 +37,23 @@ final class ReferenceBackend implements Backend {
         if (lastState != null) Doubles.store(r.lastState(), lastState);
     }
 
+    /** The float64 adjoint ({@link ScanBackwardRef}), rounded once to float32 at the store. */
+    @Override
+    public void selectiveScanBackward(ScanArgs args, ScanShape shape, Tensor dout, Tensor dLastState,
+                                      org.ss2d.ops.ScanGrads grads) {
+        ScanBackwardRef.Grads g = ScanBackwardRef.run(ScanRef.Problem.of(args, shape), Doubles.of(dout),
+                dLastState == null ? null : Doubles.of(dLastState));
+        double[][] values = g.inOrder();
+        Tensor[] outs = grads.tensors();
+        for (int i = 0; i < outs.length; i++) if (outs[i] != null) Doubles.store(values[i], outs[i]);
+    }
+
+    /** Heap doubles only: nothing the memory budget of host tensors has to count. */
+    @Override
+    public long scanBackwardWorkingBytes(ScanShape shape) {
+        return 0;
+    }
+
     @Override
     public void crossScan(Tensor x, Tensor out) {
         Doubles.store(CrossRef.scan(Doubles.of(x), (int) x.dim(0), (int) x.dim(1), (int) x.dim(2), (int) x.dim(3)), out);

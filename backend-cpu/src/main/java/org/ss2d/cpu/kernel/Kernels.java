@@ -45,6 +45,20 @@ public abstract class Kernels {
         return 1;
     }
 
+    /**
+     * The backward of one row ({@code row = batch * dim + channel}) of {@code job}; see {@link ScanBackwardJob} for
+     * what it writes. Rows that share a variable B/C row must run in one thread, in order (the backend does that).
+     * The default is the plain Java kernel.
+     */
+    public void scanBackwardRow(ScanBackwardJob job, int row) {
+        ScalarScanBackward.row(job, row);
+    }
+
+    /** Bytes of row buffers one thread keeps for a scan backward of this length (kept between calls). */
+    public long scanBackwardScratchBytes(int seqlen, int dstate) {
+        return ScalarScanBackward.scratchBytes(seqlen);
+    }
+
     // ------------------------------------------------------------------ dense
 
     /**

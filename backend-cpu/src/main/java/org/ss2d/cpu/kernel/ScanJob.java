@@ -47,14 +47,14 @@ public record ScanJob(MemorySegment u, MemorySegment delta, MemorySegment a,
         return cOff + batchIndex * cBatchStride + (long) (d / channelsPerGroup()) * cGroupStride;
     }
 
-    /** A job over the API's tensors (validated by the facade). */
+    /** A job over the API's tensors (validated by the facade); {@code out} is null for a backward's recomputation. */
     public static ScanJob of(ScanArgs a, ScanShape s, Tensor out, Tensor lastState) {
         long l = s.seqlen(), n = s.dstate(), g = s.groups();
         return new ScanJob(a.u().segment(), a.delta().segment(), a.A().segment(),
                 a.B().segment(), s.bMode(), 0, g * n * l, n * l, l,
                 a.C().segment(), s.cMode(), 0, g * n * l, n * l, l,
                 seg(a.D()), seg(a.deltaBias()), seg(a.z()), a.deltaSoftplus(),
-                out.segment(), a.returnLastState() && lastState != null ? lastState.segment() : null,
+                out == null ? null : out.segment(), a.returnLastState() && lastState != null ? lastState.segment() : null,
                 s.batch(), s.dim(), s.seqlen(), s.dstate(), s.groups());
     }
 
