@@ -57,6 +57,21 @@ class BackendsTest {
     }
 
     @Test
+    void aBackendWithoutScanBackwardRefusesByNameBeforeAllocating() {
+        try (TensorScope s = TensorScope.root("no-backward")) {
+            ScanArgs a = scan(s, 4);
+            Tensor dout = s.allocate(org.ss2d.tensor.DType.F32, a.u().shape()).fill(1f);
+            int before = s.liveCount();
+            LimitExceededException e = assertThrows(LimitExceededException.class,
+                    () -> Ss2d.on("small").selectiveScanBackward(s, a, dout, null));
+            assertEquals("backward: the SMALL backend does not support the selective scan backward yet", e.getMessage());
+            assertEquals(before, s.liveCount());
+            dout.close();
+            for (Tensor t : a.tensors()) if (t != null) t.close();
+        }
+    }
+
+    @Test
     void outputsOfAFailedCallAreNotLeaked() {
         try (TensorScope s = TensorScope.root("fail")) {
             ScanArgs a = scan(s, 5);
