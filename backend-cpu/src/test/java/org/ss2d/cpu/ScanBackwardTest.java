@@ -29,6 +29,7 @@ import org.ss2d.validate.Ss2dArgumentException;
  * seeded inputs with NaN-poisoned gradient outputs, over the forward's option matrix, seqlen tails and dstate;
  * and bit-identical gradients from run to run and across thread counts.
  */
+@org.junit.jupiter.api.Tag("width")
 class ScanBackwardTest {
     /** Budget relative to each gradient's largest magnitude (conformance's selective_scan_backward budget). */
     static final double TOL = 2e-4;

@@ -29,6 +29,18 @@ final class SimdConstants {
     static final VectorShuffle<Float> LAST = VectorShuffle.fromOp(F, i -> VL - 1);
     static final VectorShuffle<Float> REVERSE = VectorShuffle.fromOp(F, i -> VL - 1 - i);
 
+    // The reverse scan (the backward's lam_t = c_t + a_{t+1} lam_{t+1}): stage k reads lane i + k; lanes i >= VL - k
+    // take the identity; the carry into the previous vector is lane 0.
+    static final VectorShuffle<Float> RSH1 = shiftBy(-1), RSH2 = shiftBy(-2), RSH4 = shiftBy(-4), RSH8 = shiftBy(-8);
+    static final VectorMask<Float> LT1 = below(VL - 1), LT2 = below(VL - 2), LT4 = below(VL - 4), LT8 = below(VL - 8);
+    static final VectorShuffle<Float> FIRST = VectorShuffle.fromOp(F, i -> 0);
+
+    private static VectorMask<Float> below(int k) {
+        boolean[] m = new boolean[VL];
+        for (int i = 0; i < VL; i++) m[i] = i < k;
+        return VectorMask.fromArray(F, m, 0);
+    }
+
     private static VectorSpecies<Float> species() {
         String p = System.getProperty("ss2d.cpu.testVectorBits", "").trim();
         if (p.isEmpty() || p.equals("0")) {

@@ -61,6 +61,17 @@ public final class SimdKernels extends Kernels {
         if (run < rowTo) SimdScan.scan(job, run, rowTo);
     }
 
+    /** Time lanes ({@link SimdScanBackward}); a row out of the fast softplus range runs the plain kernel. */
+    @Override
+    public void scanBackwardRow(org.ss2d.cpu.kernel.ScanBackwardJob job, int row) {
+        if (!SimdScanBackward.row(job, row)) super.scanBackwardRow(job, row);
+    }
+
+    @Override
+    public long scanBackwardScratchBytes(int seqlen, int dstate) {
+        return SimdScanBackward.scratchBytes(seqlen) + super.scanBackwardScratchBytes(seqlen, dstate);
+    }
+
     @Override
     public int scanRowAlign(ScanJob job) {
         return blocked(job.dstate()) ? VL : 1;
