@@ -17,6 +17,7 @@ import picocli.CommandLine.Command;
         scope = CommandLine.ScopeType.INHERIT,
         description = "VMamba's SS2D block and Mamba's selective scan on the JVM.",
         subcommands = {BackendsCommand.class, RunCommand.class, ClassifyCommand.class, DemoCommand.class, ConformanceCommand.class,
+                ServeCommand.class,
                 CommandLine.HelpCommand.class})
 public final class Main implements Runnable {
     public static final int OK = 0;

@@ -1,0 +1,123 @@
+package org.ss2d.cli.serve;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import java.io.EOFException;
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.channels.SocketChannel;
+import jdk.net.ExtendedSocketOptions;
+import jdk.net.UnixDomainPrincipal;
+import org.ss2d.validate.LimitExceededException;
+import org.ss2d.validate.Ss2dArgumentException;
+
+/**
+ * One client connection: frames in, frames out, one request at a time. A frame is a 4-byte little-endian
+ * length and that many bytes of JSON; tensors are never in it, only references to shared memory (see
+ * {@link Ops}). The first request must be {@code hello}, which names the client process and joins its
+ * {@link Session}.
+ */
+final class Connection {
+    /** Requests are small JSON headers; anything larger is a confused or hostile client. */
+    static final int MAX_FRAME = 16 << 20;
+    static final ObjectMapper JSON = new ObjectMapper();
+
+    private final EngineServer server;
+    private final SocketChannel channel;
+    private final ByteBuffer header = ByteBuffer.allocate(4).order(ByteOrder.LITTLE_ENDIAN);
+    private Session session;
+
+    Connection(EngineServer server, SocketChannel channel) {
+        this.server = server;
+        this.channel = channel;
+    }
+
+    void run() {
+        try (channel) {
+            UnixDomainPrincipal peer = channel.getOption(ExtendedSocketOptions.SO_PEERCRED);
+            if (!peer.user().getName().equals(System.getProperty("user.name"))) {
+                return; // the folder's mode already keeps others out; this is the second lock
+            }
+            Ops ops = new Ops(server, this);
+            while (true) {
+                JsonNode req;
+                try {
+                    req = read();
+                } catch (EOFException e) {
+                    return;
+                }
+                ObjectNode reply;
+                try {
+                    reply = ops.handle(req);
+                    reply.put("ok", true);
+                } catch (Ops.Unsupported e) {
+                    reply = error("unsupported", e.getMessage());
+                } catch (LimitExceededException e) {
+                    reply = error("limit", e.getMessage());
+                } catch (Ss2dArgumentException e) {
+                    reply = error("argument", e.getMessage());
+                } catch (IllegalArgumentException e) {
+                    reply = error("argument", e.getMessage());
+                } catch (RuntimeException | OutOfMemoryError | StackOverflowError e) {
+                    reply = error("failed", e.getClass().getSimpleName() + ": " + e.getMessage());
+                }
+                write(reply);
+                if (ops.stopRequested()) {
+                    server.stop();
+                    return;
+                }
+            }
+        } catch (IOException e) {
+            // the client went away (killed, or closed mid-frame): its session is left below
+        } finally {
+            if (session != null) server.leave(session);
+        }
+    }
+
+    Session session() {
+        if (session == null) throw new Ss2dArgumentException("op", "hello first (naming the client process)", "no session yet", null);
+        return session;
+    }
+
+    /** Joins the client's session; true when this connection opened it (the client's modules are gone). */
+    boolean join(long pid, String token) {
+        if (session != null) throw new Ss2dArgumentException("op", "one hello per connection", "a second hello", null);
+        boolean[] created = new boolean[1];
+        session = server.join(pid, token, created);
+        return created[0];
+    }
+
+    private static ObjectNode error(String kind, String message) {
+        ObjectNode n = JSON.createObjectNode();
+        n.put("ok", false);
+        n.put("kind", kind);
+        n.put("message", message == null ? "(no message)" : message.strip().replaceAll("\\s*\\R\\s*", "; "));
+        return n;
+    }
+
+    private JsonNode read() throws IOException {
+        header.clear();
+        fill(header);
+        header.flip();
+        int n = header.getInt();
+        if (n < 0 || n > MAX_FRAME) throw new IOException("frame of " + n + " bytes");
+        ByteBuffer body = ByteBuffer.allocate(n);
+        fill(body);
+        return JSON.readTree(body.array());
+    }
+
+    private void fill(ByteBuffer b) throws IOException {
+        while (b.hasRemaining()) {
+            if (channel.read(b) < 0) throw new EOFException();
+        }
+    }
+
+    private void write(ObjectNode reply) throws IOException {
+        byte[] body = JSON.writeValueAsBytes(reply);
+        ByteBuffer out = ByteBuffer.allocate(4 + body.length).order(ByteOrder.LITTLE_ENDIAN);
+        out.putInt(body.length).put(body).flip();
+        while (out.hasRemaining()) channel.write(out);
+    }
+}

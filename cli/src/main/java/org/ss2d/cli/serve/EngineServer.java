@@ -1,0 +1,172 @@
+package org.ss2d.cli.serve;
+
+import java.io.IOException;
+import java.net.StandardProtocolFamily;
+import java.net.UnixDomainSocketAddress;
+import java.nio.channels.ClosedChannelException;
+import java.nio.channels.ServerSocketChannel;
+import java.nio.channels.SocketChannel;
+import java.nio.file.Files;
+import java.nio.file.LinkOption;
+import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermission;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.AtomicInteger;
+import org.ss2d.validate.Ss2dArgumentException;
+
+/**
+ * The engine process behind the Python package: accepts clients on a Unix domain socket and serves each
+ * connection on its own virtual thread. Connections of one client process share a {@link Session} (its
+ * mapped shared memory and loaded weights), which closes when the last of them does, so a client that dies
+ * mid-call leaves nothing behind here.
+ *
+ * <p>Who may connect: the socket lives in a folder that must belong to this user with no access for others
+ * (checked at start), and every peer's user is checked again on accept.
+ */
+public final class EngineServer implements AutoCloseable {
+    private static final System.Logger LOG = System.getLogger("org.ss2d.cli.serve");
+
+    private final Path socket;
+    private final ServerSocketChannel listener;
+    private final long idleExitMillis;
+    private final Map<String, Session> sessions = new ConcurrentHashMap<>();
+    private final AtomicInteger connections = new AtomicInteger();
+    private volatile long lastActivity = System.currentTimeMillis();
+    private volatile boolean stopping;
+
+    private EngineServer(Path socket, ServerSocketChannel listener, long idleExitMillis) {
+        this.socket = socket;
+        this.listener = listener;
+        this.idleExitMillis = idleExitMillis;
+    }
+
+    /** Binds {@code socket} after checking its folder; a stale socket file (nobody listening) is replaced. */
+    public static EngineServer bind(Path socket, long idleExitMillis) throws IOException {
+        Path dir = socket.toAbsolutePath().getParent();
+        checkPrivateFolder(dir);
+        if (Files.exists(socket, LinkOption.NOFOLLOW_LINKS)) {
+            if (listening(socket)) {
+                throw new Ss2dArgumentException("--socket", "a free socket path", socket + " (an engine already listens there)", null);
+            }
+            Files.delete(socket);
+        }
+        ServerSocketChannel ch = ServerSocketChannel.open(StandardProtocolFamily.UNIX);
+        ch.bind(UnixDomainSocketAddress.of(socket));
+        Files.setPosixFilePermissions(socket, PosixFilePermissions.fromString("rw-------"));
+        return new EngineServer(socket, ch, idleExitMillis);
+    }
+
+    private static void checkPrivateFolder(Path dir) throws IOException {
+        if (dir == null || !Files.isDirectory(dir, LinkOption.NOFOLLOW_LINKS)) {
+            throw new Ss2dArgumentException("--socket", "a path in an existing folder", dir + " is not a folder", null);
+        }
+        String owner = Files.getOwner(dir, LinkOption.NOFOLLOW_LINKS).getName();
+        Set<PosixFilePermission> perms = Files.getPosixFilePermissions(dir, LinkOption.NOFOLLOW_LINKS);
+        boolean open = perms.stream().anyMatch(p -> p.name().startsWith("GROUP") || p.name().startsWith("OTHERS"));
+        if (!owner.equals(System.getProperty("user.name")) || open) {
+            throw new Ss2dArgumentException("--socket", "a folder owned by " + System.getProperty("user.name")
+                    + " with mode 0700", dir + " (owner " + owner + ", mode " + PosixFilePermissions.toString(perms) + ")", null);
+        }
+    }
+
+    private static boolean listening(Path socket) {
+        try (SocketChannel c = SocketChannel.open(UnixDomainSocketAddress.of(socket))) {
+            return c.isConnected();
+        } catch (IOException e) {
+            return false;
+        }
+    }
+
+    /** Accepts clients until {@link #stop()} or until idle for the configured time. */
+    public void serve() throws IOException {
+        Thread watchdog = Thread.ofPlatform().daemon().name("ss2d-serve-idle").start(this::idleWatch);
+        System.out.println("ss2d serve: listening on " + socket + " (pid " + ProcessHandle.current().pid() + ")");
+        System.out.flush();
+        try {
+            while (!stopping) {
+                SocketChannel c;
+                try {
+                    c = listener.accept();
+                } catch (ClosedChannelException e) {
+                    break;
+                }
+                connections.incrementAndGet();
+                lastActivity = System.currentTimeMillis();
+                Thread.ofVirtual().name("ss2d-serve-connection").start(() -> {
+                    try {
+                        new Connection(this, c).run();
+                    } finally {
+                        connections.decrementAndGet();
+                        lastActivity = System.currentTimeMillis();
+                    }
+                });
+            }
+        } finally {
+            watchdog.interrupt();
+        }
+    }
+
+    private void idleWatch() {
+        while (!stopping && idleExitMillis > 0) {
+            try {
+                Thread.sleep(Math.min(1000, idleExitMillis));
+            } catch (InterruptedException e) {
+                return;
+            }
+            if (connections.get() == 0 && System.currentTimeMillis() - lastActivity > idleExitMillis) {
+                LOG.log(System.Logger.Level.INFO, "ss2d serve: idle for " + idleExitMillis / 1000 + " s, exiting");
+                stop();
+            }
+        }
+    }
+
+    /** Stops accepting; connections in progress finish their current call. */
+    public void stop() {
+        stopping = true;
+        try {
+            listener.close();
+        } catch (IOException ignored) {
+            // closing a listener we are leaving anyway
+        }
+    }
+
+    /** The session of client {@code pid} with {@code token}, joined by one more connection. */
+    Session join(long pid, String token, boolean[] created) {
+        return sessions.compute(pid + "/" + token, (k, s) -> {
+            created[0] = s == null;
+            Session r = s == null ? new Session(pid, token) : s;
+            r.connections++;
+            return r;
+        });
+    }
+
+    /** One connection of the session closed; the last one closes the session and frees what it held. */
+    void leave(Session s) {
+        sessions.computeIfPresent(s.key(), (k, cur) -> {
+            if (--cur.connections > 0) return cur;
+            cur.close();
+            return null;
+        });
+    }
+
+    /** Counts for the {@code stats} request (tests check that a killed client leaves nothing). */
+    Map<String, Long> stats() {
+        long segments = 0, handles = 0, bytes = 0;
+        for (Session s : sessions.values()) {
+            segments += s.segmentCount();
+            handles += s.handleCount();
+            bytes += s.mappedBytes();
+        }
+        return Map.of("sessions", (long) sessions.size(), "connections", (long) connections.get(),
+                "segments", segments, "handles", handles, "mapped_bytes", bytes);
+    }
+
+    @Override
+    public void close() throws IOException {
+        stop();
+        Files.deleteIfExists(socket);
+    }
+}

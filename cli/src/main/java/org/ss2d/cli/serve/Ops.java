@@ -1,0 +1,229 @@
+package org.ss2d.cli.serve;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import java.lang.foreign.MemorySegment;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import org.ss2d.Backends;
+import org.ss2d.Ss2d;
+import org.ss2d.ops.ScanArgs;
+import org.ss2d.spi.Backend;
+import org.ss2d.spi.Capabilities;
+import org.ss2d.tensor.DType;
+import org.ss2d.tensor.Shapes;
+import org.ss2d.tensor.Tensor;
+import org.ss2d.tensor.TensorScope;
+import org.ss2d.validate.Ss2dArgumentException;
+
+/**
+ * The requests a client can make. A tensor is referred to as
+ * {@code {"seg": id, "fd": n, "size": bytes, "off": byte offset, "shape": [...], "dtype": "float32"}}:
+ * segment {@code id} of the client is its memfd {@code n}, mapped here once per session; the tensor is a
+ * view of it (no copy). Outputs are referred to the same way: the client allocates them in its shared
+ * memory and the op writes into them, so every byte has one owner, the client process.
+ * {@code {"cuda": {...}}} references (CUDA IPC handles) are part of the protocol but not served yet.
+ */
+final class Ops {
+    /** A request this engine understands but cannot serve (yet): the client raises NotImplementedError. */
+    static final class Unsupported extends RuntimeException {
+        Unsupported(String message) {
+            super(message);
+        }
+    }
+
+    private final EngineServer server;
+    private final Connection connection;
+    private final Map<String, Ss2d> facades = new HashMap<>();
+    private boolean stop;
+
+    Ops(EngineServer server, Connection connection) {
+        this.server = server;
+        this.connection = connection;
+    }
+
+    boolean stopRequested() {
+        return stop;
+    }
+
+    ObjectNode handle(JsonNode req) {
+        String op = req.path("op").asText("");
+        ObjectNode r = Connection.JSON.createObjectNode();
+        switch (op) {
+            case "hello" -> {
+                r.put("new_session", connection.join(req.path("pid").asLong(), req.path("token").asText("")));
+                r.put("pid", ProcessHandle.current().pid());
+                r.put("protocol", 1);
+            }
+            case "backends" -> backends(r);
+            case "ping" -> { }
+            case "stats" -> server.stats().forEach(r::put);
+            case "shutdown" -> stop = true;
+            case "selective_scan", "cross_scan", "cross_merge", "load", "run", "plan", "touch", "free" -> {
+                Session s = connection.session();
+                TensorScope call = s.scope().child("call " + op);
+                long t0 = System.nanoTime();
+                try {
+                    switch (op) {
+                        case "selective_scan" -> scan(s, call, req, r);
+                        case "cross_scan" -> {
+                            Ss2d ss = facade(req);
+                            ss.crossScanInto(in(s, call, req, "x"), out(s, call, req, "out"));
+                            r.put("backend", ss.lastBackend().name());
+                        }
+                        case "cross_merge" -> {
+                            Ss2d ss = facade(req);
+                            ss.crossMergeInto(in(s, call, req, "ys"), out(s, call, req, "out"));
+                            r.put("backend", ss.lastBackend().name());
+                        }
+                        case "load" -> {
+                            Loaded l = Loaded.load(this, s, req);
+                            r.put("handle", s.add(l));
+                            r.set("info", l.info());
+                        }
+                        case "run" -> {
+                            Loaded l = s.handle(req.path("handle").asLong(-1));
+                            Tensor x = in(s, call, req, "x");
+                            List<Tensor> outs = new ArrayList<>();
+                            var names = req.path("outputs").fieldNames(); // "out", or "out0".."out3" for features
+                            while (names.hasNext()) outs.add(out(s, call, req, names.next()));
+                            r.put("backend", l.run(this, req, x, outs));
+                        }
+                        case "plan" -> {
+                            Loaded l = s.handle(req.path("handle").asLong(-1));
+                            ArrayNode shapes = r.putArray("shapes");
+                            for (long[] shape : l.plan(req.path("what").asText(""), shape(req.path("x_shape"), "x"))) {
+                                ArrayNode a = shapes.addArray();
+                                for (long d : shape) a.add(d);
+                            }
+                        }
+                        case "touch" -> s.handle(req.path("handle").asLong(-1)).touch();
+                        case "free" -> s.free(req.path("handle").asLong(-1));
+                        default -> throw new AssertionError(op);
+                    }
+                    r.put("engine_us", (System.nanoTime() - t0) / 1000);
+                } finally {
+                    call.release(); // views only: releasing them frees nothing of the client's
+                }
+            }
+            default -> throw new Ss2dArgumentException("op", "one of hello, ping, backends, selective_scan, cross_scan, cross_merge, "
+                    + "load, run, plan, touch, free, stats, shutdown", "\"" + op + "\"", null);
+        }
+        return r;
+    }
+
+    private void scan(Session s, TensorScope call, JsonNode req, ObjectNode r) {
+        JsonNode opt = req.path("options");
+        boolean last = opt.path("return_last_state").asBoolean(false);
+        ScanArgs a = ScanArgs.builder(in(s, call, req, "u"), in(s, call, req, "delta"), in(s, call, req, "A"),
+                        in(s, call, req, "B"), in(s, call, req, "C"))
+                .D(optional(s, call, req, "D")).z(optional(s, call, req, "z")).deltaBias(optional(s, call, req, "delta_bias"))
+                .deltaSoftplus(opt.path("delta_softplus").asBoolean(false)).returnLastState(last).build();
+        Ss2d ss = facade(req);
+        ss.selectiveScanInto(a, out(s, call, req, "out"), last ? out(s, call, req, "last_state") : null);
+        r.put("backend", ss.lastBackend().name());
+    }
+
+    /** The facade for the request's backend ({@code auto} when absent); one per connection and name. */
+    Ss2d facade(JsonNode req) {
+        String name = req.path("backend").isTextual() ? req.path("backend").asText() : "auto";
+        Ss2d ss = facades.get(name);
+        if (ss == null) {
+            try {
+                ss = Ss2d.on(name);
+            } catch (IllegalArgumentException | IllegalStateException e) {
+                throw new Ss2dArgumentException("backend", e.getMessage());
+            }
+            facades.put(name, ss);
+        }
+        return ss;
+    }
+
+    private static void backends(ObjectNode r) {
+        ArrayNode list = r.putArray("backends");
+        for (Backends.Entry e : Backends.list()) {
+            ObjectNode n = list.addObject();
+            n.put("name", e.name());
+            n.put("auto", e.provider().autoSelectable());
+            n.put("rank", e.provider().rank());
+            n.put("available", e.available());
+            if (!e.available()) {
+                n.put("reason", e.availability().reason());
+                continue;
+            }
+            try {
+                Backend b = Backends.get(e.name());
+                Capabilities c = b.capabilities();
+                n.put("device", c.device());
+                if (c.maxDstate() != Capabilities.UNLIMITED) n.put("max_dstate", c.maxDstate());
+            } catch (RuntimeException ex) {
+                n.put("available", false);
+                n.put("reason", "creation failed: " + ex.getMessage());
+            }
+        }
+        try {
+            r.put("auto", Backends.best().name());
+        } catch (RuntimeException ex) {
+            r.putNull("auto");
+        }
+    }
+
+    Tensor in(Session s, TensorScope scope, JsonNode req, String name) {
+        JsonNode ref = req.path("inputs").path(name);
+        if (ref.isMissingNode() || ref.isNull()) {
+            throw new Ss2dArgumentException(name, "a tensor", "nothing", null);
+        }
+        return view(s, scope, ref, name);
+    }
+
+    private Tensor optional(Session s, TensorScope scope, JsonNode req, String name) {
+        JsonNode ref = req.path("inputs").path(name);
+        return ref.isMissingNode() || ref.isNull() ? null : view(s, scope, ref, name);
+    }
+
+    private Tensor out(Session s, TensorScope scope, JsonNode req, String name) {
+        JsonNode ref = req.path("outputs").path(name);
+        if (ref.isMissingNode() || ref.isNull()) {
+            throw new Ss2dArgumentException(name, "an output in the client's shared memory", "nothing", null);
+        }
+        return view(s, scope, ref, name);
+    }
+
+    /** A tensor of {@code scope} viewing the client's shared memory that {@code ref} names. */
+    static Tensor view(Session s, TensorScope scope, JsonNode ref, String name) {
+        if (ref.has("cuda")) {
+            throw new Unsupported(name + ": CUDA tensors (IPC handles) are not served by this engine yet; "
+                    + "pass a CPU tensor (tensor.cpu())");
+        }
+        String dtype = ref.path("dtype").asText("");
+        if (!dtype.equals("float32")) {
+            throw new Ss2dArgumentException(name, "float32 values (the engine's compute dtype)", "\"" + dtype + "\"", null);
+        }
+        long[] shape = shape(ref.path("shape"), name);
+        long bytes = Math.multiplyExact(Shapes.elementCount(shape), 4L);
+        long off = ref.path("off").asLong(-1);
+        long size = ref.path("size").asLong(-1);
+        if (off < 0 || off % 4 != 0 || size < 0 || off > size || bytes > size - off) {
+            throw new Ss2dArgumentException(name, "a float32" + Shapes.format(shape) + " inside its segment",
+                    "offset " + off + " + " + bytes + " bytes in a segment of " + size, null);
+        }
+        MemorySegment seg = s.segment(name, ref.path("seg").asLong(-1), ref.path("fd").asLong(-1), size);
+        return scope.wrap(name, seg.asSlice(off, bytes), DType.F32, shape);
+    }
+
+    static long[] shape(JsonNode n, String name) {
+        if (!n.isArray()) throw new Ss2dArgumentException(name, "a shape (a list of sizes)", n.toString(), null);
+        long[] shape = new long[n.size()];
+        for (int i = 0; i < shape.length; i++) {
+            JsonNode d = n.get(i);
+            if (!d.canConvertToLong() || !d.isIntegralNumber() || d.asLong() < 0) {
+                throw new Ss2dArgumentException(name, "non-negative integer sizes", n.toString(), null);
+            }
+            shape[i] = d.asLong();
+        }
+        return shape;
+    }
+}

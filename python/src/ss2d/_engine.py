@@ -1,0 +1,227 @@
+"""The engine process: found, started on first use, and talked to over a Unix domain socket.
+
+One engine per user: its socket is ``engine.sock`` in ``$XDG_RUNTIME_DIR/ss2d`` (else ``<tmp>/ss2d-<uid>``),
+a folder created with mode 0700 and refused if anyone else could enter it. The first process that finds
+no engine starts one (``ss2d serve``) under a file lock, in its own session so that it outlives the caller;
+later processes connect to it. It exits by itself after 15 idle minutes.
+
+A connection carries one request at a time; threads take one from a small pool (a new one when all are
+busy), so calls from several threads run in the engine at once. All connections of this process share
+one session there: the shared-memory segments it mapped and the modules it loaded.
+"""
+
+import fcntl
+import json
+import os
+import secrets
+import shlex
+import shutil
+import socket
+import stat
+import struct
+import subprocess
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+from .errors import EngineError, EngineTimeoutError, raise_for
+
+_HEADER = struct.Struct("<I")
+
+
+def _timeout():
+    return float(os.environ.get("SS2D_TIMEOUT", "600"))
+
+
+def runtime_dir():
+    """The per-user folder of the engine's socket, created 0700 and checked to be private."""
+    if os.environ.get("SS2D_SOCKET"):
+        return Path(os.environ["SS2D_SOCKET"]).parent
+    xdg = os.environ.get("XDG_RUNTIME_DIR")
+    base = Path(xdg) / "ss2d" if xdg and os.path.isdir(xdg) else Path(tempfile.gettempdir()) / ("ss2d-%d" % os.getuid())
+    try:
+        base.mkdir(mode=0o700, exist_ok=True)
+    except OSError as e:
+        raise EngineError("cannot create the engine's folder %s: %s" % (base, e)) from None
+    st = os.lstat(base)
+    if not stat.S_ISDIR(st.st_mode) or st.st_uid != os.getuid() or st.st_mode & 0o077:
+        raise EngineError("the engine's folder %s must be a folder owned by you with mode 0700 (found uid %d, mode %o)"
+                          % (base, st.st_uid, stat.S_IMODE(st.st_mode)))
+    return base
+
+
+def socket_path():
+    return Path(os.environ["SS2D_SOCKET"]) if os.environ.get("SS2D_SOCKET") else runtime_dir() / "engine.sock"
+
+
+def engine_command():
+    """How to start the engine: $SS2D_ENGINE (a command line), `ss2d` on the PATH, or this checkout's launcher."""
+    env = os.environ.get("SS2D_ENGINE")
+    if env:
+        return shlex.split(env)
+    found = shutil.which("ss2d")
+    if found:
+        return [found]
+    here = Path(__file__).resolve()
+    if len(here.parents) > 3:
+        checkout = here.parents[3] / "ss2d"      # python/src/ss2d/_engine.py -> the repository's launcher
+        if checkout.is_file() and os.access(checkout, os.X_OK):
+            return [str(checkout)]
+    raise EngineError("no ss2d engine found: set SS2D_ENGINE to the ss2d launcher (a checkout's ./ss2d or the "
+                      "bundle's bin/ss2d), or put ss2d on the PATH")
+
+
+class Connection:
+    __slots__ = ("sock", "buf")
+
+    def __init__(self, path, timeout):
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.sock.settimeout(timeout)
+        try:
+            self.sock.connect(str(path))
+        except BaseException:
+            self.sock.close()
+            raise
+        self.buf = bytearray(1 << 16)
+
+    def request(self, obj):
+        body = json.dumps(obj, separators=(",", ":")).encode()
+        self.sock.sendall(_HEADER.pack(len(body)) + body)
+        n = _HEADER.unpack(self._recv(4))[0]
+        return json.loads(self._recv(n))
+
+    def _recv(self, n):
+        if n > len(self.buf):
+            self.buf = bytearray(n)
+        view = memoryview(self.buf)
+        got = 0
+        while got < n:
+            k = self.sock.recv_into(view[got:n])
+            if k == 0:
+                raise ConnectionResetError("the engine closed the connection")
+            got += k
+        return bytes(view[:n])
+
+    def close(self):
+        try:
+            self.sock.close()
+        except OSError:
+            pass
+
+
+class Engine:
+    """This process's link to the engine: a pool of connections, and which engine (pid) they reach."""
+
+    def __init__(self):
+        self.pid = os.getpid()
+        self.token = secrets.token_hex(8)
+        self.lock = threading.Lock()
+        self.idle = []
+        self.server_pid = None
+        self.generation = 0          # bumped when a new engine (or session) is reached: modules reload
+        self.process = None
+
+    def call(self, req):
+        """Sends one request and returns the reply; raises the engine's error as a Python exception."""
+        conn = self._acquire()
+        try:
+            reply = conn.request(req)
+        except socket.timeout:
+            conn.close()
+            raise EngineTimeoutError("no answer from the engine within %.0f s (op %s; SS2D_TIMEOUT to change)"
+                                     % (conn.sock.gettimeout(), req.get("op"))) from None
+        except (OSError, ValueError) as e:
+            conn.close()
+            self._forget()
+            raise EngineError("the engine went away during %s (%s); the next call starts a new one"
+                              % (req.get("op"), e)) from None
+        self.idle.append(conn)
+        if not reply.get("ok"):
+            raise_for(reply)
+        return reply
+
+    def _acquire(self):
+        try:
+            return self.idle.pop()
+        except IndexError:
+            return self._open()
+
+    def _forget(self):
+        with self.lock:
+            for c in self.idle:
+                c.close()
+            self.idle = []
+
+    def _open(self):
+        path = socket_path()
+        try:
+            conn = Connection(path, _timeout())
+        except (FileNotFoundError, ConnectionRefusedError):
+            conn = self._start(path)
+        hello = conn.request({"op": "hello", "pid": os.getpid(), "token": self.token})
+        if not hello.get("ok"):
+            conn.close()
+            raise_for(hello)
+        with self.lock:
+            if hello["pid"] != self.server_pid or hello.get("new_session"):
+                # another engine than before (first call, or the old one died), or our session there ended
+                # (every connection dropped): modules loaded before must load again
+                self.server_pid = hello["pid"]
+                self.generation += 1
+        return conn
+
+    def _start(self, path):
+        """Starts an engine unless another process just did (under a lock in the socket's folder)."""
+        with open(path.parent / "engine.lock", "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            try:
+                return Connection(path, _timeout())
+            except (FileNotFoundError, ConnectionRefusedError):
+                pass
+            cmd = engine_command() + ["serve", "--socket", str(path)]
+            log_path = path.parent / "engine.log"
+            with open(log_path, "ab") as log:
+                proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=log, stderr=log,
+                                        start_new_session=True, close_fds=True)
+            self.process = proc
+            deadline = time.monotonic() + float(os.environ.get("SS2D_START_TIMEOUT", "180"))
+            while True:
+                try:
+                    return Connection(path, _timeout())
+                except (FileNotFoundError, ConnectionRefusedError):
+                    pass
+                status = proc.poll()
+                if status is not None:
+                    raise EngineError("the engine (%s) exited with status %d before listening: %s"
+                                      % (" ".join(cmd), status, _tail(log_path)))
+                if time.monotonic() > deadline:
+                    raise EngineError("the engine (%s) did not listen on %s in time: %s" % (" ".join(cmd), path, _tail(log_path)))
+                time.sleep(0.02)
+
+
+def _tail(path, n=5):
+    try:
+        lines = Path(path).read_text(errors="replace").strip().splitlines()
+        return " | ".join(lines[-n:]) or "(no output)"
+    except OSError:
+        return "(no log)"
+
+
+_engine = None
+_engine_lock = threading.Lock()
+
+
+def engine():
+    global _engine
+    e = _engine
+    if e is None or e.pid != os.getpid():
+        with _engine_lock:
+            if _engine is None or _engine.pid != os.getpid():
+                _engine = Engine()  # after fork: the parent's connections are not ours
+            e = _engine
+    return e
+
+
+def call(req):
+    return engine().call(req)

@@ -1,0 +1,156 @@
+"""Modules with weights that stay in the engine between calls: SS2D, VSSBlock, VMamba."""
+
+import os
+import threading
+
+from . import _engine
+from ._refs import output, ref, shape_of, wrap
+
+
+def _state_dict(sd):
+    if hasattr(sd, "state_dict") and callable(sd.state_dict):
+        sd = sd.state_dict()          # an nn.Module
+    out = {}
+    for k, v in sd.items():
+        if hasattr(v, "is_cuda") and v.is_cuda:
+            v = v.detach().cpu()      # weights travel through host shared memory (one copy, at load)
+        out[k] = v
+    return out
+
+
+class _Module:
+    _kind = None
+
+    def __init__(self, state_dict=None, *, safetensors=None, prefix="", backend=None):
+        if (state_dict is None) == (safetensors is None):
+            raise ValueError("state_dict, safetensors: expected exactly one of them")
+        self._backend = backend
+        self._prefix = prefix
+        self._safetensors = None if safetensors is None else os.path.abspath(os.fspath(safetensors))
+        self._dict = None if state_dict is None else _state_dict(state_dict)
+        self._lock = threading.Lock()
+        self._handle = None
+        self._generation = None
+        self._keep = []
+        self.info = {}
+        self._load()
+
+    @classmethod
+    def from_state_dict(cls, state_dict, prefix="", backend=None):
+        """From a state dict (or an nn.Module) under VMamba's parameter names; the configuration is inferred
+        from the shapes. Weights already in shared memory are used in place, others are copied there once."""
+        return cls(state_dict, prefix=prefix, backend=backend)
+
+    @classmethod
+    def from_safetensors(cls, path, prefix="", backend=None):
+        """From a safetensors file, which the engine maps itself (no copy of float32 weights)."""
+        return cls(safetensors=path, prefix=prefix, backend=backend)
+
+    def _load(self):
+        eng = _engine.engine()
+        req = {"op": "load", "kind": self._kind, "prefix": self._prefix}
+        if self._backend is not None:
+            req["backend"] = self._backend
+        keep = []
+        if self._safetensors is not None:
+            req["safetensors"] = self._safetensors
+        else:
+            req["tensors"] = {k: ref(v, k, keep) for k, v in self._dict.items()}
+        r = eng.call(req)
+        self._keep = keep              # the engine views these arrays: they live as long as the module
+        self._handle = r["handle"]
+        self._generation = eng.generation
+        self.info = r.get("info", {})
+
+    def _ensure(self):
+        eng = _engine.engine()
+        if self._generation != eng.generation or self._handle is None:
+            with self._lock:
+                if self._generation != eng.generation or self._handle is None:
+                    self._load()
+
+    def _run(self, x, what=None):
+        self._ensure()
+        keep = []
+        req = {"op": "run", "handle": self._handle, "inputs": {"x": ref(x, "x", keep)}}
+        if self._backend is not None:
+            req["backend"] = self._backend
+        if what is not None:
+            req["what"] = what
+        shapes = self._shapes(shape_of(x), what)
+        outs = []
+        req["outputs"] = {}
+        for i, s in enumerate(shapes):
+            r, a = output(s, x, keep)
+            req["outputs"]["out" if len(shapes) == 1 else "out%d" % i] = r
+            outs.append(a)
+        rep = _engine.call(req)
+        if self._generation != _engine.engine().generation:
+            raise RuntimeError("the engine restarted during the call; call again")
+        self.last_backend = rep.get("backend")
+        return [wrap(a, x) for a in outs]
+
+    def _shapes(self, xs, what):
+        return [xs]
+
+    def weights_changed(self):
+        """Say that weight arrays given to the module were changed in place (copies on a device refresh)."""
+        self._ensure()
+        _engine.call({"op": "touch", "handle": self._handle})
+
+    def close(self):
+        """Frees the weights in the engine (also done when the process exits)."""
+        h, self._handle = self._handle, None
+        if h is not None and self._generation == _engine.engine().generation:
+            try:
+                _engine.call({"op": "free", "handle": h})
+            except Exception:
+                pass
+        self._keep = []
+
+    def __call__(self, x):
+        return self._run(x)[0]
+
+    forward = __call__
+
+    def __del__(self):
+        try:
+            self.close()
+        except Exception:
+            pass
+
+
+class SS2D(_Module):
+    """VMamba's SS2D block (released ``v05_noz`` path): ``x (batch, d_model, H, W)`` to the same shape."""
+    _kind = "ss2d"
+
+
+class VSSBlock(_Module):
+    """VMamba's VSS block (norm, SS2D, residual, norm2, MLP, residual): ``x (batch, d_model, H, W)``."""
+    _kind = "vss_block"
+
+
+class VMamba(_Module):
+    """A whole VMamba classification network from its state dict (configuration inferred from the shapes):
+    ``model(x)`` / ``logits(x)`` for ``x (batch, 3, H, W)`` gives ``(batch, num_classes)``; ``features(x)``
+    the four stage maps."""
+    _kind = "vmamba"
+
+    def logits(self, x):
+        return self._run(x, "logits")[0]
+
+    def features(self, x):
+        return self._run(x, "features")
+
+    def __call__(self, x):
+        return self.logits(x)
+
+    forward = __call__
+
+    def _shapes(self, xs, what):
+        if len(xs) != 4:
+            return [xs]                 # the engine rejects x by name
+        if what == "features":
+            r = _engine.call({"op": "plan", "handle": self._handle, "what": "features", "x_shape": list(xs)})
+            return [tuple(s) for s in r["shapes"]]
+        return [(xs[0], self.info.get("num_classes", 0))]

@@ -1,0 +1,151 @@
+"""Tensors in and out: numpy, torch and pyarrow values as references to shared memory, and back.
+
+An input already in this process's shared memory (made by ``ss2d.empty``/``ss2d.shared``, or an output
+of an earlier call, or any view of those) is sent as a reference: no copy. Anything else is copied once
+into a shared block for the call (counted in ``ss2d.stats()``), as is a dtype other than float32 (the
+engine computes in float32) and a non-contiguous view. Outputs are blocks of shared memory the engine
+writes into; they come back as views of the input's type, never copied.
+"""
+
+import base64
+import os
+import threading
+
+import numpy as np
+
+from . import _shm
+
+_counts = {"copies_in": 0, "bytes_copied_in": 0, "outputs": 0}
+_counts_lock = threading.Lock()
+_POISON = bool(os.environ.get("SS2D_POISON"))
+
+
+def counts():
+    return dict(_counts)
+
+
+def _count_copy(nbytes):
+    with _counts_lock:
+        _counts["copies_in"] += 1
+        _counts["bytes_copied_in"] += nbytes
+
+
+def kind_of(x):
+    """numpy, torch, cuda (a torch CUDA tensor), arrow_tensor, arrow_fst (a fixed_shape_tensor array), other."""
+    if isinstance(x, np.ndarray):
+        return "numpy"
+    mod = type(x).__module__ or ""
+    if mod.startswith("torch"):
+        return "cuda" if x.is_cuda else "torch"
+    if mod.startswith("pyarrow"):
+        import pyarrow as pa
+        if isinstance(x, pa.Tensor):
+            return "arrow_tensor"
+        if isinstance(x, pa.ExtensionArray) and getattr(x.type, "extension_name", "") == "arrow.fixed_shape_tensor":
+            return "arrow_fst"
+    return "other"
+
+
+def _numpy(x, kind, name):
+    if kind == "numpy":
+        return x
+    if kind == "torch":
+        import torch
+        if x.dtype != torch.float32:
+            if not x.is_floating_point():
+                raise ValueError("%s: expected floating-point values (float32 is used as is), found %s" % (name, x.dtype))
+            _count_copy(x.numel() * 4)
+            x = x.float()
+        return x.detach().resolve_conj().numpy()
+    if kind == "arrow_tensor":
+        return x.to_numpy()
+    if kind == "arrow_fst":
+        return x.to_numpy_ndarray()
+    return np.asarray(x)
+
+
+def ref_of_block(arr):
+    """The reference of an array that views a whole pool block (an output)."""
+    b = arr.base
+    return {"seg": b.segment.id, "fd": b.segment.fd, "size": b.segment.size, "off": b.offset,
+            "shape": list(arr.shape), "dtype": "float32"}
+
+
+def ref(x, name, keep):
+    """The wire reference of input ``x``; temporaries that must live until the reply go into ``keep``."""
+    if x is None:
+        return None
+    kind = kind_of(x)
+    if kind == "cuda":
+        return cuda_ref(x, name, keep)
+    a = _numpy(x, kind, name)
+    if a.dtype != np.float32:
+        if a.dtype.kind != "f":
+            raise ValueError("%s: expected floating-point values (float32 is used as is), found %s" % (name, a.dtype))
+    pool = _shm.pool()
+    loc = pool.locate(a.ctypes.data, a.nbytes) if a.dtype == np.float32 and a.flags.c_contiguous else None
+    if loc is None:
+        b = pool.array(a.shape, np.float32)
+        np.copyto(b, a, casting="same_kind")
+        _count_copy(b.nbytes)
+        keep.append(b)
+        loc = (b.base.segment, b.base.offset)
+    else:
+        keep.append(a)
+    seg, off = loc
+    return {"seg": seg.id, "fd": seg.fd, "size": seg.size, "off": off, "shape": list(a.shape), "dtype": "float32"}
+
+
+def output(shape, like, keep):
+    """(wire reference, array) of a new output of ``shape`` in shared memory, or on the CUDA device of ``like``."""
+    if kind_of(like) == "cuda":
+        import torch
+        t = torch.empty(tuple(int(d) for d in shape), dtype=torch.float32, device=like.device)
+        return cuda_ref(t, "out", keep), t
+    arr = _shm.pool().array(tuple(int(d) for d in shape), np.float32)
+    if _POISON:
+        arr.fill(np.nan)
+    with _counts_lock:
+        _counts["outputs"] += 1
+    return ref_of_block(arr), arr
+
+
+def wrap(arr, like):
+    """``arr`` (a shared numpy array, or a CUDA tensor) as the type of ``like``, without a copy."""
+    kind = kind_of(like)
+    if kind in ("torch", "cuda"):
+        import torch
+        return arr if kind == "cuda" else torch.from_numpy(arr)
+    if kind == "arrow_tensor":
+        import pyarrow as pa
+        return pa.Tensor.from_numpy(arr)
+    if kind == "arrow_fst":
+        import pyarrow as pa
+        return pa.FixedShapeTensorArray.from_numpy_ndarray(arr)
+    return arr
+
+
+def shape_of(x):
+    kind = kind_of(x)
+    if kind in ("numpy", "torch", "cuda", "arrow_tensor"):
+        return tuple(int(d) for d in x.shape)
+    if kind == "arrow_fst":
+        return (len(x),) + tuple(x.type.shape)
+    return np.shape(x)
+
+
+def cuda_ref(t, name, keep):
+    """A CUDA tensor as a CUDA IPC memory handle (the one torch.multiprocessing exports), after PyTorch's
+    current stream has finished the work queued on it: the engine's stream then reads settled memory."""
+    import torch
+    if t.dtype != torch.float32:
+        raise ValueError("%s: expected float32 CUDA values, found %s" % (name, t.dtype))
+    if not t.is_contiguous():
+        t = t.contiguous()
+    keep.append(t)
+    torch.cuda.current_stream(t.device).synchronize()
+    storage = t.untyped_storage()
+    device, handle, storage_bytes, storage_offset = storage._share_cuda_()[:4]
+    return {"cuda": {"handle": base64.b64encode(handle).decode(), "device": device, "storage_bytes": storage_bytes,
+                     "offset": storage_offset + t.storage_offset() * t.element_size()},
+            "shape": list(t.shape), "dtype": "float32"}
