@@ -95,7 +95,7 @@ public final class EngineServer implements AutoCloseable {
                 }
                 connections.incrementAndGet();
                 lastActivity = System.currentTimeMillis();
-                Thread.ofVirtual().name("ss2d-serve-connection").start(() -> {
+                Thread.ofPlatform().daemon().name("ss2d-serve-connection").start(() -> {
                     try {
                         new Connection(this, c).run();
                     } finally {
