@@ -141,6 +141,12 @@ class Engine:
             raise_for(reply)
         return reply
 
+    def connected_generation(self):
+        """The generation after making sure one connection is open (so a restarted engine is noticed first)."""
+        if not self.idle:
+            self.idle.append(self._open())
+        return self.generation
+
     def _acquire(self):
         try:
             return self.idle.pop()
@@ -155,11 +161,21 @@ class Engine:
 
     def _open(self):
         path = socket_path()
-        try:
-            conn = Connection(path, _timeout())
-        except (FileNotFoundError, ConnectionRefusedError):
-            conn = self._start(path)
-        hello = conn.request({"op": "hello", "pid": os.getpid(), "token": self.token})
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                conn = Connection(path, _timeout())
+            except (FileNotFoundError, ConnectionRefusedError):
+                conn = self._start(path)
+            try:
+                hello = conn.request({"op": "hello", "pid": os.getpid(), "token": self.token})
+                break
+            except (OSError, ValueError) as e:
+                # an engine killed a moment ago can still accept before its socket goes: try again shortly
+                conn.close()
+                if time.monotonic() > deadline:
+                    raise EngineError("the engine at %s did not answer hello (%s)" % (path, e)) from None
+                time.sleep(0.05)
         if not hello.get("ok"):
             conn.close()
             raise_for(hello)

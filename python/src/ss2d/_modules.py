@@ -64,7 +64,7 @@ class _Module:
 
     def _ensure(self):
         eng = _engine.engine()
-        if self._generation != eng.generation or self._handle is None:
+        if self._generation != eng.connected_generation() or self._handle is None:
             with self._lock:
                 if self._generation != eng.generation or self._handle is None:
                     self._load()
