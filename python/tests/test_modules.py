@@ -26,6 +26,7 @@ def test_blocks_from_state_dict_match_pytorch(name, cls):
 
 def test_ss2d_from_safetensors_equals_state_dict_and_torch_in_torch_out(tmp_path):
     torch = pytest.importorskip("torch")
+    pytest.importorskip("safetensors")
     from safetensors.numpy import save_file
     _, c = golden(REPO / "conformance" / "golden" / "ss2d_d16_n16_r1_bias_4x4.arrow")
     sd = _dict(c, {"x", "out"})
