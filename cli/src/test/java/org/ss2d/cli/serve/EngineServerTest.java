@@ -1,0 +1,150 @@
+package org.ss2d.cli.serve;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import java.io.IOException;
+import java.net.StandardProtocolFamily;
+import java.net.UnixDomainSocketAddress;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.channels.SocketChannel;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.ss2d.validate.Ss2dArgumentException;
+
+/**
+ * The engine server without a Python client: who may bind where, the frame protocol, and requests that are
+ * wrong (before hello, unknown op, a tensor reference outside its segment, a CUDA reference). The shared-memory
+ * path itself is exercised end to end by the Python suite (python/tests), which owns memfds.
+ */
+class EngineServerTest {
+    private static final ObjectMapper JSON = new ObjectMapper();
+
+    @TempDir
+    Path tmp;
+    private Path dir;
+    private EngineServer server;
+    private Thread serving;
+
+    @BeforeEach
+    void start() throws IOException {
+        dir = Files.createDirectory(tmp.resolve("private"), PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rwx------")));
+        server = EngineServer.bind(dir.resolve("engine.sock"), 0);
+        serving = Thread.ofPlatform().daemon().start(() -> {
+            try {
+                server.serve();
+            } catch (IOException e) {
+                throw new RuntimeException(e);
+            }
+        });
+    }
+
+    @AfterEach
+    void stop() throws Exception {
+        server.close();
+        serving.join(5000);
+        assertFalse(serving.isAlive(), "the server stops when closed");
+    }
+
+    @Test
+    void aFolderOthersCanEnterIsRefused() throws IOException {
+        Path open = Files.createDirectory(tmp.resolve("open"), PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rwxr-xr-x")));
+        Ss2dArgumentException e = assertThrows(Ss2dArgumentException.class, () -> EngineServer.bind(open.resolve("s.sock"), 0));
+        assertTrue(e.getMessage().startsWith("--socket: expected a folder owned by"), e.getMessage());
+        assertTrue(e.getMessage().contains("rwxr-xr-x"), e.getMessage());
+    }
+
+    @Test
+    void aSecondEngineOnTheSameSocketIsRefused() {
+        Ss2dArgumentException e = assertThrows(Ss2dArgumentException.class, () -> EngineServer.bind(dir.resolve("engine.sock"), 0));
+        assertTrue(e.getMessage().contains("already listens"), e.getMessage());
+    }
+
+    @Test
+    void theSocketIsTheOwnersOnly() throws IOException {
+        assertEquals("rw-------", PosixFilePermissions.toString(Files.getPosixFilePermissions(dir.resolve("engine.sock"))));
+    }
+
+    @Test
+    void requestsAreAnsweredAndErrorsAreOneLineWithTheirKind() throws IOException {
+        try (SocketChannel c = connect()) {
+            JsonNode before = ask(c, "{\"op\":\"cross_scan\",\"inputs\":{}}");
+            assertEquals("argument", before.path("kind").asText(), before.toString());
+            assertTrue(before.path("message").asText().contains("hello first"), before.toString());
+
+            JsonNode hello = ask(c, "{\"op\":\"hello\",\"pid\":" + ProcessHandle.current().pid() + ",\"token\":\"t\"}");
+            assertTrue(hello.path("ok").asBoolean() && hello.path("new_session").asBoolean(), hello.toString());
+            assertEquals(ProcessHandle.current().pid(), hello.path("pid").asLong());
+
+            JsonNode unknown = ask(c, "{\"op\":\"frobnicate\"}");
+            assertEquals("argument", unknown.path("kind").asText());
+            assertTrue(unknown.path("message").asText().startsWith("op: expected one of hello"), unknown.toString());
+
+            JsonNode outside = ask(c, "{\"op\":\"cross_scan\",\"inputs\":{\"x\":{\"seg\":1,\"fd\":0,\"size\":64,\"off\":32,"
+                    + "\"shape\":[1,1,4,4],\"dtype\":\"float32\"}},\"outputs\":{}}");
+            assertEquals("argument", outside.path("kind").asText());
+            assertTrue(outside.path("message").asText().startsWith("x: expected a float32(1, 1, 4, 4) inside its segment"), outside.toString());
+
+            JsonNode f16 = ask(c, "{\"op\":\"cross_scan\",\"inputs\":{\"x\":{\"seg\":1,\"fd\":0,\"size\":64,\"off\":0,"
+                    + "\"shape\":[1],\"dtype\":\"float16\"}},\"outputs\":{}}");
+            assertTrue(f16.path("message").asText().startsWith("x: expected float32 values"), f16.toString());
+
+            JsonNode cuda = ask(c, "{\"op\":\"cross_scan\",\"inputs\":{\"x\":{\"cuda\":{\"handle\":\"AA==\"},\"shape\":[1,1,2,2],"
+                    + "\"dtype\":\"float32\"}},\"outputs\":{}}");
+            assertEquals("unsupported", cuda.path("kind").asText(), cuda.toString());
+
+            JsonNode stats = ask(c, "{\"op\":\"stats\"}");
+            assertEquals(1, stats.path("sessions").asLong());
+            assertEquals(0, stats.path("segments").asLong(), "a reference refused before mapping maps nothing");
+        }
+        waitForSessions(0);
+    }
+
+    @Test
+    void anOversizedFrameClosesOnlyThatConnection() throws IOException {
+        try (SocketChannel bad = connect()) {
+            ByteBuffer b = ByteBuffer.allocate(4).order(ByteOrder.LITTLE_ENDIAN).putInt(Integer.MAX_VALUE).flip();
+            bad.write(b);
+            assertEquals(-1, bad.read(ByteBuffer.allocate(1)), "the server hangs up");
+        }
+        try (SocketChannel good = connect()) {
+            assertTrue(ask(good, "{\"op\":\"ping\"}").path("ok").asBoolean());
+        }
+    }
+
+    private void waitForSessions(long n) {
+        long deadline = System.nanoTime() + 5_000_000_000L;
+        while (server.stats().get("sessions") != n) {
+            assertTrue(System.nanoTime() < deadline, "sessions: " + server.stats());
+            Thread.onSpinWait();
+        }
+    }
+
+    private SocketChannel connect() throws IOException {
+        SocketChannel c = SocketChannel.open(StandardProtocolFamily.UNIX);
+        c.connect(UnixDomainSocketAddress.of(dir.resolve("engine.sock")));
+        return c;
+    }
+
+    private static JsonNode ask(SocketChannel c, String json) throws IOException {
+        byte[] body = json.getBytes(StandardCharsets.UTF_8);
+        ByteBuffer out = ByteBuffer.allocate(4 + body.length).order(ByteOrder.LITTLE_ENDIAN).putInt(body.length).put(body).flip();
+        while (out.hasRemaining()) c.write(out);
+        ByteBuffer head = ByteBuffer.allocate(4).order(ByteOrder.LITTLE_ENDIAN);
+        while (head.hasRemaining()) if (c.read(head) < 0) throw new IOException("closed");
+        ByteBuffer reply = ByteBuffer.allocate(head.flip().getInt());
+        while (reply.hasRemaining()) if (c.read(reply) < 0) throw new IOException("closed");
+        return JSON.readTree(reply.array());
+    }
+}
