@@ -65,3 +65,21 @@ def test_a_client_killed_mid_call_leaves_nothing_behind():
         assert time.monotonic() < deadline, "the killed client's session was never closed: %s vs %s" % (now, base)
         time.sleep(0.05)
     assert _call(3).shape[0] == 2, "the engine still serves"
+
+
+def test_a_forked_child_gets_its_own_session_and_memory():
+    want = _call(5)
+    r, w = os.pipe()
+    pid = os.fork()
+    if pid == 0:                                     # the child: the parent's connections and pool are not its own
+        ok = 0
+        try:
+            ok = int(np.array_equal(_call(5), want) and ss2d.stats()["segments"] == 1)
+        finally:
+            os.write(w, bytes([ok]))
+            os._exit(0)
+    os.close(w)
+    got = os.read(r, 1)
+    os.waitpid(pid, 0)
+    assert got == b"\x01", "the forked child's call failed or disagreed"
+    assert np.array_equal(_call(5), want), "the parent still works after the fork"

@@ -231,12 +231,21 @@ _engine_lock = threading.Lock()
 def engine():
     global _engine
     e = _engine
-    if e is None or e.pid != os.getpid():
+    if e is None:
         with _engine_lock:
-            if _engine is None or _engine.pid != os.getpid():
-                _engine = Engine()  # after fork: the parent's connections are not ours
+            if _engine is None:
+                _engine = Engine()
             e = _engine
     return e
+
+
+def _after_fork():
+    # The parent's connections (and its session in the engine) are not the child's: start afresh.
+    global _engine, _engine_lock
+    _engine, _engine_lock = None, threading.Lock()
+
+
+os.register_at_fork(after_in_child=_after_fork)
 
 
 def call(req):

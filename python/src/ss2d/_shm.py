@@ -13,6 +13,7 @@ rounding up costs address space, not memory.
 
 import collections
 import ctypes
+import math
 import mmap
 import os
 import threading
@@ -70,7 +71,7 @@ class Pool:
     def array(self, shape, dtype=np.float32):
         """A new numpy array in shared memory (contents undefined)."""
         dtype = np.dtype(dtype)
-        n = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+        n = math.prod(shape) * dtype.itemsize
         cap = max(_MIN_BLOCK, 1 << max(0, (n - 1).bit_length()))
         free = self._free[cap]
         try:
@@ -92,8 +93,8 @@ class Pool:
             return seg, off
 
     def _release(self, seg, off, cap):
-        if os.getpid() == self._pid:
-            self._free[cap].append((seg, off))
+        # In a forked child this is the parent's pool, no longer used to cut blocks: the entry is harmless.
+        self._free[cap].append((seg, off))
 
     def locate(self, addr, nbytes):
         """(segment, offset) when ``[addr, addr + nbytes)`` lies inside one segment of this pool, else None."""
@@ -114,9 +115,18 @@ _pool_lock = threading.Lock()
 def pool():
     global _pool
     p = _pool
-    if p is None or p._pid != os.getpid():
+    if p is None:
         with _pool_lock:
-            if _pool is None or _pool._pid != os.getpid():
-                _pool = Pool()  # after fork the parent's segments stay mapped but are not ours to cut
+            if _pool is None:
+                _pool = Pool()
             p = _pool
     return p
+
+
+def _after_fork():
+    # The parent's segments stay mapped in the child, but cutting blocks from them would race the parent.
+    global _pool, _pool_lock
+    _pool, _pool_lock = None, threading.Lock()
+
+
+os.register_at_fork(after_in_child=_after_fork)
