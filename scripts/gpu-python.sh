@@ -3,8 +3,9 @@
 #   scripts/gpu-python.sh            (from the repository root, or an unpacked bundle with python/ beside it)
 # 1. pytest python/tests (tests marked cuda run when torch sees a GPU; the rest as in CI);
 # 2. per-call overhead (python/bench/overhead.py) on the cpu and cuda backends;
-# 3. ss2d.selective_scan against mamba's selective_scan_fn on S1..S5 (python/bench/gpu_vs_mamba.py; mamba must be
-#    importable: pip install --no-build-isolation <mamba source>; without it only ss2d is timed).
+# 3. ss2d.selective_scan against mamba's selective_scan_cuda on S1..S5 (python/bench/gpu_vs_mamba.py): set
+#    ANCHOR_MAMBA to the folder of mamba's built selective_scan_cuda module (as for gpu-e2e.sh's anchors);
+#    without it, mamba_ssm if installed, else only ss2d is timed.
 set -uo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 if [[ -z "${SS2D_ENGINE:-}" ]]; then
@@ -19,6 +20,6 @@ status=0
 (cd "$ROOT/python" && "$PY" -m pytest -q -rs -p no:cacheprovider tests) || status=1
 "$PY" "$ROOT/python/bench/overhead.py" --calls 20000 --backend cpu || status=1
 "$PY" "$ROOT/python/bench/overhead.py" --calls 5000 --backend cuda || status=1
-"$PY" "$ROOT/python/bench/gpu_vs_mamba.py" --reps 50 || status=1
+"$PY" "$ROOT/python/bench/gpu_vs_mamba.py" --reps 50 ${ANCHOR_MAMBA:+--module-dir "$ANCHOR_MAMBA"} || status=1
 "$PY" -c 'import sys; sys.path.insert(0, "'"$ROOT"'/python/src"); import ss2d; ss2d.shutdown()'
 exit $status

@@ -8,8 +8,10 @@ engine uploads inputs and downloads outputs: copies that the CUDA-tensor path wi
 around the Python call (the call blocks until the result is back, so this is its wall time), and checked
 against mamba's output (2 * 1e-4 of max|out|, the policy for backend against backend).
 
-    pip install --no-build-isolation ./mamba     # mamba's public source (selective_scan_cuda), if not installed
-    SS2D_ENGINE=dist/ss2d/bin/ss2d python3 python/bench/gpu_vs_mamba.py [--reps 50] [--shapes S1,S3]
+    SS2D_ENGINE=dist/ss2d/bin/ss2d python3 python/bench/gpu_vs_mamba.py --module-dir DIR [--reps 50] [--shapes S1,S3]
+
+DIR holds mamba's selective_scan_cuda module built from its public source (as for scripts/anchors/
+mamba_scan_times.py); without it, mamba_ssm's selective_scan_fn is used if installed, else only ss2d is timed.
 """
 
 import argparse
@@ -47,12 +49,18 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--reps", type=int, default=50)
     ap.add_argument("--shapes", default=",".join(SHAPES))
+    ap.add_argument("--module-dir", help="folder holding mamba's built selective_scan_cuda module")
     a = ap.parse_args()
-    try:
-        from mamba_ssm.ops.selective_scan_interface import selective_scan_fn
-    except ImportError as e:
-        selective_scan_fn = None
-        print("mamba: not importable (%s); only ss2d is timed" % e)
+    selective_scan_fn = None
+    if a.module_dir:
+        sys.path.insert(0, a.module_dir)
+        import selective_scan_cuda as ssc
+        selective_scan_fn = lambda u, dt, A, B, C, D, z, bias, sp: ssc.fwd(u, dt, A, B, C, D, z, bias, sp)[0]  # noqa: E731
+    else:
+        try:
+            from mamba_ssm.ops.selective_scan_interface import selective_scan_fn
+        except ImportError as e:
+            print("mamba: not importable (%s); only ss2d is timed" % e)
     g = torch.Generator(device="cuda").manual_seed(0)
     print("| shape (Bt, D, G, L, N) | mamba ms (CUDA tensors) | ss2d on CUDA tensors | ss2d ms (host shared, backend cuda) "
           "| mamba / ss2d | max rel diff |")
