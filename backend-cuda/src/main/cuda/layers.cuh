@@ -83,6 +83,15 @@ extern "C" __global__ void __launch_bounds__(256)
 ss2d_bias_act_cf(const float* x, const float* __restrict__ bias, float* out,
                  int64_t Bn, int64_t C, int64_t L, int64_t actKind) {
   const int64_t total = Bn * C * L;
+  if (total <= 0x7fffffff) {  // 32-bit index arithmetic: the 64-bit divisions dominated this kernel
+    const uint32_t n = (uint32_t)total, Lu = (uint32_t)L, Cu = (uint32_t)C;
+    for (uint32_t i = (uint32_t)ss2d::gtid(); i < n; i += (uint32_t)ss2d::gstride()) {
+      float v = x[i];
+      if (bias) v += __ldg(bias + (i / Lu) % Cu);
+      out[i] = ss2d::act(v, (int)actKind);
+    }
+    return;
+  }
   for (int64_t i = ss2d::gtid(); i < total; i += ss2d::gstride()) {
     float v = x[i];
     if (bias) v += __ldg(bias + (i / L) % C);

@@ -336,6 +336,14 @@ static void layers_correctness(bool small) {
       }
       char d2[160]; std::snprintf(d2, sizeof d2, "%s k=%lld act=%d bias=%d", det, (long long)k, act, hasBias);
       report("dwconv2d", relerr(dy.down(), r), 1e-5, d2);
+      for (int64_t R : {(int64_t)1, (int64_t)3, gr.H}) {  // bands of 1, 3 and all rows; 7 blocks walk the grid
+        if (R > gr.H || (R + k - 1) * gr.W > SS2D_DW_SMEM) continue;
+        dy.poison();
+        ss2d_dwconv2d_rows<<<7, 256>>>(dx.p, dw.p, hasBias ? db.p : nullptr, dy.p, gr.B, gr.C, gr.H, gr.W, k, R, act);
+        CK(cudaGetLastError()); CK(cudaDeviceSynchronize());
+        char d3[200]; std::snprintf(d3, sizeof d3, "%s rows=%lld", d2, (long long)R);
+        report("dwconv_rows", relerr(dy.down(), r), 1e-5, d3);
+      }
     }
     {
       std::vector<float> gam(gr.C), bet(gr.C);
@@ -382,6 +390,104 @@ static void layers_correctness(bool small) {
   }
 }
 
+// ---------------------------------------------------------------- a whole model's layers (model_layers.cuh)
+static void model_layers_correctness(bool small) {
+  struct G { int64_t B, C, H, W; };
+  std::vector<G> grids = {{2, 3, 7, 9}, {1, 5, 16, 16}, {2, 4, 33, 20}, {3, 9, 1, 1}};
+  if (!small) grids.push_back({4, 16, 56, 56});
+  for (auto gr : grids) {
+    const int64_t L = gr.H * gr.W, n = gr.B * gr.C * L;
+    char det[96]; std::snprintf(det, sizeof det, "B=%lld C=%lld H=%lld W=%lld", (long long)gr.B, (long long)gr.C, (long long)gr.H, (long long)gr.W);
+    std::vector<float> x(n); for (auto& v : x) v = frand(-1, 1);
+    Dev<float> dx(x);
+    const int64_t ksp[][3] = {{3, 2, 1}, {4, 4, 0}, {2, 2, 0}, {3, 1, 1}};
+    for (auto& q : ksp) {
+      const int64_t k = q[0], s = q[1], pad = q[2];
+      const int64_t OH = gr.H + 2 * pad < k ? 0 : (gr.H + 2 * pad - k) / s + 1, OW = gr.W + 2 * pad < k ? 0 : (gr.W + 2 * pad - k) / s + 1;
+      if (OH < 1 || OW < 1) continue;
+      const int64_t rows = gr.C * k * k, Lo = OH * OW;
+      Dev<float> dc(gr.B * rows * Lo);
+      dc.poison();
+      ss2d_im2col<<<256, 256>>>(dx.p, dc.p, gr.B, gr.C, gr.H, gr.W, k, s, pad, OH, OW);
+      CK(cudaGetLastError()); CK(cudaDeviceSynchronize());
+      std::vector<double> r(gr.B * rows * Lo);
+      for (int64_t b = 0; b < gr.B; ++b) for (int64_t c = 0; c < gr.C; ++c) for (int64_t ky = 0; ky < k; ++ky)
+        for (int64_t kx = 0; kx < k; ++kx) for (int64_t oy = 0; oy < OH; ++oy) for (int64_t ox = 0; ox < OW; ++ox) {
+          const int64_t iy = oy * s + ky - pad, ix = ox * s + kx - pad;
+          r[((b * rows + (c * k + ky) * k + kx) * OH + oy) * OW + ox] =
+              iy >= 0 && iy < gr.H && ix >= 0 && ix < gr.W ? x[((b * gr.C + c) * gr.H + iy) * gr.W + ix] : 0.0;
+        }
+      char d2[160]; std::snprintf(d2, sizeof d2, "%s k=%lld s=%lld pad=%lld", det, (long long)k, (long long)s, (long long)pad);
+      report("im2col", relerr(dc.down(), r), 0, d2);
+    }
+    {
+      const int64_t OH = (gr.H + 1) / 2, OW = (gr.W + 1) / 2, Lo = OH * OW;
+      Dev<float> dm(gr.B * 4 * gr.C * Lo);
+      dm.poison();
+      ss2d_patch_merge<<<256, 256>>>(dx.p, dm.p, gr.B, gr.C, gr.H, gr.W, OH, OW);
+      CK(cudaGetLastError()); CK(cudaDeviceSynchronize());
+      std::vector<double> r(gr.B * 4 * gr.C * Lo);
+      const int dyq[] = {0, 1, 0, 1}, dxq[] = {0, 0, 1, 1};
+      for (int64_t b = 0; b < gr.B; ++b) for (int q = 0; q < 4; ++q) for (int64_t c = 0; c < gr.C; ++c)
+        for (int64_t oy = 0; oy < OH; ++oy) for (int64_t ox = 0; ox < OW; ++ox) {
+          const int64_t iy = 2 * oy + dyq[q], ix = 2 * ox + dxq[q];
+          r[((b * 4 * gr.C + q * gr.C + c) * OH + oy) * OW + ox] = iy < gr.H && ix < gr.W ? x[((b * gr.C + c) * gr.H + iy) * gr.W + ix] : 0.0;
+        }
+      report("patch_merge", relerr(dm.down(), r), 0, det);
+    }
+    for (int variant = 0; variant < 3; ++variant) {  // 0: plain, 1: pre-bias + affine + GELU, 2: affine, in place, 2 blocks
+      std::vector<float> pre(gr.C), gam(gr.C), bet(gr.C);
+      for (auto& v : pre) v = frand(-1, 1);
+      for (auto& v : gam) v = frand(0.5, 1.5);
+      for (auto& v : bet) v = frand(-0.5, 0.5);
+      std::vector<float> xo = x; for (auto& v : xo) v += 3.0f;  // offset: tests the centred variance
+      Dev<float> dp(pre), dg(gam), dbt(bet), dxo(xo), dy(n);
+      dy.poison();
+      const int act = variant == 1 ? 2 : 0;
+      const int64_t tiles = gr.B * ((L + 31) / 32);
+      const unsigned blocks = variant == 2 ? 2 : (unsigned)std::min<int64_t>(tiles, 4096);
+      float* out = variant == 2 ? dxo.p : dy.p;
+      ss2d_layernorm_cf_ex<<<blocks, dim3(32, 8)>>>(dxo.p, variant == 1 ? dp.p : nullptr, variant ? dg.p : nullptr,
+                                                   variant ? dbt.p : nullptr, out, gr.B, gr.C, L, 1e-5f, act);
+      CK(cudaGetLastError()); CK(cudaDeviceSynchronize());
+      std::vector<double> r(n);
+      for (int64_t b = 0; b < gr.B; ++b) for (int64_t l = 0; l < L; ++l) {
+        auto in = [&](int64_t c) { return (double)xo[(b * gr.C + c) * L + l] + (variant == 1 ? pre[c] : 0.0); };
+        double m = 0, v = 0;
+        for (int64_t c = 0; c < gr.C; ++c) m += in(c);
+        m /= gr.C;
+        for (int64_t c = 0; c < gr.C; ++c) { double d = in(c) - m; v += d * d; }
+        v /= gr.C;
+        for (int64_t c = 0; c < gr.C; ++c) {
+          double y = (in(c) - m) / std::sqrt(v + 1e-5);
+          if (variant) y = y * gam[c] + bet[c];
+          if (act == 2) y = 0.5 * y * (1 + std::erf(y / std::sqrt(2.0)));
+          r[(b * gr.C + c) * L + l] = y;
+        }
+      }
+      char d2[160]; std::snprintf(d2, sizeof d2, "%s variant=%d blocks=%u", det, variant, blocks);
+      report("layernorm_ex", relerr(variant == 2 ? dxo.down() : dy.down(), r), 1e-4, d2);  // C=3 with close values: ill-conditioned
+    }
+    {
+      std::vector<float> z(n); for (auto& v : z) v = frand(-4, 4);
+      Dev<float> dz(z), dy(x);
+      ss2d_mul_silu<<<256, 256>>>(dy.p, dz.p, n);
+      CK(cudaGetLastError()); CK(cudaDeviceSynchronize());
+      std::vector<double> r(n); for (int64_t i = 0; i < n; ++i) r[i] = (double)x[i] * (z[i] / (1 + std::exp(-(double)z[i])));
+      report("mul_silu", relerr(dy.down(), r), 1e-6, det);
+    }
+    {
+      Dev<float> dp(gr.B * gr.C);
+      dp.poison();
+      ss2d_avg_pool<<<256, 256>>>(dx.p, dp.p, gr.B * gr.C, L);
+      CK(cudaGetLastError()); CK(cudaDeviceSynchronize());
+      std::vector<double> r(gr.B * gr.C, 0.0);
+      for (int64_t i = 0; i < gr.B * gr.C; ++i) { for (int64_t l = 0; l < L; ++l) r[i] += x[i * L + l]; r[i] /= L; }
+      report("avg_pool", relerr(dp.down(), r), 1e-6, det);
+    }
+  }
+}
+
 // ---------------------------------------------------------------- fatbin through the driver API
 static void fatbin_check(const char* path) {
   FILE* f = std::fopen(path, "rb");
@@ -392,8 +498,10 @@ static void fatbin_check(const char* path) {
   CUmodule mod; CUresult r = cuModuleLoadData(&mod, img.data());
   if (r != CUDA_SUCCESS) { const char* n; cuGetErrorName(r, &n); std::printf("FAIL  fatbin         cuModuleLoadData: %s\n", n); ++g_failures; return; }
   int found = 0;
-  const char* names[] = {"ss2d_cross_scan", "ss2d_cross_merge", "ss2d_dwconv2d", "ss2d_layernorm_cf", "ss2d_bias_act_cf", "ss2d_add", "ss2d_noop"};
-  std::vector<std::string> all(names, names + 7);
+  const char* names[] = {"ss2d_cross_scan", "ss2d_cross_merge", "ss2d_dwconv2d", "ss2d_layernorm_cf", "ss2d_bias_act_cf", "ss2d_add", "ss2d_noop",
+                         "ss2d_im2col", "ss2d_patch_merge", "ss2d_layernorm_cf_ex", "ss2d_mul_silu", "ss2d_avg_pool",
+                         "ss2d_dwconv2d_rows"};
+  std::vector<std::string> all(names, names + sizeof names / sizeof names[0]);
   for (auto& kv : scanKernels()) all.push_back(kv.first);
   for (auto& kv : statesKernels()) all.push_back(kv.first);
   for (auto& nm : all) { CUfunction fn; if (cuModuleGetFunction(&fn, mod, nm.c_str()) == CUDA_SUCCESS) ++found; else std::printf("FAIL  fatbin missing %s\n", nm.c_str()); }
@@ -487,6 +595,7 @@ int main(int argc, char** argv) {
   if (fatbin) { CK(cudaFree(0)); fatbin_check(fatbin); }
   scan_correctness(small);
   layers_correctness(small);
+  model_layers_correctness(small);
   if (!small) time_shapes(copy_gbps());
   std::printf("\n%d checks, %d failures\n", g_checks, g_failures);
   return g_failures ? 1 : 0;

@@ -30,19 +30,41 @@ final class Layers {
         }
     }
 
+    /** Shared-memory floats of {@code ss2d_dwconv2d_rows} (SS2D_DW_SMEM) and its largest kernel (SS2D_DW_MAXK). */
+    static final long DW_SMEM = 8192, DW_MAXK = 9;
+
+    /**
+     * Output rows per block of {@code ss2d_dwconv2d_rows} for a {@code h x w} plane, or 0 when its shared memory
+     * cannot hold {@code k} input rows (or k is above its limit) and the plain kernel runs instead.
+     */
+    static long dwconvBand(long h, long w, long k) {
+        if (k > DW_MAXK || k * w > DW_SMEM) return 0;
+        return Math.min(h, DW_SMEM / w - (k - 1));
+    }
+
     static void dwconv(CudaDevice dev, long x, long weight, long bias, long out, long b, long c, long h, long w,
                        long k, int act) {
+        long band = dwconvBand(h, w, k);
+        if (band > 0) {
+            long blocks = b * c * ((h + band - 1) / band);
+            try (Launch l = new Launch(11)) {
+                l.arg(x).arg(weight).arg(bias).arg(out).arg(b).arg(c).arg(h).arg(w).arg(k).arg(band).arg((long) act)
+                        .run(dev, "ss2d_dwconv2d_rows", Math.min(blocks, (long) dev.smCount * 64), 256, 1, 0);
+            }
+            return;
+        }
         try (Launch l = new Launch(10)) {
             l.arg(x).arg(weight).arg(bias).arg(out).arg(b).arg(c).arg(h).arg(w).arg(k).arg((long) act)
                     .run(dev, "ss2d_dwconv2d", gridFor(dev, b * c * h * w), 256, 1, 0);
         }
     }
 
+    /**
+     * LayerNorm2d of the blocks: {@link #layerNormEx} without pre-bias or activation (the block-per-32-pixels
+     * kernel; the thread-per-pixel {@code ss2d_layernorm_cf} ran 768 channels serially per thread at stage 4).
+     */
     static void layerNorm(CudaDevice dev, long x, long gamma, long beta, long out, long b, long c, long len) {
-        try (Launch l = new Launch(8)) {
-            l.arg(x).arg(gamma).arg(beta).arg(out).arg(b).arg(c).arg(len).arg(1e-5f)
-                    .run(dev, "ss2d_layernorm_cf", gridFor(dev, b * len), 256, 1, 0);
-        }
+        layerNormEx(dev, x, 0, gamma, beta, out, b, c, len, ACT_NONE);
     }
 
     static void biasAct(CudaDevice dev, long x, long bias, long out, long b, long c, long len, int act) {

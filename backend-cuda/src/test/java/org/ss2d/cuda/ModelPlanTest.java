@@ -122,4 +122,21 @@ class ModelPlanTest {
         org.junit.jupiter.api.Assertions.assertThrows(ArithmeticException.class,
                 () -> Ss2dBlock.ss2dBytes(s, false, 1L << 31, 1L << 31));
     }
+
+    /** The shared-memory depthwise convolution takes bands of rows that fit its 8192 floats, else the plain kernel. */
+    @Test
+    void depthwiseConvolutionBandsFitTheSharedMemory() {
+        assertEquals(56, Layers.dwconvBand(56, 56, 3), "VMamba-T stage 1: a whole plane per block");
+        assertEquals(8192 / 100 - 2, Layers.dwconvBand(200, 100, 3));
+        assertEquals(1, Layers.dwconvBand(9, 8192 / 3, 3), "exactly k rows fit");
+        assertEquals(0, Layers.dwconvBand(9, 8192 / 3 + 1, 3), "not even k rows: the plain kernel");
+        assertEquals(0, Layers.dwconvBand(9, 9, 11), "k above the kernel's limit");
+        for (long w = 1; w <= 3000; w += 37) {
+            for (long k = 1; k <= 9; k += 2) {
+                long r = Layers.dwconvBand(64, w, k);
+                if (r > 0) assertTrue((r + k - 1) * w <= Layers.DW_SMEM && r <= 64, "w=" + w + " k=" + k + " r=" + r);
+                else assertTrue(k * w > Layers.DW_SMEM, "w=" + w + " k=" + k);
+            }
+        }
+    }
 }
