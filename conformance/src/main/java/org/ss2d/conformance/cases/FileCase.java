@@ -145,6 +145,10 @@ public final class FileCase implements ConformanceCase {
                     shape = "u" + Shapes.format(s.args().u().shape());
                     dstate = s.args().A().rank() == 2 ? (int) s.args().A().dim(1) : 0;
                 }
+                case org.ss2d.interop.cases.BackwardCalls.ScanBackward s -> {
+                    shape = "u" + Shapes.format(s.args().u().shape());
+                    dstate = s.args().A().rank() == 2 ? (int) s.args().A().dim(1) : 0;
+                }
                 case OpCalls.CrossMerge m -> shape = "ys" + Shapes.format(m.ys().shape());
                 case OpCalls.CrossScan x -> shape = "x" + Shapes.format(x.x().shape());
                 case OpCalls.Ss2dBlock b -> {
@@ -228,6 +232,16 @@ public final class FileCase implements ConformanceCase {
                     ScanRef.Result r = ScanRef.run(ScanRef.Problem.of(a, sh));
                     m.put("out", r.out());
                     if (a.returnLastState()) m.put("last_state", r.lastState());
+                }
+                case org.ss2d.interop.cases.BackwardCalls.ScanBackward s -> {
+                    ScanArgs a = s.args();
+                    ScanShape sh = Validator.selectiveScanBackward(a, s.dout(), s.dLastState(), ANY, null);
+                    // the oracle keeps a gradient per input in float64 (u-sized ones dominate)
+                    org.ss2d.validate.MemoryBudget.checkHost("selective_scan_backward (float64 reference)", "gradients",
+                            org.ss2d.validate.MemoryBudget.product(sh.batch(), sh.dim(), sh.seqlen(), 8, 4));
+                    double[][] g = org.ss2d.reference.ScanBackwardRef.run(ScanRef.Problem.of(a, sh), Doubles.of(s.dout()),
+                            s.dLastState() == null ? null : Doubles.of(s.dLastState())).inOrder();
+                    for (int i = 0; i < g.length; i++) if (g[i] != null) m.put(org.ss2d.ops.ScanGrads.NAMES[i], g[i]);
                 }
                 case OpCalls.CrossScan x -> {
                     Validator.crossScan(x.x(), ANY);

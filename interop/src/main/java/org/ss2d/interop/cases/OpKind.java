@@ -17,7 +17,8 @@ public enum OpKind {
     SS2D("ss2d", OpCalls.Ss2dBlock::of),
     VSS_BLOCK("vss_block", OpCalls.VssBlock::of),
     VMAMBA("vmamba", ModelCalls.VMamba::of),
-    PREPROCESS_IMAGE("preprocess_image", ModelCalls.PreprocessImage::of);
+    PREPROCESS_IMAGE("preprocess_image", ModelCalls.PreprocessImage::of),
+    SELECTIVE_SCAN_BACKWARD("selective_scan_backward", BackwardCalls.ScanBackward::of);
 
     /** Reads and checks one kind's inputs and options; throws {@link Ss2dArgumentException} naming the column or option. */
     @FunctionalInterface

@@ -1,0 +1,54 @@
+package org.ss2d.interop.cases;
+
+import java.util.LinkedHashMap;
+import java.util.Map;
+import org.ss2d.Ss2d;
+import org.ss2d.ops.ScanArgs;
+import org.ss2d.ops.ScanGrads;
+import org.ss2d.tensor.Tensor;
+import org.ss2d.tensor.TensorScope;
+
+/** The runners of the backward kinds: the forward's columns and options, plus the incoming gradients. */
+public final class BackwardCalls {
+    private BackwardCalls() {}
+
+    /**
+     * {@code selective_scan_backward}: the columns and options of {@code selective_scan}, plus {@code dout}
+     * (batch, dim, seqlen) and the optional {@code dlast_state} (batch, dim, dstate); results {@code grad.<name>}
+     * for every input column the forward has, each shaped as its input.
+     */
+    public record ScanBackward(ScanArgs args, Tensor dout, Tensor dLastState) implements OpCall {
+        static ScanBackward of(CaseFile f) {
+            ScanArgs a = OpCalls.Scan.of(f).args();
+            return new ScanBackward(a, f.tensor("dout"), f.optional("dlast_state"));
+        }
+
+        @Override
+        public OpKind kind() {
+            return OpKind.SELECTIVE_SCAN_BACKWARD;
+        }
+
+        @Override
+        public Map<String, Tensor> run(Ss2d ss, TensorScope scope) {
+            Tensor[] g = ss.selectiveScanBackward(scope, args, dout, dLastState).tensors();
+            Map<String, Tensor> m = new LinkedHashMap<>();
+            for (int i = 0; i < g.length; i++) if (g[i] != null) m.put(ScanGrads.NAMES[i], g[i]);
+            return m;
+        }
+
+        @Override
+        public Map<String, long[]> outputShapes() {
+            Tensor[] in = args.tensors();
+            Map<String, long[]> m = new LinkedHashMap<>();
+            for (int i = 0; i < in.length; i++) if (in[i] != null) m.put(ScanGrads.NAMES[i], in[i].shape());
+            return m;
+        }
+
+        @Override
+        public void runInto(Ss2d ss, Map<String, Tensor> outputs) {
+            Tensor[] g = new Tensor[ScanGrads.NAMES.length];
+            for (int i = 0; i < g.length; i++) g[i] = outputs.get(ScanGrads.NAMES[i]);
+            ss.selectiveScanBackwardInto(args, dout, dLastState, ScanGrads.of(g));
+        }
+    }
+}
