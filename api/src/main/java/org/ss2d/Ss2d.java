@@ -205,6 +205,25 @@ public final class Ss2d {
         };
     }
 
+    /**
+     * Backward of {@link #crossScan}: the gradient of x from the gradient {@code dys (batch, 4, C, h*w)} of its four
+     * routes. CrossScan is a linear map whose adjoint is {@link #crossMerge}, so this is that op on {@code dys}
+     * (a pixel's gradient is the sum of its four route entries); failures as {@link #crossMerge}, naming
+     * {@code ys}.
+     */
+    public Tensor crossScanBackward(TensorScope scope, Tensor dys, long h, long w) {
+        return crossMerge(scope, dys, h, w);
+    }
+
+    /**
+     * Backward of {@link #crossMerge}: the gradient of its four route inputs from {@code dout (batch, C, H, W)},
+     * which is {@link #crossScan} of {@code dout} (each route entry receives its pixel's gradient); failures as
+     * {@link #crossScan}, naming {@code x}.
+     */
+    public Tensor crossMergeBackward(TensorScope scope, Tensor dout) {
+        return crossScan(scope, dout);
+    }
+
     // ------------------------------------------------------------------ blocks
 
     /**
