@@ -137,6 +137,37 @@ class MainTest {
     }
 
     @Test
+    void selectiveScanBackwardRunsOnTheCpuAndMatchesTheFacade() throws IOException {
+        Path c = dir.resolve("scan-bwd.arrow");
+        Map<String, Tensor> cols = new LinkedHashMap<>();
+        cols.put("u", RandomWeights.gaussian(scope, 11, 1.0, 2, 4, 9));
+        cols.put("delta", RandomWeights.uniform(scope, 12, -1, 1, 2, 4, 9));
+        cols.put("A", RandomWeights.uniform(scope, 13, -2, -0.1, 4, 3));
+        cols.put("B", RandomWeights.gaussian(scope, 14, 1.0, 2, 3, 9));
+        cols.put("C", RandomWeights.gaussian(scope, 15, 1.0, 4, 3));
+        cols.put("D", RandomWeights.gaussian(scope, 16, 1.0, 4));
+        cols.put("dout", RandomWeights.gaussian(scope, 17, 1.0, 2, 4, 9));
+        cols.put("dlast_state", RandomWeights.gaussian(scope, 18, 1.0, 2, 4, 3));
+        CaseFiles.writeCase(c, OpKind.SELECTIVE_SCAN_BACKWARD, CaseOptions.of(Map.of("delta_softplus", true)), cols, root);
+        Path out = dir.resolve("scan-bwd-out.arrow");
+        Result r = ss2d("run", c.toString(), "-o", out.toString(), "--backend", "cpu");
+        assertEquals(0, r.status(), r.err());
+        org.ss2d.ops.ScanArgs a = org.ss2d.ops.ScanArgs.builder(cols.get("u"), cols.get("delta"), cols.get("A"),
+                cols.get("B"), cols.get("C")).D(cols.get("D")).deltaSoftplus(true).build();
+        try (CaseFile res = CaseFile.open(scope, out);
+             org.ss2d.ops.ScanGrads want = Ss2d.on("cpu").selectiveScanBackward(scope, a, cols.get("dout"),
+                     cols.get("dlast_state"))) {
+            assertEquals(List.of("grad.u", "grad.delta", "grad.A", "grad.B", "grad.C", "grad.D"), res.columns());
+            Tensor[] w = want.tensors();
+            for (int i = 0; i < 6; i++) {
+                String name = org.ss2d.ops.ScanGrads.NAMES[i];
+                assertArrayEquals(w[i].toFloatArray(), res.tensor(name).toFloatArray(), "cpu selective_scan_backward " + name);
+            }
+        }
+        cols.values().forEach(Tensor::close);
+    }
+
+    @Test
     void missingColumnIsRejectedInOneLineWithoutAFile() {
         Path c = crossScanCase("x.arrow");
         Path out = dir.resolve("never.arrow");
