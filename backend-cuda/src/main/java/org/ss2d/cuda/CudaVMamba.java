@@ -19,10 +19,11 @@ import org.ss2d.tensor.Tensor;
 /**
  * A whole VMamba model on the device, channels-first throughout, every step queued on the backend's one
  * stream. The weights are uploaded once, when the model is built, into one device buffer (with
- * {@code -exp(A_logs)} of every block beside them). Activations live in two arenas kept between calls: one for the call (host staging, two
- * ping-pong activation buffers, im2col columns, pooled features), one for a block's intermediates (reused
- * by every block). Both are sized from the {@link ModelPlan} of the shape before its first call, so that
- * call allocates each arena once and later calls of that shape allocate nothing and, on device tensors,
+ * {@code -exp(A_logs)} of every block beside them). Activations live in two arenas kept between calls: one
+ * for the call (host staging, two ping-pong activation buffers, pooled features), one for scratch that is busy
+ * at one time (a block's intermediates, reused by every block; or the stem's hidden map and im2col columns; or
+ * a downsampling's columns). Both are sized from the {@link ModelPlan} of the shape before its first call, so
+ * that call allocates each arena once and later calls of that shape allocate nothing and, on device tensors,
  * never wait for the device.
  *
  * <p>Stem and downsampling convolutions are im2col + a cuBLAS GEMM: the GEMM does the FLOPs at cuBLAS's
@@ -43,7 +44,7 @@ final class CudaVMamba implements ModelRunner {
     /** Device address of {@code -exp(A_logs)} per A_logs tensor. */
     private final IdentityHashMap<Tensor, Long> negA = new IdentityHashMap<>();
     private final DeviceBuffer weightBuffer;
-    private final ScratchArena callArena, blockArena;
+    private final ScratchArena callArena, scratch;
     private ModelPlan plan;
     private boolean profiling;
     private final Map<String, Long> profileNs = new LinkedHashMap<>();
@@ -60,7 +61,7 @@ final class CudaVMamba implements ModelRunner {
         this.c = wt.config();
         this.staging = new HostStaging(dev);
         this.callArena = new ScratchArena(dev);
-        this.blockArena = new ScratchArena(dev);
+        this.scratch = new ScratchArena(dev);
         this.weightBuffer = upload();
         try {
             blocks = new Blk[VMambaConfig.STAGES][];
@@ -166,16 +167,16 @@ final class CudaVMamba implements ModelRunner {
             if (logits != null) stagingBytes += stagingBytes(logits);
             if (features != null) for (Tensor f : features) stagingBytes += stagingBytes(f);
             callArena.noteDemand(p.callBytes(stagingBytes));
-            blockArena.noteDemand(p.blockBytes());
+            scratch.noteDemand(p.scratchBytes());
             StepMarks marks = startProfile();
             try (Workspace ws = new Workspace(dev, callArena)) {
                 long xd = staging.input(x, ws);
                 long od = logits == null ? 0 : staging.output(logits, ws);
                 long[] fd = new long[VMambaConfig.STAGES];
                 if (features != null) for (int i = 0; i < fd.length; i++) fd[i] = staging.output(features.get(i), ws);
-                long bufA = ws.floats(p.actFloats()), bufB = ws.floats(p.actFloats()), cols = ws.floats(p.colsFloats());
+                long bufA = ws.floats(p.actFloats()), bufB = ws.floats(p.actFloats());
                 long pooled = p.pooledFloats() > 0 ? ws.floats(p.pooledFloats()) : 0;
-                forward(p, xd, bufA, bufB, cols, pooled, od, features == null ? null : fd);
+                forward(p, xd, bufA, bufB, pooled, od, features == null ? null : fd);
                 if (logits != null) staging.finish(logits, od);
                 if (features != null) for (int i = 0; i < fd.length; i++) staging.finish(features.get(i), fd[i]);
             } finally {
@@ -190,17 +191,17 @@ final class CudaVMamba implements ModelRunner {
 
     // ------------------------------------------------------------------ the network
 
-    private void forward(ModelPlan p, long x, long bufA, long bufB, long cols, long pooled, long logits, long[] features) {
+    private void forward(ModelPlan p, long x, long bufA, long bufB, long pooled, long logits, long[] features) {
         int b = p.batch();
         int[][] g = p.grids();
         long cur = bufA, other = bufB;
-        patchEmbed(p, x, bufA, bufB, cols);
+        patchEmbed(p, x, bufA);
         dev.mark("patch_embed");
         for (int i = 0; i < VMambaConfig.STAGES; i++) {
             int h = g[i][0], w = g[i][1];
             long len = (long) h * w;
             for (Blk k : blocks[i]) {
-                try (Workspace ws = new Workspace(dev, blockArena)) {
+                try (Workspace ws = new Workspace(dev, scratch)) {
                     VMambaBlock v = k.b();
                     Ss2dBlock.residual(dev, this::weight, this::negExpA, k.op(), k.zProj(), v.normWeight(), v.normBias(),
                             v.norm2Weight(), v.norm2Bias(), v.fc1Weight(), v.fc1Bias(), v.fc2Weight(), v.fc2Bias(),
@@ -221,7 +222,7 @@ final class CudaVMamba implements ModelRunner {
                 dev.mark("features");
             }
             if (i + 1 < VMambaConfig.STAGES) {
-                if (downsample(p, i, cur, other, cols)) {
+                if (downsample(p, i, cur, other)) {
                     long t = cur;
                     cur = other;
                     other = t;
@@ -241,30 +242,34 @@ final class CudaVMamba implements ModelRunner {
         }
     }
 
-    /** The stem into {@code bufA} ({@code bufB} holds v2's hidden map). */
-    private void patchEmbed(ModelPlan p, long x, long bufA, long bufB, long cols) {
+    /** The stem into {@code out}; v2's hidden map and the columns are in the scratch (no block runs yet). */
+    private void patchEmbed(ModelPlan p, long x, long out) {
         int b = p.batch();
         ModelPlan.Conv c0 = p.conv("patch_embed.0");
-        if (c.patchEmbed() == VMambaConfig.PatchEmbed.V1) {
-            conv(c0, b, x, p("patch_embed.0.weight"), bufA, cols);
-            Layers.layerNormEx(dev, bufA, p("patch_embed.0.bias"), p("patch_embed.2.weight"), p("patch_embed.2.bias"),
-                    bufA, b, c0.cout(), c0.outLen(), Layers.ACT_NONE);
-            return;
+        try (Workspace ws = new Workspace(dev, scratch)) {
+            long cols = ws.floats(p.colsFloats());
+            if (c.patchEmbed() == VMambaConfig.PatchEmbed.V1) {
+                conv(c0, b, x, p("patch_embed.0.weight"), out, cols);
+                Layers.layerNormEx(dev, out, p("patch_embed.0.bias"), p("patch_embed.2.weight"), p("patch_embed.2.bias"),
+                        out, b, c0.cout(), c0.outLen(), Layers.ACT_NONE);
+                return;
+            }
+            long hidden = ws.floats(p.stemFloats());
+            conv(c0, b, x, p("patch_embed.0.weight"), hidden, cols);
+            Layers.layerNormEx(dev, hidden, p("patch_embed.0.bias"), p("patch_embed.2.weight"), p("patch_embed.2.bias"),
+                    hidden, b, c0.cout(), c0.outLen(), Layers.ACT_GELU);
+            ModelPlan.Conv c5 = p.conv("patch_embed.5");
+            conv(c5, b, hidden, p("patch_embed.5.weight"), out, cols);
+            Layers.layerNormEx(dev, out, p("patch_embed.5.bias"), p("patch_embed.7.weight"), p("patch_embed.7.bias"), out,
+                    b, c5.cout(), c5.outLen(), Layers.ACT_NONE);
         }
-        conv(c0, b, x, p("patch_embed.0.weight"), bufB, cols);
-        Layers.layerNormEx(dev, bufB, p("patch_embed.0.bias"), p("patch_embed.2.weight"), p("patch_embed.2.bias"), bufB,
-                b, c0.cout(), c0.outLen(), Layers.ACT_GELU);
-        ModelPlan.Conv c5 = p.conv("patch_embed.5");
-        conv(c5, b, bufB, p("patch_embed.5.weight"), bufA, cols);
-        Layers.layerNormEx(dev, bufA, p("patch_embed.5.bias"), p("patch_embed.7.weight"), p("patch_embed.7.bias"), bufA,
-                b, c5.cout(), c5.outLen(), Layers.ACT_NONE);
     }
 
     /**
      * Stage {@code i}'s output in {@code cur} to stage {@code i+1}'s input; true when that is in {@code other}
      * (a convolution), false when back in {@code cur} (PatchMerging2D: gather into other, Linear back).
      */
-    private boolean downsample(ModelPlan p, int i, long cur, long other, long cols) {
+    private boolean downsample(ModelPlan p, int i, long cur, long other) {
         String pre = "layers." + i + ".downsample.";
         int b = p.batch(), cin = c.dim(i), cout = c.dim(i + 1);
         int[][] g = p.grids();
@@ -279,7 +284,9 @@ final class CudaVMamba implements ModelRunner {
             return false;
         }
         ModelPlan.Conv cv = p.conv(pre + "1");
-        conv(cv, b, cur, p(pre + "1.weight"), other, cols);
+        try (Workspace ws = new Workspace(dev, scratch)) { // the columns, in the scratch between two blocks
+            conv(cv, b, cur, p(pre + "1.weight"), other, ws.floats(p.colsFloats()));
+        }
         Layers.layerNormEx(dev, other, p(pre + "1.bias"), p(pre + "3.weight"), p(pre + "3.bias"), other, b, cout, len,
                 Layers.ACT_NONE);
         return true;
@@ -335,7 +342,7 @@ final class CudaVMamba implements ModelRunner {
     /** Device bytes this model holds: the weights' copy and the two arenas. */
     long deviceBytes() {
         synchronized (be) {
-            return weightBuffer.byteSize() + callArena.capacity() + blockArena.capacity();
+            return weightBuffer.byteSize() + callArena.capacity() + scratch.capacity();
         }
     }
 
@@ -351,7 +358,7 @@ final class CudaVMamba implements ModelRunner {
             if (!dev.isOpen()) return; // the backend closed first: its context, and every buffer, are gone
             dev.makeCurrent();
             RuntimeException failure = null;
-            for (Runnable r : new Runnable[] {callArena::reset, blockArena::reset,
+            for (Runnable r : new Runnable[] {callArena::reset, scratch::reset,
                     weightBuffer::free}) {
                 try {
                     r.run();

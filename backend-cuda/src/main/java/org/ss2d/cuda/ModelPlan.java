@@ -7,27 +7,30 @@ import org.ss2d.model.vmamba.VMambaConfig;
 /**
  * The device memory of one VMamba forward pass at one input shape, worked out on the host before anything
  * runs (no device needed; {@code ModelPlanTest} checks it): the geometry of every dense convolution, two
- * activation buffers that the layers ping-pong between, the im2col buffer, the head's pooled features and the
- * largest block workspace. The model primes its arenas with these sizes, so the first call of a shape
- * allocates each arena once and later calls of it allocate nothing.
+ * activation buffers that the stages ping-pong between, and the scratch that is busy at one time: a block's
+ * intermediates, or the stem's hidden map and im2col columns, or a downsampling's columns (they never overlap
+ * in time, so they share one arena). The model primes its arenas with these sizes, so the first call of a
+ * shape allocates each arena once and later calls of it allocate nothing.
  *
  * <p>The im2col buffer is at most one activation buffer (or one image's columns when a single image needs
  * more): a convolution whose columns for the whole batch would not fit runs over chunks of images, each an
  * im2col pass and a strided-batched GEMM. That keeps the stem's 3x3 convolution (432 rows per output pixel
- * at VMamba-T) from needing 4.5 activation maps of columns at batch 128.
+ * at VMamba-T) from needing 4.5 stage-0 maps of columns at batch 128.
  *
- * @param batch       images
- * @param height      input height
- * @param width       input width
- * @param grids       {@code [stage][H, W]} of the four stage maps
- * @param convs       the dense convolutions in running order: the stem's, then each downsampling's
- * @param actFloats   floats of each of the two activation buffers
- * @param colsFloats  floats of the im2col buffer
+ * @param batch        images
+ * @param height       input height
+ * @param width        input width
+ * @param grids        {@code [stage][H, W]} of the four stage maps
+ * @param convs        the dense convolutions in running order: the stem's, then each downsampling's
+ * @param actFloats    floats of each of the two activation buffers (the largest stage map, or PatchMerging2D's
+ *                     gather)
+ * @param stemFloats   floats of the v2 stem's hidden map (0 for v1), in the scratch
+ * @param colsFloats   floats of the im2col buffer, in the scratch
  * @param pooledFloats floats of the head's pooled features ({@code batch x dims[3]}; 0 without classifier)
- * @param blockBytes  the largest workspace of one block (scratch arena bytes)
+ * @param blockBytes   the largest workspace of one block
  */
-record ModelPlan(int batch, int height, int width, int[][] grids, List<Conv> convs, long actFloats, long colsFloats, long pooledFloats,
-                 long blockBytes) {
+record ModelPlan(int batch, int height, int width, int[][] grids, List<Conv> convs, long actFloats, long stemFloats,
+                 long colsFloats, long pooledFloats, long blockBytes) {
 
     /**
      * One dense convolution {@code (cin, h, w) -> (cout, oh, ow)}, kernel k, stride s, zero padding pad, run
@@ -52,7 +55,7 @@ record ModelPlan(int batch, int height, int width, int[][] grids, List<Conv> con
     static ModelPlan of(VMambaConfig c, int batch, int h, int w) {
         int[][] g = c.grids(h, w);
         List<Conv> convs = new ArrayList<>();
-        long act = 0;
+        long act = 0, stem = 0;
         if (c.patchEmbed() == VMambaConfig.PatchEmbed.V1) {
             int p = c.patchSize();
             convs.add(new Conv("patch_embed.0", c.inChans(), h, w, p, p, 0, g[0][0], g[0][1], c.dim(0), 0));
@@ -61,7 +64,7 @@ record ModelPlan(int batch, int height, int width, int[][] grids, List<Conv> con
             int h1 = (h + 2 - k) / s + 1, w1 = (w + 2 - k) / s + 1;
             convs.add(new Conv("patch_embed.0", c.inChans(), h, w, k, s, 1, h1, w1, c.stemHidden(), 0));
             convs.add(new Conv("patch_embed.5", c.stemHidden(), h1, w1, k, s, 1, g[0][0], g[0][1], c.dim(0), 0));
-            act = (long) c.stemHidden() * h1 * w1;
+            stem = Math.multiplyExact((long) c.stemHidden() * h1 * w1, batch);
         }
         long blockBytes = 0;
         for (int i = 0; i < VMambaConfig.STAGES; i++) {
@@ -90,7 +93,7 @@ record ModelPlan(int batch, int height, int width, int[][] grids, List<Conv> con
                     cv.cout(), chunk));
         }
         long pooled = c.hasClassifier() ? (long) batch * c.dim(3) : 0;
-        return new ModelPlan(batch, h, w, g, List.copyOf(chunked), act, cols, pooled, blockBytes);
+        return new ModelPlan(batch, h, w, g, List.copyOf(chunked), act, stem, cols, pooled, blockBytes);
     }
 
     /** The convolution of a parameter prefix ({@code patch_embed.0}, {@code layers.1.downsample.1}). */
@@ -102,12 +105,17 @@ record ModelPlan(int batch, int height, int width, int[][] grids, List<Conv> con
     /**
      * Bytes the per-call workspace takes from its arena, in the order the model asks: the host staging
      * ({@code stagingBytes}: the input and outputs given as host tensors, each a {@link #piece}), the two activation
-     * buffers, the columns and the pooled features.
+     * buffers and the pooled features.
      */
     long callBytes(long stagingBytes) {
-        long bytes = stagingBytes + 2 * piece(actFloats) + piece(colsFloats);
+        long bytes = stagingBytes + 2 * piece(actFloats);
         if (pooledFloats > 0) bytes += piece(pooledFloats);
         return bytes;
+    }
+
+    /** Bytes of the scratch arena: a block's workspace, or the stem's hidden map and the columns. */
+    long scratchBytes() {
+        return Math.max(blockBytes, (stemFloats > 0 ? piece(stemFloats) : 0) + piece(colsFloats));
     }
 
     /** An arena piece of {@code floats} float32s: bytes rounded up to the arena's alignment. */

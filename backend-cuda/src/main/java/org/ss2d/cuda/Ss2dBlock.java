@@ -23,8 +23,8 @@ final class Ss2dBlock {
     /**
      * Device bytes of the intermediates {@link #forward} ({@code mlpRatio} 0) or {@link #vss} takes from its workspace
      * over {@code batch x len} pixels, each piece aligned as the arena aligns it; saturates instead of overflowing.
-     * Kept beside the two methods: a new {@code ws.floats} there must be counted here
-     * ({@code Ss2dBlockBytesTest} walks the methods against a counting workspace).
+     * Kept beside the two methods: a new {@code ws.floats} there must be counted here (and in {@link #ss2dBytes} /
+     * {@link #residualBytes}, which {@code ModelPlanTest} checks against this).
      */
     static long workspaceBytes(SS2DConfig c, double mlpRatio, long batch, long len) {
         long plane = MemoryBudget.product(c.dInner(), len);
@@ -33,8 +33,9 @@ final class Ss2dBlock {
         bytes = piece(bytes, 3, batch, SS2DConfig.ROUTES, plane);                 // xs, dts, ys
         bytes = piece(bytes, 1, batch, SS2DConfig.ROUTES, c.xProjRows(), len);    // x_dbl
         if (mlpRatio > 0) {
-            bytes = piece(bytes, 3, batch, c.dModel(), len);                      // xn, s, x1
-            bytes = piece(bytes, 1, batch, VSSWeights.hidden(c, mlpRatio), len);  // hid
+            // xn and s, then x1 and hid in the place of the SS2D's scratch (vss rewinds it)
+            long mlp = piece(piece(0, 1, batch, c.dModel(), len), 1, batch, VSSWeights.hidden(c, mlpRatio), len);
+            bytes = piece(Math.max(bytes, mlp), 2, batch, c.dModel(), len);
         }
         return bytes;
     }
@@ -148,7 +149,9 @@ final class Ss2dBlock {
         Layers.layerNorm(dev, x, weight.applyAsLong(normW), weight.applyAsLong(normB), xn, batch, dm, len);
         dev.mark("norm_in");
         long s = ws.floats(batch * act);
+        Workspace.Mark ss2dScratch = ws.mark();
         forward(dev, weight, negExpA, op, zProj, xn, s, batch, h, wd, ws);
+        ws.rewind(ss2dScratch); // the SS2D's intermediates are dead: x1 and the MLP's hidden map take their place
         if (hidden == 0) {
             Layers.add(dev, x, s, out, batch * act);
             dev.mark("residual");
@@ -187,12 +190,15 @@ final class Ss2dBlock {
         return bytes;
     }
 
-    /** Bytes of scratch of {@link #residual} (the SS2D's included); {@code hidden} 0 without the MLP. */
+    /**
+     * Bytes of scratch of {@link #residual}, {@code hidden} 0 without the MLP: xn and s, then the larger of the
+     * SS2D's scratch and x1 + the MLP's hidden map (which reuse it, {@link Workspace#rewind}).
+     */
     static long residualBytes(SS2DConfig c, boolean zGate, int hidden, long batch, long len) {
         long act = Math.multiplyExact(Math.multiplyExact(batch, c.dModel()), len);
-        long bytes = Math.addExact(2 * arenaPiece(act), ss2dBytes(c, zGate, batch, len));
-        if (hidden > 0) bytes = Math.addExact(bytes, arenaPiece(act) + arenaPiece(Math.multiplyExact(batch * hidden, len)));
-        return bytes;
+        long after = ss2dBytes(c, zGate, batch, len); // what follows xn and s: the SS2D's scratch, then x1 and the MLP's
+        if (hidden > 0) after = Math.max(after, arenaPiece(act) + arenaPiece(Math.multiplyExact(batch * hidden, len)));
+        return Math.addExact(2 * arenaPiece(act), after);
     }
 
     private static long arenaPiece(long floats) {

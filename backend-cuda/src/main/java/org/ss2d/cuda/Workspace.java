@@ -17,6 +17,7 @@ final class Workspace implements AutoCloseable {
     private final List<DeviceBuffer> buffers = new ArrayList<>();
     private long used;
     private long requested;
+    private long peak;
     private boolean hostTransfers;
 
     Workspace(CudaDevice dev) {
@@ -35,6 +36,7 @@ final class Workspace implements AutoCloseable {
         if (arena != null) {
             long piece = ScratchArena.aligned(bytes);
             requested += piece;
+            peak = Math.max(peak, requested);
             if (used + piece <= arena.capacity()) {
                 long address = arena.base() + used;
                 used += piece;
@@ -46,6 +48,23 @@ final class Workspace implements AutoCloseable {
         return b.address();
     }
 
+    /** A point of the arena's bump allocation that {@link #rewind} returns to. */
+    record Mark(long used, long requested) {}
+
+    Mark mark() {
+        return new Mark(used, requested);
+    }
+
+    /**
+     * Hands the arena pieces taken since {@code m} out again: their contents are dead once the work queued so far
+     * has read them, and every later user queues on the same stream, after that work. Pieces that were their own
+     * allocations stay until close. The arena's demand is the peak, not the sum.
+     */
+    void rewind(Mark m) {
+        used = m.used();
+        requested = m.requested();
+    }
+
     /** The op copied between host memory and a buffer: close must wait for the copies. */
     void hostTransfer() {
         hostTransfers = true;
@@ -53,7 +72,7 @@ final class Workspace implements AutoCloseable {
 
     @Override
     public void close() {
-        if (arena != null) arena.noteDemand(requested);
+        if (arena != null) arena.noteDemand(peak);
         if (buffers.isEmpty() && (arena == null || !hostTransfers)) return;
         RuntimeException failure = null;
         try {

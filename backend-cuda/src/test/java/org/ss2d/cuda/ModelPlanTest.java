@@ -55,8 +55,10 @@ class ModelPlanTest {
             assertEquals((cv.w() + 2 * cv.pad() - cv.k()) / cv.s() + 1, cv.ow(), what + " " + cv);
             assertTrue(cv.chunk() >= 1 && cv.chunk() <= b, what + " " + cv);
             assertTrue((long) cv.chunk() * cv.colsPerImage() <= p.colsFloats(), what + " " + cv + " fits the columns");
-            // a conv writes (cout, oh, ow) per image into an activation buffer
-            assertTrue((long) b * cv.cout() * cv.outLen() <= p.actFloats(), what + " " + cv + " output fits");
+            // a conv writes (cout, oh, ow) per image into an activation buffer, or the v2 stem's first into its own
+            long outFloats = cv.name().equals("patch_embed.0") && c.patchEmbed() == VMambaConfig.PatchEmbed.V2
+                    ? p.stemFloats() : p.actFloats();
+            assertTrue((long) b * cv.cout() * cv.outLen() <= outFloats, what + " " + cv + " output fits");
             perImageMax = Math.max(perImageMax, cv.colsPerImage());
         }
         // the chain: the stem starts at the image, ends at stage 0; each downsampling maps stage i to i+1
@@ -65,7 +67,9 @@ class ModelPlanTest {
         assertEquals(List.of(c.dim(0), g[0][0], g[0][1]), List.of(stemLast.cout(), stemLast.oh(), stemLast.ow()), what);
         if (stemConvs == 2) {
             assertEquals(List.of(first.cout(), first.oh(), first.ow()), List.of(stemLast.cin(), stemLast.h(), stemLast.w()));
-            assertTrue((long) b * first.cout() * first.outLen() <= p.actFloats(), what + " stem hidden map fits");
+            assertEquals((long) b * first.cout() * first.outLen(), p.stemFloats(), what + " stem hidden map");
+        } else {
+            assertEquals(0, p.stemFloats(), what);
         }
         for (int i = 0; i < downConvs; i++) {
             ModelPlan.Conv d = p.conv("layers." + i + ".downsample.1");
@@ -82,13 +86,15 @@ class ModelPlanTest {
             blocks = Math.max(blocks, Ss2dBlock.residualBytes(c.ss2d(i), c.forwardType() == VMambaConfig.ForwardType.V0,
                     c.mlpHidden(i), b, len));
         }
-        assertTrue(maxMap <= p.actFloats(), what + ": every stage map fits an activation buffer");
+        assertEquals(maxMap, p.actFloats(), what + ": the activation buffers hold the largest stage map (or gather)");
         assertEquals(blocks, p.blockBytes(), what);
+        assertEquals(Math.max(blocks, (p.stemFloats() > 0 ? ModelPlan.piece(p.stemFloats()) : 0)
+                + ModelPlan.piece(p.colsFloats())), p.scratchBytes(), what + ": the scratch holds a block or the stem");
         assertTrue(p.colsFloats() <= Math.max(p.actFloats(), perImageMax), what + ": columns within one activation buffer");
         assertEquals(c.hasClassifier() ? (long) b * c.dim(3) : 0, p.pooledFloats(), what);
         long call = p.callBytes(0);
-        assertEquals(2 * ModelPlan.piece(p.actFloats()) + ModelPlan.piece(p.colsFloats())
-                + (p.pooledFloats() > 0 ? ModelPlan.piece(p.pooledFloats()) : 0), call, what);
+        assertEquals(2 * ModelPlan.piece(p.actFloats()) + (p.pooledFloats() > 0 ? ModelPlan.piece(p.pooledFloats()) : 0),
+                call, what);
         assertEquals(call + 512, p.callBytes(512), what);
     }
 
@@ -99,7 +105,10 @@ class ModelPlanTest {
         ModelPlan.Conv c5 = p.conv("patch_embed.5");
         assertEquals(432L * 56 * 56, c5.colsPerImage());
         assertTrue(c5.chunk() < 128 && c5.chunk() > 1, "chunk " + c5.chunk());
-        assertEquals(128L * 48 * 112 * 112, p.actFloats(), "the stem's hidden map is the largest");
+        assertEquals(128L * 96 * 56 * 56, p.actFloats(), "stage 0's map is the largest activation");
+        assertEquals(128L * 48 * 112 * 112, p.stemFloats(), "the stem's hidden map, in the scratch");
+        assertEquals(p.actFloats(), p.colsFloats(), "columns capped at one activation buffer");
+        assertTrue(p.scratchBytes() == p.blockBytes(), "the blocks' scratch is larger than the stem's");
         ModelPlan one = ModelPlan.of(VMambaConfig.named("vmamba_tiny_s1l8"), 1, 224, 224);
         assertEquals(1, one.conv("patch_embed.5").chunk());
         assertEquals(432L * 56 * 56, one.colsFloats(), "one image's columns when they pass one activation buffer");
@@ -113,7 +122,28 @@ class ModelPlanTest {
         assertEquals(base + plane, Ss2dBlock.ss2dBytes(s, true, 2, 3136));
         long act = ModelPlan.piece(2L * 96 * 3136);
         assertEquals(base + 2 * act, Ss2dBlock.residualBytes(s, false, 0, 2, 3136));
-        assertEquals(base + 3 * act + ModelPlan.piece(2L * 384 * 3136), Ss2dBlock.residualBytes(s, false, 384, 2, 3136));
+        // x1 and the MLP's hidden map reuse the SS2D's scratch: the larger of the two counts
+        long mlp = act + ModelPlan.piece(2L * 384 * 3136);
+        assertEquals(2 * act + Math.max(base, mlp), Ss2dBlock.residualBytes(s, false, 384, 2, 3136));
+        long wide = act + ModelPlan.piece(2L * 96 * 64 * 3136);
+        assertTrue(wide > base, "a 64x MLP is larger than the SS2D's scratch");
+        assertEquals(2 * act + wide, Ss2dBlock.residualBytes(s, false, 96 * 64, 2, 3136));
+    }
+
+    /** The backend's budget estimate ({@code workspaceBytes}) and the model's block scratch count the same pieces. */
+    @Test
+    void theBlockScratchFormulasAgree() {
+        for (SS2DConfig s : new SS2DConfig[] {new SS2DConfig(96, 1, 1.0, 6, 3, false), new SS2DConfig(96, 16, 2.0, 6, 3, true),
+                new SS2DConfig(8, 4, 2.0, 1, 3, false), new SS2DConfig(768, 1, 2.0, 48, 3, false)}) {
+            for (long len : new long[] {1, 49, 3136}) {
+                assertEquals(Ss2dBlock.ss2dBytes(s, false, 3, len), Ss2dBlock.workspaceBytes(s, 0, 3, len), s + " len " + len);
+                for (double mlp : new double[] {0.5, 4.0}) {
+                    int hidden = org.ss2d.model.VSSWeights.hidden(s, mlp);
+                    assertEquals(Ss2dBlock.residualBytes(s, false, hidden, 3, len), Ss2dBlock.workspaceBytes(s, mlp, 3, len),
+                            s + " mlp " + mlp + " len " + len);
+                }
+            }
+        }
     }
 
     @Test
