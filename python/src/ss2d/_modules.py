@@ -4,7 +4,7 @@ import os
 import threading
 
 from . import _engine
-from ._refs import output, ref, shape_of, wrap
+from ._refs import output, ref, shape_of, sync_cuda, wrap
 
 
 def _state_dict(sd):
@@ -72,6 +72,7 @@ class _Module:
     def _run(self, x, what=None):
         self._ensure()
         keep = []
+        sync_cuda(x)
         req = {"op": "run", "handle": self._handle, "inputs": {"x": ref(x, "x", keep)}}
         if self._backend is not None:
             req["backend"] = self._backend

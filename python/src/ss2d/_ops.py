@@ -1,7 +1,7 @@
 """The ops, with mamba's and VMamba's Python signatures."""
 
 from . import _engine, _refs
-from ._refs import output, ref, shape_of, wrap
+from ._refs import output, ref, shape_of, sync_cuda, wrap
 
 
 def _req(op, backend, inputs, outputs, options=None):
@@ -19,6 +19,7 @@ def selective_scan(u, delta, A, B, C, D=None, z=None, delta_bias=None, delta_sof
     when ``return_last_state``. Outputs have the type of ``u`` (numpy, torch, pyarrow) and live in shared
     memory. ``backend``: None (auto), "cpu", "cuda", "reference"; a named backend never falls back."""
     keep = []
+    sync_cuda(u, delta, A, B, C, D, z, delta_bias)
     names = ("u", "delta", "A", "B", "C", "D", "z", "delta_bias")
     inputs = {}
     for n, v in zip(names, (u, delta, A, B, C, D, z, delta_bias)):
@@ -43,6 +44,7 @@ def cross_scan(x, backend=None):
     """VMamba's CrossScan: ``x (batch, C, H, W)`` to ``(batch, 4, C, H*W)`` (row-major, column-major, and
     both reversed)."""
     keep = []
+    sync_cuda(x)
     s = shape_of(x)
     out_shape = (s[0], 4, s[1], s[2] * s[3]) if len(s) == 4 else s
     out_ref, out = output(out_shape, x, keep)
@@ -54,6 +56,7 @@ def cross_merge(ys, H=None, W=None, backend=None):
     """VMamba's CrossMerge: ``ys (batch, 4, C, H*W)`` (or ``(batch, 4, C, H, W)``, whose H and W are then
     taken) to ``(batch, C, H, W)``, the sum of the four routes mapped back."""
     keep = []
+    sync_cuda(ys)
     s = shape_of(ys)
     if len(s) == 5:
         if H is None and W is None:

@@ -134,18 +134,53 @@ def shape_of(x):
     return np.shape(x)
 
 
+_libcuda = None
+
+
+def _cuda():
+    """The CUDA driver (the one PyTorch uses), for the two calls that export an allocation."""
+    global _libcuda
+    if _libcuda is None:
+        import ctypes
+        cu = ctypes.CDLL("libcuda.so.1")
+        cu.cuMemGetAddressRange_v2.argtypes = [ctypes.POINTER(ctypes.c_uint64), ctypes.POINTER(ctypes.c_size_t),
+                                               ctypes.c_uint64]
+        cu.cuIpcGetMemHandle.argtypes = [ctypes.c_char_p, ctypes.c_uint64]
+        _libcuda = cu
+    return _libcuda
+
+
 def cuda_ref(t, name, keep):
-    """A CUDA tensor as a CUDA IPC memory handle (the one torch.multiprocessing exports), after PyTorch's
-    current stream has finished the work queued on it: the engine's stream then reads settled memory."""
+    """A CUDA tensor as the IPC handle of the allocation holding it (``cuIpcGetMemHandle`` on the base that
+    ``cuMemGetAddressRange`` finds) and its offset there. The caller has synchronised PyTorch's current stream,
+    so the engine's stream reads settled memory."""
+    import ctypes
     import torch
     if t.dtype != torch.float32:
         raise ValueError("%s: expected float32 CUDA values, found %s" % (name, t.dtype))
     if not t.is_contiguous():
-        t = t.contiguous()
+        raise ValueError("%s: expected a contiguous CUDA tensor (call .contiguous(); a copy on the device)" % name)
     keep.append(t)
-    torch.cuda.current_stream(t.device).synchronize()
-    storage = t.untyped_storage()
-    device, handle, storage_bytes, storage_offset = storage._share_cuda_()[:4]
-    return {"cuda": {"handle": base64.b64encode(handle).decode(), "device": device, "storage_bytes": storage_bytes,
-                     "offset": storage_offset + t.storage_offset() * t.element_size()},
+    cu = _cuda()
+    ptr = t.data_ptr()
+    base, size = ctypes.c_uint64(), ctypes.c_size_t()
+    with torch.cuda.device(t.device):
+        st = cu.cuMemGetAddressRange_v2(ctypes.byref(base), ctypes.byref(size), ptr)
+        handle = ctypes.create_string_buffer(64)
+        st = st or cu.cuIpcGetMemHandle(handle, base.value)
+    if st != 0:
+        raise NotImplementedError("%s: this CUDA tensor's memory cannot be shared with the engine (CUresult %d; "
+                                  "PyTorch's expandable_segments allocator is not supported)" % (name, st))
+    return {"cuda": {"handle": base64.b64encode(handle.raw).decode(), "device": t.device.index or 0,
+                     "offset": ptr - base.value, "alloc_bytes": size.value},
             "shape": list(t.shape), "dtype": "float32"}
+
+
+def sync_cuda(*tensors):
+    """Waits for PyTorch's current stream on each device the CUDA tensors among ``tensors`` live on."""
+    seen = set()
+    for t in tensors:
+        if t is not None and kind_of(t) == "cuda" and t.device not in seen:
+            seen.add(t.device)
+            import torch
+            torch.cuda.current_stream(t.device).synchronize()

@@ -265,4 +265,18 @@ public interface Backend extends AutoCloseable {
      */
     @Override
     default void close() {}
+    /**
+     * Device memory that another process exported (a CUDA IPC memory handle from {@code cuIpcGetMemHandle}, as
+     * the Python package sends PyTorch's CUDA tensors), mapped into this backend's context without a copy. The
+     * result's {@link org.ss2d.tensor.DeviceMemory#free()} unmaps it; the exporter must keep the memory
+     * allocated until then. The default refuses: only a device backend can.
+     *
+     * @param handle the exporter's handle bytes
+     * @param bytes  the size of the exported allocation (from the exporter)
+     * @return the mapped allocation, owned by the caller
+     * @throws UnsupportedOperationException when this backend has no device memory to share
+     */
+    default org.ss2d.tensor.DeviceMemory openIpcMemory(byte[] handle, long bytes) {
+        throw new UnsupportedOperationException("the " + name() + " backend cannot open device memory of another process");
+    }
 }

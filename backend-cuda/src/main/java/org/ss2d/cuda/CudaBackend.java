@@ -62,6 +62,11 @@ public final class CudaBackend implements Backend {
     }
 
     @Override
+    public org.ss2d.tensor.DeviceMemory openIpcMemory(byte[] handle, long bytes) {
+        return IpcMemory.open(dev, handle, bytes);
+    }
+
+    @Override
     public Tensor allocate(TensorScope scope, DType dtype, long... shape) {
         long bytes = Math.multiplyExact(org.ss2d.tensor.Shapes.elementCount(shape), dtype.byteSize());
         DeviceBuffer buf = DeviceBuffer.allocate(dev, bytes);

@@ -448,4 +448,59 @@ public final class CudaDriver {
     public static void eventDestroy(MemorySegment event) {
         check(CudaH.cuEventDestroy_v2(event), "cuEventDestroy_v2");
     }
+    // ------------------------------------------------------------------------------ IPC
+
+    /** Bytes of a {@code CUipcMemHandle} (cuda.h: {@code CU_IPC_HANDLE_SIZE}). */
+    public static final int IPC_HANDLE_SIZE = 64;
+    private static final int CU_IPC_MEM_LAZY_ENABLE_PEER_ACCESS = 1;
+
+    /**
+     * The IPC calls are not in the generated bindings (jextract ran before they were needed): looked up here by
+     * hand, on first use only, from the library the probe opened. cuda.h maps cuIpcOpenMemHandle to its _v2.
+     */
+    private static final class Ipc {
+        static final MethodHandle OPEN, CLOSE;
+
+        static {
+            requireAvailable();
+            SymbolLookup lib = SymbolLookup.libraryLookup(LIBRARY, Arena.global());
+            Linker linker = Linker.nativeLinker();
+            var handle = java.lang.foreign.MemoryLayout.structLayout(
+                    java.lang.foreign.MemoryLayout.sequenceLayout(IPC_HANDLE_SIZE, java.lang.foreign.ValueLayout.JAVA_BYTE));
+            MemorySegment open = lib.find("cuIpcOpenMemHandle_v2").orElseGet(() -> lib.findOrThrow("cuIpcOpenMemHandle"));
+            OPEN = linker.downcallHandle(open, FunctionDescriptor.of(JAVA_INT, ADDRESS, handle, JAVA_INT));
+            CLOSE = linker.downcallHandle(lib.findOrThrow("cuIpcCloseMemHandle"), FunctionDescriptor.of(JAVA_INT, JAVA_LONG));
+        }
+    }
+
+    /**
+     * Maps device memory that another process exported with {@code cuIpcGetMemHandle} (PyTorch's tensors, say)
+     * into the current context; returns its device pointer. Close it with {@link #ipcCloseMemHandle}.
+     */
+    public static long ipcOpenMemHandle(byte[] handle) {
+        if (handle.length != IPC_HANDLE_SIZE) {
+            throw new IllegalArgumentException("a CUDA IPC handle has " + IPC_HANDLE_SIZE + " bytes, found " + handle.length);
+        }
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment h = a.allocate(IPC_HANDLE_SIZE, 8);
+            h.copyFrom(MemorySegment.ofArray(handle));
+            MemorySegment p = a.allocate(JAVA_LONG);
+            check((int) Ipc.OPEN.invokeExact(p, h, CU_IPC_MEM_LAZY_ENABLE_PEER_ACCESS), "cuIpcOpenMemHandle");
+            return p.get(JAVA_LONG, 0);
+        } catch (RuntimeException | Error e) {
+            throw e;
+        } catch (Throwable t) {
+            throw new IllegalStateException("cuIpcOpenMemHandle: " + t, t);
+        }
+    }
+
+    public static void ipcCloseMemHandle(long devicePointer) {
+        try {
+            check((int) Ipc.CLOSE.invokeExact(devicePointer), "cuIpcCloseMemHandle");
+        } catch (RuntimeException | Error e) {
+            throw e;
+        } catch (Throwable t) {
+            throw new IllegalStateException("cuIpcCloseMemHandle: " + t, t);
+        }
+    }
 }

@@ -154,14 +154,15 @@ public final class EngineServer implements AutoCloseable {
 
     /** Counts for the {@code stats} request (tests check that a killed client leaves nothing). */
     Map<String, Long> stats() {
-        long segments = 0, handles = 0, bytes = 0;
+        long segments = 0, handles = 0, bytes = 0, ipc = 0;
         for (Session s : sessions.values()) {
+            ipc += s.ipcCount();
             segments += s.segmentCount();
             handles += s.handleCount();
             bytes += s.mappedBytes();
         }
         return Map.of("sessions", (long) sessions.size(), "connections", (long) connections.get(),
-                "segments", segments, "handles", handles, "mapped_bytes", bytes);
+                "segments", segments, "handles", handles, "mapped_bytes", bytes, "cuda_ipc", ipc);
     }
 
     @Override

@@ -65,7 +65,7 @@ final class Loaded implements AutoCloseable {
                 JsonNode refs = req.path("tensors");
                 for (Iterator<String> it = refs.fieldNames(); it.hasNext(); ) {
                     String k = it.next();
-                    dict.put(k, Ops.view(s, scope, refs.get(k), k));
+                    dict.put(k, ops.view(s, scope, refs.get(k), k));
                 }
             }
             shapes = k -> dict.containsKey(k) ? dict.get(k).shape() : null;

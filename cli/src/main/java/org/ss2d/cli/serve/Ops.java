@@ -14,6 +14,7 @@ import org.ss2d.ops.ScanArgs;
 import org.ss2d.spi.Backend;
 import org.ss2d.spi.Capabilities;
 import org.ss2d.tensor.DType;
+import org.ss2d.tensor.DeviceMemory;
 import org.ss2d.tensor.Shapes;
 import org.ss2d.tensor.Tensor;
 import org.ss2d.tensor.TensorScope;
@@ -39,6 +40,8 @@ final class Ops {
     private final Connection connection;
     private final Map<String, Ss2d> facades = new HashMap<>();
     private boolean stop;
+    /** Whether the current request has device tensors: its reply then waits for the CUDA stream. */
+    private boolean device;
 
     Ops(EngineServer server, Connection connection) {
         this.server = server;
@@ -66,6 +69,7 @@ final class Ops {
                 Session s = connection.session();
                 TensorScope call = s.scope().child("call " + op);
                 long t0 = System.nanoTime();
+                device = false;
                 try {
                     switch (op) {
                         case "selective_scan" -> scan(s, call, req, r);
@@ -103,6 +107,11 @@ final class Ops {
                         case "touch" -> s.handle(req.path("handle").asLong(-1)).touch();
                         case "free" -> s.free(req.path("handle").asLong(-1));
                         default -> throw new AssertionError(op);
+                    }
+                    if (device) {
+                        // Outputs on the device are written by work queued on the backend's stream: the client may
+                        // use them as soon as the reply arrives, so the reply waits for the stream.
+                        Backends.get("cuda").synchronize();
                     }
                     r.put("engine_us", (System.nanoTime() - t0) / 1000);
                 } finally {
@@ -192,11 +201,14 @@ final class Ops {
         return view(s, scope, ref, name);
     }
 
-    /** A tensor of {@code scope} viewing the client's shared memory that {@code ref} names. */
-    static Tensor view(Session s, TensorScope scope, JsonNode ref, String name) {
+    /**
+     * A tensor of {@code scope} viewing the client's shared memory that {@code ref} names, or its CUDA memory for a
+     * {@code {"cuda": {handle, device, offset, alloc_bytes}}} reference (see {@link #deviceView}).
+     */
+    Tensor view(Session s, TensorScope scope, JsonNode ref, String name) {
         if (ref.has("cuda")) {
-            throw new Unsupported(name + ": CUDA tensors (IPC handles) are not served by this engine yet; "
-                    + "pass a CPU tensor (tensor.cpu())");
+            device = true;
+            return deviceView(s, scope, ref, name);
         }
         String dtype = ref.path("dtype").asText("");
         if (!dtype.equals("float32")) {
@@ -212,6 +224,71 @@ final class Ops {
         }
         MemorySegment seg = s.segment(name, ref.path("seg").asLong(-1), ref.path("fd").asLong(-1), size);
         return scope.wrap(name, seg.asSlice(off, bytes), DType.F32, shape);
+    }
+
+    /**
+     * A device tensor over the client's CUDA allocation: the handle is the one {@code cuIpcGetMemHandle} gave for
+     * the allocation's base, {@code offset} the tensor's distance from it. The allocation is opened once per
+     * session and stays the client's (PyTorch's); nothing is copied.
+     */
+    private static Tensor deviceView(Session s, TensorScope scope, JsonNode ref, String name) {
+        JsonNode c = ref.path("cuda");
+        String dtype = ref.path("dtype").asText("");
+        if (!dtype.equals("float32")) {
+            throw new Ss2dArgumentException(name, "float32 values (the engine's compute dtype)", "\"" + dtype + "\"", null);
+        }
+        long[] shape = shape(ref.path("shape"), name);
+        long bytes = Math.multiplyExact(Shapes.elementCount(shape), 4L);
+        Backend cuda;
+        try {
+            cuda = Backends.get("cuda");
+        } catch (IllegalArgumentException | IllegalStateException e) {
+            throw new Unsupported(name + ": a CUDA tensor, but this engine has no CUDA backend (" + e.getMessage() + ")");
+        }
+        String engineDevice = cuda.capabilities().device();
+        String wanted = "cuda:" + c.path("device").asInt(-1);
+        if (!engineDevice.contains("(" + wanted + ",") && !engineDevice.contains("(" + wanted + ")")) {
+            throw new Ss2dArgumentException(name, "a tensor on the engine's CUDA device, " + engineDevice
+                    + " (ss2d.cuda.device)", wanted, null);
+        }
+        long off = c.path("offset").asLong(-1);
+        long alloc = c.path("alloc_bytes").asLong(-1);
+        if (off < 0 || off % 4 != 0 || alloc < 0 || off > alloc || bytes > alloc - off) {
+            throw new Ss2dArgumentException(name, "a float32" + Shapes.format(shape) + " inside its CUDA allocation",
+                    "offset " + off + " + " + bytes + " bytes in an allocation of " + alloc, null);
+        }
+        String key = c.path("handle").asText("");
+        byte[] handle;
+        try {
+            handle = java.util.Base64.getDecoder().decode(key);
+        } catch (IllegalArgumentException e) {
+            throw new Ss2dArgumentException(name, "a base64 CUDA IPC handle", "\"" + key + "\"", null);
+        }
+        DeviceMemory base = s.ipc(key, handle, alloc, cuda);
+        return Tensor.device(scope, DType.F32, shape, new DeviceView(base, off, bytes));
+    }
+
+    /** A slice of an IPC allocation: freeing the tensor leaves the allocation open (the session closes it). */
+    private record DeviceView(DeviceMemory base, long offset, long byteSize) implements DeviceMemory {
+        @Override
+        public String device() {
+            return base.device();
+        }
+
+        @Override
+        public String backend() {
+            return base.backend();
+        }
+
+        @Override
+        public long address() {
+            return base.address() + offset;
+        }
+
+        @Override
+        public void free() {
+            // the allocation is the client's; the session unmaps it
+        }
     }
 
     static long[] shape(JsonNode n, String name) {

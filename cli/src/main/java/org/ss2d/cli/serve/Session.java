@@ -9,6 +9,8 @@ import java.nio.file.StandardOpenOption;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicLong;
+import org.ss2d.spi.Backend;
+import org.ss2d.tensor.DeviceMemory;
 import org.ss2d.tensor.TensorScope;
 import org.ss2d.validate.Ss2dArgumentException;
 
@@ -26,6 +28,8 @@ final class Session {
     private final TensorScope scope;
     private final Map<Long, MemorySegment> segments = new ConcurrentHashMap<>();
     private final Map<Long, Loaded> handles = new ConcurrentHashMap<>();
+    /** CUDA allocations of the client opened through IPC handles, kept open for the session (opening is slow). */
+    private final Map<String, DeviceMemory> ipc = new ConcurrentHashMap<>();
     private final AtomicLong nextHandle = new AtomicLong(1);
     /** Guarded by the server's session map (compute). */
     int connections;
@@ -73,6 +77,15 @@ final class Session {
         }
     }
 
+    /** The client's CUDA allocation behind {@code handle}, opened on first use by {@code cuda}. */
+    DeviceMemory ipc(String key, byte[] handle, long bytes, Backend cuda) {
+        DeviceMemory m = ipc.computeIfAbsent(key, k -> cuda.openIpcMemory(handle, bytes));
+        if (m.byteSize() < bytes) {
+            throw new Ss2dArgumentException("cuda", "an allocation of " + m.byteSize() + " bytes", bytes + " bytes", null);
+        }
+        return m;
+    }
+
     long add(Loaded l) {
         long id = nextHandle.getAndIncrement();
         handles.put(id, l);
@@ -88,6 +101,10 @@ final class Session {
     void free(long id) {
         Loaded l = handles.remove(id);
         if (l != null) l.close();
+    }
+
+    int ipcCount() {
+        return ipc.size();
     }
 
     int segmentCount() {
@@ -106,6 +123,14 @@ final class Session {
     void close() {
         for (Long id : handles.keySet()) free(id);
         scope.release();
+        for (DeviceMemory m : ipc.values()) {
+            try {
+                m.free();
+            } catch (RuntimeException e) {
+                System.getLogger("org.ss2d.cli.serve").log(System.Logger.Level.WARNING, "closing a CUDA IPC mapping: " + e);
+            }
+        }
+        ipc.clear();
         segments.clear();
         arena.close();
     }
