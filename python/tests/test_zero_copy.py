@@ -103,3 +103,10 @@ def test_pyarrow_in_pyarrow_out(kind):
     got = ys.to_numpy() if kind == "tensor" else ys.to_numpy_ndarray()
     assert ss2d.is_shared(got), "the pyarrow output views the engine's output block"
     within(got, reference.cross_scan(x), 0.0, "cross_scan through pyarrow " + kind)
+
+
+def test_views_of_a_shared_array_are_sent_for_what_they_are():
+    x = ss2d.shared(np.random.default_rng(4).standard_normal((2, 3, 4, 5)).astype(np.float32))
+    for view in (x[::-1], x[1:], x[:, :, ::-1], x[..., 1:4]):       # same shape or not, reversed or strided
+        want = reference.cross_scan(np.ascontiguousarray(view))
+        within(ss2d.cross_scan(view), want, 0.0, "cross_scan of a view with strides %s" % (view.strides,))

@@ -41,15 +41,25 @@ class Segment:
 class Block:
     """``nbytes`` of shared memory at ``segment.addr + offset``; numpy views it through the array interface."""
 
-    __slots__ = ("segment", "offset", "capacity", "__array_interface__", "_pool", "__weakref__")
+    __slots__ = ("segment", "offset", "capacity", "shape", "strides", "dtype", "__array_interface__", "_pool",
+                 "__weakref__")
 
-    def __init__(self, pool, segment, offset, capacity, shape, typestr):
+    def __init__(self, pool, segment, offset, capacity, shape, dtype):
         self._pool = pool
         self.segment = segment
         self.offset = offset
         self.capacity = capacity
-        self.__array_interface__ = {"data": (segment.addr + offset, False), "shape": tuple(shape),
-                                    "typestr": typestr, "version": 3}
+        self.shape = tuple(shape)
+        self.dtype = dtype
+        # The strides of the whole C-ordered array: an array of this block with the same shape and strides is
+        # that whole array (a view cannot reach past its extent), so its address needs no lookup.
+        strides, step = [], dtype.itemsize
+        for d in reversed(self.shape):
+            strides.append(step)
+            step *= d
+        self.strides = tuple(reversed(strides))
+        self.__array_interface__ = {"data": (segment.addr + offset, False), "shape": self.shape,
+                                    "typestr": dtype.str, "version": 3}
 
     def __del__(self):
         pool = self._pool
@@ -79,7 +89,7 @@ class Pool:
         except IndexError:
             seg, off = self._carve(cap)
         self.blocks_allocated += 1
-        return np.asarray(Block(self, seg, off, cap, shape, dtype.str))
+        return np.asarray(Block(self, seg, off, cap, shape, dtype))
 
     def _carve(self, cap):
         with self._lock:
