@@ -1,25 +1,36 @@
 #!/usr/bin/env bash
-# GPU host: the Python package (python/) against the engine of this checkout or bundle, CUDA tests included.
-#   scripts/gpu-python.sh            (from the repository root, or an unpacked bundle with python/ beside it)
-# 1. pytest python/tests (tests marked cuda run when torch sees a GPU; the rest as in CI);
-# 2. per-call overhead (python/bench/overhead.py) on the cpu and cuda backends;
-# 3. ss2d.selective_scan against mamba's selective_scan_cuda on S1..S5 (python/bench/gpu_vs_mamba.py): set
-#    ANCHOR_MAMBA to the folder of mamba's built selective_scan_cuda module (as for gpu-e2e.sh's anchors);
-#    without it, mamba_ssm if installed, else only ss2d is timed.
+# GPU host: the Python package (python/) against the bundle's engine (dist/ss2d/bin/ss2d, unpacked from the
+# archives gpu-e2e.sh takes if needed; else $SS2D_ENGINE, else ./ss2d), CUDA tests included:
+#   bash scripts/gpu-python.sh [> $OUT/python.txt]
+# 1. pytest python/tests: test_cuda.py runs when torch sees a GPU (CUDA tensors through IPC handles, in place),
+#    the rest as in CI. pytest missing and no network: carry wheels made here with
+#    `pip download -d python/wheels pytest` (the script installs them with --no-index);
+# 2. per-call overhead (python/bench/overhead.py) on the cpu backend;
+# 3. ss2d.selective_scan against mamba's selective_scan_cuda on S1..S5, the same CUDA tensors, CUDA events
+#    (python/bench/gpu_vs_mamba.py): set ANCHOR_MAMBA to the folder of mamba's built selective_scan_cuda module
+#    (as for gpu-e2e.sh's anchors); without it, mamba_ssm if installed, else only ss2d is timed.
 set -uo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
 if [[ -z "${SS2D_ENGINE:-}" ]]; then
-  if [[ -x "$ROOT/dist/ss2d/bin/ss2d" ]]; then SS2D_ENGINE="$ROOT/dist/ss2d/bin/ss2d"; else SS2D_ENGINE="$ROOT/ss2d"; fi
+  if [[ ! -x dist/ss2d/bin/ss2d ]]; then
+    for part in ss2d-linux-x64.tar.gz ss2d-runtime.tgz ss2d-app.tgz; do
+      [[ -f dist/$part ]] && tar -xzf "dist/$part" -C dist
+    done
+  fi
+  if [[ -x dist/ss2d/bin/ss2d ]]; then SS2D_ENGINE="$ROOT/dist/ss2d/bin/ss2d"; else SS2D_ENGINE="$ROOT/ss2d"; fi
 fi
 export SS2D_ENGINE
 echo "engine: $SS2D_ENGINE"
 PY="${SS2D_PYTHON:-python3}"
-"$PY" -c 'import numpy, pytest, torch; print("torch", torch.__version__, "cuda", torch.cuda.is_available())' || {
+if ! "$PY" -c 'import pytest' 2>/dev/null && [[ -d python/wheels ]]; then
+  "$PY" -m pip install -q --no-index --find-links python/wheels pytest
+fi
+"$PY" -c 'import numpy, pytest, torch; print("torch", torch.__version__, "cuda", torch.cuda.is_available(), "numpy", numpy.__version__)' || {
   echo "needs numpy, pytest and torch (with CUDA) in $PY"; exit 1; }
 status=0
-(cd "$ROOT/python" && "$PY" -m pytest -q -rs -p no:cacheprovider tests) || status=1
-"$PY" "$ROOT/python/bench/overhead.py" --calls 20000 --backend cpu || status=1
-"$PY" "$ROOT/python/bench/overhead.py" --calls 5000 --backend cuda || status=1
-"$PY" "$ROOT/python/bench/gpu_vs_mamba.py" --reps 50 ${ANCHOR_MAMBA:+--module-dir "$ANCHOR_MAMBA"} || status=1
-"$PY" -c 'import sys; sys.path.insert(0, "'"$ROOT"'/python/src"); import ss2d; ss2d.shutdown()'
+(cd python && "$PY" -m pytest -q -rs -p no:cacheprovider tests) || status=1
+"$PY" python/bench/overhead.py --calls 20000 --backend cpu || status=1
+"$PY" python/bench/gpu_vs_mamba.py --reps 50 ${ANCHOR_MAMBA:+--module-dir "$ANCHOR_MAMBA"} || status=1
+"$PY" -c 'import sys; sys.path.insert(0, "python/src"); import ss2d; ss2d.shutdown()'
 exit $status

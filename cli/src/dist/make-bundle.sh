@@ -102,6 +102,8 @@ No JDK and no Maven needed.
   bin/ss2d run CASE.arrow -o RESULT.arrow run one case file
   bin/ss2d conformance [...]              the cross-backend conformance report
   bin/ss2d bench [...]                    benchmarks
+  bin/ss2d serve --socket PATH            the engine of the Python package (python/ of the repository;
+                                          SS2D_ENGINE=.../bin/ss2d, see python/README.md)
   bin/ss2d-test [-Dss2d.require=cuda] [MODULE ...] [-- JUNIT-OPTIONS]
                                           the JUnit suites (modules: $(ls "$OUT/tests" | tr '\n' ' '))
   bin/java                                the bundled runtime (flags: lib/jvm.flags)
