@@ -100,9 +100,16 @@ class EngineServerTest {
                     + "\"shape\":[1],\"dtype\":\"float16\"}},\"outputs\":{}}");
             assertTrue(f16.path("message").asText().startsWith("x: expected float32 values"), f16.toString());
 
-            JsonNode cuda = ask(c, "{\"op\":\"cross_scan\",\"inputs\":{\"x\":{\"cuda\":{\"handle\":\"AA==\"},\"shape\":[1,1,2,2],"
-                    + "\"dtype\":\"float32\"}},\"outputs\":{}}");
-            assertEquals("unsupported", cuda.path("kind").asText(), cuda.toString());
+            JsonNode cuda = ask(c, "{\"op\":\"cross_scan\",\"inputs\":{\"x\":{\"cuda\":{\"handle\":\"AA==\",\"device\":99},"
+                    + "\"shape\":[1,1,2,2],\"dtype\":\"float32\"}},\"outputs\":{}}");
+            boolean gpu = org.ss2d.Backends.list().stream().anyMatch(e -> e.name().equals("cuda") && e.available());
+            if (gpu) { // a device the engine does not run on is refused by name, before any handle is opened
+                assertEquals("argument", cuda.path("kind").asText(), cuda.toString());
+                assertTrue(cuda.path("message").asText().startsWith("x: expected a tensor on the engine's CUDA device"), cuda.toString());
+            } else {   // no CUDA backend: the request cannot be served here
+                assertEquals("unsupported", cuda.path("kind").asText(), cuda.toString());
+                assertTrue(cuda.path("message").asText().startsWith("x: a CUDA tensor, but this engine has no CUDA backend"), cuda.toString());
+            }
 
             JsonNode stats = ask(c, "{\"op\":\"stats\"}");
             assertEquals(1, stats.path("sessions").asLong());
