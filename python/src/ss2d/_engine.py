@@ -28,6 +28,7 @@ from pathlib import Path
 from .errors import EngineError, EngineTimeoutError, raise_for
 
 _HEADER = struct.Struct("<I")
+_encode = json.JSONEncoder(separators=(",", ":")).encode   # made once: json.dumps builds an encoder per call
 
 
 def _timeout():
@@ -86,7 +87,7 @@ class Connection:
         self.buf = bytearray(1 << 16)
 
     def request(self, obj):
-        body = json.dumps(obj, separators=(",", ":")).encode()
+        body = _encode(obj).encode()
         self.sock.sendall(_HEADER.pack(len(body)) + body)
         n = _HEADER.unpack(self._recv(4))[0]
         return json.loads(self._recv(n))
