@@ -87,16 +87,46 @@ public final class Backends {
     }
 
     /**
-     * The named backend, created on first use. Unknown names throw {@link IllegalArgumentException}
-     * listing the valid ones; an unavailable backend throws {@link IllegalStateException} with the reason.
+     * The named backend, created on first use; {@code NAME:N} names device N of a device backend
+     * ({@code cuda:1}). Unknown names throw {@link IllegalArgumentException} listing the valid ones; an
+     * unavailable backend throws {@link IllegalStateException} with the reason.
      */
     public static Backend get(String name) {
         String key = name.trim().toLowerCase(Locale.ROOT);
         if (key.equals("auto")) {
             return best();
         }
-        Entry e = available(name, key);
-        return CREATED.computeIfAbsent(key, k -> e.provider().create());
+        int device = device(name, key);
+        Entry e = available(name, baseName(key));
+        // One shared instance per device: "cuda" (the default device) and "cuda:1" are two backends.
+        return CREATED.computeIfAbsent(key, k -> e.provider().create(BackendOptions.DEFAULTS.withDevice(device)));
+    }
+
+    /** The name without a device suffix: {@code cuda:1} is backend {@code cuda} on device 1. */
+    private static String baseName(String key) {
+        int colon = key.indexOf(':');
+        return colon < 0 ? key : key.substring(0, colon);
+    }
+
+    /**
+     * The device of {@code name:N}, or -1 for a plain name. A suffix that is not a device number, or one on
+     * a backend without devices, is an {@link IllegalArgumentException} naming it.
+     */
+    private static int device(String name, String key) {
+        int colon = key.indexOf(':');
+        if (colon < 0) return -1;
+        String base = key.substring(0, colon), n = key.substring(colon + 1);
+        if (!n.matches("[0-9]{1,9}")) {
+            throw new IllegalArgumentException("backend \"" + name + "\": expected NAME or NAME:DEVICE with a device number"
+                    + " (cuda:0, cuda:1, ...), found device \"" + n + "\"");
+        }
+        list().stream().filter(x -> x.name().equals(base)).findFirst().ifPresent(x -> {
+            if (!x.provider().hasDevices()) {
+                throw new IllegalArgumentException("backend \"" + name + "\": " + base + " has no devices to choose from; use \""
+                        + base + "\"");
+            }
+        });
+        return Integer.parseInt(n);
     }
 
     /**
@@ -109,7 +139,8 @@ public final class Backends {
         if (key.equals("auto")) {
             key = best().name();
         }
-        return available(name, key).provider().create(options);
+        int device = device(name, key);
+        return available(name, baseName(key)).provider().create(device >= 0 ? options.withDevice(device) : options);
     }
 
     private static Entry available(String name, String key) {

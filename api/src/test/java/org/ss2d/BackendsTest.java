@@ -31,6 +31,31 @@ class BackendsTest {
     }
 
     @Test
+    void aDeviceBackendIsNamedWithItsDeviceAndEachDeviceIsItsOwnInstance() {
+        org.ss2d.spi.Backend three = Backends.get("biggest:3");
+        assertEquals(3, org.ss2d.testing.FakeBackends.Big.lastDevice, "device of biggest:3");
+        assertTrue(three == Backends.get("Biggest:3"), "one shared instance per device");
+        assertFalse(three == Backends.get("biggest"), "the default device is another instance");
+        Backends.create("biggest", org.ss2d.spi.BackendOptions.threads(1));
+        assertEquals(-1, org.ss2d.testing.FakeBackends.Big.lastDevice, "plain name: the backend's default device");
+        Backends.create("biggest:2", org.ss2d.spi.BackendOptions.threads(1));
+        assertEquals(2, org.ss2d.testing.FakeBackends.Big.lastDevice, "device of a private instance");
+    }
+
+    @Test
+    void aDeviceSuffixIsADeviceNumberOnABackendWithDevices() {
+        for (String bad : new String[] {"biggest:x", "biggest:-1", "biggest:", "biggest:1:2"}) {
+            IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> Backends.get(bad), bad);
+            assertTrue(e.getMessage().contains("expected NAME or NAME:DEVICE with a device number"), e.getMessage());
+        }
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> Backends.get("small:0"));
+        assertTrue(e.getMessage().contains("small has no devices to choose from; use \"small\""), e.getMessage());
+        IllegalStateException u = assertThrows(IllegalStateException.class, () -> Backends.get("gpu:1"));
+        assertTrue(u.getMessage().contains("libgpu.so.1 not found"), u.getMessage());
+        assertThrows(IllegalArgumentException.class, () -> Backends.get("tpu:0"));
+    }
+
+    @Test
     void forcedUnavailableBackendThrowsWithReason() {
         IllegalStateException e = assertThrows(IllegalStateException.class, () -> Ss2d.on("gpu"));
         assertTrue(e.getMessage().contains("libgpu.so.1 not found"), e.getMessage());

@@ -32,6 +32,16 @@ public interface BackendProvider {
     }
 
     /**
+     * Whether the backend runs on one of several devices, chosen by {@link BackendOptions#device()}; only
+     * such a backend may be named with a device ({@code cuda:1}).
+     *
+     * @return true for a device backend (CUDA), false for host backends
+     */
+    default boolean hasDevices() {
+        return false;
+    }
+
+    /**
      * Cheap check of whether {@link #create(BackendOptions)} can succeed; run once per process.
      *
      * @return available, or not with a reason a user can act on (missing driver, old GPU, ...)

@@ -107,7 +107,15 @@ public final class FakeBackends {
             return Availability.yes();
         }
 
+        /** The device of the last instance made: "biggest" stands for a device backend (cuda:N) in the naming tests. */
+        public static volatile int lastDevice = -2;
+
+        public boolean hasDevices() {
+            return true;
+        }
+
         public Backend create(BackendOptions options) {
+            lastDevice = options.device();
             return new Fake("biggest", Capabilities.UNLIMITED);
         }
     }
@@ -119,6 +127,10 @@ public final class FakeBackends {
 
         public int rank() {
             return 1000;
+        }
+
+        public boolean hasDevices() {
+            return true;
         }
 
         public Availability probe() {

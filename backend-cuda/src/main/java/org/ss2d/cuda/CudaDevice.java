@@ -51,7 +51,8 @@ final class CudaDevice implements AutoCloseable {
         this.ordinal = ordinal;
         int count = CudaDriver.deviceCount();
         if (ordinal < 0 || ordinal >= count) {
-            throw new IllegalArgumentException("ss2d.cuda.device: expected 0.." + (count - 1) + ", found " + ordinal);
+            throw new IllegalArgumentException("CUDA device: expected 0.." + (count - 1) + " (cuda:N or -Dss2d.cuda.device),"
+                    + " found " + ordinal);
         }
         this.device = CudaDriver.device(ordinal);
         this.name = CudaDriver.deviceName(device);

@@ -10,8 +10,8 @@ import org.ss2d.spi.BackendProvider;
  * ServiceLoader entry for the CUDA backend. {@link #probe()} opens {@code libcuda.so.1} through
  * {@link CudaDriver#probe()} (its own lookup, {@code cuInit}, driver version, device count, compute
  * capability) and never touches the generated bindings, so a machine without a GPU gets a reason
- * in words; {@link #create(BackendOptions)} retains the primary context and loads the fatbin (the
- * options have no setting for a device backend and are ignored).
+ * in words; {@link #create(BackendOptions)} retains the primary context of the chosen device and loads
+ * the fatbin (the thread count is a host backend's setting and is ignored).
  */
 public final class CudaProvider implements BackendProvider {
     @Override
@@ -32,7 +32,13 @@ public final class CudaProvider implements BackendProvider {
     }
 
     @Override
+    public boolean hasDevices() {
+        return true;
+    }
+
+    /** On {@code options.device()} ({@code cuda:N}), else {@code -Dss2d.cuda.device}, else device 0. */
+    @Override
     public Backend create(BackendOptions options) {
-        return new CudaBackend(CudaDevice.open(Integer.getInteger("ss2d.cuda.device", 0)));
+        return new CudaBackend(CudaDevice.open(options.device() >= 0 ? options.device() : Integer.getInteger("ss2d.cuda.device", 0)));
     }
 }

@@ -63,11 +63,14 @@ abstract class Batches implements Iterator<Row> {
         while (rows.size() < batchSize && input.hasNext()) {
             Row r = input.next();
             Prepared p;
+            long t0 = System.nanoTime();
             try {
                 p = prepare(r);
             } catch (Ss2dArgumentException e) {
                 p = Prepared.failed(r, e.getMessage());
             }
+            StageTimes.PREPARE_NANOS.add(System.nanoTime() - t0);
+            StageTimes.ROWS.increment();
             if (p.error() != null && failOnError) throw new Ss2dArgumentException("row", p.error());
             rows.add(p);
         }
@@ -82,8 +85,11 @@ abstract class Batches implements Iterator<Row> {
         for (List<Integer> g : groups.values()) {
             List<Prepared> batch = new ArrayList<>(g.size());
             for (int i : g) batch.add(rows.get(i));
+            long t0 = System.nanoTime();
             try {
                 List<Object[]> out = run(batch, batch.getFirst().shape());
+                StageTimes.RUN_NANOS.add(System.nanoTime() - t0);
+                StageTimes.BATCHES.increment();
                 for (int j = 0; j < g.size(); j++) results[g.get(j)] = out.get(j);
             } catch (Ss2dArgumentException e) {
                 if (failOnError) throw e;

@@ -15,6 +15,7 @@ import org.ss2d.spark.ModelSpec;
 import org.ss2d.tensor.DType;
 import org.ss2d.tensor.Tensor;
 import org.ss2d.tensor.TensorScope;
+import org.ss2d.validate.LimitExceededException;
 import org.ss2d.validate.Ss2dArgumentException;
 
 /**
@@ -55,7 +56,7 @@ public final class ModelPartitions implements MapPartitionsFunction<Row, Row> {
     @Override
     public Iterator<Row> call(Iterator<Row> rows) {
         if (!rows.hasNext()) return rows; // an empty partition loads nothing
-        LoadedModel model = ExecutorCache.model(spec.weights(), spec.model(), spec.backend(), spec.threads());
+        LoadedModel model = load();
         ImagePreprocessor pre = new ImagePreprocessor(spec.resize(), spec.crop(), Interpolation.BICUBIC,
                 ImagePreprocessor.IMAGENET_MEAN, ImagePreprocessor.IMAGENET_STD);
         int inChans = model.config().inChans();
@@ -76,6 +77,20 @@ public final class ModelPartitions implements MapPartitionsFunction<Row, Row> {
                 return results;
             }
         };
+    }
+
+    /**
+     * The executor's model on the task's backend: {@code auto} on a task that holds a GPU tries that GPU
+     * ({@code cuda:N}) and, where the backend has no whole-model support, goes on as {@code auto}.
+     */
+    private LoadedModel load() {
+        String backend = TaskDevices.backendFor(spec.backend());
+        try {
+            return ExecutorCache.model(spec.weights(), spec.model(), backend, spec.threads());
+        } catch (LimitExceededException e) {
+            if (!Facades.isAuto(spec.backend()) || backend.equals(spec.backend())) throw e;
+            return ExecutorCache.model(spec.weights(), spec.model(), spec.backend(), spec.threads());
+        }
     }
 
     private Prepared image(Row row, ImagePreprocessor pre) {

@@ -28,7 +28,7 @@ public final class OpPartitions implements MapPartitionsFunction<Row, Row> {
     @Override
     public Iterator<Row> call(Iterator<Row> rows) {
         if (!rows.hasNext()) return rows; // an empty partition loads nothing
-        LoadedOp op = ExecutorCache.op(spec.caseFile(), spec.backend(), spec.threads());
+        LoadedOp op = ExecutorCache.op(spec.caseFile(), TaskDevices.backendFor(spec.backend()), spec.threads());
         long[] want = op.rowShape();
         return new Batches(rows, spec.batchSize(), spec.failOnError()) {
             @Override
