@@ -28,6 +28,7 @@ final class Connection {
     private final SocketChannel channel;
     private final ByteBuffer header = ByteBuffer.allocate(4).order(ByteOrder.LITTLE_ENDIAN);
     private Session session;
+    private Ops ops;
 
     Connection(EngineServer server, SocketChannel channel) {
         this.server = server;
@@ -40,7 +41,7 @@ final class Connection {
             if (!peer.user().getName().equals(System.getProperty("user.name"))) {
                 return; // the folder's mode already keeps others out; this is the second lock
             }
-            Ops ops = new Ops(server, this);
+            ops = new Ops(server, this);
             while (true) {
                 JsonNode req;
                 try {
@@ -49,9 +50,11 @@ final class Connection {
                     return;
                 }
                 ObjectNode reply;
+                long t0 = System.nanoTime();
                 try {
                     reply = ops.handle(req);
                     reply.put("ok", true);
+                    reply.put("server_us", (System.nanoTime() - t0) / 1000); // the request's whole time here
                 } catch (Ops.Unsupported e) {
                     reply = error("unsupported", e.getMessage());
                 } catch (LimitExceededException e) {
@@ -72,6 +75,7 @@ final class Connection {
         } catch (IOException e) {
             // the client went away (killed, or closed mid-frame): its session is left below
         } finally {
+            if (ops != null) ops.close();
             if (session != null) server.leave(session);
         }
     }

@@ -42,6 +42,18 @@ final class Ops {
     private boolean stop;
     /** Whether the current request has device tensors: its reply then waits for the CUDA stream. */
     private boolean device;
+    static final int VIEWS = 512;
+    private TensorScope viewScope;
+    private final Map<String, Tensor> views = new java.util.LinkedHashMap<>(64, 0.75f, true) {
+        @Override
+        protected boolean removeEldestEntry(Map.Entry<String, Tensor> eldest) {
+            if (size() <= VIEWS) return false;
+            eldest.getValue().close();
+            return true;
+        }
+    };
+    /** Device views (cheap, no arena) of the current call, closed when it ends. */
+    private final List<Tensor> callViews = new ArrayList<>();
 
     Ops(EngineServer server, Connection connection) {
         this.server = server;
@@ -67,20 +79,19 @@ final class Ops {
             case "shutdown" -> stop = true;
             case "selective_scan", "cross_scan", "cross_merge", "load", "run", "plan", "touch", "free" -> {
                 Session s = connection.session();
-                TensorScope call = s.scope().child("call " + op);
                 long t0 = System.nanoTime();
                 device = false;
                 try {
                     switch (op) {
-                        case "selective_scan" -> scan(s, call, req, r);
+                        case "selective_scan" -> scan(s, req, r);
                         case "cross_scan" -> {
                             Ss2d ss = facade(req);
-                            ss.crossScanInto(in(s, call, req, "x"), out(s, call, req, "out"));
+                            ss.crossScanInto(in(s, req, "x"), out(s, req, "out"));
                             r.put("backend", ss.lastBackend().name());
                         }
                         case "cross_merge" -> {
                             Ss2d ss = facade(req);
-                            ss.crossMergeInto(in(s, call, req, "ys"), out(s, call, req, "out"));
+                            ss.crossMergeInto(in(s, req, "ys"), out(s, req, "out"));
                             r.put("backend", ss.lastBackend().name());
                         }
                         case "load" -> {
@@ -90,10 +101,10 @@ final class Ops {
                         }
                         case "run" -> {
                             Loaded l = s.handle(req.path("handle").asLong(-1));
-                            Tensor x = in(s, call, req, "x");
+                            Tensor x = in(s, req, "x");
                             List<Tensor> outs = new ArrayList<>();
                             var names = req.path("outputs").fieldNames(); // "out", or "out0".."out3" for features
-                            while (names.hasNext()) outs.add(out(s, call, req, names.next()));
+                            while (names.hasNext()) outs.add(out(s, req, names.next()));
                             r.put("backend", l.run(this, req, x, outs));
                         }
                         case "plan" -> {
@@ -115,7 +126,8 @@ final class Ops {
                     }
                     r.put("engine_us", (System.nanoTime() - t0) / 1000);
                 } finally {
-                    call.release(); // views only: releasing them frees nothing of the client's
+                    for (Tensor t : callViews) t.close();
+                    callViews.clear();
                 }
             }
             default -> throw new Ss2dArgumentException("op", "one of hello, ping, backends, selective_scan, cross_scan, cross_merge, "
@@ -124,15 +136,15 @@ final class Ops {
         return r;
     }
 
-    private void scan(Session s, TensorScope call, JsonNode req, ObjectNode r) {
+    private void scan(Session s, JsonNode req, ObjectNode r) {
         JsonNode opt = req.path("options");
         boolean last = opt.path("return_last_state").asBoolean(false);
-        ScanArgs a = ScanArgs.builder(in(s, call, req, "u"), in(s, call, req, "delta"), in(s, call, req, "A"),
-                        in(s, call, req, "B"), in(s, call, req, "C"))
-                .D(optional(s, call, req, "D")).z(optional(s, call, req, "z")).deltaBias(optional(s, call, req, "delta_bias"))
+        ScanArgs a = ScanArgs.builder(in(s, req, "u"), in(s, req, "delta"), in(s, req, "A"),
+                        in(s, req, "B"), in(s, req, "C"))
+                .D(optional(s, req, "D")).z(optional(s, req, "z")).deltaBias(optional(s, req, "delta_bias"))
                 .deltaSoftplus(opt.path("delta_softplus").asBoolean(false)).returnLastState(last).build();
         Ss2d ss = facade(req);
-        ss.selectiveScanInto(a, out(s, call, req, "out"), last ? out(s, call, req, "last_state") : null);
+        ss.selectiveScanInto(a, out(s, req, "out"), last ? out(s, req, "last_state") : null);
         r.put("backend", ss.lastBackend().name());
     }
 
@@ -180,25 +192,54 @@ final class Ops {
         }
     }
 
-    Tensor in(Session s, TensorScope scope, JsonNode req, String name) {
+    Tensor in(Session s, JsonNode req, String name) {
         JsonNode ref = req.path("inputs").path(name);
         if (ref.isMissingNode() || ref.isNull()) {
             throw new Ss2dArgumentException(name, "a tensor", "nothing", null);
         }
-        return view(s, scope, ref, name);
+        return cached(s, ref, name);
     }
 
-    private Tensor optional(Session s, TensorScope scope, JsonNode req, String name) {
+    private Tensor optional(Session s, JsonNode req, String name) {
         JsonNode ref = req.path("inputs").path(name);
-        return ref.isMissingNode() || ref.isNull() ? null : view(s, scope, ref, name);
+        return ref.isMissingNode() || ref.isNull() ? null : cached(s, ref, name);
     }
 
-    private Tensor out(Session s, TensorScope scope, JsonNode req, String name) {
+    private Tensor out(Session s, JsonNode req, String name) {
         JsonNode ref = req.path("outputs").path(name);
         if (ref.isMissingNode() || ref.isNull()) {
             throw new Ss2dArgumentException(name, "an output in the client's shared memory", "nothing", null);
         }
-        return view(s, scope, ref, name);
+        return cached(s, ref, name);
+    }
+
+    /**
+     * The view of {@code ref} for one call, kept for the next calls of this connection. A tensor over host memory
+     * costs an arena (created, and closed with a handshake across the JVM's threads) that would dominate a small
+     * op's time; the client sends the same blocks again and again (its inputs, and its pool's reused output
+     * blocks), so views are cached per connection (one thread: no view is closed while in use) by segment,
+     * offset, shape and name, up to {@link #VIEWS}. Each use marks the view modified: the client may have written
+     * the memory since, and copies kept elsewhere (a device upload) must not be trusted.
+     */
+    private Tensor cached(Session s, JsonNode ref, String name) {
+        String key = ref.has("cuda") ? null : ref.path("seg").asLong() + ":" + ref.path("off").asLong() + ":"
+                + ref.path("size").asLong() + ":" + ref.path("shape") + ":" + ref.path("dtype").asText() + ":" + name;
+        Tensor t = key == null ? null : views.get(key);
+        if (t == null || t.isClosed()) {
+            if (viewScope == null) viewScope = s.scope().child("connection views");
+            t = view(s, viewScope, ref, name);
+            if (key != null) views.put(key, t);
+            else callViews.add(t);
+        }
+        t.markModified();
+        return t;
+    }
+
+    /** Frees this connection's views (before its session may unmap their memory). */
+    void close() {
+        views.clear();
+        callViews.clear();
+        if (viewScope != null) viewScope.release();
     }
 
     /**
