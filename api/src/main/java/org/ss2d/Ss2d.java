@@ -274,6 +274,66 @@ public final class Ss2d {
         };
     }
 
+    // ------------------------------------------------------------------ block backward
+
+    /**
+     * The SS2D block's backward: the gradients of {@code sum(dout * out)} with respect to x and every parameter,
+     * into new tensors of {@code scope} keyed {@code grad.x} and {@code grad.<VMamba name>} (e.g.
+     * {@code grad.in_proj.weight}), each shaped as its input, in the order of {@link SS2DWeights#asMap()} after
+     * {@code grad.x}. The forward is recomputed from x: nothing needs saving.
+     *
+     * @param dout {@code (batch, d_model, H, W)} as x
+     * @throws Ss2dArgumentException as {@link #ss2d}, or naming {@code dout}
+     * @throws LimitExceededException when the backend (or every candidate of {@code auto}) has no block backward
+     */
+    public java.util.Map<String, Tensor> ss2dBackward(TensorScope scope, SS2DWeights w, Tensor x, Tensor dout) {
+        String[] names = gradNames(w == null ? null : w.asMap());
+        Tensor[] t = dispatch(scope, names, blockBackwardCheck(w, null, x, dout), x,
+                (b, c, outs) -> b.ss2dBackward(w, x, dout, byName(names, outs)));
+        return byName(names, t);
+    }
+
+    /** The VSS block's backward, as {@link #ss2dBackward}; its SS2D parameters' gradients are {@code grad.op.<name>}. */
+    public java.util.Map<String, Tensor> vssBlockBackward(TensorScope scope, VSSWeights w, Tensor x, Tensor dout) {
+        String[] names = gradNames(w == null ? null : w.asMap());
+        Tensor[] t = dispatch(scope, names, blockBackwardCheck(null, w, x, dout), x,
+                (b, c, outs) -> b.vssBlockBackward(w, x, dout, byName(names, outs)));
+        return byName(names, t);
+    }
+
+    private static String[] gradNames(java.util.Map<String, Tensor> params) {
+        if (params == null) return new String[] {"grad.x"};
+        String[] n = new String[params.size() + 1];
+        n[0] = "grad.x";
+        int i = 1;
+        for (String k : params.keySet()) n[i++] = "grad." + k;
+        return n;
+    }
+
+    private static java.util.Map<String, Tensor> byName(String[] names, Tensor[] t) {
+        java.util.Map<String, Tensor> m = new java.util.LinkedHashMap<>();
+        for (int i = 0; i < names.length; i++) m.put(names[i], t[i]);
+        return m;
+    }
+
+    private static Check blockBackwardCheck(SS2DWeights s, VSSWeights v, Tensor x, Tensor dout) {
+        return (caps, backend) -> {
+            if (v != null || s == null) Validator.vssBlock(v, x, caps, backend);
+            else Validator.ss2d(s, x, caps, backend);
+            Validator.blockGradient(dout, x);
+            java.util.Map<String, Tensor> params = v != null ? v.asMap() : s.asMap();
+            long[][] shapes = new long[params.size() + 1][];
+            shapes[0] = x.shape();
+            int i = 1;
+            for (Tensor p : params.values()) shapes[i++] = p.shape();
+            String op = v != null ? "vss_block_backward" : "ss2d_backward";
+            org.ss2d.model.SS2DConfig cfg = v != null ? v.config() : s.config();
+            double ratio = v != null ? v.mlpRatio() : 0;
+            return new Checked(op, null, be -> be.blockBackwardWorkingBytes(cfg, ratio, x.dim(0), x.dim(2), x.dim(3)),
+                    shapes);
+        };
+    }
+
     // ------------------------------------------------------------------ whole models
 
     /**

@@ -119,6 +119,33 @@ public interface Backend extends AutoCloseable {
         throw noBackward(name(), "the selective scan");
     }
 
+    /**
+     * The SS2D block's backward on validated arguments: {@code grads} holds {@code grad.x} and {@code grad.<name>}
+     * for every parameter of {@code weights.asMap()}, each written in full. The default refuses as
+     * {@link #selectiveScanBackward} does.
+     *
+     * @throws org.ss2d.validate.LimitExceededException when this backend has no block backward
+     */
+    default void ss2dBackward(SS2DWeights weights, Tensor x, Tensor dout, Map<String, Tensor> grads) {
+        throw noBackward(name(), "the SS2D block");
+    }
+
+    /** The VSS block's backward, as {@link #ss2dBackward} (SS2D parameters under {@code op.}). */
+    default void vssBlockBackward(VSSWeights weights, Tensor x, Tensor dout, Map<String, Tensor> grads) {
+        throw noBackward(name(), "the VSS block");
+    }
+
+    /**
+     * Working memory of a block backward (see {@link #blockWorkingBytes}); the default refuses (the facade asks it
+     * while choosing a backend).
+     *
+     * @throws org.ss2d.validate.LimitExceededException when this backend has no block backward
+     */
+    default long blockBackwardWorkingBytes(org.ss2d.model.SS2DConfig config, double mlpRatio, long batch, long h,
+                                           long w) {
+        throw noBackward(name(), mlpRatio > 0 ? "the VSS block" : "the SS2D block");
+    }
+
     /** The refusal of a backward that a backend does not have, naming it ({@code CUDA}, {@code CPU}). */
     static org.ss2d.validate.LimitExceededException noBackward(String backend, String op) {
         return new org.ss2d.validate.LimitExceededException("backward", "the "

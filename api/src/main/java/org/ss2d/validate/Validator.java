@@ -107,7 +107,8 @@ public final class Validator {
 
     private static void sameDevice(String name, Tensor t, Tensor u) {
         if (!t.device().equals(u.device())) {
-            throw new Ss2dArgumentException(name, "a tensor on " + u.device() + " (as u)", t.describe(), null);
+            throw new Ss2dArgumentException(name, "a tensor on " + u.device() + " (as " + (u.rank() == 4 ? "x" : "u")
+                    + ")", t.describe(), null);
         }
     }
 
@@ -228,6 +229,18 @@ public final class Validator {
             throw new LimitExceededException("d_state", "dstate=" + w.config().dState() + " exceeds the "
                     + displayName(backend) + " backend's MAX_DSTATE=" + caps.maxDstate());
         }
+    }
+
+    /**
+     * The gradient reaching a block's output: present, open, shaped, typed and placed as {@code x}.
+     *
+     * @throws Ss2dArgumentException naming {@code dout}
+     */
+    public static void blockGradient(Tensor dout, Tensor x) {
+        required("dout", dout);
+        shape("dout", dout, "(batch, d_model, H, W) as x", x.shape());
+        sameDtype("dout", dout, x);
+        sameDevice("dout", dout, x);
     }
 
     /** f32 only: what weight loaders hand out, before any backend is chosen. */
@@ -404,7 +417,8 @@ public final class Validator {
 
     private static void sameDtype(String name, Tensor t, Tensor u) {
         if (t.dtype() != u.dtype()) {
-            throw new Ss2dArgumentException(name, "dtype " + u.dtype() + " (as u)", t.describe(), null);
+            throw new Ss2dArgumentException(name, "dtype " + u.dtype() + " (as " + (u.rank() == 4 ? "x" : "u") + ")",
+                    t.describe(), null);
         }
     }
 

@@ -150,13 +150,15 @@ public final class CpuBackend implements Backend, AutoCloseable {
                 cVar ? grads.dC().segment() : null, grads.dz() == null ? null : grads.dz().segment(), partials);
         if (bVar) grads.dB().segment().fill((byte) 0);
         if (cVar) grads.dC().segment().fill((byte) 0);
-        // a task = the channels of one (batch, group) when some B/C row is shared, else a run of rows
-        int perTask = bVar || cVar ? s.dim() / s.groups() : 1;
-        int units = s.batch() * s.dim() / perTask;
+        // a task = the channels of one (batch, group) when some B/C row is shared; else one batch's channels when
+        // the kernel works on blocks of channels (a row's kernel then never depends on where a task starts), else a row
+        int perTask = bVar || cVar ? s.dim() / s.groups() : kernels.scanBackwardRowAlign(job) > 1 ? s.dim() : 1;
+        int rows = s.batch() * s.dim(), units = (rows + perTask - 1) / perTask;
         int tasks = Math.min(units, pool.threads() == 1 ? 1 : pool.threads() * 8);
         pool.parallelFor(tasks, t -> {
-            int from = (int) ((long) units * t / tasks) * perTask, to = (int) ((long) units * (t + 1) / tasks) * perTask;
-            for (int row = from; row < to; row++) kernels.scanBackwardRow(job, row);
+            int from = (int) ((long) units * t / tasks) * perTask;
+            int to = (int) Math.min((long) units * (t + 1) / tasks * perTask, rows);
+            kernels.scanBackward(job, from, to);
         });
         reduceOverBatch(s, partials, stride, grads, bVar, cVar);
     }

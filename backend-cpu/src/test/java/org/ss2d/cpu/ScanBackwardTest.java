@@ -76,6 +76,14 @@ class ScanBackwardTest {
         for (int n : new int[] {2, 4, 16, 17, 64}) cs.add(new Case(1, 4, 40, n, 1, v, v, true, true, true, true, true));
         cs.add(new Case(3, 12, 300, 1, 4, g, g, true, false, true, true, false)); // VMamba's shape of call
         cs.add(new Case(2, 9, 77, 4, 1, k, k, true, true, false, false, true));
+        // channel-lane blocks (dstate >= 2, no z): blocks of every vector width inside a group or a batch, the rows
+        // left over on time lanes, chunk edges (32 steps) crossed
+        cs.add(new Case(2, 32, 37, 3, 2, g, g, true, false, true, true, true));
+        cs.add(new Case(2, 20, 40, 4, 1, k, k, true, false, true, true, true));
+        cs.add(new Case(1, 48, 70, 5, 1, v, k, true, false, true, false, true));
+        cs.add(new Case(2, 32, 33, 16, 1, k, v, false, false, false, true, false));
+        cs.add(new Case(1, 64, 100, 2, 4, g, g, true, false, true, true, true));
+        cs.add(new Case(1, 40, 65, 3, 2, g, g, true, false, false, true, true));
         return cs.stream();
     }
 
@@ -143,7 +151,9 @@ class ScanBackwardTest {
         BCMode g = BCMode.GROUPED, k = BCMode.CONSTANT, v = BCMode.VARIABLE;
         for (Case c : List.of(new Case(4, 16, 257, 1, 4, g, g, true, true, true, true, true),
                 new Case(4, 8, 129, 4, 1, k, v, true, false, true, true, true),
-                new Case(3, 8, 100, 3, 1, v, k, true, true, true, true, false))) {
+                new Case(3, 8, 100, 3, 1, v, k, true, true, true, true, false),
+                new Case(4, 32, 100, 4, 2, g, g, true, false, true, true, true),
+                new Case(3, 40, 70, 3, 1, k, k, true, false, true, true, true))) {
             try (Fixture f = new Fixture("scan-backward-bits", c.hashCode())) {
                 Inputs in = inputs(f, c);
                 float[][] first = null;

@@ -105,40 +105,67 @@ class BackwardConformanceTest {
         };
     }
 
-    /** Null when the backend has a scan backward, else its refusal. */
-    static String noBackward(String name) {
+    /** Null when the backend has this backward kind, else its refusal. */
+    static String noBackward(String name, String kind) {
         Backend b = Backends.get(name);
         try {
-            b.scanBackwardWorkingBytes(new ScanShape(1, 1, 1, 1, 1, BCMode.CONSTANT, BCMode.CONSTANT));
+            switch (kind) {
+                case "selective_scan_backward" -> b.scanBackwardWorkingBytes(
+                        new ScanShape(1, 1, 1, 1, 1, BCMode.CONSTANT, BCMode.CONSTANT));
+                case "ss2d_backward" -> b.blockBackwardWorkingBytes(null, 0, 1, 1, 1);
+                default -> b.blockBackwardWorkingBytes(null, 4, 1, 1, 1);
+            }
             return null;
         } catch (LimitExceededException e) {
             return e.getMessage();
         }
     }
 
+    /** The golden SS2D / VSS block gradients (PyTorch autograd), on every backend that has a block backward. */
+    static List<FileCase> blockCases() {
+        List<FileCase> out = new ArrayList<>();
+        for (Path p : BackwardGoldenTest.files()) {
+            if (!BackwardGoldenTest.kind(p).equals("selective_scan_backward")) out.add(new FileCase(p));
+        }
+        return out;
+    }
+
     @TestFactory
     Stream<DynamicNode> everyBackendWithABackwardAgreesWithFloat64() {
-        List<FileCase> cases = cases();
-        assertTrue(cases.size() >= 8 + 9 * 7, "backward cases: " + cases.size());
+        List<FileCase> scans = cases(), blocks = blockCases();
+        assertTrue(scans.size() >= 8 + 9 * 7, "scan backward cases: " + scans.size());
+        assertTrue(blocks.size() >= 4, "block backward cases: " + blocks.size());
+        List<FileCase> all = new ArrayList<>(scans);
+        all.addAll(blocks);
         return Targets.names().stream().map(b -> {
             String why = Targets.unavailable(b);
-            String none = why == null ? noBackward(b) : null;
-            if (why != null || none != null) {
-                String reason = why != null ? why : none;
-                return DynamicTest.dynamicTest("[" + b + "] selective_scan_backward: skipped: " + reason, () -> {
-                    if (why != null && b.equals(Targets.required())) {
+            if (why != null) {
+                return DynamicTest.dynamicTest("[" + b + "] backward: skipped: " + why, () -> {
+                    if (b.equals(Targets.required())) {
                         org.junit.jupiter.api.Assertions.fail("-Dss2d.require=" + b + " but " + b + " is unavailable: " + why);
                     }
-                    System.err.println("[ss2d] conformance selective_scan_backward SKIPPED on " + b + ": " + reason);
-                    Assumptions.assumeTrue(false, reason);
+                    Assumptions.assumeTrue(false, why);
                 });
             }
-            return DynamicContainer.dynamicContainer("[" + b + "] selective_scan_backward (" + cases.size() + " cases)",
-                    cases.stream().map(c -> DynamicTest.dynamicTest(Targets.displayName(c, b), () -> {
-                        CaseResult r = Targets.check(c, b);
-                        // the margin under the budget, for TOLERANCES.md
-                        System.out.println("backward conformance: [" + b + "] " + c.id() + " worst rel " + r.maxRelErr());
-                    })));
+            List<DynamicNode> nodes = new ArrayList<>();
+            for (String kind : List.of("selective_scan_backward", "ss2d_backward", "vss_block_backward")) {
+                String none = noBackward(b, kind);
+                List<FileCase> mine = all.stream().filter(c -> c.op().key().equals(kind)).toList();
+                if (none != null) {
+                    nodes.add(DynamicTest.dynamicTest("[" + b + "] " + kind + ": skipped: " + none, () -> {
+                        System.err.println("[ss2d] conformance " + kind + " SKIPPED on " + b + ": " + none);
+                        Assumptions.assumeTrue(false, none);
+                    }));
+                    continue;
+                }
+                nodes.add(DynamicContainer.dynamicContainer("[" + b + "] " + kind + " (" + mine.size() + " cases)",
+                        mine.stream().map(c -> DynamicTest.dynamicTest(Targets.displayName(c, b), () -> {
+                            CaseResult r = Targets.check(c, b);
+                            // the margin under the budget, for TOLERANCES.md
+                            System.out.println("backward conformance: [" + b + "] " + c.id() + " worst rel " + r.maxRelErr());
+                        }))));
+            }
+            return DynamicContainer.dynamicContainer("[" + b + "] backward", nodes);
         });
     }
 }

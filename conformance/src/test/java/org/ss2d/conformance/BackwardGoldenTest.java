@@ -72,6 +72,39 @@ class BackwardGoldenTest {
                 }));
     }
 
+    @TestFactory
+    Stream<DynamicTest> javaBlockBackwardAgreesWithTorchAutogradInFloat64() {
+        return files().stream().filter(p -> !kind(p).equals("selective_scan_backward")).map(p -> DynamicTest.dynamicTest(
+                "[reference float64 vs torch autograd float64] " + p.getFileName(), () -> {
+                    try (TensorScope s = TensorScope.root("golden-backward-block"); CaseFile f = CaseFile.open(s, p)) {
+                        boolean vss = kind(p).equals("vss_block_backward");
+                        org.ss2d.interop.cases.OpCall call = (vss ? org.ss2d.interop.cases.OpKind.VSS_BLOCK
+                                : org.ss2d.interop.cases.OpKind.SS2D).prepare(f);
+                        long[] xs = f.shape("x");
+                        int batch = (int) xs[0], h = (int) xs[2], w = (int) xs[3];
+                        java.util.Map<String, double[]> got = vss
+                                ? org.ss2d.reference.BlockBackwardRef.vss(org.ss2d.reference.VSSRef.Params.of(
+                                        ((org.ss2d.interop.cases.OpCalls.VssBlock) call).weights()), f.doubles("x"),
+                                        f.doubles("dout"), batch, h, w)
+                                : org.ss2d.reference.BlockBackwardRef.ss2d(org.ss2d.reference.SS2DRef.Params.of(
+                                        ((org.ss2d.interop.cases.OpCalls.Ss2dBlock) call).weights()), f.doubles("x"),
+                                        f.doubles("dout"), batch, h, w);
+                        int checked = 0;
+                        for (String col : f.columns()) {
+                            if (!col.startsWith("grad.")) continue;
+                            double[] mine = got.get(col);
+                            assertTrue(mine != null, p.getFileName() + ": the reference has no " + col + " (it has "
+                                    + got.keySet() + ")");
+                            Comparison c = Tolerances.compare(f.doubles(col), mine, Tolerances.FLOAT64);
+                            assertTrue(c.pass(), p.getFileName() + " " + col + ": " + c.detail());
+                            checked++;
+                        }
+                        assertTrue(checked == got.size(), p + ": " + checked + " golden gradients, the reference has "
+                                + got.keySet());
+                    }
+                }));
+    }
+
     static ScanRef.Problem problem(CaseFile f) {
         long[] us = f.shape("u");
         int batch = (int) us[0], dim = (int) us[1], seqlen = (int) us[2], dstate = (int) f.shape("A")[1];

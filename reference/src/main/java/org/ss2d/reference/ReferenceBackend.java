@@ -48,6 +48,31 @@ final class ReferenceBackend implements Backend {
         for (int i = 0; i < outs.length; i++) if (outs[i] != null) Doubles.store(values[i], outs[i]);
     }
 
+    /** The float64 block backward ({@link BlockBackwardRef}), rounded once at the store. */
+    @Override
+    public void ss2dBackward(org.ss2d.model.SS2DWeights weights, Tensor x, Tensor dout,
+                             java.util.Map<String, Tensor> grads) {
+        store(BlockBackwardRef.ss2d(SS2DRef.Params.of(weights), Doubles.of(x), Doubles.of(dout), (int) x.dim(0),
+                (int) x.dim(2), (int) x.dim(3)), grads);
+    }
+
+    @Override
+    public void vssBlockBackward(org.ss2d.model.VSSWeights weights, Tensor x, Tensor dout,
+                                 java.util.Map<String, Tensor> grads) {
+        store(BlockBackwardRef.vss(VSSRef.Params.of(weights), Doubles.of(x), Doubles.of(dout), (int) x.dim(0),
+                (int) x.dim(2), (int) x.dim(3)), grads);
+    }
+
+    private static void store(java.util.Map<String, double[]> values, java.util.Map<String, Tensor> grads) {
+        for (var e : grads.entrySet()) Doubles.store(values.get(e.getKey()), e.getValue());
+    }
+
+    @Override
+    public long blockBackwardWorkingBytes(org.ss2d.model.SS2DConfig config, double mlpRatio, long batch, long h,
+                                          long w) {
+        return 0;
+    }
+
     /** Heap doubles only: nothing the memory budget of host tensors has to count. */
     @Override
     public long scanBackwardWorkingBytes(ScanShape shape) {

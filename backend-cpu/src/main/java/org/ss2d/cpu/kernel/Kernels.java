@@ -54,6 +54,19 @@ public abstract class Kernels {
         ScalarScanBackward.row(job, row);
     }
 
+    /**
+     * The backward of rows {@code [rowFrom, rowTo)}, in order (see {@link #scanBackwardRow}); callers split rows at
+     * multiples of {@link #scanBackwardRowAlign} and never split the rows of one variable B/C row.
+     */
+    public void scanBackward(ScanBackwardJob job, int rowFrom, int rowTo) {
+        for (int row = rowFrom; row < rowTo; row++) scanBackwardRow(job, row);
+    }
+
+    /** Rows per indivisible unit of backward work when B and C are constant (1, or the lanes of a block kernel). */
+    public int scanBackwardRowAlign(ScanBackwardJob job) {
+        return 1;
+    }
+
     /** Bytes of row buffers one thread keeps for a scan backward of this length (kept between calls). */
     public long scanBackwardScratchBytes(int seqlen, int dstate) {
         return ScalarScanBackward.scratchBytes(seqlen);

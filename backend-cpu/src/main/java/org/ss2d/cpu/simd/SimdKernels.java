@@ -69,7 +69,41 @@ public final class SimdKernels extends Kernels {
 
     @Override
     public long scanBackwardScratchBytes(int seqlen, int dstate) {
-        return SimdScanBackward.scratchBytes(seqlen) + super.scanBackwardScratchBytes(seqlen, dstate);
+        return SimdScanBackward.scratchBytes(seqlen) + SimdScanBackwardBlocked.scratchBytes(seqlen, dstate)
+                + super.scanBackwardScratchBytes(seqlen, dstate);
+    }
+
+    /**
+     * dstate >= 2 without a gate: channel-lane blocks ({@link SimdScanBackwardBlocked}) wherever VL consecutive rows
+     * share a batch (and a group, for variable B/C); time lanes for the rows left over.
+     */
+    @Override
+    public void scanBackward(org.ss2d.cpu.kernel.ScanBackwardJob job, int rowFrom, int rowTo) {
+        ScanJob j = job.fwd();
+        if (!SimdScanBackwardBlocked.fits(j)) {
+            super.scanBackward(job, rowFrom, rowTo);
+            return;
+        }
+        final int dim = j.dim(), span = j.bVariable() || j.cVariable() ? j.channelsPerGroup() : dim;
+        SimdScanBackwardBlocked.Scratch scratch = null;
+        int row = rowFrom;
+        while (row < rowTo) {
+            int at = (row % dim) % span; // blocks start at multiples of VL of their span: the same rows for any split
+            if (at % VL == 0 && at + VL <= span && row + VL <= rowTo) {
+                if (scratch == null) scratch = SimdScanBackwardBlocked.Scratch.forThread(j.dstate(), j.seqlen());
+                if (!SimdScanBackwardBlocked.block(job, row, scratch)) {
+                    for (int r = row; r < row + VL; r++) scanBackwardRow(job, r);
+                }
+                row += VL;
+            } else {
+                scanBackwardRow(job, row++);
+            }
+        }
+    }
+
+    @Override
+    public int scanBackwardRowAlign(org.ss2d.cpu.kernel.ScanBackwardJob job) {
+        return SimdScanBackwardBlocked.fits(job.fwd()) ? VL : 1;
     }
 
     @Override

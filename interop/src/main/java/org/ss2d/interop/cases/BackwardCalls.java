@@ -51,4 +51,52 @@ public final class BackwardCalls {
             ss.selectiveScanBackwardInto(args, dout, dLastState, ScanGrads.of(g));
         }
     }
+
+    /**
+     * {@code ss2d_backward} and {@code vss_block_backward}: the forward's columns and options plus {@code dout} (as x);
+     * results {@code grad.x} and {@code grad.<name>} for every parameter column.
+     */
+    public record BlockBackward(OpKind kind, OpCall forward, Tensor dout) implements OpCall {
+        static BlockBackward ss2d(CaseFile f) {
+            return new BlockBackward(OpKind.SS2D_BACKWARD, OpCalls.Ss2dBlock.of(f), f.tensor("dout"));
+        }
+
+        static BlockBackward vss(CaseFile f) {
+            return new BlockBackward(OpKind.VSS_BLOCK_BACKWARD, OpCalls.VssBlock.of(f), f.tensor("dout"));
+        }
+
+        /** The block's input. */
+        public Tensor x() {
+            return forward instanceof OpCalls.Ss2dBlock b ? b.x() : ((OpCalls.VssBlock) forward).x();
+        }
+
+        private Map<String, Tensor> params() {
+            return forward instanceof OpCalls.Ss2dBlock b ? b.weights().asMap() : ((OpCalls.VssBlock) forward).weights().asMap();
+        }
+
+        @Override
+        public Map<String, Tensor> run(Ss2d ss, TensorScope scope) {
+            return forward instanceof OpCalls.Ss2dBlock b ? ss.ss2dBackward(scope, b.weights(), b.x(), dout)
+                    : ss.vssBlockBackward(scope, ((OpCalls.VssBlock) forward).weights(), x(), dout);
+        }
+
+        @Override
+        public Map<String, long[]> outputShapes() {
+            Map<String, long[]> m = new LinkedHashMap<>();
+            m.put("grad.x", x().shape());
+            for (var e : params().entrySet()) m.put("grad." + e.getKey(), e.getValue().shape());
+            return m;
+        }
+
+        /** Runs into new outputs and copies them into the caller's (the facade has no into-variant for blocks). */
+        @Override
+        public void runInto(Ss2d ss, Map<String, Tensor> outputs) {
+            try (TensorScope tmp = TensorScope.root("block backward")) {
+                for (var e : run(ss, tmp).entrySet()) {
+                    outputs.get(e.getKey()).copyFrom(e.getValue().toFloatArray());
+                    e.getValue().close();
+                }
+            }
+        }
+    }
 }

@@ -18,7 +18,9 @@ public enum OpKind {
     VSS_BLOCK("vss_block", OpCalls.VssBlock::of),
     VMAMBA("vmamba", ModelCalls.VMamba::of),
     PREPROCESS_IMAGE("preprocess_image", ModelCalls.PreprocessImage::of),
-    SELECTIVE_SCAN_BACKWARD("selective_scan_backward", BackwardCalls.ScanBackward::of);
+    SELECTIVE_SCAN_BACKWARD("selective_scan_backward", BackwardCalls.ScanBackward::of),
+    SS2D_BACKWARD("ss2d_backward", BackwardCalls.BlockBackward::ss2d),
+    VSS_BLOCK_BACKWARD("vss_block_backward", BackwardCalls.BlockBackward::vss);
 
     /** Reads and checks one kind's inputs and options; throws {@link Ss2dArgumentException} naming the column or option. */
     @FunctionalInterface
