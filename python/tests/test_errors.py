@@ -93,3 +93,9 @@ def test_a_call_over_the_timeout_raises_and_the_engine_carries_on(monkeypatch):
     monkeypatch.setenv("SS2D_TIMEOUT", "600")
     eng._forget()
     ss2d.ping()
+
+
+def test_shutdown_starts_no_engine():
+    with _private_engine():
+        ss2d.shutdown()                                # nothing runs there: nothing is started to be stopped
+        assert not os.path.exists(os.environ["SS2D_SOCKET"])

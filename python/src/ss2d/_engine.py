@@ -123,9 +123,10 @@ class Engine:
         self.generation = 0          # bumped when a new engine (or session) is reached: modules reload
         self.process = None
 
-    def call(self, req):
-        """Sends one request and returns the reply; raises the engine's error as a Python exception."""
-        conn = self._acquire()
+    def call(self, req, start=True):
+        """Sends one request and returns the reply; raises the engine's error as a Python exception. With
+        ``start=False`` no engine is started for it: FileNotFoundError or ConnectionRefusedError instead."""
+        conn = self._acquire(start)
         try:
             reply = conn.request(req)
         except socket.timeout:
@@ -148,11 +149,11 @@ class Engine:
             self.idle.append(self._open())
         return self.generation
 
-    def _acquire(self):
+    def _acquire(self, start=True):
         try:
             return self.idle.pop()
         except IndexError:
-            return self._open()
+            return self._open(start)
 
     def _forget(self):
         with self.lock:
@@ -160,13 +161,15 @@ class Engine:
                 c.close()
             self.idle = []
 
-    def _open(self):
+    def _open(self, start=True):
         path = socket_path()
         deadline = time.monotonic() + 10
         while True:
             try:
                 conn = Connection(path, _timeout())
             except (FileNotFoundError, ConnectionRefusedError):
+                if not start:
+                    raise
                 conn = self._start(path)
             try:
                 hello = conn.request({"op": "hello", "pid": os.getpid(), "token": self.token})

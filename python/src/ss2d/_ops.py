@@ -97,9 +97,10 @@ def ping():
 
 
 def shutdown():
-    """Asks the engine to exit (it also exits by itself after 15 idle minutes)."""
+    """Asks the engine to exit, if one is running (it also exits by itself after 15 idle minutes); starts none."""
+    eng = _engine.engine()
     try:
-        _engine.call({"op": "shutdown"})
-    except Exception:
+        eng.call({"op": "shutdown"}, start=False)
+    except (OSError, Exception):
         pass
-    _engine.engine()._forget()
+    eng._forget()

@@ -72,6 +72,24 @@ class EngineServerTest {
     }
 
     @Test
+    void anIdleEngineExitsAndRemovesItsSocket() throws Exception {
+        Path other = Files.createDirectory(tmp.resolve("idle"), PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rwx------")));
+        Path sock = other.resolve("engine.sock");
+        try (EngineServer idle = EngineServer.bind(sock, 300)) {
+            Thread t = Thread.ofPlatform().daemon().start(() -> {
+                try {
+                    idle.serve();
+                } catch (IOException e) {
+                    throw new RuntimeException(e);
+                }
+            });
+            t.join(10_000);
+            assertFalse(t.isAlive(), "serve() returns after 300 ms without a client");
+        }
+        assertFalse(Files.exists(sock), "the socket file goes with the engine");
+    }
+
+    @Test
     void theSocketIsTheOwnersOnly() throws IOException {
         assertEquals("rw-------", PosixFilePermissions.toString(Files.getPosixFilePermissions(dir.resolve("engine.sock"))));
     }
