@@ -6,41 +6,47 @@
 #include <stdint.h>
 
 // im2col for torch's conv2d: x (B, C, H, W) -> cols (B, C*k*k, OH*OW), row ci*k*k + ky*k + kx (the
-// flattening of a (Cout, C, k, k) weight), zero outside the input. Consecutive threads write
-// consecutive output pixels of one row.
+// flattening of a (Cout, C, k, k) weight), zero outside the input. A block takes one line (b, row)
+// of OH*OW outputs (grid-stride over lines): the line's plane and tap are worked out once, and each
+// output costs one 32-bit division (OH*OW < 2^31: one image's output pixels). Per-element 64-bit
+// divisions would make this instruction-bound, as they did the plain depthwise convolution.
 extern "C" __global__ void __launch_bounds__(256)
 ss2d_im2col(const float* __restrict__ x, float* __restrict__ cols, int64_t Bn, int64_t C, int64_t H,
             int64_t W, int64_t k, int64_t s, int64_t pad, int64_t OH, int64_t OW) {
-  const int64_t L = OH * OW, kk = k * k;
-  const int64_t total = Bn * C * kk * L;
-  for (int64_t i = ss2d::gtid(); i < total; i += ss2d::gstride()) {
-    const int64_t l = i % L;
-    const int64_t row = (i / L) % (C * kk);
-    const int64_t b = i / (L * C * kk);
+  const int64_t kk = k * k, lines = Bn * C * kk;
+  const int Li = (int)(OH * OW), OWi = (int)OW;
+  for (int64_t line = blockIdx.x; line < lines; line += gridDim.x) {
+    const int64_t b = line / (C * kk), row = line % (C * kk);
     const int64_t ci = row / kk, kyx = row % kk;
-    const int64_t iy = (l / OW) * s + kyx / k - pad;
-    const int64_t ix = (l % OW) * s + kyx % k - pad;
-    float v = 0.f;
-    if (iy >= 0 && iy < H && ix >= 0 && ix < W) v = __ldg(x + ((b * C + ci) * H + iy) * W + ix);
-    cols[i] = v;
+    const int64_t ky = kyx / k - pad, kx = kyx % k - pad;
+    const float* plane = x + (b * C + ci) * H * W;
+    float* dst = cols + line * Li;
+    for (int l = threadIdx.x; l < Li; l += blockDim.x) {
+      const int oy = l / OWi, ox = l - oy * OWi;
+      const int64_t iy = (int64_t)oy * s + ky, ix = (int64_t)ox * s + kx;
+      dst[l] = (iy >= 0 && iy < H && ix >= 0 && ix < W) ? __ldg(plane + iy * W + ix) : 0.f;
+    }
   }
 }
 
 // PatchMerging2D's gather: x (B, C, H, W) -> out (B, 4C, OH, OW) with OH = ceil(H/2), OW = ceil(W/2);
 // channel block q holds the input at row 2y + (0,1,0,1)[q], column 2x + (0,0,1,1)[q], zero past an
-// odd edge (VMamba pads odd sizes at the end).
+// odd edge (VMamba pads odd sizes at the end). A block per output line (b, q*C + c), as im2col.
 extern "C" __global__ void __launch_bounds__(256)
 ss2d_patch_merge(const float* __restrict__ x, float* __restrict__ out, int64_t Bn, int64_t C, int64_t H,
                  int64_t W, int64_t OH, int64_t OW) {
-  const int64_t L = OH * OW;
-  const int64_t total = Bn * 4 * C * L;
-  for (int64_t i = ss2d::gtid(); i < total; i += ss2d::gstride()) {
-    const int64_t l = i % L;
-    const int64_t qc = (i / L) % (4 * C);
-    const int64_t b = i / (L * 4 * C);
+  const int64_t lines = Bn * 4 * C;
+  const int Li = (int)(OH * OW), OWi = (int)OW;
+  for (int64_t line = blockIdx.x; line < lines; line += gridDim.x) {
+    const int64_t b = line / (4 * C), qc = line % (4 * C);
     const int64_t q = qc / C, c = qc % C;
-    const int64_t iy = 2 * (l / OW) + (q & 1), ix = 2 * (l % OW) + (q >> 1);
-    out[i] = (iy < H && ix < W) ? __ldg(x + ((b * C + c) * H + iy) * W + ix) : 0.f;
+    const float* plane = x + (b * C + c) * H * W;
+    float* dst = out + line * Li;
+    for (int l = threadIdx.x; l < Li; l += blockDim.x) {
+      const int oy = l / OWi, ox = l - oy * OWi;
+      const int64_t iy = 2 * (int64_t)oy + (q & 1), ix = 2 * (int64_t)ox + (q >> 1);
+      dst[l] = (iy < H && ix < W) ? __ldg(plane + iy * W + ix) : 0.f;
+    }
   }
 }
 

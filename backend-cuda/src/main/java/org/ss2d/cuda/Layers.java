@@ -11,6 +11,11 @@ final class Layers {
 
     private Layers() {}
 
+    /** Grid for the kernels that take one output line per block (grid-stride over lines). */
+    private static long lines(CudaDevice dev, long lines) {
+        return Math.max(1, Math.min(lines, (long) dev.smCount * 64));
+    }
+
     /** Grid for the grid-stride kernels: enough blocks to fill the device, no more. */
     private static long gridFor(CudaDevice dev, long work) {
         return Math.max(1, Math.min((work + 255) / 256, (long) dev.smCount * 16));
@@ -92,7 +97,7 @@ final class Layers {
                        long oh, long ow) {
         try (Launch l = new Launch(11)) {
             l.arg(x).arg(cols).arg(b).arg(c).arg(h).arg(w).arg(k).arg(s).arg(pad).arg(oh).arg(ow)
-                    .run(dev, "ss2d_im2col", gridFor(dev, b * c * k * k * oh * ow), 256, 1, 0);
+                    .run(dev, "ss2d_im2col", lines(dev, b * c * k * k), 256, 1, 0);
         }
     }
 
@@ -100,7 +105,7 @@ final class Layers {
     static void patchMerge(CudaDevice dev, long x, long out, long b, long c, long h, long w, long oh, long ow) {
         try (Launch l = new Launch(8)) {
             l.arg(x).arg(out).arg(b).arg(c).arg(h).arg(w).arg(oh).arg(ow)
-                    .run(dev, "ss2d_patch_merge", gridFor(dev, b * 4 * c * oh * ow), 256, 1, 0);
+                    .run(dev, "ss2d_patch_merge", lines(dev, b * 4 * c), 256, 1, 0);
         }
     }
 
