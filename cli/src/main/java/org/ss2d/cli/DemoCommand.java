@@ -58,6 +58,32 @@ final class DemoCommand implements Callable<Integer> {
     @Option(names = "--no-check", description = "skip the float64 reference check")
     boolean noCheck;
 
+    @Option(names = "--train", description = "instead: fit one VSS block (VMamba-T stage-1 widths) to a fixed random "
+            + "target with plain SGD, printing the loss (the backward runs on a backend that has it: reference for now)")
+    boolean train;
+
+    @Option(names = "--steps", defaultValue = "200", description = "SGD steps with --train (default ${DEFAULT-VALUE})")
+    int steps;
+
+    @Option(names = "--lr", defaultValue = "0.5", description = "SGD learning rate with --train (default ${DEFAULT-VALUE})")
+    double lr;
+
+    /** {@code --train}: SGD on one VSS block; the grid defaults to 8 x 8 unless --grid says otherwise. */
+    private Integer train(PrintWriter out) {
+        atLeast("--steps", steps, 1);
+        if (!(lr > 0 && lr < 1e6)) throw new Errors.Rejected("--lr: must be in (0, 1e6), got " + lr);
+        boolean gridGiven = spec.commandLine().getParseResult().hasMatchedOption("--grid");
+        int g = gridGiven ? grid : 8;
+        Ss2d ss = backend == null ? Ss2d.auto() : Backs.facade(backend);
+        out.printf(Locale.ROOT, "SGD on one VSS block (d_model 96, d_state 1, ssm_ratio 1, mlp_ratio 4), batch %d, "
+                + "%dx%d grid, lr %s, %d steps, loss = mean((out - target)^2) / 2%n", batch, g, g, fmt(lr), steps);
+        out.flush();
+        TrainDemo.Result r = TrainDemo.run(ss, batch, g, steps, lr, seed, out, Math.max(1, steps / 20));
+        out.printf(Locale.ROOT, "loss %.6e -> %.6e (x%.3f) in %d steps; forward on %s, backward on %s%n", r.firstLoss(),
+                r.lastLoss(), r.lastLoss() / r.firstLoss(), r.steps(), r.forwardOn(), r.backwardOn());
+        return r.lastLoss() < r.firstLoss() ? 0 : 1;
+    }
+
     @Override
     public Integer call() {
         PrintWriter out = spec.commandLine().getOut();
@@ -68,6 +94,7 @@ final class DemoCommand implements Callable<Integer> {
         if (!(warmupSeconds >= 0 && warmupSeconds <= 600)) {
             throw new Errors.Rejected("--warmup-seconds: must be in [0, 600], got " + warmupSeconds);
         }
+        if (train) return train(out);
         SS2DConfig c = SS2DConfig.of(96, 1, 1.0);
         List<Backend> targets = new ArrayList<>();
         boolean standIn = false;

@@ -1,0 +1,27 @@
+package org.ss2d.cli;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.io.PrintWriter;
+import java.io.StringWriter;
+import org.junit.jupiter.api.Test;
+import org.ss2d.Ss2d;
+
+/**
+ * {@code ss2d demo --train}'s loop learns: a short SGD run of one VSS block (VMamba-T stage-1 widths, 4x4 grid)
+ * with the forward on the CPU backend must cut the loss at least in half (the backward runs on the float64
+ * reference, the only backend with a block backward so far).
+ */
+class TrainDemoTest {
+    @Test
+    void aShortRunHalvesTheLoss() {
+        StringWriter log = new StringWriter();
+        TrainDemo.Result r = TrainDemo.run(Ss2d.on("cpu"), 1, 4, 20, 0.5, 3, new PrintWriter(log), 5);
+        assertEquals("cpu", r.forwardOn());
+        assertTrue(Double.isFinite(r.firstLoss()) && r.firstLoss() > 0, "first loss " + r.firstLoss());
+        assertTrue(r.lastLoss() <= 0.5 * r.firstLoss(), "cpu forward, " + r.backwardOn() + " backward: loss "
+                + r.firstLoss() + " -> " + r.lastLoss() + " in 20 SGD steps, expected at most half\n" + log);
+        System.out.println("train demo: loss " + r.firstLoss() + " -> " + r.lastLoss() + "\n" + log);
+    }
+}
