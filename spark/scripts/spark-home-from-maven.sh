@@ -15,7 +15,7 @@ DIR="${1:?usage: spark-home-from-maven.sh DIR}"
 CP="$ROOT/spark/target/spark-classpath.txt"
 [[ -f "$CP" ]] || { echo "no $CP: build the spark module first (./mvnw -DskipTests package -pl spark -am)" >&2; exit 1; }
 mkdir -p "$DIR/jars" "$DIR/bin"
-IFS=: read -r -a JARS < "$CP"
+IFS=: read -r -a JARS < "$CP" || true   # the list has no final newline
 for j in "${JARS[@]}"; do ln -sf "$j" "$DIR/jars/"; done
 echo "Spark 4.2.0 (jars from the local Maven repository)" > "$DIR/RELEASE"
 cat > "$DIR/bin/spark-submit" <<'SCRIPT'
@@ -24,9 +24,20 @@ cat > "$DIR/bin/spark-submit" <<'SCRIPT'
 # (NUL-separated arguments, JavaModuleOptions included), then this script runs it.
 set -uo pipefail
 export SPARK_HOME="${SPARK_HOME:-$(cd "$(dirname "$0")/.." && pwd)}"
+# A distribution's environment script sets the Scala version; the launcher asks for it.
+export SPARK_SCALA_VERSION="${SPARK_SCALA_VERSION:-2.13}"
 JAVA="${JAVA_HOME:+$JAVA_HOME/bin/}java"
-mapfile -d '' CMD < <("$JAVA" -Xmx128m -cp "$SPARK_HOME/jars/*" org.apache.spark.launcher.Main org.apache.spark.deploy.SparkSubmit "$@")
-[[ ${#CMD[@]} -gt 0 ]] || { echo "spark-submit: Spark's launcher printed no command" >&2; exit 1; }
+# The launcher prints its messages, then a NUL and a newline, then the command's arguments, each ended by a NUL.
+OUT="$(mktemp)"
+trap 'rm -f "$OUT"' EXIT
+"$JAVA" -Xmx128m -cp "$SPARK_HOME/jars/*" org.apache.spark.launcher.Main org.apache.spark.deploy.SparkSubmit "$@" > "$OUT"
+rc=$?
+mapfile -d '' PARTS < "$OUT"
+[[ -n "${PARTS[0]:-}" ]] && printf '%s' "${PARTS[0]}" >&2
+[[ $rc -eq 0 && ${#PARTS[@]} -gt 1 ]] || { echo "spark-submit: Spark's launcher failed (exit $rc)" >&2; exit 1; }
+CMD=("${PARTS[@]:1}")
+CMD[0]="${CMD[0]#$'\n'}"
+rm -f "$OUT"
 exec "${CMD[@]}"
 SCRIPT
 chmod +x "$DIR/bin/spark-submit"
