@@ -31,6 +31,7 @@ import org.ss2d.interop.image.ImagePreprocessor;
 import org.ss2d.interop.image.Interpolation;
 import org.ss2d.interop.image.RgbImage;
 import org.ss2d.interop.safetensors.SafeTensorsFile;
+import org.ss2d.model.vmamba.VMambaConfig;
 import org.ss2d.model.vmamba.VMambaWeights;
 import org.ss2d.spark.exec.Checks;
 import org.ss2d.spark.exec.ExecutorCache;
@@ -133,6 +134,7 @@ class ClassifyOnSparkTest {
 
     @Test
     void logitsOfTwoHundredImagesEqualTheSingleProcessPathBitForBit() {
+        ExecutorCache.clear(); // what other tests loaded
         Dataset<Row> df = spark.read().format("binaryFile").load(images.toString());
         Dataset<Row> out = Ss2dSpark.classify(df.repartition(4), spec().withBatchSize(5));
         Map<String, Row> rows = checkLogits(out, IMAGES, IMAGES);
@@ -146,7 +148,7 @@ class ClassifyOnSparkTest {
         double sum = 0;
         for (float v : l) sum += Math.exp((double) v - l[top.getFirst()]);
         assertEquals(1 / sum, probs.getFirst(), 1e-12, "softmax of the best class");
-        assertEquals(1, ExecutorCache.size(), "one model loaded in this executor JVM");
+        assertEquals(1, ExecutorCache.size(), "one model loaded in this executor JVM for 4 partitions on 2 task slots");
     }
 
     @Test
@@ -167,13 +169,14 @@ class ClassifyOnSparkTest {
         Files.write(bad.resolve("truncated.jpg"), java.util.Arrays.copyOf(jpg, jpg.length / 3));
         Files.write(bad.resolve("noise.png"), new byte[] {(byte) 0x89, 'P', 'N', 'G', 13, 10, 26, 10, 1, 2, 3, 4, 5});
         Files.writeString(bad.resolve("text.jpg"), "not an image at all");
+        Files.write(bad.resolve("bomb.png"), bombPng());
         Dataset<Row> files = spark.read().format("binaryFile").load(bad.toString());
         // binaryFile skips empty files: a row without bytes is made by hand.
         Dataset<Row> df = files.union(spark.createDataFrame(List.of(RowFactory.create(bad.resolve("null.png").toUri().toString(),
                 new java.sql.Timestamp(0), 0L, null)), files.schema()));
         ModelSpec spec = spec().withBatchSize(4);
-        Map<String, Row> rows = checkLogits(Ss2dSpark.classify(df, spec), 10, 6);
-        for (String b : List.of("truncated.jpg", "noise.png", "null.png", "text.jpg")) {
+        Map<String, Row> rows = checkLogits(Ss2dSpark.classify(df, spec), 11, 6);
+        for (String b : List.of("truncated.jpg", "noise.png", "null.png", "text.jpg", "bomb.png")) {
             Row r = rows.get(b);
             assertNull(r.get(r.fieldIndex("logits")), b + " logits");
             assertNull(r.get(r.fieldIndex("top_classes")), b + " top_classes");
@@ -184,7 +187,7 @@ class ClassifyOnSparkTest {
         // By option, the first bad image fails the job instead (and the executor JVM, this one, lives on).
         Exception e = assertThrows(Exception.class, () -> Ss2dSpark.classify(df, spec.withFailOnError(true)).collectAsList());
         assertTrue(String.valueOf(rootMessage(e)).contains("not a readable image"), rootMessage(e));
-        assertEquals(10, Ss2dSpark.classify(df, spec).count(), "the session still runs jobs");
+        assertEquals(11, Ss2dSpark.classify(df, spec).count(), "the session still runs jobs");
     }
 
     @Test
@@ -216,6 +219,54 @@ class ClassifyOnSparkTest {
             }
             scope.release();
         }
+    }
+
+    /** A 45-byte PNG whose header claims 50000 x 50000 RGB pixels: refused before any pixel is allocated. */
+    static byte[] bombPng() {
+        java.nio.ByteBuffer ihdr = java.nio.ByteBuffer.allocate(17);
+        ihdr.put("IHDR".getBytes(java.nio.charset.StandardCharsets.US_ASCII)).putInt(50_000).putInt(50_000)
+                .put((byte) 8).put((byte) 2).put((byte) 0).put((byte) 0).put((byte) 0);
+        java.util.zip.CRC32 crc = new java.util.zip.CRC32();
+        crc.update(ihdr.array());
+        java.nio.ByteBuffer png = java.nio.ByteBuffer.allocate(45);
+        png.put(new byte[] {(byte) 0x89, 'P', 'N', 'G', 13, 10, 26, 10}).putInt(13).put(ihdr.array()).putInt((int) crc.getValue());
+        png.putInt(0).put("IEND".getBytes(java.nio.charset.StandardCharsets.US_ASCII)).putInt(0xAE426082);
+        return png.array();
+    }
+
+    /**
+     * A released configuration (VMamba-T[s1l8], seeded random weights, checked against its name) at the
+     * default 256/224 transform on three images: the same bits on Spark as in one process.
+     */
+    @Test
+    void aReleasedConfigurationGivesTheSingleProcessLogits() throws IOException {
+        VMambaConfig tiny = VMambaConfig.named("vmamba_tiny_s1l8");
+        Path w = SparkFixtures.checkpoint(dir, tiny, 3);
+        List<Path> files = List.of(images.resolve("img-003.png"), images.resolve("img-004.png"), images.resolve("img-009.jpg"));
+        Map<String, float[]> want = new HashMap<>();
+        try (SafeTensorsFile f = SafeTensorsFile.open(w); TensorScope scope = TensorScope.root("tiny");
+             VMambaModel m = VMambaModel.of(Ss2d.on("cpu"), Checks.weights(f, w.toString(), "vmamba_tiny_s1l8"))) {
+            List<RgbImage> decoded = new ArrayList<>();
+            for (Path p : files) decoded.add(ImageFiles.read(p));
+            float[] all = m.logits(scope, ImagePreprocessor.imagenet().tensor(scope, decoded)).toFloatArray();
+            for (int i = 0; i < files.size(); i++) want.put(files.get(i).getFileName().toString(), java.util.Arrays.copyOfRange(all, i * 1000, (i + 1) * 1000));
+            scope.release();
+        }
+        Dataset<Row> df = spark.read().format("binaryFile").load(files.stream().map(Path::toString).toArray(String[]::new));
+        List<Row> rows = Ss2dSpark.classify(df, ModelSpec.of(w.toString()).withModel("vmamba_tiny_s1l8").withBackend("cpu")
+                .withBatchSize(2)).drop("content").collectAsList();
+        assertEquals(3, rows.size());
+        for (Row r : rows) {
+            assertNull(r.get(r.fieldIndex("error")), name(r));
+            float[] got = floats(r, "logits"), e = want.get(name(r));
+            assertEquals(1000, got.length);
+            for (int i = 0; i < got.length; i++) {
+                if (Float.isNaN(got[i]) || Float.floatToRawIntBits(got[i]) != Float.floatToRawIntBits(e[i])) {
+                    fail("cpu, float32, vmamba_tiny_s1l8 " + name(r) + " logit " + i + ": " + got[i] + " on Spark, " + e[i] + " in one process");
+                }
+            }
+        }
+        Files.delete(w);
     }
 
     static String rootMessage(Throwable e) {

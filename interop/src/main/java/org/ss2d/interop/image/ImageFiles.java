@@ -34,6 +34,13 @@ import org.ss2d.validate.Ss2dArgumentException;
 public final class ImageFiles {
     private ImageFiles() {}
 
+    /**
+     * The most pixels an image may have: twice PIL's {@code MAX_IMAGE_PIXELS}, where PIL refuses an image as
+     * a decompression bomb, so what VMamba's loader opens is opened here and a header claiming more is an
+     * {@link IOException} before its pixels are allocated.
+     */
+    public static final long MAX_PIXELS = 2L * 89_478_485L;
+
     public static RgbImage read(Path file) throws IOException {
         if (!Files.isRegularFile(file)) {
             throw new NoSuchFileException(file.toString(), null, "no such image file");
@@ -69,6 +76,12 @@ public final class ImageFiles {
         ImageReader reader = readers.next();
         try {
             reader.setInput(in, true, true);
+            // The header's size, before any pixel is allocated: a small file must not claim gigabytes.
+            long pixels = (long) reader.getWidth(0) * reader.getHeight(0);
+            if (pixels > MAX_PIXELS) {
+                throw new IOException(label + ": " + reader.getWidth(0) + "x" + reader.getHeight(0) + " pixels, more than the "
+                        + MAX_PIXELS + " an image may have (PIL's decompression-bomb limit)");
+            }
             ImageReadParam param = reader.getDefaultReadParam();
             ImageTypeSpecifier unmanaged = withoutColourManagement(reader);
             if (unmanaged != null) param.setDestinationType(unmanaged);

@@ -166,6 +166,24 @@ class ImagePreprocessorTest {
         }
     }
 
+    /** A PNG whose header claims 50000 x 50000 pixels (7.5 GB of RGB) in 45 bytes is refused before decoding. */
+    @Test
+    void aHeaderClaimingMorePixelsThanPilOpensIsRefusedBeforeAllocating(@TempDir Path tmp) throws IOException {
+        ByteBuffer ihdr = ByteBuffer.allocate(17).order(ByteOrder.BIG_ENDIAN);
+        ihdr.put("IHDR".getBytes(java.nio.charset.StandardCharsets.US_ASCII)).putInt(50_000).putInt(50_000)
+                .put((byte) 8).put((byte) 2).put((byte) 0).put((byte) 0).put((byte) 0);
+        java.util.zip.CRC32 crc = new java.util.zip.CRC32();
+        crc.update(ihdr.array());
+        ByteBuffer png = ByteBuffer.allocate(8 + 4 + 17 + 4 + 12).order(ByteOrder.BIG_ENDIAN);
+        png.put(new byte[] {(byte) 0x89, 'P', 'N', 'G', 13, 10, 26, 10}).putInt(13).put(ihdr.array()).putInt((int) crc.getValue());
+        png.putInt(0).put("IEND".getBytes(java.nio.charset.StandardCharsets.US_ASCII)).putInt(0xAE426082);
+        IOException e = assertThrows(IOException.class, () -> ImageFiles.read(png.array(), "bomb.png"));
+        assertTrue(e.getMessage().startsWith("bomb.png: 50000x50000 pixels, more than the 178956970"), e.getMessage());
+        Path f = Files.write(tmp.resolve("bomb.png"), png.array());
+        IOException e2 = assertThrows(IOException.class, () -> ImageFiles.read(f));
+        assertTrue(e2.getMessage().contains("50000x50000 pixels"), e2.getMessage());
+    }
+
     private static void assertMessage(String start, org.junit.jupiter.api.function.Executable r) {
         Ss2dArgumentException e = assertThrows(Ss2dArgumentException.class, r);
         assertTrue(e.getMessage().startsWith(start), e.getMessage());
