@@ -24,4 +24,14 @@ class TrainDemoTest {
                 + r.firstLoss() + " -> " + r.lastLoss() + " in 20 SGD steps, expected at most half\n" + log);
         System.out.println("train demo: loss " + r.firstLoss() + " -> " + r.lastLoss() + "\n" + log);
     }
+
+    @Test
+    void theCommandLinePrintsTheLossFallingAndRejectsABadRate() {
+        MainTest.Result r = MainTest.ss2d("demo", "--train", "--steps", "4", "--grid", "3", "--batch", "1", "--backend", "cpu");
+        assertEquals(0, r.status(), r.err());
+        assertTrue(r.out().contains("step    4  loss") && r.out().contains("backward on reference"), r.out());
+        MainTest.Result bad = MainTest.ss2d("demo", "--train", "--lr", "-1");
+        assertEquals(2, bad.status(), bad.out() + bad.err());
+        assertTrue(bad.err().contains("--lr"), bad.err());
+    }
 }
