@@ -89,7 +89,8 @@ public final class Ss2d {
 
     /**
      * Selective scan forward into caller-provided outputs ({@code lastState} null unless
-     * {@code a.returnLastState()}), which must be f32 of the shapes above on the inputs' device.
+     * {@code a.returnLastState()}) of the shapes above on the inputs' device: {@code out} in
+     * {@link ScanArgs#outDtype()}, {@code lastState} float32.
      * Failures as {@link #selectiveScan(TensorScope, ScanArgs)}, also for the outputs.
      */
     public void selectiveScanInto(ScanArgs a, Tensor out, Tensor lastState) {
@@ -99,8 +100,9 @@ public final class Ss2d {
     private static Check scanCheck(ScanArgs a) {
         return (caps, backend) -> {
             ScanShape s = Validator.selectiveScan(a, caps, backend);
-            return new Checked("selective_scan", s, be -> MemoryBudget.saturatingAdd(be.scanWorkingBytes(s),
-                    be.stagingBytes(a.u(), a.delta(), a.A(), a.B(), a.C(), a.D(), a.z(), a.deltaBias())), new long[] {s.batch(), s.dim(), s.seqlen()},
+            return new Checked("selective_scan", s, be -> MemoryBudget.saturatingAdd(be.scanWorkingBytes(s, a.u().dtype()),
+                    be.stagingBytes(a.u(), a.delta(), a.A(), a.B(), a.C(), a.D(), a.z(), a.deltaBias())), a.outDtype(),
+                    new long[] {s.batch(), s.dim(), s.seqlen()},
                     a.returnLastState() ? new long[] {s.batch(), s.dim(), s.dstate()} : null);
         };
     }
@@ -378,9 +380,12 @@ public final class Ss2d {
 
     // ------------------------------------------------------------------ internals
 
-    /** Capabilities used for the backend-independent first pass: every limit open, f32 only. */
-    private static final org.ss2d.spi.Capabilities ANY_F32 = new org.ss2d.spi.Capabilities(
-            org.ss2d.spi.Capabilities.UNLIMITED, java.util.Set.of(DType.F32), false, "-", 0, false, 0);
+    /**
+     * Capabilities used for the backend-independent first pass: every limit open, every dtype (the
+     * validators hold each op to the dtypes its contract allows).
+     */
+    private static final org.ss2d.spi.Capabilities ANY = new org.ss2d.spi.Capabilities(
+            org.ss2d.spi.Capabilities.UNLIMITED, java.util.EnumSet.allOf(DType.class), false, "-", 0, false, 0);
 
     private static final String[] OUT = {"out"};
     private static final String[] SCAN_OUTPUTS = {"out", "last_state"};
@@ -389,7 +394,18 @@ public final class Ss2d {
      * What an op's checks found: the shapes of its outputs (null for one not asked for), for the
      * selective scan the sizes its kernels need, and the working memory a backend takes for it (null: none).
      */
-    private record Checked(String op, ScanShape scan, ToLongFunction<Backend> working, long[]... outputs) {}
+    private record Checked(String op, ScanShape scan, ToLongFunction<Backend> working, DType firstDtype,
+                           long[]... outputs) {
+        /** Outputs all float32. */
+        Checked(String op, ScanShape scan, ToLongFunction<Backend> working, long[]... outputs) {
+            this(op, scan, working, DType.F32, outputs);
+        }
+
+        /** The dtype of output {@code i}: the first may be a half (a half scan's out), the rest are float32. */
+        DType dtype(int i) {
+            return i == 0 ? firstDtype : DType.F32;
+        }
+    }
 
     /** An op's checks through {@link Validator} against {@code caps}; {@code backend} is null for the first pass. */
     @FunctionalInterface
@@ -411,7 +427,7 @@ public final class Ss2d {
         Tensor[] outs = new Tensor[names.length];
         try {
             for (int i = 0; i < outs.length; i++) {
-                if (shapes[i] != null) outs[i] = alloc(scope, p.backend(), first, shapes[i]);
+                if (shapes[i] != null) outs[i] = alloc(scope, p.backend(), first, p.checked().dtype(i), shapes[i]);
             }
             runOrMoveOn(p, outs, launch, () -> plan(check, first, names, null, failed), failed, first);
             return outs;
@@ -428,7 +444,7 @@ public final class Ss2d {
         long[][] shapes = p.checked().outputs();
         for (int i = 0; i < outs.length; i++) {
             if (shapes[i] != null) {
-                Validator.output(names[i], outs[i], first, "the inputs", shapes[i]);
+                Validator.output(names[i], outs[i], first, "the inputs", p.checked().dtype(i), shapes[i]);
             } else {
                 Validator.absentOutput(names[i], outs[i], names[i].startsWith("grad.")
                         ? "the input " + names[i].substring(5) + " is absent" : "return_last_state is false");
@@ -477,14 +493,14 @@ public final class Ss2d {
      */
     private Plan plan(Check check, Tensor first, String[] names, Tensor[] into, Set<Backend> failed) {
         boolean allocates = into == null;
-        check.on(ANY_F32, null);
+        check.on(ANY, null);
         Checked[] found = new Checked[1]; // choose() returns right after the chosen backend's check
         Backend b = choose(first, failed, be -> {
             Checked c = check.on(be.capabilities(), be.name());
             Object[] parts = new Object[2 * names.length + 4];
             for (int i = 0; i < names.length; i++) {
                 parts[2 * i] = names[i];
-                parts[2 * i + 1] = allocates && c.outputs()[i] != null ? f32Bytes(c.outputs()[i]) : 0L;
+                parts[2 * i + 1] = allocates && c.outputs()[i] != null ? bytes(c.outputs()[i], c.dtype(i)) : 0L;
             }
             parts[2 * names.length] = "workspace";
             parts[2 * names.length + 1] = c.working() == null ? 0L : c.working().applyAsLong(be);
@@ -496,8 +512,8 @@ public final class Ss2d {
         return new Plan(b, found[0]);
     }
 
-    private static long f32Bytes(long[] shape) {
-        return MemoryBudget.product(MemoryBudget.product(shape), 4);
+    private static long bytes(long[] shape, DType dtype) {
+        return MemoryBudget.product(MemoryBudget.product(shape), dtype.byteSize());
     }
 
     private void run(Plan p, Tensor[] outs, Launch launch) {
@@ -564,9 +580,9 @@ public final class Ss2d {
         return Backends.get(name);
     }
 
-    private Tensor alloc(TensorScope scope, Backend b, Tensor like, long... shape) {
+    private Tensor alloc(TensorScope scope, Backend b, Tensor like, DType dtype, long... shape) {
         try {
-            return like.isHost() ? scope.allocate(DType.F32, shape) : b.allocate(scope, DType.F32, shape);
+            return like.isHost() ? scope.allocate(dtype, shape) : b.allocate(scope, dtype, shape);
         } catch (OutOfMemoryError | org.apache.arrow.memory.OutOfMemoryException e) {
             throw outOfMemory(b, e);
         }

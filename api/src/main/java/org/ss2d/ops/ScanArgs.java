@@ -1,6 +1,7 @@
 package org.ss2d.ops;
 
 import java.util.Objects;
+import org.ss2d.tensor.DType;
 import org.ss2d.tensor.Tensor;
 
 /**
@@ -20,9 +21,25 @@ import org.ss2d.tensor.Tensor;
  * @param deltaBias       {@code (dim)} added to delta, or null
  * @param deltaSoftplus   whether softplus (threshold 20) is applied to {@code delta + deltaBias}
  * @param returnLastState whether {@code Ss2d.selectiveScan} also returns the final states
+ * @param outFloat32      for half inputs: {@code out} in float32 instead of the input dtype (VMamba's
+ *                        "oflex"); no effect on float32 inputs
  */
 public record ScanArgs(Tensor u, Tensor delta, Tensor A, Tensor B, Tensor C, Tensor D, Tensor z,
-                       Tensor deltaBias, boolean deltaSoftplus, boolean returnLastState) {
+                       Tensor deltaBias, boolean deltaSoftplus, boolean returnLastState, boolean outFloat32) {
+
+    /** The arguments with {@code out} in the input dtype ({@code outFloat32} false). */
+    public ScanArgs(Tensor u, Tensor delta, Tensor A, Tensor B, Tensor C, Tensor D, Tensor z,
+                    Tensor deltaBias, boolean deltaSoftplus, boolean returnLastState) {
+        this(u, delta, A, B, C, D, z, deltaBias, deltaSoftplus, returnLastState, false);
+    }
+
+    /**
+     * The dtype {@code out} is written in: float32 for float32 inputs or with {@code outFloat32}, else
+     * u's (the input dtype). {@code last_state} is float32 always.
+     */
+    public DType outDtype() {
+        return u == null || outFloat32 ? DType.F32 : u.dtype();
+    }
 
     /**
      * A builder with the five required tensors; the options default to absent / false.
@@ -50,7 +67,7 @@ public record ScanArgs(Tensor u, Tensor delta, Tensor A, Tensor B, Tensor C, Ten
     public static final class Builder {
         private final Tensor u, delta, a, b, c;
         private Tensor d, z, deltaBias;
-        private boolean deltaSoftplus, returnLastState;
+        private boolean deltaSoftplus, returnLastState, outFloat32;
 
         private Builder(Tensor u, Tensor delta, Tensor a, Tensor b, Tensor c) {
             this.u = u;
@@ -105,9 +122,18 @@ public record ScanArgs(Tensor u, Tensor delta, Tensor A, Tensor B, Tensor C, Ten
             return this;
         }
 
+        /**
+         * @param value for half inputs, whether {@code out} is float32 rather than the input dtype
+         * @return this builder
+         */
+        public Builder outFloat32(boolean value) {
+            this.outFloat32 = value;
+            return this;
+        }
+
         /** {@return the arguments (not yet checked: the facade does that)} */
         public ScanArgs build() {
-            return new ScanArgs(u, delta, a, b, c, d, z, deltaBias, deltaSoftplus, returnLastState);
+            return new ScanArgs(u, delta, a, b, c, d, z, deltaBias, deltaSoftplus, returnLastState, outFloat32);
         }
     }
 

@@ -163,6 +163,14 @@ public interface Backend extends AutoCloseable {
     }
 
     /**
+     * As {@link #scanWorkingBytes(ScanShape)} for a scan whose activations are of {@code input} (a half
+     * dtype may need staging); default: the same as for float32.
+     */
+    default long scanWorkingBytes(ScanShape shape, org.ss2d.tensor.DType input) {
+        return scanWorkingBytes(shape);
+    }
+
+    /**
      * Bytes of working memory of an SS2D block ({@code mlpRatio} 0) or a VSS block over {@code batch x h x w}
      * (see {@link #scanWorkingBytes}). Default 0.
      */

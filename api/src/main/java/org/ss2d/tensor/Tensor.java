@@ -212,26 +212,30 @@ public final class Tensor implements AutoCloseable {
         return deviceMemory;
     }
 
-    /** Element at a flat row-major index (float32 tensors on the host). */
+    /** Element at a flat row-major index, as float32 (host tensors; a 16-bit element is widened exactly). */
     public float getFloat(long index) {
-        requireF32Host();
-        return segment.getAtIndex(F32, index);
+        requireHost();
+        return dtype == DType.F32 ? segment.getAtIndex(F32, index) : HalfFloats.get(segment, dtype, index);
     }
 
-    /** Sets the element at a flat row-major index (float32 tensors on the host). */
+    /**
+     * Sets the element at a flat row-major index (host tensors); a 16-bit tensor stores {@code value}
+     * rounded to nearest, ties to even ({@link HalfFloats}).
+     */
     public void setFloat(long index, float value) {
-        requireF32Host();
-        segment.setAtIndex(F32, index, value);
+        requireHost();
+        if (dtype == DType.F32) segment.setAtIndex(F32, index, value);
+        else HalfFloats.set(segment, dtype, index, value);
         generation++;
     }
 
-    /** Element at a multi-dimensional index. */
+    /** Element at a multi-dimensional index, as float32. */
     public float get(long... index) {
         return getFloat(flatIndex(index));
     }
 
     /**
-     * Sets the element at a multi-dimensional index (float32 tensors on the host).
+     * Sets the element at a multi-dimensional index (host tensors; rounded for a 16-bit tensor).
      *
      * @param value the new value
      * @param index one index per dimension
@@ -240,35 +244,50 @@ public final class Tensor implements AutoCloseable {
         setFloat(flatIndex(index), value);
     }
 
-    /** Copies the contents out (host, float32). */
+    /** Copies the contents out as float32 (host; 16-bit elements widened exactly). */
     public float[] toFloatArray() {
-        requireF32Host();
+        requireHost();
         if (elements > Integer.MAX_VALUE - 8) {
             throw new IllegalStateException(describe() + " has more elements than a Java array can hold");
         }
-        return segment.toArray(ValueLayout.JAVA_FLOAT);
+        if (dtype == DType.F32) return segment.toArray(ValueLayout.JAVA_FLOAT);
+        float[] out = new float[(int) elements];
+        for (int i = 0; i < out.length; i++) out[i] = HalfFloats.get(segment, dtype, i);
+        return out;
     }
 
-    /** Copies {@code values} in (host, float32); the length must equal the element count. */
+    /**
+     * Copies {@code values} in (host); the length must equal the element count. A 16-bit tensor stores
+     * each value rounded to nearest, ties to even.
+     */
     public Tensor copyFrom(float[] values) {
-        requireF32Host();
+        requireHost();
         if (values.length != elements) {
             throw new IllegalArgumentException("values: expected " + elements + " elements for " + describe()
                     + ", found " + values.length);
         }
-        MemorySegment.copy(values, 0, segment, ValueLayout.JAVA_FLOAT, 0, values.length);
+        if (dtype == DType.F32) {
+            MemorySegment.copy(values, 0, segment, ValueLayout.JAVA_FLOAT, 0, values.length);
+        } else {
+            for (int i = 0; i < values.length; i++) HalfFloats.set(segment, dtype, i, values[i]);
+        }
         generation++;
         return this;
     }
 
-    /** Sets every element (host, float32); used to poison outputs in tests. */
+    /** Sets every element (host; rounded for a 16-bit tensor); used to poison outputs in tests. */
     public Tensor fill(float value) {
-        requireF32Host();
+        requireHost();
         if (value == 0f && Float.floatToRawIntBits(value) == 0) {
             segment.fill((byte) 0);
-        } else {
+        } else if (dtype == DType.F32) {
             for (long i = 0; i < elements; i++) {
                 segment.setAtIndex(F32, i, value);
+            }
+        } else {
+            short bits = HalfFloats.fromFloat(dtype, value);
+            for (long i = 0; i < elements; i++) {
+                segment.setAtIndex(ValueLayout.JAVA_SHORT_UNALIGNED, i, bits);
             }
         }
         generation++;
@@ -334,11 +353,8 @@ public final class Tensor implements AutoCloseable {
         }
     }
 
-    private void requireF32Host() {
+    private void requireHost() {
         checkOpen();
-        if (dtype != DType.F32) {
-            throw new UnsupportedOperationException(describe() + ": element access is implemented for f32 only");
-        }
         if (segment == null) {
             throw new UnsupportedOperationException(describe() + " lives on " + device() + "; copy it to the host first");
         }

@@ -118,6 +118,38 @@ public final class TensorScope implements AutoCloseable {
     }
 
     /**
+     * A named host tensor of {@code dtype} holding {@code values}, rounded to nearest (ties to even) for a
+     * 16-bit type.
+     *
+     * @throws IllegalArgumentException when the counts differ
+     */
+    public Tensor fromArray(String tensorName, DType dtype, float[] values, long... shape) {
+        Tensor t = allocate(tensorName, dtype, shape);
+        try {
+            return t.copyFrom(values);
+        } catch (RuntimeException e) {
+            t.close();
+            throw e;
+        }
+    }
+
+    /**
+     * A new host tensor of {@code dtype} with {@code src}'s values (a host tensor of any type), rounded
+     * to nearest (ties to even) where {@code dtype} is narrower; named as {@code src}.
+     */
+    public Tensor convert(Tensor src, DType dtype) {
+        Tensor t = allocate(src.name(), dtype, src.shape());
+        try {
+            long n = src.elementCount();
+            for (long i = 0; i < n; i++) t.setFloat(i, src.getFloat(i));
+            return t;
+        } catch (RuntimeException e) {
+            t.close();
+            throw e;
+        }
+    }
+
+    /**
      * Zero-copy view of an existing Arrow buffer: the buffer is retained (its reference count goes up)
      * and released when the tensor closes, so the caller may release its own reference at any time.
      */

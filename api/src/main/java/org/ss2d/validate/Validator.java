@@ -33,18 +33,15 @@ public final class Validator {
         Tensor u = a.u();
         required("u", u);
         rank("u", u, 3, "(batch, dim, seqlen)");
-        dtype("u", u, caps);
         nonEmpty("u", u);
         int batch = axis("u", u, 0), dim = axis("u", u, 1), seqlen = axis("u", u, 2);
         sameDevice(a);
 
         required("delta", a.delta());
         shape("delta", a.delta(), "(batch, dim, seqlen)", batch, dim, seqlen);
-        sameDtype("delta", a.delta(), u);
 
         required("A", a.A());
         rank("A", a.A(), 2, "(dim, dstate)");
-        dtype("A", a.A(), caps);
         if (a.A().dim(0) != dim) {
             throw new Ss2dArgumentException("A", "shape (dim=" + dim + ", dstate)", a.A().describe(), null);
         }
@@ -53,8 +50,8 @@ public final class Validator {
         }
         int dstate = axis("A", a.A(), 1);
 
-        BCMode bMode = bcMode("B", a.B(), batch, dim, dstate, seqlen, caps);
-        BCMode cMode = bcMode("C", a.C(), batch, dim, dstate, seqlen, caps);
+        BCMode bMode = bcMode("B", a.B(), batch, dim, dstate, seqlen);
+        BCMode cMode = bcMode("C", a.C(), batch, dim, dstate, seqlen);
         int gB = bMode == BCMode.GROUPED ? (int) a.B().dim(1) : 1;
         int gC = cMode == BCMode.GROUPED ? (int) a.C().dim(1) : 1;
         if (gB != gC) {
@@ -67,12 +64,12 @@ public final class Validator {
                     + dim % groups + ")", null);
         }
 
-        optional("D", a.D(), caps, dim);
-        optional("delta_bias", a.deltaBias(), caps, dim);
+        optional("D", a.D(), dim);
+        optional("delta_bias", a.deltaBias(), dim);
         if (a.z() != null) {
             shape("z", a.z(), "(batch, dim, seqlen)", batch, dim, seqlen);
-            sameDtype("z", a.z(), u);
         }
+        scanDtypes(a, bMode, cMode, caps, backend);
 
         if (dstate > caps.maxDstate()) {
             throw new LimitExceededException("A", "dstate=" + dstate + " exceeds the " + displayName(backend)
@@ -92,6 +89,11 @@ public final class Validator {
     public static ScanShape selectiveScanBackward(ScanArgs a, Tensor dout, Tensor dLastState, Capabilities caps,
                                                   String backend) {
         ScanShape s = selectiveScan(a, caps, backend);
+        if (a.u().dtype() != DType.F32) {
+            // the backward kernels read float32; half gradients (in the input dtype) are still to come
+            throw new LimitExceededException("u", "the selective scan backward takes float32 inputs on the "
+                    + displayName(backend) + " backend, found " + a.u().dtype().arrowName() + " " + a.u().describe());
+        }
         required("dout", dout);
         shape("dout", dout, "(batch, dim, seqlen)", s.batch(), s.dim(), s.seqlen());
         sameDtype("dout", dout, a.u());
@@ -112,9 +114,44 @@ public final class Validator {
         }
     }
 
-    private static BCMode bcMode(String name, Tensor t, int batch, int dim, int dstate, int seqlen, Capabilities caps) {
+    /**
+     * mamba's dtype rules: u, delta, z and variable or grouped B, C share one dtype, the input dtype
+     * (float32, float16 or bfloat16); A, D, delta_bias and constant B, C are float32 whatever it is. The
+     * input dtype is u's when delta agrees, else float32, so that a lone half tensor is the one named.
+     * A rule broken is the caller's fault; an input dtype the backend lacks is that backend's limit
+     * (auto tries the next one).
+     */
+    private static void scanDtypes(ScanArgs a, BCMode bMode, BCMode cMode, Capabilities caps, String backend) {
+        DType in = a.u().dtype() == a.delta().dtype() ? a.u().dtype() : DType.F32;
+        Tensor[] ts = a.tensors();
+        for (int i = 0; i < ts.length; i++) {
+            Tensor t = ts[i];
+            if (t == null) continue;
+            String name = ScanArgs.NAMES[i];
+            boolean activation = switch (name) {
+                case "u", "delta", "z" -> true;
+                case "B" -> bMode != BCMode.CONSTANT;
+                case "C" -> cMode != BCMode.CONSTANT;
+                default -> false;
+            };
+            if (activation && t.dtype() != in) {
+                throw new Ss2dArgumentException(name, "dtype " + in.arrowName()
+                        + " (u, delta, z and variable B, C share one dtype: float32, float16 or bfloat16)",
+                        t.dtype().arrowName() + " " + t.describe(), null);
+            }
+            if (!activation && t.dtype() != DType.F32) {
+                throw new Ss2dArgumentException(name, "dtype float32 (A, D, delta_bias and constant B, C are float32"
+                        + " whatever the input dtype)", t.dtype().arrowName() + " " + t.describe(), null);
+            }
+        }
+        if (!caps.dtypes().contains(in)) {
+            throw new LimitExceededException("u", "input dtype " + in.arrowName() + " is not supported by the "
+                    + displayName(backend) + " backend (dtypes " + caps.dtypes() + ")");
+        }
+    }
+
+    private static BCMode bcMode(String name, Tensor t, int batch, int dim, int dstate, int seqlen) {
         required(name, t);
-        dtype(name, t, caps);
         switch (t.rank()) {
             case 2 -> {
                 shape(name, t, "constant (dim, dstate)", dim, dstate);
@@ -349,14 +386,23 @@ public final class Validator {
      * @throws IllegalStateException when it was closed
      */
     public static void output(String name, Tensor out, Tensor like, String likeName, long... shape) {
+        output(name, out, like, likeName, DType.F32, shape);
+    }
+
+    /**
+     * As {@link #output(String, Tensor, Tensor, String, long...)}, for an output of {@code dtype} (a half
+     * scan's {@code out}).
+     */
+    public static void output(String name, Tensor out, Tensor like, String likeName, DType dtype, long... shape) {
         if (out == null) {
             throw new Ss2dArgumentException(name, "an output tensor " + Shapes.format(shape), "null", null);
         }
         if (out.isClosed()) {
             throw new IllegalStateException(name + ": " + out.describe() + " was used after it was closed");
         }
-        if (out.dtype() != DType.F32 || !java.util.Arrays.equals(out.shape(), shape)) {
-            throw new Ss2dArgumentException(name, "f32" + Shapes.format(shape), out.describe(), null);
+        if (out.dtype() != dtype || !java.util.Arrays.equals(out.shape(), shape)) {
+            throw new Ss2dArgumentException(name, dtype.name().toLowerCase(java.util.Locale.ROOT) + Shapes.format(shape),
+                    out.describe(), null);
         }
         if (!out.device().equals(like.device())) {
             throw new Ss2dArgumentException(name, "a tensor on " + like.device() + " (as " + likeName + ")",
@@ -409,9 +455,11 @@ public final class Validator {
         }
     }
 
+    /** Ops other than the selective scan take float32 tensors only (whatever else the backend announces). */
     private static void dtype(String name, Tensor t, Capabilities caps) {
-        if (!caps.dtypes().contains(t.dtype())) {
-            throw new Ss2dArgumentException(name, "dtype in " + caps.dtypes(), t.describe(), null);
+        if (t.dtype() != DType.F32 || !caps.dtypes().contains(t.dtype())) {
+            throw new Ss2dArgumentException(name, "dtype in " + (caps.dtypes().contains(DType.F32) ? "[F32]" : caps.dtypes()),
+                    t.describe(), null);
         }
     }
 
@@ -444,10 +492,9 @@ public final class Validator {
         }
     }
 
-    private static void optional(String name, Tensor t, Capabilities caps, int dim) {
+    private static void optional(String name, Tensor t, int dim) {
         if (t == null) return;
         required(name, t);
-        dtype(name, t, caps);
         shape(name, t, "(dim)", dim);
     }
 

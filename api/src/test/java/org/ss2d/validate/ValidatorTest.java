@@ -81,8 +81,70 @@ class ValidatorTest {
 
     @Test
     void wrongDtypeIsRejected() {
+        // a lone half tensor among float32 activations is the one named
         Tensor half = s.allocate(DType.F16, 2, 8, 5);
-        rejects(ScanArgs.builder(half, t(2, 8, 5), t(8, 3), t(8, 3), t(8, 3)).build(), "u", "dtype in [F32]", "f16");
+        rejects(ScanArgs.builder(half, t(2, 8, 5), t(8, 3), t(8, 3), t(8, 3)).build(), "u", "dtype float32", "float16");
+    }
+
+    static final Capabilities HALF_CAPS = new Capabilities(256, Set.of(DType.F32, DType.F16, DType.BF16), false, "test",
+            0, false, 1);
+
+    Tensor h(DType d, long... shape) {
+        return s.convert(t(shape), d);
+    }
+
+    void rejectsHalf(ScanArgs a, String argument, String... fragments) {
+        Ss2dArgumentException e = assertThrows(Ss2dArgumentException.class, () -> Validator.selectiveScan(a, HALF_CAPS, "cpu"));
+        assertEquals(argument, e.argument(), e.getMessage());
+        assertTrue(!(e instanceof LimitExceededException), "a broken dtype rule is the caller's fault: " + e.getMessage());
+        for (String f : fragments) assertTrue(e.getMessage().contains(f), "'" + f + "' not in: " + e.getMessage());
+    }
+
+    @Test
+    void halfActivationsWithFloat32ParametersAreValid() {
+        for (DType d : new DType[] {DType.F16, DType.BF16}) {
+            // variable B, constant C; z, D, delta_bias present
+            ScanArgs a = ScanArgs.builder(h(d, 2, 8, 5), h(d, 2, 8, 5), t(8, 3), h(d, 2, 3, 5), t(8, 3))
+                    .z(h(d, 2, 8, 5)).D(t(8)).deltaBias(t(8)).build();
+            assertEquals(new ScanShape(2, 8, 5, 3, 1, BCMode.VARIABLE, BCMode.CONSTANT), Validator.selectiveScan(a, HALF_CAPS, "cpu"));
+            assertEquals(d, a.outDtype());
+            assertEquals(DType.F32, ScanArgs.builder(a.u(), a.delta(), a.A(), a.B(), a.C()).outFloat32(true).build().outDtype());
+        }
+    }
+
+    @Test
+    void halfRulesNameTheTensorThatBreaksThem() {
+        DType d = DType.BF16;
+        rejectsHalf(ScanArgs.builder(h(d, 2, 8, 5), t(2, 8, 5), t(8, 3), t(8, 3), t(8, 3)).build(), "u", "float32", "bfloat16");
+        rejectsHalf(ScanArgs.builder(t(2, 8, 5), h(d, 2, 8, 5), t(8, 3), t(8, 3), t(8, 3)).build(), "delta", "float32");
+        rejectsHalf(ScanArgs.builder(h(d, 2, 8, 5), h(d, 2, 8, 5), t(8, 3), t(8, 3), t(8, 3)).z(h(DType.F16, 2, 8, 5)).build(),
+                "z", "dtype bfloat16", "float16");
+        rejectsHalf(ScanArgs.builder(h(d, 2, 8, 5), h(d, 2, 8, 5), t(8, 3), t(8, 3), t(2, 3, 5)).build(), "C", "dtype bfloat16",
+                "float32");
+        rejectsHalf(ScanArgs.builder(h(d, 2, 8, 5), h(d, 2, 8, 5), h(d, 8, 3), t(8, 3), t(8, 3)).build(), "A", "float32");
+        rejectsHalf(ScanArgs.builder(h(d, 2, 8, 5), h(d, 2, 8, 5), t(8, 3), h(d, 8, 3), t(8, 3)).build(), "B",
+                "constant B, C are float32");
+        rejectsHalf(ScanArgs.builder(h(d, 2, 8, 5), h(d, 2, 8, 5), t(8, 3), t(8, 3), t(8, 3)).D(h(d, 8)).build(), "D", "float32");
+        rejectsHalf(ScanArgs.builder(h(d, 2, 8, 5), h(d, 2, 8, 5), t(8, 3), t(8, 3), t(8, 3)).deltaBias(h(d, 8)).build(),
+                "delta_bias", "float32");
+        rejectsHalf(ScanArgs.builder(h(d, 2, 8, 5), h(DType.F16, 2, 8, 5), t(8, 3), t(8, 3), t(8, 3)).build(), "u", "float32");
+    }
+
+    @Test
+    void aHalfInputDtypeTheBackendLacksIsItsLimit() {
+        ScanArgs a = ScanArgs.builder(h(DType.F16, 2, 8, 5), h(DType.F16, 2, 8, 5), t(8, 3), t(8, 3), t(8, 3)).build();
+        LimitExceededException e = assertThrows(LimitExceededException.class, () -> Validator.selectiveScan(a, CAPS, "cuda"));
+        assertEquals("u", e.argument());
+        assertTrue(e.getMessage().contains("float16") && e.getMessage().contains("CUDA"), e.getMessage());
+    }
+
+    @Test
+    void halfOutputOfTheWrongDtypeIsRejected() {
+        Tensor u = h(DType.BF16, 2, 8, 5);
+        Validator.output("out", s.allocate(DType.BF16, 2, 8, 5), u, "the inputs", DType.BF16, 2, 8, 5);
+        Ss2dArgumentException e = assertThrows(Ss2dArgumentException.class,
+                () -> Validator.output("out", s.allocate(DType.F32, 2, 8, 5), u, "the inputs", DType.BF16, 2, 8, 5));
+        assertTrue(e.getMessage().contains("bf16(2, 8, 5)"), e.getMessage());
     }
 
     @Test

@@ -7,6 +7,7 @@ import java.util.Locale;
 import java.util.Map;
 import java.util.Set;
 import org.ss2d.cpu.StepProfile.Step;
+import org.ss2d.cpu.kernel.HalfScan;
 import org.ss2d.cpu.kernel.Kernels;
 import org.ss2d.cpu.kernel.ScanBackwardJob;
 import org.ss2d.cpu.kernel.ScanJob;
@@ -96,7 +97,7 @@ public final class CpuBackend implements Backend, AutoCloseable {
 
     @Override
     public Capabilities capabilities() {
-        return new Capabilities(Capabilities.UNLIMITED, Set.of(DType.F32), false,
+        return new Capabilities(Capabilities.UNLIMITED, Set.of(DType.F32, DType.F16, DType.BF16), false,
                 pool.threads() + " threads, " + kernels.name() + " kernels", 0, false, pool.threads());
     }
 
@@ -115,18 +116,33 @@ public final class CpuBackend implements Backend, AutoCloseable {
 
     @Override
     public void selectiveScan(ScanArgs args, ScanShape shape, Tensor out, Tensor lastState) {
-        scan(ScanJob.of(args, shape, out, lastState));
+        ScanJob job = ScanJob.of(args, shape, out, lastState);
+        DType in = args.u().dtype();
+        if (in == DType.F32) {
+            scan(job);
+        } else {
+            boolean outHalf = out.dtype() != DType.F32;
+            rows(job, (from, to) -> HalfScan.scan(kernels, job, in, outHalf, from, to));
+        }
     }
 
     /** Runs a scan job over the pool (also used by the SS2D block on its own buffers). */
     public void scan(ScanJob job) {
+        rows(job, (from, to) -> kernels.scan(job, from, to));
+    }
+
+    private interface RowRange {
+        void run(int from, int to);
+    }
+
+    private void rows(ScanJob job, RowRange work) {
         int align = kernels.scanRowAlign(job);
         int units = (job.rows() + align - 1) / align;
         // several tasks per thread so that uneven rows (and a busy core) balance out
         int tasks = Math.min(units, pool.threads() == 1 ? 1 : pool.threads() * 8);
         pool.parallelFor(tasks, t -> {
             int from = (int) ((long) units * t / tasks) * align, to = (int) Math.min((long) units * (t + 1) / tasks * align, job.rows());
-            kernels.scan(job, from, to);
+            work.run(from, to);
         });
     }
 
@@ -252,6 +268,20 @@ public final class CpuBackend implements Backend, AutoCloseable {
     @Override
     public long scanWorkingBytes(ScanShape s) {
         return MemoryBudget.product(threads(), kernels.scanScratchBytes(s.dim(), s.groups(), s.dstate()));
+    }
+
+    /** A half scan also stages blocks of rows in float32 per thread ({@link HalfScan}). */
+    @Override
+    public long scanWorkingBytes(ScanShape s, DType input) {
+        long f32 = scanWorkingBytes(s);
+        if (input == DType.F32) return f32;
+        int align = kernels.scanRowAlign(new ScanJob(null, null, null, null, s.bMode(), 0, 0, 0, 0, null, s.cMode(), 0, 0, 0, 0,
+                null, null, null, false, null, null, s.batch(), s.dim(), s.seqlen(), s.dstate(), s.groups()));
+        try {
+            return Math.addExact(f32, Math.multiplyExact((long) threads(), HalfScan.stagingBytes(align, s.seqlen(), s.dstate())));
+        } catch (ArithmeticException e) {
+            return Long.MAX_VALUE;
+        }
     }
 
     /** The block workspace (see ss2d, vssBlock) plus the scan's per-thread scratch; saturates instead of overflowing. */

@@ -36,6 +36,16 @@ final class Fixture implements AutoCloseable {
         return track(scope.allocate(DType.F32, shape)).fill(Float.NaN);
     }
 
+    /** An output of {@code dtype} poisoned with NaN. */
+    Tensor poisoned(DType dtype, long... shape) {
+        return track(scope.allocate(dtype, shape)).fill(Float.NaN);
+    }
+
+    /** {@code t} rounded to {@code dtype} (a new tensor of this fixture; F32 returns t itself). */
+    Tensor as(DType dtype, Tensor t) {
+        return t == null || dtype == DType.F32 ? t : track(scope.convert(t, dtype));
+    }
+
     Tensor track(Tensor t) {
         made.add(t);
         return t;

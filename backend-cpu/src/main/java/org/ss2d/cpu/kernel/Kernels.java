@@ -72,6 +72,29 @@ public abstract class Kernels {
         return ScalarScanBackward.scratchBytes(seqlen);
     }
 
+    // ------------------------------------------------------------------ 16-bit storage
+
+    /**
+     * {@code n} elements of a 16-bit {@code dtype} (F16 or BF16) at element {@code srcOff} widened to float32
+     * at element {@code dstOff} (exact). The scalar form converts one element at a time.
+     */
+    public void halfToFloat(org.ss2d.tensor.DType dtype, MemorySegment src, long srcOff, MemorySegment dst, long dstOff,
+                            int n) {
+        for (int i = 0; i < n; i++) {
+            dst.setAtIndex(java.lang.foreign.ValueLayout.JAVA_FLOAT_UNALIGNED, dstOff + i, org.ss2d.tensor.HalfFloats.toFloat(
+                    dtype, src.getAtIndex(java.lang.foreign.ValueLayout.JAVA_SHORT_UNALIGNED, srcOff + i)));
+        }
+    }
+
+    /** {@code n} float32 elements rounded to {@code dtype} (nearest, ties to even; past its range: infinity). */
+    public void floatToHalf(org.ss2d.tensor.DType dtype, MemorySegment src, long srcOff, MemorySegment dst, long dstOff,
+                            int n) {
+        for (int i = 0; i < n; i++) {
+            dst.setAtIndex(java.lang.foreign.ValueLayout.JAVA_SHORT_UNALIGNED, dstOff + i, org.ss2d.tensor.HalfFloats.fromFloat(
+                    dtype, src.getAtIndex(java.lang.foreign.ValueLayout.JAVA_FLOAT_UNALIGNED, srcOff + i)));
+        }
+    }
+
     // ------------------------------------------------------------------ dense
 
     /**

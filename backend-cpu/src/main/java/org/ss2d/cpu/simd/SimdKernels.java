@@ -132,6 +132,18 @@ public final class SimdKernels extends Kernels {
     }
 
 
+    @Override
+    public void halfToFloat(org.ss2d.tensor.DType dtype, MemorySegment src, long srcOff, MemorySegment dst, long dstOff,
+                            int n) {
+        SimdHalf.toFloat(dtype, src, srcOff, dst, dstOff, n);
+    }
+
+    @Override
+    public void floatToHalf(org.ss2d.tensor.DType dtype, MemorySegment src, long srcOff, MemorySegment dst, long dstOff,
+                            int n) {
+        SimdHalf.fromFloat(dtype, src, srcOff, dst, dstOff, n);
+    }
+
     private static float get(MemorySegment s, long i) {
         return s.getAtIndex(JAVA_FLOAT_UNALIGNED, i);
     }
