@@ -31,7 +31,8 @@ import org.ss2d.validate.Ss2dArgumentException;
 /**
  * A case file opened for reading, per {@code case-files.md}: an Arrow IPC file with one record batch
  * whose columns hold one tensor each, in the first row. Columns become tensors on request: float32
- * columns are viewed in place (no copy), float64 is rounded to float32 (half precision is refused by name for now). Every fault is
+ * columns are viewed in place (no copy), and so are float16 and bfloat16 ones (as tensors of that dtype:
+ * the op decides whether it takes them); float64 is rounded to float32. Every fault is
  * an {@link Ss2dArgumentException} naming {@code file} or the column, with what was expected and
  * what was found.
  *
@@ -218,9 +219,14 @@ public final class CaseFile implements AutoCloseable {
         double[] out = new double[n];
         if (values instanceof Float8Vector d) {
             for (int i = 0; i < n; i++) out[i] = d.get(start + i);
-        } else {
-            Float4Vector f = (Float4Vector) values;
+        } else if (values instanceof Float4Vector f) {
             for (int i = 0; i < n; i++) out[i] = f.get(start + i);
+        } else {
+            DType half = TensorColumns.viewDtype(v);
+            org.apache.arrow.memory.ArrowBuf data = values.getDataBuffer();
+            for (int i = 0; i < n; i++) {
+                out[i] = org.ss2d.tensor.HalfFloats.toFloat(half, data.getShort(2L * (start + i)));
+            }
         }
         return out;
     }
@@ -247,6 +253,7 @@ public final class CaseFile implements AutoCloseable {
     public String storedDtype(String column) {
         FieldVector v = batch.getVector(column);
         if (v == null) return null;
+        if (TensorColumns.viewDtype(v) == DType.BF16) return DType.BF16.arrowName();
         return TensorColumns.dtypeName(TensorColumns.storage(column, v).getDataVector().getField().getType());
     }
 
@@ -263,8 +270,9 @@ public final class CaseFile implements AutoCloseable {
         long[] shape = TensorColumns.declaredShape(column, v);
         FieldVector values = TensorColumns.firstRow(column, v);
         FixedSizeListVector list = TensorColumns.storage(column, v);
-        if (values instanceof Float4Vector) {
-            return ArrowTensors.wrapRow(tensors, list, 0, shape);
+        DType view = TensorColumns.viewDtype(v);
+        if (view != null) {
+            return ArrowTensors.wrapRow(tensors, list, view, 0, shape);
         }
         Float8Vector d = (Float8Vector) values;
         int n = list.getListSize();

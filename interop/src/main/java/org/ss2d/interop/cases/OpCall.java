@@ -22,7 +22,12 @@ public interface OpCall {
      */
     Map<String, long[]> outputShapes();
 
-    /** Runs on {@code ss} into caller-made outputs of {@link #outputShapes()}. */
+    /** The dtype of output {@code name} (float32 unless the op says otherwise: a half scan's out). */
+    default org.ss2d.tensor.DType outputDtype(String name) {
+        return org.ss2d.tensor.DType.F32;
+    }
+
+    /** Runs on {@code ss} into caller-made outputs of {@link #outputShapes()} and {@link #outputDtype}. */
     void runInto(Ss2d ss, Map<String, Tensor> outputs);
 
     /** The backend the last run used (a whole model picks its own; null for a host-only kind). */

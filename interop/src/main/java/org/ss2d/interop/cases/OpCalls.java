@@ -15,14 +15,18 @@ import org.ss2d.validate.Ss2dArgumentException;
 public final class OpCalls {
     private OpCalls() {}
 
-    /** {@code selective_scan}: u, delta, A, B, C; optional D, z, delta_bias; delta_softplus, return_last_state. */
+    /**
+     * {@code selective_scan}: u, delta, A, B, C; optional D, z, delta_bias; delta_softplus, return_last_state,
+     * out_float32 (half inputs: out in float32 instead of the input dtype).
+     */
     public record Scan(ScanArgs args) implements OpCall {
         static Scan of(CaseFile f) {
             CaseOptions o = f.options();
             return new Scan(ScanArgs.builder(f.tensor("u"), f.tensor("delta"), f.tensor("A"), f.tensor("B"), f.tensor("C"))
                     .D(f.optional("D")).z(f.optional("z")).deltaBias(f.optional("delta_bias"))
                     .deltaSoftplus(o.bool("delta_softplus", false))
-                    .returnLastState(o.bool("return_last_state", false)).build());
+                    .returnLastState(o.bool("return_last_state", false))
+                    .outFloat32(o.bool("out_float32", false)).build());
         }
 
         @Override
@@ -44,6 +48,11 @@ public final class OpCalls {
             Map<String, long[]> m = OpCall.out(new long[] {u.dim(0), u.dim(1), u.dim(2)});
             if (args.returnLastState()) m.put("last_state", new long[] {u.dim(0), u.dim(1), args.A().dim(1)});
             return m;
+        }
+
+        @Override
+        public org.ss2d.tensor.DType outputDtype(String name) {
+            return name.equals("out") ? args.outDtype() : org.ss2d.tensor.DType.F32;
         }
 
         @Override

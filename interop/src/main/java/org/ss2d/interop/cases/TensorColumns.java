@@ -10,15 +10,18 @@ import org.apache.arrow.vector.complex.FixedSizeListVector;
 import org.apache.arrow.vector.types.FloatingPointPrecision;
 import org.apache.arrow.vector.types.pojo.ArrowType;
 import org.apache.arrow.vector.types.pojo.Field;
+import org.ss2d.interop.arrow.ArrowTensors;
 import org.ss2d.interop.arrow.FixedShapeTensorType;
 import org.ss2d.interop.arrow.FixedShapeTensorVector;
+import org.ss2d.tensor.DType;
 import org.ss2d.tensor.Shapes;
 import org.ss2d.validate.Ss2dArgumentException;
 
 /**
  * The contract's rules for one tensor column, in one place: its declared shape (extension type and/or
- * {@code shape} field metadata, which must agree), its value type (float32 or float64 today; half
- * precision is named and refused), and a first row that is neither null nor holds a null value.
+ * {@code shape} field metadata, which must agree), its value type (float32, float64, float16 as Arrow's
+ * HalfFloat, or bfloat16 as uint16 with {@code logical_dtype = bfloat16}; which op takes which is the
+ * validators' business), and a first row that is neither null nor holds a null value.
  * Every fault names the column.
  */
 final class TensorColumns {
@@ -70,18 +73,26 @@ final class TensorColumns {
         return meta;
     }
 
-    /** Checks the first row: present, no null values, float32 or float64 values. Returns the value vector. */
+    /**
+     * The tensor dtype a column's values are viewed as: float32, float16, bfloat16; null for float64
+     * (converted to float32 on load).
+     */
+    static DType viewDtype(FieldVector v) {
+        return ArrowTensors.dtypeOf(storage("column", v).getDataVector(), v.getField().getMetadata());
+    }
+
+    /** Checks the first row: present, no null values, float values (see the class comment). Returns the value vector. */
     static FieldVector firstRow(String column, FieldVector v) {
         declaredShape(column, v);
         FixedSizeListVector list = storage(column, v);
         FieldVector values = list.getDataVector();
-        if (!(values instanceof Float4Vector) && !(values instanceof Float8Vector)) {
+        if (!(values instanceof Float8Vector) && ArrowTensors.dtypeOf(values, v.getField().getMetadata()) == null) {
             String logical = metadata(v.getField(), LOGICAL_DTYPE_KEY);
             String found = logical != null ? logical + " stored as " + dtypeName(values.getField().getType())
                     : dtypeName(values.getField().getType());
-            boolean half = found.contains("float16") || found.contains("bfloat16");
-            throw new Ss2dArgumentException(column, "float32 or float64 values" + (half
-                    ? " (half-precision inputs are not supported yet)" : ""), found, null);
+            boolean u16 = values instanceof org.apache.arrow.vector.UInt2Vector;
+            throw new Ss2dArgumentException(column, "float32, float64, float16 or bfloat16 values" + (u16
+                    ? " (uint16 holds bfloat16 only with field metadata " + LOGICAL_DTYPE_KEY + " = bfloat16)" : ""), found, null);
         }
         if (list.getValueCount() < 1 || list.isNull(0)) {
             throw new Ss2dArgumentException(column, "a tensor in the first row", "null", null);

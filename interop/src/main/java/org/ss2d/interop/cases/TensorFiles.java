@@ -21,7 +21,7 @@ import org.ss2d.interop.arrow.ArrowTensors;
 import org.ss2d.tensor.Tensor;
 
 /**
- * Writes tensors as an Arrow IPC file of one record batch: each tensor one float32
+ * Writes tensors as an Arrow IPC file of one record batch: each tensor one float32, float16 or bfloat16
  * {@code arrow.fixed_shape_tensor} column, one row, handed to Arrow without copying. The file is
  * written under a temporary name in the target's folder and then renamed over the target, so a
  * reader sees the whole file or none (nothing is left behind on failure).
@@ -30,7 +30,7 @@ public final class TensorFiles {
     private TensorFiles() {}
 
     /**
-     * @param tensors  column name to host float32 tensor, in column order
+     * @param tensors  column name to host tensor, in column order
      * @param metadata schema metadata ({@code ss2d.kind}, ...)
      * @param allocator an allocator of the same root as the tensors' scope (see {@link ArrowTensors})
      */

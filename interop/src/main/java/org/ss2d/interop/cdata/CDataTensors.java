@@ -8,7 +8,6 @@ import org.apache.arrow.c.ArrowSchema;
 import org.apache.arrow.c.Data;
 import org.apache.arrow.memory.BufferAllocator;
 import org.apache.arrow.vector.FieldVector;
-import org.apache.arrow.vector.Float4Vector;
 import org.apache.arrow.vector.complex.FixedSizeListVector;
 import org.ss2d.interop.arrow.ArrowTensors;
 import org.ss2d.interop.arrow.FixedShapeTensorType;
@@ -21,8 +20,10 @@ import org.ss2d.validate.Ss2dArgumentException;
 /**
  * Tensors through the Arrow C Data Interface, without copying a byte either way.
  *
- * <p><b>Export</b>: a float32 host tensor becomes a one-row {@code arrow.fixed_shape_tensor} array
- * (storage {@code FixedSizeList<float32>[n]}, extension metadata {@code {"shape":[...]}}) whose value
+ * <p><b>Export</b>: a host tensor becomes a one-row {@code arrow.fixed_shape_tensor} array
+ * (storage {@code FixedSizeList<float32>[n]}, extension metadata {@code {"shape":[...]}}; float16 as
+ * {@code halffloat} values, bfloat16 as {@code uint16} values with the field metadata
+ * {@code logical_dtype = bfloat16}) whose value
  * buffer is the tensor's own memory. The export holds a reference to that memory, so the tensor may
  * be closed at once; the memory is freed when both the tensor is closed and the consumer has called
  * the array's {@code release} callback (exactly once, as the interface requires). pyarrow reads it
@@ -31,7 +32,8 @@ import org.ss2d.validate.Ss2dArgumentException;
  *
  * <p><b>Import</b>: an {@code arrow.fixed_shape_tensor} array (one row: the tensor; several: a
  * leading batch axis), a {@code FixedSizeList<float32>} whose field metadata holds {@code shape}, or
- * a plain float32 array (a vector) becomes a tensor over the producer's buffer. The producer's
+ * a plain float32 or float16 array (a vector) becomes a tensor over the producer's buffer; values of
+ * the three dtypes as on export. The producer's
  * {@code release} is called once, when the tensor is closed.
  *
  * <p>The structs are moved, as the interface prescribes: after a call they are marked released
@@ -74,7 +76,7 @@ public final class CDataTensors {
         try {
             v = Data.importVector(scope.allocator(), array, schema, null);
         } catch (IllegalStateException | IllegalArgumentException | UnsupportedOperationException e) {
-            throw new Ss2dArgumentException("array", "a live float32 tensor array", e.getMessage(), null);
+            throw new Ss2dArgumentException("array", "a live tensor array", e.getMessage(), null);
         }
         try (v) {
             return wrap(scope, v);
@@ -137,14 +139,16 @@ public final class CDataTensors {
             long[] dims = shape == null ? new long[] {list.getListSize()} : parseShape(name, shape);
             return ArrowTensors.wrapRow(scope, list, 0, dims);
         }
-        if (v instanceof Float4Vector f) {
-            if (f.getNullCount() > 0) {
-                throw new Ss2dArgumentException(name, "no null values", f.getNullCount() + " null(s)", null);
+        DType flat = ArrowTensors.dtypeOf(v, v.getField().getMetadata());
+        if (flat != null) {
+            if (v.getNullCount() > 0) {
+                throw new Ss2dArgumentException(name, "no null values", v.getNullCount() + " null(s)", null);
             }
-            return ArrowTensors.wrap(scope, name, f.getDataBuffer(), 0, f.getValueCount());
+            return ArrowTensors.wrap(scope, name, v.getDataBuffer(), 0, flat, v.getValueCount());
         }
         throw new Ss2dArgumentException(name == null || name.isEmpty() ? "array" : name,
-                "arrow.fixed_shape_tensor, one-row FixedSizeList<float32> or float32 array", v.getField().toString(), null);
+                "arrow.fixed_shape_tensor, one-row FixedSizeList of float32/float16/bfloat16, or such a flat array",
+                v.getField().toString(), null);
     }
 
     private static long[] parseShape(String name, String json) {
@@ -171,9 +175,6 @@ public final class CDataTensors {
         if (!t.isHost()) {
             throw new Ss2dArgumentException(t.name() == null ? "tensor" : t.name(), "a host tensor (the C Data "
                     + "Interface carries host memory; copy it to the host first)", t.describe(), null);
-        }
-        if (t.dtype() != DType.F32) {
-            throw new Ss2dArgumentException(t.name() == null ? "tensor" : t.name(), "a float32 tensor", t.describe(), null);
         }
     }
 

@@ -27,7 +27,8 @@ import org.ss2d.validate.Ss2dArgumentException;
 /**
  * A {@code .safetensors} file (8-byte little-endian header length, JSON header, raw bytes),
  * memory-mapped. Float32 tensors are views of the mapping (no copy, no read until touched);
- * float16, bfloat16 and float64 ones are converted to float32 copies.
+ * {@link #load} converts float16, bfloat16 and float64 ones to float32 copies (what weights take),
+ * {@link #loadView} hands float16 and bfloat16 out as views of their own dtype (what a half op takes).
  *
  * <p>The file owns the mapping and a {@link TensorScope} holding every tensor it handed out; closing
  * the file frees those tensors first and unmaps after, so no tensor can outlive its bytes (a stale
@@ -207,6 +208,26 @@ public final class SafeTensorsFile implements StateDictSource {
             default -> throw new Ss2dArgumentException(key, "a floating-point dtype " + SafeTensorsEntry.FLOAT_DTYPES,
                     "dtype " + e.describe(), null);
         };
+    }
+
+    /**
+     * The tensor named {@code key} in its stored dtype, as a view of the mapping (no copy): F32, F16 and
+     * BF16 entries become tensors of that dtype over the file's bytes, for ops that take half inputs
+     * (the selective scan's activations). F64 has no tensor dtype and is converted to float32 as by
+     * {@link #load}. Each call makes a new tensor; all are freed when the file closes.
+     */
+    public Tensor loadView(String key) {
+        checkOpen();
+        SafeTensorsEntry e = require(key);
+        DType view = switch (e.dtype()) {
+            case "F16" -> DType.F16;
+            case "BF16" -> DType.BF16;
+            default -> null;
+        };
+        if (view == null || java.nio.ByteOrder.nativeOrder() != ByteOrder.LITTLE_ENDIAN) {
+            return load(key); // safetensors is little-endian: a view is only a view on a little-endian machine
+        }
+        return scope.wrap(key, data.asSlice(e.begin(), e.byteSize()), view, e.shape());
     }
 
     private enum Convert { F16, BF16, F64 }

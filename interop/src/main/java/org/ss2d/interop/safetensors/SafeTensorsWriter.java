@@ -40,11 +40,15 @@ public final class SafeTensorsWriter {
             if (e.getKey().equals(SafeTensorsHeader.METADATA_KEY)) {
                 throw new Ss2dArgumentException(e.getKey(), "a tensor name", "the reserved metadata key", null);
             }
-            if (t.dtype() != DType.F32 || !t.isHost()) {
-                throw new Ss2dArgumentException(e.getKey(), "a float32 host tensor", t.describe(), null);
+            if (!t.isHost()) {
+                throw new Ss2dArgumentException(e.getKey(), "a host tensor", t.describe(), null);
             }
             ObjectNode o = root.putObject(e.getKey());
-            o.put("dtype", "F32");
+            o.put("dtype", switch (t.dtype()) {
+                case F32 -> "F32";
+                case F16 -> "F16";
+                case BF16 -> "BF16";
+            });
             ArrayNode shape = o.putArray("shape");
             for (long d : t.shape()) shape.add(d);
             ArrayNode off = o.putArray("data_offsets");

@@ -18,6 +18,7 @@ import java.util.Map;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.ss2d.model.RandomWeights;
+import org.ss2d.tensor.DType;
 import org.ss2d.tensor.Tensor;
 import org.ss2d.tensor.TensorScope;
 import org.ss2d.validate.Ss2dArgumentException;
@@ -53,6 +54,29 @@ class SafeTensorsFileTest {
             a.close();
             b.close();
             assertEquals(0, scope.liveBytes());
+        }
+    }
+
+    @Test
+    void halfEntriesLoadAsViewsOfTheirOwnDtypeOrAsFloat32Copies() {
+        Path f = dir.resolve("h.safetensors");
+        try (TensorScope scope = TensorScope.root("test")) {
+            Tensor src = RandomWeights.gaussian(scope, 13, 3.0, 4, 6);
+            Map<String, Tensor> m = new LinkedHashMap<>();
+            for (DType d : new DType[] {DType.F16, DType.BF16}) m.put(d.arrowName(), scope.convert(src, d));
+            SafeTensorsWriter.write(f, m, Map.of());
+            try (SafeTensorsFile st = SafeTensorsFile.open(f, scope)) {
+                for (var e : m.entrySet()) {
+                    Tensor view = st.loadView(e.getKey()), copy = st.load(e.getKey());
+                    assertEquals(e.getValue().dtype(), view.dtype(), e.getKey());
+                    assertEquals(st.bytes(e.getKey()).address(), view.segment().address(), "a view of the mapping: " + e.getKey());
+                    assertArrayEquals(e.getValue().toFloatArray(), view.toFloatArray(), e.getKey());
+                    assertEquals(DType.F32, copy.dtype(), e.getKey());
+                    assertArrayEquals(e.getValue().toFloatArray(), copy.toFloatArray(), e.getKey() + " widened exactly");
+                }
+            }
+            for (Tensor t : m.values()) t.close();
+            src.close();
         }
     }
 
