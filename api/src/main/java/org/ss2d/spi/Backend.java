@@ -163,6 +163,14 @@ public interface Backend extends AutoCloseable {
     }
 
     /**
+     * Precision of this backend's matrix products: {@code float32}, or {@code tf32} where a reduced-precision
+     * mode is switched on (the conformance budgets and the benchmarks' checks depend on it).
+     */
+    default String gemmPrecision() {
+        return "float32";
+    }
+
+    /**
      * As {@link #scanWorkingBytes(ScanShape)} for a scan whose activations are of {@code input} (a half
      * dtype may need staging); default: the same as for float32.
      */

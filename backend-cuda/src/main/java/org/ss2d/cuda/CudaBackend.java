@@ -51,6 +51,12 @@ public final class CudaBackend implements Backend {
                 true, 0);
     }
 
+    /** {@code tf32} with {@code -Dss2d.cuda.tf32=true} (cuBLAS may then round the projections' inputs to TF32). */
+    @Override
+    public String gemmPrecision() {
+        return dev.tf32 ? "tf32" : "float32";
+    }
+
     @Override
     public String name() {
         return NAME;

@@ -168,6 +168,52 @@ class MainTest {
     }
 
     @Test
+    void halfScanCasesRunWithOutInTheirDtypeOrFloat32() throws IOException {
+        for (org.ss2d.tensor.DType d : new org.ss2d.tensor.DType[] {org.ss2d.tensor.DType.BF16, org.ss2d.tensor.DType.F16}) {
+            for (boolean oflex : new boolean[] {false, true}) {
+                Path c = dir.resolve("half-" + d + oflex + ".arrow");
+                Map<String, Tensor> cols = new LinkedHashMap<>();
+                List<Tensor> made = new java.util.ArrayList<>();
+                java.util.function.Function<Tensor, Tensor> half = t -> {
+                    made.add(t);
+                    Tensor h = scope.convert(t, d);
+                    made.add(h);
+                    return h;
+                };
+                cols.put("u", half.apply(RandomWeights.gaussian(scope, 1, 1.0, 2, 4, 40)));
+                cols.put("delta", half.apply(RandomWeights.uniform(scope, 2, -1, 1, 2, 4, 40)));
+                cols.put("A", RandomWeights.uniform(scope, 3, -2, -0.1, 4, 3));
+                cols.put("B", half.apply(RandomWeights.gaussian(scope, 4, 1.0, 2, 3, 40)));
+                cols.put("C", RandomWeights.gaussian(scope, 5, 1.0, 4, 3)); // constant C: float32
+                cols.put("z", half.apply(RandomWeights.gaussian(scope, 6, 1.0, 2, 4, 40)));
+                CaseFiles.writeCase(c, OpKind.SELECTIVE_SCAN, CaseOptions.of(Map.of("delta_softplus", true,
+                        "return_last_state", true, "out_float32", oflex)), cols, root);
+                made.forEach(Tensor::close);
+                cols.get("A").close();
+                cols.get("C").close();
+                Path cpu = dir.resolve("half-cpu.arrow"), ref = dir.resolve("half-ref.arrow");
+                Result r = ss2d("run", c.toString(), "-o", cpu.toString(), "--backend", "cpu");
+                assertEquals(0, r.status(), r.err());
+                assertEquals(0, ss2d("run", c.toString(), "-o", ref.toString(), "--backend", "reference").status());
+                String want = oflex ? "float32" : d.arrowName();
+                try (CaseFile a = CaseFile.open(scope, cpu); CaseFile b = CaseFile.open(scope, ref)) {
+                    assertEquals(want, a.storedDtype("out"), d + " out_float32=" + oflex);
+                    assertEquals("float32", a.storedDtype("last_state"));
+                    double[] x = a.doubles("out"), y = b.doubles("out");
+                    double max = 0, diff = 0;
+                    for (int i = 0; i < x.length; i++) {
+                        max = Math.max(max, Math.abs(y[i]));
+                        diff = Math.max(diff, Math.abs(x[i] - y[i]));
+                    }
+                    // cpu and the float64 reference, each rounded to out's dtype: within two roundings of it
+                    double tol = 2e-4 + 2 * org.ss2d.tensor.HalfFloats.unitRoundoff(oflex ? org.ss2d.tensor.DType.F32 : d);
+                    assertTrue(diff <= tol * max, d + " out_float32=" + oflex + ": cpu vs reference " + diff + " > " + tol + " * " + max);
+                }
+            }
+        }
+    }
+
+    @Test
     void missingColumnIsRejectedInOneLineWithoutAFile() {
         Path c = crossScanCase("x.arrow");
         Path out = dir.resolve("never.arrow");

@@ -98,7 +98,8 @@ public final class CaseExecutor {
     private Outcome compare(ConformanceCase c, Backend b, boolean ledger, ConformanceCase.Prepared p,
                             Map<String, Expected> expected) {
         String backend = b.name();
-        boolean overLimit = c.dstate() > b.capabilities().maxDstate();
+        // over the backend's limits: a dstate above its MAX_DSTATE, or an input dtype it does not take
+        boolean overLimit = c.dstate() > b.capabilities().maxDstate() || !b.capabilities().dtypes().contains(c.dtype());
         Ss2d ss = Ss2d.on(b);
         long t0 = System.nanoTime();
         Map<String, float[]> actual;
@@ -118,8 +119,9 @@ public final class CaseExecutor {
         String ranOn = p.ranOn(ss, backend);
         if (ledger) RunLedger.record(backend, ranOn, c.id());
         if (overLimit) {
-            return new Outcome(result(c, backend, Status.FAIL, ranOn, null, ms, "dstate " + c.dstate()
-                    + " is over MAX_DSTATE " + b.capabilities().maxDstate() + " but was not rejected"), actual);
+            return new Outcome(result(c, backend, Status.FAIL, ranOn, null, ms, "dstate " + c.dstate() + " / dtype "
+                    + c.dtype() + " is over the backend's limits (MAX_DSTATE " + b.capabilities().maxDstate() + ", dtypes "
+                    + b.capabilities().dtypes() + ") but was not rejected"), actual);
         }
         if (!backend.equals(ranOn)) {
             return new Outcome(result(c, backend, Status.FAIL, ranOn, null, ms, "ran on " + ranOn + ", not " + backend),
@@ -132,7 +134,9 @@ public final class CaseExecutor {
             if (a == null) {
                 return new Outcome(result(c, backend, Status.FAIL, ranOn, null, ms, "no output " + e.getKey()), actual);
             }
-            Comparison cmp = Tolerances.compare(e.getValue().values(), a, Tolerances.relative(e.getValue().op(), c.dtype()));
+            Expected want = e.getValue();
+            Comparison cmp = Tolerances.compare(want.values(), a,
+                    Tolerances.relative(want.op(), want.dtype(), Tolerances.Gemm.of(b)), want.dtype());
             if (ledger) RunLedger.recordError(backend, e.getValue().op().key(), cmp.maxRelErr(), c.id() + " " + e.getKey());
             if (worst == null || cmp.worse(worst) == cmp) {
                 worst = cmp;

@@ -13,6 +13,11 @@ class CatalogConformanceTest {
     }
 
     @TestFactory
+    Stream<DynamicNode> selectiveScanOnHalfInputs() {
+        return Targets.perBackend("selective_scan float16/bfloat16", Catalog.halfScans());
+    }
+
+    @TestFactory
     Stream<DynamicNode> crossScanAndMerge() {
         return Targets.perBackend("cross_scan/cross_merge", Catalog.cross());
     }

@@ -46,11 +46,28 @@ class RejectionTest {
         return ScanBuilder.valid(2, 4, 8, 3, 2);
     }
 
+    /** A valid call on {@code dtype} activations (u, delta, z, grouped B and C). */
+    static ScanBuilder half(DType dtype) {
+        ScanBuilder b = ok();
+        for (String n : new String[] {"u", "delta", "z", "B", "C"}) b.dtype(n, dtype);
+        return b;
+    }
+
     static List<Bad> cases() {
         List<Bad> c = new ArrayList<>();
-        // spec 3.1 checks 1-4: dtypes (float32 only today; F16/BF16 are declared but no backend announces them)
-        c.add(scan("u of a dtype the backend lacks", "u", ok().dtype("u", DType.F16)));
-        c.add(scan("A of a dtype the backend lacks", "A", ok().dtype("A", DType.BF16)));
+        // spec 3.1 checks 1-4 and mamba's half rules: u, delta, z, variable B/C share one dtype (float32, float16,
+        // bfloat16); A, D, delta_bias, constant B/C are float32; a lone half tensor is the one named
+        c.add(scan("u alone in float16", "u", ok().dtype("u", DType.F16)));
+        c.add(scan("A in bfloat16", "A", ok().dtype("A", DType.BF16)));
+        c.add(scan("A in bfloat16 with bfloat16 activations", "A", half(DType.BF16).dtype("A", DType.BF16)));
+        c.add(scan("D in float16 with float16 activations", "D", half(DType.F16).dtype("D", DType.F16)));
+        c.add(scan("delta_bias in bfloat16 with bfloat16 activations", "delta_bias",
+                half(DType.BF16).dtype("delta_bias", DType.BF16)));
+        c.add(scan("grouped C in float32 with bfloat16 activations", "C", half(DType.BF16).dtype("C", DType.F32)));
+        c.add(scan("z in float16 with bfloat16 activations", "z", half(DType.BF16).dtype("z", DType.F16)));
+        c.add(scan("delta in bfloat16 with float16 u", "u", half(DType.F16).dtype("delta", DType.BF16)));
+        c.add(scan("constant B in float16", "B", ok().dtype("u", DType.F16).dtype("delta", DType.F16).dtype("z", DType.F16)
+                .shape("B", 4, 3).dtype("B", DType.F16).shape("C", 4, 3)));
         c.add(scan("delta dtype differs from u", "delta", ok().dtype("delta", DType.F16)));
         c.add(scan("B dtype", "B", ok().dtype("B", DType.F16)));
         c.add(scan("C dtype", "C", ok().dtype("C", DType.F16)));

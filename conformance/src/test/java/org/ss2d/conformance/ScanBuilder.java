@@ -55,7 +55,7 @@ final class ScanBuilder {
             if (missing.contains(n) || !shapes.containsKey(n)) continue;
             DType dt = dtypes.getOrDefault(n, DType.F32);
             t[i] = scope.allocate(n, dt, shapes.get(n));
-            if (dt == DType.F32) t[i].fill(n.equals("A") ? -0.5f : 0.25f);
+            t[i].fill(n.equals("A") ? -0.5f : 0.25f);
         }
         return new ScanArgs(t[0], t[1], t[2], t[3], t[4], t[5], t[6], t[7], softplus, lastState);
     }

@@ -54,6 +54,33 @@ class TolerancesTest {
     }
 
     @Test
+    void halfOutputsAddOneRoundingOfTheirDtypeAndTf32ItsOwnBudget() {
+        assertEquals(1e-4 + 0x1p-11, Tolerances.relative(OpKind.SELECTIVE_SCAN, DType.F16));
+        assertEquals(1e-4 + 0x1p-8, Tolerances.relative(OpKind.SELECTIVE_SCAN, DType.BF16));
+        assertEquals(0.0, Tolerances.relative(OpKind.CROSS_SCAN, DType.BF16), "a permutation stays exact");
+        assertEquals(2e-4 + Tolerances.TF32_BLOCK, Tolerances.relative(OpKind.SS2D, DType.F32, Tolerances.Gemm.TF32));
+        assertEquals(1e-4, Tolerances.relative(OpKind.SELECTIVE_SCAN, DType.F32, Tolerances.Gemm.TF32), "a scan has no products");
+        // one bfloat16 rounding of the largest value passes, two do not
+        double[] e = {1000.0, 3.0};
+        float got = (float) (1000.0 * (1 + 0x1p-8));
+        assertTrue(Tolerances.compare(e, new float[] {got, 3f}, Tolerances.relative(OpKind.SELECTIVE_SCAN, DType.BF16), DType.BF16).pass());
+        float twice = (float) (1000.0 * (1 + 0x1p-7));
+        assertFalse(Tolerances.compare(e, new float[] {twice, 3f}, Tolerances.relative(OpKind.SELECTIVE_SCAN, DType.BF16), DType.BF16).pass());
+    }
+
+    @Test
+    void aFloat16OutputIsInfiniteExactlyWhereTheExpectedValuePassesItsRange() {
+        double[] e = {70000, -1e5, 65504, 3};
+        double tol = Tolerances.relative(OpKind.SELECTIVE_SCAN, DType.F16);
+        float inf = Float.POSITIVE_INFINITY;
+        assertTrue(Tolerances.compare(e, new float[] {inf, -inf, 65504f, 3f}, tol, DType.F16).pass());
+        assertFalse(Tolerances.compare(e, new float[] {65504f, -inf, 65504f, 3f}, tol, DType.F16).pass(),
+                "a finite float16 where the value is past 65504 is wrong");
+        assertFalse(Tolerances.compare(e, new float[] {inf, -inf, 65504f, 3f}, tol, DType.F32).pass(),
+                "the same infinities from a float32 output are wrong");
+    }
+
+    @Test
     void anAllZeroExpectationIsJudgedOnAnAbsoluteScale() {
         assertTrue(Tolerances.compare(new double[] {0, 0}, new float[] {0, 1e-5f}, 1e-4).pass());
         assertFalse(Tolerances.compare(new double[] {0, 0}, new float[] {0, 1e-3f}, 1e-4).pass());

@@ -11,13 +11,15 @@ import org.ss2d.tensor.DType;
 import org.ss2d.tensor.Tensor;
 
 /**
- * The float64 reference as a {@link Backend}: widens the float32 inputs to double, runs the plain
+ * The float64 reference as a {@link Backend}: widens the inputs (float32, or the scan's half activations) to double, runs the plain
  * double formulations ({@link ScanRef}, {@link CrossRef}, {@link SS2DRef}, {@link VSSRef}) and rounds
- * the results to float32 once, at the store. Tests that need the float64 values call those classes
+ * the results once, at the store, to the output's dtype. Tests that need the float64 values call those classes
  * directly.
  */
 final class ReferenceBackend implements Backend {
-    private static final Capabilities CAPS = new Capabilities(Capabilities.UNLIMITED, Set.of(DType.F32), false,
+    // The scan takes half activations: they are widened exactly (Doubles.of), the recurrence runs in float64 on
+    // the rounded values, and out is rounded once, to its own dtype, at the store.
+    private static final Capabilities CAPS = new Capabilities(Capabilities.UNLIMITED, Set.of(DType.F32, DType.F16, DType.BF16), false,
             "host, float64 reference oracle (plain loops, one thread, not for speed)", 0, false, 1);
 
     @Override

@@ -9,7 +9,7 @@ import picocli.CommandLine.Command;
  * {@code subcommands}.
  */
 @Command(name = "bench", description = {"Benchmarks. Each one checks its output against float64 (NaN-poisoned "
-        + "outputs, relative error <= 1e-4) before it reports a time.",
+        + "outputs, relative error within the conformance budget of conformance/TOLERANCES.md) before it reports a time.",
         "Host backends warm up for 3 s and report the median of 11 calls; device backends time 50 calls with "
                 + "device events on device-resident tensors."},
         subcommands = {ScanCommand.class, BlockCommand.class, ModelCommand.class})

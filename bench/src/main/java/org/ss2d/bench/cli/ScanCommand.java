@@ -37,6 +37,10 @@ final class ScanCommand implements Callable<Integer> {
     @Option(names = "--seed", defaultValue = "42", description = "seed of the inputs (default: ${DEFAULT-VALUE})")
     long seed;
 
+    @Option(names = "--dtype", defaultValue = "float32",
+            description = "dtype of u, delta, B, C and out: float32, float16 or bfloat16 (default: ${DEFAULT-VALUE})")
+    String dtype;
+
     @CommandLine.Mixin
     Common common = new Common();
 
@@ -51,13 +55,17 @@ final class ScanCommand implements Callable<Integer> {
         if (dim % groups != 0) {
             throw new CommandLine.ParameterException(cl, "--groups: must divide --dim=" + dim + ", got " + groups);
         }
+        org.ss2d.tensor.DType dt = org.ss2d.tensor.DType.byName(dtype);
+        if (dt == null) {
+            throw new CommandLine.ParameterException(cl, "--dtype: expected float32, float16 or bfloat16, got " + dtype);
+        }
         common.check(cl);
         String backend = common.backendName(cl);
         ScanBench.Result r = ScanBench.run(new ScanBench.Config(backend, batch, dim, groups, seqlen, dstate,
-                common.threads, common.warmupCalls(), common.repsFor(backend), common.checkBatches, seed));
+                common.threads, common.warmupCalls(), common.repsFor(backend), common.checkBatches, seed, dt));
         PrintWriter out = cl.getOut();
-        out.printf(Locale.ROOT, "scan %s (%d, %d, %d, %d, %d) on %s, %d threads: median %.4f ms, %.4f ns/elem, %.1f GB/s, check %.2e%s%n",
-                r.backend(), r.batch(), r.dim(), r.groups(), r.seqlen(), r.dstate(), r.device(), r.threads(),
+        out.printf(Locale.ROOT, "scan %s %s (%d, %d, %d, %d, %d) on %s, %d threads: median %.4f ms, %.4f ns/elem, %.1f GB/s, check %.2e%s%n",
+                r.backend(), r.dtype(), r.batch(), r.dim(), r.groups(), r.seqlen(), r.dstate(), r.device(), r.threads(),
                 r.medianMs(), r.nsPerElem(), r.gbPerS(), r.checkRelErr(), Double.isFinite(r.copyGbPerS())
                         ? String.format(Locale.ROOT, " (device events; %.1f%% of a %.0f GB/s copy; %.4f ms wall per call with sync)",
                                 r.pctOfCopy(), r.copyGbPerS(), r.wallMs())

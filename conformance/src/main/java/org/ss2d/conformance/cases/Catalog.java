@@ -5,6 +5,7 @@ import java.util.List;
 import org.ss2d.interop.cases.OpKind;
 import org.ss2d.model.SS2DConfig;
 import org.ss2d.ops.BCMode;
+import org.ss2d.tensor.DType;
 
 /**
  * The case catalog. The big option matrix is sampled so that the whole suite stays within CI's
@@ -22,6 +23,7 @@ public final class Catalog {
     public static List<ConformanceCase> all() {
         List<ConformanceCase> all = new ArrayList<>();
         all.addAll(scans());
+        all.addAll(halfScans());
         all.addAll(cross());
         all.addAll(blocks());
         return all;
@@ -114,6 +116,30 @@ public final class Catalog {
                                     ScanCase.Inputs in, long seed) {
         return new ScanCase(batch, dim, len, n, g, bm, cm, (o & 1) != 0, (o & 2) != 0, (o & 4) != 0, (o & 8) != 0,
                 (o & 16) != 0, in, seed);
+    }
+
+    /**
+     * 8. The scan on float16 and bfloat16 activations, out in the input dtype and in float32 (out_float32): the
+     * CPU kernels' paths (dstate 1 with tails, time lanes, channel-lane blocks, constant B), VMamba's and Mamba's
+     * layouts, and a row longer than a staging block.
+     */
+    public static List<ConformanceCase> halfScans() {
+        List<ConformanceCase> c = new ArrayList<>();
+        BCMode g = BCMode.GROUPED, v = BCMode.VARIABLE, k = BCMode.CONSTANT;
+        ScanCase.Inputs in = ScanCase.Inputs.NORMAL;
+        List<ScanCase> shapes = List.of(
+                new ScanCase(2, 8, 2049, 1, 4, g, g, true, false, true, true, true, in, 6000),   // VMamba: N = 1, 4 groups
+                new ScanCase(1, 4, 129, 16, 1, v, v, true, true, false, true, true, in, 6001),   // Mamba: N = 16, z
+                new ScanCase(1, 32, 100, 4, 2, g, g, true, true, true, true, true, in, 6002),    // channel-lane blocks
+                new ScanCase(2, 4, 33, 4, 1, k, v, true, true, true, true, true, in, 6003),      // constant B (float32)
+                new ScanCase(1, 4, 33, 2, 1, v, k, false, false, false, false, true, in, 6004),  // no options, constant C
+                new ScanCase(1, 3, 20000, 1, 1, g, g, true, true, true, true, false, in, 6005)); // longer than a block
+        for (DType d : new DType[] {DType.BF16, DType.F16}) {
+            for (boolean outF32 : new boolean[] {false, true}) {
+                for (ScanCase s : shapes) c.add(new HalfScanCase(s, d, outF32));
+            }
+        }
+        return c;
     }
 
     public static List<ConformanceCase> cross() {

@@ -27,8 +27,16 @@ public interface ConformanceCase {
     /** Materialises the inputs in {@code arena} (released by the caller). */
     Prepared prepare(TensorScope arena);
 
-    /** Expected values of one output and the op whose budget applies to it. */
-    record Expected(double[] values, OpKind op) {}
+    /**
+     * Expected values of one output, the op whose budget applies to it, and the dtype the output is stored
+     * in (a half scan's {@code out}; the tolerance adds its rounding, its range decides what is finite).
+     */
+    record Expected(double[] values, OpKind op, DType dtype) {
+        /** A float32 output. */
+        public Expected(double[] values, OpKind op) {
+            this(values, op, DType.F32);
+        }
+    }
 
     interface Prepared extends AutoCloseable {
         /** float64 expected outputs by name ({@code out}, {@code last_state}, {@code xs}, {@code y}). */

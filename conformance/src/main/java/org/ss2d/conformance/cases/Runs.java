@@ -19,12 +19,17 @@ public final class Runs {
 
     /** A fresh f32 output of {@code shape}, every element NaN. */
     public static Tensor poisoned(TensorScope scope, String name, long... shape) {
-        return scope.allocate(name, DType.F32, shape).fill(Float.NaN);
+        return poisoned(scope, name, DType.F32, shape);
+    }
+
+    /** A fresh output of {@code dtype} and {@code shape}, every element NaN. */
+    public static Tensor poisoned(TensorScope scope, String name, DType dtype, long... shape) {
+        return scope.allocate(name, dtype, shape).fill(Float.NaN);
     }
 
     public static Map<String, float[]> scan(Ss2d ss, TensorScope scope, ScanArgs a) {
         long batch = a.u().dim(0), dim = a.u().dim(1), seqlen = a.u().dim(2), dstate = a.A().dim(1);
-        Tensor out = poisoned(scope, "out", batch, dim, seqlen);
+        Tensor out = poisoned(scope, "out", a.outDtype(), batch, dim, seqlen);
         Tensor last = a.returnLastState() ? poisoned(scope, "last_state", batch, dim, dstate) : null;
         try {
             ss.selectiveScanInto(a, out, last);

@@ -106,6 +106,15 @@ public record ScanCase(int batch, int dim, int seqlen, int dstate, int groups, B
         if (seqlen > 2) x[last - 2] = value;
     }
 
+    /** Each value rounded to {@code dtype} in place (the values a tensor of that dtype holds). */
+    private static void round(DType dtype, float[]... arrays) {
+        if (dtype == DType.F32) return;
+        for (float[] x : arrays) {
+            if (x == null) continue;
+            for (int i = 0; i < x.length; i++) x[i] = org.ss2d.tensor.HalfFloats.round(dtype, x[i]);
+        }
+    }
+
     private static int count(long[] s) {
         long n = 1;
         for (long x : s) n *= x;
@@ -114,6 +123,15 @@ public record ScanCase(int batch, int dim, int seqlen, int dstate, int groups, B
 
     @Override
     public Prepared prepare(TensorScope arena) {
+        return prepare(arena, DType.F32, false);
+    }
+
+    /**
+     * The case with its activations (u, delta, z, variable B/C) in {@code dtype}: drawn as for float32, then
+     * rounded to it, and the float64 reference run on the rounded values; {@code out} comes back in
+     * {@code dtype}, or float32 with {@code outFloat32}.
+     */
+    Prepared prepare(TensorScope arena, DType dtype, boolean outFloat32) {
         Draw r = new Draw(seed);
         int bdl = batch * dim * seqlen;
         float[] u = r.gauss(bdl, 1.0);
@@ -183,15 +201,20 @@ public record ScanCase(int batch, int dim, int seqlen, int dstate, int groups, B
             default -> { }
         }
         float[] biasF = bias;
+        DType bType = bMode == BCMode.CONSTANT ? DType.F32 : dtype, cType = cMode == BCMode.CONSTANT ? DType.F32 : dtype;
+        round(dtype, u, delta, z);
+        round(bType, b);
+        round(cType, c);
 
-        Tensor tu = arena.fromArray("u", u, batch, dim, seqlen);
-        Tensor td = arena.fromArray("delta", delta, batch, dim, seqlen);
+        Tensor tu = arena.fromArray("u", dtype, u, batch, dim, seqlen);
+        Tensor td = arena.fromArray("delta", dtype, delta, batch, dim, seqlen);
         Tensor ta = arena.fromArray("A", a, dim, dstate);
-        Tensor tb = arena.fromArray("B", b, bcShape(bMode));
-        Tensor tc = arena.fromArray("C", c, bcShape(cMode));
-        ScanArgs.Builder args = ScanArgs.builder(tu, td, ta, tb, tc).deltaSoftplus(softplus).returnLastState(lastState);
+        Tensor tb = arena.fromArray("B", bType, b, bcShape(bMode));
+        Tensor tc = arena.fromArray("C", cType, c, bcShape(cMode));
+        ScanArgs.Builder args = ScanArgs.builder(tu, td, ta, tb, tc).deltaSoftplus(softplus).returnLastState(lastState)
+                .outFloat32(outFloat32);
         if (d != null) args.D(arena.fromArray("D", d, dim));
-        if (z != null) args.z(arena.fromArray("z", z, batch, dim, seqlen));
+        if (z != null) args.z(arena.fromArray("z", dtype, z, batch, dim, seqlen));
         if (biasF != null) args.deltaBias(arena.fromArray("delta_bias", biasF, dim));
         ScanArgs built = args.build();
 
@@ -202,7 +225,7 @@ public record ScanCase(int batch, int dim, int seqlen, int dstate, int groups, B
                         Draw.widen(u), Draw.widen(delta), Draw.widen(a), Draw.widen(b), Draw.widen(c), Draw.widen(d),
                         Draw.widen(z), Draw.widen(biasF), softplus));
                 Map<String, Expected> m = new LinkedHashMap<>();
-                m.put("out", new Expected(res.out(), OpKind.SELECTIVE_SCAN));
+                m.put("out", new Expected(res.out(), OpKind.SELECTIVE_SCAN, built.outDtype()));
                 if (lastState) m.put("last_state", new Expected(res.lastState(), OpKind.SELECTIVE_SCAN));
                 return m;
             }
