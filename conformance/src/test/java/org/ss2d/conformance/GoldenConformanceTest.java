@@ -49,7 +49,13 @@ class GoldenConformanceTest {
         try (TensorScope s = TensorScope.root("golden encodings");
              CaseFile ext = CaseFile.open(s, GOLDEN.resolve("fixtures/scan_pyarrow.arrow"));
              CaseFile plain = CaseFile.open(s, GOLDEN.resolve("fixtures/scan_pyarrow_plain_lists.arrow"));
-             CaseFile f64 = CaseFile.open(s, GOLDEN.resolve("scan_float64_inputs.arrow"))) {
+             CaseFile f64 = CaseFile.open(s, GOLDEN.resolve("scan_float64_inputs.arrow"));
+             CaseFile bf16 = CaseFile.open(s, GOLDEN.resolve("half_bfloat16_mamba_n16_z.arrow"));
+             CaseFile f16 = CaseFile.open(s, GOLDEN.resolve("half_float16_const_b_var_c_out_float32.arrow"))) {
+            // half inputs as PyTorch rounded them: HalfFloat, and uint16 + logical_dtype = bfloat16
+            assertEquals("bfloat16", bf16.storedDtype("u"));
+            assertEquals("float16", f16.storedDtype("C"));
+            assertEquals("float32", f16.storedDtype("B"), "constant B stays float32");
             assertEquals(ext.columns(), plain.columns());
             for (String name : ext.columns()) {
                 assertArrayEquals(ext.shape(name), plain.shape(name), name);

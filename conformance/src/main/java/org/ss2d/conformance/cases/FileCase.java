@@ -36,14 +36,15 @@ import org.ss2d.validate.Validator;
  * that breaks the contract is that case's rejection and nothing else's.
  */
 public final class FileCase implements ConformanceCase {
-    private static final Capabilities ANY = new Capabilities(Capabilities.UNLIMITED, Set.of(DType.F32), false,
-            "-", 0, false, 0);
+    private static final Capabilities ANY = new Capabilities(Capabilities.UNLIMITED, Set.of(DType.F32, DType.F16, DType.BF16),
+            false, "-", 0, false, 0);
 
     private final Path path;
     private final byte[] bytes;
     private volatile OpKind kind;
     private volatile String shape = "?";
     private volatile int dstate;
+    private volatile DType dtype = DType.F32;
 
     /** A case file on disk. */
     public FileCase(Path path) {
@@ -85,7 +86,7 @@ public final class FileCase implements ConformanceCase {
 
     @Override
     public DType dtype() {
-        return DType.F32;
+        return dtype; // the scan's input dtype, known once the file was prepared; float32 before and for other kinds
     }
 
     @Override
@@ -143,6 +144,7 @@ public final class FileCase implements ConformanceCase {
             switch (c) {
                 case OpCalls.Scan s -> {
                     shape = "u" + Shapes.format(s.args().u().shape());
+                    dtype = s.args().u().dtype();
                     dstate = s.args().A().rank() == 2 ? (int) s.args().A().dim(1) : 0;
                 }
                 case org.ss2d.interop.cases.BackwardCalls.ScanBackward s -> {
@@ -198,7 +200,7 @@ public final class FileCase implements ConformanceCase {
         private boolean put(Map<String, Expected> m, String output, String column, OpKind op) {
             if (!file.has(column)) return false;
             try {
-                m.put(output, new Expected(file.doubles(column), op));
+                m.put(output, new Expected(file.doubles(column), op, calls.get("out").outputDtype(output)));
                 return true;
             } catch (org.ss2d.validate.Ss2dArgumentException e) {
                 return false; // not a tensor column: the contract says to ignore it
@@ -212,7 +214,8 @@ public final class FileCase implements ConformanceCase {
                 OpCall c = e.getValue();
                 Map<String, double[]> r = float64(c);
                 for (var o : r.entrySet()) {
-                    m.put(o.getKey().equals("out") ? e.getKey() : o.getKey(), new Expected(o.getValue(), c.kind()));
+                    m.put(o.getKey().equals("out") ? e.getKey() : o.getKey(),
+                            new Expected(o.getValue(), c.kind(), c.outputDtype(o.getKey())));
                 }
             }
             return m;
@@ -287,7 +290,9 @@ public final class FileCase implements ConformanceCase {
                     OpCall c = e.getValue();
                     Map<String, Tensor> o = new LinkedHashMap<>();
                     try {
-                        for (var s : c.outputShapes().entrySet()) o.put(s.getKey(), Runs.poisoned(outs, s.getKey(), s.getValue()));
+                        for (var s : c.outputShapes().entrySet()) {
+                            o.put(s.getKey(), Runs.poisoned(outs, s.getKey(), c.outputDtype(s.getKey()), s.getValue()));
+                        }
                         c.runInto(ss, o);
                         for (var t : o.entrySet()) {
                             m.put(t.getKey().equals("out") ? e.getKey() : t.getKey(), t.getValue().toFloatArray());
