@@ -19,6 +19,7 @@ half tensors and prints its error against float64 next to ours' budget (stored a
 `mamba.out`). Needs torch and pyarrow >= 12.
 """
 import argparse
+import hashlib
 import json
 import os
 import sys
@@ -134,17 +135,34 @@ def main():
     ap.add_argument("--mamba", action="store_true", help="also run mamba_ssm's kernel (CUDA) and print its error")
     args = ap.parse_args()
     os.makedirs(args.out, exist_ok=True)
+    written = {}
     for c in cases():
         for oflex in (False, True):
             m = mamba(c, oflex) if args.mamba else None
             name = c["name"] + ("_out_float32" if oflex else "")
-            write(os.path.join(args.out, name + ".arrow"), c, oflex, m)
+            path = os.path.join(args.out, name + ".arrow")
+            write(path, c, oflex, m)
+            with open(path, "rb") as f:
+                digest = hashlib.sha256(f.read()).hexdigest()
+            opts = dict(c["options"], out_float32=oflex)
+            written[name + ".arrow"] = {"kind": "selective_scan", "options": opts, "sha256": digest,
+                                        "bytes": os.path.getsize(path), "plain_lists": False, "dtype": c["dtype"]}
             e = c["expected"]["out"]
             line = f"  {name:44s} max|out| {e.abs().max().item():.3e}"
             if m is not None:
                 err = ((m - e).abs().max() / e.abs().max()).item()
                 line += f"  mamba rel err {err:.2e} (our budget {1e-4 + ULP[c['dtype']]:.2e})"
             print(line)
+    # the jar's golden set is indexed by MANIFEST.json (make_golden.py's): add these files to it
+    manifest_path = os.path.join(args.out, "MANIFEST.json")
+    if os.path.exists(manifest_path):
+        with open(manifest_path) as f:
+            manifest = json.load(f)
+        manifest["files"] = {k: v for k, v in manifest["files"].items() if not k.startswith("half_")}
+        manifest["files"].update(written)
+        with open(manifest_path, "w") as f:
+            json.dump(manifest, f, indent=1, sort_keys=True)
+            f.write("\n")
 
 
 if __name__ == "__main__":
