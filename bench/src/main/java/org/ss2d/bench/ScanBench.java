@@ -70,11 +70,11 @@ public final class ScanBench {
              TensorScope scope = TensorScope.root("bench-scan")) {
             int b = c.batch(), dm = c.dim(), g = c.groups(), l = c.seqlen(), n = c.dstate();
             SplittableRandom r = new SplittableRandom(c.seed());
-            DType dt = c.dtype();
-            Tensor u = gauss(scope, r, 1.0, dt, b, dm, l);
-            Tensor delta = gauss(scope, r, 0.5, dt, b, dm, l);
-            Tensor bm = gauss(scope, r, 1.0, dt, b, g, n, l);
-            Tensor cm = gauss(scope, r, 1.0, dt, b, g, n, l);
+            DType act = c.dtype();
+            Tensor u = gauss(scope, r, 1.0, act, b, dm, l);
+            Tensor delta = gauss(scope, r, 0.5, act, b, dm, l);
+            Tensor bm = gauss(scope, r, 1.0, act, b, g, n, l);
+            Tensor cm = gauss(scope, r, 1.0, act, b, g, n, l);
             Tensor a = scope.allocate(DType.F32, dm, n);
             for (long i = 0; i < a.elementCount(); i++) a.setFloat(i, (float) -Math.exp(r.nextGaussian()));
             Tensor dSkip = gauss(scope, r, 1.0, DType.F32, dm);
@@ -83,7 +83,7 @@ public final class ScanBench {
                 double dt = Math.exp(r.nextDouble() * (Math.log(0.1) - Math.log(1e-3)) + Math.log(1e-3));
                 bias.setFloat(d, (float) (dt + Math.log(-Math.expm1(-dt))));
             }
-            Tensor out = scope.allocate(dt, b, dm, l);
+            Tensor out = scope.allocate(act, b, dm, l);
             ScanArgs args = ScanArgs.builder(u, delta, a, bm, cm).D(dSkip).deltaBias(bias).deltaSoftplus(true).build();
             Ss2d ss = Ss2d.on(h.backend());
             try {
