@@ -139,6 +139,15 @@ class ValidatorTest {
     }
 
     @Test
+    void theBackwardOfAHalfScanIsALimitNotAWrongAnswer() {
+        ScanArgs a = ScanArgs.builder(h(DType.BF16, 2, 8, 5), h(DType.BF16, 2, 8, 5), t(8, 3), t(8, 3), t(8, 3)).build();
+        LimitExceededException e = assertThrows(LimitExceededException.class,
+                () -> Validator.selectiveScanBackward(a, h(DType.BF16, 2, 8, 5), null, HALF_CAPS, "cpu"));
+        assertEquals("u", e.argument());
+        assertTrue(e.getMessage().contains("backward") && e.getMessage().contains("bfloat16"), e.getMessage());
+    }
+
+    @Test
     void halfOutputOfTheWrongDtypeIsRejected() {
         Tensor u = h(DType.BF16, 2, 8, 5);
         Validator.output("out", s.allocate(DType.BF16, 2, 8, 5), u, "the inputs", DType.BF16, 2, 8, 5);
