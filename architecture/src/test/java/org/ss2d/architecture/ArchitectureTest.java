@@ -20,7 +20,8 @@ import com.tngtech.archunit.library.freeze.FreezingArchRule;
  * Read top to bottom, this is the architecture:
  *
  * <pre>
- *   cli, bench, conformance, interop   use backends through the SPI (org.ss2d.Backends, org.ss2d.spi)
+ *   cli, bench, conformance,           use backends through the SPI (org.ss2d.Backends, org.ss2d.spi)
+ *   interop, spark
  *        |                             and the float64 oracle (reference); never a backend's classes
  *   backend-cpu  backend-cuda  reference   each implements org.ss2d.spi; none knows another
  *        |            |
@@ -42,17 +43,18 @@ public class ArchitectureTest {
     static final String CLI = "org.ss2d.cli..";
     static final String BENCH = "org.ss2d.bench..";
     static final String INTEROP = "org.ss2d.interop..";
+    static final String SPARK = "org.ss2d.spark..";
     static final String ARCHITECTURE = "org.ss2d.architecture..";
 
     static final DescribedPredicate<JavaClass> API = resideInAPackage("org.ss2d..")
-            .and(not(resideInAnyPackage(REFERENCE, BINDINGS, CPU, CUDA, CONFORMANCE, CLI, BENCH, INTEROP, ARCHITECTURE)))
+            .and(not(resideInAnyPackage(REFERENCE, BINDINGS, CPU, CUDA, CONFORMANCE, CLI, BENCH, INTEROP, SPARK, ARCHITECTURE)))
             .as("the api (org.ss2d and its packages outside the other modules)");
 
     /** The api knows no backend, no native binding, no file format, no command line. */
     @ArchTest
     static final ArchRule API_IS_NEUTRAL = noClasses().that(API)
             .should().dependOnClassesThat().resideInAnyPackage(REFERENCE, CPU, CUDA, BINDINGS, INTEROP, CLI, CONFORMANCE,
-                    BENCH)
+                    BENCH, SPARK)
             .because("backends plug in through org.ss2d.spi, and formats and tools build on the api, not the reverse")
             .allowEmptyShould(true);
 
@@ -67,7 +69,7 @@ public class ArchitectureTest {
 
     /** Tools and formats reach compute backends only through the SPI (Backends, Backend, BackendOptions). */
     @ArchTest
-    static final ArchRule CLIENTS_USE_THE_SPI = noClasses().that().resideInAnyPackage(CONFORMANCE, CLI, BENCH, INTEROP)
+    static final ArchRule CLIENTS_USE_THE_SPI = noClasses().that().resideInAnyPackage(CONFORMANCE, CLI, BENCH, INTEROP, SPARK)
             .should().dependOnClassesThat().resideInAnyPackage(CPU, CUDA, BINDINGS)
             .because("backend modules are runtime dependencies of these modules: the compiler must not need them")
             .allowEmptyShould(true);
