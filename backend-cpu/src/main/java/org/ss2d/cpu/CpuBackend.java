@@ -205,6 +205,32 @@ public final class CpuBackend implements Backend, AutoCloseable {
         }
     }
 
+    /** {@link CpuBlockBackward}: the forward recomputed, undone step by step, the scan through this backend. */
+    @Override
+    public void ss2dBackward(SS2DWeights weights, Tensor x, Tensor dout, Map<String, Tensor> grads) {
+        new CpuBlockBackward(this).ss2d(weights, x, dout, grads);
+    }
+
+    @Override
+    public void vssBlockBackward(VSSWeights weights, Tensor x, Tensor dout, Map<String, Tensor> grads) {
+        new CpuBlockBackward(this).vss(weights, x, dout, grads);
+    }
+
+    /**
+     * One image's intermediates on the heap (about twelve arrays of 4 x d_inner x pixels floats, the MLP's hidden
+     * ones for VSS), plus the scan backward's working memory; saturates instead of overflowing.
+     */
+    @Override
+    public long blockBackwardWorkingBytes(SS2DConfig c, double mlpRatio, long batch, long h, long w) {
+        if (c == null) return 0;
+        long l = MemoryBudget.product(h, w);
+        long big = MemoryBudget.product(4, c.dInner(), l, 4);
+        long mlp = mlpRatio > 0 ? MemoryBudget.product(VSSWeights.hidden(c, mlpRatio), l, 4, 4) : 0;
+        long scan = scanBackwardWorkingBytes(new ScanShape(1, 4 * c.dInner(), (int) Math.min(l, Integer.MAX_VALUE),
+                c.dState(), 4, BCMode.GROUPED, BCMode.GROUPED));
+        return MemoryBudget.product(12, big) + mlp + scan;
+    }
+
     /** Per-thread row buffers plus the per-row sums (doubles, one slot per row). */
     @Override
     public long scanBackwardWorkingBytes(ScanShape s) {

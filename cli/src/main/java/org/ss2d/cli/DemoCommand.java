@@ -59,7 +59,7 @@ final class DemoCommand implements Callable<Integer> {
     boolean noCheck;
 
     @Option(names = "--train", description = "instead: fit one VSS block (VMamba-T stage-1 widths) to a fixed random "
-            + "target with plain SGD, printing the loss (the backward runs on a backend that has it: reference for now)")
+            + "target with plain SGD, printing the loss (the backward runs on the chosen backend when it has one, else on reference)")
     boolean train;
 
     @Option(names = "--steps", defaultValue = "200", description = "SGD steps with --train (default ${DEFAULT-VALUE})")

@@ -24,8 +24,8 @@ final class TrainDemo {
     record Result(double firstLoss, double lastLoss, int steps, String forwardOn, String backwardOn) {}
 
     /**
-     * Where the backward runs: {@code ss}'s backend when it has a VSS block backward, else the float64 reference
-     * (named, never picked by auto; the only backend with a block backward so far).
+     * Where the backward runs: {@code ss}'s backend when it has a VSS block backward (cpu, reference), else the
+     * float64 reference (named: auto never picks it).
      */
     static Ss2d backwardOn(Ss2d ss) {
         try {

@@ -54,7 +54,7 @@ public final class Tolerances {
 
     /**
      * Every gradient of the SS2D / VSS block backward in float32: twice the blocks' forward budget (2e-4), by the
-     * scan backward's argument; weight gradients sum over batch x pixels. Only the reference backend runs them yet.
+     * scan backward's argument; weight gradients sum over batch x pixels.
      */
     public static final double BLOCK_BACKWARD_F32 = 4e-4;
 
