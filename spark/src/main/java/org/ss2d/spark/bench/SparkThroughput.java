@@ -34,7 +34,7 @@ import org.ss2d.tensor.TensorScope;
  * Spark's overhead on one machine: the same images through the single-process path of {@code ss2d classify}
  * (decode and preprocess on one thread, the model on a CPU backend of {@code threads} workers, batches of
  * {@code batch}) and through {@link Ss2dSpark#classify} on {@code local[threads]} with the same backend
- * threads and batch, alternating round by round so that both see the same machine; wall time and the
+ * threads and batch, alternating round by round (and which goes first) so that both see the same machine; wall time and the
  * process's CPU time of each (the CPU time is the steadier figure on a shared, loaded machine). Spark's session is
  * made once (an executor lives long); its rounds end in Spark's {@code noop} sink, so the time is reading,
  * decoding, the model and Spark's row conversion, without a file format.
@@ -81,15 +81,22 @@ public final class SparkThroughput {
             double[] decode = new double[rounds + 1];
             for (int r = 0; r <= rounds; r++) { // round 0 warms both paths up and is not counted
                 double[] d = new double[1];
-                double c0 = cpuSeconds();
-                single[r] = singleProcess(files, model, scope, batch, d);
-                double c1 = cpuSeconds();
-                decode[r] = d[0];
+                // Odd rounds run Spark first, so that a machine whose load drifts favours neither path.
                 StageTimes.reset();
-                onSpark[r] = spark(spark, images, spec);
-                double c2 = cpuSeconds();
-                singleCpu[r] = c1 - c0;
-                sparkCpu[r] = c2 - c1;
+                double c0 = cpuSeconds();
+                if (r % 2 == 1) {
+                    onSpark[r] = spark(spark, images, spec);
+                    sparkCpu[r] = cpuSeconds() - c0;
+                    c0 = cpuSeconds();
+                }
+                single[r] = singleProcess(files, model, scope, batch, d);
+                singleCpu[r] = cpuSeconds() - c0;
+                decode[r] = d[0];
+                if (r % 2 == 0) {
+                    c0 = cpuSeconds();
+                    onSpark[r] = spark(spark, images, spec);
+                    sparkCpu[r] = cpuSeconds() - c0;
+                }
                 System.out.printf(Locale.ROOT, "round %d%s: single process %.2f s (%.2f images/s; decode+preprocess %.1f ms/image,"
                                 + " model %.1f ms/image), Spark local[%d] %.2f s (%.2f images/s): overhead %+.1f%%, load %s%n",
                         r, r == 0 ? " (warm-up)" : "", single[r], files.size() / single[r], 1e3 * d[0] / files.size(),
