@@ -269,6 +269,30 @@ class ClassifyOnSparkTest {
         Files.delete(w);
     }
 
+    /** Preprocessed tensors in array<float> + shape columns classify as their images do; a wrong shape is that row's error. */
+    @Test
+    void tensorRowsGiveTheLogitsOfTheirImages() throws IOException {
+        org.apache.spark.sql.types.StructType schema = new org.apache.spark.sql.types.StructType()
+                .add("path", org.apache.spark.sql.types.DataTypes.StringType)
+                .add("x", org.apache.spark.sql.types.DataTypes.createArrayType(org.apache.spark.sql.types.DataTypes.FloatType, false))
+                .add("x_shape", org.apache.spark.sql.types.DataTypes.createArrayType(org.apache.spark.sql.types.DataTypes.LongType, false));
+        List<Row> in = new ArrayList<>();
+        for (String n : List.of("img-006.png", "img-007.png", "img-013.jpg")) {
+            in.add(RowFactory.create(images.resolve(n).toUri().toString(), PRE.apply(ImageFiles.read(images.resolve(n))),
+                    new long[] {3, PRE.crop(), PRE.crop()}));
+        }
+        in.add(RowFactory.create(images.resolve("wrong.png").toUri().toString(), new float[3 * 64 * 63], new long[] {3, 64, 64}));
+        in.add(RowFactory.create(images.resolve("grey.png").toUri().toString(), new float[64 * 64], new long[] {1, 64, 64}));
+        Dataset<Row> df = spark.createDataFrame(in, schema);
+        Map<String, Row> rows = checkLogits(Ss2dSpark.classify(df, spec().withTensors("x", "x_shape").withBatchSize(2)), 5, 3);
+        Row wrong = rows.get("wrong.png");
+        assertNull(wrong.get(wrong.fieldIndex("logits")));
+        assertTrue(wrong.getString(wrong.fieldIndex("error")).startsWith("x: expected 12288 values (shape [3, 64, 64]), found 12096"), wrong.getString(wrong.fieldIndex("error")));
+        Row grey = rows.get("grey.png");
+        assertTrue(grey.getString(grey.fieldIndex("error")).startsWith("x_shape: expected (3, H, W), found [1, 64, 64]"),
+                grey.getString(grey.fieldIndex("error")));
+    }
+
     static String rootMessage(Throwable e) {
         StringBuilder sb = new StringBuilder();
         for (Throwable t = e; t != null; t = t.getCause()) sb.append(t.getMessage()).append(" | ");
