@@ -106,8 +106,11 @@ public final class SparkThroughput {
                         singleCpu[r], sparkCpu[r], 100 * (sparkCpu[r] / singleCpu[r] - 1), StageTimes.summary());
             }
             double s = median(Arrays.copyOfRange(single, 1, rounds + 1)), p = median(Arrays.copyOfRange(onSpark, 1, rounds + 1));
-            System.out.printf(Locale.ROOT, "median of %d rounds: single process %.2f images/s, Spark %.2f images/s, Spark overhead %+.1f%%%n",
-                    rounds, files.size() / s, files.size() / p, 100 * (p / s - 1));
+            double[] paired = new double[rounds];
+            for (int r = 1; r <= rounds; r++) paired[r - 1] = onSpark[r] / single[r];
+            System.out.printf(Locale.ROOT, "median of %d rounds: single process %.2f images/s, Spark %.2f images/s, Spark overhead %+.1f%%"
+                            + " (ratio of the medians), %+.1f%% (median of the rounds' own ratios)%n",
+                    rounds, files.size() / s, files.size() / p, 100 * (p / s - 1), 100 * (median(paired) - 1));
             double sc = median(Arrays.copyOfRange(singleCpu, 1, rounds + 1)), pc = median(Arrays.copyOfRange(sparkCpu, 1, rounds + 1));
             System.out.printf(Locale.ROOT, "median process CPU time: single process %.2f s, Spark %.2f s: Spark's extra CPU %+.1f%%%n",
                     sc, pc, 100 * (pc / sc - 1));
