@@ -3,6 +3,8 @@
 // coalesced version: consecutive threads take consecutive pixels; 64-bit indices throughout;
 // grid-stride loops so that any size runs with a capped grid.
 #include <stdint.h>
+#include <cuda_fp16.h>
+#include <cuda_bf16.h>
 
 #define SS2D_ACT_NONE 0
 #define SS2D_ACT_SILU 1
@@ -107,3 +109,22 @@ ss2d_add(const float* a, const float* b, float* out, int64_t n) {
 
 // Does nothing: the Java side times it to measure the cost of one launch through FFM.
 extern "C" __global__ void ss2d_noop(int64_t unused) { (void)unused; }
+
+// 16-bit storage <-> float32 for the selective scan's half activations (kind 1: float16, 2: bfloat16). The
+// scan itself runs in float32 on the widened copies; out is rounded back to nearest even (float16 past 65504
+// becomes +-inf, as IEEE and mamba). Plain grid-stride loops: any alignment, any size.
+extern "C" __global__ void __launch_bounds__(256)
+ss2d_half_to_float(const unsigned short* __restrict__ src, float* __restrict__ dst, int64_t n, int64_t kind) {
+  for (int64_t i = ss2d::gtid(); i < n; i += ss2d::gstride()) {
+    const unsigned short h = src[i];
+    dst[i] = kind == 2 ? __uint_as_float(((unsigned)h) << 16) : __half2float(__ushort_as_half(h));
+  }
+}
+
+extern "C" __global__ void __launch_bounds__(256)
+ss2d_float_to_half(const float* __restrict__ src, unsigned short* __restrict__ dst, int64_t n, int64_t kind) {
+  for (int64_t i = ss2d::gtid(); i < n; i += ss2d::gstride()) {
+    const float f = src[i];
+    dst[i] = kind == 2 ? __bfloat16_as_ushort(__float2bfloat16_rn(f)) : __half_as_ushort(__float2half_rn(f));
+  }
+}

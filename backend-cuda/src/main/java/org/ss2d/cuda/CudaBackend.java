@@ -47,7 +47,8 @@ public final class CudaBackend implements Backend {
         this.negExpA = new WeightCache<>(this::uploadNegExp, DeviceBuffer::free);
         this.scratchArena = new ScratchArena(dev);
         this.diagnostics = new CudaDiagnostics(this, dev);
-        this.caps = new Capabilities(ScanParams.MAX_DSTATE, Set.of(DType.F32), false, dev.describe(), dev.totalMemory,
+        // float16/bfloat16: the selective scan's activations (widened on the device, see selectiveScan)
+        this.caps = new Capabilities(ScanParams.MAX_DSTATE, Set.of(DType.F32, DType.F16, DType.BF16), false, dev.describe(), dev.totalMemory,
                 true, 0);
     }
 
@@ -192,20 +193,50 @@ public final class CudaBackend implements Backend {
         dev.makeCurrent();
         try (Workspace ws = new Workspace(dev)) {
             long[] p = ScanParams.forShape(s, a.deltaSoftplus());
-            p[ScanParams.U] = staging.input(a.u(), ws);
-            p[ScanParams.DELTA] = staging.input(a.delta(), ws);
+            p[ScanParams.U] = floatInput(a.u(), ws);
+            p[ScanParams.DELTA] = floatInput(a.delta(), ws);
             p[ScanParams.A] = staging.input(a.A(), ws);
-            p[ScanParams.B] = staging.input(a.B(), ws);
-            p[ScanParams.C] = staging.input(a.C(), ws);
+            p[ScanParams.B] = floatInput(a.B(), ws);
+            p[ScanParams.C] = floatInput(a.C(), ws);
             p[ScanParams.D] = staging.input(a.D(), ws);
-            p[ScanParams.Z] = staging.input(a.z(), ws);
+            p[ScanParams.Z] = floatInput(a.z(), ws);
             p[ScanParams.DELTA_BIAS] = staging.input(a.deltaBias(), ws);
-            p[ScanParams.OUT] = staging.output(out, ws);
+            long o = staging.output(out, ws);
+            boolean halfOut = out.dtype() != DType.F32;
+            p[ScanParams.OUT] = halfOut ? ws.floats(out.elementCount()) : o;
             p[ScanParams.LAST_STATE] = staging.output(lastState, ws);
             ScanLauncher.launch(dev, p);
-            staging.finish(out, p[ScanParams.OUT]);
+            if (halfOut) Layers.floatToHalf(dev, p[ScanParams.OUT], o, out.elementCount(), halfKind(out.dtype()));
+            staging.finish(out, o);
             staging.finish(lastState, p[ScanParams.LAST_STATE]);
         }
+    }
+
+    /**
+     * Device address of a float32 copy of a scan input: the tensor itself (or its upload) for float32; for a half
+     * activation, its upload widened into the workspace. The scan kernels read float32 only: a half input costs
+     * a widening pass here (correct, not yet the bandwidth win of kernels that load halves themselves).
+     */
+    private long floatInput(Tensor t, Workspace ws) {
+        long d = staging.input(t, ws);
+        if (t == null || t.dtype() == DType.F32) return d;
+        long f = ws.floats(t.elementCount());
+        Layers.halfToFloat(dev, d, f, t.elementCount(), halfKind(t.dtype()));
+        return f;
+    }
+
+    private static long halfKind(DType d) {
+        return d == DType.BF16 ? 2 : 1;
+    }
+
+    /** A half scan also holds float32 copies of its activations and of out in the workspace. */
+    @Override
+    public long scanWorkingBytes(ScanShape s, DType input) {
+        long base = scanWorkingBytes(s);
+        if (input == DType.F32) return base;
+        long act = org.ss2d.validate.MemoryBudget.product(s.batch(), s.dim(), s.seqlen(), 4 * 4L);
+        long bc = org.ss2d.validate.MemoryBudget.product(s.batch(), s.groups(), s.dstate(), s.seqlen(), 2 * 4L);
+        return org.ss2d.validate.MemoryBudget.saturatingAdd(base, org.ss2d.validate.MemoryBudget.saturatingAdd(act, bc));
     }
 
     // ------------------------------------------------------------------------------ cross scan / merge

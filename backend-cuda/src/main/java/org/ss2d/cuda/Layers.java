@@ -79,6 +79,20 @@ final class Layers {
         }
     }
 
+    /** {@code n} elements of a 16-bit type ({@code kind} 1 float16, 2 bfloat16) at {@code src} widened to float32 at {@code dst}. */
+    static void halfToFloat(CudaDevice dev, long src, long dst, long n, long kind) {
+        try (Launch l = new Launch(4)) {
+            l.arg(src).arg(dst).arg(n).arg(kind).run(dev, "ss2d_half_to_float", gridFor(dev, n), 256, 1, 0);
+        }
+    }
+
+    /** {@code n} float32 elements rounded to nearest even into the 16-bit type {@code kind}. */
+    static void floatToHalf(CudaDevice dev, long src, long dst, long n, long kind) {
+        try (Launch l = new Launch(4)) {
+            l.arg(src).arg(dst).arg(n).arg(kind).run(dev, "ss2d_float_to_half", gridFor(dev, n), 256, 1, 0);
+        }
+    }
+
     static void add(CudaDevice dev, long a, long bb, long out, long n) {
         try (Launch l = new Launch(4)) {
             l.arg(a).arg(bb).arg(out).arg(n).run(dev, "ss2d_add", gridFor(dev, n), 256, 1, 0);

@@ -1,0 +1,102 @@
+package org.ss2d.cuda;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.ss2d.cuda.CudaTests.assertClose;
+
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
+import org.ss2d.Ss2d;
+import org.ss2d.model.RandomWeights;
+import org.ss2d.ops.ScanArgs;
+import org.ss2d.tensor.DType;
+import org.ss2d.tensor.HalfFloats;
+import org.ss2d.tensor.Tensor;
+import org.ss2d.tensor.TensorScope;
+
+/**
+ * The selective scan on float16/bfloat16 activations on the GPU (host and device tensors, out in the input
+ * dtype and with out_float32) against the float64 reference on the same rounded inputs. Budget: the float32
+ * one (1e-4) plus one rounding of out's dtype, relative to max |out|. Skips without a GPU.
+ */
+class CudaHalfScanTest {
+    private TensorScope scope;
+
+    @BeforeEach
+    void open() {
+        scope = TensorScope.root("cuda-half-scan-test");
+    }
+
+    @AfterEach
+    void close() {
+        scope.release();
+    }
+
+    /** The reference with out in float32: the float64 answer rounded once to float32, what a half out is judged by. */
+    private static ScanArgs float32Out(ScanArgs a) {
+        return new ScanArgs(a.u(), a.delta(), a.A(), a.B(), a.C(), a.D(), a.z(), a.deltaBias(), a.deltaSoftplus(),
+                a.returnLastState(), true);
+    }
+
+    private Tensor half(DType d, Tensor t) {
+        return scope.convert(t, d);
+    }
+
+    @ParameterizedTest(name = "{0} out_float32={1} Bt={2} Dm={3} L={4} N={5} G={6}")
+    @CsvSource({"BF16, false, 2, 8, 2049, 1, 4", "BF16, true, 2, 8, 2049, 1, 4", "F16, false, 1, 4, 1000, 16, 1",
+            "F16, true, 1, 4, 1000, 16, 1", "BF16, false, 1, 32, 130, 4, 2", "F16, false, 2, 4, 33, 3, 1"})
+    void halfActivationsMatchTheReferenceOnTheRoundedInputs(DType d, boolean oflex, int b, int dm, int l, int n, int g) {
+        CudaBackend cuda = CudaTests.backend();
+        long seed = 31L * l + n;
+        Tensor u = half(d, RandomWeights.uniform(scope, seed, -1, 1, b, dm, l));
+        Tensor delta = half(d, RandomWeights.uniform(scope, seed + 1, -4, 1, b, dm, l));
+        Tensor a = RandomWeights.uniform(scope, seed + 2, -2, -0.1, dm, n);
+        Tensor bm = half(d, RandomWeights.uniform(scope, seed + 3, -1, 1, b, g, n, l));
+        Tensor cm = RandomWeights.uniform(scope, seed + 4, -1, 1, dm, n); // constant C: float32
+        Tensor z = half(d, RandomWeights.uniform(scope, seed + 5, -2, 2, b, dm, l));
+        ScanArgs args = ScanArgs.builder(u, delta, a, bm, cm).z(z)
+                .D(RandomWeights.uniform(scope, seed + 6, 0.5, 1.5, dm))
+                .deltaBias(RandomWeights.uniform(scope, seed + 7, -1, 0.5, dm))
+                .deltaSoftplus(true).returnLastState(true).outFloat32(oflex).build();
+        DType outType = oflex ? DType.F32 : d;
+        double tol = 1e-4 + HalfFloats.unitRoundoff(outType);
+        String what = "cuda " + d + " out_float32=" + oflex + " (" + b + ", " + dm + ", " + l + ", " + n + ", " + g + ")";
+        try (ScanArgs.Result ref = Ss2d.on("reference").selectiveScan(scope, float32Out(args));
+             ScanArgs.Result got = Ss2d.on(cuda).selectiveScan(scope, args)) {
+            assertEquals(outType, got.out().dtype(), what);
+            assertClose(got.out(), ref.out(), tol, what + " out");
+            assertClose(got.lastState(), ref.lastState(), 1e-4, what + " last_state");
+        }
+        // device-resident: upload the half tensors as they are, out on the device in its dtype
+        Ss2d gpu = Ss2d.on(cuda);
+        Tensor[] t = args.tensors();
+        Tensor[] dv = new Tensor[t.length];
+        for (int i = 0; i < t.length; i++) dv[i] = t[i] == null ? null : gpu.toDevice(scope, t[i]);
+        ScanArgs dev = new ScanArgs(dv[0], dv[1], dv[2], dv[3], dv[4], dv[5], dv[6], dv[7], true, false, oflex);
+        Tensor out = cuda.allocate(scope, outType, b, dm, l);
+        gpu.selectiveScanInto(dev, out, null);
+        try (ScanArgs.Result ref = Ss2d.on("reference").selectiveScan(scope, float32Out(args)); Tensor back = gpu.toHost(scope, out)) {
+            assertClose(back, ref.out(), tol, what + " device out");
+        }
+    }
+
+    @org.junit.jupiter.api.Test
+    void float16OutPast65504IsInfinityOnTheGpuAndOutFloat32KeepsIt() {
+        CudaBackend cuda = CudaTests.backend();
+        Tensor u = half(DType.F16, RandomWeights.uniform(scope, 1, 250, 350, 1, 3, 40));
+        Tensor delta = half(DType.F16, RandomWeights.uniform(scope, 2, 0.01, 0.1, 1, 3, 40));
+        Tensor a = RandomWeights.uniform(scope, 3, -1, -0.5, 3, 1);
+        Tensor bm = RandomWeights.uniform(scope, 4, -1, 1, 3, 1), cm = RandomWeights.uniform(scope, 5, -1, 1, 3, 1);
+        Tensor dd = RandomWeights.uniform(scope, 6, 900, 1100, 3);
+        try (ScanArgs.Result h = Ss2d.on(cuda).selectiveScan(scope, ScanArgs.builder(u, delta, a, bm, cm).D(dd).build());
+             ScanArgs.Result o = Ss2d.on(cuda).selectiveScan(scope, ScanArgs.builder(u, delta, a, bm, cm).D(dd).outFloat32(true).build())) {
+            float[] hv = h.out().toFloatArray(), ov = o.out().toFloatArray();
+            for (int i = 0; i < hv.length; i++) {
+                assertTrue(ov[i] > HalfFloats.F16_MAX && Float.isFinite(ov[i]), "out_float32 element " + i + " = " + ov[i]);
+                assertEquals(Float.POSITIVE_INFINITY, hv[i], "float16 out element " + i);
+            }
+        }
+    }
+}
