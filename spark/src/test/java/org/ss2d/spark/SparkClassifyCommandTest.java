@@ -103,6 +103,9 @@ class SparkClassifyCommandTest {
             scope.release();
         } finally {
             spark.stop();
+            try (java.util.stream.Stream<Path> s = Files.walk(output)) {
+                s.sorted(java.util.Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
+            }
         }
     }
 

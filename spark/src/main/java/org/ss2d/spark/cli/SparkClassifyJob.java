@@ -31,6 +31,8 @@ final class SparkClassifyJob {
         if (o.master() != null) b.master(o.master());
         else if (System.getProperty("spark.master") == null) b.master("local[*]");
         SparkSession spark = b.getOrCreate();
+        // Spark's INFO lines would bury the one summary line (a log4j2 configuration of the user's still wins later).
+        spark.sparkContext().setLogLevel("WARN");
         try {
             long t0 = System.nanoTime();
             Dataset<Row> in = read(spark, o.input());
