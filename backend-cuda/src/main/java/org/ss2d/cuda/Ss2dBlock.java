@@ -7,7 +7,6 @@ import org.ss2d.model.VSSWeights;
 import org.ss2d.ops.BCMode;
 import org.ss2d.ops.ScanShape;
 import org.ss2d.tensor.Tensor;
-import org.ss2d.validate.MemoryBudget;
 
 /**
  * The SS2D (v05_noz, channels-first) and VSS blocks on the device, every step on one stream and
@@ -22,28 +21,17 @@ final class Ss2dBlock {
 
     /**
      * Device bytes of the intermediates {@link #forward} ({@code mlpRatio} 0) or {@link #vss} takes from its workspace
-     * over {@code batch x len} pixels, each piece aligned as the arena aligns it; saturates instead of overflowing.
-     * Kept beside the two methods: a new {@code ws.floats} there must be counted here (and in {@link #ss2dBytes} /
-     * {@link #residualBytes}, which {@code ModelPlanTest} checks against this).
+     * over {@code batch x len} pixels, each piece aligned as the arena aligns it: {@link #ss2dBytes} or
+     * {@link #residualBytes} without the z gate (the facade's blocks are v05_noz), saturated instead of overflowing
+     * for the memory-budget check. A new {@code ws.floats} in the block code must be counted there.
      */
     static long workspaceBytes(SS2DConfig c, double mlpRatio, long batch, long len) {
-        long plane = MemoryBudget.product(c.dInner(), len);
-        long bytes = 0;
-        bytes = piece(bytes, 2, batch, plane);                                    // xi, xa
-        bytes = piece(bytes, 3, batch, SS2DConfig.ROUTES, plane);                 // xs, dts, ys
-        bytes = piece(bytes, 1, batch, SS2DConfig.ROUTES, c.xProjRows(), len);    // x_dbl
-        if (mlpRatio > 0) {
-            // xn and s, then x1 and hid in the place of the SS2D's scratch (vss rewinds it)
-            long mlp = piece(piece(0, 1, batch, c.dModel(), len), 1, batch, VSSWeights.hidden(c, mlpRatio), len);
-            bytes = piece(Math.max(bytes, mlp), 2, batch, c.dModel(), len);
+        try {
+            return mlpRatio > 0 ? residualBytes(c, false, VSSWeights.hidden(c, mlpRatio), batch, len)
+                    : ss2dBytes(c, false, batch, len);
+        } catch (ArithmeticException tooBig) {
+            return Long.MAX_VALUE; // the budget check then names the op as over any budget
         }
-        return bytes;
-    }
-
-    private static long piece(long sum, int count, long... floats) {
-        long one = MemoryBudget.product(MemoryBudget.product(floats), 4);
-        one = one > Long.MAX_VALUE - ScratchArena.ALIGN ? Long.MAX_VALUE : ScratchArena.aligned(one);
-        return MemoryBudget.saturatingAdd(sum, MemoryBudget.product(one, count));
     }
 
     static void forward(CudaDevice dev, ToLongFunction<Tensor> weight, ToLongFunction<Tensor> negExpA, SS2DWeights w,
@@ -180,14 +168,14 @@ final class Ss2dBlock {
      */
     static long ss2dBytes(SS2DConfig c, boolean zGate, long batch, long len) {
         long plane = Math.multiplyExact(Math.multiplyExact(batch, c.dInner()), len);
-        long bytes = 0;
-        bytes += arenaPiece(plane); // xi
-        if (zGate) bytes += arenaPiece(plane);
-        bytes += arenaPiece(plane); // xa
-        bytes += arenaPiece(SS2DConfig.ROUTES * plane); // xs
-        bytes += arenaPiece(Math.multiplyExact(Math.multiplyExact(SS2DConfig.ROUTES * batch, c.xProjRows()), len)); // x_dbl
-        bytes += 2 * arenaPiece(SS2DConfig.ROUTES * plane); // dts, ys
-        return bytes;
+        long routes = Math.multiplyExact(SS2DConfig.ROUTES, plane);
+        long bytes = arenaPiece(plane); // xi
+        if (zGate) bytes = Math.addExact(bytes, arenaPiece(plane));
+        bytes = Math.addExact(bytes, arenaPiece(plane)); // xa
+        bytes = Math.addExact(bytes, arenaPiece(routes)); // xs
+        bytes = Math.addExact(bytes, arenaPiece(Math.multiplyExact(Math.multiplyExact(SS2DConfig.ROUTES * batch,
+                c.xProjRows()), len))); // x_dbl
+        return Math.addExact(bytes, Math.multiplyExact(2, arenaPiece(routes))); // dts, ys
     }
 
     /**
@@ -197,11 +185,17 @@ final class Ss2dBlock {
     static long residualBytes(SS2DConfig c, boolean zGate, int hidden, long batch, long len) {
         long act = Math.multiplyExact(Math.multiplyExact(batch, c.dModel()), len);
         long after = ss2dBytes(c, zGate, batch, len); // what follows xn and s: the SS2D's scratch, then x1 and the MLP's
-        if (hidden > 0) after = Math.max(after, arenaPiece(act) + arenaPiece(Math.multiplyExact(batch * hidden, len)));
-        return Math.addExact(2 * arenaPiece(act), after);
+        if (hidden > 0) {
+            after = Math.max(after, Math.addExact(arenaPiece(act),
+                    arenaPiece(Math.multiplyExact(Math.multiplyExact(batch, hidden), len))));
+        }
+        return Math.addExact(Math.multiplyExact(2, arenaPiece(act)), after);
     }
 
+    /** A piece's bytes as the arena aligns them; ArithmeticException where that passes a long. */
     private static long arenaPiece(long floats) {
-        return ScratchArena.aligned(Math.multiplyExact(floats, 4L));
+        long bytes = Math.multiplyExact(floats, 4L);
+        Math.addExact(bytes, ScratchArena.ALIGN - 1);
+        return ScratchArena.aligned(bytes);
     }
 }

@@ -83,7 +83,7 @@ final class SimdScan {
         return s.getAtIndex(JAVA_FLOAT_UNALIGNED, i);
     }
 
-    private static FloatVector load(MemorySegment s, long elem) {
+    static FloatVector load(MemorySegment s, long elem) {
         return FloatVector.fromMemorySegment(F, s, elem * 4, ORDER);
     }
 
@@ -91,18 +91,18 @@ final class SimdScan {
 
     private static final FloatVector ZERO = FloatVector.zero(F);
 
-    private static FloatVector stageB(FloatVector a, FloatVector b, VectorShuffle<Float> sh, VectorMask<Float> ge) {
+    static FloatVector stageB(FloatVector a, FloatVector b, VectorShuffle<Float> sh, VectorMask<Float> ge) {
         // a_i b_{i-k} + b_i; the zero fill keeps b_i for i < k (a blend: the masked rearrange re-checks the
         // shuffle against the mask on every call)
         return a.fma(ZERO.blend(b.rearrange(sh), ge), b);
     }
 
-    private static FloatVector stageA(FloatVector a, VectorShuffle<Float> sh, VectorMask<Float> ge) {
+    static FloatVector stageA(FloatVector a, VectorShuffle<Float> sh, VectorMask<Float> ge) {
         return a.mul(a.rearrange(sh), ge); // a_i a_{i-k}; lanes i < k keep a_i
     }
 
-    /** Inclusive scan of (a, b) pairs across lanes, then the carry: h for every lane. */
-    private static FloatVector scanLanes(FloatVector a, FloatVector b, FloatVector carry) {
+    /** Inclusive scan of (a, b) pairs across lanes, then the carry: h for every lane (the backward's too). */
+    static FloatVector scanLanes(FloatVector a, FloatVector b, FloatVector carry) {
         b = stageB(a, b, SH1, GE1);
         a = stageA(a, SH1, GE1);
         if (VL > 2) {

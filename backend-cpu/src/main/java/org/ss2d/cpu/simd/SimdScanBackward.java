@@ -3,9 +3,7 @@ package org.ss2d.cpu.simd;
 import static java.lang.foreign.ValueLayout.JAVA_FLOAT_UNALIGNED;
 import static org.ss2d.cpu.simd.SimdConstants.F;
 import static org.ss2d.cpu.simd.SimdConstants.GE1;
-import static org.ss2d.cpu.simd.SimdConstants.GE2;
-import static org.ss2d.cpu.simd.SimdConstants.GE4;
-import static org.ss2d.cpu.simd.SimdConstants.GE8;
+import static org.ss2d.cpu.simd.SimdConstants.SH1;
 import static org.ss2d.cpu.simd.SimdConstants.LAST;
 import static org.ss2d.cpu.simd.SimdConstants.ORDER;
 import static org.ss2d.cpu.simd.SimdConstants.FIRST;
@@ -17,12 +15,10 @@ import static org.ss2d.cpu.simd.SimdConstants.RSH1;
 import static org.ss2d.cpu.simd.SimdConstants.RSH2;
 import static org.ss2d.cpu.simd.SimdConstants.RSH4;
 import static org.ss2d.cpu.simd.SimdConstants.RSH8;
-import static org.ss2d.cpu.simd.SimdConstants.SH1;
-import static org.ss2d.cpu.simd.SimdConstants.SH2;
-import static org.ss2d.cpu.simd.SimdConstants.SH4;
-import static org.ss2d.cpu.simd.SimdConstants.SH8;
 import static org.ss2d.cpu.simd.SimdConstants.VL;
 import static org.ss2d.cpu.simd.SimdMath.LOG2E;
+import static org.ss2d.cpu.simd.SimdScan.get;
+import static org.ss2d.cpu.simd.SimdScan.load;
 
 import java.lang.foreign.MemorySegment;
 import jdk.incubator.vector.FloatVector;
@@ -75,56 +71,30 @@ final class SimdScanBackward {
         return 10L * 4 * (seqlen + 2L * VL);
     }
 
-    private static float get(MemorySegment s, long i) {
-        return s.getAtIndex(JAVA_FLOAT_UNALIGNED, i);
-    }
-
     private static void set(MemorySegment s, long i, float v) {
         s.setAtIndex(JAVA_FLOAT_UNALIGNED, i, v);
     }
 
-    private static FloatVector load(MemorySegment s, long elem) {
-        return FloatVector.fromMemorySegment(F, s, elem * 4, ORDER);
-    }
-
     private static final FloatVector ZERO = FloatVector.zero(F);
 
-    private static FloatVector scanLanes(FloatVector a, FloatVector b, FloatVector carry) {
-        b = a.fma(ZERO.blend(b.rearrange(SH1), GE1), b);
-        a = a.mul(a.rearrange(SH1), GE1);
-        if (VL > 2) {
-            b = a.fma(ZERO.blend(b.rearrange(SH2), GE2), b);
-            a = a.mul(a.rearrange(SH2), GE2);
-        }
-        if (VL > 4) {
-            b = a.fma(ZERO.blend(b.rearrange(SH4), GE4), b);
-            a = a.mul(a.rearrange(SH4), GE4);
-        }
-        if (VL > 8) {
-            b = a.fma(ZERO.blend(b.rearrange(SH8), GE8), b);
-            a = a.mul(a.rearrange(SH8), GE8);
-        }
-        return a.fma(carry, b);
-    }
-
     /**
-     * The reverse of {@link #scanLanes}: {@code lam_i = c_i + a_i lam_{i+1}} across lanes from the last one, whose
+     * The reverse of {@link SimdScan#scanLanes}: {@code lam_i = c_i + a_i lam_{i+1}} across lanes from the last one, whose
      * successor is {@code carry} (the next vector's first lam); {@code a_i} is already the next step's decay.
      */
     private static FloatVector scanLanesReverse(FloatVector a, FloatVector c, FloatVector carry) {
-        c = a.fma(ZERO.blend(c.rearrange(RSH1), LT1), c);
-        a = a.mul(a.rearrange(RSH1), LT1);
+        c = SimdScan.stageB(a, c, RSH1, LT1);
+        a = SimdScan.stageA(a, RSH1, LT1);
         if (VL > 2) {
-            c = a.fma(ZERO.blend(c.rearrange(RSH2), LT2), c);
-            a = a.mul(a.rearrange(RSH2), LT2);
+            c = SimdScan.stageB(a, c, RSH2, LT2);
+            a = SimdScan.stageA(a, RSH2, LT2);
         }
         if (VL > 4) {
-            c = a.fma(ZERO.blend(c.rearrange(RSH4), LT4), c);
-            a = a.mul(a.rearrange(RSH4), LT4);
+            c = SimdScan.stageB(a, c, RSH4, LT4);
+            a = SimdScan.stageA(a, RSH4, LT4);
         }
         if (VL > 8) {
-            c = a.fma(ZERO.blend(c.rearrange(RSH8), LT8), c);
-            a = a.mul(a.rearrange(RSH8), LT8);
+            c = SimdScan.stageB(a, c, RSH8, LT8);
+            a = SimdScan.stageA(a, RSH8, LT8);
         }
         return a.fma(carry, c);
     }
@@ -227,7 +197,7 @@ final class SimdScanBackward {
             FloatVector dtv = FloatVector.fromArray(F, dt, v);
             FloatVector av = SimdMath.exp2Mul(dtv, a2v);
             FloatVector bv = dtv.mul(load(u, base + v)).mul(bVar ? load(bs, bOff + v) : bc);
-            FloatVector hv = scanLanes(av, bv, carry);
+            FloatVector hv = SimdScan.scanLanes(av, bv, carry);
             av.intoArray(a, v);
             carry.blend(hv.rearrange(SH1), GE1).intoArray(hp, v);
             if (y != null) hv.fma(cVar ? load(cs, cOff + v) : cc, FloatVector.fromArray(F, y, v)).intoArray(y, v);
