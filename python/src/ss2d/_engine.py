@@ -73,36 +73,65 @@ def engine_command():
                       "bundle's bin/ss2d), or put ss2d on the PATH")
 
 
+_REPLY_TIMES = struct.Struct("<qq")     # a binary reply's op and request nanoseconds
+_OP_NAMES = {1: "ping", 2: "selective_scan", 3: "cross_scan", 4: "cross_merge", 5: "run"}
+
+
+def op_name(req):
+    return _OP_NAMES.get(req[1], "a binary request") if type(req) is bytes else req.get("op")
+
+
 class Connection:
-    __slots__ = ("sock", "buf")
+    """One socket to the engine, in blocking mode with the timeout set in the kernel (SO_RCVTIMEO/SO_SNDTIMEO):
+    a Python socket timeout would poll() before every send and receive, a system call each way per request."""
+
+    __slots__ = ("sock", "buf", "view", "timeout")
 
     def __init__(self, path, timeout):
         self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        self.sock.settimeout(timeout)
+        self.timeout = timeout
         try:
+            self.sock.settimeout(timeout)
             self.sock.connect(str(path))
+            self.sock.settimeout(None)
+            tv = struct.pack("ll", int(timeout), int((timeout - int(timeout)) * 1e6))
+            self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO, tv)
+            self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDTIMEO, tv)
         except BaseException:
             self.sock.close()
             raise
         self.buf = bytearray(1 << 16)
+        self.view = memoryview(self.buf)
 
-    def request(self, obj):
-        body = _encode(obj).encode()
+    def request(self, req):
+        """Sends ``req`` (a dict as JSON, or the bytes of a binary request) and returns the reply as a dict."""
+        body = req if type(req) is bytes else _encode(req).encode()
         self.sock.sendall(_HEADER.pack(len(body)) + body)
-        n = _HEADER.unpack(self._recv(4))[0]
-        return json.loads(self._recv(n))
-
-    def _recv(self, n):
+        got = self._recv(0, 4)
+        n = 4 + _HEADER.unpack_from(self.buf)[0]
         if n > len(self.buf):
-            self.buf = bytearray(n)
-        view = memoryview(self.buf)
-        got = 0
+            bigger = bytearray(n)
+            bigger[:got] = self.buf[:got]
+            self.buf, self.view = bigger, memoryview(bigger)
+        if self._recv(got, n) != n:
+            raise ValueError("the engine sent more than one reply")
+        buf = self.buf
+        if buf[4] == 1:              # a binary reply: the op went through
+            k = buf[5]
+            engine_ns, server_ns = _REPLY_TIMES.unpack_from(buf, 6 + k)
+            return {"ok": True, "backend": buf[6:6 + k].decode() if k else None,
+                    "engine_us": engine_ns / 1000, "server_us": server_ns / 1000}
+        return json.loads(bytes(self.view[4:n]))
+
+    def _recv(self, got, n):
+        """Receives until at least ``n`` bytes are in the buffer (from ``got``); returns how many are."""
+        view = self.view
         while got < n:
-            k = self.sock.recv_into(view[got:n])
+            k = self.sock.recv_into(view[got:])
             if k == 0:
                 raise ConnectionResetError("the engine closed the connection")
             got += k
-        return bytes(view[:n])
+        return got
 
     def close(self):
         try:
@@ -129,15 +158,16 @@ class Engine:
         conn = self._acquire(start)
         try:
             reply = conn.request(req)
-        except socket.timeout:
+        except (socket.timeout, BlockingIOError):
+            # SO_RCVTIMEO ran out: recv fails with EAGAIN
             conn.close()
             raise EngineTimeoutError("no answer from the engine within %.0f s (op %s; SS2D_TIMEOUT to change)"
-                                     % (conn.sock.gettimeout(), req.get("op"))) from None
+                                     % (conn.timeout, op_name(req))) from None
         except (OSError, ValueError) as e:
             conn.close()
             self._forget()
             raise EngineError("the engine went away during %s (%s); the next call starts a new one"
-                              % (req.get("op"), e)) from None
+                              % (op_name(req), e)) from None
         self.idle.append(conn)
         if not reply.get("ok"):
             raise_for(reply)

@@ -3,8 +3,8 @@
 import os
 import threading
 
-from . import _engine
-from ._refs import output, ref, shape_of, sync_cuda, wrap
+from . import _engine, _ops
+from ._refs import any_cuda, host_output, output, ref, shape_of, sync_cuda, wire, wrap
 
 
 def _state_dict(sd):
@@ -72,6 +72,20 @@ class _Module:
     def _run(self, x, what=None):
         self._ensure()
         keep = []
+        if not any_cuda((x,)):
+            shapes = self._shapes(shape_of(x), what)
+            outs = [host_output(s) for s in shapes]
+            parts = [_ops.SLOTS["x"], wire(x, "x", keep)]
+            for i, a in enumerate(outs):
+                parts.append(_ops.SLOTS["out" if len(shapes) == 1 else "out%d" % i])
+                parts.append(a.base.wire)
+            req = _ops.binary(_ops.OP_RUN, self._backend, _ops.FEATURES if what == "features" else 0, self._handle, parts)
+            if req is not None:
+                rep = _engine.call(req)
+                if self._generation != _engine.engine().generation:
+                    raise RuntimeError("the engine restarted during the call; call again")
+                self.last_backend = rep.get("backend")
+                return [wrap(a, x) for a in outs]
         sync_cuda(x)
         req = {"op": "run", "handle": self._handle, "inputs": {"x": ref(x, "x", keep)}}
         if self._backend is not None:

@@ -1,7 +1,37 @@
-"""The ops, with mamba's and VMamba's Python signatures."""
+"""The ops, with mamba's and VMamba's Python signatures.
+
+A call on host tensors goes to the engine as one binary frame (the engine's ``Frames``): a short header and,
+per tensor, its slot and the reference its pool block made once. Calls with torch CUDA tensors go as JSON
+(CUDA IPC references), as do the rare requests (load, plan, stats...).
+"""
+
+import struct
+
+import numpy as np
 
 from . import _engine, _refs
-from ._refs import output, ref, shape_of, sync_cuda, wrap
+from ._refs import any_cuda, host_output, output, ref, shape_of, sync_cuda, wire, wrap
+
+_HEAD = struct.Struct("<BBBBqB")        # marker 1, op, flags, tensor count, handle, backend name length
+OP_PING, OP_SCAN, OP_CROSS_SCAN, OP_CROSS_MERGE, OP_RUN = 1, 2, 3, 4, 5
+SOFTPLUS, LAST_STATE, FEATURES = 1, 2, 4
+# tensor slots, as the engine numbers them
+SLOTS = {n: bytes([i]) for i, n in enumerate(("u", "delta", "A", "B", "C", "D", "z", "delta_bias", "x", "ys",
+                                               "out", "last_state", "out0", "out1", "out2", "out3"))}
+_SCAN_SLOTS = tuple(SLOTS[n] for n in ("u", "delta", "A", "B", "C", "D", "z", "delta_bias"))
+_SCAN_NAMES = ("u", "delta", "A", "B", "C", "D", "z", "delta_bias")
+_backend_names = {None: b""}
+
+
+def binary(op, backend, flags, handle, parts):
+    """One binary request: ``parts`` alternates slot bytes and tensor references. None when ``backend`` cannot be
+    named in a binary frame (the JSON path then sends it, and the engine says what is wrong with it)."""
+    name = _backend_names.get(backend)
+    if name is None:
+        if not isinstance(backend, str) or not backend.isascii() or len(backend) > 255:
+            return None
+        name = _backend_names[backend] = backend.encode("ascii")
+    return _HEAD.pack(1, op, flags, len(parts) // 2, handle, len(name)) + name + b"".join(parts)
 
 
 def _req(op, backend, inputs, outputs, options=None):
@@ -18,20 +48,51 @@ def selective_scan(u, delta, A, B, C, D=None, z=None, delta_bias=None, delta_sof
     """Mamba's ``selective_scan_fn``: ``out (batch, dim, seqlen)``, and ``last_state (batch, dim, dstate)``
     when ``return_last_state``. Outputs have the type of ``u`` (numpy, torch, pyarrow) and live in shared
     memory. ``backend``: None (auto), "cpu", "cuda", "reference"; a named backend never falls back."""
+    args = (u, delta, A, B, C, D, z, delta_bias)
+    su, sa = shape_of(u), shape_of(A)
+    last_shape = None
+    if return_last_state:
+        last_shape = (su[0], su[1], sa[1] if len(sa) == 2 else 1) if len(su) == 3 else (0,)
+    if any_cuda(args):
+        return _scan_json(args, su, last_shape, delta_softplus, return_last_state, backend)
     keep = []
-    sync_cuda(u, delta, A, B, C, D, z, delta_bias)
-    names = ("u", "delta", "A", "B", "C", "D", "z", "delta_bias")
+    parts = []
+    for i in range(8):
+        v = args[i]
+        if v is not None:
+            parts.append(_SCAN_SLOTS[i])
+            parts.append(wire(v, _SCAN_NAMES[i], keep))
+    out = host_output(su)
+    parts.append(SLOTS["out"])
+    parts.append(out.base.wire)
+    flags = SOFTPLUS if delta_softplus else 0
+    if return_last_state:
+        last = host_output(last_shape)
+        parts.append(SLOTS["last_state"])
+        parts.append(last.base.wire)
+        flags |= LAST_STATE
+    req = binary(OP_SCAN, backend, flags, 0, parts)
+    if req is None:
+        return _scan_json(args, su, last_shape, delta_softplus, return_last_state, backend)
+    _engine.call(req)
+    if return_last_state:
+        return wrap(out, u), wrap(last, u)
+    return wrap(out, u)
+
+
+def _scan_json(args, su, last_shape, delta_softplus, return_last_state, backend):
+    u = args[0]
+    keep = []
+    sync_cuda(*args)
     inputs = {}
-    for n, v in zip(names, (u, delta, A, B, C, D, z, delta_bias)):
+    for n, v in zip(_SCAN_NAMES, args):
         if v is not None:
             inputs[n] = ref(v, n, keep)
-    su, sa = shape_of(u), shape_of(A)
     out_ref, out = output(su, u, keep)
     outputs = {"out": out_ref}
     last = None
     if return_last_state:
-        n = sa[1] if len(sa) == 2 else 1
-        ls_ref, last = output(tuple(su[:2]) + (n,), u, keep) if len(su) == 3 else output((0,), u, keep)
+        ls_ref, last = output(last_shape, u, keep)
         outputs["last_state"] = ls_ref
     options = {"delta_softplus": bool(delta_softplus), "return_last_state": bool(return_last_state)}
     _engine.call(_req("selective_scan", backend, inputs, outputs, options))
@@ -40,23 +101,31 @@ def selective_scan(u, delta, A, B, C, D=None, z=None, delta_bias=None, delta_sof
     return wrap(out, u)
 
 
+def _one_in_one_out(op, code, name, x, out_shape, backend):
+    keep = []
+    if not any_cuda((x,)):
+        out = host_output(out_shape)
+        req = binary(code, backend, 0, 0, [SLOTS[name], wire(x, name, keep), SLOTS["out"], out.base.wire])
+        if req is not None:
+            _engine.call(req)
+            return wrap(out, x)
+    sync_cuda(x)
+    out_ref, out = output(out_shape, x, keep)
+    _engine.call(_req(op, backend, {name: ref(x, name, keep)}, {"out": out_ref}))
+    return wrap(out, x)
+
+
 def cross_scan(x, backend=None):
     """VMamba's CrossScan: ``x (batch, C, H, W)`` to ``(batch, 4, C, H*W)`` (row-major, column-major, and
     both reversed)."""
-    keep = []
-    sync_cuda(x)
     s = shape_of(x)
     out_shape = (s[0], 4, s[1], s[2] * s[3]) if len(s) == 4 else s
-    out_ref, out = output(out_shape, x, keep)
-    _engine.call(_req("cross_scan", backend, {"x": ref(x, "x", keep)}, {"out": out_ref}))
-    return wrap(out, x)
+    return _one_in_one_out("cross_scan", OP_CROSS_SCAN, "x", x, out_shape, backend)
 
 
 def cross_merge(ys, H=None, W=None, backend=None):
     """VMamba's CrossMerge: ``ys (batch, 4, C, H*W)`` (or ``(batch, 4, C, H, W)``, whose H and W are then
     taken) to ``(batch, C, H, W)``, the sum of the four routes mapped back."""
-    keep = []
-    sync_cuda(ys)
     s = shape_of(ys)
     if len(s) == 5:
         if H is None and W is None:
@@ -66,9 +135,7 @@ def cross_merge(ys, H=None, W=None, backend=None):
     if H is None or W is None:
         raise ValueError("H, W: expected the grid's height and width (ys has %d dimensions)" % len(s))
     out_shape = (s[0], s[2], int(H), int(W)) if len(s) == 4 else (0,)
-    out_ref, out = output(out_shape, ys, keep)
-    _engine.call(_req("cross_merge", backend, {"ys": ref(ys, "ys", keep)}, {"out": out_ref}))
-    return wrap(out, ys)
+    return _one_in_one_out("cross_merge", OP_CROSS_MERGE, "ys", ys, out_shape, backend)
 
 
 def backends():
@@ -91,9 +158,12 @@ def stats():
     return s
 
 
+_PING = _HEAD.pack(1, OP_PING, 0, 0, 0, 0)
+
+
 def ping():
     """One round trip to the engine (no op): for measuring the per-call overhead."""
-    _engine.call({"op": "ping"})
+    _engine.call(_PING)
 
 
 def shutdown():

@@ -74,23 +74,19 @@ def ref_of_block(arr):
 _F32 = np.dtype(np.float32)
 
 
-def ref(x, name, keep):
-    """The wire reference of input ``x``; temporaries that must live until the reply go into ``keep``."""
-    if x is None:
-        return None
+def _host(x, name, keep):
+    """(segment, offset, array) of host input ``x`` in shared memory: its own bytes when they are there (a block
+    of the pool or a contiguous float32 view inside one), else a copy made for the call (counted). Whatever must
+    live until the reply goes into ``keep``."""
     if type(x) is np.ndarray:
         a = x
     else:
-        kind = kind_of(x)
-        if kind == "cuda":
-            return cuda_ref(x, name, keep)
-        a = _numpy(x, kind, name)
+        a = _numpy(x, kind_of(x), name)
     b = a.base
     if type(b) is _shm.Block and a.dtype is _F32 and a.shape == b.shape and a.strides == b.strides:
         # the common case, an array made by ss2d.empty/shared or an output: its block says where it is
         keep.append(a)
-        seg = b.segment
-        return {"seg": seg.id, "fd": seg.fd, "size": seg.size, "off": b.offset, "shape": list(a.shape), "dtype": "float32"}
+        return b.segment, b.offset, a
     if a.dtype != np.float32:
         if a.dtype.kind != "f":
             raise ValueError("%s: expected floating-point values (float32 is used as is), found %s" % (name, a.dtype))
@@ -101,11 +97,41 @@ def ref(x, name, keep):
         np.copyto(c, a, casting="same_kind")
         _count_copy(c.nbytes)
         keep.append(c)
-        loc = (c.base.segment, c.base.offset)
-    else:
-        keep.append(a)
-    seg, off = loc
+        return c.base.segment, c.base.offset, c
+    keep.append(a)
+    return loc[0], loc[1], a
+
+
+def ref(x, name, keep):
+    """The JSON reference of input ``x``; temporaries that must live until the reply go into ``keep``."""
+    if x is None:
+        return None
+    if type(x) is not np.ndarray and kind_of(x) == "cuda":
+        return cuda_ref(x, name, keep)
+    seg, off, a = _host(x, name, keep)
     return {"seg": seg.id, "fd": seg.fd, "size": seg.size, "off": off, "shape": list(a.shape), "dtype": "float32"}
+
+
+def wire(x, name, keep):
+    """The binary reference of host input ``x`` (see ``_shm.wire``): a block's own, made once, for the common case."""
+    if type(x) is np.ndarray:
+        b = x.base
+        if type(b) is _shm.Block and x.dtype is _F32 and x.shape == b.shape and x.strides == b.strides:
+            keep.append(x)
+            return b.wire
+    seg, off, a = _host(x, name, keep)
+    b = a.base
+    if type(b) is _shm.Block and b.segment is seg and b.offset == off and a.shape == b.shape:
+        return b.wire
+    return _shm.wire(seg, off, a.shape)
+
+
+def any_cuda(values):
+    """Whether any of ``values`` is a torch CUDA tensor (such calls travel as JSON, with CUDA IPC references)."""
+    for v in values:
+        if v is not None and type(v) is not np.ndarray and kind_of(v) == "cuda":
+            return True
+    return False
 
 
 def output(shape, like, keep):
@@ -114,16 +140,24 @@ def output(shape, like, keep):
         import torch
         t = torch.empty(tuple(int(d) for d in shape), dtype=torch.float32, device=like.device)
         return cuda_ref(t, "out", keep), t
+    arr = host_output(shape)
+    return ref_of_block(arr), arr
+
+
+def host_output(shape):
+    """A new output array in shared memory (its block's ``wire`` is its reference)."""
     arr = _shm.pool().array(tuple(int(d) for d in shape), np.float32)
     if _POISON:
         arr.fill(np.nan)
     with _counts_lock:
         _counts["outputs"] += 1
-    return ref_of_block(arr), arr
+    return arr
 
 
 def wrap(arr, like):
     """``arr`` (a shared numpy array, or a CUDA tensor) as the type of ``like``, without a copy."""
+    if type(like) is np.ndarray:
+        return arr
     kind = kind_of(like)
     if kind in ("torch", "cuda"):
         import torch
@@ -138,6 +172,8 @@ def wrap(arr, like):
 
 
 def shape_of(x):
+    if type(x) is np.ndarray:
+        return x.shape
     kind = kind_of(x)
     if kind in ("numpy", "torch", "cuda", "arrow_tensor"):
         return tuple(int(d) for d in x.shape)

@@ -16,6 +16,7 @@ import ctypes
 import math
 import mmap
 import os
+import struct
 import threading
 
 import numpy as np
@@ -38,27 +39,53 @@ class Segment:
         self.top = 0
 
 
-class Block:
-    """``nbytes`` of shared memory at ``segment.addr + offset``; numpy views it through the array interface."""
+_WIRE = struct.Struct("<BIiqq")       # rank, segment id, fd, segment size, byte offset (then the sizes)
+_sizes = {}                            # rank -> Struct of that many int64 sizes
+_strides = {}                          # (shape, itemsize) -> C-order strides
 
-    __slots__ = ("segment", "offset", "capacity", "shape", "strides", "dtype", "__array_interface__", "_pool",
-                 "__weakref__")
+
+def wire(seg, offset, shape):
+    """A tensor's reference in the engine's binary frames (see the engine's Frames class), without its slot byte."""
+    n = len(shape)
+    st = _sizes.get(n)
+    if st is None:
+        st = _sizes[n] = struct.Struct("<%dq" % n)
+    return _WIRE.pack(n, seg.id, seg.fd, seg.size, offset) + st.pack(*shape)
+
+
+def c_strides(shape, itemsize):
+    key = (shape, itemsize)
+    s = _strides.get(key)
+    if s is None:
+        out, step = [], itemsize
+        for d in reversed(shape):
+            out.append(step)
+            step *= d
+        s = tuple(reversed(out))
+        if len(_strides) < 4096:
+            _strides[key] = s
+    return s
+
+
+class Block:
+    """``nbytes`` of shared memory at ``segment.addr + offset``; numpy views it through the array interface.
+    ``wire`` is its reference in a request, made once: a block is sent with every call that uses it."""
+
+    __slots__ = ("segment", "offset", "capacity", "shape", "strides", "dtype", "wire", "__array_interface__",
+                 "_pool", "__weakref__")
 
     def __init__(self, pool, segment, offset, capacity, shape, dtype):
         self._pool = pool
         self.segment = segment
         self.offset = offset
         self.capacity = capacity
-        self.shape = tuple(shape)
+        self.shape = shape
         self.dtype = dtype
         # The strides of the whole C-ordered array: an array of this block with the same shape and strides is
         # that whole array (a view cannot reach past its extent), so its address needs no lookup.
-        strides, step = [], dtype.itemsize
-        for d in reversed(self.shape):
-            strides.append(step)
-            step *= d
-        self.strides = tuple(reversed(strides))
-        self.__array_interface__ = {"data": (segment.addr + offset, False), "shape": self.shape,
+        self.strides = c_strides(shape, dtype.itemsize)
+        self.wire = wire(segment, offset, shape)
+        self.__array_interface__ = {"data": (segment.addr + offset, False), "shape": shape,
                                     "typestr": dtype.str, "version": 3}
 
     def __del__(self):
@@ -81,6 +108,7 @@ class Pool:
     def array(self, shape, dtype=np.float32):
         """A new numpy array in shared memory (contents undefined)."""
         dtype = np.dtype(dtype)
+        shape = tuple(shape)
         n = math.prod(shape) * dtype.itemsize
         cap = max(_MIN_BLOCK, 1 << max(0, (n - 1).bit_length()))
         free = self._free[cap]

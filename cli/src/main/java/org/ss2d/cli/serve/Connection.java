@@ -1,6 +1,5 @@
 package org.ss2d.cli.serve;
 
-import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.io.EOFException;
@@ -15,8 +14,8 @@ import org.ss2d.validate.Ss2dArgumentException;
 
 /**
  * One client connection: frames in, frames out, one request at a time. A frame is a 4-byte little-endian
- * length and that many bytes of JSON; tensors are never in it, only references to shared memory (see
- * {@link Ops}). The first request must be {@code hello}, which names the client process and joins its
+ * length and that many bytes of JSON, or of the binary form of the per-call requests ({@link Frames}); tensors
+ * are never in it, only references to shared memory (see {@link Ops}). The first request must be {@code hello}, which names the client process and joins its
  * {@link Session}.
  */
 final class Connection {
@@ -26,7 +25,12 @@ final class Connection {
 
     private final EngineServer server;
     private final SocketChannel channel;
-    private final ByteBuffer header = ByteBuffer.allocate(4).order(ByteOrder.LITTLE_ENDIAN);
+    private static final int INITIAL_BUFFER = 1 << 16;
+    /** Received bytes not yet handled, from index 0 to the position. */
+    private ByteBuffer in = ByteBuffer.allocateDirect(INITIAL_BUFFER).order(ByteOrder.LITTLE_ENDIAN);
+    private int frameEnd;
+    /** Binary replies, written in one go. */
+    private final ByteBuffer out = ByteBuffer.allocateDirect(512).order(ByteOrder.LITTLE_ENDIAN);
     private Session session;
     private Ops ops;
 
@@ -43,18 +47,27 @@ final class Connection {
             }
             ops = new Ops(server, this);
             while (true) {
-                JsonNode req;
+                ByteBuffer body;
                 try {
-                    req = read();
+                    body = frame();
                 } catch (EOFException e) {
                     return;
                 }
-                ObjectNode reply;
                 long t0 = System.nanoTime();
+                boolean binary = body.hasRemaining() && body.get(body.position()) == Frames.BINARY;
+                ObjectNode reply = null;
+                String backend = null;
                 try {
-                    reply = ops.handle(req);
-                    reply.put("ok", true);
-                    reply.put("server_us", (System.nanoTime() - t0) / 1000); // the request's whole time here
+                    if (binary) {
+                        Request q = Frames.request(body);
+                        backend = q.op.equals("ping") ? null : ops.call(q);
+                    } else {
+                        byte[] json = new byte[body.remaining()];
+                        body.get(json);
+                        reply = ops.handle(JSON.readTree(json));
+                        reply.put("ok", true);
+                        reply.put("server_us", (System.nanoTime() - t0) / 1000); // the request's whole time here
+                    }
                 } catch (Ops.Unsupported e) {
                     reply = error("unsupported", e.getMessage());
                 } catch (LimitExceededException e) {
@@ -66,7 +79,13 @@ final class Connection {
                 } catch (RuntimeException | OutOfMemoryError | StackOverflowError e) {
                     reply = error("failed", e.getClass().getSimpleName() + ": " + e.getMessage());
                 }
-                write(reply);
+                consumed();
+                if (reply != null) {
+                    write(reply);
+                } else {
+                    Frames.reply(out, backend, ops.engineNanos(), System.nanoTime() - t0);
+                    while (out.hasRemaining()) channel.write(out);
+                }
                 if (ops.stopRequested()) {
                     server.stop();
                     return;
@@ -101,20 +120,38 @@ final class Connection {
         return n;
     }
 
-    private JsonNode read() throws IOException {
-        header.clear();
-        fill(header);
-        header.flip();
-        int n = header.getInt();
+    /**
+     * The next frame's body, a view of {@link #in} (valid until {@link #consumed()}). Bytes are read as they come, so
+     * a small request takes one read; a frame longer than the buffer grows it.
+     */
+    private ByteBuffer frame() throws IOException {
+        need(4);
+        int n = in.getInt(0);
         if (n < 0 || n > MAX_FRAME) throw new IOException("frame of " + n + " bytes");
-        ByteBuffer body = ByteBuffer.allocate(n);
-        fill(body);
-        return JSON.readTree(body.array());
+        if (4 + n > in.capacity()) {
+            ByteBuffer bigger = ByteBuffer.allocateDirect(4 + n).order(ByteOrder.LITTLE_ENDIAN);
+            in.flip();
+            in = bigger.put(in);
+        }
+        need(4 + n);
+        frameEnd = 4 + n;
+        return in.duplicate().order(ByteOrder.LITTLE_ENDIAN).position(4).limit(4 + n);
     }
 
-    private void fill(ByteBuffer b) throws IOException {
-        while (b.hasRemaining()) {
-            if (channel.read(b) < 0) throw new EOFException();
+    /** Drops the frame just handled from {@link #in}, keeping any bytes of the next one. */
+    private void consumed() {
+        in.flip().position(frameEnd);
+        in.compact();
+        if (in.capacity() > INITIAL_BUFFER && in.position() <= INITIAL_BUFFER) {
+            // a large frame (a module's load) passed: give its buffer back
+            in.flip();
+            in = ByteBuffer.allocateDirect(INITIAL_BUFFER).order(ByteOrder.LITTLE_ENDIAN).put(in);
+        }
+    }
+
+    private void need(int bytes) throws IOException {
+        while (in.position() < bytes) {
+            if (channel.read(in) < 0) throw new EOFException();
         }
     }
 

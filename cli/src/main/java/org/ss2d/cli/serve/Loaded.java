@@ -65,7 +65,7 @@ final class Loaded implements AutoCloseable {
                 JsonNode refs = req.path("tensors");
                 for (Iterator<String> it = refs.fieldNames(); it.hasNext(); ) {
                     String k = it.next();
-                    dict.put(k, ops.view(s, scope, refs.get(k), k));
+                    dict.put(k, ops.view(s, scope, Ref.of(refs.get(k), k), k));
                 }
             }
             shapes = k -> dict.containsKey(k) ? dict.get(k).shape() : null;
@@ -86,7 +86,7 @@ final class Loaded implements AutoCloseable {
                 default -> {
                     Map<String, Tensor> unprefixed = new LinkedHashMap<>();
                     dict.forEach((k, v) -> unprefixed.put(k.substring(prefix.length()), v));
-                    l.model = ops.facade(req).vmamba(VMambaWeights.fromStateDict(unprefixed));
+                    l.model = ops.facade(req.path("backend").isTextual() ? req.path("backend").asText() : null).vmamba(VMambaWeights.fromStateDict(unprefixed));
                     VMambaConfig c = l.model.config();
                     l.info.put("name", c.name());
                     l.info.put("num_classes", c.hasClassifier() ? c.numClasses() : 0);
@@ -117,16 +117,16 @@ final class Loaded implements AutoCloseable {
     }
 
     /** Runs the module on {@code x} into the client's outputs; returns the backend's name. */
-    String run(Ops ops, JsonNode req, Tensor x, List<Tensor> outs) {
+    String run(Ops ops, Request req, Tensor x, List<Tensor> outs) {
         switch (kind) {
             case "ss2d", "vss_block" -> {
                 one(outs);
-                Ss2d ss = ops.facade(req);
+                Ss2d ss = ops.facade(req.backend);
                 if (ss2d != null) ss.ss2dInto(ss2d, x, outs.get(0)); else ss.vssBlockInto(vss, x, outs.get(0));
                 return ss.lastBackend().name();
             }
             default -> {
-                if (req.path("what").asText("logits").equals("features")) model.featuresInto(x, outs);
+                if (req.features) model.featuresInto(x, outs);
                 else model.logitsInto(x, one(outs));
                 return model.backend().name();
             }

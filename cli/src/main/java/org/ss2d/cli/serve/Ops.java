@@ -42,11 +42,12 @@ final class Ops {
     private boolean stop;
     /** Whether the current request has device tensors: its reply then waits for the CUDA stream. */
     private boolean device;
+    private long engineNanos;
     static final int VIEWS = 512;
     private TensorScope viewScope;
-    private final Map<String, Tensor> views = new java.util.LinkedHashMap<>(64, 0.75f, true) {
+    private final Map<ViewKey, Tensor> views = new java.util.LinkedHashMap<>(64, 0.75f, true) {
         @Override
-        protected boolean removeEldestEntry(Map.Entry<String, Tensor> eldest) {
+        protected boolean removeEldestEntry(Map.Entry<ViewKey, Tensor> eldest) {
             if (size() <= VIEWS) return false;
             eldest.getValue().close();
             return true;
@@ -77,58 +78,32 @@ final class Ops {
             case "ping" -> { }
             case "stats" -> server.stats().forEach(r::put);
             case "shutdown" -> stop = true;
-            case "selective_scan", "cross_scan", "cross_merge", "load", "run", "plan", "touch", "free" -> {
+            case "selective_scan", "cross_scan", "cross_merge", "run" -> {
+                r.put("backend", call(Request.fromJson(op, req)));
+                r.put("engine_us", engineNanos / 1000);
+            }
+            case "load", "plan", "touch", "free" -> {
                 Session s = connection.session();
                 long t0 = System.nanoTime();
-                device = false;
-                try {
-                    switch (op) {
-                        case "selective_scan" -> scan(s, req, r);
-                        case "cross_scan" -> {
-                            Ss2d ss = facade(req);
-                            ss.crossScanInto(in(s, req, "x"), out(s, req, "out"));
-                            r.put("backend", ss.lastBackend().name());
-                        }
-                        case "cross_merge" -> {
-                            Ss2d ss = facade(req);
-                            ss.crossMergeInto(in(s, req, "ys"), out(s, req, "out"));
-                            r.put("backend", ss.lastBackend().name());
-                        }
-                        case "load" -> {
-                            Loaded l = Loaded.load(this, s, req);
-                            r.put("handle", s.add(l));
-                            r.set("info", l.info());
-                        }
-                        case "run" -> {
-                            Loaded l = s.handle(req.path("handle").asLong(-1));
-                            Tensor x = in(s, req, "x");
-                            List<Tensor> outs = new ArrayList<>();
-                            var names = req.path("outputs").fieldNames(); // "out", or "out0".."out3" for features
-                            while (names.hasNext()) outs.add(out(s, req, names.next()));
-                            r.put("backend", l.run(this, req, x, outs));
-                        }
-                        case "plan" -> {
-                            Loaded l = s.handle(req.path("handle").asLong(-1));
-                            ArrayNode shapes = r.putArray("shapes");
-                            for (long[] shape : l.plan(req.path("what").asText(""), shape(req.path("x_shape"), "x"))) {
-                                ArrayNode a = shapes.addArray();
-                                for (long d : shape) a.add(d);
-                            }
-                        }
-                        case "touch" -> s.handle(req.path("handle").asLong(-1)).touch();
-                        case "free" -> s.free(req.path("handle").asLong(-1));
-                        default -> throw new AssertionError(op);
+                switch (op) {
+                    case "load" -> {
+                        Loaded l = Loaded.load(this, s, req);
+                        r.put("handle", s.add(l));
+                        r.set("info", l.info());
                     }
-                    if (device) {
-                        // Outputs on the device are written by work queued on the backend's stream: the client may
-                        // use them as soon as the reply arrives, so the reply waits for the stream.
-                        Backends.get("cuda").synchronize();
+                    case "plan" -> {
+                        Loaded l = s.handle(req.path("handle").asLong(-1));
+                        ArrayNode shapes = r.putArray("shapes");
+                        for (long[] shape : l.plan(req.path("what").asText(""), Ref.shape(req.path("x_shape"), "x"))) {
+                            ArrayNode a = shapes.addArray();
+                            for (long d : shape) a.add(d);
+                        }
                     }
-                    r.put("engine_us", (System.nanoTime() - t0) / 1000);
-                } finally {
-                    for (Tensor t : callViews) t.close();
-                    callViews.clear();
+                    case "touch" -> s.handle(req.path("handle").asLong(-1)).touch();
+                    case "free" -> s.free(req.path("handle").asLong(-1));
+                    default -> throw new AssertionError(op);
                 }
+                r.put("engine_us", (System.nanoTime() - t0) / 1000);
             }
             default -> throw new Ss2dArgumentException("op", "one of hello, ping, backends, selective_scan, cross_scan, cross_merge, "
                     + "load, run, plan, touch, free, stats, shutdown", "\"" + op + "\"", null);
@@ -136,21 +111,71 @@ final class Ops {
         return r;
     }
 
-    private void scan(Session s, JsonNode req, ObjectNode r) {
-        JsonNode opt = req.path("options");
-        boolean last = opt.path("return_last_state").asBoolean(false);
-        ScanArgs a = ScanArgs.builder(in(s, req, "u"), in(s, req, "delta"), in(s, req, "A"),
-                        in(s, req, "B"), in(s, req, "C"))
-                .D(optional(s, req, "D")).z(optional(s, req, "z")).deltaBias(optional(s, req, "delta_bias"))
-                .deltaSoftplus(opt.path("delta_softplus").asBoolean(false)).returnLastState(last).build();
-        Ss2d ss = facade(req);
-        ss.selectiveScanInto(a, out(s, req, "out"), last ? out(s, req, "last_state") : null);
-        r.put("backend", ss.lastBackend().name());
+    /**
+     * Runs an op call on the client's tensors; returns the backend that ran it. {@link #engineNanos()} is then the
+     * op's own time: the facade call (validation, dispatch, the kernels) and, for device tensors, the wait for the
+     * stream, without finding the tensors' views.
+     */
+    String call(Request q) {
+        Session s = connection.session();
+        device = false;
+        engineNanos = 0;
+        try {
+            switch (q.op) {
+                case "selective_scan" -> {
+                    ScanArgs a = ScanArgs.builder(in(s, q, "u"), in(s, q, "delta"), in(s, q, "A"), in(s, q, "B"), in(s, q, "C"))
+                            .D(optional(s, q, "D")).z(optional(s, q, "z")).deltaBias(optional(s, q, "delta_bias"))
+                            .deltaSoftplus(q.deltaSoftplus).returnLastState(q.returnLastState).build();
+                    Tensor out = out(s, q, "out");
+                    Tensor last = q.returnLastState ? out(s, q, "last_state") : null;
+                    Ss2d ss = facade(q.backend);
+                    long t0 = System.nanoTime();
+                    ss.selectiveScanInto(a, out, last);
+                    return finish(ss.lastBackend().name(), t0);
+                }
+                case "cross_scan", "cross_merge" -> {
+                    boolean scan = q.op.equals("cross_scan");
+                    Tensor x = in(s, q, scan ? "x" : "ys");
+                    Tensor out = out(s, q, "out");
+                    Ss2d ss = facade(q.backend);
+                    long t0 = System.nanoTime();
+                    if (scan) ss.crossScanInto(x, out); else ss.crossMergeInto(x, out);
+                    return finish(ss.lastBackend().name(), t0);
+                }
+                case "run" -> {
+                    Loaded l = s.handle(q.handle);
+                    Tensor x = in(s, q, "x");
+                    List<Tensor> outs = new ArrayList<>();
+                    for (String name : q.outputs.keySet()) outs.add(out(s, q, name)); // "out", or "out0".."out3" for features
+                    long t0 = System.nanoTime();
+                    return finish(l.run(this, q, x, outs), t0);
+                }
+                default -> throw new AssertionError(q.op);
+            }
+        } finally {
+            for (Tensor t : callViews) t.close();
+            callViews.clear();
+        }
+    }
+
+    private String finish(String backend, long t0) {
+        if (device) {
+            // Outputs on the device are written by work queued on the backend's stream: the client may
+            // use them as soon as the reply arrives, so the reply waits for the stream.
+            Backends.get("cuda").synchronize();
+        }
+        engineNanos = System.nanoTime() - t0;
+        return backend;
+    }
+
+    /** The op's time in the last {@link #call}. */
+    long engineNanos() {
+        return engineNanos;
     }
 
     /** The facade for the request's backend ({@code auto} when absent); one per connection and name. */
-    Ss2d facade(JsonNode req) {
-        String name = req.path("backend").isTextual() ? req.path("backend").asText() : "auto";
+    Ss2d facade(String backend) {
+        String name = backend == null ? "auto" : backend;
         Ss2d ss = facades.get(name);
         if (ss == null) {
             try {
@@ -192,47 +217,53 @@ final class Ops {
         }
     }
 
-    Tensor in(Session s, JsonNode req, String name) {
-        JsonNode ref = req.path("inputs").path(name);
-        if (ref.isMissingNode() || ref.isNull()) {
-            throw new Ss2dArgumentException(name, "a tensor", "nothing", null);
-        }
-        return cached(s, ref, name);
+    private Tensor in(Session s, Request q, String name) {
+        return cached(s, q.input(name), name);
     }
 
-    private Tensor optional(Session s, JsonNode req, String name) {
-        JsonNode ref = req.path("inputs").path(name);
-        return ref.isMissingNode() || ref.isNull() ? null : cached(s, ref, name);
+    private Tensor optional(Session s, Request q, String name) {
+        Ref ref = q.inputs.get(name);
+        return ref == null ? null : cached(s, ref, name);
     }
 
-    private Tensor out(Session s, JsonNode req, String name) {
-        JsonNode ref = req.path("outputs").path(name);
-        if (ref.isMissingNode() || ref.isNull()) {
-            throw new Ss2dArgumentException(name, "an output in the client's shared memory", "nothing", null);
-        }
-        return cached(s, ref, name);
+    private Tensor out(Session s, Request q, String name) {
+        return cached(s, q.output(name), name);
     }
+
+    /** What a view of host memory is cached by; the shape is checked on a hit (a block reused with another shape). */
+    private record ViewKey(long seg, long off, long size, String name) {}
 
     /**
      * The view of {@code ref} for one call, kept for the next calls of this connection. A tensor over host memory
      * costs an arena (created, and closed with a handshake across the JVM's threads) that would dominate a small
      * op's time; the client sends the same blocks again and again (its inputs, and its pool's reused output
      * blocks), so views are cached per connection (one thread: no view is closed while in use) by segment,
-     * offset, shape and name, up to {@link #VIEWS}. Each use marks the view modified: the client may have written
-     * the memory since, and copies kept elsewhere (a device upload) must not be trusted.
+     * offset, size and name, and checked for the shape, up to {@link #VIEWS}. Each use marks the view modified: the
+     * client may have written the memory since, and copies kept elsewhere (a device upload) must not be trusted.
      */
-    private Tensor cached(Session s, JsonNode ref, String name) {
-        String key = ref.has("cuda") ? null : ref.path("seg").asLong() + ":" + ref.path("off").asLong() + ":"
-                + ref.path("size").asLong() + ":" + ref.path("shape") + ":" + ref.path("dtype").asText() + ":" + name;
+    private Tensor cached(Session s, Ref ref, String name) {
+        ViewKey key = ref instanceof Ref.Host h ? new ViewKey(h.seg(), h.off(), h.size(), name) : null;
         Tensor t = key == null ? null : views.get(key);
-        if (t == null || t.isClosed()) {
+        if (t == null || t.isClosed() || !sameShape(t, ref.shape())) {
             if (viewScope == null) viewScope = s.scope().child("connection views");
+            if (t != null) {
+                views.remove(key);
+                t.close();
+            }
             t = view(s, viewScope, ref, name);
             if (key != null) views.put(key, t);
             else callViews.add(t);
         }
         t.markModified();
         return t;
+    }
+
+    private static boolean sameShape(Tensor t, long[] shape) {
+        if (t.rank() != shape.length) return false;
+        for (int i = 0; i < shape.length; i++) {
+            if (t.dim(i) != shape[i]) return false;
+        }
+        return true;
     }
 
     /** Frees this connection's views (before its session may unmap their memory). */
@@ -246,24 +277,21 @@ final class Ops {
      * A tensor of {@code scope} viewing the client's shared memory that {@code ref} names, or its CUDA memory for a
      * {@code {"cuda": {handle, device, offset, alloc_bytes}}} reference (see {@link #deviceView}).
      */
-    Tensor view(Session s, TensorScope scope, JsonNode ref, String name) {
-        if (ref.has("cuda")) {
+    Tensor view(Session s, TensorScope scope, Ref ref, String name) {
+        if (ref instanceof Ref.Cuda c) {
             device = true;
-            return deviceView(s, scope, ref, name);
+            return deviceView(s, scope, c, name);
         }
-        String dtype = ref.path("dtype").asText("");
-        if (!dtype.equals("float32")) {
-            throw new Ss2dArgumentException(name, "float32 values (the engine's compute dtype)", "\"" + dtype + "\"", null);
-        }
-        long[] shape = shape(ref.path("shape"), name);
+        Ref.Host h = (Ref.Host) ref;
+        long[] shape = h.shape();
         long bytes = Math.multiplyExact(Shapes.elementCount(shape), 4L);
-        long off = ref.path("off").asLong(-1);
-        long size = ref.path("size").asLong(-1);
+        long off = h.off();
+        long size = h.size();
         if (off < 0 || off % 4 != 0 || size < 0 || off > size || bytes > size - off) {
             throw new Ss2dArgumentException(name, "a float32" + Shapes.format(shape) + " inside its segment",
                     "offset " + off + " + " + bytes + " bytes in a segment of " + size, null);
         }
-        MemorySegment seg = s.segment(name, ref.path("seg").asLong(-1), ref.path("fd").asLong(-1), size);
+        MemorySegment seg = s.segment(name, h.seg(), h.fd(), size);
         return scope.wrap(name, seg.asSlice(off, bytes), DType.F32, shape);
     }
 
@@ -272,13 +300,9 @@ final class Ops {
      * the allocation's base, {@code offset} the tensor's distance from it. The allocation is opened once per
      * session and stays the client's (PyTorch's); nothing is copied.
      */
-    private static Tensor deviceView(Session s, TensorScope scope, JsonNode ref, String name) {
-        JsonNode c = ref.path("cuda");
-        String dtype = ref.path("dtype").asText("");
-        if (!dtype.equals("float32")) {
-            throw new Ss2dArgumentException(name, "float32 values (the engine's compute dtype)", "\"" + dtype + "\"", null);
-        }
-        long[] shape = shape(ref.path("shape"), name);
+    private static Tensor deviceView(Session s, TensorScope scope, Ref.Cuda ref, String name) {
+        JsonNode c = ref.cuda();
+        long[] shape = ref.shape();
         long bytes = Math.multiplyExact(Shapes.elementCount(shape), 4L);
         Backend cuda;
         try {
@@ -330,18 +354,5 @@ final class Ops {
         public void free() {
             // the allocation is the client's; the session unmaps it
         }
-    }
-
-    static long[] shape(JsonNode n, String name) {
-        if (!n.isArray()) throw new Ss2dArgumentException(name, "a shape (a list of sizes)", n.toString(), null);
-        long[] shape = new long[n.size()];
-        for (int i = 0; i < shape.length; i++) {
-            JsonNode d = n.get(i);
-            if (!d.canConvertToLong() || !d.isIntegralNumber() || d.asLong() < 0) {
-                throw new Ss2dArgumentException(name, "non-negative integer sizes", n.toString(), null);
-            }
-            shape[i] = d.asLong();
-        }
-        return shape;
     }
 }

@@ -148,6 +148,80 @@ class EngineServerTest {
         }
     }
 
+    @Test
+    void binaryRequestsAreAnsweredInBinaryAndTheirErrorsInJson() throws IOException {
+        try (SocketChannel c = connect()) {
+            ByteBuffer before = askRaw(c, binary(3, 1, "", tensor(8, 1, 1, 64, 0, 1, 1, 4, 4)));
+            assertEquals('{', before.get(0), "an error is a JSON reply");
+            assertTrue(json(before).path("message").asText().contains("hello first"), json(before).toString());
+            ask(c, "{\"op\":\"hello\",\"pid\":" + ProcessHandle.current().pid() + ",\"token\":\"b\"}");
+
+            ByteBuffer pong = askRaw(c, binary(1, 0, ""));
+            assertEquals(Frames.BINARY, pong.get(0));
+            assertEquals(0, pong.get(1), "no backend for a ping");
+            assertEquals(2 + 16, pong.remaining(), "marker, empty name, two times");
+
+            JsonNode outside = json(askRaw(c, binary(3, 1, "cpu", tensor(8, 1, 0, 64, 32, 1, 1, 4, 4))));
+            assertEquals("argument", outside.path("kind").asText(), outside.toString());
+            assertTrue(outside.path("message").asText().startsWith("x: expected a float32(1, 1, 4, 4) inside its segment"), outside.toString());
+
+            JsonNode op = json(askRaw(c, binary(9, 0, "")));
+            assertTrue(op.path("message").asText().startsWith("frame: expected an op code 1..5, found 9"), op.toString());
+            byte[] cut = binary(3, 1, "", tensor(8, 1, 0, 64, 0, 1, 1, 4, 4));
+            JsonNode shortFrame = json(askRaw(c, java.util.Arrays.copyOf(cut, cut.length - 3)));
+            assertTrue(shortFrame.path("message").asText().startsWith("frame: expected a complete binary request"), shortFrame.toString());
+            JsonNode slot = json(askRaw(c, binary(3, 1, "", tensor(99, 1, 0, 64, 0, 1))));
+            assertTrue(slot.path("message").asText().startsWith("frame: expected a tensor slot"), slot.toString());
+
+            // two requests in one write: both answered, in order (the second waits in the receive buffer)
+            byte[] ping = frame(binary(1, 0, ""));
+            byte[] stats = frame("{\"op\":\"stats\"}".getBytes(StandardCharsets.UTF_8));
+            ByteBuffer both = ByteBuffer.allocate(ping.length + stats.length).put(ping).put(stats).flip();
+            while (both.hasRemaining()) c.write(both);
+            assertEquals(Frames.BINARY, readReply(c).get(0));
+            assertEquals(0, json(readReply(c)).path("segments").asLong(), "nothing was mapped by the refused requests");
+        }
+        waitForSessions(0);
+    }
+
+    /** A binary request: op, flags, backend name, then tensors made by {@link #tensor}. */
+    private static byte[] binary(int op, int count, String backend, byte[]... tensors) {
+        ByteBuffer b = ByteBuffer.allocate(256).order(ByteOrder.LITTLE_ENDIAN);
+        b.put(Frames.BINARY).put((byte) op).put((byte) 0).put((byte) count).putLong(0).put((byte) backend.length())
+                .put(backend.getBytes(StandardCharsets.US_ASCII));
+        for (byte[] t : tensors) b.put(t);
+        return java.util.Arrays.copyOf(b.array(), b.position());
+    }
+
+    private static byte[] tensor(int slot, int seg, int fd, long size, long off, long... shape) {
+        ByteBuffer b = ByteBuffer.allocate(26 + 8 * shape.length).order(ByteOrder.LITTLE_ENDIAN);
+        b.put((byte) slot).put((byte) shape.length).putInt(seg).putInt(fd).putLong(size).putLong(off);
+        for (long d : shape) b.putLong(d);
+        return b.array();
+    }
+
+    private static byte[] frame(byte[] body) {
+        return ByteBuffer.allocate(4 + body.length).order(ByteOrder.LITTLE_ENDIAN).putInt(body.length).put(body).array();
+    }
+
+    private static ByteBuffer askRaw(SocketChannel c, byte[] body) throws IOException {
+        ByteBuffer out = ByteBuffer.wrap(frame(body));
+        while (out.hasRemaining()) c.write(out);
+        return readReply(c);
+    }
+
+    private static ByteBuffer readReply(SocketChannel c) throws IOException {
+        ByteBuffer head = ByteBuffer.allocate(4).order(ByteOrder.LITTLE_ENDIAN);
+        while (head.hasRemaining()) if (c.read(head) < 0) throw new IOException("closed");
+        ByteBuffer reply = ByteBuffer.allocate(head.flip().getInt()).order(ByteOrder.LITTLE_ENDIAN);
+        while (reply.hasRemaining()) if (c.read(reply) < 0) throw new IOException("closed");
+        return reply.flip();
+    }
+
+    private static JsonNode json(ByteBuffer reply) throws IOException {
+        return JSON.readTree(reply.array(), reply.position(), reply.remaining());
+    }
+
     private void waitForSessions(long n) {
         long deadline = System.nanoTime() + 5_000_000_000L;
         while (server.stats().get("sessions") != n) {

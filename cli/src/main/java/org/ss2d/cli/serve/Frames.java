@@ -1,0 +1,93 @@
+package org.ss2d.cli.serve;
+
+import java.nio.BufferUnderflowException;
+import java.nio.ByteBuffer;
+import java.nio.charset.StandardCharsets;
+import org.ss2d.validate.Ss2dArgumentException;
+
+/**
+ * The binary form of the per-call requests (ping and the ops on host tensors), which the Python client sends
+ * instead of JSON because a small op's whole time is a few microseconds and JSON on both sides took several
+ * times that. A frame's body starts with {@link #BINARY} (a JSON body starts with '{'). Little-endian:
+ * <pre>
+ *   u8 0x01, u8 op (1 ping, 2 selective_scan, 3 cross_scan, 4 cross_merge, 5 run),
+ *   u8 flags (1 delta_softplus, 2 return_last_state, 4 features), u8 tensor count, i64 handle (run),
+ *   u8 k, k ASCII bytes of the backend's name (none: auto),
+ *   per tensor: u8 slot ({@link #NAMES}), u8 rank, u32 segment id, i32 fd, i64 segment size, i64 byte offset,
+ *               rank x i64 sizes (float32, C order, in the client's shared memory)
+ * </pre>
+ * The reply: {@code u8 0x01, u8 k, k bytes of the backend's name, i64 op nanoseconds, i64 request nanoseconds}.
+ * Errors are answered in JSON, as for JSON requests. CUDA tensors, module loads and everything else travel as JSON.
+ */
+final class Frames {
+    static final byte BINARY = 1;
+    static final String[] OPS = {null, "ping", "selective_scan", "cross_scan", "cross_merge", "run"};
+    /** Tensor slots; the first {@link #FIRST_OUTPUT} are inputs. */
+    static final String[] NAMES = {"u", "delta", "A", "B", "C", "D", "z", "delta_bias", "x", "ys",
+            "out", "last_state", "out0", "out1", "out2", "out3"};
+    static final int FIRST_OUTPUT = 10;
+    private static final int MAX_RANK = 16;
+
+    private Frames() {}
+
+    /** The request in {@code body} (position at its first byte, the marker). */
+    static Request request(ByteBuffer body) {
+        try {
+            body.get(); // marker
+            int op = body.get() & 0xff;
+            if (op == 0 || op >= OPS.length) throw bad("an op code 1.." + (OPS.length - 1), Integer.toString(op));
+            Request q = new Request(OPS[op]);
+            int flags = body.get() & 0xff;
+            q.deltaSoftplus = (flags & 1) != 0;
+            q.returnLastState = (flags & 2) != 0;
+            q.features = (flags & 4) != 0;
+            int count = body.get() & 0xff;
+            q.handle = body.getLong();
+            int k = body.get() & 0xff;
+            if (k > 0) {
+                byte[] name = new byte[k];
+                body.get(name);
+                q.backend = new String(name, StandardCharsets.US_ASCII);
+            }
+            for (int i = 0; i < count; i++) {
+                int slot = body.get() & 0xff;
+                int rank = body.get() & 0xff;
+                if (slot >= NAMES.length) throw bad("a tensor slot 0.." + (NAMES.length - 1), Integer.toString(slot));
+                String name = NAMES[slot];
+                if (rank > MAX_RANK) throw new Ss2dArgumentException(name, "at most " + MAX_RANK + " dimensions", Integer.toString(rank), null);
+                long seg = body.getInt() & 0xffffffffL;
+                long fd = body.getInt();
+                long size = body.getLong();
+                long off = body.getLong();
+                long[] shape = new long[rank];
+                for (int d = 0; d < rank; d++) {
+                    shape[d] = body.getLong();
+                    if (shape[d] < 0) throw new Ss2dArgumentException(name, "non-negative sizes", Long.toString(shape[d]), null);
+                }
+                (slot < FIRST_OUTPUT ? q.inputs : q.outputs).put(name, new Ref.Host(seg, fd, size, off, shape));
+            }
+            if (body.hasRemaining()) throw bad("nothing after the last tensor", body.remaining() + " more bytes");
+            return q;
+        } catch (BufferUnderflowException e) {
+            throw bad("a complete binary request", "a frame cut short");
+        }
+    }
+
+    /** Writes the reply of a binary request that succeeded into {@code out} (cleared first), ready to send. */
+    static void reply(ByteBuffer out, String backend, long opNanos, long requestNanos) {
+        out.clear();
+        out.putInt(0).put(BINARY);
+        if (backend == null) {
+            out.put((byte) 0);
+        } else {
+            out.put((byte) backend.length());
+            for (int i = 0; i < backend.length(); i++) out.put((byte) backend.charAt(i));
+        }
+        out.putLong(opNanos).putLong(requestNanos);
+        out.putInt(0, out.position() - 4).flip();
+    }
+
+    private static Ss2dArgumentException bad(String expected, String found) {
+        return new Ss2dArgumentException("frame", expected, found, null);
+    }
+}
