@@ -110,3 +110,35 @@ def test_views_of_a_shared_array_are_sent_for_what_they_are():
     for view in (x[::-1], x[1:], x[:, :, ::-1], x[..., 1:4]):       # same shape or not, reversed or strided
         want = reference.cross_scan(np.ascontiguousarray(view))
         within(ss2d.cross_scan(view), want, 0.0, "cross_scan of a view with strides %s" % (view.strides,))
+
+
+def test_a_freed_output_block_reused_with_another_shape_is_viewed_afresh():
+    # The engine keeps a view per (segment, offset, size, name) between calls; the pool hands a freed block to the
+    # next output of any shape that fits it, so the engine must notice the new shape and view the block again.
+    x = {k: ss2d.shared(v) for k, v in scan_inputs(31, l=33).items()}
+    out = ss2d.selective_scan(x["u"], x["delta"], x["A"], x["B"], x["C"], D=x["D"])
+    y = scan_inputs(32, l=40)                       # 2*8*40 floats: the same power-of-two block as 2*8*33
+    sy = {k: ss2d.shared(v) for k, v in y.items()}
+    addr = out.ctypes.data
+    del out
+    gc.collect()
+    out = ss2d.selective_scan(sy["u"], sy["delta"], sy["A"], sy["B"], sy["C"], D=sy["D"])
+    assert out.ctypes.data == addr, "the freed block was reused (else this test proves nothing)"
+    want, _ = reference.selective_scan(y["u"], y["delta"], y["A"], y["B"], y["C"], D=y["D"])
+    within(out, want, 1e-4, "scan into a reused block of another shape")
+
+
+def test_the_engines_cached_views_are_bounded_and_go_with_the_connection():
+    # Every distinct block a connection sends gets a cached view in the engine, at most views_per_connection of
+    # them per connection (least recently used dropped first); they are freed when the connection closes.
+    first = ss2d.stats()["engine"]
+    keep = []
+    r = np.random.default_rng(33)
+    for i in range(first["views_per_connection"] + 40):   # every input and output a block of its own
+        x = ss2d.shared(r.standard_normal((1, 1, 2, 3)).astype(np.float32))
+        keep.append((x, ss2d.cross_scan(x)))
+    now = ss2d.stats()["engine"]
+    assert now["views"] <= now["views_per_connection"] * now["connections"], now
+    for x, ys in keep[:3] + keep[-3:]:                    # views dropped and views kept both still right
+        within(ys, reference.cross_scan(x), 0.0, "cross_scan with many live blocks")
+    within(ss2d.cross_scan(keep[0][0]), reference.cross_scan(keep[0][0]), 0.0, "a block whose view was dropped")

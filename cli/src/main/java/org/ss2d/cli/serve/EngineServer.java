@@ -34,6 +34,8 @@ public final class EngineServer implements AutoCloseable {
     private final long idleExitMillis;
     private final Map<String, Session> sessions = new ConcurrentHashMap<>();
     private final AtomicInteger connections = new AtomicInteger();
+    /** Views of client memory cached by all connections ({@link Ops}), each at most {@link Ops#VIEWS}. */
+    final java.util.concurrent.atomic.AtomicLong views = new java.util.concurrent.atomic.AtomicLong();
     private volatile long lastActivity = System.currentTimeMillis();
     private volatile boolean stopping;
 
@@ -162,7 +164,8 @@ public final class EngineServer implements AutoCloseable {
             bytes += s.mappedBytes();
         }
         return Map.of("sessions", (long) sessions.size(), "connections", (long) connections.get(),
-                "segments", segments, "handles", handles, "mapped_bytes", bytes, "cuda_ipc", ipc);
+                "segments", segments, "handles", handles, "mapped_bytes", bytes, "cuda_ipc", ipc,
+                "views", views.get(), "views_per_connection", (long) Ops.VIEWS);
     }
 
     @Override

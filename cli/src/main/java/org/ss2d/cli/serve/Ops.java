@@ -50,6 +50,7 @@ final class Ops {
         protected boolean removeEldestEntry(Map.Entry<ViewKey, Tensor> eldest) {
             if (size() <= VIEWS) return false;
             eldest.getValue().close();
+            server.views.decrementAndGet();
             return true;
         }
     };
@@ -248,11 +249,16 @@ final class Ops {
             if (viewScope == null) viewScope = s.scope().child("connection views");
             if (t != null) {
                 views.remove(key);
+                server.views.decrementAndGet();
                 t.close();
             }
             t = view(s, viewScope, ref, name);
-            if (key != null) views.put(key, t);
-            else callViews.add(t);
+            if (key != null) {
+                server.views.incrementAndGet();
+                views.put(key, t);
+            } else {
+                callViews.add(t);
+            }
         }
         t.markModified();
         return t;
@@ -268,6 +274,7 @@ final class Ops {
 
     /** Frees this connection's views (before its session may unmap their memory). */
     void close() {
+        server.views.addAndGet(-views.size());
         views.clear();
         callViews.clear();
         if (viewScope != null) viewScope.release();
