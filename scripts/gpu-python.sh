@@ -8,7 +8,9 @@
 # 2. per-call overhead (python/bench/overhead.py) on the cpu backend;
 # 3. ss2d.selective_scan against mamba's selective_scan_cuda on S1..S5, the same CUDA tensors, CUDA events
 #    (python/bench/gpu_vs_mamba.py): set ANCHOR_MAMBA to the folder of mamba's built selective_scan_cuda module
-#    (as for gpu-e2e.sh's anchors); without it, mamba_ssm if installed, else only ss2d is timed.
+#    (as for gpu-e2e.sh's anchors); without it, mamba_ssm if installed, else only ss2d is timed;
+# 4. an SS2D block from a PyTorch state dict on CUDA tensors against a plain PyTorch SS2D with mamba's scan
+#    (python/bench/gpu_ss2d_vs_torch.py, same ANCHOR_MAMBA; without it a sequential PyTorch scan stands in).
 set -uo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
@@ -30,7 +32,8 @@ fi
   echo "needs numpy, pytest and torch (with CUDA) in $PY"; exit 1; }
 status=0
 (cd python && "$PY" -m pytest -q -rs -p no:cacheprovider tests) || status=1
-"$PY" python/bench/overhead.py --calls 20000 --backend cpu || status=1
+"$PY" python/bench/overhead.py --calls 20000 --rounds 5 --backend cpu || status=1
 "$PY" python/bench/gpu_vs_mamba.py --reps 50 ${ANCHOR_MAMBA:+--module-dir "$ANCHOR_MAMBA"} || status=1
+"$PY" python/bench/gpu_ss2d_vs_torch.py --reps 30 ${ANCHOR_MAMBA:+--module-dir "$ANCHOR_MAMBA"} || status=1
 "$PY" -c 'import sys; sys.path.insert(0, "python/src"); import ss2d; ss2d.shutdown()'
 exit $status
