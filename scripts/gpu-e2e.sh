@@ -12,7 +12,8 @@
 # Steps, each under its own time limit, each logging to one file under $OUT (at most 8 come back):
 #   1 tests.txt        every JUnit suite with -Dss2d.require=cuda (CUDA unavailable = failure)
 #   2 conformance.txt  ss2d conformance on cpu and cuda (catalog + golden vectors), + conformance.json
-#   3 bench.txt        ss2d bench: scan S1..S5 and the VMamba-T stage-1 SS2D/VSS blocks on cuda
+#   3 bench.txt        ss2d bench: scan S1..S5, scan-backward S1..S5 (beside the forward, device events, workspace
+#                      bytes) and the VMamba-T stage-1 SS2D/VSS blocks on cuda
 #   4 harness.txt      the standalone kernel harness: float64 checks, S1..S5 vs a device copy, compute-sanitizer
 #   5 interop.txt      H2D/D2H from Arrow memory vs pinned, pyarrow round trip through ss2d run --backend cuda
 #   6 demo.txt         ss2d demo
@@ -55,11 +56,15 @@ bench() {
     set -- $s
     $B/ss2d bench scan --backend cuda --batch $1 --dim $2 --groups $3 --seqlen $4 --dstate $5 --json
   done
+  for s in "32 768 4 3136 1" "32 768 4 3136 16" "32 1536 4 784 1" "32 3072 4 196 1" "8 2048 1 4096 16"; do
+    set -- $s
+    $B/ss2d bench scan-backward --backend cuda --batch $1 --dim $2 --groups $3 --seqlen $4 --dstate $5 --rounds 30 --json
+  done
   $B/ss2d bench block --backend cuda --batch 32 --d-model 96 --d-state 1 --ssm-ratio 1 --height 56 --width 56 --json
   $B/ss2d bench block --backend cuda --batch 32 --d-model 96 --d-state 1 --ssm-ratio 1 --height 56 --width 56 --vss --json
 }
 export B; export -f bench
-step 3 150 bench.txt bench
+step 3 240 bench.txt bench
 harness() { # its own logs go to a temporary folder (only 8 files come back from $OUT); the sanitizer summaries print here
   local logs; logs="$(mktemp -d)"
   OUT="$logs" bash backend-cuda/src/test/cuda/run-on-gpu.sh

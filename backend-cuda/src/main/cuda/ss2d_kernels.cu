@@ -6,3 +6,4 @@
 #include "model_layers.cuh"
 #include "selective_scan_states.cuh"
 #include "selective_scan_pipe.cuh"
+#include "selective_scan_bwd.cuh"

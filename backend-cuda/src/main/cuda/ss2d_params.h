@@ -56,4 +56,24 @@ typedef struct ScanParams {
 
 #define SS2D_SCAN_PARAM_FIELDS 32
 
+// The backward's companion block (selective_scan_bwd.cuh), 8-byte fields as above; org.ss2d.cuda.ScanParams
+// mirrors it (BWD_* indices, ScanParamsLayoutTest checks). dout, du, ddelta and dz use u's strides.
+typedef struct ScanBwdParams {
+  const float* dout;       // 0  (batch, dim, seqlen)
+  const float* dlast;      // 1  (batch, dim, dstate) contiguous, or null
+  float* du;               // 2  (batch, dim, seqlen)
+  float* ddelta;           // 3  (batch, dim, seqlen)
+  float* dz;               // 4  (batch, dim, seqlen), or null without z
+  float* ckpt;             // 5  workspace: (batch*dim, nseg, dstate) states at segment starts
+  double* rows;            // 6  workspace: (batch*dim, 3*dstate + 2) per-row sums [dA | dB | dC | dD | dbias]
+  float* dB;               // 7  variable: the blocks' slices of dB (or dB itself with one slice); constant: unused
+  float* dC;               // 8
+  int64_t seg;             // 9  steps per segment (8, 16 or 32)
+  int64_t nseg;            // 10 segments: ceil(seqlen / seg)
+  int64_t b_slice_stride;  // 11 floats between two slices of dB (0 with one slice)
+  int64_t c_slice_stride;  // 12
+} ScanBwdParams;
+
+#define SS2D_SCAN_BWD_PARAM_FIELDS 13
+
 #endif

@@ -4,7 +4,8 @@
 // Correctness: every kernel against a float64 CPU reference on fresh random inputs, outputs
 // poisoned with NaN first; the error is max|out-ref| / max|ref| and NaN never passes.
 // Timing (not with --small): S1..S5 scan shapes with CUDA events, median of 30 after warm-up,
-// against a device-to-device copy measured in the same run.
+// against a device-to-device copy measured in the same run; then S1..S5 backward beside the forward
+// (backward.cuh: also every backward kernel against a float64 adjoint, and two runs compared in bits).
 #include <cuda.h>
 #include <cuda_runtime.h>
 #include <algorithm>
@@ -582,6 +583,8 @@ static void time_shapes(double copy) {
   for (auto& l : table) std::printf("%s\n", l.c_str());
 }
 
+#include "backward.cuh"
+
 int main(int argc, char** argv) {
   bool small = false; const char* fatbin = nullptr; uint64_t seed = 12345;
   for (int i = 1; i < argc; ++i) {
@@ -594,9 +597,11 @@ int main(int argc, char** argv) {
   std::printf("device %s, %d SMs, seed %llu\n", prop.name, g_sms, (unsigned long long)seed);
   if (fatbin) { CK(cudaFree(0)); fatbin_check(fatbin); }
   scan_correctness(small);
+  bwd_correctness(small);
   layers_correctness(small);
   model_layers_correctness(small);
   if (!small) time_shapes(copy_gbps());
+  if (!small) time_bwd();
   std::printf("\n%d checks, %d failures\n", g_checks, g_failures);
   return g_failures ? 1 : 0;
 }

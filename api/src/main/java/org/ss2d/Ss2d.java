@@ -148,7 +148,12 @@ public final class Ss2d {
             Tensor[] in = a.tensors();
             long[][] shapes = new long[in.length][];
             for (int i = 0; i < in.length; i++) shapes[i] = in[i] == null ? null : in[i].shape();
-            return new Checked("selective_scan_backward", s, be -> be.scanBackwardWorkingBytes(s), shapes);
+            // a device backend also stages host inputs (and dout, dlast_state) on the device for the call
+            Tensor[] staged = java.util.Arrays.copyOf(in, in.length + 2);
+            staged[in.length] = dout;
+            staged[in.length + 1] = dLastState;
+            return new Checked("selective_scan_backward", s, be -> MemoryBudget.saturatingAdd(
+                    be.scanBackwardWorkingBytes(s), be.stagingBytes(staged)), shapes);
         };
     }
 

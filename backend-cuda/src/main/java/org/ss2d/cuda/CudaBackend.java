@@ -213,6 +213,44 @@ public final class CudaBackend implements Backend {
     }
 
     /**
+     * The selective scan backward ({@link ScanBackwardLauncher}): float32 (the facade refuses half inputs), the
+     * forward recomputed from segment-start states, reduced gradients summed in a fixed order (no atomics).
+     */
+    @Override
+    public synchronized void selectiveScanBackward(ScanArgs a, ScanShape s, Tensor dout, Tensor dLastState,
+                                                   org.ss2d.ops.ScanGrads grads) {
+        dev.makeCurrent();
+        try (Workspace ws = new Workspace(dev)) {
+            long[] p = ScanParams.forShape(s, a.deltaSoftplus());
+            p[ScanParams.U] = staging.input(a.u(), ws);
+            p[ScanParams.DELTA] = staging.input(a.delta(), ws);
+            p[ScanParams.A] = staging.input(a.A(), ws);
+            p[ScanParams.B] = staging.input(a.B(), ws);
+            p[ScanParams.C] = staging.input(a.C(), ws);
+            p[ScanParams.D] = staging.input(a.D(), ws);
+            p[ScanParams.Z] = staging.input(a.z(), ws);
+            p[ScanParams.DELTA_BIAS] = staging.input(a.deltaBias(), ws);
+            long[] q = new long[ScanParams.BWD_FIELDS];
+            q[ScanParams.BWD_DOUT] = staging.input(dout, ws);
+            q[ScanParams.BWD_DLAST] = staging.input(dLastState, ws);
+            Tensor[] g = grads.tensors();
+            long[] o = new long[g.length];
+            for (int i = 0; i < g.length; i++) o[i] = staging.output(g[i], ws);
+            q[ScanParams.BWD_DU] = o[0];
+            q[ScanParams.BWD_DDELTA] = o[1];
+            q[ScanParams.BWD_DZ] = o[6];
+            ScanBackwardLauncher.launch(dev, s, p, q, o[2], o[3], o[4], o[5], o[7], ws);
+            for (int i = 0; i < g.length; i++) staging.finish(g[i], o[i]);
+        }
+    }
+
+    /** Segment-start states, per-row sums and the blocks' slices of variable dB/dC ({@link ScanBackwardLauncher}). */
+    @Override
+    public long scanBackwardWorkingBytes(ScanShape s) {
+        return ScanBackwardLauncher.workspaceBytes(s, ScanBackwardLauncher.plan(s, dev.smCount));
+    }
+
+    /**
      * Device address of a float32 copy of a scan input: the tensor itself (or its upload) for float32; for a half
      * activation, its upload widened into the workspace. The scan kernels read float32 only: a half input costs
      * a widening pass here (correct, not yet the bandwidth win of kernels that load halves themselves).

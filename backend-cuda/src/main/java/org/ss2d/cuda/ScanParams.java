@@ -23,6 +23,15 @@ final class ScanParams {
             "out_dim_stride", "A_dim_stride", "A_state_stride", "B_batch_stride", "B_group_stride", "B_state_stride",
             "C_batch_stride", "C_group_stride", "C_state_stride"};
 
+    /** Field indices of {@code ScanBwdParams}, the backward's companion block (13 eight-byte fields). */
+    static final int BWD_DOUT = 0, BWD_DLAST = 1, BWD_DU = 2, BWD_DDELTA = 3, BWD_DZ = 4, BWD_CKPT = 5, BWD_ROWS = 6,
+            BWD_DB = 7, BWD_DC = 8, BWD_SEG = 9, BWD_NSEG = 10, BWD_B_SLICE_STRIDE = 11, BWD_C_SLICE_STRIDE = 12;
+    static final int BWD_FIELDS = 13;
+
+    /** The backward block's names in header order, for the layout test. */
+    static final String[] BWD_NAMES = {"dout", "dlast", "du", "ddelta", "dz", "ckpt", "rows", "dB", "dC", "seg", "nseg",
+            "b_slice_stride", "c_slice_stride"};
+
     /** Ss2dScanFlags. */
     static final long VARIABLE_B = 1, VARIABLE_C = 2, SOFTPLUS = 4;
 

@@ -45,6 +45,15 @@ class FatbinResourceTest {
                 }
             }
         }
+        // The scan backward: its two reductions and every kernel its launcher can pick.
+        names.add("ss2d_scan_bwd_rows");
+        names.add("ss2d_scan_bwd_slices");
+        for (int dstate = 1; dstate <= ScanParams.MAX_DSTATE; dstate++) {
+            for (int perGroup : new int[] {1, 2, 4, 8, 16, 32, 96}) {
+                names.add(ScanBackwardLauncher.plan(new org.ss2d.ops.ScanShape(2, perGroup, 64, dstate, 1,
+                        org.ss2d.ops.BCMode.VARIABLE, org.ss2d.ops.BCMode.VARIABLE), 132).kernel());
+            }
+        }
         for (String n : names) assertTrue(text.contains(n), "kernel " + n + " is not in the fatbin");
     }
 }

@@ -19,7 +19,8 @@ import org.ss2d.tensor.TensorScope;
  * delta_bias, softplus, no z) plus a random {@code dout}; forward and backward are timed in alternating rounds so
  * that a busy host slows both alike, and the ratio of their medians is the number to read. Before timing, the
  * per-element gradients of the first batch (du, dDelta, dB, dC) are checked against the float64 adjoint
- * ({@link ScanBackwardRef}); a relative error above 2e-4 (or NaN) throws.
+ * ({@link ScanBackwardRef}); a relative error above 2e-4 (or NaN) throws. On a device backend (CUDA) both are timed
+ * with device events on device-resident tensors instead ({@code ss2d bench scan-backward --backend cuda}).
  */
 public final class ScanBackwardBench {
     private ScanBackwardBench() {}
@@ -27,7 +28,8 @@ public final class ScanBackwardBench {
     public record Result(String op, String backend, String device, int batch, int dim, int groups, int seqlen,
                          int dstate, int threads, double forwardMs, double backwardMs, double forwardNsPerElem,
                          double backwardNsPerElem, double ratio, double forwardCpuMs, double backwardCpuMs,
-                         double cpuRatio, double minRatio, double checkRelErr, int rounds) {}
+                         double cpuRatio, double minRatio, double checkRelErr, int rounds, String timing,
+                         long backwardExtraDeviceBytes) {}
 
     private static final java.lang.management.ThreadMXBean MX = java.lang.management.ManagementFactory.getThreadMXBean();
 
@@ -53,6 +55,7 @@ public final class ScanBackwardBench {
             ScanGrads grads = ScanGrads.of(gt);
             ss.selectiveScanBackwardInto(args, dout, null, grads);
             double err = check(args, new ScanShape(b, dm, l, n, g, BCMode.GROUPED, BCMode.GROUPED), dout, grads);
+            if (h.backend().capabilities().deviceResident()) return device(h, ss, args, dout, grads, new int[] {b, dm, g, l, n}, rounds, err);
             // warm-up, then alternate: each round times one forward and one backward
             long end = System.nanoTime() + 3_000_000_000L;
             while (System.nanoTime() < end) {
@@ -77,9 +80,55 @@ public final class ScanBackwardBench {
             // caller CPU time is the work itself at 1 thread (the pool runs on the caller), robust to a busy host
             return new Result("scan_backward", h.backend().name(), h.backend().capabilities().device(), b, dm, g, l, n,
                     h.threads(), fm, bm2, fm * 1e6 / elems, bm2 * 1e6 / elems, bm2 / fm, fc[rounds / 2], bc[rounds / 2],
-                    bc[rounds / 2] / fc[rounds / 2], bw[0] / f[0], err, rounds);
+                    bc[rounds / 2] / fc[rounds / 2], bw[0] / f[0], err, rounds, "wall", -1);
         } finally {
             scope.release();
+        }
+    }
+
+    /**
+     * A device backend: inputs uploaded once, gradients into device tensors (the same bits as the checked host run),
+     * forward and backward timed with device events in the same run ({@code rounds} calls each after 10), and the
+     * device memory the backward call adds on top of its inputs and outputs (its workspace, from the backend's
+     * peak count).
+     */
+    private static Result device(Backs.Handle h, Ss2d ss, ScanArgs args, Tensor dout, ScanGrads hostGrads, int[] sh,
+                                 int rounds, double err) {
+        org.ss2d.spi.Backend be = h.backend();
+        try (TensorScope dev = TensorScope.root("bench-scan-bwd-device")) {
+            Tensor[] in = args.tensors(), d = new Tensor[in.length], gd = new Tensor[in.length];
+            for (int i = 0; i < in.length; i++) {
+                d[i] = in[i] == null ? null : ss.toDevice(dev, in[i]);
+                gd[i] = in[i] == null ? null : be.allocate(dev, DType.F32, in[i].shape());
+            }
+            ScanArgs da = new ScanArgs(d[0], d[1], d[2], d[3], d[4], d[5], d[6], d[7], true, false);
+            Tensor ddout = ss.toDevice(dev, dout), dOut = be.allocate(dev, DType.F32, sh[0], sh[1], sh[3]);
+            ScanGrads dg = ScanGrads.of(gd);
+            be.synchronize();
+            be.resetPeakDeviceBytes();
+            long held = be.peakDeviceBytes().orElse(0);
+            ss.selectiveScanBackwardInto(da, ddout, null, dg);
+            be.synchronize();
+            long extra = be.peakDeviceBytes().orElse(-1) - held;
+            Tensor[] want = hostGrads.tensors();
+            for (int i = 0; i < gd.length; i++) {
+                if (gd[i] == null) continue;
+                try (TensorScope back = TensorScope.root("bench-scan-bwd-back"); Tensor got = ss.toHost(back, gd[i])) {
+                    if (!java.util.Arrays.equals(got.toFloatArray(), want[i].toFloatArray())) {
+                        throw new IllegalStateException("device-resident scan backward on " + be.name() + " differs in "
+                                + ScanGrads.NAMES[i] + " from its checked host-in/host-out run");
+                    }
+                }
+            }
+            double fm = be.deviceTimeMs(() -> ss.selectiveScanInto(da, dOut, null), 10, rounds).orElse(Double.NaN);
+            double bm = be.deviceTimeMs(() -> ss.selectiveScanBackwardInto(da, ddout, null, dg), 10, rounds)
+                    .orElse(Double.NaN);
+            double elems = (double) sh[0] * sh[1] * sh[3];
+            Result r = new Result("scan_backward", be.name(), be.capabilities().device(), sh[0], sh[1], sh[2], sh[3], sh[4],
+                    0, fm, bm, fm * 1e6 / elems, bm * 1e6 / elems, bm / fm, Double.NaN, Double.NaN, Double.NaN, bm / fm,
+                    err, rounds, "device events", extra);
+            dev.release();
+            return r;
         }
     }
 

@@ -1,0 +1,153 @@
+package org.ss2d.cuda;
+
+import org.ss2d.ops.BCMode;
+import org.ss2d.ops.ScanShape;
+import org.ss2d.validate.LimitExceededException;
+import org.ss2d.validate.MemoryBudget;
+
+/**
+ * Launch geometry and workspace of the selective scan backward ({@code selective_scan_bwd.cuh}): which
+ * {@code ss2d_scan_bwd_l<S>_s<SPL>} kernel, segment length, warps per block, the grid, shared memory, and the
+ * workspace (segment-start states, per-row sums, the blocks' slices of variable dB/dC). Plain Java so that the
+ * choices and byte counts are tested without a GPU ({@code ScanBackwardPlanTest}).
+ *
+ * <ul>
+ *   <li>States per lane SPL: 1 for dstate 1, 4 up to 32, 8 above; lanes per channel S the power of two with
+ *       {@code S * SPL >= dstate}, doubled until the warp's {@code 32 / S} channels divide the channels of a group
+ *       (S = 32 always does);</li>
+ *   <li>segment TS (steps between saved states): 32, else 16, else 8, the first whose warp needs at most 24 KiB of
+ *       shared memory (dstate / TS floats per element are saved);</li>
+ *   <li>warps per block W: 8 (4 at SPL 8, up to 255 registers a thread), halved while the block's channels do not divide the group's, its shared memory passes
+ *       160 KiB, or there would be fewer blocks than SMs. The blocks of a group each write a slice of the
+ *       variable dB/dC, summed in order afterwards: {@code slices = channels per group / (W * 32 / S)}.</li>
+ * </ul>
+ */
+final class ScanBackwardLauncher {
+    private ScanBackwardLauncher() {}
+
+    /** Sub-tile steps (bwd::SUB). */
+    static final int SUB = 4;
+    private static final int WARP_SMEM_TARGET = 24 * 1024;
+    private static final int BLOCK_SMEM_MAX = 160 * 1024;
+
+    /**
+     * @param kernel        entry point
+     * @param lanes         S, lanes per channel
+     * @param spl           states per lane
+     * @param seg           TS, steps per segment
+     * @param nseg          segments, ceil(seqlen / seg)
+     * @param warpsPerBlock W
+     * @param blocks        grid size (exact: every warp has channels)
+     * @param sharedBytes   dynamic shared memory of a block
+     * @param slices        blocks per (batch, group): slices of variable dB/dC
+     */
+    record Plan(String kernel, int lanes, int spl, int seg, long nseg, int warpsPerBlock, long blocks, int sharedBytes,
+                long slices) {
+        int rowsPerWarp() {
+            return 32 / lanes;
+        }
+    }
+
+    /** Floats of shared memory of one warp (bwd::warp_floats). */
+    static int warpFloats(int lanes, int spl, int seg) {
+        int rw = 32 / lanes;
+        return 6 * rw * (seg + 1) + 4 * lanes * spl * (seg + 1) + (seg / SUB) * spl * 32;
+    }
+
+    static Plan plan(ScanShape s, int smCount) {
+        long perGroup = s.channelsPerGroup();
+        int n = s.dstate();
+        int spl = n <= 1 ? 1 : n <= 32 ? 4 : 8;
+        int lanes = 1;
+        while ((long) lanes * spl < n) lanes *= 2;
+        while (lanes < 32 && perGroup % (32 / lanes) != 0) lanes *= 2;
+        int rw = 32 / lanes;
+        int seg = 32;
+        while (seg > 8 && 4L * warpFloats(lanes, spl, seg) > WARP_SMEM_TARGET) seg /= 2;
+        int warpBytes = 4 * warpFloats(lanes, spl, seg);
+        long warps = (long) s.batch() * (s.dim() / rw);
+        int w = spl == 8 ? 4 : 8;  // SPL 8 takes up to 255 registers a thread: 8 warps would fill the register file
+        while (w > 1 && (perGroup % ((long) w * rw) != 0 || (long) w * warpBytes > BLOCK_SMEM_MAX
+                || warps / w < smCount)) {
+            w /= 2;
+        }
+        long nseg = (s.seqlen() + seg - 1) / seg;
+        return new Plan("ss2d_scan_bwd_l" + lanes + "_s" + spl, lanes, spl, seg, nseg, w, warps / w, w * warpBytes,
+                perGroup / ((long) w * rw));
+    }
+
+    /** Elements of a variable B or C of {@code s} (its gradient's size). */
+    static long bcElements(ScanShape s, BCMode mode) {
+        long g = mode == BCMode.GROUPED ? s.groups() : 1;
+        return MemoryBudget.product(s.batch(), g, s.dstate(), s.seqlen(), 1);
+    }
+
+    /** Workspace of {@code plan}: segment-start states, per-row sums (doubles), and slices of variable dB/dC when more than one. */
+    static long workspaceBytes(ScanShape s, Plan plan) {
+        long rows = MemoryBudget.product(s.batch(), s.dim(), 1, 1, 1);
+        long bytes = MemoryBudget.product(rows, plan.nseg(), s.dstate(), 1, 4);
+        bytes = MemoryBudget.saturatingAdd(bytes, MemoryBudget.product(rows, 3L * s.dstate() + 2, 1, 1, 8));
+        if (plan.slices() > 1) {
+            if (s.bMode() != BCMode.CONSTANT) {
+                bytes = MemoryBudget.saturatingAdd(bytes, MemoryBudget.product(plan.slices(), bcElements(s, s.bMode()), 1, 1, 4));
+            }
+            if (s.cMode() != BCMode.CONSTANT) {
+                bytes = MemoryBudget.saturatingAdd(bytes, MemoryBudget.product(plan.slices(), bcElements(s, s.cMode()), 1, 1, 4));
+            }
+        }
+        return bytes;
+    }
+
+    /**
+     * Runs the backward: {@code p} is the forward's parameter block (inputs filled, out and last_state 0), {@code q}
+     * the backward's with dout, dlast, du, ddelta, dz filled; the gradients' addresses of A, B, C, D and delta_bias
+     * (0 when absent). The workspace comes from {@code ws}.
+     */
+    static Plan launch(CudaDevice dev, ScanShape s, long[] p, long[] q, long dA, long dB, long dC, long dD, long dBias,
+                       Workspace ws) {
+        if (s.dstate() > ScanParams.MAX_DSTATE) {
+            throw new LimitExceededException("A", "dstate=" + s.dstate() + " exceeds the CUDA backend's MAX_DSTATE="
+                    + ScanParams.MAX_DSTATE);
+        }
+        Plan plan = plan(s, dev.smCount);
+        if (!dev.ensureSharedMemory(plan.kernel(), dev.function(plan.kernel()), plan.sharedBytes())) {
+            throw new LimitExceededException("A", "the scan backward at dstate=" + s.dstate() + " needs "
+                    + plan.sharedBytes() + " bytes of shared memory per block, " + dev.describe() + " allows "
+                    + dev.sharedPerBlockOptin);
+        }
+        if (plan.blocks() > dev.maxGridX) {
+            throw new LimitExceededException("u", "batch*dim=" + (long) s.batch() * s.dim() + " needs " + plan.blocks()
+                    + " blocks, the grid allows " + dev.maxGridX);
+        }
+        long rows = (long) s.batch() * s.dim();
+        boolean varB = s.bMode() != BCMode.CONSTANT, varC = s.cMode() != BCMode.CONSTANT;
+        long bElems = varB ? bcElements(s, s.bMode()) : 0, cElems = varC ? bcElements(s, s.cMode()) : 0;
+        q[ScanParams.BWD_CKPT] = ws.floats(rows * plan.nseg() * s.dstate());
+        q[ScanParams.BWD_ROWS] = ws.floats(2 * rows * (3L * s.dstate() + 2));
+        boolean sliced = plan.slices() > 1;
+        q[ScanParams.BWD_DB] = varB ? (sliced ? ws.floats(plan.slices() * bElems) : dB) : 0;
+        q[ScanParams.BWD_DC] = varC ? (sliced ? ws.floats(plan.slices() * cElems) : dC) : 0;
+        q[ScanParams.BWD_B_SLICE_STRIDE] = sliced ? bElems : 0;
+        q[ScanParams.BWD_C_SLICE_STRIDE] = sliced ? cElems : 0;
+        q[ScanParams.BWD_SEG] = plan.seg();
+        q[ScanParams.BWD_NSEG] = plan.nseg();
+        try (Launch l = new Launch(2)) {
+            l.struct(p).struct(q).run(dev, plan.kernel(), plan.blocks(), 32 * plan.warpsPerBlock(), 1, plan.sharedBytes());
+        }
+        long cols = s.dim() * (3L * s.dstate() + 2);
+        try (Launch l = new Launch(9)) {
+            l.arg(q[ScanParams.BWD_ROWS]).arg(dA).arg(varB ? 0L : dB).arg(varC ? 0L : dC).arg(dD).arg(dBias)
+                    .arg((long) s.batch()).arg((long) s.dim()).arg((long) s.dstate())
+                    .run(dev, "ss2d_scan_bwd_rows", (cols + 255) / 256, 256, 1, 0);
+        }
+        if (sliced && varB) slices(dev, q[ScanParams.BWD_DB], dB, bElems, plan.slices());
+        if (sliced && varC) slices(dev, q[ScanParams.BWD_DC], dC, cElems, plan.slices());
+        return plan;
+    }
+
+    private static void slices(CudaDevice dev, long part, long out, long n, long slices) {
+        try (Launch l = new Launch(4)) {
+            l.arg(part).arg(out).arg(n).arg(slices).run(dev, "ss2d_scan_bwd_slices", (n + 255) / 256, 256, 1, 0);
+        }
+    }
+}

@@ -1,0 +1,106 @@
+package org.ss2d.cuda;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.HashSet;
+import java.util.Set;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import org.junit.jupiter.api.Test;
+import org.ss2d.ops.BCMode;
+import org.ss2d.ops.ScanShape;
+
+/** The scan backward's launch geometry and workspace (no GPU needed); CudaScanBackwardTest runs them on the device. */
+class ScanBackwardPlanTest {
+    private static final Path KERNELS = Path.of("src/main/cuda/selective_scan_bwd.cuh");
+
+    private static ScanShape shape(int batch, int dim, int seqlen, int dstate, int groups) {
+        return new ScanShape(batch, dim, seqlen, dstate, groups, BCMode.GROUPED, BCMode.GROUPED);
+    }
+
+    /** The (lanes, states per lane) pairs the .cuh instantiates. */
+    private static Set<String> instantiated() throws IOException {
+        Matcher m = Pattern.compile("(?m)^SS2D_BWD_KERNEL\\((\\d+), (\\d+), \\d\\)").matcher(Files.readString(KERNELS));
+        Set<String> names = new HashSet<>();
+        while (m.find()) names.add("ss2d_scan_bwd_l" + m.group(1) + "_s" + m.group(2));
+        return names;
+    }
+
+    @Test
+    void sharedMemoryMatchesTheKernelsLayout() {
+        // 6 channel sections of RW rows, B, C, dB, dC tiles of S*SPL rows (pitch TS + 1), sub-tile states (TS/4 x SPL x 32)
+        assertEquals(6 * 8 * 33 + 4 * 16 * 33 + 8 * 4 * 32, ScanBackwardLauncher.warpFloats(4, 4, 32));
+        assertEquals(6 * 32 * 17 + 4 * 17 + 4 * 32, ScanBackwardLauncher.warpFloats(1, 1, 16));
+        assertTrue(Files.exists(KERNELS));
+    }
+
+    @Test
+    void plansForTheBenchmarkShapes() {
+        ScanBackwardLauncher.Plan s1 = ScanBackwardLauncher.plan(shape(32, 768, 3136, 1, 4), 132);
+        assertEquals("ss2d_scan_bwd_l1_s1", s1.kernel());
+        assertEquals(16, s1.seg(), "32 channels a warp at seg 32 would need 26.9 KB a warp");
+        assertEquals(2, s1.warpsPerBlock(), "192 channels a group: 64 a block");
+        assertEquals(3, s1.slices());
+        assertEquals(196, s1.nseg());
+        ScanBackwardLauncher.Plan s2 = ScanBackwardLauncher.plan(shape(32, 768, 3136, 16, 4), 132);
+        assertEquals("ss2d_scan_bwd_l4_s4", s2.kernel());
+        assertEquals(32, s2.seg());
+        assertEquals(8, s2.warpsPerBlock());
+        assertEquals(3, s2.slices());
+        ScanBackwardLauncher.Plan s5 = ScanBackwardLauncher.plan(shape(8, 2048, 4096, 16, 1), 132);
+        assertEquals("ss2d_scan_bwd_l4_s4", s5.kernel());
+        assertEquals(8, s5.warpsPerBlock());
+        assertEquals(32, s5.slices(), "2048 channels a group, 64 a block");
+        assertEquals(8L * 2048 / 8 / 8, s5.blocks());
+        assertEquals(8 * 4 * ScanBackwardLauncher.warpFloats(4, 4, 32), s5.sharedBytes());
+        assertEquals("ss2d_scan_bwd_l1_s1", ScanBackwardLauncher.plan(shape(32, 3072, 196, 1, 4), 132).kernel());  // S4
+        assertEquals("ss2d_scan_bwd_l32_s8", ScanBackwardLauncher.plan(shape(1, 4, 10, 256, 1), 132).kernel());
+        assertEquals("ss2d_scan_bwd_l32_s1", ScanBackwardLauncher.plan(shape(3, 7, 10, 1, 1), 132).kernel(),
+                "7 channels: one per warp");
+    }
+
+    /** Every plan is an instantiated kernel, its grid exact and one group per block, within the shared-memory cap. */
+    @Test
+    void everyPlanIsExactAndInstantiated() throws IOException {
+        Set<String> kernels = instantiated();
+        assertEquals(15, kernels.size());
+        for (int n = 1; n <= 256; n++) {
+            for (int perGroup : new int[] {1, 2, 3, 6, 7, 12, 32, 48, 96, 192, 384, 2048}) {
+                for (int groups : new int[] {1, 4}) {
+                    for (int batch : new int[] {1, 32}) {
+                        ScanShape s = shape(batch, perGroup * groups, 100, n, groups);
+                        ScanBackwardLauncher.Plan p = ScanBackwardLauncher.plan(s, 132);
+                        String what = s + " -> " + p;
+                        assertTrue(kernels.contains(p.kernel()), what + ": kernel not instantiated");
+                        assertTrue((long) p.lanes() * p.spl() >= n, what + ": states not covered");
+                        long blockChannels = (long) p.warpsPerBlock() * p.rowsPerWarp();
+                        assertEquals(0, perGroup % blockChannels, what + ": a block crosses a group");
+                        assertEquals((long) batch * s.dim(), p.blocks() * blockChannels, what + ": grid not exact");
+                        assertEquals(perGroup / blockChannels, p.slices(), what);
+                        assertTrue(p.warpsPerBlock() * 32 <= 256, what + ": more threads than the launch bounds");
+                        assertTrue(p.sharedBytes() <= 160 * 1024, what + ": shared memory");
+                        assertTrue(p.seg() == 8 || p.seg() == 16 || p.seg() == 32, what);
+                        assertEquals((100 + p.seg() - 1) / p.seg(), p.nseg(), what);
+                    }
+                }
+            }
+        }
+    }
+
+    @Test
+    void workspaceIsSegmentStatesRowSumsAndSlices() {
+        ScanShape s5 = shape(8, 2048, 4096, 16, 1);
+        ScanBackwardLauncher.Plan p = ScanBackwardLauncher.plan(s5, 132);
+        long rows = 8L * 2048;
+        long ckpt = rows * (4096 / 32) * 16 * 4;             // dstate / 32 floats per element
+        long sums = rows * (3 * 16 + 2) * 8;
+        long slices = 2 * 32L * (8 * 16 * 4096) * 4;         // dB and dC, 32 slices each
+        assertEquals(ckpt + sums + slices, ScanBackwardLauncher.workspaceBytes(s5, p));
+        ScanShape constant = new ScanShape(8, 2048, 4096, 16, 1, BCMode.CONSTANT, BCMode.CONSTANT);
+        assertEquals(ckpt + sums, ScanBackwardLauncher.workspaceBytes(constant, ScanBackwardLauncher.plan(constant, 132)));
+    }
+}

@@ -1,0 +1,72 @@
+package org.ss2d.bench.cli;
+
+import java.io.PrintWriter;
+import java.util.Locale;
+import java.util.concurrent.Callable;
+import org.ss2d.bench.ScanBackwardBench;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+/** {@code ss2d bench scan-backward}: the selective scan backward beside its forward, same inputs as {@code bench scan}. */
+@Command(name = "scan-backward", sortOptions = false,
+        description = {"Selective scan backward and forward in the same run: the inputs of 'bench scan' (grouped B, C, D, "
+                + "delta_bias, softplus, no z) and a random dout; per-element gradients of the first batch checked against "
+                + "float64 first.",
+                "Defaults are shape S1 (32, 768, 4, 3136, 1). Host backends alternate forward and backward rounds "
+                        + "(wall clock); device backends time each with device events on device-resident tensors and "
+                        + "report the device memory the backward adds."})
+final class ScanBackwardCommand implements Callable<Integer> {
+    @CommandLine.Spec
+    CommandLine.Model.CommandSpec spec;
+
+    @Option(names = "--batch", paramLabel = "B", defaultValue = "32", description = "batch (default: ${DEFAULT-VALUE})")
+    int batch;
+
+    @Option(names = "--dim", paramLabel = "D", defaultValue = "768", description = "channels (default: ${DEFAULT-VALUE})")
+    int dim;
+
+    @Option(names = "--groups", paramLabel = "G", defaultValue = "4",
+            description = "groups of B and C; must divide --dim (default: ${DEFAULT-VALUE})")
+    int groups;
+
+    @Option(names = "--seqlen", paramLabel = "L", defaultValue = "3136", description = "sequence length (default: ${DEFAULT-VALUE})")
+    int seqlen;
+
+    @Option(names = "--dstate", paramLabel = "N", defaultValue = "1", description = "state size (default: ${DEFAULT-VALUE})")
+    int dstate;
+
+    @Option(names = "--rounds", paramLabel = "R", defaultValue = "11",
+            description = "timed calls of each (device: after 10 untimed; default: ${DEFAULT-VALUE})")
+    int rounds;
+
+    @CommandLine.Mixin
+    Common common = new Common();
+
+    @Override
+    public Integer call() {
+        CommandLine cl = spec.commandLine();
+        Common.atLeast(cl, "--batch", batch, 1);
+        Common.atLeast(cl, "--dim", dim, 1);
+        Common.atLeast(cl, "--groups", groups, 1);
+        Common.atLeast(cl, "--seqlen", seqlen, 1);
+        Common.atLeast(cl, "--dstate", dstate, 1);
+        Common.atLeast(cl, "--rounds", rounds, 1);
+        if (dim % groups != 0) {
+            throw new CommandLine.ParameterException(cl, "--groups: must divide --dim=" + dim + ", got " + groups);
+        }
+        common.check(cl);
+        String backend = common.backendName(cl);
+        ScanBackwardBench.Result r = ScanBackwardBench.run(backend, batch, dim, groups, seqlen, dstate, common.threads, rounds);
+        PrintWriter out = cl.getOut();
+        out.printf(Locale.ROOT, "scan-backward %s f32 (%d, %d, %d, %d, %d) on %s: forward %.4f ms, backward %.4f ms "
+                        + "(x%.2f, %s), %.4f ns/elem, check %.2e%s%n",
+                r.backend(), r.batch(), r.dim(), r.groups(), r.seqlen(), r.dstate(), r.device(), r.forwardMs(),
+                r.backwardMs(), r.ratio(), r.timing(), r.backwardNsPerElem(), r.checkRelErr(),
+                r.backwardExtraDeviceBytes() >= 0
+                        ? String.format(Locale.ROOT, ", backward workspace %.1f MiB", r.backwardExtraDeviceBytes() / 1048576.0)
+                        : "");
+        common.printJson(out, r);
+        return 0;
+    }
+}
