@@ -48,6 +48,7 @@ class BackwardConformanceTest {
             for (Path p : s.toList()) Files.delete(p);
         }
         Files.delete(dir);
+        dir = null; // another class (DeterminismTest) may still write cases
     }
 
     static List<FileCase> cases() {

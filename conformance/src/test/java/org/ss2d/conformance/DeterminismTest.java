@@ -18,15 +18,26 @@ import org.ss2d.ops.BCMode;
 
 /**
  * The same backend on the same input twice gives the same bits. Forward passes have no atomics and no
- * data-dependent scheduling, so every backend must be bitwise reproducible run to run (backward
- * passes with atomic reductions would not be; there are none yet).
+ * data-dependent scheduling, and the scan backward sums its reduced gradients in a fixed order on every backend
+ * (no atomics), so every backend must be bitwise reproducible run to run.
  */
 class DeterminismTest {
+    /** The backward case files written below. */
+    @org.junit.jupiter.api.AfterAll
+    static void cleanUp() throws java.io.IOException {
+        BackwardConformanceTest.cleanUp();
+    }
+
     static List<ConformanceCase> cases() {
         List<ConformanceCase> c = new ArrayList<>(Catalog.smoke());
         c.add(new ScanCase(2, 8, 2049, 16, 4, BCMode.GROUPED, BCMode.GROUPED, true, true, true, true, true,
                 ScanCase.Inputs.NORMAL, 7001));
         c.add(BlockCase.ss2d(SS2DConfig.of(96, 1, 1.0), 1, 14, 14, 7002));
+        // the scan backward's reduced gradients (dA, dD, delta_bias, grouped and constant dB/dC) on every backend
+        // that has it; one without a backward refuses both times
+        BackwardConformanceTest.cases(); // makes the case directory
+        c.add(new org.ss2d.conformance.cases.FileCase(BackwardConformanceTest.write(BCMode.GROUPED, BCMode.GROUPED, 31, 7003)));
+        c.add(new org.ss2d.conformance.cases.FileCase(BackwardConformanceTest.write(BCMode.CONSTANT, BCMode.VARIABLE, 29, 7004)));
         return c;
     }
 

@@ -1,0 +1,369 @@
+# A lane-level numpy model of selective_scan_bwd.cuh, for checking its indexing without a GPU: every warp's 32 lanes
+# are numpy vectors, shared memory a flat array per block, shuffles `v + v[lane ^ off]`, the same index expressions
+# as the kernel (segments, sub-tiles, the butterflies, warp-order block sums, slices), the launch rules of
+# ScanBackwardLauncher; compared with a float64 adjoint (as ScanBackwardRef) at 2e-4 of each gradient's largest
+# magnitude. It mirrors the kernel by hand, so it proves the algorithm and its indices, not the compiled code (the GPU
+# host runs CudaScanBackwardTest and the harness for that). Run: python3 bwd_model.py (about a minute; numpy only).
+import numpy as np, sys, itertools
+f32 = np.float32
+
+def warp_floats(S, SPL, TS):
+    return 6 * (32 // S) * (TS + 1) + 4 * S * SPL * (TS + 1) + (TS // 4) * SPL * 32
+
+def plan(batch, dim, L, N, groups, sms=132):
+    per = dim // groups
+    spl = 1 if N <= 1 else (4 if N <= 32 else 8)
+    lanes = 1
+    while lanes * spl < N: lanes *= 2
+    while lanes < 32 and per % (32 // lanes) != 0: lanes *= 2
+    rw = 32 // lanes
+    seg = 32
+    while seg > 8 and 4 * warp_floats(lanes, spl, seg) > 24 * 1024: seg //= 2
+    wb = 4 * warp_floats(lanes, spl, seg)
+    warps = batch * (dim // rw)
+    w = 4 if spl == 8 else 8
+    while w > 1 and (per % (w * rw) != 0 or w * wb > 160 * 1024 or warps // w < sms): w //= 2
+    return dict(S=lanes, SPL=spl, TS=seg, nseg=(L + seg - 1) // seg, W=w, blocks=warps // w, slices=per // (w * rw))
+
+def softplus20(x):
+    return np.where(x <= 20, np.log1p(np.exp(np.minimum(x, 20).astype(f32))).astype(f32), x).astype(f32)
+
+def run(P, inp, sms):
+    # P: dict of sizes/flags; inp: dict of numpy arrays (float32), flat
+    B_, Dm, L, N, G = P['batch'], P['dim'], P['L'], P['N'], P['G']
+    varB, varC, sp = P['varB'], P['varC'], P['softplus']
+    pl = plan(B_, Dm, L, N, G, sms)
+    S, SPL, TS, nseg, W, slices = pl['S'], pl['SPL'], pl['TS'], pl['nseg'], pl['W'], pl['slices']
+    RW, NP, Pt, M = 32 // S, S * SPL, TS + 1, TS // 4
+    per = Dm // G
+    u, delta, A = inp['u'], inp['delta'], inp['A']
+    Bm, Cm = inp['B'], inp['C']
+    D, z, bias, dout, dlast = inp.get('D'), inp.get('z'), inp.get('bias'), inp['dout'], inp.get('dlast')
+    ubs, uds = Dm * L, L
+    # B strides (forShape)
+    if varB: Bbs, Bgs, Bss = G * N * L, N * L, L
+    else: Bbs, Bgs, Bss = 0, N, 1
+    if varC: Cbs, Cgs, Css = G * N * L, N * L, L
+    else: Cbs, Cgs, Css = 0, N, 1
+    bsz = B_ * G * N * L if varB else Dm * N
+    csz = B_ * G * N * L if varC else Dm * N
+    du = np.full(B_ * Dm * L, np.nan, f32); ddelta = du.copy(); dz = du.copy()
+    ckpt = np.full(B_ * Dm * nseg * N, np.nan, f32)
+    rows = np.full(B_ * Dm * (3 * N + 2), np.nan, np.float64)
+    bpart = np.full(max(slices, 1) * bsz, np.nan, f32) if slices > 1 and varB else None
+    cpart = np.full(max(slices, 1) * csz, np.nan, f32) if slices > 1 and varC else None
+    dB = np.full(bsz, np.nan, f32); dC = np.full(csz, np.nan, f32)
+    qdB = (bpart if slices > 1 else dB) if varB else None
+    qdC = (cpart if slices > 1 else dC) if varC else None
+    bss = bsz if slices > 1 else 0; css = csz if slices > 1 else 0
+    wf = warp_floats(S, SPL, TS)
+    lane = np.arange(32)
+    r = lane // S; s = lane % S; n0 = s * SPL
+    LOG2E = f32(1.4426950408889634)
+
+    def load_segment(sm, base, b, d0, g, t0, full):
+        sU = base; sDt = sU + RW * Pt; sG = sDt + RW * Pt; sZ = sG + RW * Pt
+        sB = sZ + 3 * RW * Pt; sC = sB + NP * Pt
+        for i in range(RW * TS):
+            rr, c = i // TS, i % TS
+            d, t = d0 + rr, t0 + c
+            inn = t < L
+            ui = b * ubs + d * uds + t
+            x = f32(delta[ui]) if inn else f32(0)
+            if bias is not None: x = f32(x + bias[d])
+            if sp: x = softplus20(np.array([x], f32))[0]
+            sm[sU + rr * Pt + c] = u[ui] if inn else 0
+            sm[sDt + rr * Pt + c] = x if inn else 0
+            if full:
+                sm[sG + rr * Pt + c] = dout[ui] if inn else 0
+                if z is not None: sm[sZ + rr * Pt + c] = z[ui] if inn else 0
+        if varB or (full and varC):
+            for i in range(NP * TS):
+                n, c = i // TS, i % TS
+                t = t0 + c
+                inn = n < N and t < L
+                if varB: sm[sB + n * Pt + c] = Bm[b * Bbs + g * Bgs + n * Bss + t] if inn else 0
+                if full and varC: sm[sC + n * Pt + c] = Cm[b * Cbs + g * Cgs + n * Css + t] if inn else 0
+
+    def xor_sum(v, offs):
+        v = v.copy()
+        for off in offs:
+            v = (v + v[lane ^ off]).astype(v.dtype)
+        return v
+
+    for blk in range(pl['blocks']):
+        sm = np.full(W * wf, np.nan, f32)
+        ws = []
+        for warp in range(W):
+            gw = blk * W + warp
+            rpb = Dm // RW
+            b = gw // rpb; d0 = (gw - b * rpb) * RW; g = d0 // per
+            d = d0 + r; row = b * Dm + d
+            base = warp * wf
+            live = (n0[:, None] + np.arange(SPL)[None, :]) < N  # [32, SPL]
+            nn = n0[:, None] + np.arange(SPL)[None, :]
+            An = np.where(live, A[(d[:, None] * N + np.minimum(nn, N - 1))], 0).astype(f32)
+            A2 = (An * LOG2E).astype(f32)
+            Bc = np.where(live & (not varB), Bm[(d[:, None] * Bgs + np.minimum(nn, N - 1) * Bss)] if not varB else 0, 0).astype(f32)
+            Cc = np.where(live & (not varC), Cm[(d[:, None] * Cgs + np.minimum(nn, N - 1) * Css)] if not varC else 0, 0).astype(f32)
+            h = np.zeros((32, SPL), f32)
+            # phase 1
+            sU = base; sDt = sU + RW * Pt; sB = sU + 6 * RW * Pt
+            for seg in range(nseg - 1):
+                load_segment(sm, base, b, d0, g, seg * TS, False)
+                for t in range(TS):
+                    dt = sm[sDt + r * Pt + t]; duv = (dt * sm[sU + r * Pt + t]).astype(f32)
+                    for j in range(SPL):
+                        Bt = sm[sB + (n0 + j) * Pt + t] if varB else Bc[:, j]
+                        h[:, j] = (np.exp2((dt * A2[:, j]).astype(f32)) * h[:, j] + (duv * Bt).astype(f32)).astype(f32)
+                for j in range(SPL):
+                    for ln in range(32):
+                        if n0[ln] + j < N: ckpt[row[ln] * nseg * N + (seg + 1) * N + n0[ln] + j] = h[ln, j]
+            carry = np.zeros((32, SPL), f32)
+            for j in range(SPL):
+                for ln in range(32):
+                    if dlast is not None and n0[ln] + j < N: carry[ln, j] = dlast[row[ln] * N + n0[ln] + j]
+            ws.append(dict(b=b, d0=d0, g=g, d=d, row=row, base=base, An=An, A2=A2, Bc=Bc, Cc=Cc, carry=carry,
+                           accD=np.zeros(32), accBias=np.zeros(32)))
+        blockCh = W * RW
+        slice_ = (blk * W * RW - ws[0]['b'] * Dm - ws[0]['g'] * per) // blockCh
+        for seg in range(nseg - 1, -1, -1):
+            t0 = seg * TS
+            for warp in range(W):
+                st = ws[warp]; b, d0, g, d, row, base = st['b'], st['d0'], st['g'], st['d'], st['row'], st['base']
+                An, A2, Bc, Cc, carry = st['An'], st['A2'], st['Bc'], st['Cc'], st['carry']
+                sU = base; sDt = sU + RW * Pt; sG = sDt + RW * Pt; sZ = sG + RW * Pt; sSu = sZ + RW * Pt; sSd = sSu + RW * Pt
+                sB = sSd + RW * Pt; sC = sB + NP * Pt; sDB = sC + NP * Pt; sDC = sDB + NP * Pt; sH = sDC + NP * Pt
+                load_segment(sm, base, b, d0, g, t0, True)
+                h = np.zeros((32, SPL), f32)
+                for j in range(SPL):
+                    for ln in range(32):
+                        h[ln, j] = ckpt[row[ln] * nseg * N + seg * N + n0[ln] + j] if (seg > 0 and n0[ln] + j < N) else 0
+                for m in range(M):
+                    for j in range(SPL): sm[sH + (m * SPL + j) * 32 + lane] = h[:, j]
+                    for k in range(4):
+                        t = m * 4 + k
+                        dt = sm[sDt + r * Pt + t]; duv = (dt * sm[sU + r * Pt + t]).astype(f32)
+                        y = np.zeros(32, f32)
+                        for j in range(SPL):
+                            Bt = sm[sB + (n0 + j) * Pt + t] if varB else Bc[:, j]
+                            h[:, j] = (np.exp2((dt * A2[:, j]).astype(f32)) * h[:, j] + (duv * Bt).astype(f32)).astype(f32)
+                            if z is not None:
+                                Ct = sm[sC + (n0 + j) * Pt + t] if varC else Cc[:, j]
+                                y = (Ct * h[:, j] + y).astype(f32)
+                        if z is not None:
+                            y = xor_sum(y, [o for o in (1, 2, 4, 8, 16) if o < S])
+                            for ln in range(32):
+                                if s[ln] == 0: sm[sSu + r[ln] * Pt + t] = y[ln]
+                if z is not None:
+                    for i in range(RW * TS):
+                        rr, c = i // TS, i % TS
+                        if t0 + c < L:
+                            yv = f32((D[d0 + rr] if D is not None else 0) * sm[sU + rr * Pt + c] + sm[sSu + rr * Pt + c])
+                            zv = sm[sZ + rr * Pt + c]; dv = sm[sG + rr * Pt + c]
+                            sg = f32(1) / (f32(1) + np.exp(-zv))
+                            sm[sZ + rr * Pt + c] = dv * yv * sg * (1 + zv * (1 - sg))
+                            sm[sG + rr * Pt + c] = dv * zv * sg
+                fA = np.zeros((32, SPL), f32); fB = fA.copy(); fC = fA.copy()
+                for m in range(M - 1, -1, -1):
+                    h0 = np.stack([sm[sH + (m * SPL + j) * 32 + lane] for j in range(SPL)], 1)
+                    hk = np.zeros((4, 32, SPL), f32); ak = hk.copy()
+                    for k in range(4):
+                        t = m * 4 + k
+                        dt = sm[sDt + r * Pt + t]; duv = (dt * sm[sU + r * Pt + t]).astype(f32)
+                        for j in range(SPL):
+                            Bt = sm[sB + (n0 + j) * Pt + t] if varB else Bc[:, j]
+                            ak[k, :, j] = np.exp2((dt * A2[:, j]).astype(f32))
+                            prev = hk[k - 1, :, j] if k > 0 else h0[:, j]
+                            hk[k, :, j] = (ak[k, :, j] * prev + (duv * Bt).astype(f32)).astype(f32)
+                    for k in range(3, -1, -1):
+                        t = m * 4 + k
+                        dt = sm[sDt + r * Pt + t]; uu = sm[sU + r * Pt + t]; gv = sm[sG + r * Pt + t]
+                        su = np.zeros(32, f32); sd = np.zeros(32, f32)
+                        for j in range(SPL):
+                            Bt = sm[sB + (n0 + j) * Pt + t] if varB else Bc[:, j]
+                            Ct = sm[sC + (n0 + j) * Pt + t] if varC else Cc[:, j]
+                            lam = (Ct * gv + carry[:, j]).astype(f32)
+                            prev = hk[k - 1, :, j] if k > 0 else h0[:, j]
+                            ah = (ak[k, :, j] * prev).astype(f32)
+                            su = (lam * Bt + su).astype(f32)
+                            sd = (lam * (An[:, j] * ah + uu * Bt) + sd).astype(f32)
+                            ldt = (lam * dt).astype(f32)
+                            fA[:, j] = (ldt * ah + fA[:, j]).astype(f32)
+                            vB = (ldt * uu).astype(f32); vC = (gv * hk[k, :, j]).astype(f32)
+                            if varB:
+                                vB = xor_sum(vB, [o for o in (1, 2, 4, 8, 16) if o >= S])
+                                for ln in range(32):
+                                    if r[ln] == 0: sm[sDB + (n0[ln] + j) * Pt + t] = vB[ln]
+                            else: fB[:, j] += vB
+                            if varC:
+                                vC = xor_sum(vC, [o for o in (1, 2, 4, 8, 16) if o >= S])
+                                for ln in range(32):
+                                    if r[ln] == 0: sm[sDC + (n0[ln] + j) * Pt + t] = vC[ln]
+                            else: fC[:, j] += vC
+                            carry[:, j] = (ak[k, :, j] * lam).astype(f32)
+                        su = xor_sum(su, [o for o in (1, 2, 4, 8, 16) if o < S]); sd = xor_sum(sd, [o for o in (1, 2, 4, 8, 16) if o < S])
+                        for ln in range(32):
+                            if s[ln] == 0: sm[sSu + r[ln] * Pt + t] = su[ln]; sm[sSd + r[ln] * Pt + t] = sd[ln]
+                for j in range(SPL):
+                    for ln in range(32):
+                        n = n0[ln] + j
+                        if n < N:
+                            first = seg == nseg - 1
+                            base_r = row[ln] * (3 * N + 2)
+                            rows[base_r + n] = (0 if first else rows[base_r + n]) + fA[ln, j]
+                            rows[base_r + N + n] = (0 if first else rows[base_r + N + n]) + fB[ln, j]
+                            rows[base_r + 2 * N + n] = (0 if first else rows[base_r + 2 * N + n]) + fC[ln, j]
+                for i in range(RW * TS):
+                    rr, c = i // TS, i % TS
+                    t = t0 + c
+                    gu = f32(0); dd = f32(0)
+                    if t < L:
+                        oi = b * ubs + (d0 + rr) * uds + t
+                        dt = sm[sDt + rr * Pt + c]; uu = sm[sU + rr * Pt + c]; gv = sm[sG + rr * Pt + c]
+                        Dv = D[d0 + rr] if D is not None else f32(0)
+                        du[oi] = dt * sm[sSu + rr * Pt + c] + Dv * gv
+                        dd = f32(sm[sSd + rr * Pt + c] * -np.expm1(-dt)) if sp else sm[sSd + rr * Pt + c]
+                        ddelta[oi] = dd
+                        if z is not None: dz[oi] = sm[sZ + rr * Pt + c]
+                        gu = f32(gv * uu)
+                    sm[sSu + rr * Pt + c] = gu; sm[sSd + rr * Pt + c] = dd
+                for ln in range(32):
+                    fD = f32(0); fBi = f32(0)
+                    for c in range(s[ln], TS, S):
+                        fD += sm[sSu + r[ln] * Pt + c]; fBi += sm[sSd + r[ln] * Pt + c]
+                    st['accD'][ln] += fD; st['accBias'][ln] += fBi
+            if varB or varC:
+                basew = 6 * RW * Pt + 2 * NP * Pt
+                b, g = ws[0]['b'], ws[0]['g']
+                for i in range(N * TS):
+                    n, c = i // TS, i % TS
+                    t = t0 + c
+                    if t >= L: continue
+                    if varB:
+                        v = f32(0)
+                        for w in range(W): v += sm[basew + w * wf + n * Pt + c]
+                        qdB[slice_ * bss + b * Bbs + g * Bgs + n * Bss + t] = v
+                    if varC:
+                        v = f32(0)
+                        for w in range(W): v += sm[basew + w * wf + NP * Pt + n * Pt + c]
+                        qdC[slice_ * css + b * Cbs + g * Cgs + n * Css + t] = v
+        for st in ws:
+            aD = xor_sum(st['accD'], [o for o in (1, 2, 4, 8, 16) if o < S]); aB = xor_sum(st['accBias'], [o for o in (1, 2, 4, 8, 16) if o < S])
+            for ln in range(32):
+                if s[ln] == 0:
+                    rows[st['row'][ln] * (3 * N + 2) + 3 * N] = aD[ln]; rows[st['row'][ln] * (3 * N + 2) + 3 * N + 1] = aB[ln]
+    # rows kernel
+    cols = 3 * N + 2
+    dA = np.full(Dm * N, np.nan, f32); dBc = np.full(Dm * N, np.nan, f32); dCc = dBc.copy(); dDo = np.full(Dm, np.nan, f32); dbo = dDo.copy()
+    for i in range(Dm * cols):
+        dd_, j = i // cols, i % cols
+        acc = sum(rows[bb * Dm * cols + i] for bb in range(B_))
+        if j < N: dA[dd_ * N + j] = acc
+        elif j < 2 * N:
+            if not varB: dB[dd_ * N + j - N] = acc
+        elif j < 3 * N:
+            if not varC: dC[dd_ * N + j - 2 * N] = acc
+        elif j == 3 * N: dDo[dd_] = acc
+        else: dbo[dd_] = acc
+    if slices > 1 and varB: dB[:] = bpart.reshape(slices, bsz).astype(np.float64).sum(0)
+    if slices > 1 and varC: dC[:] = cpart.reshape(slices, csz).astype(np.float64).sum(0)
+    return pl, dict(du=du, ddelta=ddelta, dz=dz if z is not None else None, dA=dA, dB=dB, dC=dC,
+                    dD=dDo if D is not None else None, dbias=dbo if bias is not None else None)
+
+def ref(P, inp):
+    B_, Dm, L, N, G = P['batch'], P['dim'], P['L'], P['N'], P['G']
+    varB, varC, sp = P['varB'], P['varC'], P['softplus']
+    g64 = {k: (v.astype(np.float64) if v is not None else None) for k, v in inp.items()}
+    u, delta, A, Bm, Cm = g64['u'], g64['delta'], g64['A'], g64['B'], g64['C']
+    D, z, bias, dout, dlast = g64.get('D'), g64.get('z'), g64.get('bias'), g64['dout'], g64.get('dlast')
+    out = {k: np.zeros(B_ * Dm * L) for k in ('du', 'ddelta', 'dz')}
+    dA = np.zeros(Dm * N); dB = np.zeros(Bm.size); dC = np.zeros(Cm.size); dD = np.zeros(Dm); db = np.zeros(Dm)
+    per = Dm // G
+    for b in range(B_):
+        for d in range(Dm):
+            g = d // per
+            bi = lambda n, t: ((b * G + g) * N + n) * L + t if varB else d * N + n
+            ci = lambda n, t: ((b * G + g) * N + n) * L + t if varC else d * N + n
+            h = np.zeros((L + 1, N)); dt = np.zeros(L)
+            for t in range(L):
+                i = (b * Dm + d) * L + t
+                x = delta[i] + (bias[d] if bias is not None else 0)
+                dt[t] = (np.log1p(np.exp(x)) if x <= 20 else x) if sp else x
+                for n in range(N):
+                    h[t + 1, n] = np.exp(dt[t] * A[d * N + n]) * h[t, n] + dt[t] * u[i] * Bm[bi(n, t)]
+            lam = np.array([dlast[(b * Dm + d) * N + n] if dlast is not None else 0.0 for n in range(N)], dtype=np.float64)
+            for t in range(L - 1, -1, -1):
+                i = (b * Dm + d) * L + t
+                uu = u[i]; gv = dout[i]
+                if z is not None:
+                    zz = z[i]; s_ = 1 / (1 + np.exp(-zz))
+                    y = D[d] * uu if D is not None else 0
+                    for n in range(N): y += Cm[ci(n, t)] * h[t + 1, n]
+                    out['dz'][i] = gv * y * s_ * (1 + zz * (1 - s_)); gv *= zz * s_
+                duA = D[d] * gv if D is not None else 0; dDt = 0
+                if D is not None: dD[d] += gv * uu
+                for n in range(N):
+                    an = A[d * N + n]; a = np.exp(dt[t] * an); bv = Bm[bi(n, t)]
+                    lam[n] += Cm[ci(n, t)] * gv
+                    ah = a * h[t, n]
+                    duA += dt[t] * lam[n] * bv; dDt += lam[n] * (uu * bv + an * ah)
+                    dA[d * N + n] += lam[n] * dt[t] * ah
+                    dB[bi(n, t)] += lam[n] * dt[t] * uu; dC[ci(n, t)] += gv * h[t + 1, n]
+                    lam[n] *= a
+                out['du'][i] = duA
+                if sp:
+                    x = delta[i] + (bias[d] if bias is not None else 0)
+                    if x <= 20: dDt *= 1 / (1 + np.exp(-x))
+                out['ddelta'][i] = dDt
+                if bias is not None: db[d] += dDt
+    return dict(du=out['du'], ddelta=out['ddelta'], dz=out['dz'] if z is not None else None, dA=dA, dB=dB, dC=dC,
+                dD=dD if D is not None else None, dbias=db if bias is not None else None)
+
+def case(batch, dim, L, N, G, varB, varC, hasD, hasZ, hasBias, sp, last, seed, sms=132):
+    rng = np.random.default_rng(seed)
+    P = dict(batch=batch, dim=dim, L=L, N=N, G=G, varB=varB, varC=varC, softplus=sp)
+    r32 = lambda *sh: rng.standard_normal(sh).astype(f32).ravel()
+    inp = dict(u=r32(batch, dim, L),
+               delta=(rng.uniform(-4, 1, batch * dim * L) if sp else rng.uniform(0.001, 0.2, batch * dim * L)).astype(f32),
+               A=rng.uniform(-2, -0.05, dim * N).astype(f32),
+               B=r32(batch, G, N, L) if varB else r32(dim, N), C=r32(batch, G, N, L) if varC else r32(dim, N),
+               dout=r32(batch, dim, L))
+    if hasD: inp['D'] = r32(dim)
+    if hasZ: inp['z'] = r32(batch, dim, L)
+    if hasBias: inp['bias'] = (rng.uniform(-1, 0.5, dim) if sp else rng.uniform(0, 0.05, dim)).astype(f32)
+    if last: inp['dlast'] = r32(batch, dim, N)
+    pl, got = run(P, inp, sms)
+    want = ref(P, inp)
+    worst = 0
+    for k, w in want.items():
+        gk = got[k]
+        if w is None: assert gk is None, k; continue
+        if not np.all(np.isfinite(gk)): print('NONFINITE', k, P, pl); return False
+        e = np.max(np.abs(gk - w)) / max(np.max(np.abs(w)), 1e-30)
+        worst = max(worst, e)
+        if e > 2e-4: print('FAIL', k, e, P, pl); return False
+    print('ok %.2e' % worst, P, {k: pl[k] for k in ('S', 'SPL', 'TS', 'W', 'slices', 'blocks')})
+    return True
+
+if __name__ == '__main__':
+    ok = True
+    for (vb, vc) in itertools.product([True, False], repeat=2):
+        G = 2 if vb and vc else 1
+        ok &= case(2, 8, 37, 3, G, vb, vc, True, True, True, True, True, 1)
+        ok &= case(2, 8, 19, 1, G, vb, vc, False, False, False, False, False, 2)
+    ok &= case(1, 8, 45, 16, 2, True, True, True, True, True, True, True, 3)
+    ok &= case(2, 6, 20, 16, 1, False, False, True, True, True, True, True, 4)
+    ok &= case(3, 7, 13, 1, 1, True, True, True, False, True, True, True, 5)
+    ok &= case(2, 12, 21, 4, 3, True, True, True, True, False, False, True, 6)
+    ok &= case(1, 4, 11, 40, 1, True, True, True, True, True, True, True, 7)
+    # several slices: small SM count forces more blocks
+    ok &= case(2, 128, 9, 16, 2, True, True, True, True, True, True, True, 8, sms=4)
+    ok &= case(2, 256, 5, 1, 2, True, True, True, True, True, True, True, 9, sms=2)
+    ok &= case(1, 8, 1, 2, 1, True, False, True, True, True, True, True, 10)
+    # several blocks per group (slices), several warps per block, several segments
+    ok &= case(1, 256, 9, 16, 1, True, True, True, True, True, True, True, 11, sms=2)
+    ok &= case(2, 384, 40, 1, 1, True, True, True, True, True, True, True, 12, sms=2)
+    ok &= case(1, 128, 70, 5, 1, True, False, True, False, True, True, False, 13, sms=1)
+    print('ALL OK' if ok else 'FAILURES')
+    sys.exit(0 if ok else 1)
