@@ -214,13 +214,15 @@ public final class CudaBackend implements Backend {
 
     /**
      * The selective scan backward ({@link ScanBackwardLauncher}): float32 (the facade refuses half inputs), the
-     * forward recomputed from segment-start states, reduced gradients summed in a fixed order (no atomics).
+     * forward recomputed from segment-start states, reduced gradients summed in a fixed order (no atomics). Its
+     * workspace comes from the scratch arena that the blocks use, so that repeated calls of a shape on device
+     * tensors (a training loop) allocate nothing and do not wait for the device.
      */
     @Override
     public synchronized void selectiveScanBackward(ScanArgs a, ScanShape s, Tensor dout, Tensor dLastState,
                                                    org.ss2d.ops.ScanGrads grads) {
         dev.makeCurrent();
-        try (Workspace ws = new Workspace(dev)) {
+        try (Workspace ws = new Workspace(dev, scratchArena)) {
             long[] p = ScanParams.forShape(s, a.deltaSoftplus());
             p[ScanParams.U] = staging.input(a.u(), ws);
             p[ScanParams.DELTA] = staging.input(a.delta(), ws);
@@ -244,10 +246,14 @@ public final class CudaBackend implements Backend {
         }
     }
 
-    /** Segment-start states, per-row sums and the blocks' slices of variable dB/dC ({@link ScanBackwardLauncher}). */
+    /**
+     * Segment-start states, per-row sums and the blocks' slices of variable dB/dC ({@link ScanBackwardLauncher}),
+     * less what the scratch arena already holds.
+     */
     @Override
     public long scanBackwardWorkingBytes(ScanShape s) {
-        return ScanBackwardLauncher.workspaceBytes(s, ScanBackwardLauncher.plan(s, dev.smCount));
+        return Math.max(0, ScanBackwardLauncher.workspaceBytes(s, ScanBackwardLauncher.plan(s, dev.smCount))
+                - scratchBytes());
     }
 
     /**
