@@ -45,6 +45,21 @@ class BenchCliTest {
         assertRejected(ss2d("bench", "block", "--vss=no"), "--vss");
         assertRejected(ss2d("bench", "block", "--frobnicate"), "--frobnicate");
         assertRejected(ss2d("bench"), "expected a benchmark: scan, block");
+        assertRejected(ss2d("bench", "scan-backward", "--rounds", "0"), "--rounds: must be >= 1, got 0");
+        assertRejected(ss2d("bench", "scan-backward", "--dim", "12", "--groups", "5"), "--groups: must divide --dim=12, got 5");
+    }
+
+    @Test
+    void aSmallScanBackwardReportsCheckedNumbersAsJson() throws Exception {
+        MainTest.Result r = ss2d("bench", "scan-backward", "--backend", "cpu", "--batch", "1", "--dim", "8", "--groups",
+                "2", "--seqlen", "33", "--dstate", "2", "--threads", "1", "--rounds", "3", "--json");
+        assertEquals(0, r.status(), r.out() + r.err());
+        JsonNode j = new ObjectMapper().readTree(r.out().lines().toList().getLast());
+        assertEquals("scan_backward", j.get("op").asText());
+        assertEquals("cpu", j.get("backend").asText());
+        assertEquals("wall", j.get("timing").asText());
+        assertTrue(j.get("backward_ms").asDouble() > 0 && j.get("forward_ms").asDouble() > 0, j.toString());
+        assertTrue(j.get("check_rel_err").asDouble() <= 2e-4, j.toString());
     }
 
     @Test
