@@ -4,7 +4,7 @@ import os
 import threading
 
 from . import _engine, _ops
-from ._refs import any_cuda, host_output, output, ref, shape_of, sync_cuda, wire, wrap
+from ._refs import any_wire, new_output, ref, shape_of, sync_cuda, wrap
 
 
 def _state_dict(sd):
@@ -72,33 +72,20 @@ class _Module:
     def _run(self, x, what=None):
         self._ensure()
         keep = []
-        if not any_cuda((x,)):
-            shapes = self._shapes(shape_of(x), what)
-            outs = [host_output(s) for s in shapes]
-            parts = [_ops.SLOTS["x"], wire(x, "x", keep)]
-            for i, a in enumerate(outs):
-                parts.append(_ops.SLOTS["out" if len(shapes) == 1 else "out%d" % i])
-                parts.append(a.base.wire)
-            req = _ops.binary(_ops.OP_RUN, self._backend, _ops.FEATURES if what == "features" else 0, self._handle, parts)
-            if req is not None:
-                rep = _engine.call(req)
-                if self._generation != _engine.engine().generation:
-                    raise RuntimeError("the engine restarted during the call; call again")
-                self.last_backend = rep.get("backend")
-                return [wrap(a, x) for a in outs]
-        sync_cuda(x)
-        req = {"op": "run", "handle": self._handle, "inputs": {"x": ref(x, "x", keep)}}
-        if self._backend is not None:
-            req["backend"] = self._backend
-        if what is not None:
-            req["what"] = what
+        sync_cuda(x)                   # PyTorch's queued work on a CUDA x is done before the engine reads it
         shapes = self._shapes(shape_of(x), what)
+        parts = [_ops.SLOTS["x"], any_wire(x, "x", keep)]
         outs = []
-        req["outputs"] = {}
         for i, s in enumerate(shapes):
-            r, a = output(s, x, keep)
-            req["outputs"]["out" if len(shapes) == 1 else "out%d" % i] = r
+            a, w = new_output(s, x, keep)
             outs.append(a)
+            parts.append(_ops.SLOTS["out" if len(shapes) == 1 else "out%d" % i])
+            parts.append(w)
+        req = _ops.binary(_ops.OP_RUN, self._backend, _ops.FEATURES if what == "features" else 0, self._handle, parts)
+        if req is None:                # a backend name a binary frame cannot carry: JSON, for the engine's message
+            names = ["out" if len(shapes) == 1 else "out%d" % i for i in range(len(shapes))]
+            req = {"op": "run", "handle": self._handle, "backend": self._backend, "inputs": {"x": ref(x, "x", keep)},
+                   "outputs": {n: ref(a, n, keep) for n, a in zip(names, outs)}}
         rep = _engine.call(req)
         if self._generation != _engine.engine().generation:
             raise RuntimeError("the engine restarted during the call; call again")

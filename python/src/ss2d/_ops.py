@@ -1,8 +1,8 @@
 """The ops, with mamba's and VMamba's Python signatures.
 
-A call on host tensors goes to the engine as one binary frame (the engine's ``Frames``): a short header and,
-per tensor, its slot and the reference its pool block made once. Calls with torch CUDA tensors go as JSON
-(CUDA IPC references), as do the rare requests (load, plan, stats...).
+A call goes to the engine as one binary frame (the engine's ``Frames``): a short header and, per tensor, its slot
+and its reference: the one its pool block made once for host arrays, the allocation's IPC handle (exported once
+per allocation) and the offset for torch CUDA tensors. The rare requests (load, plan, stats...) go as JSON.
 """
 
 import struct
@@ -10,7 +10,7 @@ import struct
 import numpy as np
 
 from . import _engine, _refs
-from ._refs import any_cuda, host_output, output, ref, shape_of, sync_cuda, wire, wrap
+from ._refs import any_cuda, any_wire, host_output, new_output, ref, shape_of, sync_cuda, wire, wrap
 
 _HEAD = struct.Struct("<BBBBqB")        # marker 1, op, flags, tensor count, handle, backend name length
 OP_PING, OP_SCAN, OP_CROSS_SCAN, OP_CROSS_MERGE, OP_RUN = 1, 2, 3, 4, 5
@@ -53,49 +53,40 @@ def selective_scan(u, delta, A, B, C, D=None, z=None, delta_bias=None, delta_sof
     last_shape = None
     if return_last_state:
         last_shape = (su[0], su[1], sa[1] if len(sa) == 2 else 1) if len(su) == 3 else (0,)
-    if any_cuda(args):
-        return _scan_json(args, su, last_shape, delta_softplus, return_last_state, backend)
     keep = []
     parts = []
-    for i in range(8):
-        v = args[i]
-        if v is not None:
-            parts.append(_SCAN_SLOTS[i])
-            parts.append(wire(v, _SCAN_NAMES[i], keep))
-    out = host_output(su)
+    if any_cuda(args):
+        # CUDA tensors: PyTorch's queued work on them must be done before the engine's stream reads them
+        sync_cuda(*args)
+        for i in range(8):
+            if args[i] is not None:
+                parts.append(_SCAN_SLOTS[i])
+                parts.append(any_wire(args[i], _SCAN_NAMES[i], keep))
+        out, w = new_output(su, u, keep)
+    else:
+        for i in range(8):
+            v = args[i]
+            if v is not None:
+                parts.append(_SCAN_SLOTS[i])
+                parts.append(wire(v, _SCAN_NAMES[i], keep))
+        out = host_output(su)
+        w = out.base.wire
     parts.append(SLOTS["out"])
-    parts.append(out.base.wire)
+    parts.append(w)
     flags = SOFTPLUS if delta_softplus else 0
     if return_last_state:
-        last = host_output(last_shape)
+        last, w = new_output(last_shape, u, keep)
         parts.append(SLOTS["last_state"])
-        parts.append(last.base.wire)
+        parts.append(w)
         flags |= LAST_STATE
     req = binary(OP_SCAN, backend, flags, 0, parts)
-    if req is None:
-        return _scan_json(args, su, last_shape, delta_softplus, return_last_state, backend)
+    if req is None:                 # a backend name a binary frame cannot carry: JSON, for the engine's message
+        outputs = {"out": ref(out, "out", keep)}
+        if return_last_state:
+            outputs["last_state"] = ref(last, "last_state", keep)
+        req = _req("selective_scan", backend, {n: ref(v, n, keep) for n, v in zip(_SCAN_NAMES, args) if v is not None},
+                   outputs, {"delta_softplus": bool(delta_softplus), "return_last_state": bool(return_last_state)})
     _engine.call(req)
-    if return_last_state:
-        return wrap(out, u), wrap(last, u)
-    return wrap(out, u)
-
-
-def _scan_json(args, su, last_shape, delta_softplus, return_last_state, backend):
-    u = args[0]
-    keep = []
-    sync_cuda(*args)
-    inputs = {}
-    for n, v in zip(_SCAN_NAMES, args):
-        if v is not None:
-            inputs[n] = ref(v, n, keep)
-    out_ref, out = output(su, u, keep)
-    outputs = {"out": out_ref}
-    last = None
-    if return_last_state:
-        ls_ref, last = output(last_shape, u, keep)
-        outputs["last_state"] = ls_ref
-    options = {"delta_softplus": bool(delta_softplus), "return_last_state": bool(return_last_state)}
-    _engine.call(_req("selective_scan", backend, inputs, outputs, options))
     if return_last_state:
         return wrap(out, u), wrap(last, u)
     return wrap(out, u)
@@ -103,15 +94,12 @@ def _scan_json(args, su, last_shape, delta_softplus, return_last_state, backend)
 
 def _one_in_one_out(op, code, name, x, out_shape, backend):
     keep = []
-    if not any_cuda((x,)):
-        out = host_output(out_shape)
-        req = binary(code, backend, 0, 0, [SLOTS[name], wire(x, name, keep), SLOTS["out"], out.base.wire])
-        if req is not None:
-            _engine.call(req)
-            return wrap(out, x)
     sync_cuda(x)
-    out_ref, out = output(out_shape, x, keep)
-    _engine.call(_req(op, backend, {name: ref(x, name, keep)}, {"out": out_ref}))
+    out, w = new_output(out_shape, x, keep)
+    req = binary(code, backend, 0, 0, [SLOTS[name], any_wire(x, name, keep), SLOTS["out"], w])
+    if req is None:
+        req = _req(op, backend, {name: ref(x, name, keep)}, {"out": ref(out, "out", keep)})
+    _engine.call(req)
     return wrap(out, x)
 
 

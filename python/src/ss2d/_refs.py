@@ -9,6 +9,7 @@ writes into; they come back as views of the input's type, never copied.
 
 import base64
 import os
+import struct
 import threading
 
 import numpy as np
@@ -62,13 +63,6 @@ def _numpy(x, kind, name):
     if kind == "arrow_fst":
         return x.to_numpy_ndarray()
     return np.asarray(x)
-
-
-def ref_of_block(arr):
-    """The reference of an array that views a whole pool block (an output)."""
-    b = arr.base
-    return {"seg": b.segment.id, "fd": b.segment.fd, "size": b.segment.size, "off": b.offset,
-            "shape": list(arr.shape), "dtype": "float32"}
 
 
 _F32 = np.dtype(np.float32)
@@ -134,16 +128,6 @@ def any_cuda(values):
     return False
 
 
-def output(shape, like, keep):
-    """(wire reference, array) of a new output of ``shape`` in shared memory, or on the CUDA device of ``like``."""
-    if kind_of(like) == "cuda":
-        import torch
-        t = torch.empty(tuple(int(d) for d in shape), dtype=torch.float32, device=like.device)
-        return cuda_ref(t, "out", keep), t
-    arr = host_output(shape)
-    return ref_of_block(arr), arr
-
-
 def host_output(shape):
     """A new output array in shared memory (its block's ``wire`` is its reference)."""
     arr = _shm.pool().array(tuple(int(d) for d in shape), np.float32)
@@ -194,34 +178,116 @@ def _cuda():
         cu.cuMemGetAddressRange_v2.argtypes = [ctypes.POINTER(ctypes.c_uint64), ctypes.POINTER(ctypes.c_size_t),
                                                ctypes.c_uint64]
         cu.cuIpcGetMemHandle.argtypes = [ctypes.c_char_p, ctypes.c_uint64]
+        cu.cuPointerGetAttributes.argtypes = [ctypes.c_uint, ctypes.POINTER(ctypes.c_int), ctypes.POINTER(ctypes.c_void_p),
+                                              ctypes.c_uint64]
         _libcuda = cu
     return _libcuda
 
 
-def cuda_ref(t, name, keep):
-    """A CUDA tensor as the IPC handle of the allocation holding it (``cuIpcGetMemHandle`` on the base that
-    ``cuMemGetAddressRange`` finds) and its offset there. The caller has synchronised PyTorch's current stream,
-    so the engine's stream reads settled memory."""
-    import ctypes
+_CU_POINTER_ATTRIBUTE_BUFFER_ID = 7          # CUpointer_attribute values (cuda.h)
+_CU_POINTER_ATTRIBUTE_RANGE_START_ADDR = 11
+_CU_POINTER_ATTRIBUTE_RANGE_SIZE = 12
+_handles = {}                                # allocation's buffer id -> (base, size, IPC handle bytes)
+_MAX_HANDLES = 4096
+_tls = threading.local()
+
+
+def _device(t):
     import torch
-    if t.dtype != torch.float32:
-        raise ValueError("%s: expected float32 CUDA values, found %s" % (name, t.dtype))
-    if not t.is_contiguous():
-        raise ValueError("%s: expected a contiguous CUDA tensor (call .contiguous(); a copy on the device)" % name)
-    keep.append(t)
+    return torch.cuda.device(t.device)
+
+
+def _attributes():
+    """This thread's reused arguments of cuPointerGetAttributes: buffer id, range start, range size."""
+    a = getattr(_tls, "attrs", None)
+    if a is None:
+        import ctypes
+        ids = (ctypes.c_int * 3)(_CU_POINTER_ATTRIBUTE_BUFFER_ID, _CU_POINTER_ATTRIBUTE_RANGE_START_ADDR,
+                                 _CU_POINTER_ATTRIBUTE_RANGE_SIZE)
+        vals = (ctypes.c_uint64(), ctypes.c_uint64(), ctypes.c_size_t())
+        data = (ctypes.c_void_p * 3)(*(ctypes.addressof(v) for v in vals))
+        a = _tls.attrs = (ids, vals, data)
+    return a
+
+
+def _allocation(t, name):
+    """(base, size, IPC handle) of the CUDA allocation holding tensor ``t``. The handle of an allocation is
+    exported once: ``cuPointerGetAttributes`` gives the allocation's buffer id (unique for the life of the
+    process, never reused by a later allocation at the same address), which keys the export; the first time,
+    ``cuMemGetAddressRange`` finds the allocation of PyTorch's caching allocator and ``cuIpcGetMemHandle``
+    exports it."""
+    import ctypes
     cu = _cuda()
     ptr = t.data_ptr()
+    ids, vals, data = _attributes()
+    known = cu.cuPointerGetAttributes(3, ids, data, ptr) == 0
+    if known:
+        hit = _handles.get(vals[0].value)
+        if hit is not None and hit[0] <= ptr < hit[0] + hit[1]:
+            return hit
+        buffer_id = vals[0].value
     base, size = ctypes.c_uint64(), ctypes.c_size_t()
-    with torch.cuda.device(t.device):
+    with _device(t):
         st = cu.cuMemGetAddressRange_v2(ctypes.byref(base), ctypes.byref(size), ptr)
         handle = ctypes.create_string_buffer(64)
         st = st or cu.cuIpcGetMemHandle(handle, base.value)
     if st != 0:
         raise NotImplementedError("%s: this CUDA tensor's memory cannot be shared with the engine (CUresult %d; "
                                   "PyTorch's expandable_segments allocator is not supported)" % (name, st))
-    return {"cuda": {"handle": base64.b64encode(handle.raw).decode(), "device": t.device.index or 0,
-                     "offset": ptr - base.value, "alloc_bytes": size.value},
+    entry = (base.value, size.value, handle.raw)
+    if known:
+        if len(_handles) >= _MAX_HANDLES:
+            _handles.clear()
+        _handles[buffer_id] = entry
+    return entry
+
+
+def _check_cuda(t, name, keep):
+    import torch
+    if t.dtype != torch.float32:
+        raise ValueError("%s: expected float32 CUDA values, found %s" % (name, t.dtype))
+    if not t.is_contiguous():
+        raise ValueError("%s: expected a contiguous CUDA tensor (call .contiguous(); a copy on the device)" % name)
+    keep.append(t)
+
+
+def cuda_ref(t, name, keep):
+    """A CUDA tensor as the IPC handle of the allocation holding it and its offset there (JSON). The caller has
+    synchronised PyTorch's current stream, so the engine's stream reads settled memory."""
+    _check_cuda(t, name, keep)
+    base, size, handle = _allocation(t, name)
+    return {"cuda": {"handle": base64.b64encode(handle).decode(), "device": t.device.index or 0,
+                     "offset": t.data_ptr() - base, "alloc_bytes": size},
             "shape": list(t.shape), "dtype": "float32"}
+
+
+_CUDA_WIRE = struct.Struct("<Biqq64s")      # rank | 0x80, device, allocation size, offset, IPC handle
+
+
+def cuda_wire(t, name, keep):
+    """The binary reference of CUDA tensor ``t`` (see the engine's Frames class), without its slot byte."""
+    _check_cuda(t, name, keep)
+    base, size, handle = _allocation(t, name)
+    shape = tuple(t.shape)
+    return _CUDA_WIRE.pack(len(shape) | 0x80, t.device.index or 0, size, t.data_ptr() - base, handle) + \
+        struct.pack("<%dq" % len(shape), *shape)
+
+
+def any_wire(x, name, keep):
+    """The binary reference of input ``x``, a host or a CUDA tensor."""
+    if type(x) is not np.ndarray and kind_of(x) == "cuda":
+        return cuda_wire(x, name, keep)
+    return wire(x, name, keep)
+
+
+def new_output(shape, like, keep):
+    """(array or CUDA tensor, its binary reference) of a new output of ``shape``, where ``like`` lives."""
+    if type(like) is not np.ndarray and kind_of(like) == "cuda":
+        import torch
+        t = torch.empty(tuple(int(d) for d in shape), dtype=torch.float32, device=like.device)
+        return t, cuda_wire(t, "out", keep)
+    arr = host_output(shape)
+    return arr, arr.base.wire
 
 
 def sync_cuda(*tensors):

@@ -6,18 +6,21 @@ import java.nio.charset.StandardCharsets;
 import org.ss2d.validate.Ss2dArgumentException;
 
 /**
- * The binary form of the per-call requests (ping and the ops on host tensors), which the Python client sends
+ * The binary form of the per-call requests (ping and the ops), which the Python client sends
  * instead of JSON because a small op's whole time is a few microseconds and JSON on both sides took several
  * times that. A frame's body starts with {@link #BINARY} (a JSON body starts with '{'). Little-endian:
  * <pre>
  *   u8 0x01, u8 op (1 ping, 2 selective_scan, 3 cross_scan, 4 cross_merge, 5 run),
  *   u8 flags (1 delta_softplus, 2 return_last_state, 4 features), u8 tensor count, i64 handle (run),
  *   u8 k, k ASCII bytes of the backend's name (none: auto),
- *   per tensor: u8 slot ({@link #NAMES}), u8 rank, u32 segment id, i32 fd, i64 segment size, i64 byte offset,
- *               rank x i64 sizes (float32, C order, in the client's shared memory)
+ *   per tensor: u8 slot ({@link #NAMES}), u8 rank, then
+ *     in the client's shared memory: u32 segment id, i32 fd, i64 segment size, i64 byte offset,
+ *     or, with bit 7 of the rank byte set, in a CUDA allocation: i32 device, i64 allocation size,
+ *       i64 byte offset, 64 bytes of its IPC handle ({@code cuIpcGetMemHandle});
+ *   and rank x i64 sizes (float32, C order)
  * </pre>
  * The reply: {@code u8 0x01, u8 k, k bytes of the backend's name, i64 op nanoseconds, i64 request nanoseconds}.
- * Errors are answered in JSON, as for JSON requests. CUDA tensors, module loads and everything else travel as JSON.
+ * Errors are answered in JSON, as for JSON requests. Module loads and everything else travel as JSON.
  */
 final class Frames {
     static final byte BINARY = 1;
@@ -27,6 +30,11 @@ final class Frames {
             "out", "last_state", "out0", "out1", "out2", "out3"};
     static final int FIRST_OUTPUT = 10;
     private static final int MAX_RANK = 16;
+    /** Bit of the rank byte marking a CUDA reference. */
+    private static final int CUDA = 0x80;
+    /** Bytes of a CUDA IPC memory handle ({@code CU_IPC_HANDLE_SIZE}). */
+    static final int IPC_HANDLE = 64;
+    private static final java.util.Base64.Encoder BASE64 = java.util.Base64.getEncoder();
 
     private Frames() {}
 
@@ -52,25 +60,42 @@ final class Frames {
             for (int i = 0; i < count; i++) {
                 int slot = body.get() & 0xff;
                 int rank = body.get() & 0xff;
+                boolean cuda = (rank & CUDA) != 0;
+                rank &= ~CUDA;
                 if (slot >= NAMES.length) throw bad("a tensor slot 0.." + (NAMES.length - 1), Integer.toString(slot));
                 String name = NAMES[slot];
                 if (rank > MAX_RANK) throw new Ss2dArgumentException(name, "at most " + MAX_RANK + " dimensions", Integer.toString(rank), null);
-                long seg = body.getInt() & 0xffffffffL;
-                long fd = body.getInt();
-                long size = body.getLong();
-                long off = body.getLong();
-                long[] shape = new long[rank];
-                for (int d = 0; d < rank; d++) {
-                    shape[d] = body.getLong();
-                    if (shape[d] < 0) throw new Ss2dArgumentException(name, "non-negative sizes", Long.toString(shape[d]), null);
+                Ref ref;
+                if (cuda) {
+                    int device = body.getInt();
+                    long alloc = body.getLong();
+                    long off = body.getLong();
+                    byte[] handle = new byte[IPC_HANDLE];
+                    body.get(handle);
+                    ref = new Ref.Cuda(BASE64.encodeToString(handle), device, off, alloc, shape(body, name, rank));
+                } else {
+                    long seg = body.getInt() & 0xffffffffL;
+                    long fd = body.getInt();
+                    long size = body.getLong();
+                    long off = body.getLong();
+                    ref = new Ref.Host(seg, fd, size, off, shape(body, name, rank));
                 }
-                (slot < FIRST_OUTPUT ? q.inputs : q.outputs).put(name, new Ref.Host(seg, fd, size, off, shape));
+                (slot < FIRST_OUTPUT ? q.inputs : q.outputs).put(name, ref);
             }
             if (body.hasRemaining()) throw bad("nothing after the last tensor", body.remaining() + " more bytes");
             return q;
         } catch (BufferUnderflowException e) {
             throw bad("a complete binary request", "a frame cut short");
         }
+    }
+
+    private static long[] shape(ByteBuffer body, String name, int rank) {
+        long[] shape = new long[rank];
+        for (int d = 0; d < rank; d++) {
+            shape[d] = body.getLong();
+            if (shape[d] < 0) throw new Ss2dArgumentException(name, "non-negative sizes", Long.toString(shape[d]), null);
+        }
+        return shape;
     }
 
     /** Writes the reply of a binary request that succeeded into {@code out} (cleared first), ready to send. */

@@ -308,7 +308,6 @@ final class Ops {
      * session and stays the client's (PyTorch's); nothing is copied.
      */
     private static Tensor deviceView(Session s, TensorScope scope, Ref.Cuda ref, String name) {
-        JsonNode c = ref.cuda();
         long[] shape = ref.shape();
         long bytes = Math.multiplyExact(Shapes.elementCount(shape), 4L);
         Backend cuda;
@@ -318,18 +317,18 @@ final class Ops {
             throw new Unsupported(name + ": a CUDA tensor, but this engine has no CUDA backend (" + e.getMessage() + ")");
         }
         String engineDevice = cuda.capabilities().device();
-        String wanted = "cuda:" + c.path("device").asInt(-1);
+        String wanted = "cuda:" + ref.device();
         if (!engineDevice.contains("(" + wanted + ",") && !engineDevice.contains("(" + wanted + ")")) {
             throw new Ss2dArgumentException(name, "a tensor on the engine's CUDA device, " + engineDevice
                     + " (ss2d.cuda.device)", wanted, null);
         }
-        long off = c.path("offset").asLong(-1);
-        long alloc = c.path("alloc_bytes").asLong(-1);
+        long off = ref.offset();
+        long alloc = ref.allocBytes();
         if (off < 0 || off % 4 != 0 || alloc < 0 || off > alloc || bytes > alloc - off) {
             throw new Ss2dArgumentException(name, "a float32" + Shapes.format(shape) + " inside its CUDA allocation",
                     "offset " + off + " + " + bytes + " bytes in an allocation of " + alloc, null);
         }
-        String key = c.path("handle").asText("");
+        String key = ref.handle();
         byte[] handle;
         try {
             handle = java.util.Base64.getDecoder().decode(key);

@@ -14,8 +14,11 @@ sealed interface Ref permits Ref.Host, Ref.Cuda {
     /** {@code shape} float32 values at byte {@code off} of the client's segment {@code seg} ({@code size} bytes, its memfd {@code fd}). */
     record Host(long seg, long fd, long size, long off, long[] shape) implements Ref {}
 
-    /** A CUDA IPC reference, {@code {"cuda": {handle, device, offset, alloc_bytes}, shape, dtype}}. */
-    record Cuda(JsonNode cuda, long[] shape) implements Ref {}
+    /**
+     * {@code shape} float32 values at byte {@code offset} of the client's CUDA allocation of {@code allocBytes} on
+     * device {@code device}, exported as the IPC handle {@code handle} (base64, as JSON sends it: the session's key).
+     */
+    record Cuda(String handle, int device, long offset, long allocBytes, long[] shape) implements Ref {}
 
     /** The reference in JSON form: {@code {seg, fd, size, off, shape, dtype}} or {@code {cuda: {...}, shape, dtype}}. */
     static Ref of(JsonNode ref, String name) {
@@ -24,7 +27,11 @@ sealed interface Ref permits Ref.Host, Ref.Cuda {
             throw new Ss2dArgumentException(name, "float32 values (the engine's compute dtype)", "\"" + dtype + "\"", null);
         }
         long[] shape = shape(ref.path("shape"), name);
-        if (ref.has("cuda")) return new Cuda(ref.path("cuda"), shape);
+        if (ref.has("cuda")) {
+            JsonNode c = ref.path("cuda");
+            return new Cuda(c.path("handle").asText(""), c.path("device").asInt(-1), c.path("offset").asLong(-1),
+                    c.path("alloc_bytes").asLong(-1), shape);
+        }
         return new Host(ref.path("seg").asLong(-1), ref.path("fd").asLong(-1), ref.path("size").asLong(-1),
                 ref.path("off").asLong(-1), shape);
     }

@@ -173,6 +173,14 @@ class EngineServerTest {
             JsonNode slot = json(askRaw(c, binary(3, 1, "", tensor(99, 1, 0, 64, 0, 1))));
             assertTrue(slot.path("message").asText().startsWith("frame: expected a tensor slot"), slot.toString());
 
+            JsonNode cuda = json(askRaw(c, binary(3, 2, "", cudaTensor(8, 99, 4096, 0, 1, 1, 2, 2), tensor(10, 1, 0, 64, 0, 1, 4, 1, 4))));
+            if (org.ss2d.Backends.list().stream().anyMatch(e -> e.name().equals("cuda") && e.available())) {
+                assertTrue(cuda.path("message").asText().startsWith("x: expected a tensor on the engine's CUDA device"), cuda.toString());
+            } else {
+                assertEquals("unsupported", cuda.path("kind").asText(), cuda.toString());
+                assertTrue(cuda.path("message").asText().startsWith("x: a CUDA tensor, but this engine has no CUDA backend"), cuda.toString());
+            }
+
             // two requests in one write: both answered, in order (the second waits in the receive buffer)
             byte[] ping = frame(binary(1, 0, ""));
             byte[] stats = frame("{\"op\":\"stats\"}".getBytes(StandardCharsets.UTF_8));
@@ -196,6 +204,13 @@ class EngineServerTest {
     private static byte[] tensor(int slot, int seg, int fd, long size, long off, long... shape) {
         ByteBuffer b = ByteBuffer.allocate(26 + 8 * shape.length).order(ByteOrder.LITTLE_ENDIAN);
         b.put((byte) slot).put((byte) shape.length).putInt(seg).putInt(fd).putLong(size).putLong(off);
+        for (long d : shape) b.putLong(d);
+        return b.array();
+    }
+
+    private static byte[] cudaTensor(int slot, int device, long alloc, long off, long... shape) {
+        ByteBuffer b = ByteBuffer.allocate(2 + 4 + 16 + Frames.IPC_HANDLE + 8 * shape.length).order(ByteOrder.LITTLE_ENDIAN);
+        b.put((byte) slot).put((byte) (shape.length | 0x80)).putInt(device).putLong(alloc).putLong(off).put(new byte[Frames.IPC_HANDLE]);
         for (long d : shape) b.putLong(d);
         return b.array();
     }
