@@ -21,12 +21,13 @@ import org.ss2d.tensor.TensorScope;
 import org.ss2d.validate.Ss2dArgumentException;
 
 /**
- * The requests a client can make. A tensor is referred to as
- * {@code {"seg": id, "fd": n, "size": bytes, "off": byte offset, "shape": [...], "dtype": "float32"}}:
- * segment {@code id} of the client is its memfd {@code n}, mapped here once per session; the tensor is a
- * view of it (no copy). Outputs are referred to the same way: the client allocates them in its shared
- * memory and the op writes into them, so every byte has one owner, the client process.
- * {@code {"cuda": {...}}} references (CUDA IPC handles) are part of the protocol but not served yet.
+ * The requests a client can make. A tensor is referred to ({@link Ref}) as
+ * {@code {"seg": id, "fd": n, "size": bytes, "off": byte offset, "shape": [...], "dtype": "float32"}}, or the
+ * same fields in a binary frame ({@link Frames}): segment {@code id} of the client is its memfd {@code n},
+ * mapped here once per session; the tensor is a view of it (no copy). Outputs are referred to the same way:
+ * the client allocates them in its shared memory and the op writes into them, so every byte has one owner,
+ * the client process. CUDA tensors are referred to by the IPC handle of their allocation and their offset in it.
+ * The op calls ({@link #call}) are the same whichever frame brought them.
  */
 final class Ops {
     /** A request this engine understands but cannot serve (yet): the client raises NotImplementedError. */
