@@ -10,7 +10,7 @@ struct BwdLaunch {
   size_t smem;
 };
 
-// ScanBackwardLauncher.plan
+// ScanBackwardLauncher.plan (with this device's opt-in shared-memory limit)
 static BwdLaunch plan_bwd(const ScanParams& p, int sms) {
   BwdLaunch l{};
   const int64_t perGroup = p.dim / p.groups, n = p.dstate;
@@ -23,8 +23,10 @@ static BwdLaunch plan_bwd(const ScanParams& p, int sms) {
   while (l.seg > 8 && 4 * ss2d::bwd::warp_floats(l.lanes, l.spl, l.seg) > 24 * 1024) l.seg /= 2;
   const size_t warpBytes = 4 * (size_t)ss2d::bwd::warp_floats(l.lanes, l.spl, l.seg);
   const int64_t warps = p.batch * (p.dim / rw);
+  static const size_t optin = [] { int v = 0; CK(cudaDeviceGetAttribute(&v, cudaDevAttrMaxSharedMemoryPerBlockOptin, 0)); return (size_t)v; }();
+  const size_t cap = std::min<size_t>(160 * 1024, optin);
   l.warps = l.spl == 8 ? 4 : 8;
-  while (l.warps > 1 && (perGroup % ((int64_t)l.warps * rw) != 0 || l.warps * warpBytes > 160 * 1024 || warps / l.warps < sms))
+  while (l.warps > 1 && (perGroup % ((int64_t)l.warps * rw) != 0 || l.warps * warpBytes > cap || warps / l.warps < sms))
     l.warps /= 2;
   l.nseg = (p.seqlen + l.seg - 1) / l.seg;
   l.blocks = warps / l.warps;

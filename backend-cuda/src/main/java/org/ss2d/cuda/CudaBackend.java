@@ -252,7 +252,8 @@ public final class CudaBackend implements Backend {
      */
     @Override
     public long scanBackwardWorkingBytes(ScanShape s) {
-        return Math.max(0, ScanBackwardLauncher.workspaceBytes(s, ScanBackwardLauncher.plan(s, dev.smCount))
+        return Math.max(0, ScanBackwardLauncher.workspaceBytes(s,
+                ScanBackwardLauncher.plan(s, dev.smCount, dev.sharedPerBlockOptin))
                 - scratchBytes());
     }
 

@@ -18,7 +18,7 @@ import org.ss2d.validate.MemoryBudget;
  *   <li>segment TS (steps between saved states): 32, else 16, else 8, the first whose warp needs at most 24 KiB of
  *       shared memory (dstate / TS floats per element are saved);</li>
  *   <li>warps per block W: 8 (4 at SPL 8, up to 255 registers a thread), halved while the block's channels do not divide the group's, its shared memory passes
- *       160 KiB, or there would be fewer blocks than SMs. The blocks of a group each write a slice of the
+ *       160 KiB (or the device's opt-in limit), or there would be fewer blocks than SMs. The blocks of a group each write a slice of the
  *       variable dB/dC, summed in order afterwards: {@code slices = channels per group / (W * 32 / S)}.</li>
  * </ul>
  */
@@ -55,6 +55,16 @@ final class ScanBackwardLauncher {
     }
 
     static Plan plan(ScanShape s, int smCount) {
+        return plan(s, smCount, BLOCK_SMEM_MAX);
+    }
+
+    /**
+     * As {@link #plan(ScanShape, int)} on a device that gives a block at most {@code sharedPerBlock} bytes of shared
+     * memory (its opt-in limit: 227 KiB on the H100, 163 KiB on the A100, 99 KiB on sm_86/89): fewer warps per block
+     * where 160 KiB would not fit.
+     */
+    static Plan plan(ScanShape s, int smCount, long sharedPerBlock) {
+        long blockSmemMax = Math.min(BLOCK_SMEM_MAX, sharedPerBlock);
         long perGroup = s.channelsPerGroup();
         int n = s.dstate();
         int spl = n <= 1 ? 1 : n <= 32 ? 4 : 8;
@@ -67,7 +77,7 @@ final class ScanBackwardLauncher {
         int warpBytes = 4 * warpFloats(lanes, spl, seg);
         long warps = (long) s.batch() * (s.dim() / rw);
         int w = spl == 8 ? 4 : 8;  // SPL 8 takes up to 255 registers a thread: 8 warps would fill the register file
-        while (w > 1 && (perGroup % ((long) w * rw) != 0 || (long) w * warpBytes > BLOCK_SMEM_MAX
+        while (w > 1 && (perGroup % ((long) w * rw) != 0 || (long) w * warpBytes > blockSmemMax
                 || warps / w < smCount)) {
             w /= 2;
         }
@@ -109,7 +119,7 @@ final class ScanBackwardLauncher {
             throw new LimitExceededException("A", "dstate=" + s.dstate() + " exceeds the CUDA backend's MAX_DSTATE="
                     + ScanParams.MAX_DSTATE);
         }
-        Plan plan = plan(s, dev.smCount);
+        Plan plan = plan(s, dev.smCount, dev.sharedPerBlockOptin);
         if (!dev.ensureSharedMemory(plan.kernel(), dev.function(plan.kernel()), plan.sharedBytes())) {
             throw new LimitExceededException("A", "the scan backward at dstate=" + s.dstate() + " needs "
                     + plan.sharedBytes() + " bytes of shared memory per block, " + dev.describe() + " allows "

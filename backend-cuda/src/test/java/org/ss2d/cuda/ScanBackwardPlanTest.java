@@ -57,6 +57,10 @@ class ScanBackwardPlanTest {
         assertEquals(32, s5.slices(), "2048 channels a group, 64 a block");
         assertEquals(8L * 2048 / 8 / 8, s5.blocks());
         assertEquals(8 * 4 * ScanBackwardLauncher.warpFloats(4, 4, 32), s5.sharedBytes());
+        ScanBackwardLauncher.Plan small = ScanBackwardLauncher.plan(shape(8, 2048, 4096, 16, 1), 132, 99 * 1024);
+        assertEquals(4, small.warpsPerBlock(), "99 KiB opt-in (sm_86/89): half the warps of the H100's block");
+        assertEquals(64, small.slices());
+        assertTrue(small.sharedBytes() <= 99 * 1024);
         assertEquals("ss2d_scan_bwd_l1_s1", ScanBackwardLauncher.plan(shape(32, 3072, 196, 1, 4), 132).kernel());  // S4
         assertEquals("ss2d_scan_bwd_l32_s8", ScanBackwardLauncher.plan(shape(1, 4, 10, 256, 1), 132).kernel());
         assertEquals("ss2d_scan_bwd_l32_s1", ScanBackwardLauncher.plan(shape(3, 7, 10, 1, 1), 132).kernel(),
