@@ -234,7 +234,7 @@ public final class Ss2d {
     // ------------------------------------------------------------------ blocks
 
     /**
-     * VMamba's SS2D block ({@code forward_type="v05_noz"}, channels-first) on {@code x (batch, d_model,
+     * VMamba's SS2D block ({@code forward_type="v05_noz"}, channels-first) on a float32 {@code x (batch, d_model,
      * H, W)}, into a new tensor of that shape in {@code scope}.
      *
      * @throws Ss2dArgumentException on weights that do not match their config or an x that does not
@@ -242,42 +242,70 @@ public final class Ss2d {
      * @throws LimitExceededException when the backend cannot run the config (e.g. d_state above its limit)
      */
     public Tensor ss2d(TensorScope scope, SS2DWeights w, Tensor x) {
-        return dispatch(scope, OUT, ss2dCheck(w, x), x, (b, c, outs) -> b.ss2d(w, x, outs[0]))[0];
+        return ss2d(scope, w, x, DType.F32);
+    }
+
+    /**
+     * The SS2D block with activations of {@code dtype} (the block's {@code dtype} option): x and the new output in
+     * that type, the intermediates between steps held in it, float32 arithmetic inside each step, the float32
+     * weights converted by the backend (see docs/models.md, "Half precision", for which are rounded and where).
+     *
+     * @throws Ss2dArgumentException as {@link #ss2d(TensorScope, SS2DWeights, Tensor)}, or naming {@code x} when it
+     *         is not of {@code dtype} ({@code dtype} when that is null)
+     * @throws LimitExceededException also when the backend has no blocks in {@code dtype}
+     */
+    public Tensor ss2d(TensorScope scope, SS2DWeights w, Tensor x, DType dtype) {
+        return dispatch(scope, OUT, ss2dCheck(w, x, dtype), x, (b, c, outs) -> b.ss2d(w, x, outs[0]))[0];
     }
 
     /** {@link #ss2d(TensorScope, SS2DWeights, Tensor)} into a caller-provided f32 {@code out} shaped as x. */
     public void ss2dInto(SS2DWeights w, Tensor x, Tensor out) {
-        dispatchInto(OUT, new Tensor[] {out}, ss2dCheck(w, x), x, (b, c, outs) -> b.ss2d(w, x, outs[0]));
+        ss2dInto(w, x, out, DType.F32);
     }
 
-    private static Check ss2dCheck(SS2DWeights w, Tensor x) {
+    /** {@link #ss2d(TensorScope, SS2DWeights, Tensor, DType)} into a caller-provided {@code out} of {@code dtype} shaped as x. */
+    public void ss2dInto(SS2DWeights w, Tensor x, Tensor out, DType dtype) {
+        dispatchInto(OUT, new Tensor[] {out}, ss2dCheck(w, x, dtype), x, (b, c, outs) -> b.ss2d(w, x, outs[0]));
+    }
+
+    private static Check ss2dCheck(SS2DWeights w, Tensor x, DType dtype) {
         return (caps, backend) -> {
-            Validator.ss2d(w, x, caps, backend);
+            Validator.ss2d(w, x, dtype, caps, backend);
             return new Checked("ss2d", null, be -> MemoryBudget.saturatingAdd(
-                    be.blockWorkingBytes(w.config(), 0, x.dim(0), x.dim(2), x.dim(3)), be.stagingBytes(x)),
-                    x.shape());
+                    be.blockWorkingBytes(w.config(), 0, x.dim(0), x.dim(2), x.dim(3), dtype), be.stagingBytes(x)),
+                    dtype, x.shape());
         };
     }
 
     /**
-     * VMamba's VSS block ({@code x + SS2D(LN(x))}, then {@code + MLP(LN2(.))}) on {@code x (batch,
+     * VMamba's VSS block ({@code x + SS2D(LN(x))}, then {@code + MLP(LN2(.))}) on a float32 {@code x (batch,
      * d_model, H, W)}, into a new tensor of that shape in {@code scope}. Failures as {@link #ss2d}.
      */
     public Tensor vssBlock(TensorScope scope, VSSWeights w, Tensor x) {
-        return dispatch(scope, OUT, vssCheck(w, x), x, (b, c, outs) -> b.vssBlock(w, x, outs[0]))[0];
+        return vssBlock(scope, w, x, DType.F32);
+    }
+
+    /** The VSS block with activations of {@code dtype}, as {@link #ss2d(TensorScope, SS2DWeights, Tensor, DType)}. */
+    public Tensor vssBlock(TensorScope scope, VSSWeights w, Tensor x, DType dtype) {
+        return dispatch(scope, OUT, vssCheck(w, x, dtype), x, (b, c, outs) -> b.vssBlock(w, x, outs[0]))[0];
     }
 
     /** {@link #vssBlock(TensorScope, VSSWeights, Tensor)} into a caller-provided f32 {@code out} shaped as x. */
     public void vssBlockInto(VSSWeights w, Tensor x, Tensor out) {
-        dispatchInto(OUT, new Tensor[] {out}, vssCheck(w, x), x, (b, c, outs) -> b.vssBlock(w, x, outs[0]));
+        vssBlockInto(w, x, out, DType.F32);
     }
 
-    private static Check vssCheck(VSSWeights w, Tensor x) {
+    /** {@link #vssBlock(TensorScope, VSSWeights, Tensor, DType)} into a caller-provided {@code out} of {@code dtype}. */
+    public void vssBlockInto(VSSWeights w, Tensor x, Tensor out, DType dtype) {
+        dispatchInto(OUT, new Tensor[] {out}, vssCheck(w, x, dtype), x, (b, c, outs) -> b.vssBlock(w, x, outs[0]));
+    }
+
+    private static Check vssCheck(VSSWeights w, Tensor x, DType dtype) {
         return (caps, backend) -> {
-            Validator.vssBlock(w, x, caps, backend);
+            Validator.vssBlock(w, x, dtype, caps, backend);
             return new Checked("vss_block", null,
                     be -> MemoryBudget.saturatingAdd(be.blockWorkingBytes(w.config(), w.mlpRatio(), x.dim(0), x.dim(2),
-                            x.dim(3)), be.stagingBytes(x)), x.shape());
+                            x.dim(3), dtype), be.stagingBytes(x)), dtype, x.shape());
         };
     }
 
@@ -351,6 +379,11 @@ public final class Ss2d {
         return VMambaModel.of(this, weights);
     }
 
+    /** {@link #vmamba(org.ss2d.model.vmamba.VMambaWeights)} with activations of {@code dtype} ({@link VMambaModel#of(Ss2d, org.ss2d.model.vmamba.VMambaWeights, DType)}). */
+    public VMambaModel vmamba(org.ss2d.model.vmamba.VMambaWeights weights, DType dtype) {
+        return VMambaModel.of(this, weights, dtype);
+    }
+
     /** The forced backend, or null under {@link #auto()}. */
     Backend forcedBackend() {
         return forced;
@@ -390,7 +423,8 @@ public final class Ss2d {
      * validators hold each op to the dtypes its contract allows).
      */
     private static final org.ss2d.spi.Capabilities ANY = new org.ss2d.spi.Capabilities(
-            org.ss2d.spi.Capabilities.UNLIMITED, java.util.EnumSet.allOf(DType.class), false, "-", 0, false, 0);
+            org.ss2d.spi.Capabilities.UNLIMITED, java.util.EnumSet.allOf(DType.class), false, "-", 0, false, 0,
+            java.util.EnumSet.allOf(DType.class));
 
     private static final String[] OUT = {"out"};
     private static final String[] SCAN_OUTPUTS = {"out", "last_state"};
@@ -406,7 +440,7 @@ public final class Ss2d {
             this(op, scan, working, DType.F32, outputs);
         }
 
-        /** The dtype of output {@code i}: the first may be a half (a half scan's out), the rest are float32. */
+        /** The dtype of output {@code i}: the first may be a half (a half scan's or block's out), the rest are float32. */
         DType dtype(int i) {
             return i == 0 ? firstDtype : DType.F32;
         }

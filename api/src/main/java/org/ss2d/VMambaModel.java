@@ -32,12 +32,14 @@ import org.ss2d.validate.Validator;
  */
 public final class VMambaModel implements AutoCloseable {
     private final VMambaWeights weights;
+    private final DType dtype;
     private final Backend backend;
     private final ModelRunner runner;
     private boolean closed;
 
-    private VMambaModel(VMambaWeights weights, Backend backend, ModelRunner runner) {
+    private VMambaModel(VMambaWeights weights, DType dtype, Backend backend, ModelRunner runner) {
         this.weights = weights;
+        this.dtype = dtype;
         this.backend = backend;
         this.runner = runner;
     }
@@ -50,19 +52,42 @@ public final class VMambaModel implements AutoCloseable {
      * @throws LimitExceededException    when the forced backend (or every available one) has no model support
      */
     public static VMambaModel of(Ss2d ss, VMambaWeights weights) {
+        return of(ss, weights, DType.F32);
+    }
+
+    /**
+     * As {@link #of(Ss2d, VMambaWeights)} with activations of {@code dtype} (the model's {@code dtype} option): the
+     * images, the logits and the stage features in that type, every activation between steps held in it, float32
+     * arithmetic inside each step; the float32 weights are converted once, here (docs/models.md, "Half precision").
+     *
+     * @throws Ss2dArgumentException     naming a missing or mis-shaped parameter, or {@code dtype} when null
+     * @throws LimitExceededException    when the forced backend (or every available one) has no models in {@code dtype}
+     */
+    public static VMambaModel of(Ss2d ss, VMambaWeights weights, DType dtype) {
         Validator.vmambaWeights(weights);
+        if (dtype == null) throw new Ss2dArgumentException("dtype", "float32, float16 or bfloat16", "null", null);
         Backend forced = ss.forcedBackend();
-        if (forced != null) return new VMambaModel(weights, forced, forced.prepareModel(weights));
+        if (forced != null) return prepare(forced, weights, dtype);
         LimitExceededException first = null;
         for (Backend b : Backends.autoCandidates()) {
             try {
-                return new VMambaModel(weights, b, b.prepareModel(weights));
+                return prepare(b, weights, dtype);
             } catch (LimitExceededException e) {
                 if (first == null) first = e;
             }
         }
         if (first != null) throw first;
         throw new IllegalStateException("no compute backend is available: " + Backends.reasons());
+    }
+
+    private static VMambaModel prepare(Backend b, VMambaWeights weights, DType dtype) {
+        Validator.blockDtype(dtype, b.capabilities(), b.name());
+        return new VMambaModel(weights, dtype, b, b.prepareModel(weights, dtype));
+    }
+
+    /** The activation dtype of the images, logits and features (float32 unless the model was built with another). */
+    public DType dtype() {
+        return dtype;
     }
 
     public VMambaConfig config() {
@@ -96,7 +121,7 @@ public final class VMambaModel implements AutoCloseable {
     public void logitsInto(Tensor x, Tensor out) {
         checkInput(x);
         requireClassifier();
-        Validator.output("out", out, x, "x", x.dim(0), config().numClasses());
+        Validator.output("out", out, x, "x", dtype, x.dim(0), config().numClasses());
         run(() -> runner.logits(x, out));
     }
 
@@ -125,7 +150,7 @@ public final class VMambaModel implements AutoCloseable {
             throw new Ss2dArgumentException("outs", VMambaConfig.STAGES + " tensors", outs == null ? "null" : outs.size() + " tensors", null);
         }
         for (int i = 0; i < VMambaConfig.STAGES; i++) {
-            Validator.output("outs[" + i + "]", outs.get(i), x, "x", x.dim(0), config().dim(i), g[i][0], g[i][1]);
+            Validator.output("outs[" + i + "]", outs.get(i), x, "x", dtype, x.dim(0), config().dim(i), g[i][0], g[i][1]);
         }
         run(() -> runner.features(x, List.copyOf(outs)));
     }
@@ -156,7 +181,7 @@ public final class VMambaModel implements AutoCloseable {
 
     private int[][] checkInput(Tensor x) {
         checkOpen();
-        int[][] g = Validator.vmambaInput(config(), x, backend.capabilities());
+        int[][] g = Validator.vmambaInput(config(), x, dtype, backend.capabilities(), backend.name());
         if (!x.isHost() && !x.deviceMemory().backend().equals(backend.name())) {
             throw new Ss2dArgumentException("x", "a host tensor or one on " + backend.name() + " (the model's backend)",
                     x.describe(), null);
@@ -197,6 +222,6 @@ public final class VMambaModel implements AutoCloseable {
     }
 
     private Tensor alloc(TensorScope scope, Tensor like, long... shape) {
-        return like.isHost() ? scope.allocate(DType.F32, shape) : backend.allocate(scope, DType.F32, shape);
+        return like.isHost() ? scope.allocate(dtype, shape) : backend.allocate(scope, dtype, shape);
     }
 }

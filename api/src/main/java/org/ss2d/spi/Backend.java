@@ -187,6 +187,15 @@ public interface Backend extends AutoCloseable {
     }
 
     /**
+     * As {@link #blockWorkingBytes(org.ss2d.model.SS2DConfig, double, long, long, long)} for a block whose
+     * activations are of {@code dtype} (a half block may stage float32 copies); default: the float32 figure.
+     */
+    default long blockWorkingBytes(org.ss2d.model.SS2DConfig config, double mlpRatio, long batch, long h, long w,
+                                   DType dtype) {
+        return blockWorkingBytes(config, mlpRatio, batch, h, w);
+    }
+
+    /**
      * Bytes of this backend's memory that an op takes to stage {@code tensors} (null entries ignored): a device
      * backend copies host tensors into device buffers for the op's duration. Counted by the facade with the op's
      * working memory. Default 0 (a host backend uses host tensors in place).
@@ -223,16 +232,17 @@ public interface Backend extends AutoCloseable {
     void crossMerge(Tensor ys, Tensor out);
 
     /**
-     * The SS2D block forward ({@code forward_type="v05_noz"}, channels-first).
+     * The SS2D block forward ({@code forward_type="v05_noz"}, channels-first). The activation dtype is x's (the
+     * facade's {@code dtype} option, one of {@link Capabilities#blockDtypes()}); out is of the same dtype.
      *
-     * @param weights validated weights; host tensors may be copied to the device once and kept
+     * @param weights validated float32 weights; host tensors may be copied (or converted) to the device once and kept
      * @param x       {@code (B, d_model, H, W)}
      * @param out     {@code (B, d_model, H, W)}, written in full
      */
     void ss2d(SS2DWeights weights, Tensor x, Tensor out);
 
     /**
-     * The VSS block forward: {@code x + SS2D(LN(x))}, then {@code + MLP(LN2(.))}.
+     * The VSS block forward: {@code x + SS2D(LN(x))}, then {@code + MLP(LN2(.))}; dtypes as {@link #ss2d}.
      *
      * @param weights validated weights; host tensors may be copied to the device once and kept
      * @param x       {@code (B, d_model, H, W)}
@@ -252,6 +262,20 @@ public interface Backend extends AutoCloseable {
     default ModelRunner prepareModel(VMambaWeights weights) {
         throw new org.ss2d.validate.LimitExceededException("model", "the " + name()
                 + " backend does not run whole VMamba models");
+    }
+
+    /**
+     * Prepares a whole VMamba model whose activations are of {@code dtype} (a dtype of
+     * {@link Capabilities#blockDtypes()}, checked by the facade): the runner takes images and writes logits and
+     * features in that type, and converts the float32 weights once, here. The default prepares float32 models
+     * only ({@link #prepareModel(VMambaWeights)}).
+     *
+     * @throws org.ss2d.validate.LimitExceededException when this backend does not run models in {@code dtype}
+     */
+    default ModelRunner prepareModel(VMambaWeights weights, DType dtype) {
+        if (dtype == DType.F32) return prepareModel(weights);
+        throw new org.ss2d.validate.LimitExceededException("dtype", "the " + name()
+                + " backend does not run whole VMamba models in " + dtype.arrowName());
     }
 
     /**

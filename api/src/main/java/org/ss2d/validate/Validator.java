@@ -231,12 +231,24 @@ public final class Validator {
         }
     }
 
-    /** Checks weights against their config and {@code x (batch, d_model, H, W)}; returns nothing, throws on the first fault. */
+    /** Checks weights against their config and a float32 {@code x (batch, d_model, H, W)}; throws on the first fault. */
     public static void ss2d(SS2DWeights w, Tensor x, Capabilities caps, String backend) {
+        ss2d(w, x, DType.F32, caps, backend);
+    }
+
+    /**
+     * Checks an SS2D block call whose activations are of {@code dtype} (the {@code dtype} option): weights against
+     * their config (float32 whatever the dtype: a backend converts them itself), x against the weights and the
+     * option, and the option against the backend.
+     *
+     * @throws Ss2dArgumentException naming the first argument that does not fit ({@code dtype}, {@code x}, a weight)
+     * @throws LimitExceededException when the backend cannot run the block (d_state, or blocks in that dtype)
+     */
+    public static void ss2d(SS2DWeights w, Tensor x, DType dtype, Capabilities caps, String backend) {
         required("weights", w);
         ss2dConfig(w.config());
         weights("", SS2DWeights.expectedShapes(w.config()), w.asMap(), caps);
-        blockInput(x, w.config(), caps);
+        blockInput(x, w.config(), dtype, caps, backend);
         if (w.config().dState() > caps.maxDstate()) {
             throw new LimitExceededException("d_state", "dstate=" + w.config().dState() + " exceeds the "
                     + displayName(backend) + " backend's MAX_DSTATE=" + caps.maxDstate());
@@ -254,6 +266,11 @@ public final class Validator {
      * @throws LimitExceededException when the backend cannot run the block
      */
     public static void vssBlock(VSSWeights w, Tensor x, Capabilities caps, String backend) {
+        vssBlock(w, x, DType.F32, caps, backend);
+    }
+
+    /** As {@link #vssBlock(VSSWeights, Tensor, Capabilities, String)} with activations of {@code dtype}, as {@link #ss2d(SS2DWeights, Tensor, DType, Capabilities, String)}. */
+    public static void vssBlock(VSSWeights w, Tensor x, DType dtype, Capabilities caps, String backend) {
         required("weights", w);
         ss2dConfig(w.config());
         if (!Double.isFinite(w.mlpRatio()) || w.mlpRatio() <= 0 || VSSWeights.hidden(w.config(), w.mlpRatio()) < 1) {
@@ -261,7 +278,7 @@ public final class Validator {
                     Double.toString(w.mlpRatio()), null);
         }
         weights("", VSSWeights.expectedShapes(w.config(), w.mlpRatio()), w.asMap(), caps);
-        blockInput(x, w.config(), caps);
+        blockInput(x, w.config(), dtype, caps, backend);
         if (w.config().dState() > caps.maxDstate()) {
             throw new LimitExceededException("d_state", "dstate=" + w.config().dState() + " exceeds the "
                     + displayName(backend) + " backend's MAX_DSTATE=" + caps.maxDstate());
@@ -329,9 +346,14 @@ public final class Validator {
      * pixel; returns the four stage grids {@code [stage][H, W]}.
      */
     public static int[][] vmambaInput(VMambaConfig c, Tensor x, Capabilities caps) {
+        return vmambaInput(c, x, DType.F32, caps, null);
+    }
+
+    /** As {@link #vmambaInput(VMambaConfig, Tensor, Capabilities)} for a model whose activations are of {@code dtype}. */
+    public static int[][] vmambaInput(VMambaConfig c, Tensor x, DType dtype, Capabilities caps, String backend) {
         required("x", x);
         rank("x", x, 4, "(batch, in_chans, H, W)");
-        dtype("x", x, caps);
+        activationDtype("x", x, dtype, caps, backend);
         nonEmpty("x", x);
         for (int i = 0; i < 4; i++) axis("x", x, i);
         if (x.dim(1) != c.inChans()) {
@@ -347,15 +369,46 @@ public final class Validator {
         return g;
     }
 
-    private static void blockInput(Tensor x, SS2DConfig c, Capabilities caps) {
+    private static void blockInput(Tensor x, SS2DConfig c, DType dtype, Capabilities caps, String backend) {
         required("x", x);
         rank("x", x, 4, "(batch, d_model, H, W)");
-        dtype("x", x, caps);
+        activationDtype("x", x, dtype, caps, backend);
         nonEmpty("x", x);
         if (x.dim(1) != c.dModel()) {
             throw new Ss2dArgumentException("x", "d_model=" + c.dModel() + " channels on axis 1", x.describe(), null);
         }
         for (int i = 0; i < 4; i++) axis("x", x, i);
+    }
+
+    /**
+     * The {@code dtype} option of the blocks and models: present, and a dtype the backend runs them in (float32
+     * always; the half types where {@link Capabilities#blockDtypes()} has them).
+     *
+     * @param backend the backend's name for messages, or null for the backend-independent pass
+     * @throws Ss2dArgumentException when {@code dtype} is null
+     * @throws LimitExceededException when the backend has no blocks or models in that dtype
+     */
+    public static void blockDtype(DType dtype, Capabilities caps, String backend) {
+        if (dtype == null) {
+            throw new Ss2dArgumentException("dtype", "float32, float16 or bfloat16", "null", null);
+        }
+        if (!caps.blockDtypes().contains(dtype)) {
+            throw new LimitExceededException("dtype", "the " + displayName(backend) + " backend does not run SS2D/VSS"
+                    + " blocks or VMamba models in " + dtype.arrowName() + " (block dtypes " + names(caps.blockDtypes()) + ")");
+        }
+    }
+
+    /** A block's or model's input in the dtype option's type (the facade never converts the caller's tensors). */
+    private static void activationDtype(String name, Tensor x, DType dtype, Capabilities caps, String backend) {
+        blockDtype(dtype, caps, backend);
+        if (x.dtype() != dtype) {
+            throw new Ss2dArgumentException(name, "dtype " + dtype.arrowName() + " (the dtype option)",
+                    x.dtype().arrowName() + " " + x.describe(), null);
+        }
+    }
+
+    private static String names(java.util.Set<DType> ds) {
+        return ds.stream().sorted().map(DType::arrowName).toList().toString();
     }
 
     private static void weights(String prefix, Map<String, long[]> want, Map<String, Tensor> have, Capabilities caps) {

@@ -11,6 +11,7 @@ import org.ss2d.cpu.kernel.HalfScan;
 import org.ss2d.cpu.kernel.Kernels;
 import org.ss2d.cpu.kernel.ScanBackwardJob;
 import org.ss2d.cpu.kernel.ScanJob;
+import org.ss2d.model.HalfWeights;
 import org.ss2d.model.SS2DConfig;
 import org.ss2d.model.SS2DWeights;
 import org.ss2d.model.VSSWeights;
@@ -21,6 +22,7 @@ import org.ss2d.spi.Backend;
 import org.ss2d.spi.Capabilities;
 import org.ss2d.tensor.DType;
 import org.ss2d.tensor.Tensor;
+import org.ss2d.tensor.TensorScope;
 import org.ss2d.validate.MemoryBudget;
 
 /**
@@ -98,12 +100,19 @@ public final class CpuBackend implements Backend, AutoCloseable {
     @Override
     public Capabilities capabilities() {
         return new Capabilities(Capabilities.UNLIMITED, Set.of(DType.F32, DType.F16, DType.BF16), false,
-                pool.threads() + " threads, " + kernels.name() + " kernels", 0, false, pool.threads());
+                pool.threads() + " threads, " + kernels.name() + " kernels", 0, false, pool.threads(),
+                Set.of(DType.F32, DType.F16, DType.BF16));
     }
 
     @Override
     public org.ss2d.spi.ModelRunner prepareModel(org.ss2d.model.vmamba.VMambaWeights weights) {
-        return new CpuVMamba(this, weights);
+        return new CpuVMamba(this, weights, DType.F32);
+    }
+
+    /** A half model rounds its weights once, here, and its activations at the step boundaries ({@link HalfSteps}). */
+    @Override
+    public org.ss2d.spi.ModelRunner prepareModel(org.ss2d.model.vmamba.VMambaWeights weights, DType dtype) {
+        return new CpuVMamba(this, weights, dtype);
     }
 
     @Override
@@ -273,15 +282,36 @@ public final class CpuBackend implements Backend, AutoCloseable {
 
     // ------------------------------------------------------------------ blocks
 
+    /**
+     * In a half dtype (x's): the weights rounded per call ({@link HalfWeights}; a model rounds them once), x widened
+     * into the workspace, the steps rounded as {@link HalfSteps} says, the result narrowed into out.
+     */
     @Override
     public void ss2d(SS2DWeights weights, Tensor x, Tensor out) {
         int b = (int) x.dim(0), h = (int) x.dim(2), w = (int) x.dim(3);
-        Workspace ws = workspaces.take(ss2dBytes(weights.config(), b, (long) h * w, false));
+        DType t = x.dtype();
+        long n = x.elementCount();
+        Workspace ws = workspaces.take(ss2dBytes(weights.config(), b, (long) h * w, false) + halfStaging(t, n));
+        TensorScope converted = TensorScope.root("cpu-ss2d-" + t.arrowName() + "-weights");
         try {
-            ss2d(ws, weights, null, x.segment(), out.segment(), null, b, h, w);
+            SS2DWeights wt = HalfWeights.rounded(converted, weights, t);
+            MemorySegment xs = x.segment(), os = out.segment();
+            if (t.isHalf()) {
+                xs = ws.floats(n);
+                os = ws.floats(n);
+                HalfSteps.widen(this, t, x.segment(), xs, n);
+            }
+            ss2d(ws, wt, null, null, xs, os, null, b, h, w, t);
+            if (t.isHalf()) HalfSteps.narrow(this, t, os, out.segment(), n);
         } finally {
+            converted.release();
             workspaces.give(ws);
         }
+    }
+
+    /** The float32 copies of a half block's input and output (none in float32). */
+    private static long halfStaging(DType t, long n) {
+        return t.isHalf() ? Workspace.bytesFor(n, n) : 0;
     }
 
     static long ss2dBytes(SS2DConfig c, int b, long l, boolean zGate) {
@@ -313,6 +343,12 @@ public final class CpuBackend implements Backend, AutoCloseable {
     /** The block workspace (see ss2d, vssBlock) plus the scan's per-thread scratch; saturates instead of overflowing. */
     @Override
     public long blockWorkingBytes(SS2DConfig c, double mlpRatio, long batch, long h, long w) {
+        return blockWorkingBytes(c, mlpRatio, batch, h, w, DType.F32);
+    }
+
+    /** As above, plus a half block's float32 copies of its input and output ({@link #halfStaging}). */
+    @Override
+    public long blockWorkingBytes(SS2DConfig c, double mlpRatio, long batch, long h, long w, DType dtype) {
         try {
             int b = Math.toIntExact(batch);
             long l = Math.multiplyExact(h, w), bytes = ss2dBytes(c, b, l, false);
@@ -323,37 +359,53 @@ public final class CpuBackend implements Backend, AutoCloseable {
             }
             long scratch = MemoryBudget.product(threads(),
                     kernels.scanScratchBytes(SS2DConfig.ROUTES * c.dInner(), SS2DConfig.ROUTES, c.dState()));
+            bytes = Math.addExact(bytes, halfStaging(dtype, Math.multiplyExact(batch * c.dModel(), l)));
             return MemoryBudget.saturatingAdd(bytes, scratch);
         } catch (ArithmeticException e) {
             return Long.MAX_VALUE;
         }
     }
 
+    /** In a half dtype as {@link #ss2d(SS2DWeights, Tensor, Tensor)}: every step's result rounded ({@link HalfSteps}). */
     @Override
-    public void vssBlock(VSSWeights wt, Tensor x, Tensor out) {
-        SS2DConfig c = wt.config();
-        int b = (int) x.dim(0), h = (int) x.dim(2), w = (int) x.dim(3), dm = c.dModel(), hid = VSSWeights.hidden(c, wt.mlpRatio());
-        long l = (long) h * w;
+    public void vssBlock(VSSWeights weights, Tensor x, Tensor out) {
+        SS2DConfig c = weights.config();
+        int b = (int) x.dim(0), h = (int) x.dim(2), w = (int) x.dim(3), dm = c.dModel(), hid = VSSWeights.hidden(c, weights.mlpRatio());
+        long l = (long) h * w, n = x.elementCount();
+        DType t = x.dtype();
         MemorySegment xs = x.segment(), os = out.segment();
-        Workspace ws = workspaces.take(Workspace.bytesFor((long) b * dm * l, (long) b * hid * l) + ss2dBytes(c, b, l, false));
+        Workspace ws = workspaces.take(Workspace.bytesFor((long) b * dm * l, (long) b * hid * l) + ss2dBytes(c, b, l, false)
+                + halfStaging(t, n));
+        TensorScope converted = TensorScope.root("cpu-vss-" + t.arrowName() + "-weights");
         try {
+            VSSWeights wt = HalfWeights.rounded(converted, weights, t);
+            if (t.isHalf()) {
+                xs = ws.floats(n);
+                os = ws.floats(n);
+                HalfSteps.widen(this, t, x.segment(), xs, n);
+            }
             MemorySegment ln = ws.floats((long) b * dm * l);
             long t0 = System.nanoTime();
             layerNorm(xs, ln, b, dm, l, wt.normWeight().segment(), wt.normBias().segment());
+            HalfSteps.round(this, t, ln, n);
             t0 = mark(Step.NORM_IN, t0);
             // out = x + SS2D(LN(x)): the residual rides on out_proj's store
-            ss2d(ws, wt.op(), null, ln, os, xs, b, h, w);
+            ss2d(ws, wt.op(), null, null, ln, os, xs, b, h, w, t);
             t0 = System.nanoTime();
             layerNorm(os, ln, b, dm, l, wt.norm2Weight().segment(), wt.norm2Bias().segment());
+            HalfSteps.round(this, t, ln, n);
             t0 = mark(Step.NORM_IN, t0);
             MemorySegment hidden = ws.floats((long) b * hid * l);
             gemmBatched(wt.fc1Weight().segment(), 0, dm, ln, dm, hidden, hid, l, b, wt.fc1Bias().segment(),
                     Kernels.Activation.GELU, null);
+            HalfSteps.round(this, t, hidden, (long) b * hid * l);
             // out += fc2(GELU(fc1(LN2(out)))) + bias: reads each residual element just before writing it
             gemmBatched(wt.fc2Weight().segment(), 0, hid, hidden, hid, os, dm, l, b, wt.fc2Bias().segment(),
                     Kernels.Activation.NONE, os);
+            if (t.isHalf()) HalfSteps.narrow(this, t, os, out.segment(), n);
             mark(Step.MLP, t0);
         } finally {
+            converted.release();
             workspaces.give(ws);
         }
     }
@@ -365,7 +417,7 @@ public final class CpuBackend implements Backend, AutoCloseable {
      */
     void ss2d(Workspace ws, SS2DWeights wt, MemorySegment zProj, MemorySegment x, MemorySegment out,
               MemorySegment residual, int b, int h, int w) {
-        ss2d(ws, wt, zProj, null, x, out, residual, b, h, w);
+        ss2d(ws, wt, zProj, null, x, out, residual, b, h, w, DType.F32);
     }
 
     /** The projections' weights packed once for the GEMM (a model's), or nulls to pack them per call. */
@@ -381,8 +433,13 @@ public final class CpuBackend implements Backend, AutoCloseable {
         }
     }
 
+    /**
+     * As above with the weights packed ({@code pk}, or null) and activations of {@code act}: in a half dtype each
+     * step's result is rounded to it (in_proj and z; conv + SiLU; x_proj before dt_proj reads it; dt_proj; the
+     * LayerNorm and the z gate; out with its residual), the scan's output and the merge staying float32.
+     */
     void ss2d(Workspace ws, SS2DWeights wt, MemorySegment zProj, PackedSS2D pk, MemorySegment x, MemorySegment out,
-              MemorySegment residual, int b, int h, int w) {
+              MemorySegment residual, int b, int h, int w, DType act) {
         SS2DConfig c = wt.config();
         final int dm = c.dModel(), di = c.dInner(), n = c.dState(), r = c.dtRank(), k = c.dConv(), rows = c.xProjRows();
         final long l = (long) h * w, routeStride = (long) di * l;
@@ -401,8 +458,10 @@ public final class CpuBackend implements Backend, AutoCloseable {
         long t0 = System.nanoTime();
         gemmBatched(pk == null ? null : pk.inProj(), wt.inProjWeight().segment(), 0, dm, x, dm, xi, di, l, b, null,
                 Kernels.Activation.NONE, null);
+        HalfSteps.round(this, act, xi, (long) b * di * l);
         if (z != null) {
             gemmBatched(pk == null ? null : pk.zProj(), zProj, 0, dm, x, dm, z, di, l, b, null, Kernels.Activation.NONE, null);
+            HalfSteps.round(this, act, z, (long) b * di * l);
         }
         t0 = mark(Step.IN_PROJ, t0);
 
@@ -414,6 +473,7 @@ public final class CpuBackend implements Backend, AutoCloseable {
             long src = ((long) bi * di + ci) * l, r0 = ((long) bi * 4 * di + ci) * l;
             float bias = convB == null ? 0f : convB.getAtIndex(ValueLayout.JAVA_FLOAT_UNALIGNED, ci);
             kernels.depthwiseConvSilu(xi, src, xs, r0, h, w, convW, (long) ci * k * k, k, bias);
+            HalfSteps.roundSpan(kernels, act, xs, r0, l);
         });
         t0 = mark(Step.CONV_SILU, t0);
         pool.parallelFor(b * di, i -> {
@@ -432,8 +492,10 @@ public final class CpuBackend implements Backend, AutoCloseable {
             long xsOff = (long) bk * di * l, dblOff = (long) bk * rows * l;
             kernels.gemmPacked(pk == null ? null : pk.xProj()[kr], xw, (long) kr * rows * di, di, xs, xsOff, (int) l, xdbl,
                     dblOff, (int) l, di, 0, rows, p0, p1, null, 0, Kernels.Activation.NONE, null, 0);
+            HalfSteps.roundRows(kernels, act, xdbl, dblOff, rows, l, p0, p1); // dt_proj reads the stored x_dbl
             kernels.gemm(dtw, (long) kr * di * r, r, xdbl, dblOff, (int) l, dts, xsOff, (int) l, r, 0, di, p0, p1,
                     null, 0, Kernels.Activation.NONE, null, 0);
+            HalfSteps.roundRows(kernels, act, dts, xsOff, di, l, p0, p1);
         });
         t0 = mark(Step.X_DT_PROJ, t0);
 
@@ -451,16 +513,20 @@ public final class CpuBackend implements Backend, AutoCloseable {
         crossMerge(ys, 0, ym, 0, b, di, h, w);
         t0 = mark(Step.CROSS_MERGE, t0);
         layerNorm(ym, ym, b, di, l, wt.outNormWeight().segment(), wt.outNormBias().segment());
+        HalfSteps.round(this, act, ym, (long) b * di * l);
         if (z != null) {
             long per = (long) di * l, chunk = 4096, chunks = (per + chunk - 1) / chunk;
             pool.parallelFor((int) (b * chunks), i -> {
                 long off = (i / chunks) * per + (i % chunks) * chunk;
-                kernels.mulSilu(ym, off, z, off, Math.min(chunk, per - (i % chunks) * chunk));
+                long len = Math.min(chunk, per - (i % chunks) * chunk);
+                kernels.mulSilu(ym, off, z, off, len);
+                HalfSteps.roundSpan(kernels, act, ym, off, len);
             });
         }
         t0 = mark(Step.NORM_OUT, t0);
         gemmBatched(pk == null ? null : pk.outProj(), wt.outProjWeight().segment(), 0, di, ym, di, out, dm, l, b, null,
                 Kernels.Activation.NONE, residual);
+        HalfSteps.round(this, act, out, (long) b * dm * l);
         mark(Step.OUT_PROJ, t0);
     }
 

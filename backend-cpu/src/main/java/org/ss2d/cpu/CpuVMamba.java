@@ -10,6 +10,7 @@ import java.util.Locale;
 import java.util.Map;
 import org.ss2d.cpu.StepProfile.Step;
 import org.ss2d.cpu.kernel.Kernels;
+import org.ss2d.model.HalfWeights;
 import org.ss2d.model.SS2DConfig;
 import org.ss2d.model.SS2DWeights;
 import org.ss2d.model.vmamba.VMambaBlock;
@@ -17,6 +18,7 @@ import org.ss2d.model.vmamba.VMambaConfig;
 import org.ss2d.model.vmamba.VMambaWeights;
 import org.ss2d.spi.ModelRunner;
 import org.ss2d.tensor.DType;
+import org.ss2d.tensor.HalfFloats;
 import org.ss2d.tensor.Tensor;
 import org.ss2d.tensor.TensorScope;
 
@@ -26,18 +28,23 @@ import org.ss2d.tensor.TensorScope;
  * backend's GEMM, LayerNorms its channel kernel. Two activation buffers and an im2col buffer are kept
  * between calls and grown only for a larger shape; the blocks' intermediates come from the backend's
  * workspace pool, which keeps its largest.
+ *
+ * <p>With a half {@code dtype} the weights are rounded once, here ({@link HalfWeights}), the images widened into a
+ * float32 buffer, every stored map rounded at the same points as a device backend stores it ({@link HalfSteps}),
+ * and the logits and features narrowed at the end.
  */
 final class CpuVMamba implements ModelRunner {
     private final CpuBackend be;
     private final Kernels kernels;
     private final VMambaWeights wt;
     private final VMambaConfig c;
+    private final DType act;
     private final TensorScope views = TensorScope.root("cpu-vmamba-views");
     private final Block[][] blocks;
 
-    private Arena arena;
-    private MemorySegment bufA, bufB, cols;
-    private long actFloats, colFloats;
+    private Arena arena, inputArena;
+    private MemorySegment bufA, bufB, cols, input;
+    private long actFloats, colFloats, inputFloats;
 
     private volatile StepProfile steps;
     private final long[] own = new long[Own.values().length];
@@ -54,10 +61,11 @@ final class CpuVMamba implements ModelRunner {
     /** Packed conv/linear weights of the stem, downsampling and head, by parameter name. */
     private final Map<String, Object> packed = new java.util.HashMap<>();
 
-    CpuVMamba(CpuBackend be, VMambaWeights wt) {
+    CpuVMamba(CpuBackend be, VMambaWeights weights, DType act) {
         this.be = be;
         this.kernels = be.kernels;
-        this.wt = wt;
+        this.act = act;
+        this.wt = HalfWeights.rounded(views, weights, act);
         this.c = wt.config();
         blocks = new Block[VMambaConfig.STAGES][];
         for (int i = 0; i < VMambaConfig.STAGES; i++) {
@@ -123,7 +131,7 @@ final class CpuVMamba implements ModelRunner {
         withProfile(() -> {
             MemorySegment y = stages(x, b, g, null);
             long t0 = System.nanoTime();
-            classifier(y, b, g[3][0] * g[3][1], out.segment());
+            classifier(y, b, g[3][0] * g[3][1], out);
             add(Own.CLASSIFIER, t0);
         });
     }
@@ -151,7 +159,12 @@ final class CpuVMamba implements ModelRunner {
     private MemorySegment stages(Tensor x, int b, int[][] g, List<Tensor> features) {
         ensure(b, (int) x.dim(2), (int) x.dim(3), g);
         long t0 = System.nanoTime();
-        MemorySegment cur = patchEmbed(x.segment(), b, (int) x.dim(2), (int) x.dim(3), g[0]);
+        MemorySegment in = x.segment();
+        if (act.isHalf()) {
+            in = widenedInput(x.elementCount());
+            HalfSteps.widen(be, act, x.segment(), in, x.elementCount());
+        }
+        MemorySegment cur = patchEmbed(in, b, (int) x.dim(2), (int) x.dim(3), g[0]);
         MemorySegment other = cur == bufA ? bufB : bufA;
         add(Own.PATCH_EMBED, t0);
         for (int i = 0; i < VMambaConfig.STAGES; i++) {
@@ -164,7 +177,7 @@ final class CpuVMamba implements ModelRunner {
             }
             if (features != null) {
                 t0 = System.nanoTime();
-                feature(i, cur, features.get(i).segment(), b, (long) h * w);
+                feature(i, cur, other, features.get(i), b, (long) h * w);
                 add(Own.FEATURES, t0);
             }
             if (i + 1 < VMambaConfig.STAGES) {
@@ -187,6 +200,7 @@ final class CpuVMamba implements ModelRunner {
             int p = c.patchSize();
             conv(x, in, h, w, p, p, 0, g0[0], g0[1], b, p("patch_embed.0.weight"), p("patch_embed.0.bias"), d0, bufA);
             be.layerNorm(bufA, bufA, b, d0, l0, p("patch_embed.2.weight"), p("patch_embed.2.bias"));
+            HalfSteps.round(be, act, bufA, (long) b * d0 * l0);
             return bufA;
         }
         int s = c.patchSize() / 2, k = s + 1, hid = c.stemHidden();
@@ -194,9 +208,13 @@ final class CpuVMamba implements ModelRunner {
         long l1 = (long) h1 * w1;
         conv(x, in, h, w, k, s, 1, h1, w1, b, p("patch_embed.0.weight"), p("patch_embed.0.bias"), hid, bufB);
         be.layerNorm(bufB, bufB, b, hid, l1, p("patch_embed.2.weight"), p("patch_embed.2.bias"));
-        elementwise((long) b * hid * l1, (off, n) -> kernels.gelu(bufB, off, n));
+        elementwise((long) b * hid * l1, (off, n) -> {
+            kernels.gelu(bufB, off, n);
+            HalfSteps.roundSpan(kernels, act, bufB, off, n);
+        });
         conv(bufB, hid, h1, w1, k, s, 1, g0[0], g0[1], b, p("patch_embed.5.weight"), p("patch_embed.5.bias"), d0, bufA);
         be.layerNorm(bufA, bufA, b, d0, l0, p("patch_embed.7.weight"), p("patch_embed.7.bias"));
+        HalfSteps.round(be, act, bufA, (long) b * d0 * l0);
         return bufA;
     }
 
@@ -210,18 +228,23 @@ final class CpuVMamba implements ModelRunner {
         try {
             MemorySegment ln = ws.floats((long) b * dm * l);
             long t0 = System.nanoTime();
+            long n = (long) b * dm * l;
             be.layerNorm(x, ln, b, dm, l, k.normW(), k.normB());
+            HalfSteps.round(be, act, ln, n);
             be.mark(Step.NORM_IN, t0);
-            be.ss2d(ws, k.op(), k.zProj(), k.packed(), ln, out, x, b, h, w); // out = x + SS2D(LN(x))
+            be.ss2d(ws, k.op(), k.zProj(), k.packed(), ln, out, x, b, h, w, act); // out = x + SS2D(LN(x))
             if (k.fc1W() == null) return;
             t0 = System.nanoTime();
             be.layerNorm(out, ln, b, dm, l, k.norm2W(), k.norm2B());
+            HalfSteps.round(be, act, ln, n);
             t0 = be.mark(Step.NORM_IN, t0);
             MemorySegment hidden = ws.floats((long) b * k.hidden() * l);
             be.gemmBatched(k.fc1Packed(), k.fc1W(), 0, dm, ln, dm, hidden, k.hidden(), l, b, k.fc1B(),
                     Kernels.Activation.GELU, null);
+            HalfSteps.round(be, act, hidden, (long) b * k.hidden() * l);
             be.gemmBatched(k.fc2Packed(), k.fc2W(), 0, k.hidden(), hidden, k.hidden(), out, dm, l, b, k.fc2B(),
                     Kernels.Activation.NONE, out);
+            HalfSteps.round(be, act, out, n);
             be.mark(Step.MLP, t0);
         } finally {
             be.workspaces.give(ws);
@@ -236,8 +259,10 @@ final class CpuVMamba implements ModelRunner {
             // PatchMerging2D: gather 2x2 neighbours into 4*cin channels (zeros past odd edges), LN, Linear
             patchMerge(x, out, b, cin, h, w, gn[0], gn[1]);
             be.layerNorm(out, out, b, 4 * cin, ln, p(p + "norm.weight"), p(p + "norm.bias"));
+            HalfSteps.round(be, act, out, (long) b * 4 * cin * ln);
             be.gemmBatched(packed(p + "reduction.weight", cout, 4 * cin), p(p + "reduction.weight"), 0, 4 * cin, out,
                     4 * cin, x, cout, ln, b, null, Kernels.Activation.NONE, null);
+            HalfSteps.round(be, act, x, (long) b * cout * ln);
             // the result is in x's buffer: copy it over (cout*ln <= the merged size, so no overlap issue)
             MemorySegment.copy(x, 0, out, 0, (long) b * cout * ln * 4);
             return;
@@ -245,22 +270,29 @@ final class CpuVMamba implements ModelRunner {
         int k = c.downsample() == VMambaConfig.Downsample.V2 ? 2 : 3, pad = k == 3 ? 1 : 0;
         conv(x, cin, h, w, k, 2, pad, gn[0], gn[1], b, p(p + "1.weight"), p(p + "1.bias"), cout, out);
         be.layerNorm(out, out, b, cout, ln, p(p + "3.weight"), p(p + "3.bias"));
+        HalfSteps.round(be, act, out, (long) b * cout * ln);
     }
 
-    private void feature(int i, MemorySegment y, MemorySegment out, int b, long l) {
+    /** Stage i's map (through outnorm<i> where there is one) into the caller's tensor; {@code spare} is free scratch. */
+    private void feature(int i, MemorySegment y, MemorySegment spare, Tensor outT, int b, long l) {
         Tensor[] on = wt.outNorm(i);
+        long n = (long) b * c.dim(i) * l;
+        MemorySegment out = act.isHalf() ? spare : outT.segment();
         if (on == null) {
-            MemorySegment.copy(y, 0, out, 0, (long) b * c.dim(i) * l * 4);
+            MemorySegment.copy(y, 0, out, 0, n * 4);
         } else {
             be.layerNorm(y, out, b, c.dim(i), l, on[0].segment(), on[1].segment());
         }
+        if (act.isHalf()) HalfSteps.narrow(be, act, out, outT.segment(), n);
     }
 
     /** LayerNorm over channels into the other buffer, global average pool, Linear head. */
-    private void classifier(MemorySegment y, int b, long l, MemorySegment out) {
+    private void classifier(MemorySegment y, int b, long l, Tensor outT) {
         int d = c.dim(3), classes = c.numClasses();
+        MemorySegment out = outT.segment();
         MemorySegment normed = y == bufA ? bufB : bufA;
         be.layerNorm(y, normed, b, d, l, p("classifier.norm.weight"), p("classifier.norm.bias"));
+        HalfSteps.round(be, act, normed, (long) b * d * l);
         // pooled^T (d, b) in cols, logits^T (classes, b) after it: the head is one small GEMM
         MemorySegment pooled = cols, logitsT = cols.asSlice((long) d * b * 4);
         be.pool.parallelFor(b, bi -> {
@@ -277,8 +309,7 @@ final class CpuVMamba implements ModelRunner {
                 Math.min(classes, (t + 1) * tile), 0, b, hb, 0, Kernels.Activation.NONE, null, 0));
         for (int bi = 0; bi < b; bi++) {
             for (int n = 0; n < classes; n++) {
-                out.setAtIndex(JAVA_FLOAT_UNALIGNED, (long) bi * classes + n,
-                        logitsT.getAtIndex(JAVA_FLOAT_UNALIGNED, (long) n * b + bi));
+                HalfFloats.set(out, act, (long) bi * classes + n, logitsT.getAtIndex(JAVA_FLOAT_UNALIGNED, (long) n * b + bi));
             }
         }
     }
@@ -370,6 +401,17 @@ final class CpuVMamba implements ModelRunner {
 
     // ------------------------------------------------------------------ buffers
 
+    /** A float32 buffer for a half model's images, grown as needed (kept for later calls). */
+    private MemorySegment widenedInput(long n) {
+        if (input == null || inputFloats < n) {
+            if (inputArena != null) inputArena.close();
+            inputArena = Arena.ofShared();
+            input = inputArena.allocate(n * 4, 64);
+            inputFloats = n;
+        }
+        return input;
+    }
+
     /** Grows the activation and im2col buffers for this shape (kept for later calls). */
     private void ensure(int b, int h, int w, int[][] g) {
         long act = 0, col = 0;
@@ -444,6 +486,8 @@ final class CpuVMamba implements ModelRunner {
     public void close() {
         if (arena != null) arena.close();
         arena = null;
+        if (inputArena != null) inputArena.close();
+        inputArena = null;
         views.release();
     }
 }

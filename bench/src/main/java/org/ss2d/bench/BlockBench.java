@@ -29,8 +29,15 @@ import org.ss2d.tensor.TensorScope;
 public final class BlockBench {
     private BlockBench() {}
 
+    /** {@code dtype}: the blocks' dtype option (x and out in it, the steps' results held in it). */
     public record Config(String backend, int batch, int dModel, int dState, double ssmRatio, int height, int width,
-                         int threads, boolean vss, int warmup, int reps, int checkBatches, long seed) {
+                         int threads, boolean vss, int warmup, int reps, int checkBatches, long seed, DType dtype) {
+        public Config(String backend, int batch, int dModel, int dState, double ssmRatio, int height, int width,
+                      int threads, boolean vss, int warmup, int reps, int checkBatches, long seed) {
+            this(backend, batch, dModel, dState, ssmRatio, height, width, threads, vss, warmup, reps, checkBatches, seed,
+                    DType.F32);
+        }
+
         public static Config of(String backend, int batch, int dModel, int dState, double ssmRatio, int height, int width,
                                 int threads) {
             return new Config(backend, batch, dModel, dState, ssmRatio, height, width, threads, false, -1, 11, 1, 42); // -1: 3 s warm-up
@@ -41,7 +48,7 @@ public final class BlockBench {
     public record Result(String backend, String device, @JsonProperty("op") String block, int batch, int dModel, int dState, double ssmRatio,
                          int height, int width, int threads, double medianMs, double minMs, double maxMs, int reps,
                          double msPerImage, double imagesPerS, double nsPerElem, double gbPerS, double checkRelErr,
-                         @JsonIgnore Map<String, Double> shares) {
+                         @JsonIgnore Map<String, Double> shares, String dtype) {
         /** The shares with lower-case step names, as the JSON report writes them. */
         @JsonProperty("shares")
         public Map<String, Double> sharesByStep() {
@@ -58,8 +65,11 @@ public final class BlockBench {
              TensorScope scope = TensorScope.root("bench-block")) {
             Map<String, Tensor> params;
             Runnable call;
-            Tensor x = RandomWeights.gaussian(scope, c.seed(), 1.0, b, dm, h, w);
-            Tensor out = scope.allocate(org.ss2d.tensor.DType.F32, b, dm, h, w);
+            DType dt = c.dtype();
+            Tensor drawn = RandomWeights.gaussian(scope, c.seed(), 1.0, b, dm, h, w);
+            Tensor x = dt == DType.F32 ? drawn : scope.convert(drawn, dt);
+            if (x != drawn) drawn.close();
+            Tensor out = scope.allocate(dt, b, dm, h, w);
             Ss2d ss = Ss2d.on(hd.backend());
             double[] want = null;
             int cb = Math.min(c.checkBatches(), b);
@@ -72,14 +82,14 @@ public final class BlockBench {
                 VSSWeights wt = RandomWeights.vss(scope, cfg, 4.0, c.seed() + 1);
                 params = wt.asMap();
                 vssWeights[0] = wt;
-                call = () -> ss.vssBlockInto(wt, x, out);
-                if (cb > 0) want = VSSRef.forward(VSSRef.Params.of(wt), x0, cb, h, w);
+                call = () -> ss.vssBlockInto(wt, x, out, dt);
+                if (cb > 0) want = VSSRef.forward(VSSRef.Params.of(wt), x0, cb, h, w, dt);
             } else {
                 SS2DWeights wt = RandomWeights.ss2d(scope, cfg, c.seed() + 1);
                 params = wt.asMap();
                 ss2dWeights[0] = wt;
-                call = () -> ss.ss2dInto(wt, x, out);
-                if (cb > 0) want = SS2DRef.forward(SS2DRef.Params.of(wt), x0, cb, h, w);
+                call = () -> ss.ss2dInto(wt, x, out, dt);
+                if (cb > 0) want = SS2DRef.forward(SS2DRef.Params.of(wt), x0, cb, h, w, dt);
             }
             try {
                 out.fill(Float.NaN);
@@ -87,13 +97,15 @@ public final class BlockBench {
                 double err = Double.NaN;
                 if (cb > 0) {
                     float[] got = new float[want.length];
-                    java.lang.foreign.MemorySegment.copy(out.segment(), java.lang.foreign.ValueLayout.JAVA_FLOAT, 0, got, 0, got.length);
+                    for (int i = 0; i < got.length; i++) got[i] = out.getFloat(i);
                     err = Doubles.relativeError(got, want);
-                    // the suite's budget for the block, with its own for TF32 products (-Dss2d.cuda.tf32=true)
+                    // the suite's budget for the block in its dtype (the reference rounds where the backends store
+                    // it), with its own for TF32 products (-Dss2d.cuda.tf32=true)
                     Tolerances.Gemm gemm = Tolerances.Gemm.of(hd.backend());
-                    double budget = Tolerances.relative(c.vss() ? OpKind.VSS_BLOCK : OpKind.SS2D, DType.F32, gemm);
+                    double budget = Tolerances.relative(c.vss() ? OpKind.VSS_BLOCK : OpKind.SS2D, dt, gemm);
                     if (!(err <= budget)) {
-                        throw new IllegalStateException("block check failed on " + hd.backend().name() + " f32 (" + gemm
+                        throw new IllegalStateException("block check failed on " + hd.backend().name() + " "
+                                + dt.arrowName() + " (" + gemm
                                 + " products) " + cfg + " x (" + b + ", " + dm + ", " + h + ", " + w + "): relative error "
                                 + err + " > " + budget);
                     }
@@ -106,10 +118,10 @@ public final class BlockBench {
                     // waits for the device.
                     try (TensorScope dev = TensorScope.root("bench-block-device")) {
                         Tensor dx = ss.toDevice(dev, x);
-                        Tensor dOut = hd.backend().allocate(dev, org.ss2d.tensor.DType.F32, b, dm, h, w);
+                        Tensor dOut = hd.backend().allocate(dev, dt, b, dm, h, w);
                         Runnable devCall = c.vss()
-                                ? () -> ss.vssBlockInto(vssWeights[0], dx, dOut)
-                                : () -> ss.ss2dInto(ss2dWeights[0], dx, dOut);
+                                ? () -> ss.vssBlockInto(vssWeights[0], dx, dOut, dt)
+                                : () -> ss.ss2dInto(ss2dWeights[0], dx, dOut, dt);
                         Timing wall = Timing.measure(c.warmup(), c.reps(), () -> {
                             devCall.run();
                             hd.backend().synchronize();
@@ -136,7 +148,7 @@ public final class BlockBench {
                 return new Result(hd.backend().name(), hd.backend().capabilities().device(), c.vss() ? "vss" : "ss2d", b, dm,
                         c.dState(), c.ssmRatio(), h, w, hd.threads(), t.medianMs(), t.minMs(), t.maxMs(), t.reps(),
                         msPerImage, 1000.0 / msPerImage, t.medianMs() * 1e6 / ((double) b * dm * px),
-                        bytes / (t.medianMs() * 1e-3) / 1e9, err, shares);
+                        bytes / (t.medianMs() * 1e-3) / 1e9, err, shares, dt.arrowName());
             } finally {
                 for (Tensor p : params.values()) p.close();
                 x.close();
@@ -145,13 +157,15 @@ public final class BlockBench {
         }
     }
 
-    /** {@code BlockBench B d_model d_state ssm_ratio H W [threads] [reps] [vss]}: prints the JSON line. */
+    /** {@code BlockBench B d_model d_state ssm_ratio H W [threads] [reps] [vss] [dtype]}: prints the JSON line. */
     public static void main(String[] a) {
         int threads = a.length > 6 ? Integer.parseInt(a[6]) : 0;
         int reps = a.length > 7 ? Integer.parseInt(a[7]) : 11;
         boolean vss = a.length > 8 && a[8].equals("vss");
+        DType dt = a.length > 9 ? DType.byName(a[9]) : DType.F32;
+        if (dt == null) throw new IllegalArgumentException("dtype: expected float32, float16 or bfloat16, found " + a[9]);
         Config c = new Config("cpu", Integer.parseInt(a[0]), Integer.parseInt(a[1]), Integer.parseInt(a[2]),
-                Double.parseDouble(a[3]), Integer.parseInt(a[4]), Integer.parseInt(a[5]), threads, vss, -1, reps, 1, 42);
+                Double.parseDouble(a[3]), Integer.parseInt(a[4]), Integer.parseInt(a[5]), threads, vss, -1, reps, 1, 42, dt);
         System.out.println(ReportJson.line(run(c)));
     }
 }

@@ -12,6 +12,7 @@ import org.ss2d.model.vmamba.VMambaRandomWeights;
 import org.ss2d.model.vmamba.VMambaWeights;
 import org.ss2d.report.ReportJson;
 import org.ss2d.spi.Backend;
+import org.ss2d.tensor.DType;
 import org.ss2d.tensor.Tensor;
 import org.ss2d.tensor.TensorScope;
 
@@ -27,15 +28,21 @@ import org.ss2d.tensor.TensorScope;
 public final class ModelBench {
     private ModelBench() {}
 
+    /** {@code dtype}: the model's dtype option (images, activations and logits in it). */
     public record Config(String backend, String model, int batch, int size, int threads, int warmup, int reps,
-                         boolean profile, long seed) {}
+                         boolean profile, long seed, DType dtype) {
+        public Config(String backend, String model, int batch, int size, int threads, int warmup, int reps,
+                      boolean profile, long seed) {
+            this(backend, model, batch, size, threads, warmup, reps, profile, seed, DType.F32);
+        }
+    }
 
     /**
      * @param peakDeviceBytes the device backend's peak memory during the model's build and timed calls (weights,
      *                        activations, scratch; {@code Backend.peakDeviceBytes}), -1 on a host backend
      */
     public record Result(String backend, String model, String device, int threads, int batch, int size, Timing timing,
-                         Map<String, Double> profileMsPerImage, double checkRelErr, long peakDeviceBytes) {
+                         Map<String, Double> profileMsPerImage, double checkRelErr, long peakDeviceBytes, DType dtype) {
         public double msPerImage() {
             return timing.medianMs() / batch;
         }
@@ -50,6 +57,7 @@ public final class ModelBench {
             m.put("bench", "model");
             m.put("backend", backend);
             m.put("model", model);
+            m.put("dtype", dtype.arrowName());
             m.put("device", device);
             m.put("threads", threads);
             m.put("batch", batch);
@@ -71,18 +79,20 @@ public final class ModelBench {
              TensorScope scope = TensorScope.root("bench-model")) {
             VMambaWeights w = VMambaRandomWeights.of(scope, cfg, c.seed());
             Ss2d ss = Ss2d.on(h.backend());
-            double check = check(ss, w, scope, c.seed());
+            DType dt = c.dtype();
+            double check = check(ss, w, scope, c.seed(), dt);
             Backend be = h.backend();
             Tensor x = RandomWeights.gaussian(scope, c.seed() + 1, 1.0, c.batch(), 3, c.size(), c.size());
-            Tensor out = scope.allocate(org.ss2d.tensor.DType.F32, c.batch(), cfg.numClasses());
+            if (dt != DType.F32) x = scope.convert(x, dt);
+            Tensor out = scope.allocate(dt, c.batch(), cfg.numClasses());
             boolean device = be.capabilities().deviceResident();
             if (device) {
                 // as VMamba's own timing, the images are already on the device: upload once, time the model alone
                 // (each call ends when the device has finished it)
-                Tensor xd = be.allocate(scope, org.ss2d.tensor.DType.F32, x.shape());
+                Tensor xd = be.allocate(scope, dt, x.shape());
                 be.copy(x, xd);
                 x = xd;
-                out = be.allocate(scope, org.ss2d.tensor.DType.F32, c.batch(), cfg.numClasses());
+                out = be.allocate(scope, dt, c.batch(), cfg.numClasses());
             }
             Tensor xs = x, outs = out;
             Map<String, Double> prof = new LinkedHashMap<>();
@@ -90,7 +100,7 @@ public final class ModelBench {
             be.synchronize();
             be.resetPeakDeviceBytes();
             long peak;
-            try (VMambaModel m = ss.vmamba(w)) {
+            try (VMambaModel m = ss.vmamba(w, dt)) {
                 t = Timing.measure(c.warmup(), c.reps(), () -> {
                     m.logitsInto(xs, outs);
                     be.synchronize();
@@ -107,15 +117,19 @@ public final class ModelBench {
             }
             scope.release();
             return new Result(h.backend().name(), cfg.name(), h.backend().capabilities().device(), h.threads(), c.batch(),
-                    c.size(), t, prof, check, peak);
+                    c.size(), t, prof, check, peak, dt);
         }
     }
 
-    /** Max |logit difference| over max |logit| against the reference backend at 32x32, NaN without it. */
-    private static double check(Ss2d ss, VMambaWeights w, TensorScope scope, long seed) {
+    /**
+     * Max |logit difference| over max |logit| against the reference backend at 32x32 in the same dtype (the reference
+     * rounds where the backends store it), NaN without it.
+     */
+    private static double check(Ss2d ss, VMambaWeights w, TensorScope scope, long seed, DType dt) {
         if (!Backends.names().contains("reference")) return Double.NaN;
         Tensor x = RandomWeights.gaussian(scope, seed + 2, 1.0, 1, 3, 32, 32);
-        try (VMambaModel m = ss.vmamba(w); VMambaModel r = Ss2d.on("reference").vmamba(w);
+        if (dt != DType.F32) x = scope.convert(x, dt);
+        try (VMambaModel m = ss.vmamba(w, dt); VMambaModel r = Ss2d.on("reference").vmamba(w, dt);
              Tensor a = m.logits(scope, x); Tensor b = r.logits(scope, x)) {
             float[] fa = a.toFloatArray(), fb = b.toFloatArray();
             double err = 0, scale = 0;
@@ -137,7 +151,8 @@ public final class ModelBench {
         Config c = new Config(o.getOrDefault("backend", "cpu"), o.getOrDefault("model", "vmamba_tiny_s1l8"),
                 Integer.parseInt(o.getOrDefault("batch", "1")), Integer.parseInt(o.getOrDefault("size", "224")),
                 Integer.parseInt(o.getOrDefault("threads", "0")), Integer.parseInt(o.getOrDefault("warmup", "-1")),
-                Integer.parseInt(o.getOrDefault("reps", "11")), Boolean.parseBoolean(o.getOrDefault("profile", "true")), 42);
+                Integer.parseInt(o.getOrDefault("reps", "11")), Boolean.parseBoolean(o.getOrDefault("profile", "true")), 42,
+                DType.byName(o.getOrDefault("dtype", "float32")));
         Result r = run(c);
         System.out.printf(Locale.ROOT, "%s batch %d %dx%d on %s (%s, %d threads): median %.1f ms, %.1f ms/image, %.2f images/s, min %.1f ms, calling thread's CPU time %.1f ms, check %.2e%n",
                 r.model(), r.batch(), r.size(), r.size(), r.backend(), r.device(), r.threads(), r.timing().medianMs(),

@@ -111,7 +111,8 @@ class ClassifyCommandTest {
                 shortLabels.toString(), A.toString()), "--labels", "1000");
         Path notImage = Files.writeString(dir.resolve("notes.png"), "not an image");
         assertRejected(MainTest.ss2d("classify", "--model", "vmamba_tiny_s1l8", "--weights", wf, notImage.toString()), "notes.png");
-        assertRejected(MainTest.ss2d("bench", "model", "--dtype", "float16"), "--dtype");
+        assertRejected(MainTest.ss2d("bench", "model", "--dtype", "int8"), "--dtype", "int8");
+        assertRejected(MainTest.ss2d("bench", "block", "--dtype", "float64"), "--dtype", "float64");
         assertRejected(MainTest.ss2d("bench", "model", "--model", "vmamba_huge"), "vmamba_huge");
         assertRejected(MainTest.ss2d("bench", "model", "--batch", "0"), "--batch");
     }

@@ -99,7 +99,11 @@ public final class CaseExecutor {
                             Map<String, Expected> expected) {
         String backend = b.name();
         // over the backend's limits: a dstate above its MAX_DSTATE, or an input dtype it does not take
-        boolean overLimit = c.dstate() > b.capabilities().maxDstate() || !b.capabilities().dtypes().contains(c.dtype());
+        // (blocks and models: a dtype option the backend does not run them in)
+        boolean blockOp = c.op() == org.ss2d.interop.cases.OpKind.SS2D || c.op() == org.ss2d.interop.cases.OpKind.VSS_BLOCK
+                || c.op() == org.ss2d.interop.cases.OpKind.VMAMBA;
+        java.util.Set<org.ss2d.tensor.DType> dtypes = blockOp ? b.capabilities().blockDtypes() : b.capabilities().dtypes();
+        boolean overLimit = c.dstate() > b.capabilities().maxDstate() || !dtypes.contains(c.dtype());
         Ss2d ss = Ss2d.on(b);
         long t0 = System.nanoTime();
         Map<String, float[]> actual;
@@ -121,7 +125,7 @@ public final class CaseExecutor {
         if (overLimit) {
             return new Outcome(result(c, backend, Status.FAIL, ranOn, null, ms, "dstate " + c.dstate() + " / dtype "
                     + c.dtype() + " is over the backend's limits (MAX_DSTATE " + b.capabilities().maxDstate() + ", dtypes "
-                    + b.capabilities().dtypes() + ") but was not rejected"), actual);
+                    + dtypes + ") but was not rejected"), actual);
         }
         if (!backend.equals(ranOn)) {
             return new Outcome(result(c, backend, Status.FAIL, ranOn, null, ms, "ran on " + ranOn + ", not " + backend),

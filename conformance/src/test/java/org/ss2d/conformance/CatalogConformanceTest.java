@@ -26,4 +26,9 @@ class CatalogConformanceTest {
     Stream<DynamicNode> ss2dAndVssBlocks() {
         return Targets.perBackend("ss2d/vss_block", Catalog.blocks());
     }
+
+    @TestFactory
+    Stream<DynamicNode> ss2dAndVssBlocksInHalfDtypes() {
+        return Targets.perBackend("ss2d/vss_block bfloat16/float16", Catalog.halfBlocks());
+    }
 }

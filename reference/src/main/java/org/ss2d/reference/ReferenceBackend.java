@@ -19,8 +19,10 @@ import org.ss2d.tensor.Tensor;
 final class ReferenceBackend implements Backend {
     // The scan takes half activations: they are widened exactly (Doubles.of), the recurrence runs in float64 on
     // the rounded values, and out is rounded once, to its own dtype, at the store.
+    // Blocks and models in a half dtype round at the points where a backend stores that dtype (HalfSteps).
     private static final Capabilities CAPS = new Capabilities(Capabilities.UNLIMITED, Set.of(DType.F32, DType.F16, DType.BF16), false,
-            "host, float64 reference oracle (plain loops, one thread, not for speed)", 0, false, 1);
+            "host, float64 reference oracle (plain loops, one thread, not for speed)", 0, false, 1,
+            Set.of(DType.F32, DType.F16, DType.BF16));
 
     @Override
     public String name() {
@@ -95,17 +97,22 @@ final class ReferenceBackend implements Backend {
     @Override
     public void ss2d(SS2DWeights weights, Tensor x, Tensor out) {
         Doubles.store(SS2DRef.forward(SS2DRef.Params.of(weights), Doubles.of(x), (int) x.dim(0), (int) x.dim(2),
-                (int) x.dim(3)), out);
+                (int) x.dim(3), x.dtype()), out);
     }
 
     @Override
     public org.ss2d.spi.ModelRunner prepareModel(org.ss2d.model.vmamba.VMambaWeights weights) {
-        return new ReferenceModel(weights);
+        return new ReferenceModel(weights, DType.F32);
+    }
+
+    @Override
+    public org.ss2d.spi.ModelRunner prepareModel(org.ss2d.model.vmamba.VMambaWeights weights, DType dtype) {
+        return new ReferenceModel(weights, dtype);
     }
 
     @Override
     public void vssBlock(VSSWeights weights, Tensor x, Tensor out) {
         Doubles.store(VSSRef.forward(VSSRef.Params.of(weights), Doubles.of(x), (int) x.dim(0), (int) x.dim(2),
-                (int) x.dim(3)), out);
+                (int) x.dim(3), x.dtype()), out);
     }
 }

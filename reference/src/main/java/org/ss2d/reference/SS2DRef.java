@@ -3,6 +3,7 @@ package org.ss2d.reference;
 import org.ss2d.model.SS2DConfig;
 import org.ss2d.model.SS2DWeights;
 import org.ss2d.ops.BCMode;
+import org.ss2d.tensor.DType;
 
 /**
  * VMamba's SS2D forward, {@code forward_type="v05_noz"}, channels-first (spec 5.3), in double precision.
@@ -19,6 +20,18 @@ public final class SS2DRef {
     public record Params(SS2DConfig config, double[] inProj, double[] convW, double[] convB, double[] xProj,
                          double[] dtW, double[] dtB, double[] aLogs, double[] ds, double[] normW, double[] normB,
                          double[] outProj) {
+        /**
+         * The weights as a backend holds them for a block in {@code dtype}: the matrices and the convolution's
+         * weight and bias rounded to it ({@link HalfSteps#weight}), A_logs, Ds, dt_projs_bias and the LayerNorm
+         * in float32 (mamba's scan takes A, D and delta_bias in float32; autocast runs LayerNorm in float32).
+         */
+        public Params in(DType dtype) {
+            if (dtype == DType.F32) return this;
+            return new Params(config, HalfSteps.weight(inProj, dtype), HalfSteps.weight(convW, dtype),
+                    HalfSteps.weight(convB, dtype), HalfSteps.weight(xProj, dtype), HalfSteps.weight(dtW, dtype), dtB,
+                    aLogs, ds, normW, normB, HalfSteps.weight(outProj, dtype));
+        }
+
         public static Params of(SS2DWeights w) {
             return new Params(w.config(), Doubles.of(w.inProjWeight()), Doubles.of(w.conv2dWeight()),
                     Doubles.of(w.conv2dBias()), Doubles.of(w.xProjWeight()), Doubles.of(w.dtProjsWeight()),
@@ -29,16 +42,27 @@ public final class SS2DRef {
 
     /** {@code x (batch, d_model, h, w)} to {@code out (batch, d_model, h, w)}. */
     public static double[] forward(Params p, double[] x, int batch, int h, int w) {
+        return forward(p, x, batch, h, w, DType.F32);
+    }
+
+    /**
+     * The block with activations of {@code dtype}, its weights as that block holds them ({@link Params#in}),
+     * each step's result rounded to {@code dtype} where a backend stores it (in_proj; conv + SiLU; x_proj; dt_proj;
+     * LayerNorm), the scan's output and the merge kept in float32 (VMamba's {@code out_float32}); the returned
+     * out_proj result is not rounded (the caller rounds it, after a residual where there is one).
+     */
+    public static double[] forward(Params p, double[] x, int batch, int h, int w, DType dtype) {
+        p = p.in(dtype); // rounding a rounded weight again changes nothing
         SS2DConfig c = p.config();
         int dm = c.dModel(), di = c.dInner(), len = h * w;
-        double[] xi = linear(p.inProj(), null, x, batch, dm, di, len);
+        double[] xi = HalfSteps.round(linear(p.inProj(), null, x, batch, dm, di, len), dtype);
         double[] xc = depthwiseConv(xi, p.convW(), p.convB(), batch, di, h, w, c.dConv());
-        double[] xa = silu(xc);
+        double[] xa = HalfSteps.round(silu(xc), dtype);
         double[] xs = CrossRef.scan(xa, batch, di, h, w);
-        ScanRef.Problem scan = scanProblem(p, xs, batch, len);
+        ScanRef.Problem scan = scanProblem(p, xs, batch, len, dtype);
         double[] ys = ScanRef.run(scan).out();
         double[] y = CrossRef.merge(ys, batch, di, h, w);
-        double[] yn = layerNorm(y, p.normW(), p.normB(), batch, di, len);
+        double[] yn = HalfSteps.round(layerNorm(y, p.normW(), p.normB(), batch, di, len), dtype);
         return linear(p.outProj(), null, yn, batch, di, dm, len);
     }
 
@@ -48,9 +72,14 @@ public final class SS2DRef {
      * A = -exp(A_logs), D = Ds, delta_bias = dt_projs_bias flattened, softplus on.
      */
     public static ScanRef.Problem scanProblem(Params p, double[] xs, int batch, int len) {
+        return scanProblem(p, xs, batch, len, DType.F32);
+    }
+
+    /** As {@link #scanProblem(Params, double[], int, int)} with x_proj's and dt_proj's results rounded to {@code dtype}. */
+    public static ScanRef.Problem scanProblem(Params p, double[] xs, int batch, int len, DType dtype) {
         SS2DConfig c = p.config();
         int di = c.dInner(), n = c.dState(), r = c.dtRank(), rows = c.xProjRows(), K = SS2DConfig.ROUTES;
-        double[] xdbl = routeProjection(p.xProj(), xs, batch, di, rows, len); // (batch, 4, rows, L)
+        double[] xdbl = HalfSteps.round(routeProjection(p.xProj(), xs, batch, di, rows, len), dtype); // (batch, 4, rows, L)
         double[] dts = new double[batch * K * di * len];
         double[] bs = new double[batch * K * n * len];
         double[] cs = new double[batch * K * n * len];
@@ -72,6 +101,7 @@ public final class SS2DRef {
                 }
             }
         }
+        HalfSteps.round(dts, dtype);
         double[] a = new double[p.aLogs().length];
         for (int i = 0; i < a.length; i++) a[i] = -Math.exp(p.aLogs()[i]);
         return new ScanRef.Problem(batch, K * di, len, n, K, BCMode.GROUPED, BCMode.GROUPED, xs, dts, a, bs, cs,

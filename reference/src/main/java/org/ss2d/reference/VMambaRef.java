@@ -6,6 +6,7 @@ import org.ss2d.model.SS2DConfig;
 import org.ss2d.model.vmamba.VMambaBlock;
 import org.ss2d.model.vmamba.VMambaConfig;
 import org.ss2d.model.vmamba.VMambaWeights;
+import org.ss2d.tensor.DType;
 import org.ss2d.tensor.Tensor;
 
 /**
@@ -34,14 +35,27 @@ public final class VMambaRef {
     public record Result(double[] logits, List<double[]> features) {}
 
     public static Result forward(VMambaWeights wt, double[] x, int batch, int h, int w) {
+        return forward(wt, x, batch, h, w, DType.F32);
+    }
+
+    /**
+     * The model with activations of {@code dtype} (docs/models.md, "Half precision"): the convolution and linear
+     * weights and biases rounded to it, LayerNorms, A_logs, Ds and dt_projs_bias float32; every map a backend
+     * stores between steps rounded to {@code dtype} there (each stem and downsampling LayerNorm's output, each
+     * block's steps as {@link VSSRef#forward(VSSRef.Params, double[], int, int, int, DType)} and its output, the
+     * classifier's LayerNorm); the pooled features float32; logits and features are returned unrounded (rounded
+     * once at the store).
+     */
+    public static Result forward(VMambaWeights wt, double[] x, int batch, int h, int w, DType dtype) {
         VMambaConfig c = wt.config();
-        Run run = new Run(wt, batch);
+        Run run = new Run(wt, batch, dtype);
         List<double[]> features = new ArrayList<>();
         double[] y = run.stages(x, h, w, features);
         if (!c.hasClassifier()) return new Result(null, features);
         int d3 = c.dim(3), len = run.gh * run.gw;
-        double[] yn = SS2DRef.layerNorm(y, d(wt, "classifier.norm.weight"), d(wt, "classifier.norm.bias"), batch, d3, len);
-        return new Result(head(yn, d(wt, "classifier.head.weight"), d(wt, "classifier.head.bias"), batch, d3, len,
+        double[] yn = HalfSteps.round(SS2DRef.layerNorm(y, d(wt, "classifier.norm.weight"), d(wt, "classifier.norm.bias"),
+                batch, d3, len), dtype);
+        return new Result(head(yn, run.m("classifier.head.weight"), run.m("classifier.head.bias"), batch, d3, len,
                 c.numClasses()), features);
     }
 
@@ -50,19 +64,30 @@ public final class VMambaRef {
         final VMambaWeights wt;
         final VMambaConfig c;
         final int batch;
+        final DType dtype;
         int gh, gw;
 
-        Run(VMambaWeights wt, int batch) {
+        Run(VMambaWeights wt, int batch, DType dtype) {
             this.wt = wt;
             this.c = wt.config();
             this.batch = batch;
+            this.dtype = dtype;
+        }
+
+        /** A convolution's or linear layer's weight or bias as the model holds it (rounded to the dtype). */
+        double[] m(String name) {
+            return HalfSteps.weight(d(wt, name), dtype);
+        }
+
+        double[] r(double[] a) {
+            return HalfSteps.round(a, dtype);
         }
 
         /** Stem and four stages; the last stage's output (before the classifier). */
         double[] stages(double[] x, int h, int w, List<double[]> features) {
             double[] y = patchEmbed(x, h, w);
             for (int i = 0; i < VMambaConfig.STAGES; i++) {
-                for (int j = 0; j < c.depth(i); j++) y = block(wt.block(i, j), y, batch, gh, gw);
+                for (int j = 0; j < c.depth(i); j++) y = block(wt.block(i, j), y, batch, gh, gw, dtype);
                 if (features != null) {
                     Tensor[] on = wt.outNorm(i);
                     features.add(on == null ? y.clone()
@@ -77,20 +102,20 @@ public final class VMambaRef {
             int in = c.inChans(), d0 = c.dim(0);
             if (c.patchEmbed() == VMambaConfig.PatchEmbed.V1) {
                 int p = c.patchSize();
-                double[] y = conv2d(x, d(wt, "patch_embed.0.weight"), d(wt, "patch_embed.0.bias"), batch, in, h, w, d0, p, p, 0);
+                double[] y = conv2d(x, m("patch_embed.0.weight"), m("patch_embed.0.bias"), batch, in, h, w, d0, p, p, 0);
                 gh = outSize(h, p, p, 0);
                 gw = outSize(w, p, p, 0);
-                return SS2DRef.layerNorm(y, d(wt, "patch_embed.2.weight"), d(wt, "patch_embed.2.bias"), batch, d0, gh * gw);
+                return r(SS2DRef.layerNorm(y, d(wt, "patch_embed.2.weight"), d(wt, "patch_embed.2.bias"), batch, d0, gh * gw));
             }
             int s = c.patchSize() / 2, k = s + 1, hid = c.stemHidden();
-            double[] y = conv2d(x, d(wt, "patch_embed.0.weight"), d(wt, "patch_embed.0.bias"), batch, in, h, w, hid, k, s, 1);
+            double[] y = conv2d(x, m("patch_embed.0.weight"), m("patch_embed.0.bias"), batch, in, h, w, hid, k, s, 1);
             int h1 = outSize(h, k, s, 1), w1 = outSize(w, k, s, 1);
             y = SS2DRef.layerNorm(y, d(wt, "patch_embed.2.weight"), d(wt, "patch_embed.2.bias"), batch, hid, h1 * w1);
             for (int i = 0; i < y.length; i++) y[i] = RefMath.gelu(y[i]);
-            y = conv2d(y, d(wt, "patch_embed.5.weight"), d(wt, "patch_embed.5.bias"), batch, hid, h1, w1, d0, k, s, 1);
+            y = conv2d(r(y), m("patch_embed.5.weight"), m("patch_embed.5.bias"), batch, hid, h1, w1, d0, k, s, 1);
             gh = outSize(h1, k, s, 1);
             gw = outSize(w1, k, s, 1);
-            return SS2DRef.layerNorm(y, d(wt, "patch_embed.7.weight"), d(wt, "patch_embed.7.bias"), batch, d0, gh * gw);
+            return r(SS2DRef.layerNorm(y, d(wt, "patch_embed.7.weight"), d(wt, "patch_embed.7.bias"), batch, d0, gh * gw));
         }
 
         double[] downsample(int i, double[] x) {
@@ -101,14 +126,14 @@ public final class VMambaRef {
                 gh = (gh + 1) / 2;
                 gw = (gw + 1) / 2;
                 int len = gh * gw;
-                m = SS2DRef.layerNorm(m, d(wt, p + "norm.weight"), d(wt, p + "norm.bias"), batch, 4 * cin, len);
-                return SS2DRef.linear(d(wt, p + "reduction.weight"), null, m, batch, 4 * cin, cout, len);
+                m = r(SS2DRef.layerNorm(m, d(wt, p + "norm.weight"), d(wt, p + "norm.bias"), batch, 4 * cin, len));
+                return r(SS2DRef.linear(m(p + "reduction.weight"), null, m, batch, 4 * cin, cout, len));
             }
             int k = c.downsample() == VMambaConfig.Downsample.V2 ? 2 : 3, pad = k == 3 ? 1 : 0;
-            double[] y = conv2d(x, d(wt, p + "1.weight"), d(wt, p + "1.bias"), batch, cin, gh, gw, cout, k, 2, pad);
+            double[] y = conv2d(x, m(p + "1.weight"), m(p + "1.bias"), batch, cin, gh, gw, cout, k, 2, pad);
             gh = outSize(gh, k, 2, pad);
             gw = outSize(gw, k, 2, pad);
-            return SS2DRef.layerNorm(y, d(wt, p + "3.weight"), d(wt, p + "3.bias"), batch, cout, gh * gw);
+            return r(SS2DRef.layerNorm(y, d(wt, p + "3.weight"), d(wt, p + "3.bias"), batch, cout, gh * gw));
         }
     }
 
@@ -117,31 +142,52 @@ public final class VMambaRef {
      * The v05_noz SS2D is {@link SS2DRef#forward}, the v0 one {@link #ss2dV0}.
      */
     public static double[] block(VMambaBlock b, double[] x, int batch, int h, int w) {
+        return block(b, x, batch, h, w, DType.F32);
+    }
+
+    /**
+     * One block with activations of {@code dtype}: the steps of {@link VSSRef#forward(VSSRef.Params, double[], int,
+     * int, int, DType)} (or v0's, {@link #ss2dV0(VMambaBlock, double[], int, int, int, DType)}), and its output
+     * rounded, as a model holds it for the next block.
+     */
+    public static double[] block(VMambaBlock b, double[] x, int batch, int h, int w, DType dtype) {
         int dm = b.ss2d().dModel(), len = h * w;
-        double[] n1 = SS2DRef.layerNorm(x, Doubles.of(b.normWeight()), Doubles.of(b.normBias()), batch, dm, len);
-        double[] s = b.zGate() ? ss2dV0(b, n1, batch, h, w)
-                : SS2DRef.forward(SS2DRef.Params.of(b.ss2dWeights()), n1, batch, h, w);
+        double[] n1 = HalfSteps.round(SS2DRef.layerNorm(x, Doubles.of(b.normWeight()), Doubles.of(b.normBias()), batch,
+                dm, len), dtype);
+        double[] s = b.zGate() ? ss2dV0(b, n1, batch, h, w, dtype)
+                : SS2DRef.forward(SS2DRef.Params.of(b.ss2dWeights()), n1, batch, h, w, dtype);
         double[] y = new double[x.length];
         for (int i = 0; i < y.length; i++) y[i] = x[i] + s[i];
+        HalfSteps.round(y, dtype);
         if (!b.hasMlp()) return y;
         int hid = b.mlpHidden();
-        double[] n2 = SS2DRef.layerNorm(y, Doubles.of(b.norm2Weight()), Doubles.of(b.norm2Bias()), batch, dm, len);
-        double[] a = SS2DRef.linear(Doubles.of(b.fc1Weight()), Doubles.of(b.fc1Bias()), n2, batch, dm, hid, len);
+        double[] n2 = HalfSteps.round(SS2DRef.layerNorm(y, Doubles.of(b.norm2Weight()), Doubles.of(b.norm2Bias()), batch,
+                dm, len), dtype);
+        double[] a = SS2DRef.linear(HalfSteps.weight(Doubles.of(b.fc1Weight()), dtype),
+                HalfSteps.weight(Doubles.of(b.fc1Bias()), dtype), n2, batch, dm, hid, len);
         for (int i = 0; i < a.length; i++) a[i] = RefMath.gelu(a[i]);
-        double[] m = SS2DRef.linear(Doubles.of(b.fc2Weight()), Doubles.of(b.fc2Bias()), a, batch, hid, dm, len);
+        HalfSteps.round(a, dtype);
+        double[] m = SS2DRef.linear(HalfSteps.weight(Doubles.of(b.fc2Weight()), dtype),
+                HalfSteps.weight(Doubles.of(b.fc2Bias()), dtype), a, batch, hid, dm, len);
         for (int i = 0; i < y.length; i++) y[i] += m[i];
-        return y;
+        return HalfSteps.round(y, dtype);
+    }
+
+    public static double[] ss2dV0(VMambaBlock b, double[] x, int batch, int h, int w) {
+        return ss2dV0(b, x, batch, h, w, DType.F32);
     }
 
     /**
      * VMamba's first SS2D ({@code forward_type="v0"}): in_proj gives x (first d_inner rows) and z (the
      * rest); x goes through the depthwise convolution (with bias), SiLU, the four-route scan and merge
-     * exactly as v05_noz; then {@code out_proj(LayerNorm(y) * SiLU(z))}.
+     * exactly as v05_noz; then {@code out_proj(LayerNorm(y) * SiLU(z))}. In a half {@code dtype}, x and z, the
+     * LayerNorm's output and the gated product are each rounded (a backend stores each).
      */
-    public static double[] ss2dV0(VMambaBlock b, double[] x, int batch, int h, int w) {
+    public static double[] ss2dV0(VMambaBlock b, double[] x, int batch, int h, int w, DType dtype) {
         SS2DConfig c = b.ss2d();
         int dm = c.dModel(), di = c.dInner(), len = h * w;
-        double[] xz = SS2DRef.linear(Doubles.of(b.inProj()), null, x, batch, dm, 2 * di, len);
+        double[] xz = HalfSteps.round(SS2DRef.linear(HalfSteps.weight(Doubles.of(b.inProj()), dtype), null, x, batch,
+                dm, 2 * di, len), dtype);
         double[] xi = new double[batch * di * len], z = new double[batch * di * len];
         for (int bi = 0; bi < batch; bi++) {
             System.arraycopy(xz, bi * 2 * di * len, xi, bi * di * len, di * len);
@@ -149,13 +195,16 @@ public final class VMambaRef {
         }
         SS2DRef.Params p = new SS2DRef.Params(c, null, Doubles.of(b.convWeight()), Doubles.of(b.convBias()),
                 Doubles.of(b.xProj()), Doubles.of(b.dtProjsWeight()), Doubles.of(b.dtProjsBias()), Doubles.of(b.aLogs()),
-                Doubles.of(b.ds()), Doubles.of(b.outNormWeight()), Doubles.of(b.outNormBias()), Doubles.of(b.outProj()));
-        double[] xa = SS2DRef.silu(SS2DRef.depthwiseConv(xi, p.convW(), p.convB(), batch, di, h, w, c.dConv()));
+                Doubles.of(b.ds()), Doubles.of(b.outNormWeight()), Doubles.of(b.outNormBias()), Doubles.of(b.outProj()))
+                .in(dtype);
+        double[] xa = HalfSteps.round(SS2DRef.silu(SS2DRef.depthwiseConv(xi, p.convW(), p.convB(), batch, di, h, w,
+                c.dConv())), dtype);
         double[] xs = CrossRef.scan(xa, batch, di, h, w);
-        double[] ys = ScanRef.run(SS2DRef.scanProblem(p, xs, batch, len)).out();
-        double[] y = SS2DRef.layerNorm(CrossRef.merge(ys, batch, di, h, w), p.normW(), p.normB(), batch, di, len);
+        double[] ys = ScanRef.run(SS2DRef.scanProblem(p, xs, batch, len, dtype)).out();
+        double[] y = HalfSteps.round(SS2DRef.layerNorm(CrossRef.merge(ys, batch, di, h, w), p.normW(), p.normB(), batch,
+                di, len), dtype);
         for (int i = 0; i < y.length; i++) y[i] *= RefMath.silu(z[i]);
-        return SS2DRef.linear(p.outProj(), null, y, batch, di, dm, len);
+        return SS2DRef.linear(p.outProj(), null, HalfSteps.round(y, dtype), batch, di, dm, len);
     }
 
     /**

@@ -41,6 +41,10 @@ final class BlockCommand implements Callable<Integer> {
             description = "time the VSS block (LayerNorm, SS2D, residual, LayerNorm, MLP, residual) instead of SS2D alone")
     boolean vss;
 
+    @Option(names = "--dtype", paramLabel = "TYPE", defaultValue = "float32",
+            description = "the blocks' activation dtype: float32, float16 or bfloat16 (default: ${DEFAULT-VALUE})")
+    String dtype;
+
     @Option(names = "--seed", defaultValue = "42", description = "seed of the weights and input (default: ${DEFAULT-VALUE})")
     long seed;
 
@@ -58,13 +62,17 @@ final class BlockCommand implements Callable<Integer> {
         if (!(ssmRatio > 0) || Double.isInfinite(ssmRatio) || (int) (ssmRatio * dModel) < 1) {
             throw new CommandLine.ParameterException(cl, "--ssm-ratio: must be > 0 and give d_inner = ssm_ratio * d_model >= 1, got " + ssmRatio);
         }
+        org.ss2d.tensor.DType dt = org.ss2d.tensor.DType.byName(dtype);
+        if (dt == null) {
+            throw new CommandLine.ParameterException(cl, "--dtype: expected float32, float16 or bfloat16, got " + dtype);
+        }
         common.check(cl);
         String backend = common.backendName(cl);
         BlockBench.Result r = BlockBench.run(new BlockBench.Config(backend, batch, dModel, dState, ssmRatio, height, width,
-                common.threads, vss, common.warmupCalls(), common.repsFor(backend), common.checkBatches, seed));
+                common.threads, vss, common.warmupCalls(), common.repsFor(backend), common.checkBatches, seed, dt));
         PrintWriter out = cl.getOut();
-        out.printf(Locale.ROOT, "%s %s batch %d d_model %d d_state %d %dx%d on %s: median %.3f ms, %.3f ms/image, %.1f images/s, check %.2e%n",
-                r.block(), r.backend(), r.batch(), r.dModel(), r.dState(), r.height(), r.width(), r.device(),
+        out.printf(Locale.ROOT, "%s %s %s batch %d d_model %d d_state %d %dx%d on %s: median %.3f ms, %.3f ms/image, %.1f images/s, check %.2e%n",
+                r.block(), r.dtype(), r.backend(), r.batch(), r.dModel(), r.dState(), r.height(), r.width(), r.device(),
                 r.medianMs(), r.msPerImage(), r.imagesPerS(), r.checkRelErr());
         common.printJson(out, r);
         return 0;

@@ -42,7 +42,7 @@ final class ModelCommand implements Callable<Integer> {
     int size;
 
     @Option(names = "--dtype", paramLabel = "TYPE", defaultValue = "float32",
-            description = "activation dtype; whole models run in float32 so far (default: ${DEFAULT-VALUE})")
+            description = "the model's activation dtype: float32, float16 or bfloat16 (default: ${DEFAULT-VALUE})")
     String dtype;
 
     @Option(names = "--profile", description = "also time each layer kind (patch_embed, norm, in_proj, scan, ..., head)")
@@ -62,18 +62,19 @@ final class ModelCommand implements Callable<Integer> {
         } catch (Ss2dArgumentException e) {
             throw new CommandLine.ParameterException(cl, "--model: " + e.getMessage());
         }
-        if (!dtype.equals("float32")) {
-            throw new CommandLine.ParameterException(cl, "--dtype: must be float32 (the only whole-model dtype so far), got " + dtype);
+        org.ss2d.tensor.DType dt = org.ss2d.tensor.DType.byName(dtype);
+        if (dt == null) {
+            throw new CommandLine.ParameterException(cl, "--dtype: expected float32, float16 or bfloat16, got " + dtype);
         }
         Common.atLeast(cl, "--batch", batch, 1);
         Common.atLeast(cl, "--size", size, 4);
         common.check(cl);
         String backend = common.backendName(cl);
         ModelBench.Result r = ModelBench.run(new ModelBench.Config(backend, model, batch, size, common.threads,
-                common.warmupCalls(), common.repsFor(backend), profile, seed));
+                common.warmupCalls(), common.repsFor(backend), profile, seed, dt));
         PrintWriter out = cl.getOut();
-        out.printf(Locale.ROOT, "%s batch %d %dx%d on %s (%s, %d threads): %.2f images/s, %.3f ms/image (median %.2f ms per call), check vs reference %.2e%n",
-                r.model(), r.batch(), r.size(), r.size(), r.backend(), r.device(), r.threads(), r.imagesPerS(),
+        out.printf(Locale.ROOT, "%s %s batch %d %dx%d on %s (%s, %d threads): %.2f images/s, %.3f ms/image (median %.2f ms per call), check vs reference %.2e%n",
+                r.model(), r.dtype().arrowName(), r.batch(), r.size(), r.size(), r.backend(), r.device(), r.threads(), r.imagesPerS(),
                 r.msPerImage(), r.timing().medianMs(), r.checkRelErr());
         out.printf(Locale.ROOT, "peak memory: JVM heap %.1f MiB, process resident %s%s%n", heapPeak() / 1048576.0, rssPeak(),
                 r.peakDeviceBytes() >= 0 ? String.format(Locale.ROOT, ", device %.1f MiB (weights, activations and "

@@ -18,14 +18,22 @@ import org.ss2d.tensor.TensorScope;
  * An SS2D block or a VSS block with seeded VMamba-like weights ({@link RandomWeights}), optionally with extreme
  * values put into the input or the scan's parameters ({@link Values}).
  */
-public record BlockCase(OpKind op, SS2DConfig config, double mlpRatio, int batch, int h, int w, long seed, Values values)
-        implements ConformanceCase {
+public record BlockCase(OpKind op, SS2DConfig config, double mlpRatio, int batch, int h, int w, long seed, Values values,
+                        DType dtype) implements ConformanceCase {
     public BlockCase {
         if (op != OpKind.SS2D && op != OpKind.VSS_BLOCK) throw new IllegalArgumentException(op.key());
     }
 
     public BlockCase(OpKind op, SS2DConfig config, double mlpRatio, int batch, int h, int w, long seed) {
-        this(op, config, mlpRatio, batch, h, w, seed, Values.NORMAL);
+        this(op, config, mlpRatio, batch, h, w, seed, Values.NORMAL, DType.F32);
+    }
+
+    /**
+     * This case with the block's {@code dtype} option: x drawn as before and rounded to it, the expected values from
+     * the reference that rounds where the backends store that dtype, the output judged in it.
+     */
+    public BlockCase in(DType t) {
+        return new BlockCase(op, config, mlpRatio, batch, h, w, seed, values, t);
     }
 
     /** Extreme values in a block (issue 18), each reaching the scan inside it. */
@@ -45,7 +53,7 @@ public record BlockCase(OpKind op, SS2DConfig config, double mlpRatio, int batch
 
     /** This case with extreme values. */
     public BlockCase with(Values v) {
-        return new BlockCase(op, config, mlpRatio, batch, h, w, seed, v);
+        return new BlockCase(op, config, mlpRatio, batch, h, w, seed, v, dtype);
     }
 
     public static BlockCase ss2d(SS2DConfig c, int batch, int h, int w, long seed) {
@@ -60,12 +68,8 @@ public record BlockCase(OpKind op, SS2DConfig config, double mlpRatio, int batch
     public String id() {
         return op.key() + " d_model" + config.dModel() + " d_state" + config.dState() + " ssm_ratio" + config.ssmRatio()
                 + (config.convBias() ? " +conv_bias" : "") + " b" + batch + " " + h + "x" + w
-                + (values == Values.NORMAL ? "" : " " + values.name().toLowerCase(java.util.Locale.ROOT)) + " seed" + seed;
-    }
-
-    @Override
-    public DType dtype() {
-        return DType.F32;
+                + (values == Values.NORMAL ? "" : " " + values.name().toLowerCase(java.util.Locale.ROOT))
+                + (dtype == DType.F32 ? "" : " " + dtype.arrowName()) + " seed" + seed;
     }
 
     @Override
@@ -99,15 +103,17 @@ public record BlockCase(OpKind op, SS2DConfig config, double mlpRatio, int batch
 
     @Override
     public Prepared prepare(TensorScope arena) {
-        Tensor x = RandomWeights.gaussian(arena, seed * 31 + 7, 1.0, batch, config.dModel(), h, w);
-        if (values == Values.NAN_INPUT) x.setFloat(x.elementCount() / 2 + 1, Float.NaN);
+        Tensor drawn = RandomWeights.gaussian(arena, seed * 31 + 7, 1.0, batch, config.dModel(), h, w);
+        if (values == Values.NAN_INPUT) drawn.setFloat(drawn.elementCount() / 2 + 1, Float.NaN);
+        Tensor x = dtype == DType.F32 ? drawn : arena.convert(drawn, dtype);
         if (op == OpKind.SS2D) {
             SS2DWeights wts = RandomWeights.ss2d(arena, config, seed);
             poke(wts);
             return new Prepared() {
                 @Override
                 public Map<String, Expected> expected() {
-                    return Map.of("out", new Expected(SS2DRef.forward(SS2DRef.Params.of(wts), Doubles.of(x), batch, h, w), op));
+                    return Map.of("out", new Expected(SS2DRef.forward(SS2DRef.Params.of(wts), Doubles.of(x), batch, h, w,
+                            dtype), op, dtype));
                 }
 
                 @Override
@@ -121,7 +127,8 @@ public record BlockCase(OpKind op, SS2DConfig config, double mlpRatio, int batch
         return new Prepared() {
             @Override
             public Map<String, Expected> expected() {
-                return Map.of("out", new Expected(VSSRef.forward(VSSRef.Params.of(wts), Doubles.of(x), batch, h, w), op));
+                return Map.of("out", new Expected(VSSRef.forward(VSSRef.Params.of(wts), Doubles.of(x), batch, h, w, dtype),
+                        op, dtype));
             }
 
             @Override

@@ -26,6 +26,7 @@ public final class Catalog {
         all.addAll(halfScans());
         all.addAll(cross());
         all.addAll(blocks());
+        all.addAll(halfBlocks());
         return all;
     }
 
@@ -180,6 +181,28 @@ public final class Catalog {
             c.add(BlockCase.ss2d(SS2DConfig.of(8, 1, 1.0), 1, 5, 6, seed++).with(v));
             c.add(BlockCase.ss2d(SS2DConfig.of(16, 16, 1.0), 1, 4, 5, seed++).with(v));
             c.add(BlockCase.vss(SS2DConfig.of(16, 4, 2.0), 1, 3, 4, seed++).with(v));
+        }
+        return c;
+    }
+
+    /**
+     * The SS2D and VSS blocks with the {@code dtype} option in bfloat16 and float16 (issue 13): small and odd grids,
+     * d_state 1/4/16, conv bias, VMamba-T's first width on the stage-3 grid, and a NaN input and -inf dt bias reaching
+     * the scan. A backend without half blocks must reject them ({@code Capabilities.blockDtypes}).
+     */
+    public static List<ConformanceCase> halfBlocks() {
+        List<ConformanceCase> c = new ArrayList<>();
+        long seed = 7000;
+        for (DType d : new DType[] {DType.BF16, DType.F16}) {
+            c.add(BlockCase.ss2d(SS2DConfig.of(8, 1, 1.0), 2, 5, 6, seed++).in(d));
+            c.add(BlockCase.ss2d(SS2DConfig.of(12, 4, 2.0).withConvBias(true), 1, 3, 7, seed++).in(d));
+            c.add(BlockCase.ss2d(SS2DConfig.of(16, 16, 1.0), 1, 7, 1, seed++).in(d));
+            c.add(BlockCase.ss2d(SS2DConfig.of(96, 1, 2.0), 1, 14, 14, seed++).in(d));
+            c.add(BlockCase.vss(SS2DConfig.of(8, 1, 1.0), 2, 5, 6, seed++).in(d));
+            c.add(BlockCase.vss(SS2DConfig.of(16, 16, 1.0).withConvBias(true), 1, 2, 5, seed++).in(d));
+            c.add(BlockCase.vss(SS2DConfig.of(96, 1, 2.0), 1, 14, 14, seed++).in(d));
+            c.add(BlockCase.ss2d(SS2DConfig.of(8, 1, 1.0), 1, 5, 6, seed++).with(BlockCase.Values.NAN_INPUT).in(d));
+            c.add(BlockCase.vss(SS2DConfig.of(16, 4, 2.0), 1, 3, 4, seed++).with(BlockCase.Values.NEG_INF_DT_BIAS).in(d));
         }
         return c;
     }

@@ -57,16 +57,18 @@ public final class Runs {
         }
     }
 
+    /** The SS2D block with the dtype option set to x's dtype, into a poisoned output of that dtype. */
     public static float[] ss2d(Ss2d ss, TensorScope scope, SS2DWeights w, Tensor x) {
-        try (Tensor out = poisoned(scope, "out", x.shape())) {
-            ss.ss2dInto(w, x, out);
+        try (Tensor out = poisoned(scope, "out", x.dtype(), x.shape())) {
+            ss.ss2dInto(w, x, out, x.dtype());
             return out.toFloatArray();
         }
     }
 
+    /** The VSS block with the dtype option set to x's dtype, as {@link #ss2d}. */
     public static float[] vss(Ss2d ss, TensorScope scope, VSSWeights w, Tensor x) {
-        try (Tensor out = poisoned(scope, "out", x.shape())) {
-            ss.vssBlockInto(w, x, out);
+        try (Tensor out = poisoned(scope, "out", x.dtype(), x.shape())) {
+            ss.vssBlockInto(w, x, out, x.dtype());
             return out.toFloatArray();
         }
     }

@@ -1,0 +1,124 @@
+package org.ss2d.cpu;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+
+import java.util.List;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
+import org.ss2d.Ss2d;
+import org.ss2d.VMambaModel;
+import org.ss2d.model.RandomWeights;
+import org.ss2d.model.SS2DConfig;
+import org.ss2d.model.SS2DWeights;
+import org.ss2d.model.VSSWeights;
+import org.ss2d.model.vmamba.VMambaConfig;
+import org.ss2d.model.vmamba.VMambaRandomWeights;
+import org.ss2d.model.vmamba.VMambaWeights;
+import org.ss2d.reference.Doubles;
+import org.ss2d.reference.SS2DRef;
+import org.ss2d.reference.VMambaRef;
+import org.ss2d.reference.VSSRef;
+import org.ss2d.tensor.DType;
+import org.ss2d.tensor.HalfFloats;
+import org.ss2d.tensor.Tensor;
+import org.ss2d.tensor.TensorScope;
+import org.ss2d.validate.Ss2dArgumentException;
+
+/**
+ * The blocks and a small model with a half {@code dtype} option against the float64 reference that rounds at the
+ * same points (conformance's budget for these ops: the float32 one plus the output's half-ulp).
+ */
+class HalfBlockTest {
+    private static CpuBackend backend;
+
+    @BeforeAll
+    static void start() {
+        backend = new CpuBackend(2);
+    }
+
+    @AfterAll
+    static void stop() {
+        backend.close();
+    }
+
+    private static double budget(double f32, DType t) {
+        return f32 + HalfFloats.unitRoundoff(t);
+    }
+
+    @ParameterizedTest(name = "{0} {1} d_state {2} x (2, {3}, {4}, {5})")
+    @CsvSource({"BF16, ss2d, 1, 24, 7, 9", "F16, ss2d, 4, 12, 5, 6", "BF16, vss, 2, 16, 6, 6", "F16, vss, 1, 8, 9, 4"})
+    void blocksMatchTheRoundedReference(DType t, String op, int n, int dm, int h, int w) {
+        SS2DConfig cfg = SS2DConfig.of(dm, n, 2.0).withConvBias(true);
+        TensorScope weights = TensorScope.root("half-block-weights");
+        try (Fixture f = new Fixture("half-block", 31L * dm + h)) {
+            Tensor x = f.as(t, f.gauss(1.0, 2, dm, h, w));
+            Tensor out = f.poisoned(t, 2, dm, h, w);
+            double[] want;
+            if (op.equals("ss2d")) {
+                SS2DWeights wt = RandomWeights.ss2d(weights, cfg, 3);
+                Ss2d.on(backend).ss2dInto(wt, x, out, t);
+                want = SS2DRef.forward(SS2DRef.Params.of(wt), Doubles.of(x), 2, h, w, t);
+            } else {
+                VSSWeights wt = RandomWeights.vss(weights, cfg, 4.0, 3);
+                Ss2d.on(backend).vssBlockInto(wt, x, out, t);
+                want = VSSRef.forward(VSSRef.Params.of(wt), Doubles.of(x), 2, h, w, t);
+            }
+            assertEquals(t, out.dtype());
+            Checks.close("cpu " + op + " " + t.arrowName() + " " + cfg + " x (2, " + dm + ", " + h + ", " + w + ")",
+                    out.toFloatArray(), want, budget(2e-4, t));
+        } finally {
+            weights.release();
+        }
+    }
+
+    @ParameterizedTest(name = "{0} {1}")
+    @CsvSource({"BF16, vmamba_tiny_s1l8", "F16, vanilla_vmamba_tiny"})
+    void aSmallModelMatchesTheRoundedReference(DType t, String name) {
+        VMambaConfig c = VMambaConfig.named(name).withDims(8, 16, 24, 32).withDepths(1, 2, 1, 1).withNumClasses(6);
+        int h = 37, w = 30;
+        TensorScope s = TensorScope.root("cpu-half-model");
+        try {
+            VMambaWeights wt = VMambaRandomWeights.withOutNorms(s, VMambaRandomWeights.of(s, c, 5), 6);
+            Tensor x = s.convert(RandomWeights.gaussian(s, 7, 1, 2, 3, h, w), t);
+            VMambaRef.Result ref = VMambaRef.forward(wt, Doubles.of(x), 2, h, w, t);
+            try (VMambaModel m = Ss2d.on(backend).vmamba(wt, t)) {
+                assertEquals(t, m.dtype());
+                Tensor out = s.allocate(t, 2, 6).fill(Float.NaN);
+                m.logitsInto(x, out);
+                String who = "cpu " + name + " " + t.arrowName();
+                Checks.close(who + " logits", out.toFloatArray(), ref.logits(), budget(2e-4, t));
+                List<Tensor> f = m.features(s, x);
+                for (int i = 0; i < 4; i++) {
+                    assertEquals(t, f.get(i).dtype());
+                    Checks.close(who + " features[" + i + "]", f.get(i).toFloatArray(), ref.features().get(i),
+                            budget(2e-4, t));
+                }
+            }
+        } finally {
+            s.release();
+        }
+    }
+
+    @Test
+    void anInputNotOfTheDtypeOptionIsNamed() {
+        SS2DConfig cfg = SS2DConfig.of(8, 1, 1.0);
+        TensorScope weights = TensorScope.root("half-reject-weights");
+        try (Fixture f = new Fixture("half-reject", 1)) {
+            SS2DWeights wt = RandomWeights.ss2d(weights, cfg, 3);
+            Tensor x = f.gauss(1.0, 1, 8, 3, 3);
+            Ss2dArgumentException e = assertThrows(Ss2dArgumentException.class,
+                    () -> Ss2d.on(backend).ss2d(f.scope, wt, x, DType.BF16));
+            assertEquals("x", e.argument());
+            Tensor out = f.poisoned(1, 8, 3, 3);
+            e = assertThrows(Ss2dArgumentException.class,
+                    () -> Ss2d.on(backend).ss2dInto(wt, f.as(DType.F16, x), out, DType.F16));
+            assertEquals("out", e.argument());
+        } finally {
+            weights.release();
+        }
+    }
+}
