@@ -2,7 +2,6 @@ package org.ss2d.model;
 
 import java.util.LinkedHashMap;
 import java.util.Map;
-import org.ss2d.model.vmamba.VMambaWeights;
 import org.ss2d.tensor.DType;
 import org.ss2d.tensor.HalfFloats;
 import org.ss2d.tensor.Tensor;
@@ -60,11 +59,5 @@ public final class HalfWeights {
     public static VSSWeights rounded(TensorScope scope, VSSWeights w, DType dtype) {
         if (dtype == DType.F32) return w;
         return VSSWeights.fromStateDict(w.config(), w.mlpRatio(), rounded(scope, w.asMap(), dtype), "");
-    }
-
-    /** {@link #rounded(TensorScope, Map, DType)} of a whole model's weights. */
-    public static VMambaWeights rounded(TensorScope scope, VMambaWeights w, DType dtype) {
-        if (dtype == DType.F32) return w;
-        return new VMambaWeights(w.config(), rounded(scope, w.params(), dtype));
     }
 }

@@ -65,7 +65,8 @@ final class CpuVMamba implements ModelRunner {
         this.be = be;
         this.kernels = be.kernels;
         this.act = act;
-        this.wt = HalfWeights.rounded(views, weights, act);
+        this.wt = act == DType.F32 ? weights
+                : new VMambaWeights(weights.config(), HalfWeights.rounded(views, weights.params(), act));
         this.c = wt.config();
         blocks = new Block[VMambaConfig.STAGES][];
         for (int i = 0; i < VMambaConfig.STAGES; i++) {
