@@ -90,6 +90,10 @@ def test_an_allocation_is_exported_once_and_again_when_replaced(driver):
     driver.buffer_id += 1                                          # freed and allocated again at the same address
     _refs.cuda_wire(a, "u", [])
     assert driver.exports == 2, "a new allocation is exported anew, whatever its address"
+    driver.buffer_id = 0                                           # the driver could not tell: no caching on it
+    _refs.cuda_wire(a, "u", [])
+    _refs.cuda_wire(a, "u", [])
+    assert driver.exports == 4, "without a buffer id every call exports"
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="a GPU host runs the real thing (tests/test_cuda.py)")

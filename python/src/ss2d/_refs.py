@@ -220,7 +220,8 @@ def _allocation(t, name):
     cu = _cuda()
     ptr = t.data_ptr()
     ids, vals, data = _attributes()
-    known = cu.cuPointerGetAttributes(3, ids, data, ptr) == 0
+    # the call succeeds with zeros for a pointer it cannot resolve: a zero id or start is not an answer
+    known = cu.cuPointerGetAttributes(3, ids, data, ptr) == 0 and vals[0].value != 0 and vals[1].value != 0
     if known:
         hit = _handles.get(vals[0].value)
         if hit is not None and hit[0] <= ptr < hit[0] + hit[1]:
