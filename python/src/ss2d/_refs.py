@@ -130,7 +130,7 @@ def any_cuda(values):
 
 def host_output(shape):
     """A new output array in shared memory (its block's ``wire`` is its reference)."""
-    arr = _shm.pool().array(tuple(int(d) for d in shape), np.float32)
+    arr = _shm.pool().array(shape if type(shape) is tuple else tuple(int(d) for d in shape), _F32)
     if _POISON:
         arr.fill(np.nan)
     with _counts_lock:

@@ -42,6 +42,8 @@ class Segment:
 _WIRE = struct.Struct("<BIiqq")       # rank, segment id, fd, segment size, byte offset (then the sizes)
 _sizes = {}                            # rank -> Struct of that many int64 sizes
 _strides = {}                          # (shape, itemsize) -> C-order strides
+_layouts = {}                          # (segment, offset, shape, dtype) -> (strides, wire, array interface)
+_MAX_LAYOUTS = 8192
 
 
 def wire(seg, offset, shape):
@@ -82,11 +84,18 @@ class Block:
         self.shape = shape
         self.dtype = dtype
         # The strides of the whole C-ordered array: an array of this block with the same shape and strides is
-        # that whole array (a view cannot reach past its extent), so its address needs no lookup.
-        self.strides = c_strides(shape, dtype.itemsize)
-        self.wire = wire(segment, offset, shape)
-        self.__array_interface__ = {"data": (segment.addr + offset, False), "shape": shape,
-                                    "typestr": dtype.str, "version": 3}
+        # that whole array (a view cannot reach past its extent), so its address needs no lookup. What a place
+        # and shape imply is made once: the pool hands the same places out again and again (a freed output's
+        # block to the next output), and making it took half of a small call's Python time.
+        key = (segment, offset, shape, dtype.num)
+        lay = _layouts.get(key)
+        if lay is None:
+            lay = (c_strides(shape, dtype.itemsize), wire(segment, offset, shape),
+                   {"data": (segment.addr + offset, False), "shape": shape, "typestr": dtype.str, "version": 3})
+            if len(_layouts) >= _MAX_LAYOUTS:
+                _layouts.clear()
+            _layouts[key] = lay
+        self.strides, self.wire, self.__array_interface__ = lay
 
     def __del__(self):
         pool = self._pool
@@ -165,6 +174,7 @@ def _after_fork():
     # The parent's segments stay mapped in the child, but cutting blocks from them would race the parent.
     global _pool, _pool_lock
     _pool, _pool_lock = None, threading.Lock()
+    _layouts.clear()
 
 
 os.register_at_fork(after_in_child=_after_fork)
