@@ -131,7 +131,7 @@ public final class CpuBackend implements Backend, AutoCloseable {
             scan(job);
         } else {
             boolean outHalf = out.dtype() != DType.F32;
-            rows(job, (from, to) -> HalfScan.scan(kernels, job, in, outHalf, from, to));
+            rows(job, (from, to) -> kernels.scanHalf(job, in, outHalf, from, to));
         }
     }
 

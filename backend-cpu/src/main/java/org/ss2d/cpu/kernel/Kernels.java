@@ -33,6 +33,16 @@ public abstract class Kernels {
     public abstract void scan(ScanJob job, int rowFrom, int rowTo);
 
     /**
+     * {@link #scan} of a job whose u, delta, z and variable B/C hold the 16-bit {@code dtype} (F16 or BF16), and whose
+     * out holds it too when {@code outHalf} (else float32); A, D, delta_bias, constant B/C and lastState are float32.
+     * The default stages blocks of rows in float32 for {@link #scan} ({@link HalfScan}); the SIMD kernels read the
+     * halves in their own passes where they can.
+     */
+    public void scanHalf(ScanJob job, org.ss2d.tensor.DType dtype, boolean outHalf, int rowFrom, int rowTo) {
+        HalfScan.scan(this, job, dtype, outHalf, rowFrom, rowTo);
+    }
+
+    /**
      * Bytes of scratch one thread keeps for a scan with these sizes (kept between calls): what the memory budget
      * counts per thread. Scalar kernels: the states of one row.
      */

@@ -4,6 +4,8 @@ import static java.lang.foreign.ValueLayout.JAVA_FLOAT_UNALIGNED;
 
 import java.lang.foreign.MemorySegment;
 import org.ss2d.cpu.kernel.ScanJob;
+import org.ss2d.tensor.DType;
+import org.ss2d.tensor.HalfFloats;
 
 /**
  * Where the scan's fast exponentials hold, and the exact path for where they do not.
@@ -72,7 +74,16 @@ final class Guard {
      * caller's, as on the fast path).
      */
     static void exactRest(ScanJob j, int row, int t0, float[] h, int hOff, int hStride) {
-        exactRest(j, row, t0, h, hOff, hStride, false);
+        exactRest(j, row, t0, h, hOff, hStride, false, null, false);
+    }
+
+    /**
+     * {@link #exactRest} for a scan on 16-bit activations ({@code half}: u, delta, z and variable B/C hold it; out too
+     * when {@code outHalf}, rounded once): the half kernels fuse the z gate into their output pass, so it is applied
+     * here as well.
+     */
+    static void exactRest(ScanJob j, int row, int t0, float[] h, int hOff, int hStride, DType half, boolean outHalf) {
+        exactRest(j, row, t0, h, hOff, hStride, j.z() != null, half, outHalf);
     }
 
     /**
@@ -80,8 +91,13 @@ final class Guard {
      * out non-finite, which float64 may not be (an out past float32's range brought back by the gate).
      */
     static void exactRow(ScanJob j, int row) {
+        exactRow(j, row, null, false);
+    }
+
+    /** {@link #exactRow} on 16-bit activations ({@code half} null: float32), see {@link #exactRest}. */
+    static void exactRow(ScanJob j, int row, DType half, boolean outHalf) {
         float[] h = new float[j.dstate()];
-        exactRest(j, row, 0, h, 0, 1, true);
+        exactRest(j, row, 0, h, 0, 1, true, half, outHalf);
         if (j.lastState() != null) {
             for (int s = 0; s < h.length; s++) {
                 j.lastState().setAtIndex(JAVA_FLOAT_UNALIGNED, (long) row * h.length + s, h[s]);
@@ -92,7 +108,8 @@ final class Guard {
     /** A thread's double states and A of the exact path (the tails of ordinary rows come here too). */
     private static final ThreadLocal<double[][]> STATES = ThreadLocal.withInitial(() -> new double[2][16]);
 
-    private static void exactRest(ScanJob j, int row, int t0, float[] h, int hOff, int hStride, boolean gate) {
+    private static void exactRest(ScanJob j, int row, int t0, float[] h, int hOff, int hStride, boolean gate, DType half,
+                                  boolean outHalf) {
         final int l = j.seqlen(), n = j.dstate(), dim = j.dim(), b = row / dim, d = row % dim;
         if (t0 >= l) return;
         final long base = (long) row * l;
@@ -112,27 +129,33 @@ final class Guard {
             a[s] = get(j.a(), (long) d * n + s);
         }
         for (int t = t0; t < l; t++) {
-            double x = get(j.delta(), base + t) + bias;
+            double x = in(j.delta(), half, base + t) + bias;
             double dt = sp ? (x <= 20 ? Math.log1p(Math.exp(x)) : x) : x;
-            double uu = get(j.u(), base + t), du = dt * uu, y = 0;
+            double uu = in(j.u(), half, base + t), du = dt * uu, y = 0;
             for (int s = 0; s < n; s++) {
                 long an = (long) d * n + s;
-                double bb = bVar ? get(j.b(), bRow + s * j.bStateStride() + t) : get(j.b(), an);
-                double cc = cVar ? get(j.c(), cRow + s * j.cStateStride() + t) : get(j.c(), an);
+                double bb = bVar ? in(j.b(), half, bRow + s * j.bStateStride() + t) : get(j.b(), an);
+                double cc = cVar ? in(j.c(), half, cRow + s * j.cStateStride() + t) : get(j.c(), an);
                 hd[s] = Math.exp(dt * a[s]) * hd[s] + du * bb;
                 y += cc * hd[s];
             }
             if (withD) y += dSkip * uu; // not 0 * u without D: u may be infinite
             if (gate) {
-                double zz = get(j.z(), base + t);
+                double zz = in(j.z(), half, base + t);
                 y *= zz * (1 / (1 + Math.exp(-zz))); // silu, as the float64 reference writes it
             }
-            j.out().setAtIndex(JAVA_FLOAT_UNALIGNED, base + t, (float) y);
+            if (outHalf) HalfFloats.set(j.out(), half, base + t, (float) y);
+            else j.out().setAtIndex(JAVA_FLOAT_UNALIGNED, base + t, (float) y);
         }
         for (int s = 0; s < n; s++) h[hOff + s * hStride] = (float) hd[s];
     }
 
     private static float get(MemorySegment m, long i) {
         return m.getAtIndex(JAVA_FLOAT_UNALIGNED, i);
+    }
+
+    /** An activation: float32, or the 16-bit {@code half}. */
+    private static float in(MemorySegment m, DType half, long i) {
+        return half == null ? get(m, i) : HalfFloats.get(m, half, i);
     }
 }

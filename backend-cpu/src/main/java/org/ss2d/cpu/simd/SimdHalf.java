@@ -87,15 +87,66 @@ final class SimdHalf {
         for (; i < n; i++) dst[i] = HalfFloats.bf16ToFloat(src.getAtIndex(JAVA_SHORT_UNALIGNED, srcOff + i));
     }
 
-    /** VL zero-extended 16-bit patterns from element {@code off}. */
-    private static IntVector bits(MemorySegment src, long off) {
-        return (IntVector) ShortVector.fromMemorySegment(S, src, off * 2, ORDER)
-                .convertShape(VectorOperators.S2I, I, 0).lanewise(VectorOperators.AND, 0xffff);
+    /**
+     * bfloat16 is float32's upper half: VL 16-bit patterns from element {@code off}, widened to int lanes (the sign
+     * extension's upper bits are shifted out) and moved up 16 bits: a load, vpmovsxwd and a shift.
+     */
+    static FloatVector bf16Lanes(MemorySegment src, long off) {
+        return ((IntVector) ShortVector.fromMemorySegment(S, src, off * 2, ORDER).convertShape(VectorOperators.S2I, I, 0))
+                .lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats();
     }
 
-    /** bfloat16 is float32's upper half. */
-    static FloatVector bf16Lanes(MemorySegment src, long off) {
-        return bits(src, off).lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats();
+    // ------------------------------------------------------------------ chunks of a kernel pass
+
+    /**
+     * {@code len} elements of a 16-bit dtype at element {@code off} of {@code src} into {@code dst[at..]}, for the scan
+     * kernels' L1 chunk buffers (the float32 rows are never staged whole), in Vector API lanes straight from the segment.
+     */
+    static void toArray(boolean bf16, MemorySegment src, long off, int len, float[] dst, int at) {
+        // the lane conversions are written out in the loops, not called: a helper that C2 happens to compile on its
+        // own first is then not inlined ("already compiled into a medium method"), and its vectors get boxed (3x slower)
+        int bound = F.loopBound(len), i = 0;
+        if (bf16) {
+            for (; i < bound; i += VL) {
+                IntVector x = (IntVector) ShortVector.fromMemorySegment(S, src, (off + i) * 2, ORDER)
+                        .convertShape(VectorOperators.S2I, I, 0);
+                x.lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats().intoArray(dst, at + i);
+            }
+            for (; i < len; i++) dst[at + i] = HalfFloats.bf16ToFloat(src.getAtIndex(JAVA_SHORT_UNALIGNED, off + i));
+        } else {
+            for (; i < bound; i += VL) {
+                IntVector x = (IntVector) ShortVector.fromMemorySegment(S, src, (off + i) * 2, ORDER)
+                        .convertShape(VectorOperators.S2I, I, 0);
+                IntVector mag = x.and(0x7fff);
+                IntVector moved = mag.lanewise(VectorOperators.LSHL, 13);
+                IntVector scaled = moved.reinterpretAsFloats().mul(0x1p112f).reinterpretAsInts();
+                IntVector r = scaled.blend(moved.or(0x7f800000), mag.compare(VectorOperators.GE, 0x7c00));
+                r.or(x.and(Integer.MIN_VALUE)).reinterpretAsFloats().intoArray(dst, at + i);
+            }
+            for (; i < len; i++) dst[at + i] = Float.float16ToFloat(src.getAtIndex(JAVA_SHORT_UNALIGNED, off + i));
+        }
+    }
+
+    /**
+     * {@code len} floats of {@code src[at..]} rounded to the 16-bit dtype into element {@code off} of {@code dst}: the
+     * narrowing into {@code tmp} (bfloat16 in Vector API lanes, float16 by the JDK's loop, vcvtps2ph), then one bulk
+     * copy (a vector store into a segment inside the loop re-checks the segment per vector, see SimdScan).
+     */
+    static void fromArray(boolean bf16, float[] src, int at, int len, MemorySegment dst, long off, short[] tmp) {
+        if (bf16) {
+            int bound = F.loopBound(len), i = 0;
+            for (; i < bound; i += VL) { // toBf16 written out (see toArray)
+                IntVector x = FloatVector.fromArray(F, src, at + i).reinterpretAsInts();
+                IntVector up = x.lanewise(VectorOperators.LSHR, 16);
+                IntVector rounded = x.add(up.and(1)).add(0x7fff).lanewise(VectorOperators.LSHR, 16);
+                IntVector r = rounded.blend(up.or(0x0040), x.and(0x7fffffff).compare(VectorOperators.GT, 0x7f800000));
+                ((ShortVector) r.convertShape(VectorOperators.I2S, S, 0)).intoArray(tmp, i);
+            }
+            for (; i < len; i++) tmp[i] = HalfFloats.floatToBf16(src[at + i]);
+        } else {
+            for (int i = 0; i < len; i++) tmp[i] = Float.floatToFloat16(src[at + i]);
+        }
+        MemorySegment.copy(tmp, 0, dst, JAVA_SHORT_UNALIGNED, off * 2, len);
     }
 
     // ------------------------------------------------------------------ narrowing

@@ -61,6 +61,40 @@ public final class SimdKernels extends Kernels {
         if (run < rowTo) SimdScan.scan(job, run, rowTo);
     }
 
+    /**
+     * 16-bit activations read by the kernels' own passes: dstate 1 by {@link SimdScanHalf}, the channel-lane blocks by
+     * {@link SimdScanBlocked} with half rows; the rest (time lanes at dstate > 1: channels left over from blocks, or
+     * dstate past BLOCKED_MAX) staged in float32 by the default.
+     */
+    @Override
+    public void scanHalf(ScanJob job, org.ss2d.tensor.DType dtype, boolean outHalf, int rowFrom, int rowTo) {
+        if (job.dstate() == 1) {
+            SimdScanHalf.scan(job, dtype, outHalf, rowFrom, rowTo);
+            return;
+        }
+        if (!blocked(job.dstate())) {
+            super.scanHalf(job, dtype, outHalf, rowFrom, rowTo);
+            return;
+        }
+        final int cpg = job.channelsPerGroup(), dim = job.dim();
+        SimdScanBlocked.Scratch scratch = null;
+        int row = rowFrom, run = rowFrom;
+        while (row < rowTo) {
+            if (row + VL <= rowTo && (row % dim) % cpg + VL <= cpg) {
+                if (run < row) super.scanHalf(job, dtype, outHalf, run, row);
+                if (scratch == null) scratch = SimdScanBlocked.Scratch.forThread(job.dstate());
+                int blocks = 1;
+                while (row + (blocks + 1) * VL <= rowTo && (row % dim) % cpg + (blocks + 1) * VL <= cpg) blocks++;
+                SimdScanBlocked.blocks(job, row, blocks, scratch, dtype, outHalf);
+                row += blocks * VL;
+                run = row;
+            } else {
+                row++;
+            }
+        }
+        if (run < rowTo) super.scanHalf(job, dtype, outHalf, run, rowTo);
+    }
+
     /** Time lanes ({@link SimdScanBackward}); a row out of the fast softplus range runs the plain kernel. */
     @Override
     public void scanBackwardRow(org.ss2d.cpu.kernel.ScanBackwardJob job, int row) {

@@ -47,7 +47,7 @@ final class SimdScan {
      * Time steps per chunk at dstate 1: smaller than CHUNK, measured (in-process A/B on S1/S3, 1 and 2
      * threads) 3-6% faster than 256 and 5-10% faster than 512; 64 was 12% slower (per-chunk overhead).
      */
-    private static final int N1_CHUNK = Math.max(VL, 128 / VL * VL);
+    static final int N1_CHUNK = Math.max(VL, 128 / VL * VL);
 
     /** A thread's chunk buffers, kept between calls: fresh ones were ~10 KB per task, 1.2 B/elem on small calls. */
     private static final class Bufs {
@@ -262,7 +262,7 @@ final class SimdScan {
      * Rows up to this many steps have C staged whole (64 KiB per thread at most); longer ones chunk by chunk, so
      * that a very long sequence does not cost a buffer of its length per thread.
      */
-    private static final int C_ROW_MAX = 16384;
+    static final int C_ROW_MAX = 16384;
 
     /**
      * C of steps [t0, t0 + len) into c.cb, at c.cbOff. Rows of up to C_ROW_MAX steps are staged whole, once per

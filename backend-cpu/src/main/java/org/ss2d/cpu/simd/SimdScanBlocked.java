@@ -12,6 +12,7 @@ import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.IntVector;
 import jdk.incubator.vector.VectorOperators;
 import org.ss2d.cpu.kernel.ScanJob;
+import org.ss2d.tensor.DType;
 
 /**
  * Selective scan with lanes = the {@code VL} channels of one block (one batch, one group), the layout of
@@ -57,6 +58,14 @@ final class SimdScanBlocked {
         float[] h, hSaved;
         /** Blocks of the run that went to the exact path (for the rest of their rows). */
         boolean[] exact = new boolean[8];
+        /**
+         * 16-bit activations only (made on first use): a row's widened delta, u and z over a super-chunk (zero-padded
+         * to whole vectors), the 16-bit buffer of the conversions, and the rows of the run whose gated out came out
+         * NaN or infinite.
+         */
+        float[] dxH, uxH, zxH;
+        short[] tmpH;
+        boolean[] gateBad = new boolean[0];
 
         private static final ThreadLocal<java.lang.ref.SoftReference<Scratch>> KEPT = new ThreadLocal<>();
 
@@ -102,6 +111,16 @@ final class SimdScanBlocked {
      * block keeps its states in {@code s.h} at {@code blk * n * VL}.
      */
     static void blocks(ScanJob j, int row0, int blocks, Scratch s) {
+        blocks(j, row0, blocks, s, null, false);
+    }
+
+    /**
+     * {@link #blocks} on 16-bit activations ({@code half} null: float32): u, delta, z and variable B/C hold
+     * {@code half}, out too when {@code outHalf}. Only the row passes differ: the staged B/C and the rows of delta and u
+     * are widened into the float buffers (super-chunk by super-chunk, no copy of a whole row), and out is written by
+     * {@link #outRowHalf}, with the z gate fused before the one rounding (the exact path gates these rows too).
+     */
+    static void blocks(ScanJob j, int row0, int blocks, Scratch s, DType half, boolean outHalf) {
         final int l = j.seqlen(), n = j.dstate(), b = row0 / j.dim(), dr0 = row0 % j.dim();
         final boolean bVar = j.bVariable(), cVar = j.cVariable();
         final long bRow = bVar ? j.bRow(b, dr0) : 0, cRow = cVar ? j.cRow(b, dr0) : 0;
@@ -109,11 +128,26 @@ final class SimdScanBlocked {
         java.util.Arrays.fill(s.h, 0, blocks * n * VL, 0f);
         if (s.exact.length < blocks) s.exact = new boolean[blocks];
         java.util.Arrays.fill(s.exact, 0, blocks, false);
-        final boolean sp = j.softplus();
+        final boolean sp = j.softplus(), bf16 = half == DType.BF16;
+        if (half != null) {
+            if (s.dxH == null) {
+                s.dxH = new float[SCP];
+                s.uxH = new float[SCP];
+                s.zxH = new float[SCP];
+                s.tmpH = new short[SCP];
+            }
+            if (s.gateBad.length < blocks * VL) s.gateBad = new boolean[blocks * VL];
+            java.util.Arrays.fill(s.gateBad, 0, blocks * VL, false);
+        }
         for (int s0 = 0; s0 < l; s0 += SC) {
             int slen = Math.min(SC, l - s0);
-            if (bVar) stage(j.b(), bRow + s0, j.bStateStride(), n, slen, s.bStage);
-            if (cVar) stage(j.c(), cRow + s0, j.cStateStride(), n, slen, s.cStage);
+            if (half != null) {
+                if (bVar) stageHalf(bf16, j.b(), bRow + s0, j.bStateStride(), n, slen, s.bStage);
+                if (cVar) stageHalf(bf16, j.c(), cRow + s0, j.cStateStride(), n, slen, s.cStage);
+            } else {
+                if (bVar) stage(j.b(), bRow + s0, j.bStateStride(), n, slen, s.bStage);
+                if (cVar) stage(j.c(), cRow + s0, j.cStateStride(), n, slen, s.cStage);
+            }
             for (int blk = 0; blk < blocks; blk++) {
                 if (s.exact[blk]) continue; // done to the end of its rows
                 int r0 = row0 + blk * VL, d0 = dr0 + blk * VL, hOff = blk * n * VL;
@@ -122,7 +156,11 @@ final class SimdScanBlocked {
                 s.naxMost = s.secondMost = Integer.MIN_VALUE;
                 for (int c = 0; lim >= 0 && c < VL; c++) {
                     float bias = j.deltaBias() == null ? 0f : get(j.deltaBias(), d0 + c);
-                    prepRow(j.delta(), j.u(), (long) (r0 + c) * l + s0, slen, bias, sp, s.dtT, s.duT, c * SCP, s);
+                    if (half != null) {
+                        prepRowHalf(bf16, j.delta(), j.u(), (long) (r0 + c) * l + s0, slen, bias, sp, s.dtT, s.duT, c * SCP, s);
+                    } else {
+                        prepRow(j.delta(), j.u(), (long) (r0 + c) * l + s0, slen, bias, sp, s.dtT, s.duT, c * SCP, s);
+                    }
                 }
                 boolean fast = lim >= 0 && s.naxMost <= Guard.naxBits(lim)
                         && (sp || s.secondMost <= Guard.negBits(Guard.negLimit(s.aMin)));
@@ -145,13 +183,19 @@ final class SimdScanBlocked {
                     }
                 }
                 if (!fast) { // out of the fast path's range: these rows run exact from here to their end
-                    for (int c = 0; c < VL; c++) Guard.exactRest(j, r0 + c, s0, s.h, hOff + c, VL);
+                    for (int c = 0; c < VL; c++) Guard.exactRest(j, r0 + c, s0, s.h, hOff + c, VL, half, outHalf);
                     s.exact[blk] = true;
                     continue;
                 }
                 for (int c = 0; c < VL; c++) {
                     float dSkip = j.dSkip() == null ? 0f : get(j.dSkip(), d0 + c);
-                    outRow(s.yT, c * SCP, slen, j.u(), j.out(), (long) (r0 + c) * l + s0, dSkip);
+                    if (half != null) {
+                        if (outRowHalf(bf16, outHalf, s, c * SCP, slen, j, (long) (r0 + c) * l + s0, dSkip)) {
+                            s.gateBad[blk * VL + c] = true;
+                        }
+                    } else {
+                        outRow(s.yT, c * SCP, slen, j.u(), j.out(), (long) (r0 + c) * l + s0, dSkip);
+                    }
                 }
             }
         }
@@ -164,7 +208,11 @@ final class SimdScanBlocked {
                     }
                 }
             }
-            if (j.z() != null) {
+            if (half != null) { // gated in outRowHalf; a product past float32's range: the row exact (rare)
+                for (int c = 0; c < VL; c++) {
+                    if (s.gateBad[blk * VL + c]) Guard.exactRow(j, r0 + c, half, outHalf);
+                }
+            } else if (j.z() != null) {
                 for (int c = 0; c < VL; c++) SimdScan.gate(j, r0 + c);
             }
         }
@@ -330,6 +378,73 @@ final class SimdScanBlocked {
             h0.fma(c0, FloatVector.fromArray(F, yC, t * VL)).intoArray(yC, t * VL);
         }
         h0.intoArray(s.h, hOff + st * VL);
+    }
+
+    /** {@link #stage} of 16-bit B (or C) rows, widened. */
+    private static void stageHalf(boolean bf16, MemorySegment m, long off, long stride, int n, int len, float[] tile) {
+        for (int st = 0; st < n; st++) SimdHalf.toArray(bf16, m, off + st * stride, len, tile, st * SCP);
+    }
+
+    /**
+     * {@link #prepRow} on 16-bit delta and u: the row's super-chunk widened into {@code s.dxH, s.uxH}, zero-padded to
+     * whole vectors as prepRow pads its tail, then the same vector loop on the buffers.
+     */
+    private static void prepRowHalf(boolean bf16, MemorySegment delta, MemorySegment u, long off, int len, float bias,
+                                    boolean sp, float[] dtT, float[] duT, int at, Scratch s) {
+        final float[] dx = s.dxH, ux = s.uxH;
+        SimdHalf.toArray(bf16, delta, off, len, dx, 0);
+        SimdHalf.toArray(bf16, u, off, len, ux, 0);
+        int padded = (len + VL - 1) & -VL;
+        java.util.Arrays.fill(dx, len, padded, 0f);
+        java.util.Arrays.fill(ux, len, padded, 0f);
+        FloatVector bv = FloatVector.broadcast(F, bias);
+        IntVector most = IntVector.broadcast(I, Integer.MIN_VALUE), second = most;
+        for (int v = 0; v < padded; v += VL) {
+            FloatVector x = FloatVector.fromArray(F, dx, v).add(bv);
+            IntVector nax = x.reinterpretAsInts().or(Integer.MIN_VALUE);
+            most = most.max(nax);
+            FloatVector dt;
+            if (sp) {
+                dt = SimdMath.softplus(x, nax.reinterpretAsFloats());
+                second = second.max(dt.reinterpretAsInts()); // dt >= 0 in range: its bits order as ints
+            } else {
+                dt = x;
+                second = second.max(x.reinterpretAsInts().lanewise(VectorOperators.XOR, Integer.MIN_VALUE));
+            }
+            dt.intoArray(dtT, at + v);
+            dt.mul(FloatVector.fromArray(F, ux, v)).intoArray(duT, at + v);
+        }
+        s.naxMost = Math.max(s.naxMost, most.reduceLanes(VectorOperators.MAX));
+        s.secondMost = Math.max(s.secondMost, second.reduceLanes(VectorOperators.MAX));
+    }
+
+    /**
+     * One row of y plus D u, times silu(z) with a gate, rounded to the output dtype (float32 when {@code !outHalf}) and
+     * stored; y is taken from the row tile in place. Returns whether a gated product is NaN or infinite.
+     */
+    private static boolean outRowHalf(boolean bf16, boolean outHalf, Scratch s, int at, int len, ScanJob j, long off,
+                                      float dSkip) {
+        final float[] yT = s.yT, ux = s.uxH, zx = s.zxH;
+        SimdHalf.toArray(bf16, j.u(), off, len, ux, 0);
+        final boolean gated = j.z() != null;
+        if (gated) SimdHalf.toArray(bf16, j.z(), off, len, zx, 0);
+        int padded = (len + VL - 1) & -VL; // zeros past len (yT holds stale steps there): the results are not stored
+        java.util.Arrays.fill(yT, at + len, at + padded, 0f);
+        java.util.Arrays.fill(ux, len, padded, 0f);
+        if (gated) java.util.Arrays.fill(zx, len, padded, 0f);
+        FloatVector dv = FloatVector.broadcast(F, dSkip);
+        IntVector most = IntVector.zero(I);
+        for (int v = 0; v < padded; v += VL) {
+            FloatVector y = FloatVector.fromArray(F, ux, v).fma(dv, FloatVector.fromArray(F, yT, at + v));
+            if (gated) {
+                y = y.mul(SimdMath.silu(FloatVector.fromArray(F, zx, v)));
+                most = most.max(y.reinterpretAsInts().and(Integer.MAX_VALUE));
+            }
+            y.intoArray(yT, at + v);
+        }
+        if (outHalf) SimdHalf.fromArray(bf16, yT, at, len, j.out(), off, s.tmpH);
+        else MemorySegment.copy(yT, at, j.out(), JAVA_FLOAT_UNALIGNED, off * 4, len);
+        return gated && most.compare(VectorOperators.GE, 0x7f800000).anyTrue();
     }
 
     /** One row of y plus D u, streamed out. */
