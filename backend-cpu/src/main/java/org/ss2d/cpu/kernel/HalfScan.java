@@ -6,7 +6,10 @@ import org.ss2d.ops.BCMode;
 import org.ss2d.tensor.DType;
 
 /**
- * The selective scan on 16-bit activations (mamba's half dtypes): blocks of rows are widened to float32
+ * The selective scan on 16-bit activations (mamba's half dtypes) for kernels without a half path of their own: the
+ * scalar kernels, and the SIMD kernels' time-lane rows at dstate &gt; 1 (channels left over from the channel-lane
+ * blocks, or dstate past their maximum); dstate 1 and the channel-lane blocks read halves in their own passes
+ * ({@link Kernels#scanHalf}). Here blocks of rows are widened to float32
  * in a thread's staging buffers, scanned by the float32 kernels, and {@code out} rounded back. A block
  * is a few rows of one (batch, group), sized so that its staged u, delta, z and out stay in L2
  * (~256 KiB), or the kernels' row alignment (VL channels for the channel-block kernel) where rows are long.

@@ -19,13 +19,12 @@ import org.ss2d.tensor.DType;
 import org.ss2d.tensor.HalfFloats;
 
 /**
- * Lane-wise conversions between the 16-bit types and float32. The incubator API has no half-float
- * lanes ({@code S2F} converts integers), so bfloat16 is taken apart with integer lane operations (VL
- * shorts loaded, zero-extended to int lanes, shifted into float32's upper half, and back with rounding);
- * float16 goes through the JDK's conversions in array loops that C2 vectorizes to the hardware's
- * half-float instructions (faster than an integer-lane form, see {@link #f16ToFloat}). Every
- * conversion is exact (widening) or rounds to nearest with ties to even (narrowing), bit for bit as
- * {@link Float#floatToFloat16} and {@link HalfFloats#floatToBf16}; the tests hold them to that.
+ * Lane-wise conversions between the 16-bit types and float32. The incubator API has no half-float lanes ({@code S2F}
+ * converts integers): bfloat16 is float32's upper half (VL shorts loaded, sign-extended to int lanes, shifted up 16,
+ * and back with rounding); float16 is re-biased in integer lanes for the scan kernels' chunks ({@link #toArray}), and
+ * goes through the JDK's conversions in array loops, which C2 vectorizes to vcvtph2ps/vcvtps2ph, for the bulk
+ * conversions and the narrowing. Every conversion is exact (widening) or rounds to nearest with ties to even
+ * (narrowing), bit for bit as {@link Float#floatToFloat16} and {@link HalfFloats#floatToBf16}; the tests hold them to that.
  */
 final class SimdHalf {
     private SimdHalf() {}

@@ -30,17 +30,17 @@ import org.ss2d.tensor.DType;
 
 /**
  * The dstate-1 selective scan (VMamba's default, {@link SimdScan}'s time lanes) on 16-bit activations: u, delta,
- * variable B and C, z and out hold bfloat16 or float16, arithmetic is float32. Per chunk of {@code N1_CHUNK} steps
- * (1) delta, u and B are widened from the row into L1 chunk buffers, (2) dt, (3) exp2, the in-vector scans and y, as in
- * the float32 kernel but from the chunk buffers, (4) the z gate and the rounding to the output dtype, stored with one
- * bulk copy. So the row is read once, in half the bytes, and no float32 copy of it is made beyond a chunk (C, as in
- * the float32 kernel, is widened once per (batch, group) row).
+ * variable B and C, z and out hold bfloat16 or float16, arithmetic is float32. Per chunk of {@code CH} steps
+ * (1) dt from delta, widened in the same loop, which also widens u into an L1 buffer, (2) exp2, the in-vector scans
+ * and y, as in the float32 kernel, (3) the z gate and the one rounding to the output dtype, stored with a bulk copy.
+ * The row is read once, in half the bytes; no float32 copy of it is made beyond a chunk (B and C are widened once per
+ * (batch, group) row, as the float32 kernel stages C).
  *
- * <p>Why widen into buffers rather than in the passes' registers: the float32 passes are at C2's inlining budget (see
- * SimdScan); a conversion inside them (bfloat16: a shift; float16: nine integer-lane operations, the Vector API having
- * no half-float lanes) would push them past it. The widening pass costs an L1 store and load per element, which the
- * memory-bound scan hides. The gate is fused here (not a pass over the row afterwards as in float32) because a half
- * out may not be rounded twice; the exact path ({@link Guard}) applies it for these rows too.
+ * <p>Why u goes through a buffer rather than being widened in the coefficient pass: that pass is at C2's inlining
+ * budget (see SimdScan); a conversion inside it (bfloat16: a shift; float16: seven integer-lane operations, the
+ * Vector API having no half-float lanes) would push it past and box its vectors. The gate is fused here (not a pass
+ * over the row afterwards as in float32) because a half out may not be rounded twice; the exact path ({@link Guard})
+ * applies it for these rows too.
  */
 final class SimdScanHalf {
     private SimdScanHalf() {}
