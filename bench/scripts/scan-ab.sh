@@ -8,7 +8,8 @@
 #   WARM=3 ROUNDS=11 CALLS=5 bench/scripts/scan-ab.sh "2 2048 1 4096 16" 1 HEAD WORK
 #
 # Prints each variant's median ns/elem over rounds and its per-round ratio to the first (median [min..max]).
-# Needs the api jar in ~/.m2 and bench/target/classpath.txt (scan-vs-anchor.sh makes it).
+# Needs bench/target/classpath.txt (scan-vs-anchor.sh makes it). Each round first waits until no build runs on the
+# machine; ABFLAGS=-Dab.nowait=true skips that where builds never stop.
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
 SHAPE=$1; THREADS=$2; shift 2
@@ -26,9 +27,9 @@ for v in "$@"; do
   if [ "$v" != WORK ]; then
     if [ -d "$v" ]; then src="$v"; else t="$(mktemp -d)"; git -C "$ROOT" archive "$v" backend-cpu/src/main | tar -x -C "$t"; src="$t/backend-cpu/src/main"; fi
   fi
-  "$JBIN/javac" -nowarn --add-modules jdk.incubator.vector -cp "$API" -d "$d" $(find "$src/java" -name '*.java') 2>&1 | grep -v 'warning\|incubat' || true
-  "$JBIN/javac" -nowarn --add-modules jdk.incubator.vector -cp "$API:$d" -d "$d" "$ROOT/bench/scripts/scan-ab/AbKernel.java" 2>&1 | grep -v 'warning\|incubat' || true
+  "$JBIN/javac" -nowarn --add-modules jdk.incubator.vector -cp "$DEPS" -d "$d" $(find "$src/java" -name '*.java') 2>&1 | grep -v 'warning\|incubat' || true
+  "$JBIN/javac" -nowarn --add-modules jdk.incubator.vector -cp "$DEPS:$d" -d "$d" "$ROOT/bench/scripts/scan-ab/AbKernel.java" 2>&1 | grep -v 'warning\|incubat' || true
   DIRS+=("$d"); i=$((i + 1))
 done
 FLAGS="$(sed -n 's:.*<ss2d.jvm.flags>\(.*\)</ss2d.jvm.flags>.*:\1:p' "$ROOT/pom.xml")"
-"$JBIN/java" $FLAGS -cp "$OUT/main:$DEPS" abm.AbMain $SHAPE "$THREADS" "${WARM:-3}" "${ROUNDS:-11}" "${CALLS:-5}" "${DIRS[@]}" 2>&1 | grep -v WARNING
+"$JBIN/java" $FLAGS ${ABFLAGS:-} -cp "$OUT/main:$DEPS" abm.AbMain $SHAPE "$THREADS" "${WARM:-3}" "${ROUNDS:-11}" "${CALLS:-5}" "${DIRS[@]}" 2>&1 | grep -v WARNING

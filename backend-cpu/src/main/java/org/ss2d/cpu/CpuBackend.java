@@ -326,7 +326,10 @@ public final class CpuBackend implements Backend, AutoCloseable {
         return MemoryBudget.product(threads(), kernels.scanScratchBytes(s.dim(), s.groups(), s.dstate()));
     }
 
-    /** A half scan also stages blocks of rows in float32 per thread ({@link HalfScan}). */
+    /**
+     * A half scan also keeps per-thread float32 buffers: {@link HalfScan}'s staged row blocks (scalar kernels, leftover
+     * rows), counted whole; they bound the SIMD half kernels' chunk buffers and widened B/C rows as well.
+     */
     @Override
     public long scanWorkingBytes(ScanShape s, DType input) {
         long f32 = scanWorkingBytes(s);
