@@ -56,8 +56,9 @@ class HalfScanPathsTest {
     static Stream<Case> cases() {
         List<Case> cs = new ArrayList<>();
         BCMode g = BCMode.GROUPED, v = BCMode.VARIABLE, k = BCMode.CONSTANT;
-        for (DType d : new DType[] {DType.BF16, DType.F16}) {
-            for (boolean f32 : new boolean[] {false, true}) {
+        // float32 too: the exact path is shared (and gates only the half rows itself)
+        for (DType d : new DType[] {DType.BF16, DType.F16, DType.F32}) {
+            for (boolean f32 : d == DType.F32 ? new boolean[] {false} : new boolean[] {false, true}) {
                 // dstate 1: several chunks and a tail (133 = 8 x 16 + 5), every B/C mode, with and without the options
                 cs.add(new Case(d, f32, 2, 7, 133, 1, 1, k, k, true, true, true, false));
                 cs.add(new Case(d, f32, 2, 6, 133, 1, 1, v, k, false, false, false, false));

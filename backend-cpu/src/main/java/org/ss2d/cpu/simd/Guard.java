@@ -80,10 +80,10 @@ final class Guard {
     /**
      * {@link #exactRest} for a scan on 16-bit activations ({@code half}: u, delta, z and variable B/C hold it; out too
      * when {@code outHalf}, rounded once): the half kernels fuse the z gate into their output pass, so it is applied
-     * here as well.
+     * here as well. {@code half} null: float32, ungated (the float32 kernels gate the whole row afterwards).
      */
     static void exactRest(ScanJob j, int row, int t0, float[] h, int hOff, int hStride, DType half, boolean outHalf) {
-        exactRest(j, row, t0, h, hOff, hStride, j.z() != null, half, outHalf);
+        exactRest(j, row, t0, h, hOff, hStride, half != null && j.z() != null, half, outHalf); // float32 gates later
     }
 
     /**
