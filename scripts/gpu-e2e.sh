@@ -13,7 +13,7 @@
 #   1 tests.txt        every JUnit suite with -Dss2d.require=cuda (CUDA unavailable = failure)
 #   2 conformance.txt  ss2d conformance on cpu and cuda (catalog + golden vectors), + conformance.json
 #   3 bench.txt        ss2d bench: scan S1..S5, scan-backward S1..S5 (beside the forward, device events, workspace
-#                      bytes) and the VMamba-T stage-1 SS2D/VSS blocks on cuda
+#                      bytes) and the VMamba-T stage-1 SS2D/VSS blocks on cuda, float32 and bfloat16
 #   4 harness.txt      the standalone kernel harness: float64 checks, S1..S5 vs a device copy, compute-sanitizer
 #   5 interop.txt      H2D/D2H from Arrow memory vs pinned, pyarrow round trip through ss2d run --backend cuda
 #   6 demo.txt         ss2d demo
@@ -21,7 +21,7 @@
 #                      ANCHOR_MAMBA=DIR (mamba's selective_scan_cuda), ANCHOR_OFLEX=DIR (VMamba's
 #                      selective_scan_cuda_oflex) and ANCHOR_VMAMBA=DIR (a VMamba checkout); see scripts/anchors/
 #   8 model.txt        ss2d bench model on cuda: the nine released VMamba models at batch 128, 224x224 (fp32),
-#                      VMamba-T[s1l8] with the per-layer-kind profile, and in TF32 (images/s, peak device memory)
+#                      VMamba-T[s1l8] with the per-layer-kind profile, in TF32 and in bfloat16 (images/s, peak device memory)
 # STEPS="1 2 3" limits the run to some steps.
 set -uo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -62,9 +62,12 @@ bench() {
   done
   $B/ss2d bench block --backend cuda --batch 32 --d-model 96 --d-state 1 --ssm-ratio 1 --height 56 --width 56 --json
   $B/ss2d bench block --backend cuda --batch 32 --d-model 96 --d-state 1 --ssm-ratio 1 --height 56 --width 56 --vss --json
+  # issue 13: the same blocks with the dtype option in bfloat16, in the same run (target <= 0.6x the float32 time)
+  $B/ss2d bench block --backend cuda --batch 32 --d-model 96 --d-state 1 --ssm-ratio 1 --height 56 --width 56 --dtype bfloat16 --json
+  $B/ss2d bench block --backend cuda --batch 32 --d-model 96 --d-state 1 --ssm-ratio 1 --height 56 --width 56 --vss --dtype bfloat16 --json
 }
 export B; export -f bench
-step 3 240 bench.txt bench
+step 3 300 bench.txt bench
 harness() { # its own logs go to a temporary folder (only 8 files come back from $OUT); the sanitizer summaries print here
   local logs; logs="$(mktemp -d)"
   OUT="$logs" bash backend-cuda/src/test/cuda/run-on-gpu.sh
@@ -94,6 +97,8 @@ models() {
   done
   SS2D_JAVA_OPTS="${SS2D_JAVA_OPTS:-} -Dss2d.cuda.tf32=true" \
     $B/ss2d bench model --backend cuda --model vmamba_tiny_s1l8 --batch 128 --warmup 50 --reps 30 --json
+  # issue 13: VMamba-T with bfloat16 activations (anchor: scripts/anchors/vmamba_model_times.py --modes bf16)
+  $B/ss2d bench model --backend cuda --model vmamba_tiny_s1l8 --batch 128 --warmup 50 --reps 30 --dtype bfloat16 --profile --json
 }
 export -f models
-step 8 420 model.txt models
+step 8 480 model.txt models

@@ -7,3 +7,5 @@
 #include "selective_scan_states.cuh"
 #include "selective_scan_pipe.cuh"
 #include "selective_scan_bwd.cuh"
+#include "half_layers.cuh"
+#include "selective_scan_half.cuh"

@@ -36,6 +36,9 @@ public final class CudaBackend implements Backend {
     private final WeightCache<DeviceBuffer> weights;
     /** {@code A = -exp(A_logs)} per A_logs tensor, computed on the host (it is (4*d_inner, d_state)). */
     private final WeightCache<DeviceBuffer> negExpA;
+    /** Per half dtype: the projections' matrices in that type, and the other converted weights as rounded float32. */
+    private final java.util.EnumMap<DType, WeightCache<DeviceBuffer>> halfMatrices = new java.util.EnumMap<>(DType.class),
+            roundedWeights = new java.util.EnumMap<>(DType.class);
     /** The blocks' intermediates (see ScratchArena); weights and tensors never live in it. */
     private final ScratchArena scratchArena;
     private final CudaDiagnostics diagnostics;
@@ -45,11 +48,16 @@ public final class CudaBackend implements Backend {
         this.staging = new HostStaging(dev);
         this.weights = new WeightCache<>(this::upload, DeviceBuffer::free);
         this.negExpA = new WeightCache<>(this::uploadNegExp, DeviceBuffer::free);
+        for (DType t : new DType[] {DType.F16, DType.BF16}) {
+            halfMatrices.put(t, new WeightCache<>(w -> uploadConverted(w, t, true), DeviceBuffer::free));
+            roundedWeights.put(t, new WeightCache<>(w -> uploadConverted(w, t, false), DeviceBuffer::free));
+        }
         this.scratchArena = new ScratchArena(dev);
         this.diagnostics = new CudaDiagnostics(this, dev);
         // float16/bfloat16: the selective scan's activations (widened on the device, see selectiveScan)
+        // and the blocks' and models' dtype option (half_layers.cuh, cuBLAS with 16-bit inputs)
         this.caps = new Capabilities(ScanParams.MAX_DSTATE, Set.of(DType.F32, DType.F16, DType.BF16), false, dev.describe(), dev.totalMemory,
-                true, 0);
+                true, 0, Set.of(DType.F32, DType.F16, DType.BF16));
     }
 
     /** {@code tf32} with {@code -Dss2d.cuda.tf32=true} (cuBLAS may then round the projections' inputs to TF32). */
@@ -167,6 +175,47 @@ public final class CudaBackend implements Backend {
         return b;
     }
 
+    /**
+     * A float32 weight converted once for blocks in the half {@code dtype} (then cached like any weight): in that
+     * type ({@code asHalf}, the projections cuBLAS reads), or as float32 holding the rounded values (what the layer
+     * kernels read). A device weight is read back to the host for the conversion.
+     */
+    private DeviceBuffer uploadConverted(Tensor w, DType dtype, boolean asHalf) {
+        TensorScope scratch = TensorScope.root("cuda-converted-weight");
+        try {
+            Tensor host = w.isHost() ? w : scratch.allocate(DType.F32, w.shape());
+            if (!w.isHost()) copy(w, host);
+            float[] v = host.toFloatArray();
+            Tensor c;
+            if (asHalf) {
+                c = scratch.fromArray("converted", dtype, v, w.shape());
+            } else {
+                for (int i = 0; i < v.length; i++) v[i] = org.ss2d.tensor.HalfFloats.round(dtype, v[i]);
+                c = scratch.fromArray(v, w.shape());
+            }
+            DeviceBuffer b = DeviceBuffer.allocate(dev, c.byteSize());
+            CudaDriver.copyHostToDevice(b.address(), c.segment(), c.byteSize(), dev.stream);
+            dev.synchronize(); // the copy reads the scope's host tensor
+            return b;
+        } finally {
+            scratch.release();
+        }
+    }
+
+    /** Where a block in the half {@code dtype} finds its weights ({@link Ss2dBlock.Half}). */
+    private Ss2dBlock.Half half(DType dtype) {
+        WeightCache<DeviceBuffer> m = halfMatrices.get(dtype), r = roundedWeights.get(dtype);
+        return new Ss2dBlock.Half(dtype == DType.F16 ? 1 : 2, t -> t == null ? 0 : m.get(t).address(),
+                t -> t == null ? 0 : r.get(t).address(), this::weight, this::negExpA);
+    }
+
+    private long halfUploads() {
+        long n = 0;
+        for (WeightCache<DeviceBuffer> c : halfMatrices.values()) n += c.uploads();
+        for (WeightCache<DeviceBuffer> c : roundedWeights.values()) n += c.uploads();
+        return n;
+    }
+
     private DeviceBuffer uploadNegExp(Tensor aLogs) {
         // An arena: its host tensors die with it (release), so close() must not see them as a leak.
         TensorScope scratch = TensorScope.root("cuda-neg-exp-a");
@@ -193,20 +242,30 @@ public final class CudaBackend implements Backend {
         dev.makeCurrent();
         try (Workspace ws = new Workspace(dev)) {
             long[] p = ScanParams.forShape(s, a.deltaSoftplus());
-            p[ScanParams.U] = floatInput(a.u(), ws);
-            p[ScanParams.DELTA] = floatInput(a.delta(), ws);
+            p[ScanParams.U] = staging.input(a.u(), ws);
+            p[ScanParams.DELTA] = staging.input(a.delta(), ws);
             p[ScanParams.A] = staging.input(a.A(), ws);
-            p[ScanParams.B] = floatInput(a.B(), ws);
-            p[ScanParams.C] = floatInput(a.C(), ws);
+            p[ScanParams.B] = staging.input(a.B(), ws);
+            p[ScanParams.C] = staging.input(a.C(), ws);
             p[ScanParams.D] = staging.input(a.D(), ws);
-            p[ScanParams.Z] = floatInput(a.z(), ws);
+            p[ScanParams.Z] = staging.input(a.z(), ws);
             p[ScanParams.DELTA_BIAS] = staging.input(a.deltaBias(), ws);
             long o = staging.output(out, ws);
-            boolean halfOut = out.dtype() != DType.F32;
-            p[ScanParams.OUT] = halfOut ? ws.floats(out.elementCount()) : o;
+            p[ScanParams.OUT] = o;
             p[ScanParams.LAST_STATE] = staging.output(lastState, ws);
-            ScanLauncher.launch(dev, p);
-            if (halfOut) Layers.floatToHalf(dev, p[ScanParams.OUT], o, out.elementCount(), halfKind(out.dtype()));
+            DType in = a.u().dtype();
+            boolean halfOut = out.dtype() != DType.F32;
+            // 16-bit activations: the kernel that loads them 8 at a time where the layout allows, else widened copies
+            if (!in.isHalf() || !ScanLauncher.launchHalf(dev, p, halfKind(in), halfOut)) {
+                p[ScanParams.U] = widened(a.u(), p[ScanParams.U], ws);
+                p[ScanParams.DELTA] = widened(a.delta(), p[ScanParams.DELTA], ws);
+                p[ScanParams.B] = widened(a.B(), p[ScanParams.B], ws);
+                p[ScanParams.C] = widened(a.C(), p[ScanParams.C], ws);
+                p[ScanParams.Z] = widened(a.z(), p[ScanParams.Z], ws);
+                if (halfOut) p[ScanParams.OUT] = ws.floats(out.elementCount());
+                ScanLauncher.launch(dev, p);
+                if (halfOut) Layers.floatToHalf(dev, p[ScanParams.OUT], o, out.elementCount(), halfKind(out.dtype()));
+            }
             staging.finish(out, o);
             staging.finish(lastState, p[ScanParams.LAST_STATE]);
         }
@@ -257,18 +316,14 @@ public final class CudaBackend implements Backend {
                 - scratchBytes());
     }
 
-    /**
-     * Device address of a float32 copy of a scan input: the tensor itself (or its upload) for float32; for a half
-     * activation, its upload widened into the workspace. The scan kernels read float32 only: a half input costs
-     * a widening pass here (correct, not yet the bandwidth win of kernels that load halves themselves).
-     */
-    private long floatInput(Tensor t, Workspace ws) {
-        long d = staging.input(t, ws);
+    /** A float32 copy of a scan input already on the device at {@code d}: d itself for float32, else widened into ws. */
+    private long widened(Tensor t, long d, Workspace ws) {
         if (t == null || t.dtype() == DType.F32) return d;
         long f = ws.floats(t.elementCount());
         Layers.halfToFloat(dev, d, f, t.elementCount(), halfKind(t.dtype()));
         return f;
     }
+
 
     private static long halfKind(DType d) {
         return d == DType.BF16 ? 2 : 1;
@@ -315,12 +370,24 @@ public final class CudaBackend implements Backend {
 
     @Override
     public synchronized void ss2d(SS2DWeights w, Tensor x, Tensor out) {
+        if (x.dtype().isHalf()) {
+            Ss2dBlock.Half p = half(x.dtype());
+            block(x, out, (ws, xi, o) -> Ss2dBlock.forwardHalf(dev, p, w, 0, xi, o, 0, (int) x.dim(0), (int) x.dim(2),
+                    (int) x.dim(3), ws));
+            return;
+        }
         block(x, out, (ws, xi, o) -> Ss2dBlock.forward(dev, this::weight, this::negExpA, w, xi, o,
                 (int) x.dim(0), (int) x.dim(2), (int) x.dim(3), ws));
     }
 
     @Override
     public synchronized void vssBlock(VSSWeights w, Tensor x, Tensor out) {
+        if (x.dtype().isHalf()) {
+            Ss2dBlock.Half p = half(x.dtype());
+            block(x, out, (ws, xi, o) -> Ss2dBlock.vssHalf(dev, p, w, xi, o, (int) x.dim(0), (int) x.dim(2),
+                    (int) x.dim(3), ws));
+            return;
+        }
         block(x, out, (ws, xi, o) -> Ss2dBlock.vss(dev, this::weight, this::negExpA, w, xi, o,
                 (int) x.dim(0), (int) x.dim(2), (int) x.dim(3), ws));
     }
@@ -341,11 +408,11 @@ public final class CudaBackend implements Backend {
     private void block(Tensor x, Tensor out, BlockSteps steps) {
         dev.makeCurrent();
         try (Workspace ws = new Workspace(dev, scratchArena)) {
-            long uploads = weights.uploads() + negExpA.uploads();
+            long uploads = weights.uploads() + negExpA.uploads() + halfUploads();
             long xi = staging.input(x, ws), o = staging.output(out, ws);
             steps.run(ws, xi, o);
             staging.finish(out, o);
-            if (weights.uploads() + negExpA.uploads() != uploads) ws.hostTransfer();
+            if (weights.uploads() + negExpA.uploads() + halfUploads() != uploads) ws.hostTransfer();
         }
     }
 
@@ -379,6 +446,19 @@ public final class CudaBackend implements Backend {
         return new CudaVMamba(this, dev, weights);
     }
 
+    /** A model with 16-bit activations: its converted weights uploaded rounded and in 16 bits, once ({@link CudaVMamba}). */
+    @Override
+    public synchronized org.ss2d.spi.ModelRunner prepareModel(org.ss2d.model.vmamba.VMambaWeights weights, DType dtype) {
+        if (dtype == DType.F32) return prepareModel(weights);
+        int n = weights.config().dState();
+        if (n > ScanParams.MAX_DSTATE) {
+            throw new org.ss2d.validate.LimitExceededException("d_state", "d_state=" + n
+                    + " exceeds the CUDA backend's MAX_DSTATE=" + ScanParams.MAX_DSTATE);
+        }
+        dev.makeCurrent();
+        return new CudaVMamba(this, dev, weights, dtype);
+    }
+
     @Override
     public java.util.OptionalLong peakDeviceBytes() {
         return java.util.OptionalLong.of(dev.peakBytes.get());
@@ -402,6 +482,15 @@ public final class CudaBackend implements Backend {
     @Override
     public long blockWorkingBytes(org.ss2d.model.SS2DConfig config, double mlpRatio, long batch, long h, long w) {
         long need = Ss2dBlock.workspaceBytes(config, mlpRatio, batch, org.ss2d.validate.MemoryBudget.product(h, w));
+        return Math.max(0, need - scratchBytes());
+    }
+
+    /** As above; a block with 16-bit activations adds the scan's float32 copies ({@link Ss2dBlock#workspaceBytesHalf}). */
+    @Override
+    public long blockWorkingBytes(org.ss2d.model.SS2DConfig config, double mlpRatio, long batch, long h, long w,
+                                  DType dtype) {
+        if (dtype == DType.F32) return blockWorkingBytes(config, mlpRatio, batch, h, w);
+        long need = Ss2dBlock.workspaceBytesHalf(config, mlpRatio, batch, org.ss2d.validate.MemoryBudget.product(h, w));
         return Math.max(0, need - scratchBytes());
     }
 
@@ -472,7 +561,10 @@ public final class CudaBackend implements Backend {
         } catch (RuntimeException e) {
             failure = e;
         }
-        for (WeightCache<DeviceBuffer> c : java.util.List.of(weights, negExpA)) {
+        java.util.List<WeightCache<DeviceBuffer>> caches = new java.util.ArrayList<>(java.util.List.of(weights, negExpA));
+        caches.addAll(halfMatrices.values());
+        caches.addAll(roundedWeights.values());
+        for (WeightCache<DeviceBuffer> c : caches) {
             try {
                 c.clear();
             } catch (RuntimeException e) {

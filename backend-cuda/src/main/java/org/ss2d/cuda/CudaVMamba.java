@@ -8,12 +8,14 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import org.ss2d.bindings.CudaDriver;
+import org.ss2d.model.HalfWeights;
 import org.ss2d.model.SS2DConfig;
 import org.ss2d.model.SS2DWeights;
 import org.ss2d.model.vmamba.VMambaBlock;
 import org.ss2d.model.vmamba.VMambaConfig;
 import org.ss2d.model.vmamba.VMambaWeights;
 import org.ss2d.spi.ModelRunner;
+import org.ss2d.tensor.HalfFloats;
 import org.ss2d.tensor.Tensor;
 
 /**
@@ -31,6 +33,12 @@ import org.ss2d.tensor.Tensor;
  * dependency, and the columns cost one extra write and read of at most one activation map per chunk (see
  * {@link ModelPlan}). Their biases are folded into the LayerNorm that follows ({@code ss2d_layernorm_cf_ex},
  * with the stem's GELU). Blocks are {@link Ss2dBlock#residual} (v0's z gate included).
+ *
+ * <p>With a half {@code dtype} ({@code kind} 1 float16, 2 bfloat16) the converted weights ({@link HalfWeights}) are
+ * uploaded rounded (float32, for the layer kernels and the head) and, for every matrix and convolution kernel, also
+ * in 16 bits (for cuBLAS); the images, every stored map, the features and the logits are 16-bit; each convolution's
+ * GEMM writes float32 into the scratch and its LayerNorm (bias folded in) rounds once; blocks are
+ * {@link Ss2dBlock#residualHalf}; the pooled features stay float32.
  */
 final class CudaVMamba implements ModelRunner {
     private final CudaBackend be;
@@ -43,6 +51,12 @@ final class CudaVMamba implements ModelRunner {
     private final IdentityHashMap<Tensor, Long> addr = new IdentityHashMap<>();
     /** Device address of {@code -exp(A_logs)} per A_logs tensor. */
     private final IdentityHashMap<Tensor, Long> negA = new IdentityHashMap<>();
+    /** Device address of the 16-bit copy of every converted matrix or kernel (half models only). */
+    private final IdentityHashMap<Tensor, Long> halfAddr = new IdentityHashMap<>();
+    /** 0 for float32, else the 16-bit type (1 float16, 2 bfloat16) of the activations. */
+    private final long kind;
+    private final org.ss2d.tensor.DType dtype;
+    private final Ss2dBlock.Half half;
     private final DeviceBuffer weightBuffer;
     private final ScratchArena callArena, scratch;
     private ModelPlan plan;
@@ -55,10 +69,17 @@ final class CudaVMamba implements ModelRunner {
 
     /** Called with the backend's lock held and its context current. */
     CudaVMamba(CudaBackend be, CudaDevice dev, VMambaWeights wt) {
+        this(be, dev, wt, org.ss2d.tensor.DType.F32);
+    }
+
+    CudaVMamba(CudaBackend be, CudaDevice dev, VMambaWeights wt, org.ss2d.tensor.DType dtype) {
         this.be = be;
         this.dev = dev;
         this.wt = wt;
         this.c = wt.config();
+        this.dtype = dtype;
+        this.kind = dtype == org.ss2d.tensor.DType.F32 ? 0 : dtype == org.ss2d.tensor.DType.F16 ? 1 : 2;
+        this.half = kind == 0 ? null : new Ss2dBlock.Half(kind, this::halfWeight, this::weight, this::weight, this::negExpA);
         this.staging = new HostStaging(dev);
         this.callArena = new ScratchArena(dev);
         this.scratch = new ScratchArena(dev);
@@ -79,8 +100,9 @@ final class CudaVMamba implements ModelRunner {
         SS2DConfig s = b.ss2d();
         SS2DWeights op = new SS2DWeights(s, b.inProj(), b.convWeight(), b.convBias(), b.xProj(), b.dtProjsWeight(),
                 b.dtProjsBias(), b.aLogs(), b.ds(), b.outNormWeight(), b.outNormBias(), b.outProj());
-        // v0: in_proj's rows are x's d_inner, then z's d_inner (row-major, so z's start d_inner * d_model floats in)
-        long z = b.zGate() ? weight(b.inProj()) + 4L * s.dInner() * s.dModel() : 0;
+        // v0: in_proj's rows are x's d_inner, then z's d_inner (row-major, so z's start d_inner * d_model elements in)
+        long z = !b.zGate() ? 0 : kind == 0 ? weight(b.inProj()) + 4L * s.dInner() * s.dModel()
+                : halfWeight(b.inProj()) + 2L * s.dInner() * s.dModel();
         return new Blk(b, op, z);
     }
 
@@ -97,6 +119,20 @@ final class CudaVMamba implements ModelRunner {
                 total += ScratchArena.aligned(t.byteSize());
             }
         }
+        // a half model: the converted weights' 16-bit copies (matrices and kernels) after the float32 ones
+        IdentityHashMap<Tensor, Long> halfOffsets = new IdentityHashMap<>();
+        java.util.Set<Tensor> converted = java.util.Collections.newSetFromMap(new IdentityHashMap<>());
+        if (kind != 0) {
+            for (var e : wt.params().entrySet()) {
+                if (!HalfWeights.converted(e.getKey(), wt.params())) continue;
+                Tensor t = e.getValue();
+                converted.add(t);
+                if (t.rank() >= 2 && !halfOffsets.containsKey(t)) {
+                    halfOffsets.put(t, total);
+                    total += ScratchArena.aligned(t.elementCount() * 2);
+                }
+            }
+        }
         IdentityHashMap<Tensor, Long> aOffsets = new IdentityHashMap<>();
         for (int i = 0; i < VMambaConfig.STAGES; i++) {
             for (int j = 0; j < c.depth(i); j++) {
@@ -110,8 +146,21 @@ final class CudaVMamba implements ModelRunner {
             long base = buf.address();
             for (var e : offsets.entrySet()) {
                 Tensor t = e.getKey();
-                CudaDriver.copyHostToDevice(base + e.getValue(), t.segment(), t.byteSize(), dev.stream);
+                MemorySegment src = t.segment();
+                if (converted.contains(t)) { // the values rounded to the model's dtype, still float32
+                    float[] v = t.toFloatArray();
+                    src = host.allocate(4L * v.length, 16);
+                    for (int k = 0; k < v.length; k++) src.setAtIndex(ValueLayout.JAVA_FLOAT, k, HalfFloats.round(dtype, v[k]));
+                }
+                CudaDriver.copyHostToDevice(base + e.getValue(), src, t.byteSize(), dev.stream);
                 addr.put(t, base + e.getValue());
+            }
+            for (var e : halfOffsets.entrySet()) {
+                float[] v = e.getKey().toFloatArray();
+                MemorySegment h16 = host.allocate(2L * v.length, 16);
+                for (int k = 0; k < v.length; k++) HalfFloats.set(h16, dtype, k, v[k]);
+                CudaDriver.copyHostToDevice(base + e.getValue(), h16, h16.byteSize(), dev.stream);
+                halfAddr.put(e.getKey(), base + e.getValue());
             }
             for (var e : aOffsets.entrySet()) {
                 float[] v = e.getKey().toFloatArray();
@@ -138,6 +187,18 @@ final class CudaVMamba implements ModelRunner {
 
     private long negExpA(Tensor aLogs) {
         return negA.get(aLogs);
+    }
+
+    /** The 16-bit copy of a converted matrix or kernel (half models); 0 for null. */
+    private long halfWeight(Tensor t) {
+        if (t == null) return 0;
+        Long a = halfAddr.get(t);
+        if (a == null) throw new IllegalStateException(t.describe() + " has no 16-bit copy in this model");
+        return a;
+    }
+
+    private long ph(String name) {
+        return halfWeight(wt.get(name));
     }
 
     private long p(String name) {
@@ -167,7 +228,7 @@ final class CudaVMamba implements ModelRunner {
             if (logits != null) stagingBytes += stagingBytes(logits);
             if (features != null) for (Tensor f : features) stagingBytes += stagingBytes(f);
             callArena.noteDemand(p.callBytes(stagingBytes));
-            scratch.noteDemand(p.scratchBytes());
+            scratch.noteDemand(kind == 0 ? p.scratchBytes() : halfScratchBytes(p));
             StepMarks marks = startProfile();
             try (Workspace ws = new Workspace(dev, callArena)) {
                 long xd = staging.input(x, ws);
@@ -185,6 +246,22 @@ final class CudaVMamba implements ModelRunner {
         }
     }
 
+    /**
+     * The scratch of a half model: the float32 plan's, plus the largest block's float32 copies for the scan and the
+     * MLP ({@link Ss2dBlock#workspaceBytesHalf}), a convolution's float32 output and the head's float32 logits.
+     */
+    private long halfScratchBytes(ModelPlan p) {
+        long extra = 0;
+        for (int i = 0; i < VMambaConfig.STAGES; i++) {
+            long len = (long) p.grids()[i][0] * p.grids()[i][1];
+            double ratio = c.mlpHidden(i) > 0 ? c.mlpRatio() : 0;
+            extra = Math.max(extra, Ss2dBlock.workspaceBytesHalf(c.ss2d(i), ratio, p.batch(), len)
+                    - Ss2dBlock.workspaceBytes(c.ss2d(i), ratio, p.batch(), len));
+        }
+        return org.ss2d.validate.MemoryBudget.saturatingAdd(p.scratchBytes(), extra + ModelPlan.piece(p.actFloats())
+                + ModelPlan.piece((long) p.batch() * Math.max(0, c.numClasses())));
+    }
+
     private static long stagingBytes(Tensor t) {
         return t.isHost() ? ModelPlan.piece(t.elementCount()) : 0;
     }
@@ -195,6 +272,10 @@ final class CudaVMamba implements ModelRunner {
         int b = p.batch();
         int[][] g = p.grids();
         long cur = bufA, other = bufB;
+        if (kind != 0) {
+            forwardHalf(p, x, bufA, bufB, pooled, logits, features);
+            return;
+        }
         patchEmbed(p, x, bufA);
         dev.mark("patch_embed");
         for (int i = 0; i < VMambaConfig.STAGES; i++) {
@@ -239,6 +320,123 @@ final class CudaVMamba implements ModelRunner {
             Layers.rowLinear(dev, p("classifier.head.weight"), classes, d, pooled, b, logits);
             Layers.biasAct(dev, logits, p("classifier.head.bias"), logits, b, classes, 1, Layers.ACT_NONE);
             dev.mark("classifier");
+        }
+    }
+
+    // ------------------------------------------------------------------ 16-bit activations
+
+    /** {@link #forward} of a half model: the same steps with 16-bit maps (the class comment says where it rounds). */
+    private void forwardHalf(ModelPlan p, long x, long bufA, long bufB, long pooled, long logits, long[] features) {
+        int b = p.batch();
+        int[][] g = p.grids();
+        long cur = bufA, other = bufB;
+        patchEmbedHalf(p, x, bufA);
+        dev.mark("patch_embed");
+        for (int i = 0; i < VMambaConfig.STAGES; i++) {
+            int h = g[i][0], w = g[i][1];
+            long len = (long) h * w;
+            for (Blk k : blocks[i]) {
+                try (Workspace ws = new Workspace(dev, scratch)) {
+                    VMambaBlock v = k.b();
+                    Ss2dBlock.residualHalf(dev, half, k.op(), k.zProj(), v.normWeight(), v.normBias(), v.norm2Weight(),
+                            v.norm2Bias(), v.fc1Weight(), v.fc1Bias(), v.fc2Weight(), v.fc2Bias(),
+                            v.hasMlp() ? v.mlpHidden() : 0, cur, other, b, h, w, ws);
+                }
+                long t = cur;
+                cur = other;
+                other = t;
+            }
+            if (features != null) {
+                Tensor[] on = wt.outNorm(i);
+                if (on == null) {
+                    CudaDriver.copyDeviceToDevice(features[i], cur, 2L * b * c.dim(i) * len, dev.stream);
+                } else {
+                    Layers.layerNormHalf(dev, kind, false, cur, 0, weight(on[0]), weight(on[1]), features[i], b, c.dim(i),
+                            len, Layers.ACT_NONE);
+                }
+                dev.mark("features");
+            }
+            if (i + 1 < VMambaConfig.STAGES) {
+                if (downsampleHalf(p, i, cur, other)) {
+                    long t = cur;
+                    cur = other;
+                    other = t;
+                }
+                dev.mark("downsample");
+            }
+        }
+        if (logits != 0) {
+            int d = c.dim(3), classes = c.numClasses();
+            long len = (long) g[3][0] * g[3][1];
+            Layers.layerNormHalf(dev, kind, false, cur, 0, p("classifier.norm.weight"), p("classifier.norm.bias"), other,
+                    b, d, len, Layers.ACT_NONE);
+            Layers.avgPoolHalf(dev, kind, other, pooled, (long) b * d, len);
+            try (Workspace ws = new Workspace(dev, scratch)) {
+                long l32 = ws.floats((long) b * classes);
+                Layers.rowLinear(dev, p("classifier.head.weight"), classes, d, pooled, b, l32);
+                Layers.biasActRes(dev, kind, l32, p("classifier.head.bias"), 0, logits, b, classes, 1, Layers.ACT_NONE);
+            }
+            dev.mark("classifier");
+        }
+    }
+
+    private void patchEmbedHalf(ModelPlan p, long x, long out) {
+        int b = p.batch();
+        ModelPlan.Conv c0 = p.conv("patch_embed.0");
+        try (Workspace ws = new Workspace(dev, scratch)) {
+            long cols = ws.floats(p.colsFloats());
+            long y32 = ws.floats((long) b * c0.cout() * c0.outLen());
+            convHalf(c0, b, x, ph("patch_embed.0.weight"), y32, cols);
+            if (c.patchEmbed() == VMambaConfig.PatchEmbed.V1) {
+                Layers.layerNormHalf(dev, kind, true, y32, p("patch_embed.0.bias"), p("patch_embed.2.weight"),
+                        p("patch_embed.2.bias"), out, b, c0.cout(), c0.outLen(), Layers.ACT_NONE);
+                return;
+            }
+            long hidden = ws.floats(p.stemFloats());
+            Layers.layerNormHalf(dev, kind, true, y32, p("patch_embed.0.bias"), p("patch_embed.2.weight"),
+                    p("patch_embed.2.bias"), hidden, b, c0.cout(), c0.outLen(), Layers.ACT_GELU);
+            ModelPlan.Conv c5 = p.conv("patch_embed.5");
+            long z32 = ws.floats((long) b * c5.cout() * c5.outLen());
+            convHalf(c5, b, hidden, ph("patch_embed.5.weight"), z32, cols);
+            Layers.layerNormHalf(dev, kind, true, z32, p("patch_embed.5.bias"), p("patch_embed.7.weight"),
+                    p("patch_embed.7.bias"), out, b, c5.cout(), c5.outLen(), Layers.ACT_NONE);
+        }
+    }
+
+    private boolean downsampleHalf(ModelPlan p, int i, long cur, long other) {
+        String pre = "layers." + i + ".downsample.";
+        int b = p.batch(), cin = c.dim(i), cout = c.dim(i + 1);
+        int[][] g = p.grids();
+        int oh = g[i + 1][0], ow = g[i + 1][1];
+        long len = (long) oh * ow;
+        if (c.downsample() == VMambaConfig.Downsample.V1) {
+            Layers.patchMergeHalf(dev, kind, cur, other, b, cin, g[i][0], g[i][1], oh, ow);
+            Layers.layerNormHalf(dev, kind, false, other, 0, p(pre + "norm.weight"), p(pre + "norm.bias"), other, b,
+                    4L * cin, len, Layers.ACT_NONE);
+            Layers.linearHalf(dev, kind, ph(pre + "reduction.weight"), cout, 4 * cin, other, 4L * cin * len, (int) len,
+                    cur, false, (long) cout * len, (int) len, (int) len, b);
+            return false;
+        }
+        ModelPlan.Conv cv = p.conv(pre + "1");
+        try (Workspace ws = new Workspace(dev, scratch)) {
+            long y32 = ws.floats((long) b * cout * len);
+            convHalf(cv, b, cur, ph(pre + "1.weight"), y32, ws.floats(p.colsFloats()));
+            Layers.layerNormHalf(dev, kind, true, y32, p(pre + "1.bias"), p(pre + "3.weight"), p(pre + "3.bias"), other,
+                    b, cout, len, Layers.ACT_NONE);
+        }
+        return true;
+    }
+
+    /** {@link #conv} of 16-bit maps and a 16-bit kernel into a float32 {@code out} (a LayerNorm rounds it next). */
+    private void convHalf(ModelPlan.Conv cv, int b, long x, long w, long out32, long cols) {
+        long inImage = (long) cv.cin() * cv.h() * cv.w(), outImage = (long) cv.cout() * cv.outLen();
+        int len = (int) cv.outLen(), rows = (int) cv.rows();
+        for (int b0 = 0; b0 < b; b0 += cv.chunk()) {
+            int n = Math.min(cv.chunk(), b - b0);
+            Layers.im2colHalf(dev, kind, x + 2L * b0 * inImage, cols, n, cv.cin(), cv.h(), cv.w(), cv.k(), cv.s(),
+                    cv.pad(), cv.oh(), cv.ow());
+            Layers.linearHalf(dev, kind, w, cv.cout(), rows, cols, cv.colsPerImage(), len, out32 + 4L * b0 * outImage,
+                    true, outImage, len, len, n);
         }
     }
 

@@ -176,4 +176,107 @@ final class Layers {
                     x, xLd, xBatchStride, weight, cin, 0L, out, outLd, outBatchStride, batch);
         }
     }
+
+    // ------------------------------------------------------------------ 16-bit activations (half_layers.cuh)
+
+    /** The entry-point suffix of a 16-bit activation type: {@code kind} 1 float16, 2 bfloat16 (as halfToFloat). */
+    static String suffix(long kind) {
+        return kind == 1 ? "_f16" : "_bf16";
+    }
+
+    /** The {@code cudaDataType} of a 16-bit activation type. */
+    static int cudaType(long kind) {
+        return kind == 1 ? Cublas.R_16F : Cublas.R_16BF;
+    }
+
+    /** Depthwise convolution + activation, 16-bit in and out, float32 weights (rounded where the model converts them). */
+    static void dwconvHalf(CudaDevice dev, long kind, long x, long weight, long bias, long out, long b, long c, long h,
+                           long w, long k, int act) {
+        long band = dwconvBand(h, w, k);
+        if (band > 0) {
+            long blocks = b * c * ((h + band - 1) / band);
+            try (Launch l = new Launch(11)) {
+                l.arg(x).arg(weight).arg(bias).arg(out).arg(b).arg(c).arg(h).arg(w).arg(k).arg(band).arg((long) act)
+                        .run(dev, "ss2d_dwconv2d_rows" + suffix(kind), Math.min(blocks, (long) dev.smCount * 64), 256, 1, 0);
+            }
+            return;
+        }
+        try (Launch l = new Launch(10)) {
+            l.arg(x).arg(weight).arg(bias).arg(out).arg(b).arg(c).arg(h).arg(w).arg(k).arg((long) act)
+                    .run(dev, "ss2d_dwconv2d" + suffix(kind), gridFor(dev, b * c * h * w), 256, 1, 0);
+        }
+    }
+
+    /** CrossScan of 16-bit values (a gather: exact). */
+    static void crossScanHalf(CudaDevice dev, long kind, long x, long xs, long b, long c, long h, long w) {
+        try (Launch l = new Launch(6)) {
+            l.arg(x).arg(xs).arg(b).arg(c).arg(h).arg(w).run(dev, "ss2d_cross_scan" + suffix(kind),
+                    gridFor(dev, 4 * b * c * h * w), 256, 1, 0);
+        }
+    }
+
+    /** {@link #layerNormEx} with a 16-bit output; the input 16-bit, or float32 when {@code inF32} (out_norm after the merge). */
+    static void layerNormHalf(CudaDevice dev, long kind, boolean inF32, long x, long preBias, long gamma, long beta,
+                              long out, long b, long c, long len, int act) {
+        long blocks = b * ((len + 31) / 32);
+        try (Launch l = new Launch(10)) {
+            l.arg(x).arg(preBias).arg(gamma).arg(beta).arg(out).arg(b).arg(c).arg(len).arg(1e-5f).arg((long) act)
+                    .run(dev, "ss2d_layernorm_cf_ex" + (inF32 ? "_f32" : "") + suffix(kind),
+                            Math.max(1, Math.min(blocks, (long) dev.smCount * 32)), 32, 8, 0);
+        }
+    }
+
+    /** {@code out = act(x + bias[c]) + res}: x float32 (a GEMM's result), res 16-bit or 0, out 16-bit, one rounding. */
+    static void biasActRes(CudaDevice dev, long kind, long x, long bias, long res, long out, long b, long c, long len,
+                           int act) {
+        try (Launch l = new Launch(8)) {
+            l.arg(x).arg(bias).arg(res).arg(out).arg(b).arg(c).arg(len).arg((long) act)
+                    .run(dev, "ss2d_bias_act_res" + suffix(kind), gridFor(dev, b * c * len), 256, 1, 0);
+        }
+    }
+
+    static void mulSiluHalf(CudaDevice dev, long kind, long y, long z, long n) {
+        try (Launch l = new Launch(3)) {
+            l.arg(y).arg(z).arg(n).run(dev, "ss2d_mul_silu" + suffix(kind), gridFor(dev, n), 256, 1, 0);
+        }
+    }
+
+    static void im2colHalf(CudaDevice dev, long kind, long x, long cols, long b, long c, long h, long w, long k, long s,
+                           long pad, long oh, long ow) {
+        try (Launch l = new Launch(11)) {
+            l.arg(x).arg(cols).arg(b).arg(c).arg(h).arg(w).arg(k).arg(s).arg(pad).arg(oh).arg(ow)
+                    .run(dev, "ss2d_im2col" + suffix(kind), lines(dev, b * c * k * k), 256, 1, 0);
+        }
+    }
+
+    static void patchMergeHalf(CudaDevice dev, long kind, long x, long out, long b, long c, long h, long w, long oh,
+                               long ow) {
+        try (Launch l = new Launch(8)) {
+            l.arg(x).arg(out).arg(b).arg(c).arg(h).arg(w).arg(oh).arg(ow)
+                    .run(dev, "ss2d_patch_merge" + suffix(kind), lines(dev, b * 4 * c), 256, 1, 0);
+        }
+    }
+
+    /** Average pool of 16-bit rows into float32 means. */
+    static void avgPoolHalf(CudaDevice dev, long kind, long x, long out, long rows, long len) {
+        try (Launch l = new Launch(4)) {
+            l.arg(x).arg(out).arg(rows).arg(len).run(dev, "ss2d_avg_pool" + suffix(kind), gridFor(dev, rows * 32), 256, 1, 0);
+        }
+    }
+
+    /**
+     * {@link #linear} with 16-bit weight and input ({@code kind}) and float32 accumulation (cublasGemmStridedBatchedEx,
+     * CUBLAS_COMPUTE_32F); out 16-bit, or float32 when {@code outF32} (a bias, activation or residual follows).
+     * Strides and leading dimensions in elements.
+     */
+    static void linearHalf(CudaDevice dev, long kind, long weight, int cout, int cin, long x, long xBatchStride, int xLd,
+                           long out, boolean outF32, long outBatchStride, int outLd, int len, int batch) {
+        int t = cudaType(kind);
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment scalars = Cublas.scalars(a, 1f, 0f);
+            Cublas.gemmStridedBatchedEx(dev.cublas(), Cublas.opN(), Cublas.opN(), len, cout, cin, scalars,
+                    x, t, xLd, xBatchStride, weight, t, cin, 0L, out, outF32 ? Cublas.r32F() : t, outLd, outBatchStride,
+                    batch);
+        }
+    }
 }

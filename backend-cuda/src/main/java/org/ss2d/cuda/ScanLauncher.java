@@ -130,6 +130,62 @@ final class ScanLauncher {
         return new Plan(kernel, rows, items, vec, blocks, 32 * ScanParams.WARPS, smem, 0);
     }
 
+    /**
+     * The 16-bit dstate-1 kernel ({@code selective_scan_half.cuh}) for u, delta, z and variable B, C of the 16-bit type
+     * {@code kind} (1 float16, 2 bfloat16), out 16-bit ({@code outHalf}) or float32: the n1seg layout (contiguous
+     * rows) where every activation access is one whole 16-byte load of 8 halves (seqlen % 8 == 0, every stride of a
+     * 16-bit tensor and of out a multiple of 8 elements, every such pointer 16-byte aligned); null otherwise, and the
+     * caller widens the inputs to float32 for the float32 kernels (scalar 16-bit loads). RS as for n1seg.
+     */
+    static Plan planHalf(long[] p, long kind, boolean outHalf, int smCount) {
+        long batch = p[ScanParams.BATCH], dim = p[ScanParams.DIM], seqlen = p[ScanParams.SEQLEN];
+        long flags = p[ScanParams.FLAGS], perGroup = dim / p[ScanParams.GROUPS];
+        if (p[ScanParams.DSTATE] != 1 || seqlen % 8 != 0 || !contiguousRows(p, seqlen)) return null;
+        int[] strides = {ScanParams.U_BATCH_STRIDE, ScanParams.U_DIM_STRIDE, ScanParams.DELTA_BATCH_STRIDE,
+                ScanParams.DELTA_DIM_STRIDE, ScanParams.Z_BATCH_STRIDE, ScanParams.Z_DIM_STRIDE,
+                ScanParams.OUT_BATCH_STRIDE, ScanParams.OUT_DIM_STRIDE};
+        for (int i : strides) if (p[i] % 8 != 0) return null;
+        if (!aligned(p[ScanParams.U]) || !aligned(p[ScanParams.DELTA]) || !aligned(p[ScanParams.OUT])
+                || !aligned(p[ScanParams.Z])) {
+            return null;
+        }
+        // constant B or C: float32, read per channel; variable: 16-bit rows read 8 at a time
+        if ((flags & ScanParams.VARIABLE_B) != 0 && !wholeHalfRows(p, ScanParams.B, ScanParams.B_BATCH_STRIDE,
+                ScanParams.B_GROUP_STRIDE, ScanParams.B_STATE_STRIDE)) {
+            return null;
+        }
+        if ((flags & ScanParams.VARIABLE_C) != 0 && !wholeHalfRows(p, ScanParams.C, ScanParams.C_BATCH_STRIDE,
+                ScanParams.C_GROUP_STRIDE, ScanParams.C_STATE_STRIDE)) {
+            return null;
+        }
+        int rs = 1;
+        while (2L * rs * seqlen <= 3200 && perGroup % (2L * rs) == 0 && batch * (dim / (2L * rs)) >= 64L * smCount) {
+            rs *= 2;
+        }
+        long warps = batch * (dim / rs);
+        return new Plan("ss2d_scan_fwd_n1seg_k8_" + (kind == 1 ? "f16" : "bf16") + "_o" + (outHalf ? "h" : "f"), 1, 8,
+                true, (warps + ScanParams.WARPS - 1) / ScanParams.WARPS, 32 * ScanParams.WARPS, 0, rs);
+    }
+
+    private static boolean wholeHalfRows(long[] p, int ptr, int batchStride, int groupStride, int stateStride) {
+        return aligned(p[ptr]) && p[batchStride] % 8 == 0 && p[groupStride] % 8 == 0 && p[stateStride] % 8 == 0;
+    }
+
+    /**
+     * Launches {@link #planHalf}'s kernel on {@code p} (16-bit pointers as they are) and returns true, or returns
+     * false without launching anything when the case needs the widened float32 path.
+     */
+    static boolean launchHalf(CudaDevice dev, long[] p, long kind, boolean outHalf) {
+        Plan plan = planHalf(p, kind, outHalf, dev.smCount);
+        if (plan == null || plan.blocks() > dev.maxGridX) return false;
+        try (Launch l = new Launch(2)) {
+            l.struct(p);
+            l.arg((long) plan.extraArg());
+            l.run(dev, plan.kernel(), plan.blocks(), plan.threads(), 1, 0);
+        }
+        return true;
+    }
+
     /** 16-byte path: seqlen, every row stride and every base pointer allow float4 accesses. */
     private static boolean vectorizable(long[] p, long seqlen, long flags) {
         boolean vec = seqlen % 4 == 0;

@@ -162,6 +162,183 @@ final class Ss2dBlock {
         dev.mark("residual");
     }
 
+    // ------------------------------------------------------------------ 16-bit activations
+
+    /**
+     * Where a block with 16-bit activations ({@code kind} 1 float16, 2 bfloat16) finds its weights: the projections'
+     * matrices converted to that type ({@code matrix}), the convolution's and the MLP's weights and biases as float32
+     * holding values rounded to it ({@code rounded}, the layer kernels read float32 parameters), LayerNorm, Ds,
+     * dt_projs_bias as given ({@code f32}), and {@code -exp(A_logs)}.
+     */
+    record Half(long kind, ToLongFunction<Tensor> matrix, ToLongFunction<Tensor> rounded, ToLongFunction<Tensor> f32,
+                ToLongFunction<Tensor> negExpA) {}
+
+    /** Bytes of {@code n} 16-bit elements from the workspace (whole floats, so the arena's alignment holds). */
+    private static long halves(Workspace ws, long n) {
+        return ws.floats((n + 1) / 2);
+    }
+
+    /**
+     * The SS2D block with 16-bit activations (docs/models.md, "Half precision"): in_proj, conv + SiLU, the routes,
+     * x_proj and dt_proj stored in 16 bits (cuBLAS with 16-bit inputs and float32 accumulation, the layer kernels
+     * reading and writing 16 bits); the scan reads them as they are (the 16-byte kernel, {@link ScanLauncher#planHalf})
+     * or widened copies, and writes float32 (VMamba's out_float32), merged in float32; out_norm rounds into 16 bits, out_proj stores 16 bits, after adding
+     * {@code residual} (16-bit, or 0) in float32 when there is one. {@code zProj} as in {@link #forward}.
+     */
+    static void forwardHalf(CudaDevice dev, Half p, SS2DWeights w, long zProj, long x, long out, long residual,
+                            int batch, int h, int wd, Workspace ws) {
+        SS2DConfig c = w.config();
+        long kind = p.kind();
+        int dm = c.dModel(), di = c.dInner(), n = c.dState(), r = c.dtRank(), rows = c.xProjRows();
+        int len = h * wd;
+        long plane = (long) di * len;
+        final int routes = SS2DConfig.ROUTES;
+
+        long xi = halves(ws, batch * plane);
+        Layers.linearHalf(dev, kind, p.matrix().applyAsLong(w.inProjWeight()), di, dm, x, (long) dm * len, len, xi, false,
+                plane, len, len, batch);
+        long z = 0;
+        if (zProj != 0) {
+            z = halves(ws, batch * plane);
+            Layers.linearHalf(dev, kind, zProj, di, dm, x, (long) dm * len, len, z, false, plane, len, len, batch);
+        }
+        dev.mark("in_proj");
+        long xa = halves(ws, batch * plane);
+        Layers.dwconvHalf(dev, kind, xi, p.rounded().applyAsLong(w.conv2dWeight()), p.rounded().applyAsLong(w.conv2dBias()),
+                xa, batch, di, h, wd, c.dConv(), Layers.ACT_SILU);
+        dev.mark("conv_silu");
+        long xs = halves(ws, batch * routes * plane);
+        Layers.crossScanHalf(dev, kind, xa, xs, batch, di, h, wd);
+        dev.mark("cross_scan");
+
+        long dblCount = (long) batch * routes * rows * len;
+        long xdbl = halves(ws, dblCount);
+        long dts = halves(ws, batch * routes * plane);
+        long wx = p.matrix().applyAsLong(w.xProjWeight()), wdt = p.matrix().applyAsLong(w.dtProjsWeight());
+        for (int k = 0; k < routes; k++) {
+            long xdblK = xdbl + 2L * k * rows * len;
+            Layers.linearHalf(dev, kind, wx + 2L * k * rows * di, rows, di, xs + 2L * k * plane, routes * plane, len,
+                    xdblK, false, (long) routes * rows * len, len, len, batch);
+            Layers.linearHalf(dev, kind, wdt + 2L * k * di * r, di, r, xdblK, (long) routes * rows * len, len,
+                    dts + 2L * k * plane, false, routes * plane, len, len, batch);
+        }
+        dev.mark("x_dt_proj");
+
+        // the scan reads u = xs, delta = dts and B, C in x_dbl as 16 bits where the 16-byte kernel takes the layout
+        // (L % 8 == 0), else widened float32 copies (exact); it writes float32 either way (VMamba's out_float32)
+        long ys = ws.floats(batch * routes * plane);
+        long[] sp = ScanParams.forShape(new ScanShape(batch, routes * di, len, n, routes, BCMode.GROUPED, BCMode.GROUPED),
+                true);
+        ScanParams.bcStrides(sp, ScanParams.B_BATCH_STRIDE, (long) routes * rows * len, (long) rows * len, len);
+        ScanParams.bcStrides(sp, ScanParams.C_BATCH_STRIDE, (long) routes * rows * len, (long) rows * len, len);
+        sp[ScanParams.U] = xs;
+        sp[ScanParams.DELTA] = dts;
+        sp[ScanParams.A] = p.negExpA().applyAsLong(w.aLogs());
+        sp[ScanParams.B] = xdbl + 2L * r * len;
+        sp[ScanParams.C] = xdbl + 2L * (r + n) * len;
+        sp[ScanParams.D] = p.f32().applyAsLong(w.ds());
+        sp[ScanParams.DELTA_BIAS] = p.f32().applyAsLong(w.dtProjsBias());
+        sp[ScanParams.OUT] = ys;
+        long uF = ws.floats(batch * routes * plane), dtF = ws.floats(batch * routes * plane);
+        if (!ScanLauncher.launchHalf(dev, sp, kind, false)) {
+            long dblF = ws.floats(dblCount);
+            Layers.halfToFloat(dev, xs, uF, batch * routes * plane, kind);
+            Layers.halfToFloat(dev, dts, dtF, batch * routes * plane, kind);
+            Layers.halfToFloat(dev, xdbl, dblF, dblCount, kind);
+            sp[ScanParams.U] = uF;
+            sp[ScanParams.DELTA] = dtF;
+            sp[ScanParams.B] = dblF + 4L * r * len;
+            sp[ScanParams.C] = dblF + 4L * (r + n) * len;
+            ScanLauncher.launch(dev, sp);
+        }
+        dev.mark("scan");
+
+        long y = uF; // float32 scratch the scan no longer needs: the merge takes it
+        Layers.crossMerge(dev, ys, y, batch, di, h, wd);
+        dev.mark("cross_merge");
+        long yn = xa;
+        Layers.layerNormHalf(dev, kind, true, y, 0, p.f32().applyAsLong(w.outNormWeight()),
+                p.f32().applyAsLong(w.outNormBias()), yn, batch, di, len, Layers.ACT_NONE);
+        if (z != 0) Layers.mulSiluHalf(dev, kind, yn, z, batch * plane);
+        dev.mark("norm_out");
+        long wo = p.matrix().applyAsLong(w.outProjWeight());
+        if (residual == 0) {
+            Layers.linearHalf(dev, kind, wo, dm, di, yn, plane, len, out, false, (long) dm * len, len, len, batch);
+        } else {
+            // out_proj's float32 result (in dt's free float32 scratch when it is large enough), then x + it, rounded once
+            long s32 = (long) routes * di >= dm ? dtF : ws.floats((long) batch * dm * len);
+            Layers.linearHalf(dev, kind, wo, dm, di, yn, plane, len, s32, true, (long) dm * len, len, len, batch);
+            Layers.biasActRes(dev, kind, s32, 0, residual, out, batch, dm, len, Layers.ACT_NONE);
+        }
+        dev.mark("out_proj");
+    }
+
+    /** {@link #vss} with 16-bit activations. */
+    static void vssHalf(CudaDevice dev, Half p, VSSWeights w, long x, long out, int batch, int h, int wd, Workspace ws) {
+        residualHalf(dev, p, w.op(), 0, w.normWeight(), w.normBias(), w.norm2Weight(), w.norm2Bias(), w.fc1Weight(),
+                w.fc1Bias(), w.fc2Weight(), w.fc2Bias(), VSSWeights.hidden(w.config(), w.mlpRatio()), x, out, batch, h,
+                wd, ws);
+    }
+
+    /**
+     * {@link #residual} with 16-bit activations: LN(x) and x1 = x + SS2D(.) stored in 16 bits, LN2(x1) too, fc1 into
+     * float32 then bias + GELU rounded once, fc2 into float32 then bias + x1 rounded once into out.
+     */
+    static void residualHalf(CudaDevice dev, Half p, SS2DWeights op, long zProj, Tensor normW, Tensor normB,
+                             Tensor norm2W, Tensor norm2B, Tensor fc1W, Tensor fc1B, Tensor fc2W, Tensor fc2B,
+                             int hidden, long x, long out, int batch, int h, int wd, Workspace ws) {
+        long kind = p.kind();
+        int dm = op.config().dModel();
+        int len = h * wd;
+        long act = (long) dm * len;
+        long xn = halves(ws, batch * act);
+        Layers.layerNormHalf(dev, kind, false, x, 0, p.f32().applyAsLong(normW), p.f32().applyAsLong(normB), xn, batch,
+                dm, len, Layers.ACT_NONE);
+        dev.mark("norm_in");
+        if (hidden == 0) {
+            forwardHalf(dev, p, op, zProj, xn, out, x, batch, h, wd, ws);
+            return;
+        }
+        long x1 = halves(ws, batch * act);
+        Workspace.Mark ss2dScratch = ws.mark();
+        forwardHalf(dev, p, op, zProj, xn, x1, x, batch, h, wd, ws);
+        ws.rewind(ss2dScratch);
+        Layers.layerNormHalf(dev, kind, false, x1, 0, p.f32().applyAsLong(norm2W), p.f32().applyAsLong(norm2B), xn,
+                batch, dm, len, Layers.ACT_NONE);
+        dev.mark("norm2");
+        long h32 = ws.floats((long) batch * hidden * len);
+        Layers.linearHalf(dev, kind, p.matrix().applyAsLong(fc1W), hidden, dm, xn, act, len, h32, true,
+                (long) hidden * len, len, len, batch);
+        long hid = halves(ws, (long) batch * hidden * len);
+        Layers.biasActRes(dev, kind, h32, p.rounded().applyAsLong(fc1B), 0, hid, batch, hidden, len, Layers.ACT_GELU);
+        long s32 = ws.floats(batch * act);
+        Layers.linearHalf(dev, kind, p.matrix().applyAsLong(fc2W), dm, hidden, hid, (long) hidden * len, len, s32, true,
+                act, len, len, batch);
+        Layers.biasActRes(dev, kind, s32, p.rounded().applyAsLong(fc2B), x1, out, batch, dm, len, Layers.ACT_NONE);
+        dev.mark("mlp");
+    }
+
+    /**
+     * Scratch of a block with 16-bit activations: the float32 figure ({@link #workspaceBytes}) plus the float32 copies
+     * the scan reads and the MLP's float32 results (the 16-bit buffers themselves are half the float32 ones it counts).
+     */
+    static long workspaceBytesHalf(SS2DConfig c, double mlpRatio, long batch, long len) {
+        try {
+            long plane = Math.multiplyExact(Math.multiplyExact(batch, c.dInner()), len);
+            long routes = Math.multiplyExact(SS2DConfig.ROUTES, plane);
+            long extra = Math.addExact(Math.multiplyExact(2, arenaPiece(routes)),
+                    arenaPiece(Math.multiplyExact(Math.multiplyExact(SS2DConfig.ROUTES * batch, c.xProjRows()), len)));
+            if (mlpRatio > 0) {
+                long act = Math.multiplyExact(Math.multiplyExact(batch, c.dModel()), len);
+                extra = Math.addExact(extra, Math.addExact(arenaPiece(act), arenaPiece(Math.multiplyExact(
+                        Math.multiplyExact(batch, VSSWeights.hidden(c, mlpRatio)), len))));
+            }
+            return org.ss2d.validate.MemoryBudget.saturatingAdd(workspaceBytes(c, mlpRatio, batch, len), extra);
+        } catch (ArithmeticException tooBig) {
+            return Long.MAX_VALUE;
+        }
+    }
+
     /**
      * Bytes of scratch that {@link #forward} takes from its workspace (every piece rounded up to the arena's
      * alignment, in the order asked for), with the z branch when {@code zGate}.

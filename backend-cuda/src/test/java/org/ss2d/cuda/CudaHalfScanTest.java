@@ -19,7 +19,8 @@ import org.ss2d.tensor.TensorScope;
 /**
  * The selective scan on float16/bfloat16 activations on the GPU (host and device tensors, out in the input
  * dtype and with out_float32) against the float64 reference on the same rounded inputs. Budget: the float32
- * one (1e-4) plus one rounding of out's dtype, relative to max |out|. Skips without a GPU.
+ * one (1e-4) plus one rounding of out's dtype, relative to max |out|. The dstate-1 cases with L % 8 == 0 run the
+ * kernel that loads 8 halves per 16 bytes, the others the widened float32 path. Skips without a GPU.
  */
 class CudaHalfScanTest {
     private TensorScope scope;
@@ -46,7 +47,10 @@ class CudaHalfScanTest {
 
     @ParameterizedTest(name = "{0} out_float32={1} Bt={2} Dm={3} L={4} N={5} G={6}")
     @CsvSource({"BF16, false, 2, 8, 2049, 1, 4", "BF16, true, 2, 8, 2049, 1, 4", "F16, false, 1, 4, 1000, 16, 1",
-            "F16, true, 1, 4, 1000, 16, 1", "BF16, false, 1, 32, 130, 4, 2", "F16, false, 2, 4, 33, 3, 1"})
+            "F16, true, 1, 4, 1000, 16, 1", "BF16, false, 1, 32, 130, 4, 2", "F16, false, 2, 4, 33, 3, 1",
+            // dstate 1, L % 8 == 0: the 16-byte kernel (ScanLauncher.planHalf), rows alone and joined (L = 784, RS 4)
+            "BF16, false, 2, 8, 2048, 1, 4", "BF16, true, 2, 8, 2048, 1, 4", "F16, false, 4, 16, 784, 1, 4",
+            "F16, true, 4, 16, 784, 1, 4", "BF16, false, 2, 64, 104, 1, 2"})
     void halfActivationsMatchTheReferenceOnTheRoundedInputs(DType d, boolean oflex, int b, int dm, int l, int n, int g) {
         CudaBackend cuda = CudaTests.backend();
         long seed = 31L * l + n;

@@ -69,4 +69,44 @@ class ScanLauncherPlanTest {
         assertEquals(32, p256.threads(), "33 KB of shared memory per warp: one warp per block");
         assertEquals("ss2d_scan_fwd_n0_r1_k4_v0", plan(1, 8, 2049, 16, 4).kernel());      // few channels
     }
+
+    /** A half case at aligned addresses: u, delta, out, B, C each at its own 256-byte-aligned buffer. */
+    private static long[] halfParams(long batch, long dim, long seqlen, long groups) {
+        long[] p = params(batch, dim, seqlen, 1, groups);
+        p[ScanParams.U_BATCH_STRIDE] = p[ScanParams.DELTA_BATCH_STRIDE] = p[ScanParams.OUT_BATCH_STRIDE] = dim * seqlen;
+        p[ScanParams.B_BATCH_STRIDE] = p[ScanParams.C_BATCH_STRIDE] = groups * seqlen;
+        p[ScanParams.B_GROUP_STRIDE] = p[ScanParams.C_GROUP_STRIDE] = seqlen;
+        p[ScanParams.U] = 0x10000;
+        p[ScanParams.DELTA] = 0x20000;
+        p[ScanParams.OUT] = 0x30000;
+        p[ScanParams.B] = 0x40000;
+        p[ScanParams.C] = 0x50000;
+        return p;
+    }
+
+    @Test
+    void halfActivationsTakeTheSixteenByteKernelOnlyWhereEveryLoadIsWhole() {
+        ScanLauncher.Plan s1 = ScanLauncher.planHalf(halfParams(32, 768, 3136, 4), 2, true, 132);   // S1 in bf16
+        assertEquals("ss2d_scan_fwd_n1seg_k8_bf16_oh", s1.kernel());
+        assertEquals(8, s1.items());
+        assertEquals(1, s1.extraArg());
+        ScanLauncher.Plan s4 = ScanLauncher.planHalf(halfParams(32, 3072, 196 * 4, 4), 1, false, 132);
+        assertEquals("ss2d_scan_fwd_n1seg_k8_f16_of", s4.kernel());
+        assertEquals(4, s4.extraArg(), "rows of 784 joined by 4 (RS * L <= 3200)");
+        assertEquals(null, ScanLauncher.planHalf(halfParams(32, 3072, 196, 4), 2, true, 132),
+                "L = 196: pieces of 8 would cross rows, so the widened path");
+        long[] odd = halfParams(2, 8, 3136, 4);
+        odd[ScanParams.B] += 2;                                  // B one half off a 16-byte boundary
+        assertEquals(null, ScanLauncher.planHalf(odd, 2, true, 132), "unaligned B");
+        long[] gap = halfParams(2, 8, 3136, 4);
+        gap[ScanParams.U_DIM_STRIDE] = 3140;                     // rows not contiguous
+        assertEquals(null, ScanLauncher.planHalf(gap, 2, true, 132), "strided rows");
+        long[] n16 = halfParams(2, 8, 3136, 4);
+        n16[ScanParams.DSTATE] = 16;
+        assertEquals(null, ScanLauncher.planHalf(n16, 1, true, 132), "dstate 16: the float32 kernels on widened copies");
+        long[] constB = halfParams(2, 8, 3136, 4);
+        constB[ScanParams.FLAGS] = ScanParams.VARIABLE_C;
+        constB[ScanParams.B] = 0x40004;                          // a float32 constant B: no 16-byte rule for it
+        assertEquals("ss2d_scan_fwd_n1seg_k8_f16_oh", ScanLauncher.planHalf(constB, 1, true, 132).kernel());
+    }
 }

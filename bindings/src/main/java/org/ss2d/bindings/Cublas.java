@@ -210,6 +210,64 @@ public final class Cublas {
                 "cublasGemmEx", "m=" + m + " n=" + n + " k=" + k);
     }
 
+    /**
+     * {@code cudaDataType} numbers of the 16-bit types, from CUDA's {@code library_types.h} (a stable ABI: the
+     * generated bindings carry only {@code CUDA_R_32F}, and jextract is not rerun for two constants).
+     */
+    public static final int R_16F = 2, R_16BF = 14;
+
+    /** {@code CUDA_R_32F}. */
+    public static int r32F() {
+        return CublasH.CUDA_R_32F();
+    }
+
+    private static volatile java.lang.invoke.MethodHandle gemmStridedBatchedEx;
+
+    /**
+     * {@code cublasGemmStridedBatchedEx}, a hand-written downcall (as {@code CudaDriver}'s IPC calls: the generated
+     * bindings do not include it), looked up on first use in the cuBLAS that {@link #load()} opened.
+     */
+    private static java.lang.invoke.MethodHandle gemmStridedBatchedEx() {
+        java.lang.invoke.MethodHandle h = gemmStridedBatchedEx;
+        if (h != null) return h;
+        synchronized (Cublas.class) {
+            if (gemmStridedBatchedEx == null) {
+                requireLoaded();
+                MemorySegment fn = SymbolLookup.libraryLookup(LIBRARY, Arena.global()).findOrThrow("cublasGemmStridedBatchedEx");
+                var L = java.lang.foreign.ValueLayout.JAVA_LONG;
+                gemmStridedBatchedEx = java.lang.foreign.Linker.nativeLinker().downcallHandle(fn,
+                        java.lang.foreign.FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT,
+                                JAVA_INT, ADDRESS, ADDRESS, JAVA_INT, JAVA_INT, L, ADDRESS, JAVA_INT, JAVA_INT, L, ADDRESS,
+                                ADDRESS, JAVA_INT, JAVA_INT, L, JAVA_INT, JAVA_INT, JAVA_INT));
+            }
+            return gemmStridedBatchedEx;
+        }
+    }
+
+    /**
+     * Column-major {@code C = alpha op(A) op(B) + beta C}, batched with strides (in elements), A, B and C each of its
+     * own {@code cudaDataType} ({@link #R_16F}, {@link #R_16BF}, {@link #r32F()}), accumulated in float32
+     * ({@code CUBLAS_COMPUTE_32F}: half inputs, float32 products and sums, C rounded once at the store).
+     */
+    public static void gemmStridedBatchedEx(MemorySegment handle, int transA, int transB, int m, int n, int k,
+                                            MemorySegment scalars, long a, int aType, int lda, long strideA, long b,
+                                            int bType, int ldb, long strideB, long c, int cType, int ldc, long strideC,
+                                            int batch) {
+        int status;
+        try {
+            status = (int) gemmStridedBatchedEx().invokeExact(handle, transA, transB, m, n, k, scalars.asSlice(0, 4),
+                    MemorySegment.ofAddress(a), aType, lda, strideA, MemorySegment.ofAddress(b), bType, ldb, strideB,
+                    scalars.asSlice(4, 4), MemorySegment.ofAddress(c), cType, ldc, strideC, batch,
+                    CublasH.CUBLAS_COMPUTE_32F(), CublasH.CUBLAS_GEMM_DEFAULT());
+        } catch (RuntimeException | Error e) {
+            throw e;
+        } catch (Throwable t) {
+            throw new IllegalStateException("cublasGemmStridedBatchedEx: " + t, t);
+        }
+        check(status, "cublasGemmStridedBatchedEx", "m=" + m + " n=" + n + " k=" + k + " batch=" + batch + " types "
+                + aType + "/" + bType + "/" + cType);
+    }
+
     /** alpha, beta as a host segment for the calls above. */
     public static MemorySegment scalars(Arena arena, float alpha, float beta) {
         MemorySegment s = arena.allocate(8, 4);
