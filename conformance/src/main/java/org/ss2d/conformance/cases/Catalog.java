@@ -187,7 +187,8 @@ public final class Catalog {
 
     /**
      * The SS2D and VSS blocks with the {@code dtype} option in bfloat16 and float16 (issue 13): small and odd grids,
-     * d_state 1/4/16, conv bias, VMamba-T's first width on the stage-3 grid, and a NaN input and -inf dt bias reaching
+     * d_state 1/4/16, conv bias, VMamba-T's first width on the stage-3 grid, grids of H*W % 8 == 0 (the CUDA scan's
+     * 16-byte path) and not, and a NaN input and -inf dt bias reaching
      * the scan. A backend without half blocks must reject them ({@code Capabilities.blockDtypes}).
      */
     public static List<ConformanceCase> halfBlocks() {
@@ -201,6 +202,9 @@ public final class Catalog {
             c.add(BlockCase.vss(SS2DConfig.of(8, 1, 1.0), 2, 5, 6, seed++).in(d));
             c.add(BlockCase.vss(SS2DConfig.of(16, 16, 1.0).withConvBias(true), 1, 2, 5, seed++).in(d));
             c.add(BlockCase.vss(SS2DConfig.of(96, 1, 2.0), 1, 14, 14, seed++).in(d));
+            // H*W % 8 == 0: CUDA's scan reads the 16-bit routes in place (16-byte loads); the others are widened
+            c.add(BlockCase.ss2d(SS2DConfig.of(16, 1, 2.0), 2, 8, 8, seed++).in(d));
+            c.add(BlockCase.vss(SS2DConfig.of(8, 1, 2.0).withConvBias(true), 1, 4, 6, seed++).in(d));
             c.add(BlockCase.ss2d(SS2DConfig.of(8, 1, 1.0), 1, 5, 6, seed++).with(BlockCase.Values.NAN_INPUT).in(d));
             c.add(BlockCase.vss(SS2DConfig.of(16, 4, 2.0), 1, 3, 4, seed++).with(BlockCase.Values.NEG_INF_DT_BIAS).in(d));
         }
