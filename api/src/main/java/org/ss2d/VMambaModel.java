@@ -65,7 +65,6 @@ public final class VMambaModel implements AutoCloseable {
      */
     public static VMambaModel of(Ss2d ss, VMambaWeights weights, DType dtype) {
         Validator.vmambaWeights(weights);
-        if (dtype == null) throw new Ss2dArgumentException("dtype", "float32, float16 or bfloat16", "null", null);
         Backend forced = ss.forcedBackend();
         if (forced != null) return prepare(forced, weights, dtype);
         LimitExceededException first = null;

@@ -117,8 +117,29 @@ class HalfBlockTest {
             e = assertThrows(Ss2dArgumentException.class,
                     () -> Ss2d.on(backend).ss2dInto(wt, f.as(DType.F16, x), out, DType.F16));
             assertEquals("out", e.argument());
+            e = assertThrows(Ss2dArgumentException.class, () -> Ss2d.on(backend).ss2d(f.scope, wt, x, null));
+            assertEquals("dtype", e.argument());
         } finally {
             weights.release();
+        }
+    }
+
+    @Test
+    void aModelWithoutADtypeIsNamed() {
+        VMambaConfig c = VMambaConfig.named("vmamba_tiny_s1l8").withDims(8, 16, 24, 32).withDepths(1, 1, 1, 1)
+                .withNumClasses(6);
+        TensorScope s = TensorScope.root("cpu-half-model-null");
+        try {
+            VMambaWeights wt = VMambaRandomWeights.of(s, c, 5);
+            Ss2dArgumentException e = assertThrows(Ss2dArgumentException.class, () -> Ss2d.on(backend).vmamba(wt, null));
+            assertEquals("dtype", e.argument());
+            Tensor x = RandomWeights.gaussian(s, 7, 1, 1, 3, 32, 32); // float32 into a bfloat16 model
+            try (VMambaModel m = Ss2d.on(backend).vmamba(wt, DType.BF16)) {
+                e = assertThrows(Ss2dArgumentException.class, () -> m.logits(s, x));
+                assertEquals("x", e.argument());
+            }
+        } finally {
+            s.release();
         }
     }
 }
