@@ -84,6 +84,15 @@ class ScanBackwardTest {
         cs.add(new Case(2, 32, 33, 16, 1, k, v, false, false, false, true, false));
         cs.add(new Case(1, 64, 100, 2, 4, g, g, true, false, true, true, true));
         cs.add(new Case(1, 40, 65, 3, 2, g, g, true, false, false, true, true));
+        // channel-lane blocks over several super-chunks (256 steps) with a partial last vector; an odd dstate (the
+        // state loops' single state) with variable B and C; grouped dstate 16 (S5's kind) past two chunks
+        cs.add(new Case(1, 32, 600, 4, 2, g, g, true, false, true, true, true));
+        cs.add(new Case(2, 16, 45, 17, 1, v, v, true, false, true, true, true));
+        cs.add(new Case(2, 16, 77, 16, 1, g, g, true, false, true, true, false));
+        cs.add(new Case(1, 16, 300, 2, 1, v, v, false, false, false, false, true));
+        // dstate 1 with the variable B/C row of a group held on the heap across its channels: long rows, many channels
+        cs.add(new Case(2, 24, 520, 1, 2, g, g, true, false, true, true, true));
+        cs.add(new Case(2, 6, 100, 1, 1, v, k, true, true, true, true, false));
         return cs.stream();
     }
 
@@ -153,7 +162,9 @@ class ScanBackwardTest {
                 new Case(4, 8, 129, 4, 1, k, v, true, false, true, true, true),
                 new Case(3, 8, 100, 3, 1, v, k, true, true, true, true, false),
                 new Case(4, 32, 100, 4, 2, g, g, true, false, true, true, true),
-                new Case(3, 40, 70, 3, 1, k, k, true, false, true, true, true))) {
+                new Case(3, 40, 70, 3, 1, k, k, true, false, true, true, true),
+                new Case(2, 32, 300, 16, 2, g, g, true, false, true, true, true),
+                new Case(3, 24, 300, 1, 2, g, g, true, false, true, true, false))) {
             try (Fixture f = new Fixture("scan-backward-bits", c.hashCode())) {
                 Inputs in = inputs(f, c);
                 float[][] first = null;
@@ -173,6 +184,36 @@ class ScanBackwardTest {
                         }
                     }
                 }
+            }
+        }
+    }
+
+    /**
+     * Rows whose |delta + bias| is past the fast kernels' range run the plain kernel: in the middle of a group whose
+     * dB/dC rows the others add into (dstate 1 holds them on the heap; the channel-lane blocks fall back to rows), the
+     * sums stay right.
+     */
+    @ParameterizedTest(name = "dstate {0}")
+    @org.junit.jupiter.params.provider.ValueSource(ints = {1, 4})
+    void outOfRangeRowsFallBackInsideASharedBCRow(int n) {
+        BCMode g = BCMode.GROUPED;
+        Case c = new Case(2, 32, 70, n, 2, g, g, true, false, true, true, true);
+        try (Fixture f = new Fixture("scan-backward-range", 31L * n)) {
+            Inputs in = inputs(f, c);
+            Tensor delta = in.args().delta();
+            for (int t : new int[] {3, 40, 69}) delta.setFloat((0L * c.dim() + 5) * c.seqlen() + t, 95f); // batch 0, channel 5
+            delta.setFloat((1L * c.dim() + 20) * c.seqlen() + 11, -120f); // batch 1, channel 20 (group 1)
+            ScanRef.Problem p = new ScanRef.Problem(c.batch(), c.dim(), c.seqlen(), n, c.groups(), g, g, of(in.args().u()),
+                    of(delta), of(in.args().A()), of(in.args().B()), of(in.args().C()), of(in.args().D()), null,
+                    of(in.args().deltaBias()), true);
+            double[][] want = ScanBackwardRef.run(p, of(in.dout()), of(in.dlast())).inOrder();
+            ScanGrads got = poisoned(f, in.args());
+            Ss2d.on(simd).selectiveScanBackwardInto(in.args(), in.dout(), in.dlast(), got);
+            Tensor[] gt = got.tensors();
+            for (int i = 0; i < gt.length; i++) {
+                if (want[i] == null) continue;
+                Checks.close(Fixture.who(simd) + " selective_scan_backward " + c + " with |delta| past 80 "
+                        + ScanGrads.NAMES[i], gt[i].toFloatArray(), want[i], TOL);
             }
         }
     }

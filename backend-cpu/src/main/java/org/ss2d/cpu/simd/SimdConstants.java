@@ -35,6 +35,16 @@ final class SimdConstants {
     static final VectorMask<Float> LT1 = below(VL - 1), LT2 = below(VL - 2), LT4 = below(VL - 4), LT8 = below(VL - 8);
     static final VectorShuffle<Float> FIRST = VectorShuffle.fromOp(F, i -> 0);
 
+    /**
+     * Lane i takes lane i ^ k (k < VL; for narrower species the wider ones are unused): the butterflies of
+     * {@link SimdMath#sum}, a lane sum in one fixed order.
+     */
+    static final VectorShuffle<Float> XOR1 = xor(1), XOR2 = xor(2), XOR4 = xor(4), XOR8 = xor(8);
+
+    private static VectorShuffle<Float> xor(int k) {
+        return VectorShuffle.fromOp(F, i -> (i ^ k) % VL);
+    }
+
     private static VectorMask<Float> below(int k) {
         boolean[] m = new boolean[VL];
         for (int i = 0; i < VL; i++) m[i] = i < k;

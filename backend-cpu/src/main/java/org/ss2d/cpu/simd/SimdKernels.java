@@ -98,7 +98,10 @@ public final class SimdKernels extends Kernels {
     /** Time lanes ({@link SimdScanBackward}); a row out of the fast softplus range runs the plain kernel. */
     @Override
     public void scanBackwardRow(org.ss2d.cpu.kernel.ScanBackwardJob job, int row) {
-        if (!SimdScanBackward.row(job, row)) super.scanBackwardRow(job, row);
+        if (!SimdScanBackward.row(job, row)) {
+            SimdScanBackward.flush(); // the plain kernel adds into dB/dC in memory
+            super.scanBackwardRow(job, row);
+        }
     }
 
     @Override
@@ -115,7 +118,11 @@ public final class SimdKernels extends Kernels {
     public void scanBackward(org.ss2d.cpu.kernel.ScanBackwardJob job, int rowFrom, int rowTo) {
         ScanJob j = job.fwd();
         if (!SimdScanBackwardBlocked.fits(j)) {
-            super.scanBackward(job, rowFrom, rowTo);
+            try {
+                super.scanBackward(job, rowFrom, rowTo);
+            } finally {
+                SimdScanBackward.flush(); // the task's last dB/dC rows held on the heap (dstate 1)
+            }
             return;
         }
         final int dim = j.dim(), span = j.bVariable() || j.cVariable() ? j.channelsPerGroup() : dim;

@@ -2,6 +2,7 @@ package org.ss2d.cpu.simd;
 
 import static org.ss2d.cpu.simd.SimdConstants.F;
 import static org.ss2d.cpu.simd.SimdConstants.I;
+import static org.ss2d.cpu.simd.SimdConstants.VL;
 
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.IntVector;
@@ -147,6 +148,19 @@ final class SimdMath {
                 .fma(f, FloatVector.broadcast(F, Q2)).fma(f, FloatVector.broadcast(F, P1))
                 .fma(f, FloatVector.broadcast(F, P0));
         return p.reinterpretAsInts().add(t.reinterpretAsInts().lanewise(VectorOperators.LSHL, 23)).reinterpretAsFloats();
+    }
+
+    /**
+     * The sum of the lanes, added in one fixed order (butterflies, the widest first). {@code reduceLanes(ADD)} on
+     * floats leaves the order to the implementation: its C2 intrinsic and its Java fallback (interpreter, C1) add
+     * in different orders, so the same call could give different bits before and after JIT compilation, which the
+     * deterministic backward cannot have.
+     */
+    static float sum(FloatVector v) {
+        if (VL > 8) v = v.add(v.rearrange(SimdConstants.XOR8));
+        if (VL > 4) v = v.add(v.rearrange(SimdConstants.XOR4));
+        if (VL > 2) v = v.add(v.rearrange(SimdConstants.XOR2));
+        return v.add(v.rearrange(SimdConstants.XOR1)).lane(0);
     }
 
     /** silu(z) = z / (1 + exp(-z)). */

@@ -22,7 +22,6 @@ import static org.ss2d.cpu.simd.SimdScan.load;
 
 import java.lang.foreign.MemorySegment;
 import jdk.incubator.vector.FloatVector;
-import jdk.incubator.vector.VectorOperators;
 import org.ss2d.cpu.kernel.ScanBackwardJob;
 import org.ss2d.cpu.kernel.ScanJob;
 
@@ -48,6 +47,8 @@ final class SimdScanBackward {
     private static final class Bufs {
         float[] dt = new float[0], g = new float[0], a = new float[0], hp = new float[0], lam = new float[0],
                 du = new float[0], dDt = new float[0], y = new float[0], gb = new float[0], gc = new float[0];
+        /** dstate 1: a variable dB/dC row being summed over its channels (see {@link Acc}). */
+        final Acc accB = new Acc(), accC = new Acc();
 
         void ensure(int l) {
             int need = l + 2 * VL;
@@ -62,13 +63,57 @@ final class SimdScanBackward {
             y = new float[need];
             gb = new float[need];
             gc = new float[need];
+            accB.flush();
+            accC.flush();
+            accB.row = new float[need];
+            accC.row = new float[need];
         }
+    }
+
+    /**
+     * At dstate 1, a variable dB (or dC) row of one (batch, group) on the heap while the group's channels add into it
+     * one after the other (they run in channel order in one task), written back when another row is needed and at the
+     * end of the task: a read and a write of the row per channel were ~4 of the 7 row-length copies of the backward.
+     * Loaded from the segment, so the same float additions run in the same order as adding into the segment did.
+     */
+    static final class Acc {
+        float[] row = new float[0];
+        MemorySegment seg;
+        long off;
+        int len;
+
+        /** This thread's row for {@code seg[off, off + len)}, loaded (after writing back the previous one) on a change. */
+        float[] at(MemorySegment m, long at, int l) {
+            if (seg != m || off != at || len != l) {
+                flush();
+                MemorySegment.copy(m, JAVA_FLOAT_UNALIGNED, at * 4, row, 0, l);
+                seg = m;
+                off = at;
+                len = l;
+            }
+            return row;
+        }
+
+        void flush() {
+            if (seg != null) MemorySegment.copy(row, 0, seg, JAVA_FLOAT_UNALIGNED, off * 4, len);
+            seg = null;
+        }
+    }
+
+    /**
+     * Writes back this thread's dB/dC rows held by {@link Acc}: at the end of a task, and before any other kernel adds
+     * into dB/dC.
+     */
+    static void flush() {
+        Bufs bf = BUFS.get();
+        bf.accB.flush();
+        bf.accC.flush();
     }
 
     private static final ThreadLocal<Bufs> BUFS = ThreadLocal.withInitial(Bufs::new);
 
     static long scratchBytes(int seqlen) {
-        return 10L * 4 * (seqlen + 2L * VL);
+        return 12L * 4 * (seqlen + 2L * VL);
     }
 
     private static void set(MemorySegment s, long i, float v) {
@@ -150,18 +195,19 @@ final class SimdScanBackward {
         return true;
     }
 
-    /** dt = softplus(delta + bias) (or without softplus); false when some |delta + bias| is over X_LIMIT or NaN. */
+    /** {@link #X_LIMIT} as the bound {@link SimdScan#dtPass} checks bits(-|x|) against (NaN lies above it). */
+    private static final int NAX_LIMIT = Guard.naxBits(X_LIMIT);
+
+    /**
+     * dt = softplus(delta + bias) (or without softplus); false when some |delta + bias| is over X_LIMIT or NaN. The
+     * full vectors through the forward's pass (integer range check on the -|x| softplus computes anyway: the float
+     * max/abs of the first version made this pass cost as much as the whole forward scan).
+     */
     private static boolean dtPass(MemorySegment delta, long off, int l, int bound, float bias, boolean softplus,
                                   float[] dt) {
-        FloatVector bv = FloatVector.broadcast(F, bias), most = ZERO;
-        int v = 0;
-        for (; v < bound; v += VL) {
-            FloatVector x = load(delta, off + v).add(bv);
-            most = most.max(x.abs()); // FloatVector.max propagates NaN, as Math.max does
-            (softplus ? SimdMath.softplus(x) : x).intoArray(dt, v);
-        }
-        float m = most.reduceLanes(VectorOperators.MAX);
-        for (; v < l; v++) {
+        if (SimdScan.dtPass(delta, off, bound, bias, softplus, dt, NAX_LIMIT, Integer.MAX_VALUE)) return false;
+        float m = 0f;
+        for (int v = bound; v < l; v++) {
             float x = get(delta, off + v) + bias;
             m = Math.max(m, Float.isNaN(x) ? Float.POSITIVE_INFINITY : Math.abs(x));
             dt[v] = softplus ? (x <= 20f ? (float) Math.log1p(Math.exp(x)) : x) : x;
@@ -253,7 +299,7 @@ final class SimdScanBackward {
         final long bOff = bRow + s * j.bStateStride(), cOff = cRow + s * j.cStateStride();
         final float bConst = bVar ? 0f : get(j.b(), (long) d * n + s);
         float[] sums = {gradVectors(j.u(), base, j.b(), bOff, bVar, bConst, an, bf, bound),
-            addOrSum(bj.dB(), bOff, bVar, bf.gb, bound), addOrSum(bj.dC(), cOff, cVar, bf.gc, bound)};
+            addOrSum(bj.dB(), bOff, bVar, bf.gb, bound, bf.y), addOrSum(bj.dC(), cOff, cVar, bf.gc, bound, bf.y)};
         for (int t = bound; t < l; t++) {
             float uu = get(j.u(), base + t), bb = bVar ? get(j.b(), bOff + t) : bConst, lam = bf.lam[t], dt = bf.dt[t];
             float ah = bf.a[t] * bf.hp[t], h = ah + dt * uu * bb;
@@ -291,18 +337,37 @@ final class SimdScanBackward {
             ld.mul(uu).intoArray(gbs, v);
             FloatVector.fromArray(F, g, v).mul(dtv.fma(ub, ah)).intoArray(gcs, v);
         }
-        return sA.reduceLanes(VectorOperators.ADD);
+        return SimdMath.sum(sA);
     }
 
-    /** Variable: dst[off + t] += src[t] for the full vectors; constant: the sum of src (returned; 0 when variable). */
-    private static float addOrSum(MemorySegment dst, long off, boolean variable, float[] src, int bound) {
+    /**
+     * Variable: dst[off + t] += src[t] for the full vectors (through {@code tmp}: read, added and written back in
+     * bulk, no segment store inside the loop, see {@link #onlyStateVectors}); constant: the sum of src (returned; 0
+     * when variable).
+     */
+    private static float addOrSum(MemorySegment dst, long off, boolean variable, float[] src, int bound, float[] tmp) {
+        FloatVector sum = ZERO;
+        if (variable) {
+            MemorySegment.copy(dst, JAVA_FLOAT_UNALIGNED, off * 4, tmp, 0, bound);
+            for (int v = 0; v < bound; v += VL) {
+                FloatVector.fromArray(F, tmp, v).add(FloatVector.fromArray(F, src, v)).intoArray(tmp, v);
+            }
+            MemorySegment.copy(tmp, 0, dst, JAVA_FLOAT_UNALIGNED, off * 4, bound);
+            return 0f;
+        }
+        for (int v = 0; v < bound; v += VL) sum = sum.add(FloatVector.fromArray(F, src, v));
+        return SimdMath.sum(sum);
+    }
+
+    /** Variable: acc[t] += src[t] for the full vectors; constant: the sum of src (returned; 0 when variable). */
+    private static float addOrSum(float[] acc, boolean variable, float[] src, int bound) {
         FloatVector sum = ZERO;
         for (int v = 0; v < bound; v += VL) {
             FloatVector x = FloatVector.fromArray(F, src, v);
-            if (variable) load(dst, off + v).add(x).intoMemorySegment(dst, (off + v) * 4, ORDER);
+            if (variable) FloatVector.fromArray(F, acc, v).add(x).intoArray(acc, v);
             else sum = sum.add(x);
         }
-        return sum.reduceLanes(VectorOperators.ADD);
+        return variable ? 0f : SimdMath.sum(sum);
     }
 
     /**
@@ -316,37 +381,43 @@ final class SimdScanBackward {
         final float an = get(j.a(), d);
         final boolean bVar = j.bVariable(), cVar = j.cVariable(), sp = j.softplus();
         final float bConst = bVar ? 0f : get(j.b(), d);
-        float[] sums = onlyStateVectors(j.u(), base, j.b(), bRow, bVar, bConst, an, dSkip, sp, bj.du(), bj.dDelta(), bf,
-                bound);
-        sums[1] = addOrSum(bj.dB(), bRow, bVar, bf.gb, bound);
-        sums[2] = addOrSum(bj.dC(), cRow, cVar, bf.gc, bound);
+        float[] sums = onlyStateVectors(j.u(), base, j.b(), bRow, bVar, bConst, an, dSkip, sp, bf, bound);
+        final float[] accB = bVar ? bf.accB.at(bj.dB(), bRow, l) : null, accC = cVar ? bf.accC.at(bj.dC(), cRow, l) : null;
+        sums[1] = addOrSum(accB, bVar, bf.gb, bound);
+        sums[2] = addOrSum(accC, cVar, bf.gc, bound);
         final float bias = j.deltaBias() == null ? 0f : get(j.deltaBias(), d);
         for (int t = bound; t < l; t++) {
             float uu = get(j.u(), base + t), bb = bVar ? get(j.b(), bRow + t) : bConst, lam = bf.lam[t], dt = bf.dt[t];
             float ah = bf.a[t] * bf.hp[t], h = ah + dt * uu * bb, g = bf.g[t];
-            set(bj.du(), base + t, dt * lam * bb + dSkip * g);
+            bf.du[t] = dt * lam * bb + dSkip * g;
             float dd = lam * (uu * bb + an * ah);
             if (sp) {
                 float x = get(j.delta(), base + t) + bias;
                 if (x <= 20f) dd *= 1f / (1f + (float) Math.exp(-x));
             }
-            set(bj.dDelta(), base + t, dd);
+            bf.dDt[t] = dd;
             sums[0] += lam * dt * ah;
             float gb = lam * dt * uu, gc = g * h;
-            if (bVar) set(bj.dB(), bRow + t, get(bj.dB(), bRow + t) + gb);
+            if (bVar) accB[t] += gb;
             else sums[1] += gb;
-            if (cVar) set(bj.dC(), cRow + t, get(bj.dC(), cRow + t) + gc);
+            if (cVar) accC[t] += gc;
             else sums[2] += gc;
             sums[3] += g * uu;
             sums[4] += dd;
         }
+        MemorySegment.copy(bf.du, 0, bj.du(), JAVA_FLOAT_UNALIGNED, base * 4, l);
+        MemorySegment.copy(bf.dDt, 0, bj.dDelta(), JAVA_FLOAT_UNALIGNED, base * 4, l);
         return sums;
     }
 
+    /**
+     * du and dDelta go to row buffers, copied out in bulk by the caller: a store to a segment inside the loop has C2
+     * redo the segment's checks per vector (measured: this pass 37% of the S3 backward with them).
+     */
     private static float[] onlyStateVectors(MemorySegment u, long base, MemorySegment bs, long bOff, boolean bVar,
-                                            float bConst, float an, float dSkip, boolean sp, MemorySegment du,
-                                            MemorySegment dDelta, Bufs bf, int bound) {
-        final float[] a = bf.a, hp = bf.hp, lam = bf.lam, dt = bf.dt, g = bf.g, gbs = bf.gb, gcs = bf.gc;
+                                            float bConst, float an, float dSkip, boolean sp, Bufs bf, int bound) {
+        final float[] a = bf.a, hp = bf.hp, lam = bf.lam, dt = bf.dt, g = bf.g, gbs = bf.gb, gcs = bf.gc, du = bf.du,
+                dDelta = bf.dDt;
         FloatVector anv = FloatVector.broadcast(F, an), bc = FloatVector.broadcast(F, bConst),
                 dv = FloatVector.broadcast(F, dSkip), one = FloatVector.broadcast(F, 1f),
                 nl2e = FloatVector.broadcast(F, -LOG2E);
@@ -357,20 +428,19 @@ final class SimdScanBackward {
             FloatVector gv = FloatVector.fromArray(F, g, v);
             FloatVector ah = FloatVector.fromArray(F, a, v).mul(FloatVector.fromArray(F, hp, v));
             FloatVector ld = lv.mul(dtv), ub = uu.mul(bb);
-            ld.fma(bb, dv.mul(gv)).intoMemorySegment(du, (base + v) * 4, ORDER);
+            ld.fma(bb, dv.mul(gv)).intoArray(du, v);
             FloatVector dd = lv.mul(anv.fma(ah, ub));
             // softplus'(x) = sigmoid(x) = 1 - exp(-softplus(x)): no division, and dt holds softplus(x) already
             // (above the threshold dt = x and 1 - exp(-x) rounds to 1, the identity's derivative)
             if (sp) dd = dd.mul(one.sub(SimdMath.exp2Mul(dtv, nl2e)));
-            dd.intoMemorySegment(dDelta, (base + v) * 4, ORDER);
+            dd.intoArray(dDelta, v);
             sBias = sBias.add(dd);
             sD = gv.fma(uu, sD);
             sA = ld.fma(ah, sA);
             ld.mul(uu).intoArray(gbs, v);
             gv.mul(dtv.fma(ub, ah)).intoArray(gcs, v);
         }
-        return new float[] {sA.reduceLanes(VectorOperators.ADD), 0f, 0f, sD.reduceLanes(VectorOperators.ADD),
-            sBias.reduceLanes(VectorOperators.ADD)};
+        return new float[] {SimdMath.sum(sA), 0f, 0f, SimdMath.sum(sD), SimdMath.sum(sBias)};
     }
 
     /** dz and the gated g from the pre-gate y: g~ = g silu(z), dz = g y sigmoid(z) (1 + z (1 - sigmoid(z))). */
@@ -402,7 +472,7 @@ final class SimdScanBackward {
         int v = 0;
         for (; v < bound; v += VL) {
             FloatVector gv = FloatVector.fromArray(F, g, v);
-            dv.fma(gv, FloatVector.fromArray(F, du, v)).intoMemorySegment(bj.du(), (base + v) * 4, ORDER);
+            dv.fma(gv, FloatVector.fromArray(F, du, v)).intoArray(du, v);
             sD = gv.fma(load(j.u(), base + v), sD);
             FloatVector dd = FloatVector.fromArray(F, dDt, v);
             if (sp) {
@@ -410,22 +480,24 @@ final class SimdScanBackward {
                 // (above the threshold dt = x and 1 - exp(-x) rounds to 1, the identity's derivative)
                 dd = dd.mul(one.sub(SimdMath.exp2Mul(FloatVector.fromArray(F, bf.dt, v), nl2e)));
             }
-            dd.intoMemorySegment(bj.dDelta(), (base + v) * 4, ORDER);
+            dd.intoArray(dDt, v);
             sBias = sBias.add(dd);
         }
-        double dD = sD.reduceLanes(VectorOperators.ADD), dBias = sBias.reduceLanes(VectorOperators.ADD);
+        double dD = SimdMath.sum(sD), dBias = SimdMath.sum(sBias);
         for (; v < l; v++) {
             float uu = get(j.u(), base + v);
             dD += (double) g[v] * uu;
-            set(bj.du(), base + v, du[v] + dSkip * g[v]);
+            du[v] += dSkip * g[v];
             float dd = dDt[v];
             if (sp) {
                 float x = get(j.delta(), base + v) + bias;
                 if (x <= 20f) dd *= 1f / (1f + (float) Math.exp(-x));
             }
-            set(bj.dDelta(), base + v, dd);
+            dDt[v] = dd;
             dBias += dd;
         }
+        MemorySegment.copy(du, 0, bj.du(), JAVA_FLOAT_UNALIGNED, base * 4, l); // bulk: see onlyStateVectors
+        MemorySegment.copy(dDt, 0, bj.dDelta(), JAVA_FLOAT_UNALIGNED, base * 4, l);
         return new double[] {dD, dBias};
     }
 }

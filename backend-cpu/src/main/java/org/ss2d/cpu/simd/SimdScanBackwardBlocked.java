@@ -2,11 +2,14 @@ package org.ss2d.cpu.simd;
 
 import static java.lang.foreign.ValueLayout.JAVA_FLOAT_UNALIGNED;
 import static org.ss2d.cpu.simd.SimdConstants.F;
+import static org.ss2d.cpu.simd.SimdConstants.I;
+import static org.ss2d.cpu.simd.SimdConstants.ORDER;
 import static org.ss2d.cpu.simd.SimdConstants.VL;
 import static org.ss2d.cpu.simd.SimdMath.LOG2E;
 
 import java.lang.foreign.MemorySegment;
 import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.IntVector;
 import jdk.incubator.vector.VectorOperators;
 import org.ss2d.cpu.kernel.ScanBackwardJob;
 import org.ss2d.cpu.kernel.ScanJob;
@@ -19,32 +22,72 @@ import org.ss2d.cpu.kernel.ScanJob;
  *
  * <p>Memory: chunks of {@link #T} steps. A first pass runs the forward recurrence over the row block and keeps the
  * states at every chunk start (dstate x VL floats per chunk); the reverse pass then takes the chunks last to first,
- * recomputes that chunk's {@code a_t} and {@code h_{t-1}} (T x dstate x VL floats, L1/L2-resident) from its saved
- * start, and runs {@code lam} backwards through it. u, delta and dout are transposed into [step][lane] per chunk.
- * Variable dB/dC are lane sums per (state, step), added into the row in channel-block order (deterministic); constant
- * ones, dA, dD and dDeltaBias stay per lane (= per channel) until the row sums are written.
+ * recomputes that chunk's {@code a_t} and {@code h_t} (2 T dstate VL floats, 64 KiB at dstate 16) from its saved
+ * start, and runs {@code lam} backwards through it. Per chunk, delta, u and dout are read along time (full vectors:
+ * softplus once per element) and turned into [step][lane] tiles by {@link Transpose}; du and dDelta go back the same way.
+ *
+ * <p>Both state loops take two states at a time over the chunk's steps, their recurrences in registers (the forward
+ * kernel's shape); the reverse keeps {@code lam}, dA and the constant dB/dC sums of its two states in registers and adds
+ * into per-step du/dDelta rows. Variable dB/dC need a sum over the lanes (channels) per state and step: the per-lane
+ * terms are stored, and VL steps of one state are summed at once by a butterfly of two-source permutes ({@link #sum16}),
+ * whose result is already VL consecutive steps of the dB/dC row (about 3 instructions per sum, where reduceLanes per
+ * state and step took ~10 and was the largest cost of the first version).
  */
 final class SimdScanBackwardBlocked {
     private SimdScanBackwardBlocked() {}
 
-    /** Steps per chunk: a and h_{t-1} of a chunk take 2 T dstate VL floats (64 KiB at dstate 16, VL 16). */
+    /** Steps per chunk (a multiple of VL): a and h of a chunk take 2 T dstate VL floats (64 KiB at dstate 16, VL 16). */
     static final int T = 32;
+    /**
+     * Steps per super-chunk (a multiple of T): rows of delta, u, dout, B, C are read, and du, dDelta, dB, dC written,
+     * this many steps at a time. Per chunk (2 vectors a row) the segment accesses cost more than the work: C2 re-checks
+     * a segment's bounds and liveness per access in a short loop (the chunk preparation was 30% of the S5 backward).
+     */
+    static final int SC = 256;
+    /** Row stride of the [lane][step] super-chunk tiles: SC plus a cache line (rows a multiple of 4 KiB apart share L1 sets). */
+    static final int SCP = SC + 16;
     private static final float X_LIMIT = 80f;
+    /** bits(-|x|) of the largest |delta + bias| taken (NaN lies above). */
+    private static final int NAX_LIMIT = Guard.naxBits(X_LIMIT);
+    /** Largest -dt A log2(e) of the capped exp2 (exact to -126; 1 of margin for the product's rounding). */
+    private static final double CAPPED_MAX = 125;
 
     static final class Scratch {
         final int n, chunks;
-        final float[] rows = new float[VL * T], ut = new float[T * VL], dtt = new float[T * VL], gt = new float[T * VL],
-                du = new float[T * VL], dDt = new float[T * VL];
-        final float[] a, hp, hb, h, lam, dA, sB, sC, a2, an, bc, cc;
+        /** [lane][step] super-chunk rows (stride SCP): u, dout, and the du, dDelta results. */
+        final float[] uR = new float[VL * SCP], gR = new float[VL * SCP], duR = new float[VL * SCP],
+                ddR = new float[VL * SCP];
+        /**
+         * dt of the whole row block, [super-chunk][lane][step] (278 KiB at seqlen 4096), and each super-chunk's largest
+         * dt: computed by the first pass, read by the second (softplus and the delta rows once per element).
+         */
+        final float[] dtAll, dtMaxAll;
+        /** [step][lane] tiles of the chunk: dt, u, du = dt u, g, and the du/dDt sums. */
+        final float[] dtC = new float[T * VL], uC = new float[T * VL], duC = new float[T * VL], gC = new float[T * VL],
+                duAcc = new float[T * VL], dDtAcc = new float[T * VL], tmp = new float[256];
+        /** [state][step][lane] of the chunk: a_t, h_t, and the per-lane terms of variable dB, dC. */
+        final float[] a, h, gb, gc;
+        /** Chunk-start states [chunk][state][lane]; the running states / lam carries [state][lane]. */
+        final float[] hb, hs, carry, dA, sB, sC, a2, an, bc, cc;
+        /** Of the super-chunk, [state][step] (stride SCP): B, C, and the block's share of variable dB, dC. */
+        final float[] bS, cS, dBs, dCs;
+        final float[] bias = new float[VL], dSkip = new float[VL], sD = new float[VL], sBias = new float[VL];
+        /** Of the super-chunk just prepared: bits(-|x|) max (range check). */
+        int naxMost;
 
         Scratch(int n, int seqlen) {
             this.n = n;
             this.chunks = (seqlen + T - 1) / T;
-            a = new float[T * n * VL];
-            hp = new float[T * n * VL];
+            int supers = (seqlen + SC - 1) / SC;
+            dtAll = new float[supers * VL * SCP];
+            dtMaxAll = new float[supers];
+            a = new float[n * T * VL];
+            h = new float[n * T * VL];
+            gb = new float[n * T * VL];
+            gc = new float[n * T * VL];
             hb = new float[chunks * n * VL];
-            h = new float[n * VL];
-            lam = new float[n * VL];
+            hs = new float[n * VL];
+            carry = new float[n * VL];
             dA = new float[n * VL];
             sB = new float[n * VL];
             sC = new float[n * VL];
@@ -52,13 +95,17 @@ final class SimdScanBackwardBlocked {
             an = new float[n * VL];
             bc = new float[n * VL];
             cc = new float[n * VL];
+            bS = new float[n * SCP];
+            cS = new float[n * SCP];
+            dBs = new float[n * SCP];
+            dCs = new float[n * SCP];
         }
 
         private static final ThreadLocal<Scratch> TL = new ThreadLocal<>();
 
         static Scratch forThread(int n, int seqlen) {
             Scratch s = TL.get();
-            if (s == null || s.n != n || s.chunks < (seqlen + T - 1) / T) {
+            if (s == null || s.n != n || s.chunks < (seqlen + T - 1) / T || s.dtMaxAll.length < (seqlen + SC - 1) / SC) {
                 s = new Scratch(n, seqlen);
                 TL.set(s);
             }
@@ -68,15 +115,13 @@ final class SimdScanBackwardBlocked {
 
     static long scratchBytes(int seqlen, int dstate) {
         long chunks = (seqlen + T - 1) / T;
-        return 4L * (7L * VL * T + 2L * T * dstate * VL + chunks * dstate * VL + 10L * dstate * VL);
+        long supers = (seqlen + SC - 1) / SC;
+        return 4L * (4L * VL * SCP + supers * (VL * SCP + 1) + 6L * T * VL + 256 + 4L * dstate * T * VL + chunks * dstate * VL
+                + 10L * dstate * VL + 4L * dstate * SCP + 4L * VL);
     }
 
     private static float get(MemorySegment s, long i) {
         return s.getAtIndex(JAVA_FLOAT_UNALIGNED, i);
-    }
-
-    private static void set(MemorySegment s, long i, float v) {
-        s.setAtIndex(JAVA_FLOAT_UNALIGNED, i, v);
     }
 
     /** Whether this block can run here: dstate >= 2, no gate. */
@@ -92,54 +137,86 @@ final class SimdScanBackwardBlocked {
         ScanJob j = bj.fwd();
         final int l = j.seqlen(), n = j.dstate(), dim = j.dim(), b = row0 / dim, d0 = row0 % dim;
         final boolean bVar = j.bVariable(), cVar = j.cVariable();
+        float aMin = Float.POSITIVE_INFINITY;
         for (int k = 0; k < n; k++) {
             for (int lane = 0; lane < VL; lane++) {
                 long an = (long) (d0 + lane) * n + k;
-                s.an[k * VL + lane] = get(j.a(), an);
-                s.a2[k * VL + lane] = get(j.a(), an) * LOG2E;
+                float av = get(j.a(), an);
+                s.an[k * VL + lane] = av;
+                s.a2[k * VL + lane] = av * LOG2E;
                 s.bc[k * VL + lane] = bVar ? 0f : get(j.b(), an);
                 s.cc[k * VL + lane] = cVar ? 0f : get(j.c(), an);
+                aMin = Math.min(aMin, av * LOG2E);
             }
         }
-        float[] biasL = new float[VL], dL = new float[VL];
+        // the exp2 without clamps where dt A log2(e) is known to lie in [-126, 0]: A <= 0 and dt A within the cap
+        boolean aNonPos = j.softplus(); // dt >= 0 with softplus only
+        for (int i = 0; i < n * VL; i++) aNonPos &= s.a2[i] <= 0f;
         for (int lane = 0; lane < VL; lane++) {
-            biasL[lane] = j.deltaBias() == null ? 0f : get(j.deltaBias(), d0 + lane);
-            dL[lane] = j.dSkip() == null ? 0f : get(j.dSkip(), d0 + lane);
+            s.bias[lane] = j.deltaBias() == null ? 0f : get(j.deltaBias(), d0 + lane);
+            s.dSkip[lane] = j.dSkip() == null ? 0f : get(j.dSkip(), d0 + lane);
         }
         final long bRow = bVar ? j.bRow(b, d0) : 0, cRow = cVar ? j.cRow(b, d0) : 0;
+        final long bStride = j.bStateStride(), cStride = j.cStateStride();
         // pass 1: states at every chunk start (and the range check, before anything is written)
-        java.util.Arrays.fill(s.h, 0f);
-        for (int c = 0; c < s.chunks && c * T < l; c++) {
-            int t0 = c * T, len = Math.min(T, l - t0);
-            System.arraycopy(s.h, 0, s.hb, c * n * VL, n * VL);
-            if (!loadSteps(j, row0, t0, len, biasL, s)) return false;
-            forwardChunk(j, s, t0, len, bRow, false);
+        java.util.Arrays.fill(s.hs, 0, n * VL, 0f);
+        for (int sc0 = 0; sc0 < l; sc0 += SC) {
+            int slen = Math.min(SC, l - sc0);
+            prep(j, row0, sc0, slen, s, true);
+            if (s.naxMost > NAX_LIMIT) return false;
+            if (bVar) loadRows(j.b(), bRow + sc0, bStride, n, slen, s.bS);
+            boolean capped = aNonPos && (double) s.dtMaxAll[sc0 / SC] * -aMin <= CAPPED_MAX;
+            for (int t0 = 0; t0 < slen; t0 += T) {
+                int len = Math.min(T, slen - t0);
+                System.arraycopy(s.hs, 0, s.hb, (sc0 + t0) / T * n * VL, n * VL);
+                chunkLanes(s, sc0, t0, len, false);
+                states(s, n, t0, len, bVar, capped, false);
+            }
         }
         // pass 2: chunks last to first
         for (int k = 0; k < n; k++) {
             for (int lane = 0; lane < VL; lane++) {
-                s.lam[k * VL + lane] = bj.dLastState() == null ? 0f : get(bj.dLastState(), (long) (row0 + lane) * n + k);
+                s.carry[k * VL + lane] = bj.dLastState() == null ? 0f
+                        : get(bj.dLastState(), (long) (row0 + lane) * n + k); // lam_L = dlast_state, a_L = 1
             }
         }
-        java.util.Arrays.fill(s.dA, 0f);
-        java.util.Arrays.fill(s.sB, 0f);
-        java.util.Arrays.fill(s.sC, 0f);
-        float[] sD = new float[VL], sBias = new float[VL];
-        for (int c = (l - 1) / T; c >= 0; c--) {
-            int t0 = c * T, len = Math.min(T, l - t0);
-            loadSteps(j, row0, t0, len, biasL, s);
-            loadRows(bj.dout(), (long) row0 * l + t0, l, len, s.rows);
-            transposeIn(s.rows, len, s.gt);
-            System.arraycopy(s.hb, c * n * VL, s.h, 0, n * VL);
-            forwardChunk(j, s, t0, len, bRow, true);
-            for (int t = len - 1; t >= 0; t--) {
-                reverseStep(bj, s, t, t0 + t, bRow, cRow);
+        java.util.Arrays.fill(s.dA, 0, n * VL, 0f);
+        java.util.Arrays.fill(s.sB, 0, n * VL, 0f);
+        java.util.Arrays.fill(s.sC, 0, n * VL, 0f);
+        java.util.Arrays.fill(s.sD, 0f);
+        java.util.Arrays.fill(s.sBias, 0f);
+        for (int sc0 = (l - 1) / SC * SC; sc0 >= 0; sc0 -= SC) {
+            int slen = Math.min(SC, l - sc0);
+            long off = (long) row0 * l + sc0;
+            prep(j, row0, sc0, slen, s, false);
+            loadRows(bj.dout(), off, l, VL, slen, s.gR);
+            if (bVar) loadRows(j.b(), bRow + sc0, bStride, n, slen, s.bS);
+            if (cVar) loadRows(j.c(), cRow + sc0, cStride, n, slen, s.cS);
+            boolean capped = aNonPos && (double) s.dtMaxAll[sc0 / SC] * -aMin <= CAPPED_MAX;
+            for (int t0 = (slen - 1) / T * T; t0 >= 0; t0 -= T) {
+                int len = Math.min(T, slen - t0), padded = (len + VL - 1) / VL * VL, hbOff = (sc0 + t0) / T * n * VL;
+                chunkLanes(s, sc0, t0, len, true);
+                System.arraycopy(s.hb, hbOff, s.hs, 0, n * VL);
+                states(s, n, t0, len, bVar, capped, true);
+                java.util.Arrays.fill(s.duAcc, 0, len * VL, 0f);
+                java.util.Arrays.fill(s.dDtAcc, 0, len * VL, 0f);
+                if (padded > len) { // the lane sums take whole groups of VL steps: the steps past len add nothing
+                    for (int k = 0; k < n; k++) {
+                        java.util.Arrays.fill(s.gb, (k * T + len) * VL, (k * T + padded) * VL, 0f);
+                        java.util.Arrays.fill(s.gc, (k * T + len) * VL, (k * T + padded) * VL, 0f);
+                    }
+                }
+                reverse(s, n, hbOff, t0, len, bVar, cVar);
+                if (bVar) laneSums(s.gb, n, t0, padded, s.dBs, s.tmp);
+                if (cVar) laneSums(s.gc, n, t0, padded, s.dCs, s.tmp);
+                finish(s, len, j.softplus());
+                fromLanes(s.duAcc, s.duR, t0, padded, s.tmp);
+                fromLanes(s.dDtAcc, s.ddR, t0, padded, s.tmp);
             }
-            finishChunk(s, len, dL, j.softplus(), sD, sBias);
-            transposeOut(s.du, len, s.rows);
-            storeRows(s.rows, bj.du(), (long) row0 * l + t0, l, len);
-            transposeOut(s.dDt, len, s.rows);
-            storeRows(s.rows, bj.dDelta(), (long) row0 * l + t0, l, len);
+            storeRows(s.duR, bj.du(), off, l, VL, slen);
+            storeRows(s.ddR, bj.dDelta(), off, l, VL, slen);
+            if (bVar) addRows(s.dBs, bj.dB(), bRow + sc0, bStride, n, slen);
+            if (cVar) addRows(s.dCs, bj.dC(), cRow + sc0, cStride, n, slen);
         }
         double[] part = bj.partials();
         int stride = bj.partialStride();
@@ -150,132 +227,322 @@ final class SimdScanBackwardBlocked {
                 part[p0 + n + k] = s.sB[k * VL + lane];
                 part[p0 + 2 * n + k] = s.sC[k * VL + lane];
             }
-            part[p0 + 3 * n] = sD[lane];
-            part[p0 + 3 * n + 1] = sBias[lane];
+            part[p0 + 3 * n] = s.sD[lane];
+            part[p0 + 3 * n + 1] = s.sBias[lane];
         }
         return true;
     }
 
-    private static void loadRows(MemorySegment src, long off, int l, int len, float[] rows) {
+    // ------------------------------------------------------------------ rows <-> lanes
+
+    /**
+     * {@code count} rows of {@code len} steps, {@code stride} apart, into [row][step] (stride SCP), zero past len to a
+     * whole vector: vector loads in a long loop (the segment checks hoisted), the last partial vector copied.
+     */
+    private static void loadRows(MemorySegment src, long off, long stride, int count, int len, float[] rows) {
+        loadRows(src, off, stride, count, len, rows, 0);
+    }
+
+    /** As above, into rows from {@code base}. */
+    private static void loadRows(MemorySegment src, long off, long stride, int count, int len, float[] rows, int base) {
+        final int full = len & -VL;
+        for (int r = 0; r < count; r++) {
+            long at = off + r * stride;
+            int to = base + r * SCP;
+            for (int v = 0; v < full; v += VL) {
+                FloatVector.fromMemorySegment(F, src, (at + v) * 4, ORDER).intoArray(rows, to + v);
+            }
+            if (full < len) {
+                java.util.Arrays.fill(rows, to + len, to + full + VL, 0f);
+                MemorySegment.copy(src, JAVA_FLOAT_UNALIGNED, (at + full) * 4, rows, to + full, len - full);
+            }
+        }
+    }
+
+    /** [row][step] rows (stride SCP) into memory: vector stores, the steps past the last full vector one by one. */
+    private static void storeRows(float[] rows, MemorySegment dst, long off, long stride, int count, int len) {
+        final int full = len & -VL;
+        for (int r = 0; r < count; r++) {
+            long at = off + r * stride;
+            int from = r * SCP;
+            for (int v = 0; v < full; v += VL) {
+                FloatVector.fromArray(F, rows, from + v).intoMemorySegment(dst, (at + v) * 4, ORDER);
+            }
+            for (int t = full; t < len; t++) dst.setAtIndex(JAVA_FLOAT_UNALIGNED, at + t, rows[from + t]);
+        }
+    }
+
+    /** dst rows += [row][step] rows (stride SCP). */
+    private static void addRows(float[] rows, MemorySegment dst, long off, long stride, int count, int len) {
+        final int full = len & -VL;
+        for (int r = 0; r < count; r++) {
+            long at = off + r * stride;
+            int from = r * SCP;
+            for (int v = 0; v < full; v += VL) {
+                FloatVector.fromMemorySegment(F, dst, (at + v) * 4, ORDER).add(FloatVector.fromArray(F, rows, from + v))
+                        .intoMemorySegment(dst, (at + v) * 4, ORDER);
+            }
+            for (int t = full; t < len; t++) dst.setAtIndex(JAVA_FLOAT_UNALIGNED, at + t, get(dst, at + t) + rows[from + t]);
+        }
+    }
+
+    /** Steps [t0, t0 + len) of [lane][step] rows (stride SCP) to [step][lane], len a multiple of VL. */
+    private static void toLanes(float[] rows, int t0, float[] lanes, int len, float[] tmp) {
+        if (Transpose.ON) {
+            for (int q = 0; q < len; q += 16) Transpose.tile(rows, t0 + q, SCP, lanes, q * 16, 16, tmp);
+            return;
+        }
+        for (int t = 0; t < len; t++) {
+            for (int lane = 0; lane < VL; lane++) lanes[t * VL + lane] = rows[lane * SCP + t0 + t];
+        }
+    }
+
+    private static void fromLanes(float[] lanes, float[] rows, int t0, int len, float[] tmp) {
+        if (Transpose.ON) {
+            for (int q = 0; q < len; q += 16) Transpose.tile(lanes, q * 16, 16, rows, t0 + q, SCP, tmp);
+            return;
+        }
+        for (int t = 0; t < len; t++) {
+            for (int lane = 0; lane < VL; lane++) rows[lane * SCP + t0 + t] = lanes[t * VL + lane];
+        }
+    }
+
+    /**
+     * u of a super-chunk into [lane][step] rows; with {@code dt} (first pass), dt = softplus(delta + bias) into the
+     * super-chunk's part of s.dtAll, with its range check ({@code s.naxMost}) and largest dt.
+     */
+    private static void prep(ScanJob j, int row0, int sc0, int slen, Scratch s, boolean withDt) {
+        final int l = j.seqlen(), padded = (slen + VL - 1) / VL * VL, base = sc0 / SC * VL * SCP;
+        final long off = (long) row0 * l + sc0;
+        loadRows(j.u(), off, l, VL, slen, s.uR, 0);
+        if (!withDt) return;
+        loadRows(j.delta(), off, l, VL, slen, s.dtAll, base);
+        IntVector most = IntVector.broadcast(I, Integer.MIN_VALUE);
+        FloatVector dtMax = FloatVector.zero(F);
+        final boolean sp = j.softplus();
+        final float[] dtR = s.dtAll;
         for (int lane = 0; lane < VL; lane++) {
-            MemorySegment.copy(src, JAVA_FLOAT_UNALIGNED, (off + (long) lane * l) * 4, rows, lane * T, len);
-        }
-    }
-
-    private static void storeRows(float[] rows, MemorySegment dst, long off, int l, int len) {
-        for (int lane = 0; lane < VL; lane++) {
-            MemorySegment.copy(rows, lane * T, dst, JAVA_FLOAT_UNALIGNED, (off + (long) lane * l) * 4, len);
-        }
-    }
-
-    /** [lane][step] (row stride T) to [step][lane]. */
-    private static void transposeIn(float[] rows, int len, float[] out) {
-        for (int t = 0; t < len; t++) {
-            for (int lane = 0; lane < VL; lane++) out[t * VL + lane] = rows[lane * T + t];
-        }
-    }
-
-    private static void transposeOut(float[] in, int len, float[] rows) {
-        for (int t = 0; t < len; t++) {
-            for (int lane = 0; lane < VL; lane++) rows[lane * T + t] = in[t * VL + lane];
-        }
-    }
-
-    /** u and dt = softplus(delta + bias) of a chunk into [step][lane]; false when out of the fast range. */
-    private static boolean loadSteps(ScanJob j, int row0, int t0, int len, float[] biasL, Scratch s) {
-        long off = (long) row0 * j.seqlen() + t0;
-        loadRows(j.u(), off, j.seqlen(), len, s.rows);
-        transposeIn(s.rows, len, s.ut);
-        loadRows(j.delta(), off, j.seqlen(), len, s.rows);
-        transposeIn(s.rows, len, s.dtt);
-        FloatVector bias = FloatVector.fromArray(F, biasL, 0), most = FloatVector.zero(F);
-        boolean sp = j.softplus();
-        for (int t = 0; t < len; t++) {
-            FloatVector x = FloatVector.fromArray(F, s.dtt, t * VL).add(bias);
-            most = most.max(x.abs());
-            (sp ? SimdMath.softplus(x) : x).intoArray(s.dtt, t * VL);
-        }
-        return most.reduceLanes(VectorOperators.MAX) <= X_LIMIT; // NaN fails too
-    }
-
-    /** The recurrence over a chunk from s.h; with {@code keep}, a_t and h_{t-1} of every state are saved. */
-    private static void forwardChunk(ScanJob j, Scratch s, int t0, int len, long bRow, boolean keep) {
-        final int n = s.n;
-        final boolean bVar = j.bVariable();
-        final long bStride = j.bStateStride();
-        for (int t = 0; t < len; t++) {
-            FloatVector dt = FloatVector.fromArray(F, s.dtt, t * VL), du = dt.mul(FloatVector.fromArray(F, s.ut, t * VL));
-            for (int k = 0; k < n; k++) {
-                FloatVector bb = bVar ? FloatVector.broadcast(F, get(j.b(), bRow + k * bStride + t0 + t))
-                        : FloatVector.fromArray(F, s.bc, k * VL);
-                FloatVector a = SimdMath.exp2Mul(dt, FloatVector.fromArray(F, s.a2, k * VL));
-                FloatVector h = FloatVector.fromArray(F, s.h, k * VL);
-                if (keep) {
-                    a.intoArray(s.a, (t * n + k) * VL);
-                    h.intoArray(s.hp, (t * n + k) * VL);
-                }
-                a.fma(h, du.mul(bb)).intoArray(s.h, k * VL);
+            FloatVector bv = FloatVector.broadcast(F, s.bias[lane]);
+            for (int v = base + lane * SCP, end = v + padded; v < end; v += VL) {
+                // the zero padding past slen runs too: bias alone, in range, never read by the state loops
+                FloatVector x = FloatVector.fromArray(F, dtR, v).add(bv);
+                IntVector nax = x.reinterpretAsInts().or(Integer.MIN_VALUE);
+                most = most.max(nax);
+                FloatVector dt = sp ? SimdMath.softplus(x, nax.reinterpretAsFloats()) : x;
+                dtMax = dtMax.max(dt);
+                dt.intoArray(dtR, v);
             }
         }
+        s.naxMost = most.reduceLanes(VectorOperators.MAX);
+        s.dtMaxAll[sc0 / SC] = dtMax.reduceLanes(VectorOperators.MAX);
     }
 
-    /** One step of the reverse recurrence for every state: lam, the step's du and dDt, and the state sums. */
-    private static void reverseStep(ScanBackwardJob bj, Scratch s, int t, int tt, long bRow, long cRow) {
-        ScanJob j = bj.fwd();
-        final int n = s.n;
-        final boolean bVar = j.bVariable(), cVar = j.cVariable();
-        final long bStride = j.bStateStride(), cStride = j.cStateStride();
-        FloatVector dt = FloatVector.fromArray(F, s.dtt, t * VL), u = FloatVector.fromArray(F, s.ut, t * VL),
-                g = FloatVector.fromArray(F, s.gt, t * VL);
-        FloatVector ld0 = dt.mul(u);
-        FloatVector duAcc = FloatVector.zero(F), dDtAcc = FloatVector.zero(F);
-        for (int k = 0; k < n; k++) {
-            int i = (t * n + k) * VL;
-            FloatVector bb = bVar ? FloatVector.broadcast(F, get(j.b(), bRow + k * bStride + tt))
-                    : FloatVector.fromArray(F, s.bc, k * VL);
-            FloatVector cc = cVar ? FloatVector.broadcast(F, get(j.c(), cRow + k * cStride + tt))
-                    : FloatVector.fromArray(F, s.cc, k * VL);
-            FloatVector a = FloatVector.fromArray(F, s.a, i), ah = a.mul(FloatVector.fromArray(F, s.hp, i));
-            FloatVector lam = cc.fma(g, FloatVector.fromArray(F, s.lam, k * VL));
-            FloatVector ld = lam.mul(dt), ub = u.mul(bb);
-            duAcc = ld.fma(bb, duAcc);
-            dDtAcc = lam.fma(FloatVector.fromArray(F, s.an, k * VL).fma(ah, ub), dDtAcc);
-            ld.fma(ah, FloatVector.fromArray(F, s.dA, k * VL)).intoArray(s.dA, k * VL);
-            FloatVector gb = lam.mul(ld0), gc = g.mul(ld0.fma(bb, ah));
-            if (bVar) {
-                long bi = bRow + k * bStride + tt;
-                set(bj.dB(), bi, get(bj.dB(), bi) + gb.reduceLanes(VectorOperators.ADD));
-            } else {
-                gb.add(FloatVector.fromArray(F, s.sB, k * VL)).intoArray(s.sB, k * VL);
-            }
-            if (cVar) {
-                long ci = cRow + k * cStride + tt;
-                set(bj.dC(), ci, get(bj.dC(), ci) + gc.reduceLanes(VectorOperators.ADD));
-            } else {
-                gc.add(FloatVector.fromArray(F, s.sC, k * VL)).intoArray(s.sC, k * VL);
-            }
-            a.mul(lam).intoArray(s.lam, k * VL);
-        }
-        duAcc.intoArray(s.du, t * VL);
-        dDtAcc.intoArray(s.dDt, t * VL);
-    }
-
-    /** du += D g; dDt *= softplus'(x) = 1 - exp(-dt); the lane sums of g u and dDelta. */
-    private static void finishChunk(Scratch s, int len, float[] dL, boolean sp, float[] sD, float[] sBias) {
-        FloatVector dv = FloatVector.fromArray(F, dL, 0), one = FloatVector.broadcast(F, 1f),
-                nl2e = FloatVector.broadcast(F, -LOG2E);
-        FloatVector accD = FloatVector.fromArray(F, sD, 0), accB = FloatVector.fromArray(F, sBias, 0);
+    /** The chunk at t0 of the super-chunk into [step][lane] tiles: dt, u, du = dt u, and with {@code g} dout. */
+    private static void chunkLanes(Scratch s, int sc0, int t0, int len, boolean g) {
+        int padded = (len + VL - 1) / VL * VL;
+        toLanes(s.dtAll, sc0 / SC * VL * SCP + t0, s.dtC, padded, s.tmp);
+        toLanes(s.uR, t0, s.uC, padded, s.tmp);
+        if (g) toLanes(s.gR, t0, s.gC, padded, s.tmp);
         for (int t = 0; t < len; t++) {
+            FloatVector.fromArray(F, s.dtC, t * VL).mul(FloatVector.fromArray(F, s.uC, t * VL)).intoArray(s.duC, t * VL);
+        }
+    }
+
+    // ------------------------------------------------------------------ the state loops
+
+    /** The recurrence over a chunk from s.hs (updated), two states at a time; with {@code keep}, a_t and h_t saved. */
+    private static void states(Scratch s, int n, int t0, int len, boolean bVar, boolean capped, boolean keep) {
+        int k = 0;
+        for (; k + 2 <= n; k += 2) pair(s, k, t0, len, bVar, capped, keep);
+        if (k < n) single(s, k, t0, len, bVar, keep);
+    }
+
+    /**
+     * Two states over the chunk, h in registers; {@code capped}: dt A log2(e) is known to lie in [-126, 0], the exp2
+     * goes without its clamps (C2 unswitches the loop on the flags).
+     */
+    private static void pair(Scratch s, int k, int t0, int len, boolean bVar, boolean capped, boolean keep) {
+        final float[] bS = s.bS, dtC = s.dtC, duC = s.duC, av = s.a, hv = s.h;
+        final FloatVector a0 = FloatVector.fromArray(F, s.a2, k * VL), a1 = FloatVector.fromArray(F, s.a2, k * VL + VL);
+        final FloatVector bc0 = FloatVector.fromArray(F, s.bc, k * VL), bc1 = FloatVector.fromArray(F, s.bc, k * VL + VL);
+        final int r0 = k * SCP + t0, r1 = r0 + SCP, o0 = k * T * VL, o1 = o0 + T * VL;
+        FloatVector h0 = FloatVector.fromArray(F, s.hs, k * VL), h1 = FloatVector.fromArray(F, s.hs, k * VL + VL);
+        for (int t = 0; t < len; t++) {
+            FloatVector dt = FloatVector.fromArray(F, dtC, t * VL), du = FloatVector.fromArray(F, duC, t * VL);
+            FloatVector b0 = bVar ? FloatVector.broadcast(F, bS[r0 + t]) : bc0;
+            FloatVector b1 = bVar ? FloatVector.broadcast(F, bS[r1 + t]) : bc1;
+            FloatVector e0 = capped ? SimdMath.exp2MulCapped(dt, a0) : SimdMath.exp2Mul(dt, a0);
+            FloatVector e1 = capped ? SimdMath.exp2MulCapped(dt, a1) : SimdMath.exp2Mul(dt, a1);
+            h0 = e0.fma(h0, du.mul(b0));
+            h1 = e1.fma(h1, du.mul(b1));
+            if (keep) {
+                e0.intoArray(av, o0 + t * VL);
+                e1.intoArray(av, o1 + t * VL);
+                h0.intoArray(hv, o0 + t * VL);
+                h1.intoArray(hv, o1 + t * VL);
+            }
+        }
+        h0.intoArray(s.hs, k * VL);
+        h1.intoArray(s.hs, k * VL + VL);
+    }
+
+    private static void single(Scratch s, int k, int t0, int len, boolean bVar, boolean keep) {
+        final float[] bS = s.bS, dtC = s.dtC, duC = s.duC;
+        final FloatVector a0 = FloatVector.fromArray(F, s.a2, k * VL), bc0 = FloatVector.fromArray(F, s.bc, k * VL);
+        final int r0 = k * SCP + t0, o0 = k * T * VL;
+        FloatVector h0 = FloatVector.fromArray(F, s.hs, k * VL);
+        for (int t = 0; t < len; t++) {
+            FloatVector dt = FloatVector.fromArray(F, dtC, t * VL), du = FloatVector.fromArray(F, duC, t * VL);
+            FloatVector b0 = bVar ? FloatVector.broadcast(F, bS[r0 + t]) : bc0;
+            FloatVector e0 = SimdMath.exp2Mul(dt, a0);
+            h0 = e0.fma(h0, du.mul(b0));
+            if (keep) {
+                e0.intoArray(s.a, o0 + t * VL);
+                h0.intoArray(s.h, o0 + t * VL);
+            }
+        }
+        h0.intoArray(s.hs, k * VL);
+    }
+
+    /** The reverse recurrence over the chunk for every state, two at a time; hbOff: the chunk's start states in s.hb. */
+    private static void reverse(Scratch s, int n, int hbOff, int t0, int len, boolean bVar, boolean cVar) {
+        for (int k = 0; k < n; k++) reverseState(s, k, hbOff, t0, len, bVar, cVar);
+    }
+
+    /**
+     * One state, steps last to first: {@code lam_t = C_t g_t + a_{t+1} lam_{t+1}} (the carry {@code a_{t+1}
+     * lam_{t+1}} in s.carry between chunks), its share of du and dDt (added into the per-step rows), dA and the
+     * constant dB/dC sums in registers, the per-lane terms of variable dB/dC stored for {@link #addLaneSums}.
+     */
+    private static void reverseState(Scratch s, int k, int hbOff, int t0, int len, boolean bVar, boolean cVar) {
+        final float[] bS = s.bS, cS = s.cS, dtC = s.dtC, uC = s.uC, duC = s.duC, gC = s.gC, av = s.a, hv = s.h,
+                duAcc = s.duAcc, dDtAcc = s.dDtAcc, gbs = s.gb, gcs = s.gc;
+        final int kv = k * VL, r0 = k * SCP + t0, o0 = k * T * VL;
+        final FloatVector an = FloatVector.fromArray(F, s.an, kv), bc = FloatVector.fromArray(F, s.bc, kv),
+                cc = FloatVector.fromArray(F, s.cc, kv);
+        FloatVector carry = FloatVector.fromArray(F, s.carry, kv), dA = FloatVector.fromArray(F, s.dA, kv),
+                sB = FloatVector.fromArray(F, s.sB, kv), sC = FloatVector.fromArray(F, s.sC, kv);
+        FloatVector h = FloatVector.fromArray(F, hv, o0 + (len - 1) * VL);
+        for (int t = len - 1; t >= 0; t--) {
             int i = t * VL;
-            FloatVector g = FloatVector.fromArray(F, s.gt, i);
-            dv.fma(g, FloatVector.fromArray(F, s.du, i)).intoArray(s.du, i);
-            accD = g.fma(FloatVector.fromArray(F, s.ut, i), accD);
-            FloatVector dd = FloatVector.fromArray(F, s.dDt, i);
-            if (sp) dd = dd.mul(one.sub(SimdMath.exp2Mul(FloatVector.fromArray(F, s.dtt, i), nl2e)));
-            dd.intoArray(s.dDt, i);
+            FloatVector hPrev = t > 0 ? FloatVector.fromArray(F, hv, o0 + i - VL) : FloatVector.fromArray(F, s.hb, hbOff + kv);
+            FloatVector a = FloatVector.fromArray(F, av, o0 + i), ah = a.mul(hPrev);
+            FloatVector b = bVar ? FloatVector.broadcast(F, bS[r0 + t]) : bc;
+            FloatVector c = cVar ? FloatVector.broadcast(F, cS[r0 + t]) : cc;
+            FloatVector g = FloatVector.fromArray(F, gC, i), dt = FloatVector.fromArray(F, dtC, i);
+            FloatVector lam = c.fma(g, carry);
+            FloatVector ld = lam.mul(dt);
+            ld.fma(b, FloatVector.fromArray(F, duAcc, i)).intoArray(duAcc, i);
+            lam.fma(an.fma(ah, FloatVector.fromArray(F, uC, i).mul(b)), FloatVector.fromArray(F, dDtAcc, i))
+                    .intoArray(dDtAcc, i);
+            dA = ld.fma(ah, dA);
+            FloatVector du = FloatVector.fromArray(F, duC, i);
+            if (bVar) lam.mul(du).intoArray(gbs, o0 + i);
+            else sB = lam.fma(du, sB);
+            if (cVar) g.mul(h).intoArray(gcs, o0 + i);
+            else sC = g.fma(h, sC);
+            carry = a.mul(lam);
+            h = hPrev;
+        }
+        carry.intoArray(s.carry, kv);
+        dA.intoArray(s.dA, kv);
+        sB.intoArray(s.sB, kv);
+        sC.intoArray(s.sC, kv);
+    }
+
+    // ------------------------------------------------------------------ lane sums of variable dB/dC
+
+    /**
+     * Index vectors of the two-source permutes of the lane sums, per stage w: lanes with bit w clear take the first
+     * input's lanes j and j + w, those with it set the second's j - w and j. Static finals picked by constants (an
+     * IntVector from an array or a parameter leaves C2 no static type for selectFrom: not intrinsified, boxed).
+     */
+    private static final IntVector LO8 = index(8, false), HI8 = index(8, true), LO4 = index(4, false),
+            HI4 = index(4, true), LO2 = index(2, false), HI2 = index(2, true), LO1 = index(1, false),
+            HI1 = index(1, true);
+
+    private static IntVector index(int w, boolean hi) {
+        int[] x = new int[VL];
+        for (int j = 0; j < VL; j++) {
+            boolean first = (j & w) == 0;
+            x[j] = (hi ? (first ? j + w : VL + j) : (first ? j : VL + j - w)) % (2 * VL);
+        }
+        return IntVector.fromArray(I, x, 0);
+    }
+
+    /** One butterfly step: x's lanes j and j + w added into x's lanes with bit w clear, y's into those with it set. */
+    private static void comb(float[] a, int x, int y, float[] dst, int d, int w) {
+        IntVector xi = FloatVector.fromArray(F, a, x).reinterpretAsInts(), yi = FloatVector.fromArray(F, a, y).reinterpretAsInts();
+        IntVector lo = w == 8 ? LO8 : w == 4 ? LO4 : w == 2 ? LO2 : LO1, hi = w == 8 ? HI8 : w == 4 ? HI4 : w == 2 ? HI2 : HI1;
+        lo.selectFrom(xi, yi).reinterpretAsFloats().add(hi.selectFrom(xi, yi).reinterpretAsFloats()).intoArray(dst, d);
+    }
+
+    /** Four butterfly steps of stage w: pairs (i, i + span) of {@code src} at {@code off} (stride VL) into tmp[i]. */
+    private static void stage4(float[] src, int off, int i0, int span, float[] tmp, int w) {
+        comb(src, off + i0 * VL, off + (i0 + span) * VL, tmp, i0 * VL, w);
+        comb(src, off + (i0 + 1) * VL, off + (i0 + 1 + span) * VL, tmp, (i0 + 1) * VL, w);
+        comb(src, off + (i0 + 2) * VL, off + (i0 + 2 + span) * VL, tmp, (i0 + 2) * VL, w);
+        comb(src, off + (i0 + 3) * VL, off + (i0 + 3 + span) * VL, tmp, (i0 + 3) * VL, w);
+    }
+
+    /**
+     * Lane j of tmp[0..16) = the sum of the lanes of the vector at {@code src[off + j * VL]} (j in [0, 16)), in one
+     * fixed order: a butterfly whose stage w adds lanes w apart of two vectors whose index differs in bit w, keeping
+     * each one's partial sums in the lanes whose bit w matches its index (15 steps of two permutes and an add for 16
+     * sums). Small methods, vectors passed through tmp: the 15 steps inlined into one method passed C2's inlining
+     * budget and the vectors got boxed (lane sums were then 54% of the backward).
+     */
+    private static void sum16(float[] src, int off, float[] tmp) {
+        for (int h = 0; h < 8; h += 4) stage4(src, off, h, 8, tmp, 8); // tmp[0..8)
+        stage4(tmp, 0, 0, 4, tmp, 4); // tmp[0..4)
+        comb(tmp, 0, 2 * VL, tmp, 0, 2);
+        comb(tmp, VL, 3 * VL, tmp, VL, 2);
+        comb(tmp, 0, VL, tmp, 0, 1);
+    }
+
+    /** {@link #sum16} for narrower vectors (tests): lane j = the lanes of vector j added in order. */
+    private static void sumNarrow(float[] src, int off, float[] out) {
+        for (int j = 0; j < VL; j++) {
+            float x = 0f;
+            for (int lane = 0; lane < VL; lane++) x += src[off + j * VL + lane];
+            out[j] = x;
+        }
+    }
+
+    /**
+     * Variable dB (or dC) of the chunk's steps: for every state, the lane sums of its stored terms, VL steps at once,
+     * into the super-chunk's [state][step] rows at t0 (added to memory once per super-chunk).
+     */
+    private static void laneSums(float[] terms, int n, int t0, int padded, float[] rows, float[] tmp) {
+        for (int k = 0; k < n; k++) {
+            for (int q = 0; q < padded; q += VL) {
+                int src = (k * T + q) * VL;
+                if (Transpose.ON) sum16(terms, src, tmp);
+                else sumNarrow(terms, src, tmp);
+                System.arraycopy(tmp, 0, rows, k * SCP + t0 + q, VL);
+            }
+        }
+    }
+
+    // ------------------------------------------------------------------ finish
+
+    /** du += D g; dDt *= softplus'(x) = 1 - exp(-dt); the per-lane sums of g u and dDelta. */
+    private static void finish(Scratch s, int len, boolean sp) {
+        FloatVector dv = FloatVector.fromArray(F, s.dSkip, 0), one = FloatVector.broadcast(F, 1f),
+                nl2e = FloatVector.broadcast(F, -LOG2E);
+        FloatVector accD = FloatVector.fromArray(F, s.sD, 0), accB = FloatVector.fromArray(F, s.sBias, 0);
+        // steps last to first, as the reverse pass: the per-lane sums then run in one order along the row
+        for (int t = len - 1; t >= 0; t--) {
+            int i = t * VL;
+            FloatVector g = FloatVector.fromArray(F, s.gC, i);
+            dv.fma(g, FloatVector.fromArray(F, s.duAcc, i)).intoArray(s.duAcc, i);
+            accD = g.fma(FloatVector.fromArray(F, s.uC, i), accD);
+            FloatVector dd = FloatVector.fromArray(F, s.dDtAcc, i);
+            if (sp) dd = dd.mul(one.sub(SimdMath.exp2Mul(FloatVector.fromArray(F, s.dtC, i), nl2e)));
+            dd.intoArray(s.dDtAcc, i);
             accB = accB.add(dd);
         }
-        accD.intoArray(sD, 0);
-        accB.intoArray(sBias, 0);
+        accD.intoArray(s.sD, 0);
+        accB.intoArray(s.sBias, 0);
     }
 }
