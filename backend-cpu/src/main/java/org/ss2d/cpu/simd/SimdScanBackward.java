@@ -171,8 +171,8 @@ final class SimdScanBackward {
         }
         if (n == 1) {
             if (j.z() == null) forward(j, 0, d, base, bRow, cRow, bf, bound, false);
-            lamPass(j, 0, d, cRow, bf, bound, reverseTail(bj, 0, row, d, base, bRow, cRow, bf, bound));
-            float[] sums = onlyStatePass(bj, d, base, bRow, cRow, bf, bound, dSkip);
+            float[] sums = onlyStatePass(bj, d, base, bRow, cRow, bf, bound, dSkip,
+                    reverseTail(bj, 0, row, d, base, bRow, cRow, bf, bound));
             part[p0] = sums[0];
             part[p0 + 1] = sums[1];
             part[p0 + 2] = sums[2];
@@ -359,32 +359,21 @@ final class SimdScanBackward {
         return SimdMath.sum(sum);
     }
 
-    /** Variable: acc[t] += src[t] for the full vectors; constant: the sum of src (returned; 0 when variable). */
-    private static float addOrSum(float[] acc, boolean variable, float[] src, int bound) {
-        FloatVector sum = ZERO;
-        for (int v = 0; v < bound; v += VL) {
-            FloatVector x = FloatVector.fromArray(F, src, v);
-            if (variable) FloatVector.fromArray(F, acc, v).add(x).intoArray(acc, v);
-            else sum = sum.add(x);
-        }
-        return variable ? 0f : SimdMath.sum(sum);
-    }
-
     /**
      * dstate 1 (VMamba's): the one state's gradients and the row's finish in one pass, straight to the outputs (no
      * du/dDelta accumulators to clear, add and re-read). Returns the sums dA, constant dB, constant dC, dD, dDeltaBias.
      */
     private static float[] onlyStatePass(ScanBackwardJob bj, int d, long base, long bRow, long cRow, Bufs bf, int bound,
-                                         float dSkip) {
+                                         float dSkip, float lamBound) {
         ScanJob j = bj.fwd();
         final int l = j.seqlen();
         final float an = get(j.a(), d);
         final boolean bVar = j.bVariable(), cVar = j.cVariable(), sp = j.softplus();
-        final float bConst = bVar ? 0f : get(j.b(), d);
-        float[] sums = onlyStateVectors(j.u(), base, j.b(), bRow, bVar, bConst, an, dSkip, sp, bf, bound);
+        final float bConst = bVar ? 0f : get(j.b(), d), cConst = cVar ? 0f : get(j.c(), d);
         final float[] accB = bVar ? bf.accB.at(bj.dB(), bRow, l) : null, accC = cVar ? bf.accC.at(bj.dC(), cRow, l) : null;
-        sums[1] = addOrSum(accB, bVar, bf.gb, bound);
-        sums[2] = addOrSum(accC, cVar, bf.gc, bound);
+        float[] sums = onlyStateVectors(j.c(), cRow, cVar, cConst, lamBound, j.u(), base, j.b(), bRow, bVar, bConst, an,
+                dSkip, bf, accB, accC, bound);
+        sums[4] = sigmoidPass(bf.dDt, bf.dt, sp, bound);
         final float bias = j.deltaBias() == null ? 0f : get(j.deltaBias(), d);
         for (int t = bound; t < l; t++) {
             float uu = get(j.u(), base + t), bb = bVar ? get(j.b(), bRow + t) : bConst, lam = bf.lam[t], dt = bf.dt[t];
@@ -411,36 +400,59 @@ final class SimdScanBackward {
     }
 
     /**
-     * du and dDelta go to row buffers, copied out in bulk by the caller: a store to a segment inside the loop has C2
-     * redo the segment's checks per vector (measured: this pass 37% of the S3 backward with them).
+     * The full vectors from the last one down: lam by the reverse in-vector scan (seeded with lam_bound) and at once the
+     * state's gradients: du, dDelta before softplus' (row buffers, copied out in bulk by the caller: a store to a
+     * segment inside the loop has C2 redo the segment's checks per vector), variable dB/dC added into the group's heap
+     * rows, the sums dA, constant dB, constant dC, dD. One pass where lam used to be stored by its own pass and read by
+     * this one, and dB/dC went through two more buffers.
      */
-    private static float[] onlyStateVectors(MemorySegment u, long base, MemorySegment bs, long bOff, boolean bVar,
-                                            float bConst, float an, float dSkip, boolean sp, Bufs bf, int bound) {
-        final float[] a = bf.a, hp = bf.hp, lam = bf.lam, dt = bf.dt, g = bf.g, gbs = bf.gb, gcs = bf.gc, du = bf.du,
-                dDelta = bf.dDt;
+    private static float[] onlyStateVectors(MemorySegment cs, long cOff, boolean cVar, float cConst, float lamBound,
+                                            MemorySegment u, long base, MemorySegment bs, long bOff, boolean bVar,
+                                            float bConst, float an, float dSkip, Bufs bf, float[] accB, float[] accC,
+                                            int bound) {
+        final float[] a = bf.a, hp = bf.hp, dt = bf.dt, g = bf.g, du = bf.du, dDelta = bf.dDt;
         FloatVector anv = FloatVector.broadcast(F, an), bc = FloatVector.broadcast(F, bConst),
-                dv = FloatVector.broadcast(F, dSkip), one = FloatVector.broadcast(F, 1f),
-                nl2e = FloatVector.broadcast(F, -LOG2E);
-        FloatVector sA = ZERO, sD = ZERO, sBias = ZERO;
-        for (int v = 0; v < bound; v += VL) {
-            FloatVector uu = load(u, base + v), bb = bVar ? load(bs, bOff + v) : bc;
-            FloatVector lv = FloatVector.fromArray(F, lam, v), dtv = FloatVector.fromArray(F, dt, v);
+                cc = FloatVector.broadcast(F, cConst), dv = FloatVector.broadcast(F, dSkip);
+        FloatVector carry = FloatVector.broadcast(F, lamBound);
+        FloatVector sA = ZERO, sD = ZERO, sB = ZERO, sC = ZERO;
+        for (int v = bound - VL; v >= 0; v -= VL) {
             FloatVector gv = FloatVector.fromArray(F, g, v);
+            FloatVector lv = scanLanesReverse(FloatVector.fromArray(F, a, v + 1), (cVar ? load(cs, cOff + v) : cc).mul(gv),
+                    carry); // a_{t+1}
+            carry = lv.rearrange(FIRST);
+            FloatVector uu = load(u, base + v), bb = bVar ? load(bs, bOff + v) : bc;
+            FloatVector dtv = FloatVector.fromArray(F, dt, v);
             FloatVector ah = FloatVector.fromArray(F, a, v).mul(FloatVector.fromArray(F, hp, v));
             FloatVector ld = lv.mul(dtv), ub = uu.mul(bb);
             ld.fma(bb, dv.mul(gv)).intoArray(du, v);
-            FloatVector dd = lv.mul(anv.fma(ah, ub));
-            // softplus'(x) = sigmoid(x) = 1 - exp(-softplus(x)): no division, and dt holds softplus(x) already
-            // (above the threshold dt = x and 1 - exp(-x) rounds to 1, the identity's derivative)
-            if (sp) dd = dd.mul(one.sub(SimdMath.exp2Mul(dtv, nl2e)));
-            dd.intoArray(dDelta, v);
-            sBias = sBias.add(dd);
+            lv.mul(anv.fma(ah, ub)).intoArray(dDelta, v);
             sD = gv.fma(uu, sD);
             sA = ld.fma(ah, sA);
-            ld.mul(uu).intoArray(gbs, v);
-            gv.mul(dtv.fma(ub, ah)).intoArray(gcs, v);
+            FloatVector gb = ld.mul(uu), gc = gv.mul(dtv.fma(ub, ah));
+            if (bVar) FloatVector.fromArray(F, accB, v).add(gb).intoArray(accB, v);
+            else sB = sB.add(gb);
+            if (cVar) FloatVector.fromArray(F, accC, v).add(gc).intoArray(accC, v);
+            else sC = sC.add(gc);
         }
-        return new float[] {SimdMath.sum(sA), 0f, 0f, SimdMath.sum(sD), SimdMath.sum(sBias)};
+        return new float[] {SimdMath.sum(sA), SimdMath.sum(sB), SimdMath.sum(sC), SimdMath.sum(sD), 0f};
+    }
+
+    /**
+     * dDelta *= softplus'(delta + bias) over the full vectors, in place; returns their sum. softplus'(x) = sigmoid(x) =
+     * 1 - exp(-softplus(x)): no division, and dt holds softplus(x) already (above the threshold dt = x and 1 - exp(-x)
+     * rounds to 1, the identity's derivative). Its own pass, so that the loop above (a scan and the gradients) stays within C2's inlining budget.
+     */
+    private static float sigmoidPass(float[] dDelta, float[] dt, boolean sp, int bound) {
+        FloatVector one = FloatVector.broadcast(F, 1f), nl2e = FloatVector.broadcast(F, -LOG2E), s = ZERO;
+        for (int v = 0; v < bound; v += VL) {
+            FloatVector dd = FloatVector.fromArray(F, dDelta, v);
+            if (sp) {
+                dd = dd.mul(one.sub(SimdMath.exp2Mul(FloatVector.fromArray(F, dt, v), nl2e)));
+                dd.intoArray(dDelta, v);
+            }
+            s = s.add(dd);
+        }
+        return SimdMath.sum(s);
     }
 
     /** dz and the gated g from the pre-gate y: g~ = g silu(z), dz = g y sigmoid(z) (1 + z (1 - sigmoid(z))). */
