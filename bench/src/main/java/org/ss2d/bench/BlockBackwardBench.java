@@ -27,7 +27,8 @@ public final class BlockBackwardBench {
     public static Result run(String backend, int b, int dm, int h, int w, int n, double ssmRatio, boolean vss,
                              int threads, int rounds) {
         SS2DConfig cfg = SS2DConfig.of(dm, n, ssmRatio);
-        try (Backs.Handle hd = Backs.open(backend, threads); TensorScope scope = TensorScope.root("bench-block-bwd")) {
+        TensorScope scope = TensorScope.root("bench-block-bwd"); // an arena: every tensor dies with it
+        try (Backs.Handle hd = Backs.open(backend, threads)) {
             Ss2d ss = Ss2d.on(hd.backend());
             Tensor x = RandomWeights.gaussian(scope, 42, 1.0, b, dm, h, w);
             Tensor dout = RandomWeights.gaussian(scope, 43, 1.0, b, dm, h, w);
@@ -37,16 +38,22 @@ public final class BlockBackwardBench {
                 VSSWeights wt = RandomWeights.vss(scope, cfg, 4.0, 44);
                 fwd = () -> ss.vssBlockInto(wt, x, out);
                 bwd = () -> {
-                    try (TensorScope g = TensorScope.root("grads")) {
+                    TensorScope g = TensorScope.root("grads"); // an arena: the gradients die with it
+                    try {
                         ss.vssBlockBackward(g, wt, x, dout);
+                    } finally {
+                        g.release();
                     }
                 };
             } else {
                 SS2DWeights wt = RandomWeights.ss2d(scope, cfg, 44);
                 fwd = () -> ss.ss2dInto(wt, x, out);
                 bwd = () -> {
-                    try (TensorScope g = TensorScope.root("grads")) {
+                    TensorScope g = TensorScope.root("grads"); // an arena: the gradients die with it
+                    try {
                         ss.ss2dBackward(g, wt, x, dout);
+                    } finally {
+                        g.release();
                     }
                 };
             }
@@ -69,6 +76,8 @@ public final class BlockBackwardBench {
             return new Result(vss ? "vss_block_backward" : "ss2d_backward", hd.backend().name(),
                     hd.backend().capabilities().device(), b, dm, n, ssmRatio, h, w, hd.threads(), f[rounds / 2],
                     bw[rounds / 2], bw[rounds / 2] / f[rounds / 2], bw[0] / f[0], rounds);
+        } finally {
+            scope.release();
         }
     }
 
