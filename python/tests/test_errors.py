@@ -85,13 +85,18 @@ def test_limit_errors_and_a_killed_engine():
 
 def test_a_call_over_the_timeout_raises_and_the_engine_carries_on(monkeypatch):
     eng = _engine.engine()
-    x = scan_inputs(36, b=1, d=64, l=4096, n=16)
-    monkeypatch.setenv("SS2D_TIMEOUT", "0.05")
+    # The float64 reference on 2 x 256 channels x 4096 steps x 16 states (32M state updates) takes well over
+    # the 20 ms timeout even on a fast idle machine (the smaller 64-channel input once finished in time).
+    x = scan_inputs(36, b=2, d=256, l=4096, n=16)
+    monkeypatch.setenv("SS2D_TIMEOUT", "0.02")
     eng._forget()                                      # new connections take the short timeout
-    with pytest.raises(ss2d.EngineTimeoutError):
-        ss2d.selective_scan(x["u"], x["delta"], x["A"], x["B"], x["C"], backend="reference")
-    monkeypatch.setenv("SS2D_TIMEOUT", "600")
-    eng._forget()
+    try:
+        with pytest.raises(ss2d.EngineTimeoutError):
+            ss2d.selective_scan(x["u"], x["delta"], x["A"], x["B"], x["C"], backend="reference")
+    finally:
+        # pooled connections keep the timeout they were made with: never leave a short one to other tests
+        monkeypatch.setenv("SS2D_TIMEOUT", "600")
+        eng._forget()
     ss2d.ping()
 
 

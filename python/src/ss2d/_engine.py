@@ -161,7 +161,7 @@ class Engine:
         except (socket.timeout, BlockingIOError):
             # SO_RCVTIMEO ran out: recv fails with EAGAIN
             conn.close()
-            raise EngineTimeoutError("no answer from the engine within %.0f s (op %s; SS2D_TIMEOUT to change)"
+            raise EngineTimeoutError("no answer from the engine within %g s (op %s; SS2D_TIMEOUT to change)"
                                      % (conn.timeout, op_name(req))) from None
         except (OSError, ValueError) as e:
             conn.close()
