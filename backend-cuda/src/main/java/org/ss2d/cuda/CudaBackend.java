@@ -241,15 +241,7 @@ public final class CudaBackend implements Backend {
     public synchronized void selectiveScan(ScanArgs a, ScanShape s, Tensor out, Tensor lastState) {
         dev.makeCurrent();
         try (Workspace ws = new Workspace(dev)) {
-            long[] p = ScanParams.forShape(s, a.deltaSoftplus());
-            p[ScanParams.U] = staging.input(a.u(), ws);
-            p[ScanParams.DELTA] = staging.input(a.delta(), ws);
-            p[ScanParams.A] = staging.input(a.A(), ws);
-            p[ScanParams.B] = staging.input(a.B(), ws);
-            p[ScanParams.C] = staging.input(a.C(), ws);
-            p[ScanParams.D] = staging.input(a.D(), ws);
-            p[ScanParams.Z] = staging.input(a.z(), ws);
-            p[ScanParams.DELTA_BIAS] = staging.input(a.deltaBias(), ws);
+            long[] p = scanInputs(a, s, ws);
             long o = staging.output(out, ws);
             p[ScanParams.OUT] = o;
             p[ScanParams.LAST_STATE] = staging.output(lastState, ws);
@@ -271,6 +263,20 @@ public final class CudaBackend implements Backend {
         }
     }
 
+    /** The forward's parameter block with every input on the device (staged when on the host); outputs unset. */
+    private long[] scanInputs(ScanArgs a, ScanShape s, Workspace ws) {
+        long[] p = ScanParams.forShape(s, a.deltaSoftplus());
+        p[ScanParams.U] = staging.input(a.u(), ws);
+        p[ScanParams.DELTA] = staging.input(a.delta(), ws);
+        p[ScanParams.A] = staging.input(a.A(), ws);
+        p[ScanParams.B] = staging.input(a.B(), ws);
+        p[ScanParams.C] = staging.input(a.C(), ws);
+        p[ScanParams.D] = staging.input(a.D(), ws);
+        p[ScanParams.Z] = staging.input(a.z(), ws);
+        p[ScanParams.DELTA_BIAS] = staging.input(a.deltaBias(), ws);
+        return p;
+    }
+
     /**
      * The selective scan backward ({@link ScanBackwardLauncher}): float32 (the facade refuses half inputs), the
      * forward recomputed from segment-start states, reduced gradients summed in a fixed order (no atomics). Its
@@ -282,15 +288,7 @@ public final class CudaBackend implements Backend {
                                                    org.ss2d.ops.ScanGrads grads) {
         dev.makeCurrent();
         try (Workspace ws = new Workspace(dev, scratchArena)) {
-            long[] p = ScanParams.forShape(s, a.deltaSoftplus());
-            p[ScanParams.U] = staging.input(a.u(), ws);
-            p[ScanParams.DELTA] = staging.input(a.delta(), ws);
-            p[ScanParams.A] = staging.input(a.A(), ws);
-            p[ScanParams.B] = staging.input(a.B(), ws);
-            p[ScanParams.C] = staging.input(a.C(), ws);
-            p[ScanParams.D] = staging.input(a.D(), ws);
-            p[ScanParams.Z] = staging.input(a.z(), ws);
-            p[ScanParams.DELTA_BIAS] = staging.input(a.deltaBias(), ws);
+            long[] p = scanInputs(a, s, ws);
             long[] q = new long[ScanParams.BWD_FIELDS];
             q[ScanParams.BWD_DOUT] = staging.input(dout, ws);
             q[ScanParams.BWD_DLAST] = staging.input(dLastState, ws);
