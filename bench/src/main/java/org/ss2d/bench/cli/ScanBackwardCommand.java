@@ -20,21 +20,8 @@ final class ScanBackwardCommand implements Callable<Integer> {
     @CommandLine.Spec
     CommandLine.Model.CommandSpec spec;
 
-    @Option(names = "--batch", paramLabel = "B", defaultValue = "32", description = "batch (default: ${DEFAULT-VALUE})")
-    int batch;
-
-    @Option(names = "--dim", paramLabel = "D", defaultValue = "768", description = "channels (default: ${DEFAULT-VALUE})")
-    int dim;
-
-    @Option(names = "--groups", paramLabel = "G", defaultValue = "4",
-            description = "groups of B and C; must divide --dim (default: ${DEFAULT-VALUE})")
-    int groups;
-
-    @Option(names = "--seqlen", paramLabel = "L", defaultValue = "3136", description = "sequence length (default: ${DEFAULT-VALUE})")
-    int seqlen;
-
-    @Option(names = "--dstate", paramLabel = "N", defaultValue = "1", description = "state size (default: ${DEFAULT-VALUE})")
-    int dstate;
+    @CommandLine.Mixin
+    ScanShapeOptions shape = new ScanShapeOptions();
 
     @Option(names = "--rounds", paramLabel = "R", defaultValue = "11",
             description = "timed calls of each (device: after 10 untimed; default: ${DEFAULT-VALUE})")
@@ -46,18 +33,13 @@ final class ScanBackwardCommand implements Callable<Integer> {
     @Override
     public Integer call() {
         CommandLine cl = spec.commandLine();
-        Common.atLeast(cl, "--batch", batch, 1);
-        Common.atLeast(cl, "--dim", dim, 1);
-        Common.atLeast(cl, "--groups", groups, 1);
-        Common.atLeast(cl, "--seqlen", seqlen, 1);
-        Common.atLeast(cl, "--dstate", dstate, 1);
+        shape.checkSizes(cl);
         Common.atLeast(cl, "--rounds", rounds, 1);
-        if (dim % groups != 0) {
-            throw new CommandLine.ParameterException(cl, "--groups: must divide --dim=" + dim + ", got " + groups);
-        }
+        shape.checkGroupsDivideDim(cl);
         common.check(cl);
         String backend = common.backendName(cl);
-        ScanBackwardBench.Result r = ScanBackwardBench.run(backend, batch, dim, groups, seqlen, dstate, common.threads, rounds);
+        ScanBackwardBench.Result r = ScanBackwardBench.run(backend, shape.batch, shape.dim, shape.groups, shape.seqlen, shape.dstate,
+                common.threads, rounds);
         PrintWriter out = cl.getOut();
         out.printf(Locale.ROOT, "scan-backward %s f32 (%d, %d, %d, %d, %d) on %s: forward %.4f ms, backward %.4f ms "
                         + "(x%.2f, %s), %.4f ns/elem, check %.2e%s%n",

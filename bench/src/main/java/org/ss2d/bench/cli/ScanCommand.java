@@ -18,21 +18,8 @@ final class ScanCommand implements Callable<Integer> {
     @CommandLine.Spec
     CommandLine.Model.CommandSpec spec;
 
-    @Option(names = "--batch", paramLabel = "B", defaultValue = "32", description = "batch (default: ${DEFAULT-VALUE})")
-    int batch;
-
-    @Option(names = "--dim", paramLabel = "D", defaultValue = "768", description = "channels (default: ${DEFAULT-VALUE})")
-    int dim;
-
-    @Option(names = "--groups", paramLabel = "G", defaultValue = "4",
-            description = "groups of B and C; must divide --dim (default: ${DEFAULT-VALUE})")
-    int groups;
-
-    @Option(names = "--seqlen", paramLabel = "L", defaultValue = "3136", description = "sequence length (default: ${DEFAULT-VALUE})")
-    int seqlen;
-
-    @Option(names = "--dstate", paramLabel = "N", defaultValue = "1", description = "state size (default: ${DEFAULT-VALUE})")
-    int dstate;
+    @CommandLine.Mixin
+    ScanShapeOptions shape = new ScanShapeOptions();
 
     @Option(names = "--seed", defaultValue = "42", description = "seed of the inputs (default: ${DEFAULT-VALUE})")
     long seed;
@@ -47,21 +34,15 @@ final class ScanCommand implements Callable<Integer> {
     @Override
     public Integer call() {
         CommandLine cl = spec.commandLine();
-        Common.atLeast(cl, "--batch", batch, 1);
-        Common.atLeast(cl, "--dim", dim, 1);
-        Common.atLeast(cl, "--groups", groups, 1);
-        Common.atLeast(cl, "--seqlen", seqlen, 1);
-        Common.atLeast(cl, "--dstate", dstate, 1);
-        if (dim % groups != 0) {
-            throw new CommandLine.ParameterException(cl, "--groups: must divide --dim=" + dim + ", got " + groups);
-        }
+        shape.checkSizes(cl);
+        shape.checkGroupsDivideDim(cl);
         org.ss2d.tensor.DType dt = org.ss2d.tensor.DType.byName(dtype);
         if (dt == null) {
             throw new CommandLine.ParameterException(cl, "--dtype: expected float32, float16 or bfloat16, got " + dtype);
         }
         common.check(cl);
         String backend = common.backendName(cl);
-        ScanBench.Result r = ScanBench.run(new ScanBench.Config(backend, batch, dim, groups, seqlen, dstate,
+        ScanBench.Result r = ScanBench.run(new ScanBench.Config(backend, shape.batch, shape.dim, shape.groups, shape.seqlen, shape.dstate,
                 common.threads, common.warmupCalls(), common.repsFor(backend), common.checkBatches, seed, dt));
         PrintWriter out = cl.getOut();
         out.printf(Locale.ROOT, "scan %s %s (%d, %d, %d, %d, %d) on %s, %d threads: median %.4f ms, %.4f ns/elem, %.1f GB/s, check %.2e%s%n",
