@@ -21,7 +21,6 @@ import copy
 import os
 import statistics
 import sys
-import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -29,34 +28,14 @@ sys.path[:0] = [str(HERE.parent / "src"), str(HERE)]
 
 import ss2d  # noqa: E402
 import torch_ss2d  # noqa: E402
+from _bench import events  # noqa: E402
+import _bench  # noqa: E402
 
 BUDGET = 2e-4
 # (name, batch, d_model, H, W, d_state): VMamba-T's four stages at 224x224 (ssm_ratio 2, d_state 1), and a
 # Mamba-like d_state 16
 CONFIGS = {"T1": (1, 96, 56, 56, 1), "T2": (1, 192, 28, 28, 1), "T3": (1, 384, 14, 14, 1), "T4": (1, 768, 7, 7, 1),
            "T1b8": (8, 96, 56, 56, 1), "N16": (2, 96, 32, 32, 16), "tiny": (2, 16, 5, 6, 4)}
-
-
-def events(torch, fn, reps, device):
-    for _ in range(3):
-        fn()
-    if device == "cpu":                  # the dry run: wall-clock time
-        ts = []
-        for _ in range(reps):
-            t0 = time.perf_counter()
-            fn()
-            ts.append((time.perf_counter() - t0) * 1000)
-        return statistics.median(ts)
-    torch.cuda.synchronize()
-    ts = []
-    for _ in range(reps):
-        a, b = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
-        a.record()
-        fn()
-        b.record()
-        b.synchronize()
-        ts.append(a.elapsed_time(b))
-    return statistics.median(ts)
 
 
 def rel(a, e):
@@ -86,15 +65,7 @@ def main():
     configs = a.configs or (",".join(CONFIGS) if a.module_dir else "T3,T4")
     from ss2d import _engine
     eng = _engine.engine()
-    engine_us = []
-    plain_call = eng.call
-
-    def timed_call(req, start=True):
-        r = plain_call(req, start)
-        engine_us.append(r.get("engine_us", 0))
-        return r
-
-    eng.call = timed_call
+    engine_us = _bench.record_engine_us(eng)
     print("plain PyTorch SS2D with %s; ss2d.SS2D from its state dict (%s tensors); torch %s, %s"
           % (scan_name, dev, torch.__version__, torch.cuda.get_device_name() if dev == "cuda" else "CPU dry run"))
     print("| config (batch, d_model, H, W, d_state) | torch ms | ss2d ms | torch / ss2d | ss2d engine ms | "

@@ -21,27 +21,14 @@ from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
+sys.path[:0] = [str(Path(__file__).resolve().parents[1] / "src"), str(Path(__file__).resolve().parent)]
 
 import ss2d  # noqa: E402
+import _bench  # noqa: E402
+from _bench import events  # noqa: E402
 
 SHAPES = {"S1": (32, 768, 4, 3136, 1), "S2": (32, 768, 4, 3136, 16), "S3": (32, 1536, 4, 784, 1),
           "S4": (32, 3072, 4, 196, 1), "S5": (8, 2048, 1, 4096, 16)}
-
-
-def events(torch, fn, reps):
-    for _ in range(3):
-        fn()
-    torch.cuda.synchronize()
-    ts = []
-    for _ in range(reps):
-        a, b = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
-        a.record()
-        fn()
-        b.record()
-        b.synchronize()
-        ts.append(a.elapsed_time(b))
-    return statistics.median(ts)
 
 
 def main():
@@ -64,15 +51,7 @@ def main():
     g = torch.Generator(device="cuda").manual_seed(0)
     from ss2d import _engine
     eng = _engine.engine()
-    engine_us = []
-    plain_call = eng.call
-
-    def timed_call(req, start=True):
-        r = plain_call(req, start)
-        engine_us.append(r.get("engine_us", 0))
-        return r
-
-    eng.call = timed_call
+    engine_us = _bench.record_engine_us(eng)
     print("| shape (Bt, D, G, L, N) | mamba ms | ss2d ms (CUDA tensors) | mamba / ss2d | ss2d overhead us (call - engine) "
           "| ss2d ms (host shared, backend cuda) | max rel diff vs mamba |")
     print("| --- | --- | --- | --- | --- | --- | --- |")
