@@ -34,6 +34,11 @@ public final class ScanBackwardBench {
     private static final java.lang.management.ThreadMXBean MX = java.lang.management.ManagementFactory.getThreadMXBean();
 
     public static Result run(String backend, int b, int dm, int g, int l, int n, int threads, int rounds) {
+        return run(backend, b, dm, g, l, n, threads, rounds, 3.0);
+    }
+
+    /** As above with {@code warmupSeconds} of untimed forward+backward pairs first (host backends). */
+    public static Result run(String backend, int b, int dm, int g, int l, int n, int threads, int rounds, double warmupSeconds) {
         TensorScope scope = TensorScope.root("bench-scan-bwd"); // an arena: every tensor dies with it
         try (Backs.Handle h = Backs.open(backend, threads)) {
             SplittableRandom r = new SplittableRandom(42);
@@ -57,7 +62,7 @@ public final class ScanBackwardBench {
             double err = check(args, new ScanShape(b, dm, l, n, g, BCMode.GROUPED, BCMode.GROUPED), dout, grads);
             if (h.backend().capabilities().deviceResident()) return device(h, ss, args, dout, grads, new int[] {b, dm, g, l, n}, rounds, err);
             // warm-up, then alternate: each round times one forward and one backward
-            long end = System.nanoTime() + 3_000_000_000L;
+            long end = System.nanoTime() + (long) (warmupSeconds * 1e9);
             while (System.nanoTime() < end) {
                 ss.selectiveScanInto(args, out, null);
                 ss.selectiveScanBackwardInto(args, dout, null, grads);

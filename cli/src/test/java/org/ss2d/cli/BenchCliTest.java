@@ -46,13 +46,14 @@ class BenchCliTest {
         assertRejected(ss2d("bench", "block", "--frobnicate"), "--frobnicate");
         assertRejected(ss2d("bench"), "expected a benchmark: scan, block");
         assertRejected(ss2d("bench", "scan-backward", "--rounds", "0"), "--rounds: must be >= 1, got 0");
+        assertRejected(ss2d("bench", "scan-backward", "--warmup-seconds", "-1"), "--warmup-seconds: must be in [0, 600], got -1.0");
         assertRejected(ss2d("bench", "scan-backward", "--dim", "12", "--groups", "5"), "--groups: must divide --dim=12, got 5");
     }
 
     @Test
     void aSmallScanBackwardReportsCheckedNumbersAsJson() throws Exception {
         MainTest.Result r = ss2d("bench", "scan-backward", "--backend", "cpu", "--batch", "1", "--dim", "8", "--groups",
-                "2", "--seqlen", "33", "--dstate", "2", "--threads", "1", "--rounds", "3", "--json");
+                "2", "--seqlen", "33", "--dstate", "2", "--threads", "1", "--rounds", "3", "--warmup-seconds", "0", "--json");
         assertEquals(0, r.status(), r.out() + r.err());
         JsonNode j = new ObjectMapper().readTree(r.out().lines().toList().getLast());
         assertEquals("scan_backward", j.get("op").asText());

@@ -328,7 +328,7 @@ class MainTest {
 
     @Test
     void smallDemoRunsAndAgreesWithTheReference() {
-        Result r = ss2d("demo", "--grid", "6", "--batch", "2", "--runs", "1", "--warmup", "0");
+        Result r = ss2d("demo", "--grid", "6", "--batch", "2", "--runs", "1", "--warmup", "0", "--warmup-seconds", "0");
         assertEquals(0, r.status(), r.out() + r.err());
         assertTrue(r.out().contains("VS REFERENCE"), r.out());
         assertTrue(r.out().contains("agrees") || r.out().contains("reference*"), r.out());

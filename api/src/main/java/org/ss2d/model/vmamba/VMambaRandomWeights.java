@@ -6,7 +6,6 @@ import java.util.SplittableRandom;
 import org.ss2d.model.RandomWeights;
 import org.ss2d.model.SS2DConfig;
 import org.ss2d.model.SS2DWeights;
-import org.ss2d.tensor.DType;
 import org.ss2d.tensor.Tensor;
 import org.ss2d.tensor.TensorScope;
 
@@ -71,26 +70,14 @@ public final class VMambaRandomWeights {
     }
 
     private static Tensor normal(TensorScope scope, SplittableRandom r, double std, long... shape) {
-        Tensor t = scope.allocate(DType.F32, shape);
-        for (long i = 0; i < t.elementCount(); i++) {
-            double g;
-            do {
-                g = r.nextGaussian();
-            } while (Math.abs(g) > 2.0);
-            t.setFloat(i, (float) (std * g));
-        }
-        return t;
+        return RandomWeights.truncatedNormal(scope, r, std, 2.0, shape);
     }
 
     private static Tensor uniform(TensorScope scope, SplittableRandom r, double bound, long... shape) {
-        Tensor t = scope.allocate(DType.F32, shape);
-        for (long i = 0; i < t.elementCount(); i++) t.setFloat(i, (float) ((2 * r.nextDouble() - 1) * bound));
-        return t;
+        return RandomWeights.uniform(scope, r, bound, shape);
     }
 
     private static Tensor around(TensorScope scope, SplittableRandom r, double mean, double std, long... shape) {
-        Tensor t = scope.allocate(DType.F32, shape);
-        for (long i = 0; i < t.elementCount(); i++) t.setFloat(i, (float) (mean + std * r.nextGaussian()));
-        return t;
+        return RandomWeights.around(scope, r, mean, std, shape);
     }
 }

@@ -27,6 +27,11 @@ final class ScanBackwardCommand implements Callable<Integer> {
             description = "timed calls of each (device: after 10 untimed; default: ${DEFAULT-VALUE})")
     int rounds;
 
+    @Option(names = "--warmup-seconds", paramLabel = "S", defaultValue = "3.0",
+            description = "host backends: untimed forward+backward pairs for this long first, so that C2 has compiled "
+                    + "the kernels (default: ${DEFAULT-VALUE})")
+    double warmupSeconds;
+
     @CommandLine.Mixin
     Common common = new Common();
 
@@ -35,11 +40,14 @@ final class ScanBackwardCommand implements Callable<Integer> {
         CommandLine cl = spec.commandLine();
         shape.checkSizes(cl);
         Common.atLeast(cl, "--rounds", rounds, 1);
+        if (!(warmupSeconds >= 0 && warmupSeconds <= 600)) {
+            throw new CommandLine.ParameterException(cl, "--warmup-seconds: must be in [0, 600], got " + warmupSeconds);
+        }
         shape.checkGroupsDivideDim(cl);
         common.check(cl);
         String backend = common.backendName(cl);
         ScanBackwardBench.Result r = ScanBackwardBench.run(backend, shape.batch, shape.dim, shape.groups, shape.seqlen, shape.dstate,
-                common.threads, rounds);
+                common.threads, rounds, warmupSeconds);
         PrintWriter out = cl.getOut();
         out.printf(Locale.ROOT, "scan-backward %s f32 (%d, %d, %d, %d, %d) on %s: forward %.4f ms, backward %.4f ms "
                         + "(x%.2f, %s), %.4f ns/elem, check %.2e%s%n",
