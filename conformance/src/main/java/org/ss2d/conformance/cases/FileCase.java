@@ -37,7 +37,7 @@ import org.ss2d.validate.Validator;
  */
 public final class FileCase implements ConformanceCase {
     private static final Capabilities ANY = new Capabilities(Capabilities.UNLIMITED, Set.of(DType.F32, DType.F16, DType.BF16),
-            false, "-", 0, false, 0);
+            false, "-", 0, false, 0, Set.of(DType.F32, DType.F16, DType.BF16));
 
     private final Path path;
     private final byte[] bytes;
@@ -86,7 +86,7 @@ public final class FileCase implements ConformanceCase {
 
     @Override
     public DType dtype() {
-        return dtype; // the scan's input dtype, known once the file was prepared; float32 before and for other kinds
+        return dtype; // the scan's input dtype or a block's or model's dtype option, known once the file was prepared
     }
 
     @Override
@@ -155,11 +155,17 @@ public final class FileCase implements ConformanceCase {
                 case OpCalls.CrossScan x -> shape = "x" + Shapes.format(x.x().shape());
                 case OpCalls.Ss2dBlock b -> {
                     shape = "x" + Shapes.format(b.x().shape());
+                    dtype = b.dtype();
                     dstate = b.weights().config().dState();
                 }
                 case OpCalls.VssBlock b -> {
                     shape = "x" + Shapes.format(b.x().shape());
+                    dtype = b.dtype();
                     dstate = b.weights().config().dState();
+                }
+                case org.ss2d.interop.cases.ModelCalls.VMamba m -> {
+                    shape = "x" + Shapes.format(m.x().shape());
+                    dtype = m.dtype();
                 }
                 default -> shape = c.kind().key();
             }
@@ -256,17 +262,40 @@ public final class FileCase implements ConformanceCase {
                     Tensor t = y.ys();
                     m.put("out", CrossRef.merge(Doubles.of(t), (int) t.dim(0), (int) t.dim(2), (int) y.h(), (int) y.w()));
                 }
+                // In a half dtype: from x as rounded on load, rounding where the backends store that dtype
                 case OpCalls.Ss2dBlock b -> {
-                    Validator.ss2d(b.weights(), b.x(), ANY, null);
+                    Validator.ss2d(b.weights(), b.x(), b.dtype(), ANY, null);
                     Tensor x = b.x();
                     m.put("out", SS2DRef.forward(SS2DRef.Params.of(b.weights()), Doubles.of(x), (int) x.dim(0),
-                            (int) x.dim(2), (int) x.dim(3)));
+                            (int) x.dim(2), (int) x.dim(3), b.dtype()));
                 }
                 case OpCalls.VssBlock b -> {
-                    Validator.vssBlock(b.weights(), b.x(), ANY, null);
+                    Validator.vssBlock(b.weights(), b.x(), b.dtype(), ANY, null);
                     Tensor x = b.x();
                     m.put("out", VSSRef.forward(VSSRef.Params.of(b.weights()), Doubles.of(x), (int) x.dim(0),
-                            (int) x.dim(2), (int) x.dim(3)));
+                            (int) x.dim(2), (int) x.dim(3), b.dtype()));
+                }
+                // A half model's expected values must not be rounded to its dtype (the reference backend's store would
+                // spend the output's half-ulp twice), so the float64 model runs here, unrounded, on x as rounded on load.
+                case org.ss2d.interop.cases.ModelCalls.VMamba v when v.dtype().isHalf() -> {
+                    Tensor x = v.x();
+                    org.ss2d.model.vmamba.VMambaConfig cfg = v.weights().config();
+                    int[][] g = Validator.vmambaInput(cfg, x, v.dtype(), ANY, null);
+                    long widest = 0;
+                    for (int i = 0; i < org.ss2d.model.vmamba.VMambaConfig.STAGES; i++) {
+                        widest = Math.max(widest, org.ss2d.validate.MemoryBudget.product(cfg.ss2d(i).dInner(), g[i][0], g[i][1]));
+                    }
+                    // the oracle holds a few dozen float64 maps of a stage's inner width (the scan's four routes and its
+                    // inputs among them) at a time
+                    org.ss2d.validate.MemoryBudget.checkHost("vmamba (float64 reference)", "maps",
+                            org.ss2d.validate.MemoryBudget.product(32, x.dim(0), widest, 8));
+                    org.ss2d.reference.VMambaRef.Result r = org.ss2d.reference.VMambaRef.forward(v.weights(), Doubles.of(x),
+                            (int) x.dim(0), (int) x.dim(2), (int) x.dim(3), v.dtype());
+                    if (v.featuresOnly()) {
+                        for (int i = 0; i < r.features().size(); i++) m.put("features." + i, r.features().get(i));
+                    } else {
+                        m.put("logits", r.logits());
+                    }
                 }
                 default -> {
                     // A kind without a float64 formulation here: the reference backend (float64 inside,

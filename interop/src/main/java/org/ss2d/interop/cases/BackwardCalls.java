@@ -54,14 +54,17 @@ public final class BackwardCalls {
 
     /**
      * {@code ss2d_backward} and {@code vss_block_backward}: the forward's columns and options plus {@code dout} (as x);
-     * results {@code grad.x} and {@code grad.<name>} for every parameter column.
+     * results {@code grad.x} and {@code grad.<name>} for every parameter column. The backward runs in float32 only so
+     * far: a {@code dtype} option other than float32 is rejected by name, never run in float32 instead.
      */
     public record BlockBackward(OpKind kind, OpCall forward, Tensor dout) implements OpCall {
         static BlockBackward ss2d(CaseFile f) {
+            ActivationDtype.float32Only(f.options(), OpKind.SS2D_BACKWARD);
             return new BlockBackward(OpKind.SS2D_BACKWARD, OpCalls.Ss2dBlock.of(f), f.tensor("dout"));
         }
 
         static BlockBackward vss(CaseFile f) {
+            ActivationDtype.float32Only(f.options(), OpKind.VSS_BLOCK_BACKWARD);
             return new BlockBackward(OpKind.VSS_BLOCK_BACKWARD, OpCalls.VssBlock.of(f), f.tensor("dout"));
         }
 

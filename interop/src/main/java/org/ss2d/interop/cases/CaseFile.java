@@ -57,6 +57,8 @@ public final class CaseFile implements AutoCloseable {
     private final Map<String, String> metadata;
     private final TensorScope tensors;
     private final Map<String, Tensor> loaded = new HashMap<>();
+    /** Columns converted to another dtype ({@link #tensor(String, DType)}), closed with the views. */
+    private final Map<String, Map<DType, Tensor>> converted = new HashMap<>();
 
     private CaseFile(Path path, BufferAllocator allocator, ArrowFileReader reader, VectorSchemaRoot batch,
                      Map<String, String> metadata, TensorScope tensors) {
@@ -191,6 +193,23 @@ public final class CaseFile implements AutoCloseable {
         return t;
     }
 
+    /**
+     * The column's tensor in {@code dtype}: the view itself when it is stored so, else a copy in this case's scope
+     * rounded to nearest even (widening is exact). Made once per column and dtype; which conversions an op allows
+     * is the op's business ({@link ActivationDtype}).
+     */
+    public Tensor tensor(String column, DType dtype) {
+        Tensor t = tensor(column);
+        if (t.dtype() == dtype) return t;
+        Map<DType, Tensor> byDtype = converted.computeIfAbsent(column, k -> new java.util.EnumMap<>(DType.class));
+        Tensor c = byDtype.get(dtype);
+        if (c == null) {
+            c = tensors.convert(t, dtype);
+            byDtype.put(dtype, c);
+        }
+        return c;
+    }
+
     /** The tensor, or null when the column is absent. */
     public Tensor optional(String column) {
         return has(column) ? tensor(column) : null;
@@ -301,6 +320,8 @@ public final class CaseFile implements AutoCloseable {
     public void close() {
         RuntimeException failure = null;
         try {
+            for (Map<DType, Tensor> m : converted.values()) m.values().forEach(Tensor::close);
+            converted.clear();
             for (Tensor t : loaded.values()) t.close();
             loaded.clear();
             tensors.close();

@@ -30,18 +30,22 @@ public final class ModelCalls {
     /**
      * {@code vmamba}: {@code x (batch, 3, H, W)} and the parameters under VMamba's state-dict names; the
      * configuration is inferred from the shapes and every option given ({@code variant} or the explicit
-     * fields) must agree with it; {@code features_only} returns the four stage maps.
+     * fields) must agree with it; {@code features_only} returns the four stage maps. {@code dtype} is the
+     * activations' ({@link ActivationDtype}): x, the logits and the features in it; the model converts its
+     * weights once, when it is built.
      */
     public static final class VMamba implements OpCall {
         private final VMambaWeights weights;
         private final Tensor x;
         private final boolean featuresOnly;
+        private final DType dtype;
         private volatile Backend ran;   // a model picks its own backend (Ss2d.lastBackend is the ops')
 
-        VMamba(VMambaWeights weights, Tensor x, boolean featuresOnly) {
+        VMamba(VMambaWeights weights, Tensor x, boolean featuresOnly, DType dtype) {
             this.weights = weights;
             this.x = x;
             this.featuresOnly = featuresOnly;
+            this.dtype = dtype;
         }
 
         public VMambaWeights weights() {
@@ -56,21 +60,19 @@ public final class ModelCalls {
             return featuresOnly;
         }
 
+        /** The activations' dtype (the {@code dtype} option). */
+        public DType dtype() {
+            return dtype;
+        }
+
         static VMamba of(CaseFile f) {
-            Map<String, Tensor> dict = new LinkedHashMap<>();
-            for (String c : f.columns()) {
-                if (PARAMETER_ROOTS.stream().anyMatch(c::startsWith)) dict.put(c, f.tensor(c));
-            }
             CaseOptions o = f.options();
-            String dtype = o.text("dtype");
-            if (dtype != null && !dtype.equals("float32")) {
-                throw new Ss2dArgumentException("options.dtype", "float32 (the only activation dtype of whole models so far)",
-                        "\"" + CaseOptions.abbreviate(dtype) + "\"", null);
-            }
-            VMambaWeights w = VMambaWeights.fromStateDict(dict);
+            DType t = ActivationDtype.of(o);
+            List<String> names = f.columns().stream().filter(c -> PARAMETER_ROOTS.stream().anyMatch(c::startsWith)).toList();
+            VMambaWeights w = VMambaWeights.fromStateDict(ActivationDtype.weights(f, names, t));
             boolean featuresOnly = o.bool("features_only", false);
             checkOptions(o, w.config(), featuresOnly);
-            return new VMamba(w, f.tensor("x"), featuresOnly);
+            return new VMamba(w, ActivationDtype.input(f, "x", t), featuresOnly, t);
         }
 
         @Override
@@ -80,7 +82,7 @@ public final class ModelCalls {
 
         @Override
         public Map<String, Tensor> run(Ss2d ss, TensorScope scope) {
-            try (VMambaModel m = VMambaModel.of(ss, weights)) {
+            try (VMambaModel m = VMambaModel.of(ss, weights, dtype)) {
                 ran = m.backend();
                 Map<String, Tensor> out = new LinkedHashMap<>();
                 if (featuresOnly) {
@@ -109,8 +111,13 @@ public final class ModelCalls {
         }
 
         @Override
+        public DType outputDtype(String name) {
+            return dtype;
+        }
+
+        @Override
         public void runInto(Ss2d ss, Map<String, Tensor> outputs) {
-            try (VMambaModel m = VMambaModel.of(ss, weights)) {
+            try (VMambaModel m = VMambaModel.of(ss, weights, dtype)) {
                 ran = m.backend();
                 if (featuresOnly) {
                     List<Tensor> outs = new ArrayList<>();

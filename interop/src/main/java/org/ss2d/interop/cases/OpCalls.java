@@ -1,12 +1,12 @@
 package org.ss2d.interop.cases;
 
-import java.util.LinkedHashMap;
 import java.util.Map;
 import org.ss2d.Ss2d;
 import org.ss2d.model.SS2DConfig;
 import org.ss2d.model.SS2DWeights;
 import org.ss2d.model.VSSWeights;
 import org.ss2d.ops.ScanArgs;
+import org.ss2d.tensor.DType;
 import org.ss2d.tensor.Tensor;
 import org.ss2d.tensor.TensorScope;
 import org.ss2d.validate.Ss2dArgumentException;
@@ -126,12 +126,21 @@ public final class OpCalls {
         }
     }
 
-    /** {@code ss2d}: x (batch, d_model, H, W) and the SS2D parameters under VMamba's state-dict names. */
-    public record Ss2dBlock(SS2DWeights weights, Tensor x) implements OpCall {
+    /**
+     * {@code ss2d}: x (batch, d_model, H, W) and the SS2D parameters under VMamba's state-dict names; {@code dtype}
+     * (the activations': x and out in it, see {@link ActivationDtype}).
+     */
+    public record Ss2dBlock(SS2DWeights weights, Tensor x, DType dtype) implements OpCall {
+        public Ss2dBlock(SS2DWeights weights, Tensor x) {
+            this(weights, x, DType.F32);
+        }
+
         static Ss2dBlock of(CaseFile f) {
-            SS2DConfig c = BlockConfigs.ss2d(f, "", f.options());
-            return new Ss2dBlock(SS2DWeights.fromStateDict(c, columns(f, SS2DWeights.expectedShapes(c).keySet(), ""), ""),
-                    f.tensor("x"));
+            CaseOptions o = f.options();
+            DType t = ActivationDtype.of(o);
+            SS2DConfig c = BlockConfigs.ss2d(f, "", o);
+            Map<String, Tensor> dict = ActivationDtype.weights(f, SS2DWeights.expectedShapes(c).keySet(), t);
+            return new Ss2dBlock(SS2DWeights.fromStateDict(c, dict, ""), ActivationDtype.input(f, "x", t), t);
         }
 
         @Override
@@ -141,7 +150,7 @@ public final class OpCalls {
 
         @Override
         public Map<String, Tensor> run(Ss2d ss, TensorScope scope) {
-            return OpCall.out(ss.ss2d(scope, weights, x));
+            return OpCall.out(ss.ss2d(scope, weights, x, dtype));
         }
 
         @Override
@@ -150,19 +159,32 @@ public final class OpCalls {
         }
 
         @Override
+        public DType outputDtype(String name) {
+            return dtype;
+        }
+
+        @Override
         public void runInto(Ss2d ss, Map<String, Tensor> outputs) {
-            ss.ss2dInto(weights, x, outputs.get("out"));
+            ss.ss2dInto(weights, x, outputs.get("out"), dtype);
         }
     }
 
-    /** {@code vss_block}: x, and {@code norm.*}, {@code op.*}, {@code norm2.*}, {@code mlp.*} parameters. */
-    public record VssBlock(VSSWeights weights, Tensor x) implements OpCall {
+    /**
+     * {@code vss_block}: x, and {@code norm.*}, {@code op.*}, {@code norm2.*}, {@code mlp.*} parameters; {@code dtype}
+     * as {@link Ss2dBlock}.
+     */
+    public record VssBlock(VSSWeights weights, Tensor x, DType dtype) implements OpCall {
+        public VssBlock(VSSWeights weights, Tensor x) {
+            this(weights, x, DType.F32);
+        }
+
         static VssBlock of(CaseFile f) {
             CaseOptions o = f.options();
+            DType t = ActivationDtype.of(o);
             SS2DConfig c = BlockConfigs.ss2d(f, VSSWeights.OP, o);
             double mlpRatio = BlockConfigs.mlpRatio(f, c.dModel(), o);
-            Map<String, Tensor> dict = columns(f, VSSWeights.expectedShapes(c, mlpRatio).keySet(), "");
-            return new VssBlock(VSSWeights.fromStateDict(c, mlpRatio, dict, ""), f.tensor("x"));
+            Map<String, Tensor> dict = ActivationDtype.weights(f, VSSWeights.expectedShapes(c, mlpRatio).keySet(), t);
+            return new VssBlock(VSSWeights.fromStateDict(c, mlpRatio, dict, ""), ActivationDtype.input(f, "x", t), t);
         }
 
         @Override
@@ -172,7 +194,7 @@ public final class OpCalls {
 
         @Override
         public Map<String, Tensor> run(Ss2d ss, TensorScope scope) {
-            return OpCall.out(ss.vssBlock(scope, weights, x));
+            return OpCall.out(ss.vssBlock(scope, weights, x, dtype));
         }
 
         @Override
@@ -181,15 +203,13 @@ public final class OpCalls {
         }
 
         @Override
-        public void runInto(Ss2d ss, Map<String, Tensor> outputs) {
-            ss.vssBlockInto(weights, x, outputs.get("out"));
+        public DType outputDtype(String name) {
+            return dtype;
         }
-    }
 
-    /** The named columns as tensors (a missing one is rejected by name). */
-    static Map<String, Tensor> columns(CaseFile f, Iterable<String> names, String prefix) {
-        Map<String, Tensor> dict = new LinkedHashMap<>();
-        for (String n : names) dict.put(prefix + n, f.tensor(prefix + n));
-        return dict;
+        @Override
+        public void runInto(Ss2d ss, Map<String, Tensor> outputs) {
+            ss.vssBlockInto(weights, x, outputs.get("out"), dtype);
+        }
     }
 }
