@@ -214,6 +214,53 @@ class MainTest {
     }
 
     @Test
+    void halfBlockAndModelCasesWriteHalfColumns() throws IOException {
+        org.ss2d.tensor.DType f16 = org.ss2d.tensor.DType.F16, bf16 = org.ss2d.tensor.DType.BF16;
+        try (TensorScope s = scope.child("half-block-model")) {
+            // ss2d in float16 from a float32 x: run rounds x once; out is an Arrow HalfFloat column
+            org.ss2d.model.SS2DConfig cfg = new org.ss2d.model.SS2DConfig(8, 2, 1.5, 1, 3, true);
+            org.ss2d.model.SS2DWeights w = RandomWeights.ss2d(s, cfg, 41);
+            Map<String, Tensor> cols = new LinkedHashMap<>(w.asMap());
+            Tensor x = RandomWeights.gaussian(s, 42, 1.0, 2, 8, 3, 5);
+            cols.put("x", x);
+            Path c = dir.resolve("ss2d-f16.arrow"), out = dir.resolve("ss2d-f16-out.arrow");
+            CaseFiles.writeCase(c, OpKind.SS2D, CaseOptions.of(Map.of("dtype", "float16")), cols, root);
+            Result r = ss2d("run", c.toString(), "-o", out.toString(), "--backend", "cpu");
+            assertEquals(0, r.status(), r.err());
+            // vmamba in bfloat16 from a bfloat16 x: logits are uint16 with logical_dtype = bfloat16
+            org.ss2d.model.vmamba.VMambaConfig vc = org.ss2d.model.vmamba.VMambaConfig.named("vmamba_tiny_s1l8")
+                    .withDims(8, 16, 24, 32).withDepths(1, 1, 1, 1).withNumClasses(5);
+            org.ss2d.model.vmamba.VMambaWeights vw = org.ss2d.model.vmamba.VMambaRandomWeights.of(s, vc, 43);
+            Map<String, Tensor> vcols = new LinkedHashMap<>(vw.params());
+            Tensor img = s.convert(RandomWeights.gaussian(s, 44, 1.0, 1, 3, 32, 32), bf16);
+            vcols.put("x", img);
+            Path vcase = dir.resolve("vmamba-bf16.arrow"), vout = dir.resolve("vmamba-bf16-out.arrow");
+            CaseFiles.writeCase(vcase, OpKind.VMAMBA, CaseOptions.of(Map.of("dtype", "bfloat16")), vcols, root);
+            r = ss2d("run", vcase.toString(), "-o", vout.toString(), "--backend", "cpu");
+            assertEquals(0, r.status(), r.err());
+            try (CaseFile a = CaseFile.open(s, out); CaseFile b = CaseFile.open(s, vout)) {
+                assertEquals("float16", a.storedDtype("out"));
+                assertEquals(f16, a.tensor("out").dtype());
+                assertEquals("bfloat16", b.storedDtype("logits"));
+                assertEquals(bf16, b.tensor("logits").dtype());
+                // the same bits as the facade's own dtype calls on the rounded inputs
+                assertArrayEquals(Ss2d.on("cpu").ss2d(s, w, s.convert(x, f16), f16).toFloatArray(), a.tensor("out").toFloatArray(),
+                        "cpu ss2d float16 out");
+                try (org.ss2d.VMambaModel m = Ss2d.on("cpu").vmamba(vw, bf16)) {
+                    assertArrayEquals(m.logits(s, img).toFloatArray(), b.tensor("logits").toFloatArray(), "cpu vmamba bfloat16 logits");
+                }
+            }
+            // the block backward has no half precision: a one-line rejection naming the option, no file
+            cols.put("dout", RandomWeights.gaussian(s, 45, 1.0, 2, 8, 3, 5));
+            Path bwd = dir.resolve("ss2d-bwd-bf16.arrow"), never = dir.resolve("never.arrow");
+            CaseFiles.writeCase(bwd, OpKind.SS2D_BACKWARD, CaseOptions.of(Map.of("dtype", "bfloat16")), cols, root);
+            assertRejected(ss2d("run", bwd.toString(), "-o", never.toString(), "--backend", "cpu"), never,
+                    "options.dtype: expected float32 (ss2d_backward has no half precision yet), found \"bfloat16\"");
+            s.release();
+        }
+    }
+
+    @Test
     void missingColumnIsRejectedInOneLineWithoutAFile() {
         Path c = crossScanCase("x.arrow");
         Path out = dir.resolve("never.arrow");
