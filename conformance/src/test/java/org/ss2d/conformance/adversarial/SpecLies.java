@@ -66,9 +66,12 @@ final class SpecLies {
         CaseSpec s = Categories.anyValid(r);
         List<String> in = Categories.inputs(s);
         String col = in.get(r.nextInt(in.size()));
+        // A block's parameters may be stored in any float dtype (widened on load, one half dtype per file): one half
+        // parameter computes; a half x without the dtype option, or a half column of another kind, is refused.
+        boolean widened = (s.kind().equals("ss2d") || s.kind().equals("vss_block")) && !col.equals("x");
         return switch (i % 8) {
-            case 0 -> rejected("float16 values in " + col, s.mapColumn(col, x -> x.with(Col.Dtype.F16)));
-            case 1 -> rejected("bfloat16 values in " + col, s.mapColumn(col, x -> x.with(Col.Dtype.BF16)
+            case 0 -> halfIn(widened, "float16 values in " + col, s.mapColumn(col, x -> x.with(Col.Dtype.F16)));
+            case 1 -> halfIn(widened, "bfloat16 values in " + col, s.mapColumn(col, x -> x.with(Col.Dtype.BF16)
                     .withMetadata("logical_dtype", "bfloat16")));
             case 2 -> rejected("int32 values in " + col, s.mapColumn(col, x -> x.with(Col.Dtype.I32)));
             case 3 -> rejected("a utf8 column as " + col, s.mapColumn(col, x -> x.with(Col.Encoding.NOTE)));
@@ -81,6 +84,10 @@ final class SpecLies {
             case 6 -> rejected("complex values in " + col, s.mapColumn(col, x -> x.withMetadata("logical_dtype", "complex128")));
             default -> rejected("an int32 scalar column as " + col, s.mapColumn(col, x -> x.with(Col.Encoding.INT_SCALAR)));
         };
+    }
+
+    private static Made halfIn(boolean widened, String why, CaseSpec s) {
+        return widened ? new Made(why + " (a block parameter: widened)", COMPUTES, IpcForge.write(s)) : rejected(why, s);
     }
 
     /** Options and kinds that a strict reader must refuse, by name. */
