@@ -20,12 +20,20 @@ public final class HalfWeights {
 
     /** Whether parameter {@code name} of {@code params} (a block's or model's names) is converted in a half dtype. */
     public static boolean converted(String name, Map<String, Tensor> params) {
-        if (name.endsWith(SS2DWeights.A_LOGS)) return false;
+        // the scan's float32 parameters, whatever their rank (dt_projs_bias is (K, d_inner): rank 2, yet delta_bias)
+        if (isScanParameter(name)) return false;
         Tensor t = params.get(name);
         if (t != null && t.rank() >= 2) return true;
         if (!name.endsWith(".bias")) return false;
         Tensor w = params.get(name.substring(0, name.length() - "bias".length()) + "weight");
         return w != null && w.rank() >= 2;
+    }
+
+    private static boolean isScanParameter(String name) {
+        for (String p : new String[] {SS2DWeights.A_LOGS, SS2DWeights.DS, SS2DWeights.DT_B}) {
+            if (name.equals(p) || name.endsWith("." + p)) return true;
+        }
+        return false;
     }
 
     /**

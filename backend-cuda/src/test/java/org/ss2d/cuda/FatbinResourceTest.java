@@ -23,8 +23,12 @@ class FatbinResourceTest {
             image = in.readAllBytes();
         }
         String text = new String(image, StandardCharsets.ISO_8859_1);
+        // Every float32 layer Layers launches (the whole models' too: im2col, patch merge, the LayerNorm with bias and
+        // activation, the z gate, the pool, the staged depthwise conv) and the 16-bit conversions.
         List<String> names = new ArrayList<>(List.of("ss2d_cross_scan", "ss2d_cross_merge", "ss2d_dwconv2d",
-                "ss2d_layernorm_cf", "ss2d_bias_act_cf", "ss2d_add", "ss2d_noop"));
+                "ss2d_dwconv2d_rows", "ss2d_layernorm_cf", "ss2d_layernorm_cf_ex", "ss2d_bias_act_cf", "ss2d_add",
+                "ss2d_noop", "ss2d_im2col", "ss2d_patch_merge", "ss2d_mul_silu", "ss2d_avg_pool", "ss2d_half_to_float",
+                "ss2d_float_to_half"));
         // Every plan the launcher can make: every dstate class, rows 1, 2, 4 and 4..32 channels per
         // warp, contiguous short rows (n1seg) or not, both load paths.
         for (long dstate : new long[] {1, 2, 4, 8, 16, 32, 64, 65, 256}) {
@@ -65,6 +69,8 @@ class FatbinResourceTest {
                 names.add(layer + Layers.suffix(kind));
             }
         }
-        for (String n : names) assertTrue(text.contains(n), "kernel " + n + " is not in the fatbin");
+        // The whole name, NUL-terminated as in the ELF string tables: "ss2d_im2col" alone must not pass on the strength
+        // of "ss2d_im2col_f16".
+        for (String n : names) assertTrue(text.contains(n + "\0"), "kernel " + n + " is not in the fatbin");
     }
 }
