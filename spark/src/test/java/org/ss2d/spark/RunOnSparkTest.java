@@ -64,7 +64,12 @@ class RunOnSparkTest {
 
     /** A case file of {@code kind} with seeded weights and a batched x of {@code rows} samples of {@code (c, h, w)}. */
     static Path caseFile(OpKind kind, int rows, int c, int h, int w) {
-        Path p = dir.resolve(kind.key() + ".arrow");
+        return caseFile(kind, rows, c, h, w, null);
+    }
+
+    /** As above with the block's {@code dtype} option (null: none). */
+    static Path caseFile(OpKind kind, int rows, int c, int h, int w, String dtype) {
+        Path p = dir.resolve(kind.key() + (dtype == null ? "" : "-" + dtype) + ".arrow");
         try (RootAllocator root = new RootAllocator(); TensorScope s = TensorScope.of("case", root)) {
             Map<String, Tensor> cols = new LinkedHashMap<>();
             Map<String, Object> options = new LinkedHashMap<>();
@@ -78,6 +83,7 @@ class RunOnSparkTest {
                 options.put("d_state", 1);
             }
             cols.put("x", RandomWeights.gaussian(s, 6, 1.0, rows, c, h, w));
+            if (dtype != null) options.put("dtype", dtype);
             CaseFiles.writeCase(p, kind, CaseOptions.of(options), cols, root);
             s.release();
         }
@@ -99,8 +105,12 @@ class RunOnSparkTest {
     }
 
     static void checkOp(OpKind kind) {
+        checkOp(kind, null);
+    }
+
+    static void checkOp(OpKind kind, String dtype) {
         int n = 23, c = 8, h = 6, w = 5, per = c * h * w;
-        Path p = caseFile(kind, n, c, h, w);
+        Path p = caseFile(kind, n, c, h, w, dtype);
         float[] want = singleProcess(p);
         float[] x = input(p);
         List<Row> rows = new ArrayList<>();
@@ -128,7 +138,7 @@ class RunOnSparkTest {
             for (int i = 0; i < outPer; i++) {
                 float g = got.get(i), e = want[id * outPer + i];
                 if (Float.isNaN(g) || Float.floatToRawIntBits(g) != Float.floatToRawIntBits(e)) {
-                    fail("cpu, float32, " + kind + " x (" + n + "," + c + "," + h + "," + w + ") row " + id + " element " + i + ": " + g + " on Spark, " + e + " from ss2d run");
+                    fail("cpu, " + (dtype == null ? "float32" : dtype) + ", " + kind + " x (" + n + "," + c + "," + h + "," + w + ") row " + id + " element " + i + ": " + g + " on Spark, " + e + " from ss2d run");
                 }
             }
         }
@@ -142,6 +152,12 @@ class RunOnSparkTest {
     @Test
     void vssBlockOverATensorTableEqualsSs2dRunBitForBit() {
         checkOp(OpKind.VSS_BLOCK);
+    }
+
+    /** A template with {@code dtype: bfloat16}: float32 rows are rounded to it and out holds bfloat16 values, as ss2d run. */
+    @Test
+    void aBfloat16Ss2dTemplateRunsItsRowsInBfloat16LikeSs2dRun() {
+        checkOp(OpKind.SS2D, "bfloat16");
     }
 
     @Test

@@ -75,11 +75,16 @@ final class LoadedOp implements AutoCloseable {
         OpCall call = switch (template) {
             case OpCalls.CrossScan c -> new OpCalls.CrossScan(x);
             case OpCalls.CrossMerge c -> new OpCalls.CrossMerge(x, c.h(), c.w());
-            case OpCalls.Ss2dBlock c -> new OpCalls.Ss2dBlock(c.weights(), x);
-            case OpCalls.VssBlock c -> new OpCalls.VssBlock(c.weights(), x);
+            // the template's dtype option holds for its rows too: float32 rows are rounded to it, as ss2d run rounds x
+            case OpCalls.Ss2dBlock c -> new OpCalls.Ss2dBlock(c.weights(), in(out, x, c.dtype()), c.dtype());
+            case OpCalls.VssBlock c -> new OpCalls.VssBlock(c.weights(), in(out, x, c.dtype()), c.dtype());
             default -> throw new IllegalStateException("no batched input for " + template.kind());
         };
         return call.run(ss, out);
+    }
+
+    private static Tensor in(TensorScope scope, Tensor x, org.ss2d.tensor.DType dtype) {
+        return x.dtype() == dtype ? x : scope.convert(x, dtype);
     }
 
     @Override
