@@ -43,7 +43,7 @@ __device__ __forceinline__ float ex2(float x) {
 
 __device__ __forceinline__ float softplus20(float x) { return x <= 20.f ? log1pf(expf(x)) : x; }
 
-// One segment's inputs into shared memory, 0 past L (dt 0 there: a = 1, no input; g 0: no gradient).
+// One segment's inputs into shared memory, 0 past L (dt 0 there, and the loops take a = 1: no input; g 0: no gradient).
 // full: also dout, z, C (phase 2); else only what the forward recurrence needs (u, dt, B).
 template <int S, int SPL>
 __device__ __forceinline__ void load_segment(const ScanParams& p, const ScanBwdParams& q, float* sU, float* sDt,
@@ -162,6 +162,10 @@ __device__ __forceinline__ void scan_bwd(const ScanParams& p, const ScanBwdParam
     load_segment<S, SPL>(p, q, sU, sDt, sG, sZ, sB, sC, b, d0, g, t0, TS, lane, true);
     __syncwarp();
 
+    // Steps of this segment inside the sequence. Past L, a = 1 is set, not computed: ex2(0 * A) is NaN for an
+    // infinite A, and that NaN would reach every earlier step through the reverse carry (the float64 adjoint has
+    // no such steps; exp(dt * -inf) = 0 on the real ones keeps their gradients finite).
+    const int valid = (int)min((int64_t)TS, L - t0);
     // forward over the segment from its saved state: sub-tile start states, and y (before the gate) when z
 #pragma unroll
     for (int j = 0; j < SPL; ++j) h[j] = seg > 0 && n0 + j < N ? ckpt[seg * N + n0 + j] : 0.f;
@@ -175,7 +179,7 @@ __device__ __forceinline__ void scan_bwd(const ScanParams& p, const ScanBwdParam
         float y = 0.f;
 #pragma unroll
         for (int j = 0; j < SPL; ++j) {
-          h[j] = fmaf(ex2(dt * A2[j]), h[j], du * (varB ? sB[(n0 + j) * P + t] : Bc[j]));
+          h[j] = fmaf(t < valid ? ex2(dt * A2[j]) : 1.f, h[j], du * (varB ? sB[(n0 + j) * P + t] : Bc[j]));
           if (gate) y = fmaf(varC ? sC[(n0 + j) * P + t] : Cc[j], h[j], y);
         }
         if (gate) {
@@ -214,7 +218,7 @@ __device__ __forceinline__ void scan_bwd(const ScanParams& p, const ScanBwdParam
         const float dt = sDt[r * P + t], du = dt * sU[r * P + t];
 #pragma unroll
         for (int j = 0; j < SPL; ++j) {
-          ak[k][j] = ex2(dt * A2[j]);
+          ak[k][j] = t < valid ? ex2(dt * A2[j]) : 1.f;
           hk[k][j] = fmaf(ak[k][j], k > 0 ? hk[k - 1][j] : h0[j], du * (varB ? sB[(n0 + j) * P + t] : Bc[j]));
         }
       }

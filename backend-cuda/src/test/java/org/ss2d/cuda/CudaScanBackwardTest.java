@@ -211,6 +211,66 @@ class CudaScanBackwardTest {
         }
     }
 
+    /**
+     * A = -inf in channel 0, state 0 (exp(dt A) = 0 there), seqlen not a multiple of any segment length: the float64
+     * adjoint's grad.delta and grad.delta_bias of that channel are NaN (-inf times a zero state) and every other
+     * gradient is finite; the GPU's must be too, within budget where finite. The last segment's steps past seqlen
+     * once computed a = exp2(0 * -inf) = NaN and carried it into every earlier step's du, dB, dC, dz.
+     */
+    @Test
+    void infiniteAKeepsTheFiniteGradientsFinite() {
+        CudaBackend cuda = CudaTests.backend();
+        BCMode g = BCMode.GROUPED, k = BCMode.CONSTANT;
+        for (Case c : List.of(new Case(2, 8, 37, 1, 4, g, g, true, true, true, true, true),
+                new Case(1, 8, 45, 16, 2, g, g, true, true, true, false, true),
+                new Case(2, 64, 70, 4, 1, k, k, true, true, true, true, true))) {
+            Inputs in = inputs(c, 77L + c.dstate());
+            in.args().A().setFloat(0, Float.NEGATIVE_INFINITY);
+            ScanGrads got = poisoned(in.args());
+            Ss2d.on(cuda).selectiveScanBackwardInto(in.args(), in.dout(), in.dlast(), got);
+            try (ScanGrads want = Ss2d.on("reference").selectiveScanBackward(scope, in.args(), in.dout(), in.dlast())) {
+                assertInfiniteAPattern(c, want);
+                assertSameNonFiniteAndClose(c + " with A[0, 0] = -inf", got, want);
+            }
+            got.close();
+        }
+    }
+
+    /** What the float64 adjoint gives for A[0, 0] = -inf: NaN in channel 0's grad.delta and grad.delta_bias only. */
+    static void assertInfiniteAPattern(Case c, ScanGrads want) {
+        Tensor[] w = want.tensors();
+        for (int i = 0; i < w.length; i++) {
+            if (w[i] == null) continue;
+            float[] v = w[i].toFloatArray();
+            for (int e = 0; e < v.length; e++) {
+                boolean channel0 = i == 1 ? (e / c.seqlen()) % c.dim() == 0 : i == 7 && e == 0;
+                assertTrue(channel0 ? Float.isNaN(v[e]) : Float.isFinite(v[e]),
+                        "reference " + ScanGrads.NAMES[i] + "[" + e + "] = " + v[e] + " for " + c + " with A[0, 0] = -inf");
+            }
+        }
+    }
+
+    /** NaN exactly where {@code want} is NaN, and within TOL of want's largest finite magnitude elsewhere. */
+    static void assertSameNonFiniteAndClose(String what, ScanGrads got, ScanGrads want) {
+        Tensor[] g = got.tensors(), w = want.tensors();
+        for (int i = 0; i < g.length; i++) {
+            if (w[i] == null) continue;
+            float[] gv = g[i].toFloatArray(), wv = w[i].toFloatArray();
+            double maxd = 0, maxr = 0;
+            for (int e = 0; e < wv.length; e++) {
+                String who = what + " " + ScanGrads.NAMES[i] + "[" + e + "]: " + gv[e] + " vs " + wv[e];
+                if (!Float.isFinite(wv[e])) {
+                    assertTrue(Float.isNaN(gv[e]) == Float.isNaN(wv[e]) && !Float.isFinite(gv[e]), who);
+                    continue;
+                }
+                assertTrue(Float.isFinite(gv[e]), who);
+                maxd = Math.max(maxd, Math.abs((double) gv[e] - wv[e]));
+                maxr = Math.max(maxr, Math.abs(wv[e]));
+            }
+            assertTrue(maxd <= TOL * maxr, what + " " + ScanGrads.NAMES[i] + ": max |diff| " + maxd + " over " + maxr);
+        }
+    }
+
     @Test
     void badInputIsRefusedByName() {
         CudaBackend cuda = CudaTests.backend();

@@ -109,4 +109,29 @@ class ScanLauncherPlanTest {
         constB[ScanParams.B] = 0x40004;                          // a float32 constant B: no 16-byte rule for it
         assertEquals("ss2d_scan_fwd_n1seg_k8_f16_oh", ScanLauncher.planHalf(constB, 1, true, 132).kernel());
     }
+
+    /**
+     * Any one 16-bit pointer off a 16-byte boundary, or any one stride not a multiple of 8 elements, sends the case to
+     * the widened path (scalar loads): the kernel's uint4 loads and stores would fault or read across rows.
+     */
+    @Test
+    void everyHalfPointerAndStrideIsChecked() {
+        long[] ok = halfParams(2, 8, 3136, 4);
+        ok[ScanParams.Z] = 0x60000;
+        ok[ScanParams.Z_BATCH_STRIDE] = 8 * 3136;
+        ok[ScanParams.Z_DIM_STRIDE] = 3136;
+        assertEquals("ss2d_scan_fwd_n1seg_k8_bf16_oh", ScanLauncher.planHalf(ok, 2, true, 132).kernel());
+        for (int ptr : new int[] {ScanParams.U, ScanParams.DELTA, ScanParams.OUT, ScanParams.Z, ScanParams.B, ScanParams.C}) {
+            long[] p = ok.clone();
+            p[ptr] += 8;                                        // 4 halves: 8-byte aligned, not 16
+            assertEquals(null, ScanLauncher.planHalf(p, 2, true, 132), ScanParams.NAMES[ptr] + " 8 bytes off 16");
+        }
+        for (int stride : new int[] {ScanParams.U_BATCH_STRIDE, ScanParams.DELTA_BATCH_STRIDE, ScanParams.Z_BATCH_STRIDE,
+                ScanParams.OUT_BATCH_STRIDE, ScanParams.B_BATCH_STRIDE, ScanParams.B_GROUP_STRIDE, ScanParams.C_BATCH_STRIDE,
+                ScanParams.C_GROUP_STRIDE}) {
+            long[] p = ok.clone();
+            p[stride] += 4;
+            assertEquals(null, ScanLauncher.planHalf(p, 2, true, 132), ScanParams.NAMES[stride] + " not a multiple of 8");
+        }
+    }
 }
