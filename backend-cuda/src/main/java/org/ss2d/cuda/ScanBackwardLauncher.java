@@ -64,6 +64,12 @@ final class ScanBackwardLauncher {
      * where 160 KiB would not fit.
      */
     static Plan plan(ScanShape s, int smCount, long sharedPerBlock) {
+        // the backend's SPI asks for working bytes with this too: past MAX_DSTATE no kernel has enough lanes (32 / S
+        // would be 0), so say so rather than divide by zero
+        if (s.dstate() > ScanParams.MAX_DSTATE) {
+            throw new LimitExceededException("A", "dstate=" + s.dstate() + " exceeds the CUDA backend's MAX_DSTATE="
+                    + ScanParams.MAX_DSTATE);
+        }
         long blockSmemMax = Math.min(BLOCK_SMEM_MAX, sharedPerBlock);
         long perGroup = s.channelsPerGroup();
         int n = s.dstate();
@@ -115,11 +121,7 @@ final class ScanBackwardLauncher {
      */
     static Plan launch(CudaDevice dev, ScanShape s, long[] p, long[] q, long dA, long dB, long dC, long dD, long dBias,
                        Workspace ws) {
-        if (s.dstate() > ScanParams.MAX_DSTATE) {
-            throw new LimitExceededException("A", "dstate=" + s.dstate() + " exceeds the CUDA backend's MAX_DSTATE="
-                    + ScanParams.MAX_DSTATE);
-        }
-        Plan plan = plan(s, dev.smCount, dev.sharedPerBlockOptin);
+        Plan plan = plan(s, dev.smCount, dev.sharedPerBlockOptin); // refuses dstate > MAX_DSTATE
         if (!dev.ensureSharedMemory(plan.kernel(), dev.function(plan.kernel()), plan.sharedBytes())) {
             throw new LimitExceededException("A", "the scan backward at dstate=" + s.dstate() + " needs "
                     + plan.sharedBytes() + " bytes of shared memory per block, " + dev.describe() + " allows "

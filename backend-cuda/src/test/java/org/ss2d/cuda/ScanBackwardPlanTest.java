@@ -1,6 +1,7 @@
 package org.ss2d.cuda;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.io.IOException;
@@ -13,6 +14,7 @@ import java.util.regex.Pattern;
 import org.junit.jupiter.api.Test;
 import org.ss2d.ops.BCMode;
 import org.ss2d.ops.ScanShape;
+import org.ss2d.validate.LimitExceededException;
 
 /** The scan backward's launch geometry and workspace (no GPU needed); CudaScanBackwardTest runs them on the device. */
 class ScanBackwardPlanTest {
@@ -106,5 +108,14 @@ class ScanBackwardPlanTest {
         assertEquals(ckpt + sums + slices, ScanBackwardLauncher.workspaceBytes(s5, p));
         ScanShape constant = new ScanShape(8, 2048, 4096, 16, 1, BCMode.CONSTANT, BCMode.CONSTANT);
         assertEquals(ckpt + sums, ScanBackwardLauncher.workspaceBytes(constant, ScanBackwardLauncher.plan(constant, 132)));
+    }
+
+    /** Past MAX_DSTATE (no kernel has lanes for it) the plan, and so the working-bytes estimate, is a limit error. */
+    @Test
+    void dstateAboveTheLimitIsRefusedByTheProjectsError() {
+        LimitExceededException e = assertThrows(LimitExceededException.class,
+                () -> ScanBackwardLauncher.plan(shape(1, 4, 8, 257, 1), 132));
+        assertTrue(e.getMessage().contains("dstate=257") && e.getMessage().contains("MAX_DSTATE=256"), e.getMessage());
+        assertEquals("ss2d_scan_bwd_l32_s8", ScanBackwardLauncher.plan(shape(1, 4, 8, 256, 1), 132).kernel());
     }
 }
