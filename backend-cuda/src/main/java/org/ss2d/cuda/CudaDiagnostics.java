@@ -71,6 +71,11 @@ public final class CudaDiagnostics {
         }
     }
 
+    /** Streaming multiprocessors of the device: the launchers' plans depend on it (tests size shapes by it). */
+    public int smCount() {
+        return dev.smCount;
+    }
+
     /** The kernel the scan launcher would pick for a shape (for benchmarks' notes). */
     public String scanKernelFor(ScanShape s) {
         return ScanLauncher.plan(ScanParams.forShape(s, true), dev.smCount).kernel();

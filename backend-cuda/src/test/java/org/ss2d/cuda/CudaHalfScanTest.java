@@ -48,22 +48,13 @@ class CudaHalfScanTest {
     @ParameterizedTest(name = "{0} out_float32={1} Bt={2} Dm={3} L={4} N={5} G={6}")
     @CsvSource({"BF16, false, 2, 8, 2049, 1, 4", "BF16, true, 2, 8, 2049, 1, 4", "F16, false, 1, 4, 1000, 16, 1",
             "F16, true, 1, 4, 1000, 16, 1", "BF16, false, 1, 32, 130, 4, 2", "F16, false, 2, 4, 33, 3, 1",
-            // dstate 1, L % 8 == 0: the 16-byte kernel (ScanLauncher.planHalf), rows alone and joined (L = 784, RS 4)
+            // dstate 1, L % 8 == 0: the 16-byte kernel (ScanLauncher.planHalf), one row per virtual row at these sizes
+            // (joinedRowsOnTheSixteenByteKernel joins them)
             "BF16, false, 2, 8, 2048, 1, 4", "BF16, true, 2, 8, 2048, 1, 4", "F16, false, 4, 16, 784, 1, 4",
             "F16, true, 4, 16, 784, 1, 4", "BF16, false, 2, 64, 104, 1, 2"})
     void halfActivationsMatchTheReferenceOnTheRoundedInputs(DType d, boolean oflex, int b, int dm, int l, int n, int g) {
         CudaBackend cuda = CudaTests.backend();
-        long seed = 31L * l + n;
-        Tensor u = half(d, RandomWeights.uniform(scope, seed, -1, 1, b, dm, l));
-        Tensor delta = half(d, RandomWeights.uniform(scope, seed + 1, -4, 1, b, dm, l));
-        Tensor a = RandomWeights.uniform(scope, seed + 2, -2, -0.1, dm, n);
-        Tensor bm = half(d, RandomWeights.uniform(scope, seed + 3, -1, 1, b, g, n, l));
-        Tensor cm = RandomWeights.uniform(scope, seed + 4, -1, 1, dm, n); // constant C: float32
-        Tensor z = half(d, RandomWeights.uniform(scope, seed + 5, -2, 2, b, dm, l));
-        ScanArgs args = ScanArgs.builder(u, delta, a, bm, cm).z(z)
-                .D(RandomWeights.uniform(scope, seed + 6, 0.5, 1.5, dm))
-                .deltaBias(RandomWeights.uniform(scope, seed + 7, -1, 0.5, dm))
-                .deltaSoftplus(true).returnLastState(true).outFloat32(oflex).build();
+        ScanArgs args = halfArgs(d, oflex, b, dm, l, n, g);
         DType outType = oflex ? DType.F32 : d;
         double tol = 1e-4 + HalfFloats.unitRoundoff(outType);
         String what = "cuda " + d + " out_float32=" + oflex + " (" + b + ", " + dm + ", " + l + ", " + n + ", " + g + ")";
@@ -84,6 +75,42 @@ class CudaHalfScanTest {
         try (ScanArgs.Result ref = Ss2d.on("reference").selectiveScan(scope, float32Out(args)); Tensor back = gpu.toHost(scope, out)) {
             assertClose(back, ref.out(), tol, what + " device out");
         }
+    }
+
+    /** The inputs of a case, seeded by its sizes: 16-bit u, delta, z and B (and C with groups), float32 A, D, bias. */
+    ScanArgs halfArgs(DType d, boolean oflex, int b, int dm, int l, int n, int g) {
+        long seed = 31L * l + n;
+        Tensor u = half(d, RandomWeights.uniform(scope, seed, -1, 1, b, dm, l));
+        Tensor delta = half(d, RandomWeights.uniform(scope, seed + 1, -4, 1, b, dm, l));
+        Tensor a = RandomWeights.uniform(scope, seed + 2, -2, -0.1, dm, n);
+        Tensor bm = half(d, RandomWeights.uniform(scope, seed + 3, -1, 1, b, g, n, l));
+        // C grouped like B (16-bit) where there are groups: the facade takes no constant C beside a B of several
+        // groups (one group count for both); with one group a constant C, float32 (mamba's rule)
+        Tensor cm = g > 1 ? half(d, RandomWeights.uniform(scope, seed + 4, -1, 1, b, g, n, l))
+                : RandomWeights.uniform(scope, seed + 4, -1, 1, dm, n);
+        Tensor z = half(d, RandomWeights.uniform(scope, seed + 5, -2, 2, b, dm, l));
+        return ScanArgs.builder(u, delta, a, bm, cm).z(z)
+                .D(RandomWeights.uniform(scope, seed + 6, 0.5, 1.5, dm))
+                .deltaBias(RandomWeights.uniform(scope, seed + 7, -1, 0.5, dm))
+                .deltaSoftplus(true).returnLastState(true).outFloat32(oflex).build();
+    }
+
+    /**
+     * The 16-byte kernel with rows joined into virtual rows (RS = 4: a reset inside a lane's chunk, B indexed by the
+     * step within the row), which needs enough channels to leave 64 warps per SM: dim = 128 x SMs (16896 on an H100).
+     * The shapes above are too small for it, so RS > 1 would otherwise run only in benchmarks, unchecked.
+     */
+    @org.junit.jupiter.api.Test
+    void joinedRowsOnTheSixteenByteKernel() {
+        CudaBackend cuda = CudaTests.backend();
+        int sm = cuda.diagnostics().smCount(), b = 2, dm = 128 * sm, l = 104, g = 4;
+        long[] p = ScanParams.forShape(new org.ss2d.ops.ScanShape(b, dm, l, 1, g, org.ss2d.ops.BCMode.GROUPED,
+                org.ss2d.ops.BCMode.GROUPED), true);
+        p[ScanParams.U] = p[ScanParams.DELTA] = p[ScanParams.OUT] = p[ScanParams.B] = p[ScanParams.C] = p[ScanParams.Z] = 1 << 20;
+        ScanLauncher.Plan plan = ScanLauncher.planHalf(p, 2, true, sm);
+        assertEquals(4, plan.extraArg(), "rows per virtual row of " + plan.kernel() + " at dim " + dm);
+        halfActivationsMatchTheReferenceOnTheRoundedInputs(DType.BF16, false, b, dm, l, 1, g);
+        halfActivationsMatchTheReferenceOnTheRoundedInputs(DType.F16, true, b, dm, l, 1, g);
     }
 
     @org.junit.jupiter.api.Test
