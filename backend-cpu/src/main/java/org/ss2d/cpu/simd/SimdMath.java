@@ -103,6 +103,11 @@ final class SimdMath {
      * inputs elsewhere.
      */
     static FloatVector softplus(FloatVector x, FloatVector nax) {
+        return softplusOf(x, expNegAbs(nax));
+    }
+
+    /** exp(-|x|) given {@code nax = -|x|} (|x| up to {@link Guard#X_MAX}): the exponential inside softplus. */
+    static FloatVector expNegAbs(FloatVector nax) {
         FloatVector magic = FloatVector.broadcast(F, 12582912f), l2e = FloatVector.broadcast(F, LOG2E);
         FloatVector t = nax.fma(l2e, magic);
         FloatVector f = nax.fma(l2e, magic.sub(t)); // -|x| log2(e) - k, in [-0.5, 0.5]
@@ -110,7 +115,11 @@ final class SimdMath {
                 .fma(f, FloatVector.broadcast(F, P2)).fma(f, FloatVector.broadcast(F, P1))
                 .fma(f, FloatVector.broadcast(F, P0));
         IntVector k = t.reinterpretAsInts().max(MAGIC_BITS - 126); // k <= 0
-        FloatVector e = p.reinterpretAsInts().add(k.lanewise(VectorOperators.LSHL, 23)).reinterpretAsFloats();
+        return p.reinterpretAsInts().add(k.lanewise(VectorOperators.LSHL, 23)).reinterpretAsFloats();
+    }
+
+    /** softplus(x) = max(x, 0) + log1p(e) given {@code e = exp(-|x|)} ({@link #expNegAbs}). */
+    static FloatVector softplusOf(FloatVector x, FloatVector e) {
         FloatVector q = e.fma(G7, G6).fma(e, FloatVector.broadcast(F, G5)).fma(e, FloatVector.broadcast(F, G4))
                 .fma(e, FloatVector.broadcast(F, G3)).fma(e, FloatVector.broadcast(F, G2))
                 .fma(e, FloatVector.broadcast(F, G1)).fma(e, FloatVector.broadcast(F, G0));

@@ -2,8 +2,6 @@ package org.ss2d.cpu.simd;
 
 import static java.lang.foreign.ValueLayout.JAVA_FLOAT_UNALIGNED;
 import static org.ss2d.cpu.simd.SimdConstants.F;
-import static org.ss2d.cpu.simd.SimdConstants.GE1;
-import static org.ss2d.cpu.simd.SimdConstants.SH1;
 import static org.ss2d.cpu.simd.SimdConstants.LAST;
 import static org.ss2d.cpu.simd.SimdConstants.ORDER;
 import static org.ss2d.cpu.simd.SimdConstants.FIRST;
@@ -22,6 +20,8 @@ import static org.ss2d.cpu.simd.SimdScan.load;
 
 import java.lang.foreign.MemorySegment;
 import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.IntVector;
+import jdk.incubator.vector.VectorOperators;
 import org.ss2d.cpu.kernel.ScanBackwardJob;
 import org.ss2d.cpu.kernel.ScanJob;
 
@@ -46,7 +46,8 @@ final class SimdScanBackward {
 
     private static final class Bufs {
         float[] dt = new float[0], g = new float[0], a = new float[0], hp = new float[0], lam = new float[0],
-                du = new float[0], dDt = new float[0], y = new float[0], gb = new float[0], gc = new float[0];
+                du = new float[0], dDt = new float[0], y = new float[0], gb = new float[0], gc = new float[0],
+                sig = new float[0];
         /** dstate 1: a variable dB/dC row being summed over its channels (see {@link Acc}). */
         final Acc accB = new Acc(), accC = new Acc();
 
@@ -63,6 +64,7 @@ final class SimdScanBackward {
             y = new float[need];
             gb = new float[need];
             gc = new float[need];
+            sig = new float[need];
             accB.flush();
             accC.flush();
             accB.row = new float[need];
@@ -113,7 +115,7 @@ final class SimdScanBackward {
     private static final ThreadLocal<Bufs> BUFS = ThreadLocal.withInitial(Bufs::new);
 
     static long scratchBytes(int seqlen) {
-        return 12L * 4 * (seqlen + 2L * VL);
+        return 13L * 4 * (seqlen + 2L * VL);
     }
 
     private static void set(MemorySegment s, long i, float v) {
@@ -154,8 +156,13 @@ final class SimdScanBackward {
         final float dSkip = j.dSkip() == null ? 0f : get(j.dSkip(), d);
         Bufs bf = BUFS.get();
         bf.ensure(l);
-        if (!dtPass(j.delta(), base, l, bound, bias, j.softplus(), bf.dt)) return false;
-        MemorySegment.copy(bj.dout(), JAVA_FLOAT_UNALIGNED, base * 4, bf.g, 0, l);
+        if (n == 1 ? !dtSigPass(j.delta(), base, l, bound, bias, j.softplus(), bf.dt, bf.sig)
+                : !dtPass(j.delta(), base, l, bound, bias, j.softplus(), bf.dt)) {
+            return false;
+        }
+        // dstate 1 without z reads dout where it lies; the others take it into g (gated in place with z)
+        final boolean gInPlace = n == 1 && j.z() == null;
+        if (!gInPlace) MemorySegment.copy(bj.dout(), JAVA_FLOAT_UNALIGNED, base * 4, bf.g, 0, l);
         if (n > 1) {
             java.util.Arrays.fill(bf.du, 0, l, 0f);
             java.util.Arrays.fill(bf.dDt, 0, l, 0f);
@@ -171,8 +178,11 @@ final class SimdScanBackward {
         }
         if (n == 1) {
             if (j.z() == null) forward(j, 0, d, base, bRow, cRow, bf, bound, false);
+            if (gInPlace && bound < l) { // the scalar tails read g from the buffer
+                MemorySegment.copy(bj.dout(), JAVA_FLOAT_UNALIGNED, (base + bound) * 4, bf.g, bound, l - bound);
+            }
             float[] sums = onlyStatePass(bj, d, base, bRow, cRow, bf, bound, dSkip,
-                    reverseTail(bj, 0, row, d, base, bRow, cRow, bf, bound));
+                    reverseTail(bj, 0, row, d, base, bRow, cRow, bf, bound), gInPlace ? bj.dout() : null);
             part[p0] = sums[0];
             part[p0 + 1] = sums[1];
             part[p0 + 2] = sums[2];
@@ -215,6 +225,39 @@ final class SimdScanBackward {
         return m <= X_LIMIT;
     }
 
+    /**
+     * dstate 1: {@link #dtPass} that also leaves softplus'(delta + bias) = sigmoid in {@code sig} (1 without softplus)
+     * for the full vectors, from the exponential softplus computes anyway: sigmoid(x) = 1 / (1 + e) for x >= 0 and
+     * e / (1 + e) below, e = exp(-|x|). One division and a store here, one load and multiply in the reverse pass, where
+     * a pass of its own computed 1 - exp(-dt) (an exponential, two row buffers read and one written again); the
+     * division form also keeps its relative accuracy for very negative x, where 1 - exp(-dt) cancels.
+     */
+    private static boolean dtSigPass(MemorySegment delta, long off, int l, int bound, float bias, boolean softplus,
+                                     float[] dt, float[] sig) {
+        if (!softplus) {
+            java.util.Arrays.fill(sig, 0, bound, 1f);
+            return dtPass(delta, off, l, bound, bias, false, dt);
+        }
+        FloatVector bv = FloatVector.broadcast(F, bias), one = FloatVector.broadcast(F, 1f);
+        IntVector most = IntVector.broadcast(SimdConstants.I, Integer.MIN_VALUE);
+        for (int v = 0; v < bound; v += VL) {
+            FloatVector x = load(delta, off + v).add(bv);
+            IntVector xi = x.reinterpretAsInts(), nax = xi.or(Integer.MIN_VALUE);
+            most = most.max(nax);
+            FloatVector e = SimdMath.expNegAbs(nax.reinterpretAsFloats());
+            SimdMath.softplusOf(x, e).intoArray(dt, v);
+            one.blend(e, xi.compare(VectorOperators.LT, 0).cast(SimdConstants.F)).div(one.add(e)).intoArray(sig, v);
+        }
+        if (most.compare(VectorOperators.GT, NAX_LIMIT).anyTrue()) return false;
+        float m = 0f;
+        for (int v = bound; v < l; v++) {
+            float x = get(delta, off + v) + bias;
+            m = Math.max(m, Float.isNaN(x) ? Float.POSITIVE_INFINITY : Math.abs(x));
+            dt[v] = x <= 20f ? (float) Math.log1p(Math.exp(x)) : x;
+        }
+        return m <= X_LIMIT;
+    }
+
     /** State s: a[t] and hp[t] = h_{t-1} for the row; with {@code accY}, y += C h. */
     private static void forward(ScanJob j, int s, int d, long base, long bRow, long cRow, Bufs bf, int bound,
                                 boolean accY) {
@@ -223,6 +266,7 @@ final class SimdScanBackward {
         final boolean bVar = j.bVariable(), cVar = j.cVariable();
         final long bOff = bRow + s * j.bStateStride(), cOff = cRow + s * j.cStateStride();
         final float bConst = bVar ? 0f : get(j.b(), (long) d * n + s), cConst = cVar ? 0f : get(j.c(), (long) d * n + s);
+        bf.hp[0] = 0f;
         float h = forwardVectors(j.u(), base, j.b(), bOff, bVar, bConst, j.c(), cOff, cVar, cConst, an * LOG2E, bf.dt,
                 bf.a, bf.hp, accY ? bf.y : null, bound);
         for (int t = bound; t < l; t++) {
@@ -245,7 +289,7 @@ final class SimdScanBackward {
             FloatVector bv = dtv.mul(load(u, base + v)).mul(bVar ? load(bs, bOff + v) : bc);
             FloatVector hv = SimdScan.scanLanes(av, bv, carry);
             av.intoArray(a, v);
-            carry.blend(hv.rearrange(SH1), GE1).intoArray(hp, v);
+            hv.intoArray(hp, v + 1); // hp[t] = h_{t-1}: h stored one step on (hp[0] = 0 set by the caller)
             if (y != null) hv.fma(cVar ? load(cs, cOff + v) : cc, FloatVector.fromArray(F, y, v)).intoArray(y, v);
             carry = hv.rearrange(LAST);
         }
@@ -362,9 +406,10 @@ final class SimdScanBackward {
     /**
      * dstate 1 (VMamba's): the one state's gradients and the row's finish in one pass, straight to the outputs (no
      * du/dDelta accumulators to clear, add and re-read). Returns the sums dA, constant dB, constant dC, dD, dDeltaBias.
+     * {@code gs}: dout, read in place by the vector loop (null: the gated g in {@code bf.g}).
      */
     private static float[] onlyStatePass(ScanBackwardJob bj, int d, long base, long bRow, long cRow, Bufs bf, int bound,
-                                         float dSkip, float lamBound) {
+                                         float dSkip, float lamBound, MemorySegment gs) {
         ScanJob j = bj.fwd();
         final int l = j.seqlen();
         final float an = get(j.a(), d);
@@ -372,8 +417,7 @@ final class SimdScanBackward {
         final float bConst = bVar ? 0f : get(j.b(), d), cConst = cVar ? 0f : get(j.c(), d);
         final float[] accB = bVar ? bf.accB.at(bj.dB(), bRow, l) : null, accC = cVar ? bf.accC.at(bj.dC(), cRow, l) : null;
         float[] sums = onlyStateVectors(j.c(), cRow, cVar, cConst, lamBound, j.u(), base, j.b(), bRow, bVar, bConst, an,
-                dSkip, bf, accB, accC, bound);
-        sums[4] = sigmoidPass(bf.dDt, bf.dt, sp, bound);
+                dSkip, bf, accB, accC, gs, bound);
         final float bias = j.deltaBias() == null ? 0f : get(j.deltaBias(), d);
         for (int t = bound; t < l; t++) {
             float uu = get(j.u(), base + t), bb = bVar ? get(j.b(), bRow + t) : bConst, lam = bf.lam[t], dt = bf.dt[t];
@@ -409,14 +453,14 @@ final class SimdScanBackward {
     private static float[] onlyStateVectors(MemorySegment cs, long cOff, boolean cVar, float cConst, float lamBound,
                                             MemorySegment u, long base, MemorySegment bs, long bOff, boolean bVar,
                                             float bConst, float an, float dSkip, Bufs bf, float[] accB, float[] accC,
-                                            int bound) {
-        final float[] a = bf.a, hp = bf.hp, dt = bf.dt, g = bf.g, du = bf.du, dDelta = bf.dDt;
+                                            MemorySegment gs, int bound) {
+        final float[] a = bf.a, hp = bf.hp, dt = bf.dt, g = bf.g, du = bf.du, dDelta = bf.dDt, sig = bf.sig;
         FloatVector anv = FloatVector.broadcast(F, an), bc = FloatVector.broadcast(F, bConst),
                 cc = FloatVector.broadcast(F, cConst), dv = FloatVector.broadcast(F, dSkip);
         FloatVector carry = FloatVector.broadcast(F, lamBound);
-        FloatVector sA = ZERO, sD = ZERO, sB = ZERO, sC = ZERO;
+        FloatVector sA = ZERO, sD = ZERO, sB = ZERO, sC = ZERO, sBias = ZERO;
         for (int v = bound - VL; v >= 0; v -= VL) {
-            FloatVector gv = FloatVector.fromArray(F, g, v);
+            FloatVector gv = gs != null ? load(gs, base + v) : FloatVector.fromArray(F, g, v);
             FloatVector lv = scanLanesReverse(FloatVector.fromArray(F, a, v + 1), (cVar ? load(cs, cOff + v) : cc).mul(gv),
                     carry); // a_{t+1}
             carry = lv.rearrange(FIRST);
@@ -425,7 +469,9 @@ final class SimdScanBackward {
             FloatVector ah = FloatVector.fromArray(F, a, v).mul(FloatVector.fromArray(F, hp, v));
             FloatVector ld = lv.mul(dtv), ub = uu.mul(bb);
             ld.fma(bb, dv.mul(gv)).intoArray(du, v);
-            lv.mul(anv.fma(ah, ub)).intoArray(dDelta, v);
+            FloatVector dd = lv.mul(anv.fma(ah, ub)).mul(FloatVector.fromArray(F, sig, v));
+            dd.intoArray(dDelta, v);
+            sBias = sBias.add(dd);
             sD = gv.fma(uu, sD);
             sA = ld.fma(ah, sA);
             FloatVector gb = ld.mul(uu), gc = gv.mul(dtv.fma(ub, ah));
@@ -434,25 +480,7 @@ final class SimdScanBackward {
             if (cVar) FloatVector.fromArray(F, accC, v).add(gc).intoArray(accC, v);
             else sC = sC.add(gc);
         }
-        return new float[] {SimdMath.sum(sA), SimdMath.sum(sB), SimdMath.sum(sC), SimdMath.sum(sD), 0f};
-    }
-
-    /**
-     * dDelta *= softplus'(delta + bias) over the full vectors, in place; returns their sum. softplus'(x) = sigmoid(x) =
-     * 1 - exp(-softplus(x)): no division, and dt holds softplus(x) already (above the threshold dt = x and 1 - exp(-x)
-     * rounds to 1, the identity's derivative). Its own pass, so that the loop above (a scan and the gradients) stays within C2's inlining budget.
-     */
-    private static float sigmoidPass(float[] dDelta, float[] dt, boolean sp, int bound) {
-        FloatVector one = FloatVector.broadcast(F, 1f), nl2e = FloatVector.broadcast(F, -LOG2E), s = ZERO;
-        for (int v = 0; v < bound; v += VL) {
-            FloatVector dd = FloatVector.fromArray(F, dDelta, v);
-            if (sp) {
-                dd = dd.mul(one.sub(SimdMath.exp2Mul(FloatVector.fromArray(F, dt, v), nl2e)));
-                dd.intoArray(dDelta, v);
-            }
-            s = s.add(dd);
-        }
-        return SimdMath.sum(s);
+        return new float[] {SimdMath.sum(sA), SimdMath.sum(sB), SimdMath.sum(sC), SimdMath.sum(sD), SimdMath.sum(sBias)};
     }
 
     /** dz and the gated g from the pre-gate y: g~ = g silu(z), dz = g y sigmoid(z) (1 + z (1 - sigmoid(z))). */
