@@ -406,7 +406,74 @@ final class SimdScanBackwardBlocked {
 
     /** The reverse recurrence over the chunk for every state, two at a time; hbOff: the chunk's start states in s.hb. */
     private static void reverse(Scratch s, int n, int hbOff, int t0, int len, boolean bVar, boolean cVar) {
-        for (int k = 0; k < n; k++) reverseState(s, k, hbOff, t0, len, bVar, cVar);
+        int k = 0;
+        for (; k + 2 <= n; k += 2) reversePair(s, k, hbOff, t0, len, bVar, cVar);
+        if (k < n) reverseState(s, k, hbOff, t0, len, bVar, cVar);
+    }
+
+    /**
+     * {@link #reverseState} for states k and k + 1 in one sweep: the step's g, dt, u, du and the du/dDt rows are loaded
+     * once for both, and du/dDt stored once. The same operations in the same order as the two states one after the
+     * other (state k's terms added into du/dDt before state k + 1's), so the same bits.
+     */
+    private static void reversePair(Scratch s, int k, int hbOff, int t0, int len, boolean bVar, boolean cVar) {
+        final float[] bS = s.bS, cS = s.cS, dtC = s.dtC, uC = s.uC, duC = s.duC, gC = s.gC, av = s.a, hv = s.h,
+                duAcc = s.duAcc, dDtAcc = s.dDtAcc, gbs = s.gb, gcs = s.gc;
+        final int kv = k * VL, kw = kv + VL, r0 = k * SCP + t0, r1 = r0 + SCP, o0 = k * T * VL, o1 = o0 + T * VL;
+        final FloatVector an0 = FloatVector.fromArray(F, s.an, kv), an1 = FloatVector.fromArray(F, s.an, kw),
+                bc0 = FloatVector.fromArray(F, s.bc, kv), bc1 = FloatVector.fromArray(F, s.bc, kw),
+                cc0 = FloatVector.fromArray(F, s.cc, kv), cc1 = FloatVector.fromArray(F, s.cc, kw);
+        FloatVector carry0 = FloatVector.fromArray(F, s.carry, kv), carry1 = FloatVector.fromArray(F, s.carry, kw),
+                dA0 = FloatVector.fromArray(F, s.dA, kv), dA1 = FloatVector.fromArray(F, s.dA, kw),
+                sB0 = FloatVector.fromArray(F, s.sB, kv), sB1 = FloatVector.fromArray(F, s.sB, kw),
+                sC0 = FloatVector.fromArray(F, s.sC, kv), sC1 = FloatVector.fromArray(F, s.sC, kw);
+        FloatVector h0 = FloatVector.fromArray(F, hv, o0 + (len - 1) * VL), h1 = FloatVector.fromArray(F, hv, o1 + (len - 1) * VL);
+        for (int t = len - 1; t >= 0; t--) {
+            int i = t * VL;
+            FloatVector hPrev0 = t > 0 ? FloatVector.fromArray(F, hv, o0 + i - VL) : FloatVector.fromArray(F, s.hb, hbOff + kv);
+            FloatVector hPrev1 = t > 0 ? FloatVector.fromArray(F, hv, o1 + i - VL) : FloatVector.fromArray(F, s.hb, hbOff + kw);
+            FloatVector a0 = FloatVector.fromArray(F, av, o0 + i), ah0 = a0.mul(hPrev0);
+            FloatVector a1 = FloatVector.fromArray(F, av, o1 + i), ah1 = a1.mul(hPrev1);
+            FloatVector b0 = bVar ? FloatVector.broadcast(F, bS[r0 + t]) : bc0;
+            FloatVector b1 = bVar ? FloatVector.broadcast(F, bS[r1 + t]) : bc1;
+            FloatVector c0 = cVar ? FloatVector.broadcast(F, cS[r0 + t]) : cc0;
+            FloatVector c1 = cVar ? FloatVector.broadcast(F, cS[r1 + t]) : cc1;
+            FloatVector g = FloatVector.fromArray(F, gC, i), dt = FloatVector.fromArray(F, dtC, i);
+            FloatVector u = FloatVector.fromArray(F, uC, i), du = FloatVector.fromArray(F, duC, i);
+            FloatVector lam0 = c0.fma(g, carry0), lam1 = c1.fma(g, carry1);
+            FloatVector ld0 = lam0.mul(dt), ld1 = lam1.mul(dt);
+            ld1.fma(b1, ld0.fma(b0, FloatVector.fromArray(F, duAcc, i))).intoArray(duAcc, i);
+            FloatVector dd = lam0.fma(an0.fma(ah0, u.mul(b0)), FloatVector.fromArray(F, dDtAcc, i));
+            lam1.fma(an1.fma(ah1, u.mul(b1)), dd).intoArray(dDtAcc, i);
+            dA0 = ld0.fma(ah0, dA0);
+            dA1 = ld1.fma(ah1, dA1);
+            if (bVar) {
+                lam0.mul(du).intoArray(gbs, o0 + i);
+                lam1.mul(du).intoArray(gbs, o1 + i);
+            } else {
+                sB0 = lam0.fma(du, sB0);
+                sB1 = lam1.fma(du, sB1);
+            }
+            if (cVar) {
+                g.mul(h0).intoArray(gcs, o0 + i);
+                g.mul(h1).intoArray(gcs, o1 + i);
+            } else {
+                sC0 = g.fma(h0, sC0);
+                sC1 = g.fma(h1, sC1);
+            }
+            carry0 = a0.mul(lam0);
+            carry1 = a1.mul(lam1);
+            h0 = hPrev0;
+            h1 = hPrev1;
+        }
+        carry0.intoArray(s.carry, kv);
+        carry1.intoArray(s.carry, kw);
+        dA0.intoArray(s.dA, kv);
+        dA1.intoArray(s.dA, kw);
+        sB0.intoArray(s.sB, kv);
+        sB1.intoArray(s.sB, kw);
+        sC0.intoArray(s.sC, kv);
+        sC1.intoArray(s.sC, kw);
     }
 
     /**
