@@ -19,18 +19,21 @@ import org.ss2d.model.vmamba.VMambaConfig;
 import org.ss2d.model.vmamba.VMambaRandomWeights;
 import org.ss2d.model.vmamba.VMambaWeights;
 import org.ss2d.reference.Doubles;
+import org.ss2d.reference.HalfRounding;
 import org.ss2d.reference.SS2DRef;
 import org.ss2d.reference.VMambaRef;
 import org.ss2d.reference.VSSRef;
 import org.ss2d.tensor.DType;
-import org.ss2d.tensor.HalfFloats;
 import org.ss2d.tensor.Tensor;
 import org.ss2d.tensor.TensorScope;
 import org.ss2d.validate.Ss2dArgumentException;
 
 /**
  * The blocks and a small model with a half {@code dtype} option against the float64 reference that rounds at the
- * same points (conformance's budget for these ops: the float32 one plus the output's half-ulp).
+ * same points, within conformance's budget for these ops: the float32 one (2e-4) plus {@link HalfRounding#STAGED}'s
+ * u (1 + 2 sqrt(D)) for an output reached through D blocks (3u for a block). The 96-channel 28x28 VSS blocks are a
+ * realistic size: there intermediates that float32 and float64 round to neighbouring half values are common (a
+ * budget of one rounding, u, failed there), which the small shapes do not show.
  */
 class HalfBlockTest {
     private static CpuBackend backend;
@@ -45,33 +48,58 @@ class HalfBlockTest {
         backend.close();
     }
 
-    private static double budget(double f32, DType t) {
-        return f32 + HalfFloats.unitRoundoff(t);
+    /** The float32 budget of the blocks and models (conformance's Tolerances) plus the half dtype's. */
+    private static double budget(DType t, int blocks) {
+        return HalfRounding.STAGED.budget(2e-4, t, blocks);
     }
 
-    @ParameterizedTest(name = "{0} {1} d_state {2} x (2, {3}, {4}, {5})")
-    @CsvSource({"BF16, ss2d, 1, 24, 7, 9", "F16, ss2d, 4, 12, 5, 6", "BF16, vss, 2, 16, 6, 6", "F16, vss, 1, 8, 9, 4"})
-    void blocksMatchTheRoundedReference(DType t, String op, int n, int dm, int h, int w) {
+    @ParameterizedTest(name = "{0} {1} d_state {2} x ({6}, {3}, {4}, {5})")
+    @CsvSource({"BF16, ss2d, 1, 24, 7, 9, 2", "F16, ss2d, 4, 12, 5, 6, 2", "BF16, vss, 2, 16, 6, 6, 2",
+            "F16, vss, 1, 8, 9, 4, 2"})
+    void blocksMatchTheRoundedReference(DType t, String op, int n, int dm, int h, int w, int batch) {
         SS2DConfig cfg = SS2DConfig.of(dm, n, 2.0).withConvBias(true);
         TensorScope weights = TensorScope.root("half-block-weights");
         try (Fixture f = new Fixture("half-block", 31L * dm + h)) {
-            Tensor x = f.as(t, f.gauss(1.0, 2, dm, h, w));
-            Tensor out = f.poisoned(t, 2, dm, h, w);
+            Tensor x = f.as(t, f.gauss(1.0, batch, dm, h, w));
+            Tensor out = f.poisoned(t, batch, dm, h, w);
             double[] want;
             if (op.equals("ss2d")) {
                 SS2DWeights wt = RandomWeights.ss2d(weights, cfg, 3);
                 Ss2d.on(backend).ss2dInto(wt, x, out, t);
-                want = SS2DRef.forward(SS2DRef.Params.of(wt), Doubles.of(x), 2, h, w, t);
+                want = SS2DRef.forward(SS2DRef.Params.of(wt), Doubles.of(x), batch, h, w, t);
             } else {
                 VSSWeights wt = RandomWeights.vss(weights, cfg, 4.0, 3);
                 Ss2d.on(backend).vssBlockInto(wt, x, out, t);
-                want = VSSRef.forward(VSSRef.Params.of(wt), Doubles.of(x), 2, h, w, t);
+                want = VSSRef.forward(VSSRef.Params.of(wt), Doubles.of(x), batch, h, w, t);
             }
             assertEquals(t, out.dtype());
-            Checks.close("cpu " + op + " " + t.arrowName() + " " + cfg + " x (2, " + dm + ", " + h + ", " + w + ")",
-                    out.toFloatArray(), want, budget(2e-4, t));
+            Checks.close("cpu " + op + " " + t.arrowName() + " " + cfg + " x (" + batch + ", " + dm + ", " + h + ", " + w
+                    + ")", out.toFloatArray(), want, budget(t, 1));
         } finally {
             weights.release();
+        }
+    }
+
+    /**
+     * VSS at VMamba-T's first-stage width on a 28x28 map, inputs drawn as backend-cuda's CudaHalfBlockTest draws them
+     * (the float16 one measured 6.90e-4 here, over the former budget of one rounding, 6.88e-4).
+     */
+    @ParameterizedTest(name = "{0} vss 96 channels 28x28")
+    @CsvSource({"BF16", "F16"})
+    void aRealisticVssBlockMatchesTheRoundedReference(DType t) {
+        int dm = 96, h = 28, w = 28;
+        SS2DConfig cfg = SS2DConfig.of(dm, 1, 2.0).withConvBias(true);
+        TensorScope s = TensorScope.root("half-block-96");
+        try {
+            Tensor x = s.convert(RandomWeights.gaussian(s, 31L * dm + h, 1.0, 1, dm, h, w), t);
+            Tensor out = s.allocate(t, 1, dm, h, w).fill(Float.NaN);
+            VSSWeights wt = RandomWeights.vss(s, cfg, 4.0, 3);
+            Ss2d.on(backend).vssBlockInto(wt, x, out, t);
+            double[] want = VSSRef.forward(VSSRef.Params.of(wt), Doubles.of(x), 1, h, w, t);
+            Checks.close("cpu vss " + t.arrowName() + " " + cfg + " x (1, 96, 28, 28)", out.toFloatArray(), want,
+                    budget(t, 1));
+        } finally {
+            s.release();
         }
     }
 
@@ -90,12 +118,14 @@ class HalfBlockTest {
                 Tensor out = s.allocate(t, 2, 6).fill(Float.NaN);
                 m.logitsInto(x, out);
                 String who = "cpu " + name + " " + t.arrowName();
-                Checks.close(who + " logits", out.toFloatArray(), ref.logits(), budget(2e-4, t));
+                int[] depths = c.depths();
+                Checks.close(who + " logits", out.toFloatArray(), ref.logits(),
+                        budget(t, HalfRounding.blocksThrough(depths, depths.length - 1)));
                 List<Tensor> f = m.features(s, x);
                 for (int i = 0; i < 4; i++) {
                     assertEquals(t, f.get(i).dtype());
                     Checks.close(who + " features[" + i + "]", f.get(i).toFloatArray(), ref.features().get(i),
-                            budget(2e-4, t));
+                            budget(t, HalfRounding.blocksThrough(depths, i)));
                 }
             }
         } finally {

@@ -140,7 +140,7 @@ public final class CaseExecutor {
             }
             Expected want = e.getValue();
             Comparison cmp = Tolerances.compare(want.values(), a,
-                    Tolerances.relative(want.op(), want.dtype(), Tolerances.Gemm.of(b)), want.dtype());
+                    Tolerances.relative(want.op(), want.dtype(), Tolerances.Gemm.of(b), want.blocks()), want.dtype());
             if (ledger) RunLedger.recordError(backend, e.getValue().op().key(), cmp.maxRelErr(), c.id() + " " + e.getKey());
             if (worst == null || cmp.worse(worst) == cmp) {
                 worst = cmp;

@@ -69,6 +69,25 @@ class TolerancesTest {
     }
 
     @Test
+    void opsWithRoundedIntermediatesAddAFlipPerBlockInQuadrature() {
+        double u16 = 0x1p-11, u8 = 0x1p-8;
+        assertEquals(org.ss2d.reference.HalfRounding.SINGLE, Tolerances.rounding(OpKind.SELECTIVE_SCAN));
+        assertEquals(org.ss2d.reference.HalfRounding.STAGED, Tolerances.rounding(OpKind.VSS_BLOCK));
+        // a block: its output's rounding plus one ulp (2u) of a flip on the residual path
+        assertEquals(2e-4 + 3 * u16, Tolerances.relative(OpKind.SS2D, DType.F16), 1e-15);
+        assertEquals(2e-4 + 3 * u8, Tolerances.relative(OpKind.VSS_BLOCK, DType.BF16), 1e-15);
+        assertEquals(2e-4 + 3 * u8, Tolerances.relative(OpKind.VSS_BLOCK, DType.BF16, Tolerances.Gemm.FLOAT32, 9), 1e-15,
+                "a block's output is one block away whatever the caller says");
+        // a model: u (1 + 2 sqrt(D)) for an output through D blocks; float32 and the scan do not move
+        assertEquals(2e-4 + 9 * u8, Tolerances.relative(OpKind.VMAMBA, DType.BF16, Tolerances.Gemm.FLOAT32, 16), 1e-15);
+        assertEquals(2e-4 + 3 * u16, Tolerances.relative(OpKind.VMAMBA, DType.F16), 1e-15);
+        assertEquals(Tolerances.VMAMBA_F32, Tolerances.relative(OpKind.VMAMBA, DType.F32, Tolerances.Gemm.FLOAT32, 16));
+        assertEquals(1e-4 + u8, Tolerances.relative(OpKind.SELECTIVE_SCAN, DType.BF16, Tolerances.Gemm.FLOAT32, 16));
+        assertEquals(14, org.ss2d.reference.HalfRounding.blocksThrough(new int[] {2, 2, 8, 2}, 3));
+        assertEquals(1, org.ss2d.reference.HalfRounding.blocksThrough(new int[] {0, 2, 8, 2}, 0), "the stem rounds too");
+    }
+
+    @Test
     void aFloat16OutputIsInfiniteExactlyWhereTheExpectedValuePassesItsRange() {
         double[] e = {70000, -1e5, 65504, 3};
         double tol = Tolerances.relative(OpKind.SELECTIVE_SCAN, DType.F16);

@@ -188,8 +188,8 @@ public final class Catalog {
     /**
      * The SS2D and VSS blocks with the {@code dtype} option in bfloat16 and float16 (issue 13): small and odd grids,
      * d_state 1/4/16, conv bias, VMamba-T's first width on the stage-3 grid, grids of H*W % 8 == 0 (the CUDA scan's
-     * 16-byte path) and not, and a NaN input and -inf dt bias reaching
-     * the scan. A backend without half blocks must reject them ({@code Capabilities.blockDtypes}).
+     * 16-byte path) and not, a NaN input and -inf dt bias reaching the scan, and VSS at 96 channels on 28x28 (where
+     * the budget's allowance for flipped intermediates is needed). A backend without half blocks must reject them ({@code Capabilities.blockDtypes}).
      */
     public static List<ConformanceCase> halfBlocks() {
         List<ConformanceCase> c = new ArrayList<>();
@@ -208,6 +208,10 @@ public final class Catalog {
             c.add(BlockCase.ss2d(SS2DConfig.of(8, 1, 1.0), 1, 5, 6, seed++).with(BlockCase.Values.NAN_INPUT).in(d));
             c.add(BlockCase.vss(SS2DConfig.of(16, 4, 2.0), 1, 3, 4, seed++).with(BlockCase.Values.NEG_INF_DT_BIAS).in(d));
         }
+        // a realistic size (VMamba-T's first stage), where intermediates that round to neighbouring half values in
+        // float32 and float64 are common enough to test the budget's flip allowance; own seeds, the above keep theirs
+        c.add(BlockCase.vss(SS2DConfig.of(96, 1, 2.0), 1, 28, 28, 7100).in(DType.BF16));
+        c.add(BlockCase.vss(SS2DConfig.of(96, 1, 2.0), 1, 28, 28, 7101).in(DType.F16));
         return c;
     }
 }

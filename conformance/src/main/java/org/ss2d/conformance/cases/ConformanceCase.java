@@ -29,12 +29,18 @@ public interface ConformanceCase {
 
     /**
      * Expected values of one output, the op whose budget applies to it, and the dtype the output is stored
-     * in (a half scan's {@code out}; the tolerance adds its rounding, its range decides what is finite).
+     * in (a half scan's {@code out}; the tolerance adds its rounding, its range decides what is finite), and the
+     * blocks on the path to it (a half model's budget grows with them, {@code Tolerances.relative}; 1 otherwise).
      */
-    record Expected(double[] values, OpKind op, DType dtype) {
+    record Expected(double[] values, OpKind op, DType dtype, int blocks) {
         /** A float32 output. */
         public Expected(double[] values, OpKind op) {
             this(values, op, DType.F32);
+        }
+
+        /** An output reached through at most one block. */
+        public Expected(double[] values, OpKind op, DType dtype) {
+            this(values, op, dtype, 1);
         }
     }
 

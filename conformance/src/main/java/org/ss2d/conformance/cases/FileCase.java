@@ -206,7 +206,8 @@ public final class FileCase implements ConformanceCase {
         private boolean put(Map<String, Expected> m, String output, String column, OpKind op) {
             if (!file.has(column)) return false;
             try {
-                m.put(output, new Expected(file.doubles(column), op, calls.get("out").outputDtype(output)));
+                OpCall c = calls.get("out");
+                m.put(output, new Expected(file.doubles(column), op, c.outputDtype(output), blocks(c, output)));
                 return true;
             } catch (org.ss2d.validate.Ss2dArgumentException e) {
                 return false; // not a tensor column: the contract says to ignore it
@@ -221,10 +222,19 @@ public final class FileCase implements ConformanceCase {
                 Map<String, double[]> r = float64(c);
                 for (var o : r.entrySet()) {
                     m.put(o.getKey().equals("out") ? e.getKey() : o.getKey(),
-                            new Expected(o.getValue(), c.kind(), c.outputDtype(o.getKey())));
+                            new Expected(o.getValue(), c.kind(), c.outputDtype(o.getKey()), blocks(c, o.getKey())));
                 }
             }
             return m;
+        }
+
+        /** Blocks on the path to a model's output (its half budget grows with them); 1 for every other op. */
+        private static int blocks(OpCall c, String output) {
+            if (!(c instanceof org.ss2d.interop.cases.ModelCalls.VMamba v)) return 1;
+            int[] depths = v.weights().config().depths();
+            int stage = output.startsWith("features.") ? Integer.parseInt(output.substring("features.".length()))
+                    : depths.length - 1; // logits: through every stage
+            return org.ss2d.reference.HalfRounding.blocksThrough(depths, stage);
         }
 
         private Map<String, double[]> float64(OpCall c) {
