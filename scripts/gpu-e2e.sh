@@ -25,12 +25,15 @@
 #                      selective_scan_cuda_oflex) and ANCHOR_VMAMBA=DIR (a VMamba checkout); see scripts/anchors/
 #   8 model.txt        ss2d bench model on cuda: the nine released VMamba models at batch 128, 224x224 (fp32),
 #                      VMamba-T[s1l8] with the per-layer-kind profile, in TF32 and in bfloat16 (images/s, peak device memory)
+#   9 (into bench.txt) the half block/model error table on cuda (org.ss2d.bench.HalfErrorTable: 96-channel blocks at
+#                      28x28 and 56x56, the small models and VMamba-T at 64x64, against the rounded and the unrounded
+#                      float64 reference; every row's "within" must say yes, conformance/TOLERANCES.md)
 # STEPS="1 2 3" limits the run to some steps.
 set -uo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 O="${OUT:-${TMPDIR:-/tmp}/ss2d-e2e}"
 mkdir -p "$O"
-STEPS="${STEPS:-1 2 3 4 5 6 7 8}"
+STEPS="${STEPS:-1 2 3 4 5 6 7 8 9}"
 for part in ss2d-linux-x64.tar.gz ss2d-runtime.tgz ss2d-app.tgz; do
   [[ -f dist/$part ]] && tar -xzf "dist/$part" -C dist
 done
@@ -106,3 +109,11 @@ models() {
 }
 export -f models
 step 8 480 model.txt models
+halftable() {
+  local H=dist/ss2d FLAGS
+  read -r -a FLAGS < "$H/lib/jvm.flags"
+  "$H/runtime/bin/java" "${FLAGS[@]}" -Dss2d.half.backend=cuda -cp "$H/lib/*" org.ss2d.bench.HalfErrorTable blocks 0 28,56 2
+  "$H/runtime/bin/java" "${FLAGS[@]}" -Dss2d.half.backend=cuda -cp "$H/lib/*" org.ss2d.bench.HalfErrorTable models 0 64 1
+}
+export -f halftable
+step 9 300 bench.txt halftable

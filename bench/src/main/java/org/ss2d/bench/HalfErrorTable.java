@@ -4,6 +4,8 @@ import java.util.List;
 import java.util.Locale;
 import org.ss2d.Ss2d;
 import org.ss2d.VMambaModel;
+import org.ss2d.conformance.Tolerances;
+import org.ss2d.interop.cases.OpKind;
 import org.ss2d.model.HalfWeights;
 import org.ss2d.model.RandomWeights;
 import org.ss2d.model.SS2DConfig;
@@ -13,6 +15,7 @@ import org.ss2d.model.vmamba.VMambaConfig;
 import org.ss2d.model.vmamba.VMambaRandomWeights;
 import org.ss2d.model.vmamba.VMambaWeights;
 import org.ss2d.reference.Doubles;
+import org.ss2d.reference.HalfRounding;
 import org.ss2d.reference.SS2DRef;
 import org.ss2d.reference.VMambaRef;
 import org.ss2d.reference.VSSRef;
@@ -29,6 +32,10 @@ import org.ss2d.tensor.TensorScope;
  * roundoff u; and how many output elements differ from the rounded reference's value rounded to the dtype ("flips":
  * the backend's float32 and the reference's float64 fell on either side of a rounding boundary somewhere upstream).
  *
+ * Each row also gives the suite's budget for that output ({@code Tolerances.relative}, in u) and whether (a) is within it.
+ * The backend is {@code cpu}, or the one named by {@code -Dss2d.half.backend} (e.g. cuda, with its jars on the class
+ * path).
+ *
  * <p>{@code HalfErrorTable blocks threads [sizes] [seeds]}: ss2d and vss at d_model 96, d_state 1, ssm_ratio 2 and 1,
  * batch 1 and 2, both dtypes. {@code HalfErrorTable models threads size seeds}: the tests' small VMamba configurations
  * at 37x30, and VMamba-T (s1l8, full width) at {@code size}x{@code size}.
@@ -39,10 +46,11 @@ public final class HalfErrorTable {
     public static void main(String[] a) {
         String what = a.length > 0 ? a[0] : "blocks";
         int threads = a.length > 1 ? Integer.parseInt(a[1]) : 2;
-        try (Backs.Handle h = Backs.open("cpu", threads)) {
+        try (Backs.Handle h = Backs.open(System.getProperty("ss2d.half.backend", "cpu"), threads)) {
             Ss2d cpu = Ss2d.on(h.backend());
-            System.out.println("| op | dtype | d_model | ratio | x | seed | vs rounded ref | in u | vs unrounded ref | in u | flips |");
-            System.out.println("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |");
+            System.out.println("backend " + h.backend().name());
+            System.out.println("| op | dtype | d_model | ratio | x | seed | vs rounded ref | in u | vs unrounded ref | in u | flips | budget in u | within |");
+            System.out.println("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |");
             if (what.equals("blocks")) {
                 String[] sizes = (a.length > 2 ? a[2] : "14,28,56").split(",");
                 int seeds = a.length > 3 ? Integer.parseInt(a[3]) : 3;
@@ -86,7 +94,8 @@ public final class HalfErrorTable {
                 rounded = VSSRef.forward(VSSRef.Params.of(wt), Doubles.of(x), b, hw, hw, d);
                 plain = VSSRef.forward(VSSRef.Params.of(wt).in(d), Doubles.of(x), b, hw, hw, DType.F32);
             }
-            row(op, d, dm, ratio, b + "x" + hw + "x" + hw, seed, out.toFloatArray(), rounded, plain);
+            row(op, d, dm, ratio, b + "x" + hw + "x" + hw, seed, out.toFloatArray(), rounded, plain,
+                    Tolerances.relative(op.equals("ss2d") ? OpKind.SS2D : OpKind.VSS_BLOCK, d));
         } finally {
             s.release();
         }
@@ -106,11 +115,15 @@ public final class HalfErrorTable {
                 Tensor out = s.allocate(d, b, c.numClasses()).fill(Float.NaN);
                 m.logitsInto(x, out);
                 String label = (small ? name + " (8,16,24,32; 1,2,1,1)" : name) + " logits";
-                row(label, d, 0, 0, b + "x" + h + "x" + w, seed, out.toFloatArray(), rounded.logits(), plain.logits());
+                int[] depths = c.depths();
+                row(label, d, 0, 0, b + "x" + h + "x" + w, seed, out.toFloatArray(), rounded.logits(), plain.logits(),
+                        Tolerances.relative(OpKind.VMAMBA, d, Tolerances.Gemm.FLOAT32,
+                                HalfRounding.blocksThrough(depths, depths.length - 1)));
                 List<Tensor> f = m.features(s, x);
                 for (int i = 0; i < f.size(); i++) {
                     row(name + " features." + i, d, 0, 0, b + "x" + h + "x" + w, seed, f.get(i).toFloatArray(),
-                            rounded.features().get(i), plain.features().get(i));
+                            rounded.features().get(i), plain.features().get(i), Tolerances.relative(OpKind.VMAMBA, d,
+                                    Tolerances.Gemm.FLOAT32, HalfRounding.blocksThrough(depths, i)));
                 }
             }
         } finally {
@@ -119,15 +132,15 @@ public final class HalfErrorTable {
     }
 
     private static void row(String op, DType d, int dm, double ratio, String x, long seed, float[] got, double[] rounded,
-                            double[] plain) {
+                            double[] plain, double budget) {
         double u = HalfFloats.unitRoundoff(d);
         double ea = Doubles.relativeError(got, rounded), eb = Doubles.relativeError(got, plain);
         int flips = 0;
         for (int i = 0; i < got.length; i++) {
             if (got[i] != HalfFloats.round(d, (float) rounded[i])) flips++;
         }
-        System.out.printf(Locale.ROOT, "| %s | %s | %s | %s | %s | %d | %.2e | %.2f | %.2e | %.2f | %d of %d |%n", op,
-                d.arrowName(), dm > 0 ? Integer.toString(dm) : "-", ratio > 0 ? Double.toString(ratio) : "-", x, seed, ea,
-                ea / u, eb, eb / u, flips, got.length);
+        System.out.printf(Locale.ROOT, "| %s | %s | %s | %s | %s | %d | %.2e | %.2f | %.2e | %.2f | %d of %d | %.2f | %s |%n",
+                op, d.arrowName(), dm > 0 ? Integer.toString(dm) : "-", ratio > 0 ? Double.toString(ratio) : "-", x, seed,
+                ea, ea / u, eb, eb / u, flips, got.length, budget / u, ea <= budget ? "yes" : "NO");
     }
 }
