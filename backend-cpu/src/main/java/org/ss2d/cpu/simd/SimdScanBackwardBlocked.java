@@ -537,34 +537,36 @@ final class SimdScanBackwardBlocked {
         return IntVector.fromArray(I, x, 0);
     }
 
-    /** One butterfly step: x's lanes j and j + w added into x's lanes with bit w clear, y's into those with it set. */
-    private static void comb(float[] a, int x, int y, float[] dst, int d, int w) {
-        IntVector xi = FloatVector.fromArray(F, a, x).reinterpretAsInts(), yi = FloatVector.fromArray(F, a, y).reinterpretAsInts();
-        IntVector lo = w == 8 ? LO8 : w == 4 ? LO4 : w == 2 ? LO2 : LO1, hi = w == 8 ? HI8 : w == 4 ? HI4 : w == 2 ? HI2 : HI1;
-        lo.selectFrom(xi, yi).reinterpretAsFloats().add(hi.selectFrom(xi, yi).reinterpretAsFloats()).intoArray(dst, d);
-    }
-
-    /** Four butterfly steps of stage w: pairs (i, i + span) of {@code src} at {@code off} (stride VL) into tmp[i]. */
-    private static void stage4(float[] src, int off, int i0, int span, float[] tmp, int w) {
-        comb(src, off + i0 * VL, off + (i0 + span) * VL, tmp, i0 * VL, w);
-        comb(src, off + (i0 + 1) * VL, off + (i0 + 1 + span) * VL, tmp, (i0 + 1) * VL, w);
-        comb(src, off + (i0 + 2) * VL, off + (i0 + 2 + span) * VL, tmp, (i0 + 2) * VL, w);
-        comb(src, off + (i0 + 3) * VL, off + (i0 + 3 + span) * VL, tmp, (i0 + 3) * VL, w);
-    }
-
     /**
      * Lane j of tmp[0..16) = the sum of the lanes of the vector at {@code src[off + j * VL]} (j in [0, 16)), in one
      * fixed order: a butterfly whose stage w adds lanes w apart of two vectors whose index differs in bit w, keeping
      * each one's partial sums in the lanes whose bit w matches its index (15 steps of two permutes and an add for 16
-     * sums). Small methods, vectors passed through tmp: the 15 steps inlined into one method passed C2's inlining
-     * budget and the vectors got boxed (lane sums were then 54% of the backward).
+     * sums). Two stages per call ({@link #comb2}, five calls), the stages' outputs passed through tmp between calls:
+     * the 15 steps inlined into one method passed C2's inlining budget and the vectors got boxed (lane sums were then
+     * 54% of the backward); one stage per call stored and re-read every intermediate vector (S5 1.14x the time of this).
      */
     private static void sum16(float[] src, int off, float[] tmp) {
-        for (int h = 0; h < 8; h += 4) stage4(src, off, h, 8, tmp, 8); // tmp[0..8)
-        stage4(tmp, 0, 0, 4, tmp, 4); // tmp[0..4)
-        comb(tmp, 0, 2 * VL, tmp, 0, 2);
-        comb(tmp, VL, 3 * VL, tmp, VL, 2);
-        comb(tmp, 0, VL, tmp, 0, 1);
+        for (int i = 0; i < 4; i++) { // tmp[i] = stage 4 of (stage 8 of (i, i + 8), stage 8 of (i + 4, i + 12))
+            comb2(src, off + i * VL, off + (i + 8) * VL, off + (i + 4) * VL, off + (i + 12) * VL, tmp, i * VL, false);
+        }
+        comb2(tmp, 0, 2 * VL, VL, 3 * VL, tmp, 0, true); // stage 1 of (stage 2 of (0, 2), stage 2 of (1, 3))
+    }
+
+    /**
+     * Two butterfly stages in registers: {@code combB(combA(p, q), combA(r, s))} into dst at d, with (A, B) = (8, 4), or
+     * (2, 1) when {@code last}: the same adds in the same order as the one-stage steps
+     * this replaced (each stored and re-read its vectors), with the intermediate
+     * vectors kept in registers instead of stored and re-read (30 loads and 15 stores per 16 sums -> 20 and 5).
+     */
+    private static void comb2(float[] a, int p, int q, int r, int s, float[] dst, int d, boolean last) {
+        final IntVector loA = last ? LO2 : LO8, hiA = last ? HI2 : HI8, loB = last ? LO1 : LO4, hiB = last ? HI1 : HI4;
+        IntVector pi = FloatVector.fromArray(F, a, p).reinterpretAsInts(), qi = FloatVector.fromArray(F, a, q).reinterpretAsInts();
+        IntVector ri = FloatVector.fromArray(F, a, r).reinterpretAsInts(), si = FloatVector.fromArray(F, a, s).reinterpretAsInts();
+        IntVector x = loA.selectFrom(pi, qi).reinterpretAsFloats().add(hiA.selectFrom(pi, qi).reinterpretAsFloats())
+                .reinterpretAsInts();
+        IntVector y = loA.selectFrom(ri, si).reinterpretAsFloats().add(hiA.selectFrom(ri, si).reinterpretAsFloats())
+                .reinterpretAsInts();
+        loB.selectFrom(x, y).reinterpretAsFloats().add(hiB.selectFrom(x, y).reinterpretAsFloats()).intoArray(dst, d);
     }
 
     /** {@link #sum16} for narrower vectors (tests): lane j = the lanes of vector j added in order. */
