@@ -538,18 +538,18 @@ final class SimdScanBackwardBlocked {
     }
 
     /**
-     * Lane j of tmp[0..16) = the sum of the lanes of the vector at {@code src[off + j * VL]} (j in [0, 16)), in one
-     * fixed order: a butterfly whose stage w adds lanes w apart of two vectors whose index differs in bit w, keeping
+     * Lane j of dst[dOff..dOff + 16) = the sum of the lanes of the vector at {@code src[off + j * VL]} (j in [0, 16)),
+     * in one fixed order: a butterfly whose stage w adds lanes w apart of two vectors whose index differs in bit w, keeping
      * each one's partial sums in the lanes whose bit w matches its index (15 steps of two permutes and an add for 16
      * sums). Two stages per call ({@link #comb2}, five calls), the stages' outputs passed through tmp between calls:
      * the 15 steps inlined into one method passed C2's inlining budget and the vectors got boxed (lane sums were then
      * 54% of the backward); one stage per call stored and re-read every intermediate vector (S5 1.14x the time of this).
      */
-    private static void sum16(float[] src, int off, float[] tmp) {
+    private static void sum16(float[] src, int off, float[] tmp, float[] dst, int dOff) {
         for (int i = 0; i < 4; i++) { // tmp[i] = stage 4 of (stage 8 of (i, i + 8), stage 8 of (i + 4, i + 12))
             comb2(src, off + i * VL, off + (i + 8) * VL, off + (i + 4) * VL, off + (i + 12) * VL, tmp, i * VL, false);
         }
-        comb2(tmp, 0, 2 * VL, VL, 3 * VL, tmp, 0, true); // stage 1 of (stage 2 of (0, 2), stage 2 of (1, 3))
+        comb2(tmp, 0, 2 * VL, VL, 3 * VL, dst, dOff, true); // stage 1 of (stage 2 of (0, 2), stage 2 of (1, 3))
     }
 
     /**
@@ -570,11 +570,11 @@ final class SimdScanBackwardBlocked {
     }
 
     /** {@link #sum16} for narrower vectors (tests): lane j = the lanes of vector j added in order. */
-    private static void sumNarrow(float[] src, int off, float[] out) {
+    private static void sumNarrow(float[] src, int off, float[] out, int outOff) {
         for (int j = 0; j < VL; j++) {
             float x = 0f;
             for (int lane = 0; lane < VL; lane++) x += src[off + j * VL + lane];
-            out[j] = x;
+            out[outOff + j] = x;
         }
     }
 
@@ -586,9 +586,8 @@ final class SimdScanBackwardBlocked {
         for (int k = 0; k < n; k++) {
             for (int q = 0; q < padded; q += VL) {
                 int src = (k * T + q) * VL;
-                if (Transpose.ON) sum16(terms, src, tmp);
-                else sumNarrow(terms, src, tmp);
-                System.arraycopy(tmp, 0, rows, k * SCP + t0 + q, VL);
+                if (Transpose.ON) sum16(terms, src, tmp, rows, k * SCP + t0 + q);
+                else sumNarrow(terms, src, rows, k * SCP + t0 + q);
             }
         }
     }
