@@ -407,8 +407,119 @@ final class SimdScanBackwardBlocked {
     /** The reverse recurrence over the chunk for every state, two at a time; hbOff: the chunk's start states in s.hb. */
     private static void reverse(Scratch s, int n, int hbOff, int t0, int len, boolean bVar, boolean cVar) {
         int k = 0;
+        for (; k + 4 <= n; k += 4) reverseQuad(s, k, hbOff, t0, len, bVar, cVar);
         for (; k + 2 <= n; k += 2) reversePair(s, k, hbOff, t0, len, bVar, cVar);
         if (k < n) reverseState(s, k, hbOff, t0, len, bVar, cVar);
+    }
+
+    /** {@link #reversePair} for four states (k .. k + 3): the step's rows loaded and du/dDt stored once for all four. */
+    private static void reverseQuad(Scratch s, int k, int hbOff, int t0, int len, boolean bVar, boolean cVar) {
+        final float[] bS = s.bS, cS = s.cS, dtC = s.dtC, uC = s.uC, duC = s.duC, gC = s.gC, av = s.a, hv = s.h,
+                duAcc = s.duAcc, dDtAcc = s.dDtAcc, gbs = s.gb, gcs = s.gc;
+        final int kv0 = (k + 0) * VL, r0 = (k + 0) * SCP + t0, o0 = (k + 0) * T * VL;
+        final FloatVector an0 = FloatVector.fromArray(F, s.an, kv0), bc0 = FloatVector.fromArray(F, s.bc, kv0),
+                cc0 = FloatVector.fromArray(F, s.cc, kv0);
+        FloatVector carry0 = FloatVector.fromArray(F, s.carry, kv0), dA0 = FloatVector.fromArray(F, s.dA, kv0),
+                sB0 = FloatVector.fromArray(F, s.sB, kv0), sC0 = FloatVector.fromArray(F, s.sC, kv0),
+                h0 = FloatVector.fromArray(F, hv, o0 + (len - 1) * VL);
+        final int kv1 = (k + 1) * VL, r1 = (k + 1) * SCP + t0, o1 = (k + 1) * T * VL;
+        final FloatVector an1 = FloatVector.fromArray(F, s.an, kv1), bc1 = FloatVector.fromArray(F, s.bc, kv1),
+                cc1 = FloatVector.fromArray(F, s.cc, kv1);
+        FloatVector carry1 = FloatVector.fromArray(F, s.carry, kv1), dA1 = FloatVector.fromArray(F, s.dA, kv1),
+                sB1 = FloatVector.fromArray(F, s.sB, kv1), sC1 = FloatVector.fromArray(F, s.sC, kv1),
+                h1 = FloatVector.fromArray(F, hv, o1 + (len - 1) * VL);
+        final int kv2 = (k + 2) * VL, r2 = (k + 2) * SCP + t0, o2 = (k + 2) * T * VL;
+        final FloatVector an2 = FloatVector.fromArray(F, s.an, kv2), bc2 = FloatVector.fromArray(F, s.bc, kv2),
+                cc2 = FloatVector.fromArray(F, s.cc, kv2);
+        FloatVector carry2 = FloatVector.fromArray(F, s.carry, kv2), dA2 = FloatVector.fromArray(F, s.dA, kv2),
+                sB2 = FloatVector.fromArray(F, s.sB, kv2), sC2 = FloatVector.fromArray(F, s.sC, kv2),
+                h2 = FloatVector.fromArray(F, hv, o2 + (len - 1) * VL);
+        final int kv3 = (k + 3) * VL, r3 = (k + 3) * SCP + t0, o3 = (k + 3) * T * VL;
+        final FloatVector an3 = FloatVector.fromArray(F, s.an, kv3), bc3 = FloatVector.fromArray(F, s.bc, kv3),
+                cc3 = FloatVector.fromArray(F, s.cc, kv3);
+        FloatVector carry3 = FloatVector.fromArray(F, s.carry, kv3), dA3 = FloatVector.fromArray(F, s.dA, kv3),
+                sB3 = FloatVector.fromArray(F, s.sB, kv3), sC3 = FloatVector.fromArray(F, s.sC, kv3),
+                h3 = FloatVector.fromArray(F, hv, o3 + (len - 1) * VL);
+        for (int t = len - 1; t >= 0; t--) {
+            int i = t * VL;
+            FloatVector g = FloatVector.fromArray(F, gC, i), dt = FloatVector.fromArray(F, dtC, i);
+            FloatVector u = FloatVector.fromArray(F, uC, i), du = FloatVector.fromArray(F, duC, i);
+            FloatVector duA = FloatVector.fromArray(F, duAcc, i), ddA = FloatVector.fromArray(F, dDtAcc, i);
+            FloatVector hPrev0 = t > 0 ? FloatVector.fromArray(F, hv, o0 + i - VL) : FloatVector.fromArray(F, s.hb, hbOff + kv0);
+            FloatVector a0 = FloatVector.fromArray(F, av, o0 + i), ah0 = a0.mul(hPrev0);
+            FloatVector b0 = bVar ? FloatVector.broadcast(F, bS[r0 + t]) : bc0;
+            FloatVector lam0 = (cVar ? FloatVector.broadcast(F, cS[r0 + t]) : cc0).fma(g, carry0);
+            FloatVector ld0 = lam0.mul(dt);
+            duA = ld0.fma(b0, duA);
+            ddA = lam0.fma(an0.fma(ah0, u.mul(b0)), ddA);
+            dA0 = ld0.fma(ah0, dA0);
+            if (bVar) lam0.mul(du).intoArray(gbs, o0 + i);
+            else sB0 = lam0.fma(du, sB0);
+            if (cVar) g.mul(h0).intoArray(gcs, o0 + i);
+            else sC0 = g.fma(h0, sC0);
+            carry0 = a0.mul(lam0);
+            h0 = hPrev0;
+            FloatVector hPrev1 = t > 0 ? FloatVector.fromArray(F, hv, o1 + i - VL) : FloatVector.fromArray(F, s.hb, hbOff + kv1);
+            FloatVector a1 = FloatVector.fromArray(F, av, o1 + i), ah1 = a1.mul(hPrev1);
+            FloatVector b1 = bVar ? FloatVector.broadcast(F, bS[r1 + t]) : bc1;
+            FloatVector lam1 = (cVar ? FloatVector.broadcast(F, cS[r1 + t]) : cc1).fma(g, carry1);
+            FloatVector ld1 = lam1.mul(dt);
+            duA = ld1.fma(b1, duA);
+            ddA = lam1.fma(an1.fma(ah1, u.mul(b1)), ddA);
+            dA1 = ld1.fma(ah1, dA1);
+            if (bVar) lam1.mul(du).intoArray(gbs, o1 + i);
+            else sB1 = lam1.fma(du, sB1);
+            if (cVar) g.mul(h1).intoArray(gcs, o1 + i);
+            else sC1 = g.fma(h1, sC1);
+            carry1 = a1.mul(lam1);
+            h1 = hPrev1;
+            FloatVector hPrev2 = t > 0 ? FloatVector.fromArray(F, hv, o2 + i - VL) : FloatVector.fromArray(F, s.hb, hbOff + kv2);
+            FloatVector a2 = FloatVector.fromArray(F, av, o2 + i), ah2 = a2.mul(hPrev2);
+            FloatVector b2 = bVar ? FloatVector.broadcast(F, bS[r2 + t]) : bc2;
+            FloatVector lam2 = (cVar ? FloatVector.broadcast(F, cS[r2 + t]) : cc2).fma(g, carry2);
+            FloatVector ld2 = lam2.mul(dt);
+            duA = ld2.fma(b2, duA);
+            ddA = lam2.fma(an2.fma(ah2, u.mul(b2)), ddA);
+            dA2 = ld2.fma(ah2, dA2);
+            if (bVar) lam2.mul(du).intoArray(gbs, o2 + i);
+            else sB2 = lam2.fma(du, sB2);
+            if (cVar) g.mul(h2).intoArray(gcs, o2 + i);
+            else sC2 = g.fma(h2, sC2);
+            carry2 = a2.mul(lam2);
+            h2 = hPrev2;
+            FloatVector hPrev3 = t > 0 ? FloatVector.fromArray(F, hv, o3 + i - VL) : FloatVector.fromArray(F, s.hb, hbOff + kv3);
+            FloatVector a3 = FloatVector.fromArray(F, av, o3 + i), ah3 = a3.mul(hPrev3);
+            FloatVector b3 = bVar ? FloatVector.broadcast(F, bS[r3 + t]) : bc3;
+            FloatVector lam3 = (cVar ? FloatVector.broadcast(F, cS[r3 + t]) : cc3).fma(g, carry3);
+            FloatVector ld3 = lam3.mul(dt);
+            duA = ld3.fma(b3, duA);
+            ddA = lam3.fma(an3.fma(ah3, u.mul(b3)), ddA);
+            dA3 = ld3.fma(ah3, dA3);
+            if (bVar) lam3.mul(du).intoArray(gbs, o3 + i);
+            else sB3 = lam3.fma(du, sB3);
+            if (cVar) g.mul(h3).intoArray(gcs, o3 + i);
+            else sC3 = g.fma(h3, sC3);
+            carry3 = a3.mul(lam3);
+            h3 = hPrev3;
+            duA.intoArray(duAcc, i);
+            ddA.intoArray(dDtAcc, i);
+        }
+        carry0.intoArray(s.carry, kv0);
+        dA0.intoArray(s.dA, kv0);
+        sB0.intoArray(s.sB, kv0);
+        sC0.intoArray(s.sC, kv0);
+        carry1.intoArray(s.carry, kv1);
+        dA1.intoArray(s.dA, kv1);
+        sB1.intoArray(s.sB, kv1);
+        sC1.intoArray(s.sC, kv1);
+        carry2.intoArray(s.carry, kv2);
+        dA2.intoArray(s.dA, kv2);
+        sB2.intoArray(s.sB, kv2);
+        sC2.intoArray(s.sC, kv2);
+        carry3.intoArray(s.carry, kv3);
+        dA3.intoArray(s.dA, kv3);
+        sB3.intoArray(s.sB, kv3);
+        sC3.intoArray(s.sC, kv3);
     }
 
     /**
