@@ -21,8 +21,10 @@ PART_LIMIT_MB=40
 # What the code needs, no more: Arrow needs jdk.unsupported (sun.misc.Unsafe); the CPU backend the Vector
 # API; JMH and the timing code java.management (JMH itself runs under Maven, not from the bundle); System.Logger goes to java.logging; the
 # JUnit console scans test jars through the zip file system (jdk.zipfs); javax.imageio (JPEG/PNG for
-# `ss2d classify` and preprocess_image) is in java.desktop.
-MODULES=java.base,java.desktop,java.logging,java.management,jdk.unsupported,jdk.incubator.vector,jdk.zipfs
+# `ss2d classify` and preprocess_image) is in java.desktop; `ss2d serve` checks each client's uid with
+# SO_PEERCRED (jdk.net); MemoryBudget reads the machine's memory through com.sun.management
+# (jdk.management). The jdeps check after the jars are copied fails the bundle if our jars need more.
+MODULES=java.base,java.desktop,java.logging,java.management,jdk.management,jdk.net,jdk.unsupported,jdk.incubator.vector,jdk.zipfs
 
 source "$HERE/jdk.sh"
 JDK="$(find_jdk)" || { echo "make-bundle: a JDK 25 with jlink is needed" >&2; exit 1; }
@@ -40,6 +42,13 @@ if command -v strip >/dev/null 2>&1; then
 fi
 
 cp "$TARGET"/ss2d/lib/*.jar "$OUT/lib/"
+# A JDK module that our code uses but the runtime lacks fails only when that code runs (the engine server
+# once died at its first client with NoClassDefFoundError: jdk/net/ExtendedSocketOptions): check now.
+need="$("$JDK/bin/jdeps" --ignore-missing-deps --multi-release 25 --print-module-deps "$OUT"/lib/ss2d-*.jar 2>/dev/null)" \
+    || { echo "make-bundle: jdeps failed on the ss2d jars" >&2; exit 1; }
+for mod in ${need//,/ }; do
+  [[ ",$MODULES," == *",$mod,"* ]] || { echo "make-bundle: the ss2d jars need JDK module $mod, which MODULES lacks" >&2; exit 1; }
+done
 # JMH (and its statistics and option libraries) is only for the JMH suites, which run under Maven;
 # `ss2d bench` does not need it. Leaving it out keeps the bundle small.
 rm -f "$OUT"/lib/jmh-core-*.jar "$OUT"/lib/commons-math3-*.jar "$OUT"/lib/jopt-simple-*.jar

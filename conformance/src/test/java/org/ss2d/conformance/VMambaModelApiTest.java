@@ -113,7 +113,8 @@ class VMambaModelApiTest {
         VMambaWeights w = VMambaRandomWeights.of(s, small("vmamba_small_s1l20"), 6);
         Tensor x = RandomWeights.gaussian(s, 7, 1, 2, 3, 40, 36);
         VMambaModel m = Ss2d.auto().vmamba(w);
-        assertEquals("cpu", m.backend().name()); // no GPU here: auto goes on to the next backend that runs models
+        // auto takes the best backend that runs models: CUDA where it is available, else the CPU
+        assertEquals(Targets.unavailable("cuda") == null ? "cuda" : "cpu", m.backend().name());
         float[] a = m.logits(s, x).toFloatArray();
         Tensor big = RandomWeights.gaussian(s, 8, 1, 3, 3, 64, 64);
         m.logits(s, big); // a larger shape grows the buffers ...
