@@ -92,6 +92,9 @@ public final class Backends {
      * unavailable backend throws {@link IllegalStateException} with the reason.
      */
     public static Backend get(String name) {
+        // The facade asks this for the owner of device tensors on every op: a name already made is one lookup.
+        Backend made = CREATED.get(name);
+        if (made != null) return made;
         String key = name.trim().toLowerCase(Locale.ROOT);
         if (key.equals("auto")) {
             return best();

@@ -240,7 +240,10 @@ public final class CudaBackend implements Backend {
     @Override
     public synchronized void selectiveScan(ScanArgs a, ScanShape s, Tensor out, Tensor lastState) {
         dev.makeCurrent();
-        try (Workspace ws = new Workspace(dev)) {
+        // On device tensors (the facade keeps every tensor of an op on one device) the widened copies of 16-bit
+        // inputs come from the scratch arena, so repeated calls of a shape neither allocate nor wait; host inputs
+        // are staged in buffers of their own, freed when the call returns.
+        try (Workspace ws = new Workspace(dev, a.u().isHost() ? null : scratchArena)) {
             long[] p = scanInputs(a, s, ws);
             long o = staging.output(out, ws);
             p[ScanParams.OUT] = o;
@@ -509,8 +512,28 @@ public final class CudaBackend implements Backend {
     @Override
     public long memoryBudget() {
         long set = org.ss2d.validate.MemoryBudget.configured();
-        return set >= 0 ? set : diagnostics.deviceMemoryInfo()[0];
+        if (set >= 0) return set;
+        // cuMemGetInfo costs ~10 us, more than the host part of a scan: asked at most once per FREE_MEMORY_TTL_NS,
+        // and in between the answer follows this backend's own allocations and frees. Memory taken by other
+        // processes meanwhile is seen at the next query (until then an op that no longer fits fails in cuMemAlloc,
+        // a CudaOutOfMemoryException, instead of being refused here).
+        FreeMemory f = freeMemory;
+        long now = System.nanoTime();
+        if (f == null || now - f.atNanos() > FREE_MEMORY_TTL_NS) {
+            long live = dev.liveBytes.get();
+            f = new FreeMemory(diagnostics.deviceMemoryInfo()[0], live, now);
+            freeMemory = f;
+        }
+        return Math.max(0, f.free() - (dev.liveBytes.get() - f.live()));
     }
+
+    /** How long a cuMemGetInfo answer serves {@link #memoryBudget()}. */
+    static final long FREE_MEMORY_TTL_NS = 1_000_000_000L;
+
+    /** A cuMemGetInfo answer, with this backend's live device bytes and the time when it was asked. */
+    private record FreeMemory(long free, long live, long atNanos) {}
+
+    private volatile FreeMemory freeMemory;
 
     /** Tools for tests and benchmarks: memory counts, poison, event timing, kernel choice. */
     public CudaDiagnostics diagnostics() {

@@ -23,6 +23,8 @@ final class CudaDevice implements AutoCloseable {
     static final String FATBIN = "/org/ss2d/cuda/ss2d_kernels.fatbin";
 
     final int ordinal;
+    /** {@code cuda:N}, as tensors name their device (built once: the facade compares it for every input of an op). */
+    final String label;
     final int device;
     final String name;
     final long totalMemory;
@@ -40,6 +42,8 @@ final class CudaDevice implements AutoCloseable {
     final AtomicLong peakBytes = new AtomicLong();
     private final Map<String, MemorySegment> functions = new ConcurrentHashMap<>();
     private final Map<String, Integer> raisedSmem = new ConcurrentHashMap<>();
+    /** Static shared memory per kernel, asked of the driver once (it is fixed when the module is built). */
+    private final Map<String, Integer> staticSmem = new ConcurrentHashMap<>();
     private final Deque<Runnable> closers = new ArrayDeque<>();
     private volatile MemorySegment cublas;
     private volatile boolean closed;
@@ -49,6 +53,7 @@ final class CudaDevice implements AutoCloseable {
     private CudaDevice(int ordinal) {
         CudaDriver.requireAvailable();
         this.ordinal = ordinal;
+        this.label = "cuda:" + ordinal;
         int count = CudaDriver.deviceCount();
         if (ordinal < 0 || ordinal >= count) {
             throw new IllegalArgumentException("CUDA device: expected 0.." + (count - 1) + " (cuda:N or -Dss2d.cuda.device),"
@@ -103,13 +108,13 @@ final class CudaDevice implements AutoCloseable {
         }
     }
 
-    /** Makes the context current on the calling thread (cheap; every entry point calls it). */
     /** Records the end of a block step when profiling; nothing otherwise. */
     void mark(String step) {
         StepMarks m = marks;
         if (m != null) m.mark(this, step);
     }
 
+    /** Makes the context current on the calling thread (cheap; every entry point calls it). */
     void makeCurrent() {
         if (closed) throw new IllegalStateException("the CUDA backend on " + describe() + " is closed");
         CudaDriver.setCurrent(context);
@@ -124,7 +129,7 @@ final class CudaDevice implements AutoCloseable {
      * when the device cannot give {@code bytes} (static + dynamic) to one block at all.
      */
     boolean ensureSharedMemory(String kernel, MemorySegment fn, int bytes) {
-        int total = bytes + CudaDriver.functionStaticSharedBytes(fn);
+        int total = bytes + staticSmem.computeIfAbsent(kernel, k -> CudaDriver.functionStaticSharedBytes(fn));
         if (total > sharedPerBlockOptin) return false;
         if (bytes > sharedPerBlock && raisedSmem.getOrDefault(kernel, 0) < bytes) {
             CudaDriver.setMaxDynamicSharedBytes(fn, bytes);

@@ -36,7 +36,7 @@ final class DeviceBuffer implements DeviceMemory {
 
     @Override
     public String device() {
-        return "cuda:" + dev.ordinal;
+        return dev.label;
     }
 
     @Override

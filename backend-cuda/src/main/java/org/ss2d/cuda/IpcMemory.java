@@ -28,7 +28,7 @@ final class IpcMemory implements DeviceMemory {
 
     @Override
     public String device() {
-        return "cuda:" + dev.ordinal;
+        return dev.label;
     }
 
     @Override

@@ -48,7 +48,7 @@ public final class BlockBench {
     public record Result(String backend, String device, @JsonProperty("op") String block, int batch, int dModel, int dState, double ssmRatio,
                          int height, int width, int threads, double medianMs, double minMs, double maxMs, int reps,
                          double msPerImage, double imagesPerS, double nsPerElem, double gbPerS, double checkRelErr,
-                         @JsonIgnore Map<String, Double> shares, String dtype) {
+                         @JsonIgnore Map<String, Double> shares, String dtype, double hostUs, double queuedMs) {
         /** The shares with lower-case step names, as the JSON report writes them. */
         @JsonProperty("shares")
         public Map<String, Double> sharesByStep() {
@@ -111,6 +111,7 @@ public final class BlockBench {
                     }
                 }
                 Timing t;
+                DeviceTiming timing = DeviceTiming.NONE;
                 int profileRuns = Math.max(3, c.reps() / 2);
                 Map<String, Double> steps;
                 if (hd.backend().capabilities().deviceResident()) {
@@ -127,7 +128,9 @@ public final class BlockBench {
                             hd.backend().synchronize();
                         });
                         // the device's own clock (CUDA events) where it has one
-                        double ev = hd.backend().deviceTimeMs(devCall, 10, c.reps()).orElse(Double.NaN);
+                        // with the host part of those calls and the time per call queued back to back (DeviceTiming)
+                        timing = DeviceTiming.measure(hd.backend(), devCall, 10, c.reps());
+                        double ev = timing.eventMs();
                         t = Double.isFinite(ev) ? new Timing(ev, wall.minMs(), wall.maxMs(), wall.reps(), wall.cpuMedianMs()) : wall;
                         steps = hd.backend().profileSteps(devCall, profileRuns);
                         dev.release();
@@ -148,7 +151,7 @@ public final class BlockBench {
                 return new Result(hd.backend().name(), hd.backend().capabilities().device(), c.vss() ? "vss" : "ss2d", b, dm,
                         c.dState(), c.ssmRatio(), h, w, hd.threads(), t.medianMs(), t.minMs(), t.maxMs(), t.reps(),
                         msPerImage, 1000.0 / msPerImage, t.medianMs() * 1e6 / ((double) b * dm * px),
-                        bytes / (t.medianMs() * 1e-3) / 1e9, err, shares, dt.arrowName());
+                        bytes / (t.medianMs() * 1e-3) / 1e9, err, shares, dt.arrowName(), timing.hostUs(), timing.queuedMs());
             } finally {
                 for (Tensor p : params.values()) p.close();
                 x.close();

@@ -23,6 +23,9 @@ import org.ss2d.tensor.TensorScope;
  * batches is compared with the float64 reference scan ({@link ScanRef}) on that slice; a relative error above
  * the suite's budget ({@link Tolerances}: 1e-4 for float32, plus one rounding of a half output) or NaN throws.
  *
+ * <p>On a device backend {@code median_ms} is CUDA-event time around one call, {@code host_us} the host part of those
+ * calls and {@code queued_ms} the event time per call of calls queued back to back ({@link DeviceTiming}).
+ *
  * <p>{@code dtype} float16/bfloat16: u, delta and B, C are drawn as above and rounded to it (A, D and
  * delta_bias stay float32, mamba's rules), out is written in it; the reference runs on the rounded values.
  */
@@ -51,7 +54,7 @@ public final class ScanBench {
     public record Result(String backend, String device, int batch, int dim, int groups, int seqlen, int dstate,
                          int threads, double medianMs, double minMs, double maxMs, int reps, double nsPerElem,
                          double gbPerS, double checkRelErr, double callerCpuMs, double wallMs, double copyGbPerS,
-                         String dtype) {
+                         String dtype, double hostUs, double queuedMs) {
         /** The op's name in the JSON report. */
         @JsonProperty("op")
         public String op() {
@@ -117,6 +120,7 @@ public final class ScanBench {
             }
             Timing t;
             double eventMs = Double.NaN, copyGbPerS = Double.NaN;
+            DeviceTiming timing = DeviceTiming.NONE;
             if (h.backend().capabilities().deviceResident()) {
                 // Device backends are timed on device-resident tensors (upload once, as a model would),
                 // each run waiting for the device; the host-in/host-out run above was the checked one,
@@ -140,8 +144,9 @@ public final class ScanBench {
                     });
                     // The device's own clock (CUDA events), as the GPU anchors were measured, and a
                     // device-to-device copy of 2 x 256 MiB in the same run for the bandwidth ceiling.
-                    eventMs = h.backend().deviceTimeMs(() -> ss.selectiveScanInto(da, dOut, null), 20, c.reps())
-                            .orElse(Double.NaN);
+                    // With it, the host time of those same calls, and the time per call of calls queued back to back.
+                    timing = DeviceTiming.measure(h.backend(), () -> ss.selectiveScanInto(da, dOut, null), 20, c.reps());
+                    eventMs = timing.eventMs();
                     Tensor c0 = h.backend().allocate(dev, DType.F32, 1L << 26), c1 = h.backend().allocate(dev, DType.F32, 1L << 26);
                     double copyMs = h.backend().deviceTimeMs(() -> h.backend().copy(c0, c1), 3, 20).orElse(Double.NaN);
                     copyGbPerS = 2.0 * c0.byteSize() / (copyMs * 1e-3) / 1e9;
@@ -158,7 +163,8 @@ public final class ScanBench {
             double ms = Double.isFinite(eventMs) ? eventMs : t.medianMs();
             return new Result(h.backend().name(), h.backend().capabilities().device(), b, dm, g, l, n, h.threads(),
                     ms, t.minMs(), t.maxMs(), t.reps(), ms * 1e6 / elems,
-                    bytes / (ms * 1e-3) / 1e9, err, t.cpuMedianMs(), t.medianMs(), copyGbPerS, c.dtype().arrowName());
+                    bytes / (ms * 1e-3) / 1e9, err, t.cpuMedianMs(), t.medianMs(), copyGbPerS, c.dtype().arrowName(),
+                    timing.hostUs(), timing.queuedMs());
         }
     }
 

@@ -74,6 +74,10 @@ final class BlockCommand implements Callable<Integer> {
         out.printf(Locale.ROOT, "%s %s %s batch %d d_model %d d_state %d %dx%d on %s: median %.3f ms, %.3f ms/image, %.1f images/s, check %.2e%n",
                 r.block(), r.dtype(), r.backend(), r.batch(), r.dModel(), r.dState(), r.height(), r.width(), r.device(),
                 r.medianMs(), r.msPerImage(), r.imagesPerS(), r.checkRelErr());
+        if (Double.isFinite(r.hostUs())) {
+            out.printf(Locale.ROOT, "  device events: host part of a call %.1f us; %.3f ms per call queued back to back%n",
+                    r.hostUs(), r.queuedMs());
+        }
         common.printJson(out, r);
         return 0;
     }

@@ -48,8 +48,9 @@ final class ScanCommand implements Callable<Integer> {
         out.printf(Locale.ROOT, "scan %s %s (%d, %d, %d, %d, %d) on %s, %d threads: median %.4f ms, %.4f ns/elem, %.1f GB/s, check %.2e%s%n",
                 r.backend(), r.dtype(), r.batch(), r.dim(), r.groups(), r.seqlen(), r.dstate(), r.device(), r.threads(),
                 r.medianMs(), r.nsPerElem(), r.gbPerS(), r.checkRelErr(), Double.isFinite(r.copyGbPerS())
-                        ? String.format(Locale.ROOT, " (device events; %.1f%% of a %.0f GB/s copy; %.4f ms wall per call with sync)",
-                                r.pctOfCopy(), r.copyGbPerS(), r.wallMs())
+                        ? String.format(Locale.ROOT, " (device events; %.1f%% of a %.0f GB/s copy; %.4f ms wall per call with sync;"
+                                + " host part %.1f us; %.4f ms per call queued back to back)",
+                                r.pctOfCopy(), r.copyGbPerS(), r.wallMs(), r.hostUs(), r.queuedMs())
                         : "");
         common.printJson(out, r);
         return 0;
