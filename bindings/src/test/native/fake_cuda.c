@@ -37,3 +37,25 @@ int cuGetErrorString(int status, const char** s) {
   *s = status == 100 ? "no CUDA-capable device is detected" : status == 2 ? "out of memory" : "unknown error";
   return 0;
 }
+
+/* CUDA IPC events (CudaDriver's hand-written downcalls): an event's "address" carries the flags it was created
+ * with, its handle is derived from that address, and opening a handle returns a weighted sum of the 64 bytes it
+ * received by value, so that the caller can check that the struct went through whole. */
+#include <stdint.h>
+typedef struct { unsigned char reserved[64]; } fake_ipc_handle;
+int cuEventCreate(void** event, unsigned flags) { *event = (void*)(uintptr_t)(0xE000u | flags); return 0; }
+int cuIpcGetEventHandle(fake_ipc_handle* handle, void* event) {
+  for (int i = 0; i < 64; i++) handle->reserved[i] = (unsigned char)((uintptr_t)event + 3 * i);
+  return 0;
+}
+int cuIpcOpenEventHandle(void** event, fake_ipc_handle handle) {
+  if (handle.reserved[0] == 0xFF) return 400; /* CUDA_ERROR_INVALID_HANDLE */
+  uintptr_t sum = 0;
+  for (int i = 0; i < 64; i++) sum += (uintptr_t)handle.reserved[i] * (uintptr_t)(i + 1);
+  *event = (void*)(0x100000u + sum);
+  return 0;
+}
+int cuIpcOpenMemHandle_v2(unsigned long long* ptr, fake_ipc_handle handle, unsigned flags) {
+  (void)handle; (void)flags; *ptr = 0; return 1;
+}
+int cuIpcCloseMemHandle(unsigned long long ptr) { (void)ptr; return 0; }

@@ -82,6 +82,16 @@ public final class CudaBackend implements Backend {
     }
 
     @Override
+    public org.ss2d.spi.IpcEvent createIpcEvent() {
+        return CudaIpcEvent.create(dev);
+    }
+
+    @Override
+    public org.ss2d.spi.IpcEvent openIpcEvent(byte[] handle) {
+        return CudaIpcEvent.open(dev, handle);
+    }
+
+    @Override
     public Tensor allocate(TensorScope scope, DType dtype, long... shape) {
         long bytes = Math.multiplyExact(org.ss2d.tensor.Shapes.elementCount(shape), dtype.byteSize());
         DeviceBuffer buf = DeviceBuffer.allocate(dev, bytes);

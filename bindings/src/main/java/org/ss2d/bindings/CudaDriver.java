@@ -459,17 +459,74 @@ public final class CudaDriver {
      * hand, on first use only, from the library the probe opened. cuda.h maps cuIpcOpenMemHandle to its _v2.
      */
     private static final class Ipc {
-        static final MethodHandle OPEN, CLOSE;
+        static final MethodHandle OPEN, CLOSE, GET_EVENT, OPEN_EVENT;
 
         static {
             requireAvailable();
             SymbolLookup lib = SymbolLookup.libraryLookup(LIBRARY, Arena.global());
             Linker linker = Linker.nativeLinker();
+            // CUipcMemHandle and CUipcEventHandle alike: a struct of 64 reserved bytes, passed by value to the open calls
             var handle = java.lang.foreign.MemoryLayout.structLayout(
                     java.lang.foreign.MemoryLayout.sequenceLayout(IPC_HANDLE_SIZE, java.lang.foreign.ValueLayout.JAVA_BYTE));
             MemorySegment open = lib.find("cuIpcOpenMemHandle_v2").orElseGet(() -> lib.findOrThrow("cuIpcOpenMemHandle"));
             OPEN = linker.downcallHandle(open, FunctionDescriptor.of(JAVA_INT, ADDRESS, handle, JAVA_INT));
             CLOSE = linker.downcallHandle(lib.findOrThrow("cuIpcCloseMemHandle"), FunctionDescriptor.of(JAVA_INT, JAVA_LONG));
+            // cuda.h: CUresult cuIpcGetEventHandle(CUipcEventHandle *pHandle, CUevent event) and
+            // CUresult cuIpcOpenEventHandle(CUevent *phEvent, CUipcEventHandle handle); no _v2 versions
+            GET_EVENT = linker.downcallHandle(lib.findOrThrow("cuIpcGetEventHandle"), FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS));
+            OPEN_EVENT = linker.downcallHandle(lib.findOrThrow("cuIpcOpenEventHandle"), FunctionDescriptor.of(JAVA_INT, ADDRESS, handle));
+        }
+    }
+
+    /** cuda.h's {@code CU_EVENT_INTERPROCESS} (not in the generated constants; it needs {@code CU_EVENT_DISABLE_TIMING}). */
+    static final int CU_EVENT_INTERPROCESS = 0x4;
+
+    /**
+     * An event another process can open ({@link #ipcGetEventHandle}): {@code CU_EVENT_INTERPROCESS} with timing off, as
+     * the driver requires. Free it with {@link #eventDestroy}.
+     */
+    public static MemorySegment eventCreateInterprocess() {
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment p = a.allocate(ADDRESS);
+            check(CudaH.cuEventCreate(p, CU_EVENT_INTERPROCESS | CudaH.CU_EVENT_DISABLE_TIMING()), "cuEventCreate",
+                    "CU_EVENT_INTERPROCESS | CU_EVENT_DISABLE_TIMING");
+            return p.get(ADDRESS, 0);
+        }
+    }
+
+    /** The 64-byte interprocess handle of an event made by {@link #eventCreateInterprocess}. */
+    public static byte[] ipcGetEventHandle(MemorySegment event) {
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment h = a.allocate(IPC_HANDLE_SIZE, 8);
+            check((int) Ipc.GET_EVENT.invokeExact(h, event), "cuIpcGetEventHandle");
+            return h.toArray(java.lang.foreign.ValueLayout.JAVA_BYTE);
+        } catch (RuntimeException | Error e) {
+            throw e;
+        } catch (Throwable t) {
+            throw new IllegalStateException("cuIpcGetEventHandle: " + t, t);
+        }
+    }
+
+    /**
+     * Opens an event that another process exported with {@code cuIpcGetEventHandle} (PyTorch's
+     * {@code Event.ipc_handle()}) in the current context: recording it, or making a stream wait for it, orders work
+     * across the two processes on the device. Free it with {@link #eventDestroy}; using it after the exporter
+     * destroyed its event is undefined (the driver's words).
+     */
+    public static MemorySegment ipcOpenEventHandle(byte[] handle) {
+        if (handle.length != IPC_HANDLE_SIZE) {
+            throw new IllegalArgumentException("a CUDA IPC event handle has " + IPC_HANDLE_SIZE + " bytes, found " + handle.length);
+        }
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment h = a.allocate(IPC_HANDLE_SIZE, 8);
+            h.copyFrom(MemorySegment.ofArray(handle));
+            MemorySegment p = a.allocate(ADDRESS);
+            check((int) Ipc.OPEN_EVENT.invokeExact(p, h), "cuIpcOpenEventHandle");
+            return p.get(ADDRESS, 0);
+        } catch (RuntimeException | Error e) {
+            throw e;
+        } catch (Throwable t) {
+            throw new IllegalStateException("cuIpcOpenEventHandle: " + t, t);
         }
     }
 

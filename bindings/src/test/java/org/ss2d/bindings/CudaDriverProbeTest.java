@@ -89,6 +89,22 @@ class CudaDriverProbeTest {
     }
 
     /**
+     * The CUDA IPC event calls (hand-written downcalls, as the Python package's stream-ordered calls use them): the
+     * event is created interprocess with timing off (flags 0x4 | 0x2), its handle comes back as 64 bytes, and a
+     * handle reaches cuIpcOpenEventHandle by value, all 64 bytes (the fake returns their weighted sum).
+     */
+    @Test
+    void ipcEventsAreCreatedExportedAndOpenedByValue() throws IOException, InterruptedException {
+        List<String> out = run(Map.of(), "ipc-events");
+        assertTrue(out.contains("probe=available"), out.toString());
+        assertTrue(out.contains("event=e006"), "CU_EVENT_INTERPROCESS | CU_EVENT_DISABLE_TIMING: " + out);
+        assertTrue(out.contains("handle-derived=true"), out.toString());
+        assertTrue(out.contains("opened-as-expected=true"), "the handle did not arrive whole, by value: " + out);
+        assertTrue(out.contains("short=a CUDA IPC event handle has 64 bytes, found 63"), out.toString());
+        assertTrue(out.stream().anyMatch(l -> l.startsWith("refused=cuIpcOpenEventHandle failed")), out.toString());
+    }
+
+    /**
      * The libraries the facade opened stay loaded through garbage collections: the driver keeps the
      * state cuInit gave it (the fake answers CUDA_ERROR_NOT_INITIALIZED from a fresh copy), and cuBLAS,
      * opened by the path given (not the copy on the loader path), is still mapped from that file and found

@@ -18,6 +18,10 @@ public final class FakeDriverMain {
             probeCollectUse(args[1]);
             return;
         }
+        if (args.length > 0 && args[0].equals("ipc-events")) {
+            ipcEvents();
+            return;
+        }
         CudaDriver.Probe p = CudaDriver.probe();
         System.out.println("probe=" + (p.available() ? "available" : p.reason()));
         if (args.length > 0 && args[0].equals("errors")) {
@@ -36,6 +40,36 @@ public final class FakeDriverMain {
             } catch (CudaException e) {
                 System.out.println("error=" + e.getMessage() + " name=" + e.errorName());
             }
+        }
+    }
+
+    /**
+     * The hand-written IPC event downcalls against the fake: the flags an interprocess event is created with, the
+     * handle's 64 bytes read back, and a handle passed by value whole (the fake answers with a weighted sum of the
+     * bytes it received); a handle of the wrong size and a driver error.
+     */
+    private static void ipcEvents() {
+        System.out.println("probe=" + (CudaDriver.probe().available() ? "available" : CudaDriver.probe().reason()));
+        MemorySegment event = CudaDriver.eventCreateInterprocess();
+        System.out.println("event=" + Long.toHexString(event.address()));
+        byte[] h = CudaDriver.ipcGetEventHandle(event);
+        boolean derived = h.length == 64;
+        for (int i = 0; i < h.length; i++) derived &= h[i] == (byte) (event.address() + 3L * i);
+        System.out.println("handle-derived=" + derived);
+        long sum = 0;
+        for (int i = 0; i < h.length; i++) sum += (h[i] & 0xffL) * (i + 1);
+        System.out.println("opened-as-expected=" + (CudaDriver.ipcOpenEventHandle(h).address() == 0x100000L + sum));
+        try {
+            CudaDriver.ipcOpenEventHandle(new byte[63]);
+        } catch (IllegalArgumentException e) {
+            System.out.println("short=" + e.getMessage());
+        }
+        byte[] bad = h.clone();
+        bad[0] = (byte) 0xFF;
+        try {
+            CudaDriver.ipcOpenEventHandle(bad);
+        } catch (CudaException e) {
+            System.out.println("refused=" + e.getMessage());
         }
     }
 

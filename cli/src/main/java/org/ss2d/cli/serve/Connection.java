@@ -99,6 +99,10 @@ final class Connection {
         }
     }
 
+    Session sessionOrNull() {
+        return session;
+    }
+
     Session session() {
         if (session == null) throw new Ss2dArgumentException("op", "hello first (naming the client process)", "no session yet", null);
         return session;

@@ -36,6 +36,8 @@ public final class EngineServer implements AutoCloseable {
     private final AtomicInteger connections = new AtomicInteger();
     /** Views of client memory cached by all connections ({@link Ops}), each at most {@link Ops#VIEWS}. */
     final java.util.concurrent.atomic.AtomicLong views = new java.util.concurrent.atomic.AtomicLong();
+    /** CUDA interprocess events held (two per connection and device of stream-ordered calls), until their session closes. */
+    final java.util.concurrent.atomic.AtomicLong cudaEvents = new java.util.concurrent.atomic.AtomicLong();
     private volatile long lastActivity = System.currentTimeMillis();
     private volatile boolean stopping;
 
@@ -165,7 +167,7 @@ public final class EngineServer implements AutoCloseable {
         }
         return Map.of("sessions", (long) sessions.size(), "connections", (long) connections.get(),
                 "segments", segments, "handles", handles, "mapped_bytes", bytes, "cuda_ipc", ipc,
-                "views", views.get(), "views_per_connection", (long) Ops.VIEWS);
+                "cuda_events", cudaEvents.get(), "views", views.get(), "views_per_connection", (long) Ops.VIEWS);
     }
 
     @Override

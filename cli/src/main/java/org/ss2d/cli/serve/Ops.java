@@ -41,8 +41,17 @@ final class Ops {
     private final Connection connection;
     private final Map<String, Ss2d> facades = new HashMap<>();
     private boolean stop;
-    /** Whether the current request has device tensors: its reply then waits for the CUDA stream. */
+    /** Whether the current request has device tensors: its reply then waits for the CUDA stream, or is stream-ordered. */
     private boolean device;
+    /** The device of the current request's CUDA tensors (the first one's). */
+    private int cudaDevice = -1;
+    /** The events of stream-ordered calls, per device ordinal: set up once per connection by {@code cuda_events}. */
+    private final Map<Integer, StreamEvents> events = new HashMap<>();
+    /** The events whose client event the stream was made to wait for in the current call: its engine event is owed. */
+    private StreamEvents waited;
+
+    /** The client's event (opened here) and this engine's (exported to the client), for one connection and device. */
+    private record StreamEvents(org.ss2d.spi.IpcEvent client, org.ss2d.spi.IpcEvent engine) {}
     private long engineNanos;
     static final int VIEWS = 512;
     private TensorScope viewScope;
@@ -78,6 +87,7 @@ final class Ops {
             }
             case "backends" -> backends(r);
             case "ping" -> { }
+            case "cuda_events" -> r.put("handle", cudaEvents(req.path("device").asInt(-1), req.path("handle").asText("")));
             case "stats" -> server.stats().forEach(r::put);
             case "shutdown" -> stop = true;
             case "selective_scan", "cross_scan", "cross_merge", "run" -> {
@@ -107,7 +117,7 @@ final class Ops {
                 }
                 r.put("engine_us", (System.nanoTime() - t0) / 1000);
             }
-            default -> throw new Ss2dArgumentException("op", "one of hello, ping, backends, selective_scan, cross_scan, cross_merge, "
+            default -> throw new Ss2dArgumentException("op", "one of hello, ping, backends, cuda_events, selective_scan, cross_scan, cross_merge, "
                     + "load, run, plan, touch, free, stats, shutdown", "\"" + op + "\"", null);
         }
         return r;
@@ -121,6 +131,7 @@ final class Ops {
     String call(Request q) {
         Session s = connection.session();
         device = false;
+        cudaDevice = -1;
         engineNanos = 0;
         try {
             switch (q.op) {
@@ -132,6 +143,7 @@ final class Ops {
                     Tensor last = q.returnLastState ? out(s, q, "last_state") : null;
                     Ss2d ss = facade(q.backend);
                     long t0 = System.nanoTime();
+                    begin(q);
                     ss.selectiveScanInto(a, out, last);
                     return finish(ss.lastBackend().name(), t0);
                 }
@@ -141,6 +153,7 @@ final class Ops {
                     Tensor out = out(s, q, "out");
                     Ss2d ss = facade(q.backend);
                     long t0 = System.nanoTime();
+                    begin(q);
                     if (scan) ss.crossScanInto(x, out); else ss.crossMergeInto(x, out);
                     return finish(ss.lastBackend().name(), t0);
                 }
@@ -150,24 +163,107 @@ final class Ops {
                     List<Tensor> outs = new ArrayList<>();
                     for (String name : q.outputs.keySet()) outs.add(out(s, q, name)); // "out", or "out0".."out3" for features
                     long t0 = System.nanoTime();
+                    begin(q);
                     return finish(l.run(this, q, x, outs), t0);
                 }
                 default -> throw new AssertionError(q.op);
             }
+        } catch (RuntimeException | Error e) {
+            if (waited != null) {
+                // the op failed after the stream was made to wait: kernels it launched before failing may still read
+                // the client's inputs, and the client waits for the engine's event even on an error reply
+                try {
+                    waited.engine().record();
+                } catch (RuntimeException r) {
+                    e.addSuppressed(r);
+                }
+            }
+            throw e;
         } finally {
+            waited = null;
             for (Tensor t : callViews) t.close();
             callViews.clear();
         }
     }
 
+    /**
+     * Right before the op, once every tensor has its view: a stream-ordered call on CUDA tensors makes the backend's
+     * stream wait for the client's event, which the client recorded on PyTorch's current stream just before sending,
+     * so the op runs after everything PyTorch queued there (the inputs' producers, the outputs' earlier users).
+     */
+    private void begin(Request q) {
+        if (!device || !q.ordered) return;
+        StreamEvents e = events.get(cudaDevice);
+        if (e == null) {
+            throw new Ss2dArgumentException("ordered", "a cuda_events request on this connection for cuda:" + cudaDevice
+                    + " first", "none", null);
+        }
+        e.client().streamWait();
+        waited = e;
+    }
+
     private String finish(String backend, long t0) {
-        if (device) {
+        if (waited != null) {
+            // stream-ordered: the engine's event follows the op on the stream; the client's stream waits for it
+            waited.engine().record();
+            waited = null;
+        } else if (device) {
             // Outputs on the device are written by work queued on the backend's stream: the client may
             // use them as soon as the reply arrives, so the reply waits for the stream.
             Backends.get("cuda").synchronize();
         }
         engineNanos = System.nanoTime() - t0;
         return backend;
+    }
+
+    /**
+     * Sets up this connection's events for stream-ordered calls on {@code device}: opens the client's interprocess
+     * event ({@code handle}, base64) and creates one of the engine's; returns the engine's handle (base64). Once per
+     * connection and device: events are recorded and waited per connection, which carries one request at a time.
+     */
+    private String cudaEvents(int device, String handle) {
+        connection.session();
+        Backend cuda = cudaBackend("cuda_events", device);
+        if (events.containsKey(device)) {
+            throw new Ss2dArgumentException("cuda_events", "one request per connection and device", "a second one for cuda:" + device, null);
+        }
+        byte[] h;
+        try {
+            h = java.util.Base64.getDecoder().decode(handle);
+        } catch (IllegalArgumentException e) {
+            throw new Ss2dArgumentException("handle", "a base64 CUDA IPC event handle", "\"" + handle + "\"", null);
+        }
+        if (h.length != Frames.IPC_HANDLE) {
+            throw new Ss2dArgumentException("handle", "a CUDA IPC event handle of " + Frames.IPC_HANDLE + " bytes", h.length + " bytes", null);
+        }
+        org.ss2d.spi.IpcEvent client = cuda.openIpcEvent(h);
+        org.ss2d.spi.IpcEvent engine;
+        try {
+            engine = cuda.createIpcEvent();
+        } catch (RuntimeException e) {
+            client.close();
+            throw e;
+        }
+        events.put(device, new StreamEvents(client, engine));
+        server.cudaEvents.addAndGet(2);
+        return java.util.Base64.getEncoder().encodeToString(engine.handle());
+    }
+
+    /** The CUDA backend, refusing a device it does not run on by {@code name}. */
+    private static Backend cudaBackend(String name, int device) {
+        Backend cuda;
+        try {
+            cuda = Backends.get("cuda");
+        } catch (IllegalArgumentException | IllegalStateException e) {
+            throw new Unsupported(name + ": a CUDA tensor, but this engine has no CUDA backend (" + e.getMessage() + ")");
+        }
+        String engineDevice = cuda.capabilities().device();
+        String wanted = "cuda:" + device;
+        if (!engineDevice.contains("(" + wanted + ",") && !engineDevice.contains("(" + wanted + ")")) {
+            throw new Ss2dArgumentException(name, "a tensor on the engine's CUDA device, " + engineDevice
+                    + " (ss2d.cuda.device)", wanted, null);
+        }
+        return cuda;
     }
 
     /** The op's time in the last {@link #call}. */
@@ -273,12 +369,28 @@ final class Ops {
         return true;
     }
 
-    /** Frees this connection's views (before its session may unmap their memory). */
+    /**
+     * Frees this connection's views (before its session may unmap their memory). Its events go to the session, which
+     * frees them when it closes: the client may still have a wait for the engine's event queued on one of its streams,
+     * and the driver leaves an event destroyed by its last recorder undefined for its waiters.
+     */
     void close() {
         server.views.addAndGet(-views.size());
         views.clear();
         callViews.clear();
         if (viewScope != null) viewScope.release();
+        Session s = connection.sessionOrNull();
+        for (StreamEvents e : events.values()) {
+            if (s != null) {
+                s.retire(e.client(), server.cudaEvents);
+                s.retire(e.engine(), server.cudaEvents);
+            } else {
+                e.client().close();
+                e.engine().close();
+                server.cudaEvents.addAndGet(-2);
+            }
+        }
+        events.clear();
     }
 
     /**
@@ -287,8 +399,10 @@ final class Ops {
      */
     Tensor view(Session s, TensorScope scope, Ref ref, String name) {
         if (ref instanceof Ref.Cuda c) {
+            Tensor t = deviceView(s, scope, c, name);
+            if (!device) cudaDevice = c.device();
             device = true;
-            return deviceView(s, scope, c, name);
+            return t;
         }
         Ref.Host h = (Ref.Host) ref;
         long[] shape = h.shape();
@@ -311,18 +425,7 @@ final class Ops {
     private static Tensor deviceView(Session s, TensorScope scope, Ref.Cuda ref, String name) {
         long[] shape = ref.shape();
         long bytes = Math.multiplyExact(Shapes.elementCount(shape), 4L);
-        Backend cuda;
-        try {
-            cuda = Backends.get("cuda");
-        } catch (IllegalArgumentException | IllegalStateException e) {
-            throw new Unsupported(name + ": a CUDA tensor, but this engine has no CUDA backend (" + e.getMessage() + ")");
-        }
-        String engineDevice = cuda.capabilities().device();
-        String wanted = "cuda:" + ref.device();
-        if (!engineDevice.contains("(" + wanted + ",") && !engineDevice.contains("(" + wanted + ")")) {
-            throw new Ss2dArgumentException(name, "a tensor on the engine's CUDA device, " + engineDevice
-                    + " (ss2d.cuda.device)", wanted, null);
-        }
+        Backend cuda = cudaBackend(name, ref.device());
         long off = ref.offset();
         long alloc = ref.allocBytes();
         if (off < 0 || off % 4 != 0 || alloc < 0 || off > alloc || bytes > alloc - off) {

@@ -16,6 +16,12 @@ final class Request {
     boolean deltaSoftplus;
     boolean returnLastState;
     boolean features;
+    /**
+     * CUDA tensors in stream order: the engine's stream waits for the client's event of this connection and the
+     * reply comes once the op is queued, with the engine's event recorded after it (else the reply waits for the
+     * stream). See {@link Ops#call}.
+     */
+    boolean ordered;
     long handle = -1;
     final Map<String, Ref> inputs = new LinkedHashMap<>();
     final Map<String, Ref> outputs = new LinkedHashMap<>();
@@ -33,6 +39,7 @@ final class Request {
         q.returnLastState = opt.path("return_last_state").asBoolean(false);
         q.features = req.path("what").asText("logits").equals("features");
         q.handle = req.path("handle").asLong(-1);
+        q.ordered = req.path("ordered").asBoolean(false);
         refs(req.path("inputs"), q.inputs);
         refs(req.path("outputs"), q.outputs);
         return q;

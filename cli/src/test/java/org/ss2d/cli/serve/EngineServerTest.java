@@ -192,6 +192,43 @@ class EngineServerTest {
         waitForSessions(0);
     }
 
+    /**
+     * Stream-ordered CUDA calls: flag 8 of a binary frame (and {@code "ordered": true} in JSON) marks them; the
+     * {@code cuda_events} request that sets up a connection's events is refused by name without a CUDA backend (here)
+     * and for a handle of the wrong size or device on a GPU host, before any event is opened.
+     */
+    @Test
+    void streamOrderedCallsAreMarkedAndTheirEventsRefusedByName() throws IOException {
+        byte[] ordered = binary(3, 1, "", tensor(8, 1, 0, 64, 0, 1, 1, 4, 4));
+        ordered[2] = 8 | 1;
+        Request q = Frames.request(ByteBuffer.wrap(ordered).order(ByteOrder.LITTLE_ENDIAN));
+        assertTrue(q.ordered && q.deltaSoftplus && !q.returnLastState, "flags 8 | 1");
+        assertFalse(Frames.request(ByteBuffer.wrap(binary(3, 1, "", tensor(8, 1, 0, 64, 0, 1, 1, 4, 4)))
+                .order(ByteOrder.LITTLE_ENDIAN)).ordered, "not ordered without the flag");
+        assertTrue(Request.fromJson("cross_scan", JSON.readTree("{\"ordered\":true}")).ordered);
+        try (SocketChannel c = connect()) {
+            String handle = java.util.Base64.getEncoder().encodeToString(new byte[64]);
+            JsonNode before = ask(c, "{\"op\":\"cuda_events\",\"device\":0,\"handle\":\"" + handle + "\"}");
+            assertTrue(before.path("message").asText().contains("hello first"), before.toString());
+            ask(c, "{\"op\":\"hello\",\"pid\":" + ProcessHandle.current().pid() + ",\"token\":\"e\"}");
+            boolean gpu = org.ss2d.Backends.list().stream().anyMatch(e -> e.name().equals("cuda") && e.available());
+            JsonNode events = ask(c, "{\"op\":\"cuda_events\",\"device\":0,\"handle\":\"" + handle.substring(4) + "\"}");
+            if (gpu) {
+                assertEquals("argument", events.path("kind").asText(), events.toString());
+                // 84 base64 characters of zeros: 61 bytes
+                assertTrue(events.path("message").asText().startsWith("handle: expected a CUDA IPC event handle of 64 bytes, found 61 bytes"),
+                        events.toString());
+                JsonNode device = ask(c, "{\"op\":\"cuda_events\",\"device\":99,\"handle\":\"" + handle + "\"}");
+                assertTrue(device.path("message").asText().startsWith("cuda_events: expected a tensor on the engine's CUDA device"), device.toString());
+            } else {
+                assertEquals("unsupported", events.path("kind").asText(), events.toString());
+                assertTrue(events.path("message").asText().startsWith("cuda_events: a CUDA tensor, but this engine has no CUDA backend"), events.toString());
+            }
+            assertEquals(0, ask(c, "{\"op\":\"stats\"}").path("cuda_events").asLong(), "no event was made");
+        }
+        waitForSessions(0);
+    }
+
     /** A binary request: op, flags, backend name, then tensors made by {@link #tensor}. */
     private static byte[] binary(int op, int count, String backend, byte[]... tensors) {
         ByteBuffer b = ByteBuffer.allocate(256).order(ByteOrder.LITTLE_ENDIAN);
