@@ -3,6 +3,7 @@ the package makes (cuPointerGetAttributes, cuMemGetAddressRange, cuIpcGetMemHand
 runs (tests/test_cuda.py) is exercised up to the engine here: the binary reference is what the engine parses (it
 answers that it has no CUDA backend, naming the argument), and an allocation's handle is exported once."""
 
+import base64
 import contextlib
 import ctypes
 import struct
@@ -97,11 +98,144 @@ def test_an_allocation_is_exported_once_and_again_when_replaced(driver):
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="a GPU host runs the real thing (tests/test_cuda.py)")
-def test_a_cuda_reference_reaches_the_engine_in_a_binary_frame(driver):
-    # u on the host (so the output is a host array; torch.empty cannot make a stand-in CUDA tensor), delta "on the GPU"
+def test_a_cuda_reference_reaches_the_engine_in_a_binary_frame(driver, monkeypatch):
+    # u on the host (so the output is a host array; torch.empty cannot make a stand-in CUDA tensor), delta "on the GPU";
+    # the synchronous mode sends the frame as is
+    monkeypatch.setattr(_refs, "CUDA_SYNC", True)
     x = {k: ss2d.shared(v) for k, v in scan_inputs(51).items()}
     delta = FakeCudaTensor(x["delta"].shape, 0)
     for _ in range(2):
         with pytest.raises(NotImplementedError, match="^delta: a CUDA tensor, but this engine has no CUDA backend"):
             ss2d.selective_scan(x["u"], delta, x["A"], x["B"], x["C"])
     assert driver.exports == 1
+
+
+HANDLE = base64.b64encode(bytes(range(100, 164))).decode()   # an engine's event handle, as cuda_events answers
+
+
+class Log(list):
+    """What the stand-ins for PyTorch's events and streams and for the engine saw, in order."""
+
+
+class FakeEvent:
+    log = None
+
+    def __init__(self, enable_timing=False, blocking=False, interprocess=False, name="mine"):
+        assert interprocess and not enable_timing, "an interprocess event, timing off"
+        self.name = name
+        self.log.append("create %s" % name)
+
+    def ipc_handle(self):
+        self.log.append("export %s" % self.name)
+        return bytes(range(64))
+
+    @classmethod
+    def from_ipc_handle(cls, device, handle):
+        assert len(handle) == 64
+        e = cls.__new__(cls)
+        e.name = "theirs"
+        cls.log.append("open theirs")
+        return e
+
+    def record(self, stream):
+        self.log.append("record %s on %s" % (self.name, stream.name))
+
+
+class FakeStream:
+    def __init__(self, log, name):
+        self.log, self.name = log, name
+
+    def wait_event(self, ev):
+        self.log.append("%s waits for %s" % (self.name, ev.name))
+
+
+class FakeConnection:
+    def __init__(self):
+        self.events = {}
+        self.sock = type("S", (), {"fileno": lambda self: 3})()
+
+
+@pytest.fixture
+def fake_torch(monkeypatch):
+    log = Log()
+    FakeEvent.log = log
+    monkeypatch.setattr(torch.cuda, "Event", FakeEvent)
+    monkeypatch.setattr(torch.cuda, "current_stream", lambda device=None: FakeStream(log, "current"))
+    monkeypatch.setattr(torch.cuda, "device", lambda d: contextlib.nullcontext())
+    return log
+
+
+def _fake_engine(log, replies):
+    """An Engine whose one connection is a stand-in and whose exchanges answer from ``replies`` (a reply dict, or an
+    exception to raise), logging each request."""
+    from ss2d import _engine
+    e = _engine.Engine()
+    conn = FakeConnection()
+    e._acquire = lambda start=True: conn
+
+    def exchange(c, req):
+        log.append("send %s" % _engine.op_name(req))
+        r = replies.pop(0)
+        if isinstance(r, BaseException):
+            raise r
+        return r
+
+    e._exchange = exchange
+    return e, conn
+
+
+def test_a_stream_ordered_call_records_before_sending_and_waits_after_the_reply(fake_torch):
+    log = fake_torch
+    ok = {"ok": True}
+    eng, conn = _fake_engine(log, [{"ok": True, "handle": HANDLE}, ok, ok])
+    req = _ops.binary(_ops.OP_CROSS_SCAN, None, _ops.ORDERED, 0, [])
+    eng.call_cuda(req, FakeDevice())
+    assert log == ["create mine", "export mine", "send cuda_events", "open theirs",
+                   "record mine on current", "send cross_scan", "current waits for theirs"], log
+    del log[:]
+    eng.call_cuda(req, FakeDevice())
+    assert log == ["record mine on current", "send cross_scan", "current waits for theirs"], \
+        "events are set up once per connection and device: %s" % log
+    assert eng.idle == [conn, conn]
+
+
+def test_an_error_reply_still_waits_and_a_lost_engine_does_not(fake_torch):
+    log = fake_torch
+    eng, conn = _fake_engine(log, [{"ok": True, "handle": HANDLE},
+                                   {"ok": False, "kind": "argument", "message": "u: expected something"},
+                                   ss2d.EngineError("the engine went away")])
+    req = _ops.binary(_ops.OP_CROSS_SCAN, None, _ops.ORDERED, 0, [])
+    with pytest.raises(ValueError, match="^u: expected something$"):
+        eng.call_cuda(req, FakeDevice())
+    assert log[-2:] == ["send cross_scan", "current waits for theirs"], \
+        "work the engine launched before failing is waited for: %s" % log
+    del log[:]
+    with pytest.raises(ss2d.EngineError, match="went away"):
+        eng.call_cuda(req, FakeDevice())
+    assert log == ["record mine on current", "send cross_scan"], "no wait for the event of a lost engine: %s" % log
+
+
+def test_refused_events_raise_and_keep_the_connection(fake_torch):
+    log = fake_torch
+    eng, conn = _fake_engine(log, [{"ok": False, "kind": "unsupported", "message": "cuda_events: no CUDA backend"}])
+    with pytest.raises(NotImplementedError, match="^cuda_events: no CUDA backend$"):
+        eng.call_cuda(_ops.binary(_ops.OP_CROSS_SCAN, None, _ops.ORDERED, 0, []), FakeDevice())
+    assert conn.events == {} and eng.idle == [conn], "the connection goes back to the pool without events"
+
+
+def test_calls_on_cuda_tensors_are_ordered_unless_the_synchronous_mode_is_on(driver, monkeypatch):
+    sent = []
+    from ss2d import _engine
+    eng = _engine.engine()
+    monkeypatch.setattr(eng, "call_cuda", lambda req, device: sent.append((req, device)) or {"ok": True})
+    x = {k: ss2d.shared(v) for k, v in scan_inputs(52).items()}
+    delta = FakeCudaTensor(x["delta"].shape, 0)
+    ss2d.selective_scan(x["u"], delta, x["A"], x["B"], x["C"], delta_softplus=True)
+    (req, device), = sent
+    assert req[2] == _ops.ORDERED | _ops.SOFTPLUS and device is delta.device, "flags %d" % req[2]
+    synced = []
+    monkeypatch.setattr(_refs, "CUDA_SYNC", True)
+    monkeypatch.setattr(_ops, "sync_cuda", lambda *a: synced.append(a))
+    with pytest.raises(NotImplementedError, match="^delta: a CUDA tensor"):
+        ss2d.selective_scan(x["u"], delta, x["A"], x["B"], x["C"], delta_softplus=True)
+    assert len(sent) == 1 and len(synced) == 1, "the synchronous mode synchronises and sends plainly"

@@ -85,7 +85,7 @@ class Connection:
     """One socket to the engine, in blocking mode with the timeout set in the kernel (SO_RCVTIMEO/SO_SNDTIMEO):
     a Python socket timeout would poll() before every send and receive, a system call each way per request."""
 
-    __slots__ = ("sock", "buf", "view", "timeout")
+    __slots__ = ("sock", "buf", "view", "timeout", "events")
 
     def __init__(self, path, timeout):
         self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -102,6 +102,7 @@ class Connection:
             raise
         self.buf = bytearray(1 << 16)
         self.view = memoryview(self.buf)
+        self.events = {}     # CUDA device index -> (this process's event, the engine's), for stream-ordered calls
 
     def request(self, req):
         """Sends ``req`` (a dict as JSON, or the bytes of a binary request) and returns the reply as a dict."""
@@ -134,10 +135,18 @@ class Connection:
         return got
 
     def close(self):
+        if self.events:
+            # the engine's stream may still have a wait for our event queued, and a wait for an event whose last
+            # recorder destroyed it is undefined: the events of a dropped connection live as long as the process
+            _retired_events.extend(self.events.values())
+            self.events = {}
         try:
             self.sock.close()
         except OSError:
             pass
+
+
+_retired_events = []
 
 
 class Engine:
@@ -156,8 +165,56 @@ class Engine:
         """Sends one request and returns the reply; raises the engine's error as a Python exception. With
         ``start=False`` no engine is started for it: FileNotFoundError or ConnectionRefusedError instead."""
         conn = self._acquire(start)
+        reply = self._exchange(conn, req)
+        self.idle.append(conn)
+        if not reply.get("ok"):
+            raise_for(reply)
+        return reply
+
+    def call_cuda(self, req, device):
+        """A stream-ordered call on CUDA tensors of ``device`` (``req`` carries the ordered flag): records this
+        connection's event on PyTorch's current stream, sends, and makes that stream wait for the engine's event,
+        which the engine recorded after the op on its stream. Nothing waits on the host."""
+        import torch
+        conn = self._acquire(True)
         try:
-            reply = conn.request(req)
+            ev = conn.events.get(device.index)
+            if ev is None:
+                ev = self._cuda_events(conn, device)
+            stream = torch.cuda.current_stream(device)
+            ev[0].record(stream)
+        except BaseException:
+            if conn.sock.fileno() >= 0:      # still open (a refusal, not a lost engine): back to the pool
+                self.idle.append(conn)
+            raise
+        reply = self._exchange(conn, req)
+        # also after an error reply: the engine recorded its event after whatever it had launched
+        stream.wait_event(ev[1])
+        self.idle.append(conn)
+        if not reply.get("ok"):
+            raise_for(reply)
+        return reply
+
+    def _cuda_events(self, conn, device):
+        """This connection's pair of interprocess events for ``device``: ours (its handle sent once) and the engine's
+        (opened from the handle it answers with)."""
+        import base64
+        import torch
+        mine = torch.cuda.Event(interprocess=True)       # interprocess events have timing off
+        with torch.cuda.device(device):
+            handle = mine.ipc_handle()                   # creates the event on this device
+        reply = self._exchange(conn, {"op": "cuda_events", "device": device.index,
+                                      "handle": base64.b64encode(handle).decode()})
+        if not reply.get("ok"):
+            raise_for(reply)
+        theirs = torch.cuda.Event.from_ipc_handle(device, base64.b64decode(reply["handle"]))
+        conn.events[device.index] = (mine, theirs)
+        return mine, theirs
+
+    def _exchange(self, conn, req):
+        """The reply to ``req`` on ``conn``; a timeout or a lost engine closes the connection and raises."""
+        try:
+            return conn.request(req)
         except (socket.timeout, BlockingIOError):
             # SO_RCVTIMEO ran out: recv fails with EAGAIN
             conn.close()
@@ -168,10 +225,6 @@ class Engine:
             self._forget()
             raise EngineError("the engine went away during %s (%s); the next call starts a new one"
                               % (op_name(req), e)) from None
-        self.idle.append(conn)
-        if not reply.get("ok"):
-            raise_for(reply)
-        return reply
 
     def connected_generation(self):
         """The generation after making sure one connection is open (so a restarted engine is noticed first)."""

@@ -4,7 +4,7 @@ import os
 import threading
 
 from . import _engine, _ops
-from ._refs import any_wire, new_output, ref, shape_of, sync_cuda, wrap
+from ._refs import any_wire, new_output, ref, shape_of, wrap
 
 
 def _state_dict(sd):
@@ -72,7 +72,7 @@ class _Module:
     def _run(self, x, what=None):
         self._ensure()
         keep = []
-        sync_cuda(x)                   # PyTorch's queued work on a CUDA x is done before the engine reads it
+        ordered = _ops.begin_cuda(x)   # a CUDA x: stream-ordered (or, in the synchronous mode, synchronised here)
         shapes = self._shapes(shape_of(x), what)
         parts = [_ops.SLOTS["x"], any_wire(x, "x", keep)]
         outs = []
@@ -81,12 +81,13 @@ class _Module:
             outs.append(a)
             parts.append(_ops.SLOTS["out" if len(shapes) == 1 else "out%d" % i])
             parts.append(w)
-        req = _ops.binary(_ops.OP_RUN, self._backend, _ops.FEATURES if what == "features" else 0, self._handle, parts)
+        req = _ops.binary(_ops.OP_RUN, self._backend, (_ops.FEATURES if what == "features" else 0) | ordered,
+                          self._handle, parts)
         if req is None:                # a backend name a binary frame cannot carry: JSON, for the engine's message
             names = ["out" if len(shapes) == 1 else "out%d" % i for i in range(len(shapes))]
             req = {"op": "run", "handle": self._handle, "backend": self._backend, "inputs": {"x": ref(x, "x", keep)},
-                   "outputs": {n: ref(a, n, keep) for n, a in zip(names, outs)}}
-        rep = _engine.call(req)
+                   "outputs": {n: ref(a, n, keep) for n, a in zip(names, outs)}, "ordered": bool(ordered)}
+        rep = _ops.send(req, ordered, (x,))
         if self._generation != _engine.engine().generation:
             raise RuntimeError("the engine restarted during the call; call again")
         self.last_backend = rep.get("backend")

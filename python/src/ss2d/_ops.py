@@ -10,11 +10,11 @@ import struct
 import numpy as np
 
 from . import _engine, _refs
-from ._refs import any_cuda, any_wire, host_output, new_output, ref, shape_of, sync_cuda, wire, wrap
+from ._refs import any_wire, cuda_device, host_output, new_output, ref, shape_of, sync_cuda, wire, wrap
 
 _HEAD = struct.Struct("<BBBBqB")        # marker 1, op, flags, tensor count, handle, backend name length
 OP_PING, OP_SCAN, OP_CROSS_SCAN, OP_CROSS_MERGE, OP_RUN = 1, 2, 3, 4, 5
-SOFTPLUS, LAST_STATE, FEATURES = 1, 2, 4
+SOFTPLUS, LAST_STATE, FEATURES, ORDERED = 1, 2, 4, 8
 # tensor slots, as the engine numbers them
 SLOTS = {n: bytes([i]) for i, n in enumerate(("u", "delta", "A", "B", "C", "D", "z", "delta_bias", "x", "ys",
                                                "out", "last_state", "out0", "out1", "out2", "out3"))}
@@ -32,6 +32,22 @@ def binary(op, backend, flags, handle, parts):
             return None
         name = _backend_names[backend] = backend.encode("ascii")
     return _HEAD.pack(1, op, flags, len(parts) // 2, handle, len(name)) + name + b"".join(parts)
+
+
+def begin_cuda(*values):
+    """Before a call: the ORDERED flag when CUDA tensors among ``values`` go stream-ordered, else 0; in the
+    synchronous mode (``SS2D_CUDA_SYNC``) PyTorch's current stream is synchronised here instead."""
+    if _refs.CUDA_SYNC:
+        sync_cuda(*values)
+        return 0
+    return ORDERED if cuda_device(values) is not None else 0
+
+
+def send(req, flags, values):
+    """Sends a call: stream-ordered (ORDERED in ``flags``) through the connection's CUDA events, else plainly."""
+    if flags & ORDERED:
+        return _engine.engine().call_cuda(req, cuda_device(values))
+    return _engine.call(req)
 
 
 def _req(op, backend, inputs, outputs, options=None):
@@ -55,15 +71,15 @@ def selective_scan(u, delta, A, B, C, D=None, z=None, delta_bias=None, delta_sof
         last_shape = (su[0], su[1], sa[1] if len(sa) == 2 else 1) if len(su) == 3 else (0,)
     keep = []
     parts = []
-    if any_cuda(args):
-        # CUDA tensors: PyTorch's queued work on them must be done before the engine's stream reads them
-        sync_cuda(*args)
+    if cuda_device(args) is not None:
+        ordered = begin_cuda(*args)
         for i in range(8):
             if args[i] is not None:
                 parts.append(_SCAN_SLOTS[i])
                 parts.append(any_wire(args[i], _SCAN_NAMES[i], keep))
         out, w = new_output(su, u, keep)
     else:
+        ordered = 0
         for i in range(8):
             v = args[i]
             if v is not None:
@@ -73,7 +89,7 @@ def selective_scan(u, delta, A, B, C, D=None, z=None, delta_bias=None, delta_sof
         w = out.base.wire
     parts.append(SLOTS["out"])
     parts.append(w)
-    flags = SOFTPLUS if delta_softplus else 0
+    flags = (SOFTPLUS if delta_softplus else 0) | ordered
     if return_last_state:
         last, w = new_output(last_shape, u, keep)
         parts.append(SLOTS["last_state"])
@@ -86,7 +102,8 @@ def selective_scan(u, delta, A, B, C, D=None, z=None, delta_bias=None, delta_sof
             outputs["last_state"] = ref(last, "last_state", keep)
         req = _req("selective_scan", backend, {n: ref(v, n, keep) for n, v in zip(_SCAN_NAMES, args) if v is not None},
                    outputs, {"delta_softplus": bool(delta_softplus), "return_last_state": bool(return_last_state)})
-    _engine.call(req)
+        req["ordered"] = bool(ordered)
+    send(req, ordered, args)
     if return_last_state:
         return wrap(out, u), wrap(last, u)
     return wrap(out, u)
@@ -94,12 +111,13 @@ def selective_scan(u, delta, A, B, C, D=None, z=None, delta_bias=None, delta_sof
 
 def _one_in_one_out(op, code, name, x, out_shape, backend):
     keep = []
-    sync_cuda(x)
+    ordered = begin_cuda(x)
     out, w = new_output(out_shape, x, keep)
-    req = binary(code, backend, 0, 0, [SLOTS[name], any_wire(x, name, keep), SLOTS["out"], w])
+    req = binary(code, backend, ordered, 0, [SLOTS[name], any_wire(x, name, keep), SLOTS["out"], w])
     if req is None:
         req = _req(op, backend, {name: ref(x, name, keep)}, {"out": ref(out, "out", keep)})
-    _engine.call(req)
+        req["ordered"] = bool(ordered)
+    send(req, ordered, (x,))
     return wrap(out, x)
 
 

@@ -120,14 +120,6 @@ def wire(x, name, keep):
     return _shm.wire(seg, off, a.shape)
 
 
-def any_cuda(values):
-    """Whether any of ``values`` is a torch CUDA tensor (such calls travel as JSON, with CUDA IPC references)."""
-    for v in values:
-        if v is not None and type(v) is not np.ndarray and kind_of(v) == "cuda":
-            return True
-    return False
-
-
 def host_output(shape):
     """A new output array in shared memory (its block's ``wire`` is its reference)."""
     arr = _shm.pool().array(shape if type(shape) is tuple else tuple(int(d) for d in shape), _F32)
@@ -289,6 +281,19 @@ def new_output(shape, like, keep):
         return t, cuda_wire(t, "out", keep)
     arr = host_output(shape)
     return arr, arr.base.wire
+
+
+# SS2D_CUDA_SYNC=1: the synchronous mode, for debugging (the client synchronises PyTorch's current stream before
+# sending, the engine its own stream before replying); otherwise calls on CUDA tensors are stream-ordered
+CUDA_SYNC = os.environ.get("SS2D_CUDA_SYNC", "") not in ("", "0")
+
+
+def cuda_device(values):
+    """The device of the first torch CUDA tensor among ``values``, or None when there is none."""
+    for v in values:
+        if v is not None and type(v) is not np.ndarray and kind_of(v) == "cuda":
+            return v.device
+    return None
 
 
 def sync_cuda(*tensors):
