@@ -1,18 +1,36 @@
 """CUDA tensors (GPU host only: skipped without torch.cuda). A torch.cuda tensor goes to the engine as the CUDA
-IPC handle of its allocation and its offset there, after PyTorch's current stream is synchronised; the engine
-maps the allocation once per session and runs on it in place, and its reply comes after its own stream has
-finished, so the outputs (torch.cuda tensors the client allocated) are ready when the call returns."""
+IPC handle of its allocation and its offset there; the engine maps the allocation once per session and runs on it
+in place. Calls are stream-ordered by default (the connection's interprocess events: the client records its event
+on PyTorch's current stream, the engine's stream waits for it, the engine records its own event after the op, the
+current stream waits for that; nobody waits on the host) and synchronous with SS2D_CUDA_SYNC=1; the tests run in
+both modes (the ``mode`` fixture).
+
+No test waits without a deadline: results are read only after ``settle()`` saw the current stream finish (polled,
+60 s), and processes are joined with timeouts, so an ordering mistake (a wait for an event that never completes)
+fails here by name instead of hanging the suite."""
+
+import os
+import subprocess
+import sys
+import threading
+import time
 
 import numpy as np
 import pytest
 
 import reference
 import ss2d
-from conftest import REPO, golden, scan_inputs, within
+from conftest import HERE, REPO, golden, scan_inputs, within
+from ss2d import _engine, _refs
 
 torch = pytest.importorskip("torch")
 pytestmark = [pytest.mark.cuda,
               pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device (torch.cuda.is_available() is False)")]
+SETTLE_S = 60
+# spinning cycles that keep the current stream busy for a while (~0.2 s at 2 GHz): long enough that a call which
+# waited on the host for the stream would visibly have done so, and that an engine not waiting for the client's
+# event would read the inputs before their producer ran
+BUSY_CYCLES = int(4e8)
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -20,6 +38,38 @@ def cuda_backend():
     names = {b["name"]: b for b in ss2d.backends()}
     if not names.get("cuda", {}).get("available"):
         pytest.fail("torch sees a GPU but the engine's CUDA backend is unavailable: %s" % names.get("cuda", {}).get("reason"))
+    # a shorter timeout on the connections these tests open: a stuck engine is an EngineTimeoutError, not a hang
+    old = os.environ.get("SS2D_TIMEOUT")
+    ss2d.set_timeout(120)
+    _engine.engine()._forget()
+    yield
+    if old is None:
+        os.environ.pop("SS2D_TIMEOUT", None)
+    else:
+        os.environ["SS2D_TIMEOUT"] = old
+    _engine.engine()._forget()
+
+
+@pytest.fixture(params=["ordered", "sync"])
+def mode(request, monkeypatch):
+    monkeypatch.setattr(_refs, "CUDA_SYNC", request.param == "sync")
+    return request.param
+
+
+def settle(what, stream=None, timeout=SETTLE_S):
+    """Polls until ``stream`` (the current one) has run everything queued, or fails naming ``what``."""
+    s = stream or torch.cuda.current_stream()
+    deadline = time.monotonic() + timeout
+    while not s.query():
+        if time.monotonic() > deadline:
+            pytest.fail("%s: the stream did not finish within %d s (a wait for an event that never completes?)"
+                        % (what, timeout))
+        time.sleep(0.001)
+
+
+def host(t, what):
+    settle(what)
+    return t.cpu().numpy()
 
 
 def _cuda(x):
@@ -27,7 +77,7 @@ def _cuda(x):
 
 
 @pytest.mark.parametrize("groups", [1, 2])
-def test_scan_on_cuda_tensors_in_place(groups):
+def test_scan_on_cuda_tensors_in_place(groups, mode):
     x = scan_inputs(41 + groups, groups=groups)
     t = _cuda(x)
     kw = dict(D=t["D"], z=t["z"], delta_bias=t["delta_bias"], delta_softplus=True)
@@ -38,31 +88,135 @@ def test_scan_on_cuda_tensors_in_place(groups):
     assert after["copies_in"] == before["copies_in"] and after["segments"] == before["segments"], "nothing went through the host"
     want, want_last = reference.selective_scan(x["u"], x["delta"], x["A"], x["B"], x["C"], D=x["D"], z=x["z"],
                                                delta_bias=x["delta_bias"], delta_softplus=True)
-    within(out.cpu().numpy(), want, 1e-4, "cuda scan groups=%d out" % groups)
-    within(last.cpu().numpy(), want_last, 1e-4, "cuda scan groups=%d last_state" % groups)
+    within(host(out, mode), want, 1e-4, "cuda scan groups=%d out (%s)" % (groups, mode))
+    within(host(last, mode), want_last, 1e-4, "cuda scan groups=%d last_state (%s)" % (groups, mode))
     assert after["engine"]["cuda_ipc"] >= 1
+    if mode == "ordered":
+        assert after["engine"]["cuda_events"] >= 2, "this connection's pair of events: %s" % after["engine"]
 
 
-def test_outputs_are_ready_for_pytorch_at_once_and_views_work():
+def test_outputs_are_ready_for_pytorch_at_once_and_views_work(mode):
     x = scan_inputs(44, b=4, d=64, l=512, n=16)
     t = _cuda(x)
     big = t["u"][1:3]                                   # a view at an offset inside PyTorch's allocation
     out = ss2d.selective_scan(big, t["delta"][1:3], t["A"], t["B"][1:3], t["C"][1:3])
     doubled = out * 2                                  # queued on PyTorch's stream right after the reply
     want, _ = reference.selective_scan(x["u"][1:3], x["delta"][1:3], x["A"], x["B"][1:3], x["C"][1:3])
-    within(doubled.cpu().numpy() / 2, want, 1e-4, "cuda scan on views")
+    within(host(doubled, mode) / 2, want, 1e-4, "cuda scan on views (%s)" % mode)
 
 
-def test_cross_ops_and_an_ss2d_block_on_cuda():
+def test_a_producer_before_and_a_consumer_after_the_call_are_ordered(mode):
+    """The inputs' producer is queued behind a long spin on the current stream, the call comes right after, the
+    input's memory is freed and reused at once, and the output's consumer is queued right after the call: the
+    engine must read the produced values (not the NaN the input held before), the reuse must come after its read,
+    and the consumer must see its output. In the ordered mode the call also returns while the stream is still busy
+    (nothing waited on the host)."""
+    x = scan_inputs(47, b=2, d=128, l=2048, n=16, groups=2)
+    t = _cuda(x)
+    want, _ = reference.selective_scan(x["u"], x["delta"], x["A"], x["B"], x["C"], D=x["D"], delta_softplus=True)
+    settle("set-up")
+    u = torch.full_like(t["u"], float("nan"))
+    torch.cuda._sleep(BUSY_CYCLES)                     # the current stream is busy for a while
+    u.copy_(t["u"])                                     # the producer, behind it
+    out = ss2d.selective_scan(u, t["delta"], t["A"], t["B"], t["C"], D=t["D"], delta_softplus=True)
+    busy = not torch.cuda.current_stream().query()
+    del u                                               # freed: the caching allocator hands its block out again
+    reuse = torch.empty_like(t["u"]).fill_(float("nan"))
+    consumed = out * 2 + 1                              # the consumer
+    got = (host(consumed, "ordered producer/consumer (%s)" % mode) - 1) / 2
+    within(got, want, 1e-4, "scan between a producer and a consumer on the current stream (%s)" % mode)
+    if mode == "ordered":
+        assert busy, "a stream-ordered call returned only after the current stream finished: something waited on the host"
+    else:
+        assert not busy, "a synchronous call returned before the current stream finished"
+    del reuse
+
+
+def test_many_calls_in_a_row_without_synchronising(mode):
+    """A chain of 40 calls, each on the previous result through PyTorch ops, never synchronised in between; and 30
+    scans of inputs made right before each, their outputs kept: every value equals the float64 chain's."""
+    r = np.random.default_rng(48)
+    x0 = r.standard_normal((2, 6, 5, 7)).astype(np.float32)
+    xt = torch.from_numpy(x0).cuda()
+    want = x0.astype(np.float64)
+    for k in range(40):
+        ys = ss2d.cross_scan(xt)
+        xt = ss2d.cross_merge(ys * 0.5, 5, 7) * 0.5 + 0.01 * k
+        want = reference.cross_merge(reference.cross_scan(want) * 0.5, 5, 7) * 0.5 + 0.01 * k
+    within(host(xt, "chain"), want, 1e-5, "40 chained cross_scan/cross_merge calls (%s)" % mode)
+
+    x = scan_inputs(49, b=2, d=16, l=64, n=4)
+    t = _cuda(x)
+    outs = []
+    for k in range(30):
+        u = t["u"] * (k + 1)                           # produced on the current stream right before the call
+        outs.append(ss2d.selective_scan(u, t["delta"], t["A"], t["B"], t["C"], D=t["D"], delta_softplus=True))
+    settle("30 scans in a row")
+    for k, out in enumerate(outs):
+        want, _ = reference.selective_scan(x["u"] * (k + 1), x["delta"], x["A"], x["B"], x["C"], D=x["D"], delta_softplus=True)
+        within(out.cpu().numpy(), want, 1e-4, "scan %d of 30 in a row (%s)" % (k, mode))
+
+
+def test_several_threads_on_their_own_or_the_default_stream(mode):
+    """Six threads, three on streams of their own and three on the default stream, 15 calls each with a producer
+    and a consumer around every call: each result equals the float64 one."""
+    x = scan_inputs(50, b=2, d=32, l=256, n=8)
+    want, _ = reference.selective_scan(x["u"], x["delta"], x["A"], x["B"], x["C"], D=x["D"], delta_softplus=True)
+    t = _cuda(x)
+    settle("set-up")
+    failures, results = [], {}
+
+    def work(i):
+        try:
+            stream = torch.cuda.Stream() if i % 2 else torch.cuda.current_stream()
+            with torch.cuda.stream(stream):
+                got = []
+                for k in range(15):
+                    u = t["u"] * (k + 2) - t["u"] * (k + 1)        # equals u, made on this thread's stream
+                    out = ss2d.selective_scan(u, t["delta"], t["A"], t["B"], t["C"], D=t["D"], delta_softplus=True)
+                    got.append(out * 3)
+                deadline = time.monotonic() + SETTLE_S
+                while not stream.query():
+                    if time.monotonic() > deadline:
+                        raise AssertionError("thread %d: its stream did not finish within %d s" % (i, SETTLE_S))
+                    time.sleep(0.001)
+                results[i] = [g.cpu().numpy() / 3 for g in got]
+        except BaseException as e:                                  # reported below, by thread
+            failures.append("thread %d: %r" % (i, e))
+
+    threads = [threading.Thread(target=work, args=(i,), daemon=True) for i in range(6)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join(SETTLE_S * 2)
+        assert not th.is_alive(), "a thread did not finish within %d s" % (SETTLE_S * 2)
+    assert not failures, failures
+    for i, got in results.items():
+        for k, g in enumerate(got):
+            within(g, want, 1e-4, "thread %d call %d (%s)" % (i, k, mode))
+    assert len(results) == 6
+
+
+def test_cross_ops_and_an_ss2d_block_on_cuda(mode):
     _, c = golden(REPO / "conformance" / "golden" / "ss2d_d12_n4_r2_bias_3x7.arrow")
     block = ss2d.SS2D.from_state_dict({k: v for k, v in c.items() if k not in ("x", "out")})
-    y = block(torch.from_numpy(c["x"]).cuda())
+    y = block(torch.from_numpy(c["x"].copy()).cuda())
     assert y.is_cuda
-    within(y.cpu().numpy(), c["out"], 2e-4, "ss2d block on cuda tensors")
+    within(host(y, "block"), c["out"], 2e-4, "ss2d block on cuda tensors (%s)" % mode)
     xs = torch.randn(2, 3, 5, 7, device="cuda")
     ys = ss2d.cross_scan(xs)
-    within(ys.cpu().numpy(), reference.cross_scan(xs.cpu().numpy()), 0.0, "cross_scan on cuda")
-    within(ss2d.cross_merge(ys, 5, 7).cpu().numpy(), reference.cross_merge(ys.cpu().numpy(), 5, 7), 1e-6, "cross_merge on cuda")
+    within(host(ys, "cross_scan"), reference.cross_scan(xs.cpu().numpy()), 0.0, "cross_scan on cuda (%s)" % mode)
+    within(host(ss2d.cross_merge(ys, 5, 7), "cross_merge"), reference.cross_merge(ys.cpu().numpy(), 5, 7), 1e-6,
+           "cross_merge on cuda (%s)" % mode)
+
+
+def test_an_argument_error_on_cuda_tensors_is_raised_and_the_next_call_works(mode):
+    x = _cuda(scan_inputs(45))
+    with pytest.raises(ValueError, match="^delta: expected shape"):
+        ss2d.selective_scan(x["u"], x["delta"][:, :, :-1].contiguous(), x["A"], x["B"], x["C"])
+    out = ss2d.selective_scan(x["u"], x["delta"], x["A"], x["B"], x["C"])
+    want, _ = reference.selective_scan(*(x[k].cpu().numpy() for k in ("u", "delta", "A", "B", "C")))
+    within(host(out, "after an error"), want, 1e-4, "the call after an argument error (%s)" % mode)
 
 
 def test_a_non_contiguous_cuda_tensor_is_refused_by_name():
@@ -77,3 +231,43 @@ def test_host_tensors_run_on_the_cuda_backend():
     gpu = ss2d.selective_scan(x["u"], x["delta"], x["A"], x["B"], x["C"], backend="cuda", **kw)
     ref = ss2d.selective_scan(x["u"], x["delta"], x["A"], x["B"], x["C"], backend="reference", **kw)
     within(gpu, ref, 2e-4, "cuda (host tensors) vs reference backend")
+
+
+def _client(role, timeout):
+    """Runs ``_cuda_client.py ROLE`` in a fresh process (the test's engine, its socket) within ``timeout`` s."""
+    try:
+        return subprocess.run([sys.executable, str(HERE / "_cuda_client.py"), role], capture_output=True, text=True,
+                              timeout=timeout, cwd=str(HERE))
+    except subprocess.TimeoutExpired as e:
+        pytest.fail("the %s client did not finish within %d s: %s %s" % (role, timeout, e.stdout, e.stderr))
+
+
+def _engine_settles(base, what):
+    deadline = time.monotonic() + SETTLE_S
+    while True:
+        now = ss2d.stats()["engine"]
+        if all(now[k] == base[k] for k in ("sessions", "cuda_ipc", "cuda_events", "views")):
+            return now
+        assert time.monotonic() < deadline, "%s: the engine still holds it after %d s: %s vs %s" % (what, SETTLE_S, now, base)
+        time.sleep(0.05)
+
+
+def test_a_client_that_exits_leaves_no_event_or_mapping_behind():
+    base = ss2d.stats()["engine"]
+    r = _client("calls", 120)
+    assert r.returncode == 0 and "ok" in r.stdout, r.stdout + r.stderr
+    _engine_settles(base, "a client that made stream-ordered calls and exited")
+
+
+def test_a_client_killed_with_gpu_work_pending_leaves_the_engine_serving():
+    """The client records its event behind a long spin, the engine's stream is made to wait for it, and the client
+    is killed before the spin ends: the engine must still serve others (another process's call completes and is
+    right) and close the dead client's session. Last in this file: if the driver never completed the dead client's
+    event, the engine's stream would be stuck, and this test says so instead of the suite hanging."""
+    base = ss2d.stats()["engine"]
+    r = _client("killed", 120)
+    assert "called" in r.stdout and r.returncode == -9, "the victim: rc %s: %s %s" % (r.returncode, r.stdout, r.stderr)
+    r = _client("calls", 120)
+    assert r.returncode == 0 and "ok" in r.stdout, \
+        "after a client was killed with GPU work pending, another client's call failed: " + r.stdout + r.stderr
+    _engine_settles(base, "a client killed with GPU work pending")

@@ -35,18 +35,21 @@ def binary(op, backend, flags, handle, parts):
 
 
 def begin_cuda(*values):
-    """Before a call: the ORDERED flag when CUDA tensors among ``values`` go stream-ordered, else 0; in the
-    synchronous mode (``SS2D_CUDA_SYNC``) PyTorch's current stream is synchronised here instead."""
+    """The ORDERED flag when CUDA tensors among ``values`` go stream-ordered, else 0 (none, or the synchronous mode,
+    ``SS2D_CUDA_SYNC``)."""
     if _refs.CUDA_SYNC:
-        sync_cuda(*values)
         return 0
     return ORDERED if cuda_device(values) is not None else 0
 
 
 def send(req, flags, values):
-    """Sends a call: stream-ordered (ORDERED in ``flags``) through the connection's CUDA events, else plainly."""
+    """Sends a call: stream-ordered (ORDERED in ``flags``) through the connection's CUDA events; else plainly, after
+    synchronising PyTorch's current stream in the synchronous mode (here, after the outputs were made: a poisoned
+    output's fill is queued work too)."""
     if flags & ORDERED:
         return _engine.engine().call_cuda(req, cuda_device(values))
+    if _refs.CUDA_SYNC:
+        sync_cuda(*values)
     return _engine.call(req)
 
 

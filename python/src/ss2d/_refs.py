@@ -278,6 +278,8 @@ def new_output(shape, like, keep):
     if type(like) is not np.ndarray and kind_of(like) == "cuda":
         import torch
         t = torch.empty(tuple(int(d) for d in shape), dtype=torch.float32, device=like.device)
+        if _POISON:
+            t.fill_(float("nan"))       # queued on the current stream, before the call's event or synchronisation
         return t, cuda_wire(t, "out", keep)
     arr = host_output(shape)
     return arr, arr.base.wire
