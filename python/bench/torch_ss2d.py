@@ -40,8 +40,11 @@ def torch_scan(u, delta, A, B, C, D=None, z=None, delta_bias=None, delta_softplu
 
 
 def mamba_scan(selective_scan_cuda):
-    """The scan of mamba's built CUDA extension (``selective_scan_cuda.fwd``), in the signature of ``torch_scan``."""
+    """The scan of mamba's built CUDA extension (``selective_scan_cuda.fwd``), in the signature of ``torch_scan``;
+    mamba's kernel takes CUDA tensors only, so tensors elsewhere (a CPU dry run) go to ``torch_scan``."""
     def scan(u, delta, A, B, C, D=None, z=None, delta_bias=None, delta_softplus=False):
+        if not u.is_cuda:
+            return torch_scan(u, delta, A, B, C, D, z, delta_bias, delta_softplus)
         return selective_scan_cuda.fwd(u.contiguous(), delta.contiguous(), A.contiguous(), B.contiguous(),
                                        C.contiguous(), D, z, delta_bias, delta_softplus)[0]
     return scan

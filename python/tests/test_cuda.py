@@ -210,6 +210,23 @@ def test_cross_ops_and_an_ss2d_block_on_cuda(mode):
            "cross_merge on cuda (%s)" % mode)
 
 
+def test_a_block_from_a_state_dict_of_cuda_tensors_uses_them_in_place(mode):
+    """The weights of a CUDA state dict are mapped by the engine (no copy into shared memory at load), and a weight
+    changed in place on the device right before a call (queued on the current stream) is what that call reads."""
+    _, c = golden(REPO / "conformance" / "golden" / "ss2d_d12_n4_r2_bias_3x7.arrow")
+    sd = {k: torch.from_numpy(v.copy()).cuda() for k, v in c.items() if k not in ("x", "out")}
+    before = ss2d.stats()
+    block = ss2d.SS2D.from_state_dict(sd)
+    assert ss2d.stats()["copies_in"] == before["copies_in"], "CUDA weights are not copied into shared memory"
+    x = torch.from_numpy(c["x"].copy()).cuda()
+    within(host(block(x), "cuda weights"), c["out"], 2e-4, "ss2d block with CUDA weights (%s)" % mode)
+    torch.cuda._sleep(BUSY_CYCLES)
+    sd["out_proj.weight"].mul_(2)                      # behind the spin, right before the call
+    y = block(x)
+    within(host(y, "doubled weight"), 2 * c["out"], 2e-4, "the block after out_proj.weight doubled in place (%s)" % mode)
+    block.close()
+
+
 def test_an_argument_error_on_cuda_tensors_is_raised_and_the_next_call_works(mode):
     x = _cuda(scan_inputs(45))
     with pytest.raises(ValueError, match="^delta: expected shape"):

@@ -4,18 +4,29 @@ import os
 import threading
 
 from . import _engine, _ops
-from ._refs import any_wire, new_output, ref, shape_of, wrap
+from ._refs import any_wire, new_output, ref, shape_of, sync_cuda, wrap
 
 
-def _state_dict(sd):
+def _state_dict(sd, kind):
     if hasattr(sd, "state_dict") and callable(sd.state_dict):
         sd = sd.state_dict()          # an nn.Module
     out = {}
     for k, v in sd.items():
         if hasattr(v, "is_cuda") and v.is_cuda:
-            v = v.detach().cpu()      # weights travel through host shared memory (one copy, at load)
+            if kind == "vmamba":
+                v = v.detach().cpu()  # the engine's whole models take host weights: one copy, at load
+            else:
+                # a block's CUDA weights are mapped by the engine in place (CUDA IPC), as its inputs are
+                v = v.detach()
+                if v.dtype != _torch().float32 or not v.is_contiguous():
+                    v = v.float().contiguous()     # a copy on the device, once
         out[k] = v
     return out
+
+
+def _torch():
+    import torch
+    return torch
 
 
 class _Module:
@@ -27,7 +38,7 @@ class _Module:
         self._backend = backend
         self._prefix = prefix
         self._safetensors = None if safetensors is None else os.path.abspath(os.fspath(safetensors))
-        self._dict = None if state_dict is None else _state_dict(state_dict)
+        self._dict = None if state_dict is None else _state_dict(state_dict, self._kind)
         self._lock = threading.Lock()
         self._handle = None
         self._generation = None
@@ -56,6 +67,9 @@ class _Module:
             req["safetensors"] = self._safetensors
         else:
             req["tensors"] = {k: ref(v, k, keep) for k, v in self._dict.items()}
+            # CUDA weights: whatever PyTorch queued on them is done before the engine may read them at load (later
+            # calls are ordered by their events, or synchronised)
+            sync_cuda(*self._dict.values())
         r = eng.call(req)
         self._keep = keep              # the engine views these arrays: they live as long as the module
         self._handle = r["handle"]
