@@ -7,7 +7,7 @@
 #    `pip download -d python/wheels pytest` (the script installs them with --no-index);
 # 2. per-call overhead (python/bench/overhead.py) on the cpu backend;
 # 3. ss2d.selective_scan against mamba's selective_scan_cuda on S1..S5, the same CUDA tensors, CUDA events
-#    (python/bench/gpu_vs_mamba.py): set ANCHOR_MAMBA to the folder of mamba's built selective_scan_cuda module
+#    (python/bench/gpu_vs_mamba.py; stream-ordered, then S1 and S4 again with SS2D_CUDA_SYNC=1): set ANCHOR_MAMBA to the folder of mamba's built selective_scan_cuda module
 #    (as for gpu-e2e.sh's anchors); without it, mamba_ssm if installed, else only ss2d is timed;
 # 4. an SS2D block from a PyTorch state dict on CUDA tensors against a plain PyTorch SS2D with mamba's scan
 #    (python/bench/gpu_ss2d_vs_torch.py, same ANCHOR_MAMBA; without it a sequential PyTorch scan stands in).
@@ -34,6 +34,8 @@ status=0
 (cd python && "$PY" -m pytest -q -rs -p no:cacheprovider tests) || status=1
 "$PY" python/bench/overhead.py --calls 20000 --rounds 5 --backend cpu || status=1
 "$PY" python/bench/gpu_vs_mamba.py --reps 50 ${ANCHOR_MAMBA:+--module-dir "$ANCHOR_MAMBA"} || status=1
+# the synchronous mode, for comparison (the client synchronises PyTorch's stream, the engine its own)
+SS2D_CUDA_SYNC=1 "$PY" python/bench/gpu_vs_mamba.py --reps 20 --shapes S1,S4 ${ANCHOR_MAMBA:+--module-dir "$ANCHOR_MAMBA"} || status=1
 "$PY" python/bench/gpu_ss2d_vs_torch.py --reps 30 ${ANCHOR_MAMBA:+--module-dir "$ANCHOR_MAMBA"} || status=1
 "$PY" -c 'import sys; sys.path.insert(0, "python/src"); import ss2d; ss2d.shutdown()'
 exit $status

@@ -5,8 +5,9 @@ import time
 
 
 def events(torch, fn, reps, device="cuda"):
-    """Median ms of ``fn`` over ``reps`` calls after 3 untimed ones: CUDA events around each call, or the wall
-    clock when ``device`` is "cpu"."""
+    """Median ms of ``fn`` over ``reps`` isolated calls after 3 untimed ones: CUDA events around each call, each
+    waited for before the next (the GPU idle when a call starts: its latency), or the wall clock when ``device`` is
+    "cpu"."""
     for _ in range(3):
         fn()
     if device == "cpu":                  # the dry run: wall-clock time
@@ -23,20 +24,56 @@ def events(torch, fn, reps, device="cuda"):
         a.record()
         fn()
         b.record()
-        b.synchronize()
+        settle(torch, b, "an isolated call")
         ts.append(a.elapsed_time(b))
     return statistics.median(ts)
 
 
+def settle(torch, event, what, timeout=120):
+    """Polls until ``event`` completed (a benchmark must fail, not hang, if a wait is never satisfied)."""
+    deadline = time.monotonic() + timeout
+    while not event.query():
+        if time.monotonic() > deadline:
+            raise RuntimeError("%s: the GPU did not finish within %d s" % (what, timeout))
+        time.sleep(0.0002)
+
+
+def queued(torch, fn, reps, what="queued calls"):
+    """Calls in a row as a model makes them, never waited for in between: CUDA events recorded around each call on
+    the current stream, one wait at the end. Returns (median ms between a call's events on the GPU, median us of
+    host time per call around the Python call). With the host ahead of the GPU, the first is what each call adds
+    to the GPU's timeline; the host time is what the caller's thread spends per call."""
+    for _ in range(3):
+        fn()
+    torch.cuda.synchronize()
+    evs = [torch.cuda.Event(enable_timing=True) for _ in range(reps + 1)]
+    host = []
+    for i in range(reps):
+        evs[i].record()
+        t0 = time.perf_counter()
+        fn()
+        host.append((time.perf_counter() - t0) * 1e6)
+    evs[reps].record()
+    settle(torch, evs[reps], what)
+    return statistics.median(evs[i].elapsed_time(evs[i + 1]) for i in range(reps)), statistics.median(host)
+
+
 def record_engine_us(eng):
-    """Wraps ``eng.call`` so that every reply's ``engine_us`` is appended to the returned list."""
+    """Wraps ``eng.call`` and ``eng.call_cuda`` (stream-ordered calls) so that every reply's ``engine_us`` is
+    appended to the returned list."""
     engine_us = []
-    plain_call = eng.call
+    plain_call, cuda_call = eng.call, eng.call_cuda
 
     def timed_call(req, start=True):
         r = plain_call(req, start)
         engine_us.append(r.get("engine_us", 0))
         return r
 
+    def timed_cuda_call(req, device):
+        r = cuda_call(req, device)
+        engine_us.append(r.get("engine_us", 0))
+        return r
+
     eng.call = timed_call
+    eng.call_cuda = timed_cuda_call
     return engine_us

@@ -1,12 +1,22 @@
 """GPU host: ss2d.selective_scan against mamba's selective_scan_fn on S1..S5 (fp32, grouped B/C, D, delta_bias,
 softplus), one Python process, the same CUDA tensors.
 
-Both run on the same CUDA tensors, timed with CUDA events around the Python call (median of --reps after a
-warm-up; ss2d's call returns once the engine's stream is done, so its time includes the round trip to the
-engine). The Python-side overhead is the call's time minus the engine's own time for the op (engine_us).
-ss2d is also timed on the same values in host shared memory with backend="cuda" (the engine uploads the
-inputs and downloads the outputs), for reference. Outputs are checked against mamba's (2 * 1e-4 of
-max|out|, the policy for backend against backend).
+Both run on the same CUDA tensors, timed with CUDA events around the Python call, two ways (median of --reps after
+a warm-up):
+
+* queued: calls in a row, as a model makes them, never waited for in between (events around each call, one wait
+  at the end): what each call adds to the GPU's timeline while the host keeps ahead. ss2d's calls are
+  stream-ordered (the engine's stream waits for PyTorch's through CUDA IPC events, and PyTorch's for the engine's;
+  nothing waits on the host), so the round trip to the engine hides behind the GPU's work when it is shorter;
+* isolated: each call waited for before the next, the GPU idle when it starts: the latency of one call, round
+  trip and host work included.
+
+Host time per call (wall clock around the Python call, queued) and the engine's own host time for the op
+(engine_us: the facade, validation and the launches) give the Python-side overhead: host - engine. Run with
+SS2D_CUDA_SYNC=1 for the synchronous mode (the client synchronises PyTorch's stream, the engine its own). ss2d is
+also timed on the same values in host shared memory with backend="cuda" (the engine uploads the inputs and
+downloads the outputs), for reference. Outputs are checked against mamba's (2 * 1e-4 of max|out|, the policy for
+backend against backend).
 
     SS2D_ENGINE=dist/ss2d/bin/ss2d python3 python/bench/gpu_vs_mamba.py --module-dir DIR [--reps 50] [--shapes S1,S3]
 
@@ -25,7 +35,7 @@ sys.path[:0] = [str(Path(__file__).resolve().parents[1] / "src"), str(Path(__fil
 
 import ss2d  # noqa: E402
 import _bench  # noqa: E402
-from _bench import events  # noqa: E402
+from _bench import events, queued  # noqa: E402
 
 SHAPES = {"S1": (32, 768, 4, 3136, 1), "S2": (32, 768, 4, 3136, 16), "S3": (32, 1536, 4, 784, 1),
           "S4": (32, 3072, 4, 196, 1), "S5": (8, 2048, 1, 4096, 16)}
@@ -52,9 +62,14 @@ def main():
     from ss2d import _engine
     eng = _engine.engine()
     engine_us = _bench.record_engine_us(eng)
-    print("| shape (Bt, D, G, L, N) | mamba ms | ss2d ms (CUDA tensors) | mamba / ss2d | ss2d overhead us (call - engine) "
-          "| ss2d ms (host shared, backend cuda) | max rel diff vs mamba |")
-    print("| --- | --- | --- | --- | --- | --- | --- |")
+    from ss2d import _refs
+    print("ss2d calls on CUDA tensors: %s; %s" % ("synchronous (SS2D_CUDA_SYNC)" if _refs.CUDA_SYNC else "stream-ordered",
+                                                   torch.cuda.get_device_name()))
+    print("| shape (Bt, D, G, L, N) | mamba ms queued | ss2d ms queued | mamba / ss2d queued | mamba ms isolated "
+          "| ss2d ms isolated | mamba / ss2d isolated | ss2d host us per call | engine us | ss2d overhead us (host - engine) "
+          "| mamba host us per call | ss2d ms (host shared, backend cuda) | max rel diff vs mamba |")
+    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+    over = []
     for name in a.shapes.split(","):
         bt, d, gr, l, n = SHAPES[name]
         u = torch.randn(bt, d, l, device="cuda", generator=g)
@@ -64,23 +79,31 @@ def main():
         C = torch.randn(bt, gr, n, l, device="cuda", generator=g)
         D = torch.randn(d, device="cuda", generator=g)
         bias = 0.1 * torch.randn(d, device="cuda", generator=g)
-        mamba_ms, mamba_out = float("nan"), None
+        nan = float("nan")
+        mamba_q, mamba_host, mamba_ms, mamba_out = nan, nan, nan, None
         if selective_scan_fn is not None:
             run = lambda: selective_scan_fn(u, delta, A, B, C, D, None, bias, True)  # noqa: E731
+            mamba_q, mamba_host = queued(torch, run, a.reps, "mamba " + name)
             mamba_ms = events(torch, run, a.reps)
             mamba_out = run().cpu().numpy()
         on_cuda = lambda: ss2d.selective_scan(u, delta, A, B, C, D, delta_bias=bias, delta_softplus=True)  # noqa: E731
         engine_us.clear()
+        cuda_q, host_us = queued(torch, on_cuda, a.reps, "ss2d " + name)
+        call_engine_us = statistics.median(engine_us[3:])             # the timed calls, not the warm-up
         cuda_ms = events(torch, on_cuda, a.reps)
-        call_engine_ms = statistics.median(engine_us[3:]) / 1000      # the timed calls, not the warm-up
+        over.append(host_us - call_engine_us)
         out = on_cuda().cpu().numpy()
         host = {k: ss2d.shared(v.cpu().numpy()) for k, v in dict(u=u, delta=delta, A=A, B=B, C=C, D=D, bias=bias).items()}
         call = lambda: ss2d.selective_scan(host["u"], host["delta"], host["A"], host["B"], host["C"], host["D"],  # noqa: E731
                                            delta_bias=host["bias"], delta_softplus=True, backend="cuda")
         host_ms = events(torch, call, max(5, a.reps // 5))
         diff = float("nan") if mamba_out is None else float(np.abs(out - mamba_out).max() / np.abs(mamba_out).max())
-        print("| %s %s | %.3f | %.3f | %.2fx | %.0f | %.3f | %.2e |" % (name, SHAPES[name], mamba_ms, cuda_ms,
-              mamba_ms / cuda_ms, (cuda_ms - call_engine_ms) * 1000, host_ms, diff))
+        print("| %s %s | %.3f | %.3f | %.2fx | %.3f | %.3f | %.2fx | %.0f | %.0f | %.0f | %.0f | %.3f | %.2e |" % (
+            name, SHAPES[name], mamba_q, cuda_q, mamba_q / cuda_q, mamba_ms, cuda_ms, mamba_ms / cuda_ms, host_us,
+            call_engine_us, host_us - call_engine_us, mamba_host, host_ms, diff))
+    print("Python-side overhead per call (host time around the call - the engine's time for the op), median over "
+          "shapes: %.0f us [%s the 50 us bound]" % (statistics.median(over), "within" if statistics.median(over) <= 50
+                                                    else "over"))
     print("copies into shared memory during the run (ss2d.shared of each input once): %d" % ss2d.stats()["copies_in"])
 
 
