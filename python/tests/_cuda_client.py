@@ -42,10 +42,11 @@ def main(role):
                 sys.exit(1)
         print("ok", flush=True)
     elif role == "killed":
-        run(t["u"])                                  # sets up this connection's events
+        u = t["u"] * 1.0
+        run(u)                                       # sets up this connection's events and u's IPC mapping
         settle()
         torch.cuda._sleep(int(4e9))                  # seconds of spinning on the current stream
-        u = t["u"] * 1.0                             # the producer, behind the spin
+        u.mul_(1.0)                                  # the producer, behind the spin
         run(u)                                       # the engine's stream now waits for work still pending here
         print("called", flush=True)
         os.kill(os.getpid(), signal.SIGKILL)

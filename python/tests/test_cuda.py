@@ -114,8 +114,12 @@ def test_a_producer_before_and_a_consumer_after_the_call_are_ordered(mode):
     x = scan_inputs(47, b=2, d=128, l=2048, n=16, groups=2)
     t = _cuda(x)
     want, _ = reference.selective_scan(x["u"], x["delta"], x["A"], x["B"], x["C"], D=x["D"], delta_softplus=True)
-    settle("set-up")
     u = torch.full_like(t["u"], float("nan"))
+    # a first call on u's allocation: the connection's events are set up and the allocation exported and opened
+    # now (opening IPC handles may wait for a busy GPU), so that the timed call below has nothing to set up
+    ss2d.selective_scan(u, t["delta"], t["A"], t["B"], t["C"], D=t["D"], delta_softplus=True)
+    settle("set-up")
+    u.fill_(float("nan"))
     torch.cuda._sleep(BUSY_CYCLES)                     # the current stream is busy for a while
     u.copy_(t["u"])                                     # the producer, behind it
     out = ss2d.selective_scan(u, t["delta"], t["A"], t["B"], t["C"], D=t["D"], delta_softplus=True)
@@ -143,7 +147,8 @@ def test_many_calls_in_a_row_without_synchronising(mode):
         ys = ss2d.cross_scan(xt)
         xt = ss2d.cross_merge(ys * 0.5, 5, 7) * 0.5 + 0.01 * k
         want = reference.cross_merge(reference.cross_scan(want) * 0.5, 5, 7) * 0.5 + 0.01 * k
-    within(host(xt, "chain"), want, 1e-5, "40 chained cross_scan/cross_merge calls (%s)" % mode)
+    # 40 steps of float32 rounding, at most 4 roundings each (160 x 2^-24 ~ 1e-5) and the shift: 2e-5
+    within(host(xt, "chain"), want, 2e-5, "40 chained cross_scan/cross_merge calls (%s)" % mode)
 
     x = scan_inputs(49, b=2, d=16, l=64, n=4)
     t = _cuda(x)
