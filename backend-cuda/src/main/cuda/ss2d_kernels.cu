@@ -7,5 +7,6 @@
 #include "selective_scan_states.cuh"
 #include "selective_scan_pipe.cuh"
 #include "selective_scan_bwd.cuh"
+#include "selective_scan_bwd_n1.cuh"
 #include "half_layers.cuh"
 #include "selective_scan_half.cuh"
