@@ -273,6 +273,187 @@ def run(P, inp, sms):
     return pl, dict(du=du, ddelta=ddelta, dz=dz if z is not None else None, dA=dA, dB=dB, dC=dC,
                     dD=dDo if D is not None else None, dbias=dbo if bias is not None else None)
 
+
+# ---- v2 at dstate 1 (selective_scan_bwd_n1.cuh): a warp owns R channels, chunks of 32 lanes x K = 4 steps; pass 1 the
+# chunk-start states by a composed warp scan, pass 2 chunks last to first with a forward scan (states in the lanes) and a
+# reverse suffix scan (lam), sums as the kernel: float per chunk, double across, a butterfly; variable dB/dC over the
+# warp's channels in order, the block's warps in order, slices in order.
+N1K, N1CH = 4, 128
+
+def plan_n1(batch, dim, L, groups, variable, sms=132):
+    per = dim // groups
+    R = 2 if variable and per % 2 == 0 else 1
+    warps = batch * dim // R
+    w = 8
+    while w > 1 and (per % (w * R) != 0 or warps // w < sms): w //= 2
+    return dict(R=R, W=w, blocks=warps // w, slices=per // (w * R), nseg=(L + N1CH - 1) // N1CH, TS=N1CH, S=1, SPL=1)
+
+def softplus_fast(x):
+    x = x.astype(f32)
+    return np.where(x > 20, x, (np.maximum(x, f32(0)) + np.log(f32(1) + np.exp(-np.abs(x)).astype(f32)).astype(f32)).astype(f32)).astype(f32)
+
+def run_n1(P, inp, sms):
+    B_, Dm, L, G = P['batch'], P['dim'], P['L'], P['G']
+    varB, varC, sp = P['varB'], P['varC'], P['softplus']
+    pl = plan_n1(B_, Dm, L, G, varB or varC, sms)
+    R, W, nch, slices = pl['R'], pl['W'], pl['nseg'], pl['slices']
+    per = Dm // G
+    u, delta, A, Bm, Cm = inp['u'], inp['delta'], inp['A'], inp['B'], inp['C']
+    D, z, bias, dout, dlast = inp.get('D'), inp.get('z'), inp.get('bias'), inp['dout'], inp.get('dlast')
+    bsz = B_ * G * L if varB else Dm
+    csz = B_ * G * L if varC else Dm
+    du = np.full(B_ * Dm * L, np.nan, f32); ddelta = du.copy(); dz = du.copy()
+    ckpt = np.full(B_ * Dm * nch, np.nan, f32)
+    rows = np.full(B_ * Dm * 5, np.nan, np.float64)
+    dB = np.full(bsz, np.nan, f32); dC = np.full(csz, np.nan, f32)
+    bpart = np.full(slices * bsz, np.nan, f32); cpart = np.full(slices * csz, np.nan, f32)
+    qdB = bpart if slices > 1 else dB; qdC = cpart if slices > 1 else dC
+    bss = bsz if slices > 1 else 0; css = csz if slices > 1 else 0
+    lane = np.arange(32); full = np.ones(32, bool)
+    LOG2E = f32(1.4426950408889634)
+    def load(arr, base, t):  # loadK: K steps of every lane from t[lane], 0 past L
+        idx = t[:, None] + np.arange(N1K)[None, :]
+        ok = idx < L
+        return np.where(ok, arr[base + np.minimum(idx, L - 1)], f32(0)).astype(f32), ok
+    def shfl_down(v, off):
+        return v[np.minimum(lane + off, 31)]
+    for blk in range(pl['blocks']):
+        smem = np.full(W * 2 * N1CH, np.nan, f32)
+        warps = []
+        for warp in range(W):
+            gw = blk * W + warp
+            b = gw // (Dm // R); d0 = (gw - b * (Dm // R)) * R; g = d0 // per
+            warps.append(dict(b=b, d0=d0, g=g))
+        # pass 1 (independent per warp)
+        for st in warps:
+            b, d0, g = st['b'], st['d0'], st['g']
+            for r in range(R):
+                d = d0 + r; A2 = f32(A[d] * LOG2E); bi = f32(bias[d]) if bias is not None else f32(0)
+                h = f32(0)
+                for c in range(nch - 1):
+                    t = c * N1CH + lane * N1K
+                    uv, ok = load(u, (b * Dm + d) * L, t); dl, _ = load(delta, (b * Dm + d) * L, t)
+                    Bk = load(Bm, (b * G + g) * L, t)[0] if varB else np.full((32, N1K), Bm[d], f32)
+                    dv = (dl + bi).astype(f32)
+                    if sp: dv = softplus_fast(dv)
+                    a = np.where(ok, np.exp2((dv * A2).astype(f32)), f32(1)).astype(f32)
+                    bb = np.where(ok, (dv * uv * Bk).astype(f32), f32(0)).astype(f32)
+                    Pv = np.ones(32, f32); Qv = np.zeros(32, f32)
+                    for k in range(N1K): Qv = (a[:, k] * Qv + bb[:, k]).astype(f32); Pv = (Pv * a[:, k]).astype(f32)
+                    off = 1
+                    while off < 32:
+                        Po, Qo = shfl_down(Pv, off), shfl_down(Qv, off); m = lane + off < 32
+                        Qv = np.where(m, Po * Qv + Qo, Qv).astype(f32); Pv = np.where(m, Pv * Po, Pv).astype(f32); off <<= 1
+                    h = f32(Pv[0] * h + Qv[0])
+                    ckpt[(b * Dm + d) * nch + c + 1] = h
+        X = {}; acc = {}
+        for wi, st in enumerate(warps):
+            for r in range(R):
+                row = st['b'] * Dm + st['d0'] + r
+                X[wi, r] = f32(dlast[row]) if dlast is not None else f32(0)
+                acc[wi, r] = np.zeros((5, 32))
+        slice_ = (blk * W * R - warps[0]['b'] * Dm - warps[0]['g'] * per) // (W * R)
+        for c in range(nch - 1, -1, -1):
+            t = c * N1CH + lane * N1K
+            for wi, st in enumerate(warps):
+                b, d0, g = st['b'], st['d0'], st['g']
+                mine = wi * 2 * N1CH
+                Bk = load(Bm, (b * G + g) * L, t)[0] if varB else None
+                Ck = load(Cm, (b * G + g) * L, t)[0] if varC else None
+                for r in range(R):
+                    d = d0 + r; An = f32(A[d]); A2 = f32(An * LOG2E); bi = f32(bias[d]) if bias is not None else f32(0)
+                    Dv = f32(D[d]) if D is not None else f32(0)
+                    Bt = Bk if varB else np.full((32, N1K), Bm[d], f32)
+                    Ct = Ck if varC else np.full((32, N1K), Cm[d], f32)
+                    base = (b * Dm + d) * L
+                    uv, ok = load(u, base, t); dl, _ = load(delta, base, t); gk, _ = load(dout, base, t)
+                    x = (dl + bi).astype(f32)
+                    dv = softplus_fast(x) if sp else x
+                    dt = np.where(ok, dv, f32(0)).astype(f32)
+                    a = np.where(ok, np.exp2((dv * A2).astype(f32)), f32(1)).astype(f32)
+                    bb = (dt * uv * Bt).astype(f32)
+                    h0 = ckpt[(b * Dm + d) * nch + c] if c > 0 else f32(0)
+                    # forward warp scan (chunk_entry_state)
+                    Ap = a[:, 0].copy(); Hp = bb[:, 0].copy()
+                    for k in range(1, N1K): Hp = (a[:, k] * Hp + bb[:, k]).astype(f32); Ap = (Ap * a[:, k]).astype(f32)
+                    off = 1
+                    while off < 32:
+                        Ao, Ho = Ap[np.maximum(lane - off, 0)], Hp[np.maximum(lane - off, 0)]; m = lane >= off
+                        Hp = np.where(m, Ap * Ho + Hp, Hp).astype(f32); Ap = np.where(m, Ap * Ao, Ap).astype(f32); off <<= 1
+                    hLane = (Ap * h0 + Hp).astype(f32)
+                    hin = np.where(lane == 0, f32(h0), hLane[np.maximum(lane - 1, 0)]).astype(f32)
+                    hs = np.zeros((32, N1K), f32); hp = hin
+                    for k in range(N1K): hs[:, k] = (a[:, k] * hp + bb[:, k]).astype(f32); hp = hs[:, k]
+                    if z is not None:
+                        zv, _ = load(z, base, t)
+                        y = (Ct * hs + Dv * uv).astype(f32)
+                        sg = (f32(1) / (f32(1) + np.exp(-zv))).astype(f32)
+                        dzv = (gk * y * sg * (1 + zv * (1 - sg))).astype(f32)
+                        gk = (gk * zv * sg).astype(f32)
+                        idx = base + t[:, None] + np.arange(N1K)[None, :]
+                        dz[idx[ok]] = dzv[ok]
+                    Pv = np.ones(32, f32); Qv = np.zeros(32, f32)
+                    for k in range(N1K - 1, -1, -1):
+                        Qv = (a[:, k] * (Ct[:, k] * gk[:, k] + Qv)).astype(f32); Pv = (Pv * a[:, k]).astype(f32)
+                    off = 1
+                    while off < 32:
+                        Po, Qo = shfl_down(Pv, off), shfl_down(Qv, off); m = lane + off < 32
+                        Qv = np.where(m, Pv * Qo + Qv, Qv).astype(f32); Pv = np.where(m, Pv * Po, Pv).astype(f32); off <<= 1
+                    xl = (Pv * X[wi, r] + Qv).astype(f32)
+                    xin = np.where(lane == 31, X[wi, r], shfl_down(xl, 1)).astype(f32)
+                    X[wi, r] = xl[0]
+                    duk = np.zeros((32, N1K), f32); ddk = duk.copy(); f = np.zeros((5, 32), f32)
+                    for k in range(N1K - 1, -1, -1):
+                        v = ok[:, k]
+                        lam = (Ct[:, k] * gk[:, k] + xin).astype(f32)
+                        ah = (a[:, k] * (hs[:, k - 1] if k > 0 else hin)).astype(f32)
+                        ldt = (lam * dt[:, k]).astype(f32)
+                        duk[:, k] = ldt * Bt[:, k] + Dv * gk[:, k]
+                        dd = (lam * (An * ah + uv[:, k] * Bt[:, k])).astype(f32)
+                        if sp: dd = np.where(x[:, k] <= 20, dd * (f32(1) / (f32(1) + np.exp(-x[:, k]))), dd).astype(f32)
+                        ddk[:, k] = dd
+                        vB = (ldt * uv[:, k]).astype(f32); vC = (gk[:, k] * hs[:, k]).astype(f32)
+                        f[0] += np.where(v, ldt * ah, 0).astype(f32)
+                        if varB:
+                            cur = smem[mine + lane * N1K + k]
+                            smem[mine + lane * N1K + k] = np.where(v, vB if r == 0 else cur + vB, cur)
+                        else: f[1] += np.where(v, vB, 0).astype(f32)
+                        if varC:
+                            cur = smem[mine + N1CH + lane * N1K + k]
+                            smem[mine + N1CH + lane * N1K + k] = np.where(v, vC if r == 0 else cur + vC, cur)
+                        else: f[2] += np.where(v, vC, 0).astype(f32)
+                        f[3] += np.where(v, gk[:, k] * uv[:, k], 0).astype(f32)
+                        f[4] += np.where(v, dd, 0).astype(f32)
+                        xin = (a[:, k] * lam).astype(f32)
+                    idx = base + t[:, None] + np.arange(N1K)[None, :]
+                    du[idx[ok]] = duk[ok]; ddelta[idx[ok]] = ddk[ok]
+                    acc[wi, r] += f.astype(np.float64)
+            if varB or varC:
+                for i in range(2 * N1CH):
+                    which, tl = i // N1CH, i % N1CH
+                    tt = c * N1CH + tl
+                    if tt < L and (varB if which == 0 else varC):
+                        v = f32(0)
+                        for w in range(W): v = f32(v + smem[w * 2 * N1CH + which * N1CH + tl])
+                        b, g = warps[0]['b'], warps[0]['g']
+                        if which == 0: qdB[slice_ * bss + (b * G + g) * L + tt] = v
+                        else: qdC[slice_ * css + (b * G + g) * L + tt] = v
+        for (wi, r), a5 in acc.items():
+            s5 = a5.copy(); off = 1
+            while off < 32: s5 = s5 + s5[:, lane ^ off]; off <<= 1
+            rows[(warps[wi]['b'] * Dm + warps[wi]['d0'] + r) * 5: (warps[wi]['b'] * Dm + warps[wi]['d0'] + r) * 5 + 5] = s5[:, 0]
+    dA = np.full(Dm, np.nan, f32); dDo = dA.copy(); dbo = dA.copy()
+    rr = rows.reshape(B_, Dm, 5)
+    sums = np.zeros((Dm, 5))
+    for bb_ in range(B_): sums += rr[bb_]
+    dA[:] = sums[:, 0]; dDo[:] = sums[:, 3]; dbo[:] = sums[:, 4]
+    if not varB: dB[:] = sums[:, 1]
+    if not varC: dC[:] = sums[:, 2]
+    if slices > 1 and varB: dB[:] = bpart.reshape(slices, bsz).astype(np.float64).sum(0)
+    if slices > 1 and varC: dC[:] = cpart.reshape(slices, csz).astype(np.float64).sum(0)
+    return pl, dict(du=du, ddelta=ddelta, dz=dz if z is not None else None, dA=dA, dB=dB, dC=dC,
+                    dD=dDo if D is not None else None, dbias=dbo if bias is not None else None)
+
 def ref(P, inp):
     B_, Dm, L, N, G = P['batch'], P['dim'], P['L'], P['N'], P['G']
     varB, varC, sp = P['varB'], P['varC'], P['softplus']
@@ -322,7 +503,10 @@ def ref(P, inp):
     return dict(du=out['du'], ddelta=out['ddelta'], dz=out['dz'] if z is not None else None, dA=dA, dB=dB, dC=dC,
                 dD=dD if D is not None else None, dbias=db if bias is not None else None)
 
-def case(batch, dim, L, N, G, varB, varC, hasD, hasZ, hasBias, sp, last, seed, sms=132, a_inf=False):
+def case(batch, dim, L, N, G, varB, varC, hasD, hasZ, hasBias, sp, last, seed, sms=132, a_inf=False, v=None):
+    if v is None:  # dstate 1: both kernels (v2 is the launcher's choice there), else v1
+        return all(case(batch, dim, L, N, G, varB, varC, hasD, hasZ, hasBias, sp, last, seed, sms, a_inf, vv)
+                   for vv in ((1, 2) if N == 1 else (1,)))
     rng = np.random.default_rng(seed)
     P = dict(batch=batch, dim=dim, L=L, N=N, G=G, varB=varB, varC=varC, softplus=sp)
     r32 = lambda *sh: rng.standard_normal(sh).astype(f32).ravel()
@@ -339,19 +523,19 @@ def case(batch, dim, L, N, G, varB, varC, hasD, hasZ, hasBias, sp, last, seed, s
     # channel is NaN (-inf * 0), every other gradient finite, and must stay so (no NaN from steps past L)
     if a_inf: inp['A'][0] = -np.inf
     with np.errstate(invalid='ignore', over='ignore'):
-        pl, got = run(P, inp, sms)
+        pl, got = (run_n1 if v == 2 else run)(P, inp, sms)
         want = ref(P, inp)
     worst = 0
     for k, w in want.items():
         gk = got[k]
         if w is None: assert gk is None, k; continue
         fin = np.isfinite(w)
-        if not np.array_equal(np.isfinite(gk), fin): print('NONFINITE', k, int(np.sum(~np.isfinite(gk))), 'vs', int(np.sum(~fin)), P, pl); return False
+        if not np.array_equal(np.isfinite(gk), fin): print('NONFINITE v%d' % v, k, int(np.sum(~np.isfinite(gk))), 'vs', int(np.sum(~fin)), P, pl); return False
         if not fin.any(): continue
         e = np.max(np.abs(gk[fin] - w[fin])) / max(np.max(np.abs(w[fin])), 1e-30)
         worst = max(worst, e)
-        if e > 2e-4: print('FAIL', k, e, P, pl); return False
-    print('ok %.2e' % worst, P, {k: pl[k] for k in ('S', 'SPL', 'TS', 'W', 'slices', 'blocks')})
+        if e > 2e-4: print('FAIL v%d' % v, k, e, P, pl); return False
+    print('ok v%d %.2e' % (v, worst), P, {k: pl[k] for k in ('S', 'SPL', 'TS', 'W', 'slices', 'blocks')})
     return True
 
 if __name__ == '__main__':
@@ -376,5 +560,10 @@ if __name__ == '__main__':
     # A = -inf with L not a multiple of the segment (steps past L in the last one), dstate 1 and 16
     ok &= case(2, 8, 37, 1, 1, True, True, True, True, True, True, True, 14, a_inf=True)
     ok &= case(1, 8, 45, 16, 2, True, True, True, True, True, False, True, 15, a_inf=True)
+    # v2 at dstate 1: several chunks (L past 128, odd and multiple of 4), 2 channels a warp, several warps and slices
+    ok &= case(2, 64, 300, 1, 2, True, True, True, True, True, True, True, 16, sms=2)
+    ok &= case(1, 32, 261, 1, 1, True, False, True, False, True, True, True, 17, sms=1)
+    ok &= case(2, 8, 389, 1, 1, False, False, True, True, True, True, True, 18)
+    ok &= case(2, 16, 517, 1, 2, True, True, True, True, True, True, True, 19, a_inf=True)
     print('ALL OK' if ok else 'FAILURES')
     sys.exit(0 if ok else 1)
