@@ -258,12 +258,14 @@ __device__ __forceinline__ void scan_bwd_n1(const ScanParams& p, const ScanBwdPa
 }  // namespace ss2d
 
 // ss2d_scan_bwd_n1_r<R>_v<VEC>: dstate 1, R channels a warp, VEC = the 16-byte path (ScanBackwardLauncher.plan).
-// Dynamic shared memory: 2 x 128 floats a warp (variable dB/dC), 256 threads at most.
-#define SS2D_BWD_N1_KERNEL(R, VEC)                                                            \
-  extern "C" __global__ void __launch_bounds__(256, 2)                                         \
-      ss2d_scan_bwd_n1_r##R##_v##VEC(const ScanParams p, const ScanBwdParams q) {             \
-    extern __shared__ __align__(16) float ss2d_smem_bwd1[];                                   \
-    ss2d::bwd1::scan_bwd_n1<R, VEC>(p, q, ss2d_smem_bwd1);                                    \
+// Dynamic shared memory: 2 x 128 floats a warp (variable dB/dC), 256 threads at most. ptxas (sm_90, 2 blocks of 256
+// threads an SM: at most 128 registers): r1 109/112 registers (v1/v0), r2 127/128, no spills; R = 4 took 167-180 and
+// spilled at 128, so it is not instantiated.
+#define SS2D_BWD_N1_KERNEL(R, VEC)                                                \
+  extern "C" __global__ void __launch_bounds__(256, 2)                            \
+      ss2d_scan_bwd_n1_r##R##_v##VEC(const ScanParams p, const ScanBwdParams q) { \
+    extern __shared__ __align__(16) float ss2d_smem_bwd1[];                       \
+    ss2d::bwd1::scan_bwd_n1<R, VEC>(p, q, ss2d_smem_bwd1);                        \
   }
 
 SS2D_BWD_N1_KERNEL(1, 0)

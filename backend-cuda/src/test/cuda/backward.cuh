@@ -10,8 +10,28 @@ struct BwdLaunch {
   size_t smem;
 };
 
-// ScanBackwardLauncher.plan (with this device's opt-in shared-memory limit)
-static BwdLaunch plan_bwd(const ScanParams& p, int sms) {
+// ScanBackwardLauncher.planN1: v2, dstate 1, parallel over time (selective_scan_bwd_n1.cuh). The harness's tensors are
+// contiguous and cudaMalloc'd, so the 16-byte path is taken exactly when seqlen % 4 == 0.
+static BwdLaunch plan_bwd_n1(const ScanParams& p, int sms) {
+  BwdLaunch l{};
+  const int64_t perGroup = p.dim / p.groups;
+  const bool variable = (p.flags & (SS2D_VARIABLE_B | SS2D_VARIABLE_C)) != 0;
+  const int r = variable && perGroup % 2 == 0 ? 2 : 1;
+  const int64_t warps = p.batch * (p.dim / r);
+  l.warps = 8;
+  while (l.warps > 1 && (perGroup % ((int64_t)l.warps * r) != 0 || warps / l.warps < sms)) l.warps /= 2;
+  l.lanes = 32; l.spl = 1; l.seg = ss2d::bwd1::CH;
+  l.nseg = (p.seqlen + l.seg - 1) / l.seg;
+  l.blocks = warps / l.warps;
+  l.smem = (size_t)l.warps * 2 * ss2d::bwd1::CH * 4;
+  l.slices = perGroup / ((int64_t)l.warps * r);
+  l.kernel = "ss2d_scan_bwd_n1_r" + std::to_string(r) + "_v" + (p.seqlen % 4 == 0 ? "1" : "0");
+  return l;
+}
+
+// ScanBackwardLauncher.plan (with this device's opt-in shared-memory limit); variant 2 = v2 where it applies (dstate 1)
+static BwdLaunch plan_bwd(const ScanParams& p, int sms, int variant) {
+  if (variant == 2 && p.dstate == 1) return plan_bwd_n1(p, sms);
   BwdLaunch l{};
   const int64_t perGroup = p.dim / p.groups, n = p.dstate;
   l.spl = n <= 1 ? 1 : n <= 32 ? 4 : 8;
@@ -44,6 +64,9 @@ static std::map<std::string, BwdKernel> bwdKernels() {
   KB(1, 4) KB(2, 4) KB(4, 4) KB(8, 4) KB(16, 4) KB(32, 4)
   KB(8, 8) KB(16, 8) KB(32, 8)
 #undef KB
+#define KN(R, V) m["ss2d_scan_bwd_n1_r" #R "_v" #V] = ss2d_scan_bwd_n1_r##R##_v##V;
+  KN(1, 0) KN(1, 1) KN(2, 0) KN(2, 1)
+#undef KN
   return m;
 }
 
@@ -55,8 +78,9 @@ struct BwdDev {
   Dev<float> dout, dlast, du, ddelta, dz, dA, dB, dC, dD, dbias, ckpt, bpart, cpart;
   Dev<double> rows;
   ScanBwdParams q{};
-  BwdDev(const ScanCase& c_, const ScanParams& p, const std::vector<float>& doutH, const std::vector<float>& dlastH)
-      : c(c_), pl(plan_bwd(p, g_sms)), bsz(c.varB ? c.Bt * c.G * c.N * c.L : c.Dm * c.N),
+  BwdDev(const ScanCase& c_, const ScanParams& p, const std::vector<float>& doutH, const std::vector<float>& dlastH,
+         int variant)
+      : c(c_), pl(plan_bwd(p, g_sms, variant)), bsz(c.varB ? c.Bt * c.G * c.N * c.L : c.Dm * c.N),
         csz(c.varC ? c.Bt * c.G * c.N * c.L : c.Dm * c.N), dout(doutH), dlast(dlastH), du(doutH.size()),
         ddelta(doutH.size()), dz(doutH.size()), dA(c.Dm * c.N), dB(bsz), dC(csz), dD(c.Dm), dbias(c.Dm),
         ckpt(c.Bt * c.Dm * pl.nseg * c.N), bpart(pl.slices > 1 && c.varB ? pl.slices * bsz : 1),
@@ -144,7 +168,15 @@ static BwdRef ref_scan_bwd(const ScanCase& c, const std::vector<float>& dout, co
   return r;
 }
 
+static void check_bwd_case(ScanCase& c, int variant);
+
+// dstate 1: both kernels (v1 and v2, the launcher's default); else v1
 static void check_bwd_case(ScanCase& c) {
+  if (c.N == 1) check_bwd_case(c, 1);
+  check_bwd_case(c, 2);
+}
+
+static void check_bwd_case(ScanCase& c, int variant) {
   c.pad = 0;
   fill_case(c);
   std::vector<float> dout(c.Bt * c.Dm * c.L), dlast(c.Bt * c.Dm * c.N);
@@ -152,12 +184,12 @@ static void check_bwd_case(ScanCase& c) {
   for (auto& v : dlast) v = frand(-1, 1);
   ScanDev dv(c);
   dv.p.out = nullptr; dv.p.last_state = nullptr;
-  BwdDev bd(c, dv.p, dout, dlast);
+  BwdDev bd(c, dv.p, dout, dlast, variant);
   bd.poison();
   bd.run(dv.p);
   CK(cudaDeviceSynchronize());
   BwdRef ref = ref_scan_bwd(c, dout, dlast);
-  const std::string det = describe(c) + " " + bd.pl.kernel + " seg" + std::to_string(bd.pl.seg) + " w"
+  const std::string det = describe(c) + " v" + std::to_string(variant) + " " + bd.pl.kernel + " seg" + std::to_string(bd.pl.seg) + " w"
       + std::to_string(bd.pl.warps) + " slices" + std::to_string(bd.pl.slices);
   const double tol = 2e-4;
   std::vector<std::vector<float>> first = {bd.du.down(), bd.ddelta.down(), bd.dA.down(), bd.dB.down(), bd.dC.down()};
@@ -225,7 +257,9 @@ static void time_bwd() {
     std::vector<float> dout(c.Bt * c.Dm * c.L);
     for (auto& v : dout) v = frand(-1, 1);
     ScanDev dv(c);
-    BwdDev bd(c, dv.p, dout, std::vector<float>(1));
+    for (int variant : {1, 2}) {
+    if (variant == 1 && s.N != 1) continue;  // v2 is v1 above dstate 1
+    BwdDev bd(c, dv.p, dout, std::vector<float>(1), variant);
     bd.poison();
     cudaEvent_t e0, e1; CK(cudaEventCreate(&e0)); CK(cudaEventCreate(&e1));
     auto timeIt = [&](auto&& f) {
@@ -241,9 +275,10 @@ static void time_bwd() {
     for (float v : bd.du.down()) nans += !std::isfinite(v);
     for (float v : bd.dB.down()) nans += !std::isfinite(v);
     const float fwd = timeIt([&] { launch_scan(dv.p, 0); });
-    std::printf("%-3s %-20s seg %2d w %d slices %3lld  backward %8.3f ms  forward %7.3f ms  (x%.2f)  nonfinite %zu\n",
-                s.name, bd.pl.kernel.c_str(), bd.pl.seg, bd.pl.warps, (long long)bd.pl.slices, bwd, fwd, bwd / fwd, nans);
-    report("scan_bwd.big_finite", nans ? NAN : 0.0, 0.0, s.name);
+    std::printf("%-3s v%d %-22s seg %3d w %d slices %3lld  backward %8.3f ms  forward %7.3f ms  (x%.2f)  nonfinite %zu\n",
+                s.name, variant, bd.pl.kernel.c_str(), bd.pl.seg, bd.pl.warps, (long long)bd.pl.slices, bwd, fwd, bwd / fwd, nans);
+    report("scan_bwd.big_finite", nans ? NAN : 0.0, 0.0, std::string(s.name) + " v" + std::to_string(variant) + " " + bd.pl.kernel);
     cudaEventDestroy(e0); cudaEventDestroy(e1);
+    }
   }
 }

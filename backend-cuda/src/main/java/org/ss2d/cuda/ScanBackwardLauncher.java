@@ -11,6 +11,17 @@ import org.ss2d.validate.MemoryBudget;
  * workspace (segment-start states, per-row sums, the blocks' slices of variable dB/dC). Plain Java so that the
  * choices and byte counts are tested without a GPU ({@code ScanBackwardPlanTest}).
  *
+ * <p>Two kernel families, {@code -Dss2d.cuda.scanBackward=v1|v2} (default {@code v2}; an unknown value is an error):
+ * <ul>
+ *   <li>{@code v2}, dstate 1 only: {@code ss2d_scan_bwd_n1_r<R>_v<VEC>} ({@code selective_scan_bwd_n1.cuh}), parallel over
+ *       time: a warp owns R channels (2 with variable B/C when a group's channel count is even, else 1) and walks their
+ *       rows in chunks of 128 steps (32 lanes x 4), one chunk-start state saved per 128 steps; W warps a block (8,
+ *       halved while W x R does not divide a group's channels or there would be fewer blocks than SMs); the blocks of a
+ *       group each write a slice of variable dB/dC ({@code slices = channels per group / (W * R)}); VEC, the 16-byte
+ *       path, when seqlen, every row stride and every base pointer allow it (decided at launch);</li>
+ *   <li>{@code v1}, every dstate, the rules below.</li>
+ * </ul>
+ * v1:
  * <ul>
  *   <li>States per lane SPL: 1 for dstate 1, 4 up to 32, 8 above; lanes per channel S the power of two with
  *       {@code S * SPL >= dstate}, doubled until the warp's {@code 32 / S} channels divide the channels of a group
@@ -43,9 +54,41 @@ final class ScanBackwardLauncher {
      */
     record Plan(String kernel, int lanes, int spl, int seg, long nseg, int warpsPerBlock, long blocks, int sharedBytes,
                 long slices) {
+        /** Channels of a warp: 32 / S for v1; R for v2 (lanes = 32 there: a channel spans the warp). */
         int rowsPerWarp() {
-            return 32 / lanes;
+            return timeParallel() ? rowsN1() : 32 / lanes;
         }
+
+        /** The v2 (dstate 1, parallel over time) family. */
+        boolean timeParallel() {
+            return kernel.startsWith(N1_PREFIX);
+        }
+
+        private int rowsN1() {
+            return kernel.charAt(N1_PREFIX.length()) - '0';
+        }
+
+        /** The same plan with the 16-byte path (v2's {@code _v1} suffix) on or off. */
+        Plan vectorized(boolean vec) {
+            if (!timeParallel()) return this;
+            return new Plan(kernel.substring(0, kernel.length() - 1) + (vec ? 1 : 0), lanes, spl, seg, nseg, warpsPerBlock,
+                    blocks, sharedBytes, slices);
+        }
+    }
+
+    /** System property choosing the kernel family: {@code v2} (default) or {@code v1}. */
+    static final String PROPERTY = "ss2d.cuda.scanBackward";
+    /** Steps of a v2 warp chunk (bwd1::CH: 32 lanes x 4). */
+    static final int N1_CHUNK = 128;
+    private static final String N1_PREFIX = "ss2d_scan_bwd_n1_r";
+
+    /** The family named by {@link #PROPERTY}. */
+    static String variant() {
+        String v = System.getProperty(PROPERTY, "v2").trim();
+        if (!v.equals("v1") && !v.equals("v2")) {
+            throw new IllegalArgumentException("-D" + PROPERTY + ": expected v1 or v2, found \"" + v + "\"");
+        }
+        return v;
     }
 
     /** Floats of shared memory of one warp (bwd::warp_floats). */
@@ -58,12 +101,38 @@ final class ScanBackwardLauncher {
         return plan(s, smCount, BLOCK_SMEM_MAX);
     }
 
+    static Plan plan(ScanShape s, int smCount, long sharedPerBlock) {
+        return plan(s, smCount, sharedPerBlock, variant());
+    }
+
+    /**
+     * v2 at dstate 1 (16-byte path assumed: {@link Plan#vectorized} at launch), else v1. The workspace of both is
+     * {@link #workspaceBytes}: chunk-start states (one float per {@code seg} steps), per-row sums, slices.
+     */
+    static Plan plan(ScanShape s, int smCount, long sharedPerBlock, String variant) {
+        if (variant.equals("v2") && s.dstate() == 1) return planN1(s, smCount);
+        return planV1(s, smCount, sharedPerBlock);
+    }
+
+    private static Plan planN1(ScanShape s, int smCount) {
+        long perGroup = s.channelsPerGroup();
+        boolean variable = s.bMode() != BCMode.CONSTANT || s.cMode() != BCMode.CONSTANT;
+        // two channels a warp share the loads of B/C and halve the slices of dB/dC; constant B/C gain nothing from it
+        int r = variable && perGroup % 2 == 0 ? 2 : 1;
+        long warps = (long) s.batch() * (s.dim() / r);
+        int w = 8;
+        while (w > 1 && (perGroup % ((long) w * r) != 0 || warps / w < smCount)) w /= 2;
+        long nseg = (s.seqlen() + N1_CHUNK - 1) / N1_CHUNK;
+        return new Plan(N1_PREFIX + r + "_v1", 32, 1, N1_CHUNK, nseg, w, warps / w, w * 2 * N1_CHUNK * 4,
+                perGroup / ((long) w * r));
+    }
+
     /**
      * As {@link #plan(ScanShape, int)} on a device that gives a block at most {@code sharedPerBlock} bytes of shared
      * memory (its opt-in limit: 227 KiB on the H100, 163 KiB on the A100, 99 KiB on sm_86/89): fewer warps per block
      * where 160 KiB would not fit.
      */
-    static Plan plan(ScanShape s, int smCount, long sharedPerBlock) {
+    private static Plan planV1(ScanShape s, int smCount, long sharedPerBlock) {
         // the backend's SPI asks for working bytes with this too: past MAX_DSTATE no kernel has enough lanes (32 / S
         // would be 0), so say so rather than divide by zero
         if (s.dstate() > ScanParams.MAX_DSTATE) {
@@ -121,7 +190,8 @@ final class ScanBackwardLauncher {
      */
     static Plan launch(CudaDevice dev, ScanShape s, long[] p, long[] q, long dA, long dB, long dC, long dD, long dBias,
                        Workspace ws) {
-        Plan plan = plan(s, dev.smCount, dev.sharedPerBlockOptin); // refuses dstate > MAX_DSTATE
+        Plan plan = plan(s, dev.smCount, dev.sharedPerBlockOptin) // refuses dstate > MAX_DSTATE
+                .vectorized(vectorizable(p, q, s));
         if (!dev.ensureSharedMemory(plan.kernel(), dev.function(plan.kernel()), plan.sharedBytes())) {
             throw new LimitExceededException("A", "the scan backward at dstate=" + s.dstate() + " needs "
                     + plan.sharedBytes() + " bytes of shared memory per block, " + dev.describe() + " allows "
@@ -155,6 +225,30 @@ final class ScanBackwardLauncher {
         if (sliced && varB) slices(dev, q[ScanParams.BWD_DB], dB, bElems, plan.slices());
         if (sliced && varC) slices(dev, q[ScanParams.BWD_DC], dC, cElems, plan.slices());
         return plan;
+    }
+
+    /**
+     * v2's 16-byte path: seqlen and every row stride a multiple of 4 floats, every base pointer 16-byte aligned (u,
+     * delta, z, variable B/C, and dout, du, ddelta, dz, which use u's strides).
+     */
+    static boolean vectorizable(long[] p, long[] q, ScanShape s) {
+        boolean vec = s.seqlen() % 4 == 0;
+        int[] strides = {ScanParams.U_BATCH_STRIDE, ScanParams.U_DIM_STRIDE, ScanParams.DELTA_BATCH_STRIDE,
+                ScanParams.DELTA_DIM_STRIDE, ScanParams.Z_BATCH_STRIDE, ScanParams.Z_DIM_STRIDE};
+        for (int i : strides) vec &= p[i] % 4 == 0;
+        for (long a : new long[] {p[ScanParams.U], p[ScanParams.DELTA], p[ScanParams.Z], q[ScanParams.BWD_DOUT],
+                q[ScanParams.BWD_DU], q[ScanParams.BWD_DDELTA], q[ScanParams.BWD_DZ]}) {
+            vec &= (a & 15) == 0;
+        }
+        if (s.bMode() != BCMode.CONSTANT) {
+            vec &= p[ScanParams.B_BATCH_STRIDE] % 4 == 0 && p[ScanParams.B_GROUP_STRIDE] % 4 == 0
+                    && (p[ScanParams.B] & 15) == 0;
+        }
+        if (s.cMode() != BCMode.CONSTANT) {
+            vec &= p[ScanParams.C_BATCH_STRIDE] % 4 == 0 && p[ScanParams.C_GROUP_STRIDE] % 4 == 0
+                    && (p[ScanParams.C] & 15) == 0;
+        }
+        return vec;
     }
 
     private static void slices(CudaDevice dev, long part, long out, long n, long slices) {

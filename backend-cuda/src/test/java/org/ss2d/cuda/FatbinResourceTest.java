@@ -54,8 +54,12 @@ class FatbinResourceTest {
         names.add("ss2d_scan_bwd_slices");
         for (int dstate = 1; dstate <= ScanParams.MAX_DSTATE; dstate++) {
             for (int perGroup : new int[] {1, 2, 4, 8, 16, 32, 96}) {
-                names.add(ScanBackwardLauncher.plan(new org.ss2d.ops.ScanShape(2, perGroup, 64, dstate, 1,
-                        org.ss2d.ops.BCMode.VARIABLE, org.ss2d.ops.BCMode.VARIABLE), 132).kernel());
+                for (String variant : new String[] {"v1", "v2"}) {
+                    ScanBackwardLauncher.Plan p = ScanBackwardLauncher.plan(new org.ss2d.ops.ScanShape(2, perGroup, 64,
+                            dstate, 1, org.ss2d.ops.BCMode.VARIABLE, org.ss2d.ops.BCMode.VARIABLE), 132, 160 * 1024, variant);
+                    names.add(p.kernel());
+                    names.add(p.vectorized(false).kernel());
+                }
             }
         }
         // The 16-bit scan kernels and layers (the dtype option): every dtype, both out types, every layer.

@@ -19,6 +19,7 @@ import org.ss2d.validate.LimitExceededException;
 /** The scan backward's launch geometry and workspace (no GPU needed); CudaScanBackwardTest runs them on the device. */
 class ScanBackwardPlanTest {
     private static final Path KERNELS = Path.of("src/main/cuda/selective_scan_bwd.cuh");
+    private static final Path KERNELS_N1 = Path.of("src/main/cuda/selective_scan_bwd_n1.cuh");
 
     private static ScanShape shape(int batch, int dim, int seqlen, int dstate, int groups) {
         return new ScanShape(batch, dim, seqlen, dstate, groups, BCMode.GROUPED, BCMode.GROUPED);
@@ -29,6 +30,8 @@ class ScanBackwardPlanTest {
         Matcher m = Pattern.compile("(?m)^SS2D_BWD_KERNEL\\((\\d+), (\\d+), \\d\\)").matcher(Files.readString(KERNELS));
         Set<String> names = new HashSet<>();
         while (m.find()) names.add("ss2d_scan_bwd_l" + m.group(1) + "_s" + m.group(2));
+        Matcher n1 = Pattern.compile("(?m)^SS2D_BWD_N1_KERNEL\\((\\d+), (\\d)\\)").matcher(Files.readString(KERNELS_N1));
+        while (n1.find()) names.add("ss2d_scan_bwd_n1_r" + n1.group(1) + "_v" + n1.group(2));
         return names;
     }
 
@@ -40,9 +43,13 @@ class ScanBackwardPlanTest {
         assertTrue(Files.exists(KERNELS));
     }
 
+    private static ScanBackwardLauncher.Plan v1(ScanShape s) {
+        return ScanBackwardLauncher.plan(s, 132, 160 * 1024, "v1");
+    }
+
     @Test
     void plansForTheBenchmarkShapes() {
-        ScanBackwardLauncher.Plan s1 = ScanBackwardLauncher.plan(shape(32, 768, 3136, 1, 4), 132);
+        ScanBackwardLauncher.Plan s1 = v1(shape(32, 768, 3136, 1, 4));
         assertEquals("ss2d_scan_bwd_l1_s1", s1.kernel());
         assertEquals(16, s1.seg(), "32 channels a warp at seg 32 would need 26.9 KB a warp");
         assertEquals(2, s1.warpsPerBlock(), "192 channels a group: 64 a block");
@@ -63,9 +70,9 @@ class ScanBackwardPlanTest {
         assertEquals(4, small.warpsPerBlock(), "99 KiB opt-in (sm_86/89): half the warps of the H100's block");
         assertEquals(64, small.slices());
         assertTrue(small.sharedBytes() <= 99 * 1024);
-        assertEquals("ss2d_scan_bwd_l1_s1", ScanBackwardLauncher.plan(shape(32, 3072, 196, 1, 4), 132).kernel());  // S4
+        assertEquals("ss2d_scan_bwd_l1_s1", v1(shape(32, 3072, 196, 1, 4)).kernel());  // S4
         assertEquals("ss2d_scan_bwd_l32_s8", ScanBackwardLauncher.plan(shape(1, 4, 10, 256, 1), 132).kernel());
-        assertEquals("ss2d_scan_bwd_l32_s1", ScanBackwardLauncher.plan(shape(3, 7, 10, 1, 1), 132).kernel(),
+        assertEquals("ss2d_scan_bwd_l32_s1", v1(shape(3, 7, 10, 1, 1)).kernel(),
                 "7 channels: one per warp");
     }
 
@@ -73,15 +80,17 @@ class ScanBackwardPlanTest {
     @Test
     void everyPlanIsExactAndInstantiated() throws IOException {
         Set<String> kernels = instantiated();
-        assertEquals(15, kernels.size());
-        for (int n = 1; n <= 256; n++) {
+        assertEquals(15 + 4, kernels.size());
+        for (String variant : new String[] {"v1", "v2"}) for (int n = 1; n <= 256; n++) {
             for (int perGroup : new int[] {1, 2, 3, 6, 7, 12, 32, 48, 96, 192, 384, 2048}) {
                 for (int groups : new int[] {1, 4}) {
                     for (int batch : new int[] {1, 32}) {
                         ScanShape s = shape(batch, perGroup * groups, 100, n, groups);
-                        ScanBackwardLauncher.Plan p = ScanBackwardLauncher.plan(s, 132);
-                        String what = s + " -> " + p;
+                        ScanBackwardLauncher.Plan p = ScanBackwardLauncher.plan(s, 132, 160 * 1024, variant);
+                        String what = variant + " " + s + " -> " + p;
+                        assertEquals(variant.equals("v2") && n == 1, p.timeParallel(), what);
                         assertTrue(kernels.contains(p.kernel()), what + ": kernel not instantiated");
+                        assertTrue(kernels.contains(p.vectorized(false).kernel()), what + ": scalar kernel not instantiated");
                         assertTrue((long) p.lanes() * p.spl() >= n, what + ": states not covered");
                         long blockChannels = (long) p.warpsPerBlock() * p.rowsPerWarp();
                         assertEquals(0, perGroup % blockChannels, what + ": a block crosses a group");
@@ -89,11 +98,53 @@ class ScanBackwardPlanTest {
                         assertEquals(perGroup / blockChannels, p.slices(), what);
                         assertTrue(p.warpsPerBlock() * 32 <= 256, what + ": more threads than the launch bounds");
                         assertTrue(p.sharedBytes() <= 160 * 1024, what + ": shared memory");
-                        assertTrue(p.seg() == 8 || p.seg() == 16 || p.seg() == 32, what);
+                        assertTrue(p.timeParallel() ? p.seg() == 128 : p.seg() == 8 || p.seg() == 16 || p.seg() == 32, what);
                         assertEquals((100 + p.seg() - 1) / p.seg(), p.nseg(), what);
                     }
                 }
             }
+        }
+    }
+
+    /** v2 (dstate 1, parallel over time) at S1, S3, S4: two channels a warp with grouped B/C, one with constant. */
+    @Test
+    void v2PlansForDstateOne() {
+        ScanShape s1 = shape(32, 768, 3136, 1, 4);
+        ScanBackwardLauncher.Plan p = ScanBackwardLauncher.plan(s1, 132, 160 * 1024, "v2");
+        assertEquals("ss2d_scan_bwd_n1_r2_v1", p.kernel());
+        assertEquals("ss2d_scan_bwd_n1_r2_v0", p.vectorized(false).kernel());
+        assertEquals(2, p.rowsPerWarp());
+        assertEquals(8, p.warpsPerBlock());
+        assertEquals(32L * 768 / 2 / 8, p.blocks());
+        assertEquals(12, p.slices(), "192 channels a group, 16 a block");
+        assertEquals(25, p.nseg(), "3136 steps in chunks of 128");
+        assertEquals(8 * 2 * 128 * 4, p.sharedBytes());
+        assertEquals(24, ScanBackwardLauncher.plan(shape(32, 1536, 784, 1, 4), 132, 160 * 1024, "v2").slices());  // S3
+        ScanBackwardLauncher.Plan s4 = ScanBackwardLauncher.plan(shape(32, 3072, 196, 1, 4), 132, 160 * 1024, "v2");
+        assertEquals(48, s4.slices());
+        assertEquals(2, s4.nseg());
+        ScanShape constant = new ScanShape(32, 768, 3136, 1, 1, BCMode.CONSTANT, BCMode.CONSTANT);
+        assertEquals("ss2d_scan_bwd_n1_r1_v1", ScanBackwardLauncher.plan(constant, 132, 160 * 1024, "v2").kernel());
+        assertEquals("ss2d_scan_bwd_l4_s4", ScanBackwardLauncher.plan(shape(32, 768, 3136, 16, 4), 132, 160 * 1024, "v2")
+                .kernel(), "dstate > 1 stays on v1");
+        // workspace: one chunk-start state per 128 steps, 5 doubles a row, 12 slices of dB and of dC
+        long rows = 32L * 768;
+        assertEquals(rows * 25 * 4 + rows * 5 * 8 + 2 * 12L * (32 * 4 * 3136) * 4, ScanBackwardLauncher.workspaceBytes(s1, p));
+    }
+
+    @Test
+    void theVariantPropertyIsCheckedByName() {
+        String old = System.getProperty(ScanBackwardLauncher.PROPERTY);
+        try {
+            System.setProperty(ScanBackwardLauncher.PROPERTY, "v1");
+            assertEquals("ss2d_scan_bwd_l1_s1", ScanBackwardLauncher.plan(shape(32, 768, 3136, 1, 4), 132).kernel());
+            System.setProperty(ScanBackwardLauncher.PROPERTY, "v3");
+            IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+                    () -> ScanBackwardLauncher.plan(shape(32, 768, 3136, 1, 4), 132));
+            assertTrue(e.getMessage().contains("ss2d.cuda.scanBackward") && e.getMessage().contains("v3"), e.getMessage());
+        } finally {
+            if (old == null) System.clearProperty(ScanBackwardLauncher.PROPERTY);
+            else System.setProperty(ScanBackwardLauncher.PROPERTY, old);
         }
     }
 
