@@ -8,6 +8,7 @@ import static org.ss2d.cuda.CudaTests.assertClose;
 
 import java.util.ArrayList;
 import java.util.List;
+import java.util.function.Supplier;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
@@ -29,7 +30,9 @@ import org.ss2d.validate.Ss2dArgumentException;
  * The selective scan backward on the GPU against the float64 adjoint (the reference backend), on fresh seeded
  * inputs with NaN-poisoned gradient outputs: every B/C layout and option, dstate 1..256 (every kernel of
  * {@link ScanBackwardLauncher}, one and several slices of variable dB/dC), odd and long sequences; device tensors;
- * bit-identical gradients run to run; bad input refused. Budget: 2e-4 of each gradient's largest magnitude (the
+ * bit-identical gradients run to run; bad input refused. At dstate 1 every check runs both kernel families
+ * ({@code -Dss2d.cuda.scanBackward=v1}, the lane-per-row kernel, and {@code v2}, parallel over time, the default), and a
+ * failure names the family. Budget: 2e-4 of each gradient's largest magnitude (the
  * conformance suite's {@code selective_scan_backward} budget, TOLERANCES.md).
  */
 class CudaScanBackwardTest {
@@ -55,6 +58,28 @@ class CudaScanBackwardTest {
                     + (z ? ", z" : "") + (bias ? ", delta_bias" : "") + (softplus ? ", softplus" : "")
                     + (dlast ? ", dlast_state" : "") + ")";
         }
+    }
+
+    /** The kernel families a case runs on: v1 and v2 at dstate 1 (v2 is the launcher's default there), else v1's. */
+    static List<String> variants(Case c) {
+        return c.dstate() == 1 ? List.of("v1", "v2") : List.of("v2");
+    }
+
+    /** f with {@link ScanBackwardLauncher#PROPERTY} set to {@code variant}, the property restored after. */
+    static <T> T onVariant(String variant, Supplier<T> f) {
+        String old = System.getProperty(ScanBackwardLauncher.PROPERTY);
+        System.setProperty(ScanBackwardLauncher.PROPERTY, variant);
+        try {
+            return f.get();
+        } finally {
+            if (old == null) System.clearProperty(ScanBackwardLauncher.PROPERTY);
+            else System.setProperty(ScanBackwardLauncher.PROPERTY, old);
+        }
+    }
+
+    static String kernel(Case c, String variant) {
+        return c.dstate() == 1 ? "kernel " + variant + (variant.equals("v2") ? " (parallel over time)" : " (a lane per row)")
+                : "kernel v1";
     }
 
     static Stream<Case> cases() {
@@ -87,6 +112,10 @@ class CudaScanBackwardTest {
         // large seqlen at dstate 16 (S5's per-channel shape)
         cs.add(new Case(1, 16, 4099, 16, 1, g, g, true, false, true, true, true));
         cs.add(new Case(1, 8, 4096, 1, 1, g, g, true, true, true, true, true));
+        // dstate 1 on v2: many 128-step chunks, two channels a warp and several slices, constant B/C, odd long rows
+        cs.add(new Case(2, 64, 3136, 1, 4, g, g, true, true, true, true, true));
+        cs.add(new Case(2, 16, 1000, 1, 1, k, k, true, true, true, true, true));
+        cs.add(new Case(2, 24, 389, 1, 2, v, k, true, true, false, true, true));
         return cs.stream();
     }
 
@@ -145,12 +174,17 @@ class CudaScanBackwardTest {
     void hostTensorsMatchTheFloat64Adjoint(Case c) {
         CudaBackend cuda = CudaTests.backend();
         Inputs in = inputs(c, 31L * c.hashCode());
-        ScanGrads got = poisoned(in.args());
-        Ss2d.on(cuda).selectiveScanBackwardInto(in.args(), in.dout(), in.dlast(), got);
         try (ScanGrads want = Ss2d.on("reference").selectiveScanBackward(scope, in.args(), in.dout(), in.dlast())) {
-            assertGradsClose(c, "host tensors", got, want);
+            for (String variant : variants(c)) {
+                ScanGrads got = poisoned(in.args());
+                onVariant(variant, () -> {
+                    Ss2d.on(cuda).selectiveScanBackwardInto(in.args(), in.dout(), in.dlast(), got);
+                    return null;
+                });
+                assertGradsClose(c, "host tensors, " + kernel(c, variant), got, want);
+                got.close();
+            }
         }
-        got.close();
     }
 
     /** Inputs uploaded once, gradients into device tensors poisoned with NaN bits on the device. */
@@ -159,7 +193,8 @@ class CudaScanBackwardTest {
         CudaBackend cuda = CudaTests.backend();
         Ss2d gpu = Ss2d.on(cuda);
         for (Case c : List.of(new Case(2, 256, 300, 16, 2, BCMode.GROUPED, BCMode.GROUPED, true, true, true, true, true),
-                new Case(4, 96, 196, 1, 4, BCMode.GROUPED, BCMode.GROUPED, true, false, true, true, false))) {
+                new Case(4, 96, 196, 1, 4, BCMode.GROUPED, BCMode.GROUPED, true, false, true, true, false)))
+        for (String variant : variants(c)) {
             Inputs h = inputs(c, 4242 + c.dstate());
             Tensor[] t = h.args().tensors();
             Tensor[] d = new Tensor[t.length];
@@ -173,11 +208,14 @@ class CudaScanBackwardTest {
                 g[i] = cuda.allocate(scope, DType.F32, t[i].shape());
                 cuda.diagnostics().fillBits(g[i], 0x7fc00000);
             }
-            gpu.selectiveScanBackwardInto(dev, dout, dlast, ScanGrads.of(g));
+            onVariant(variant, () -> {
+                gpu.selectiveScanBackwardInto(dev, dout, dlast, ScanGrads.of(g));
+                return null;
+            });
             Tensor[] back = new Tensor[g.length];
             for (int i = 0; i < g.length; i++) back[i] = g[i] == null ? null : gpu.toHost(scope, g[i]);
             try (ScanGrads want = Ss2d.on("reference").selectiveScanBackward(scope, h.args(), h.dout(), h.dlast())) {
-                assertGradsClose(c, "device tensors", ScanGrads.of(back), want);
+                assertGradsClose(c, "device tensors, " + kernel(c, variant), ScanGrads.of(back), want);
             }
         }
     }
@@ -189,11 +227,14 @@ class CudaScanBackwardTest {
         BCMode g = BCMode.GROUPED, k = BCMode.CONSTANT;
         for (Case c : List.of(new Case(4, 1024, 257, 16, 2, g, g, true, true, true, true, true),
                 new Case(8, 768, 196, 1, 4, g, g, true, false, true, true, true),
-                new Case(4, 64, 129, 4, 1, k, k, true, true, true, true, true))) {
+                new Case(4, 64, 129, 4, 1, k, k, true, true, true, true, true),
+                new Case(4, 768, 3136, 1, 4, g, g, true, true, true, true, true)))
+        for (String variant : variants(c)) {
             Inputs in = inputs(c, c.hashCode());
             float[][] first = null;
             for (int run = 0; run < 2; run++) {
-                try (ScanGrads gr = Ss2d.on(cuda).selectiveScanBackward(scope, in.args(), in.dout(), in.dlast())) {
+                try (ScanGrads gr = onVariant(variant,
+                        () -> Ss2d.on(cuda).selectiveScanBackward(scope, in.args(), in.dout(), in.dlast()))) {
                     Tensor[] t = gr.tensors();
                     float[][] now = new float[t.length][];
                     for (int i = 0; i < t.length; i++) now[i] = t[i] == null ? null : t[i].toFloatArray();
@@ -203,7 +244,8 @@ class CudaScanBackwardTest {
                     }
                     for (int i = 0; i < t.length; i++) {
                         if (now[i] != null) {
-                            assertArrayEquals(first[i], now[i], c + " " + ScanGrads.NAMES[i] + " differs in bits from the first run");
+                            assertArrayEquals(first[i], now[i], c + " " + kernel(c, variant) + " " + ScanGrads.NAMES[i]
+                                    + " differs in bits from the first run");
                         }
                     }
                 }
@@ -223,16 +265,23 @@ class CudaScanBackwardTest {
         BCMode g = BCMode.GROUPED, k = BCMode.CONSTANT;
         for (Case c : List.of(new Case(2, 8, 37, 1, 4, g, g, true, true, true, true, true),
                 new Case(1, 8, 45, 16, 2, g, g, true, true, true, false, true),
-                new Case(2, 64, 70, 4, 1, k, k, true, true, true, true, true))) {
+                new Case(2, 64, 70, 4, 1, k, k, true, true, true, true, true),
+                new Case(2, 8, 261, 1, 4, g, g, true, true, true, true, true),
+                new Case(2, 16, 260, 1, 1, k, k, true, true, true, true, true))) {
             Inputs in = inputs(c, 77L + c.dstate());
             in.args().A().setFloat(0, Float.NEGATIVE_INFINITY);
-            ScanGrads got = poisoned(in.args());
-            Ss2d.on(cuda).selectiveScanBackwardInto(in.args(), in.dout(), in.dlast(), got);
             try (ScanGrads want = Ss2d.on("reference").selectiveScanBackward(scope, in.args(), in.dout(), in.dlast())) {
                 assertInfiniteAPattern(c, want);
-                assertSameNonFiniteAndClose(c + " with A[0, 0] = -inf", got, want);
+                for (String variant : variants(c)) {
+                    ScanGrads got = poisoned(in.args());
+                    onVariant(variant, () -> {
+                        Ss2d.on(cuda).selectiveScanBackwardInto(in.args(), in.dout(), in.dlast(), got);
+                        return null;
+                    });
+                    assertSameNonFiniteAndClose(c + " " + kernel(c, variant) + " with A[0, 0] = -inf", got, want);
+                    got.close();
+                }
             }
-            got.close();
         }
     }
 
