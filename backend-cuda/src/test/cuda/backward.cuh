@@ -236,6 +236,12 @@ static void bwd_correctness(bool small) {
     c.hasD = c.hasZ = c.hasBias = c.softplus = c.last = true; check_bwd_case(c); }
   { ScanCase c{}; c.Bt = 4; c.G = 4; c.Dm = 768; c.L = small ? 20 : 196; c.N = 1; c.varB = c.varC = true;
     c.hasD = c.hasBias = c.softplus = true; check_bwd_case(c); }
+  // v2 at dstate 1 in the sanitizer's run too: 3 chunks of 128 (pass 1's chunk-start states), 8 warps a block of 2
+  // channels each (the block's dB/dC sum through shared memory), 128 slices a group; the 16-byte and the scalar path
+  for (int64_t L : {260, 259}) {
+    ScanCase c{}; c.Bt = 2; c.G = 2; c.Dm = 4096; c.L = L; c.N = 1; c.varB = c.varC = true;
+    c.hasD = c.hasZ = c.hasBias = c.softplus = c.last = true; check_bwd_case(c);
+  }
   if (!small) {  // long rows at dstate 16 and 1
     ScanCase c{}; c.Bt = 1; c.G = 1; c.Dm = 16; c.L = 4099; c.N = 16; c.varB = c.varC = true;
     c.hasD = c.hasBias = c.softplus = c.last = true; check_bwd_case(c);
