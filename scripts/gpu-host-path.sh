@@ -24,7 +24,7 @@ scan() { # scan LABEL B D G L N
 d = json.loads(sys.argv[2])
 f = lambda k: "%.4f" % d[k] if isinstance(d.get(k), (int, float)) else str(d.get(k))
 print(sys.argv[1], "median_ms", f("median_ms"), "queued_ms", f("queued_ms"), "host_us", "%.1f" % d["host_us"],
-      "wall_ms", f("wall_ms"), "min_ms", f("min_ms"))' "$label" "$line" || echo "$label: no result ($line)"
+      "wall_ms", f("wall_ms"), "min_ms", f("min_ms"), "host_load", f("host_load"))' "$label" "$line" || echo "$label: no result ($line)"
 }
 echo "== quiet"
 scan S1 32 768 4 3136 1

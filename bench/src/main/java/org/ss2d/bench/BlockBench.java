@@ -48,7 +48,8 @@ public final class BlockBench {
     public record Result(String backend, String device, @JsonProperty("op") String block, int batch, int dModel, int dState, double ssmRatio,
                          int height, int width, int threads, double medianMs, double minMs, double maxMs, int reps,
                          double msPerImage, double imagesPerS, double nsPerElem, double gbPerS, double checkRelErr,
-                         @JsonIgnore Map<String, Double> shares, String dtype, double hostUs, double queuedMs) {
+                         @JsonIgnore Map<String, Double> shares, String dtype, double hostUs, double queuedMs,
+                         double hostLoad) {
         /** The shares with lower-case step names, as the JSON report writes them. */
         @JsonProperty("shares")
         public Map<String, Double> sharesByStep() {
@@ -151,7 +152,8 @@ public final class BlockBench {
                 return new Result(hd.backend().name(), hd.backend().capabilities().device(), c.vss() ? "vss" : "ss2d", b, dm,
                         c.dState(), c.ssmRatio(), h, w, hd.threads(), t.medianMs(), t.minMs(), t.maxMs(), t.reps(),
                         msPerImage, 1000.0 / msPerImage, t.medianMs() * 1e6 / ((double) b * dm * px),
-                        bytes / (t.medianMs() * 1e-3) / 1e9, err, shares, dt.arrowName(), timing.hostUs(), timing.queuedMs());
+                        bytes / (t.medianMs() * 1e-3) / 1e9, err, shares, dt.arrowName(), timing.hostUs(), timing.queuedMs(),
+                        timing.hostLoad());
             } finally {
                 for (Tensor p : params.values()) p.close();
                 x.close();

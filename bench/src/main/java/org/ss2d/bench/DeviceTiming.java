@@ -12,15 +12,17 @@ import org.ss2d.spi.Backend;
  *       the op returns with its work queued, so no wait is in it);</li>
  *   <li>{@code queuedMs}: events around {@link #QUEUED} calls made back to back, per call: the host queues the
  *       next call while the device runs the last, so a host part shorter than the kernel is hidden. Near the
- *       kernel's own time when eventMs is not, the difference is host time.</li>
+ *       kernel's own time when eventMs is not, the difference is host time;</li>
+ *   <li>{@code hostLoad}: the machine's load average over the last minute per core, read after the timings: near
+ *       or above 1, other processes took the cores (a compiler beside the benchmark), and host times grow.</li>
  * </ul>
  */
-public record DeviceTiming(double eventMs, double hostUs, double queuedMs) {
+public record DeviceTiming(double eventMs, double hostUs, double queuedMs, double hostLoad) {
     /** Calls per queued measurement. */
     public static final int QUEUED = 10;
 
     /** NaN for all three: a backend without a device clock. */
-    public static final DeviceTiming NONE = new DeviceTiming(Double.NaN, Double.NaN, Double.NaN);
+    public static final DeviceTiming NONE = new DeviceTiming(Double.NaN, Double.NaN, Double.NaN, Double.NaN);
 
     public static DeviceTiming measure(Backend backend, Runnable op, int warmup, int reps) {
         long[] hostNs = new long[warmup + reps];
@@ -42,6 +44,12 @@ public record DeviceTiming(double eventMs, double hostUs, double queuedMs) {
         double queued = backend.deviceTimeMs(() -> {
             for (int i = 0; i < QUEUED; i++) op.run();
         }, 2, Math.max(3, reps / 5)).orElse(Double.NaN) / QUEUED;
-        return new DeviceTiming(event, hostUs, queued);
+        return new DeviceTiming(event, hostUs, queued, loadPerCore());
+    }
+
+    /** One-minute load average per core; NaN where the platform has none. */
+    static double loadPerCore() {
+        double load = java.lang.management.ManagementFactory.getOperatingSystemMXBean().getSystemLoadAverage();
+        return load < 0 ? Double.NaN : load / Runtime.getRuntime().availableProcessors();
     }
 }

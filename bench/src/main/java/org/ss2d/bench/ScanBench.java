@@ -24,7 +24,8 @@ import org.ss2d.tensor.TensorScope;
  * the suite's budget ({@link Tolerances}: 1e-4 for float32, plus one rounding of a half output) or NaN throws.
  *
  * <p>On a device backend {@code median_ms} is CUDA-event time around one call, {@code host_us} the host part of those
- * calls and {@code queued_ms} the event time per call of calls queued back to back ({@link DeviceTiming}).
+ * calls, {@code queued_ms} the event time per call of calls queued back to back and {@code host_load} the load
+ * average per core ({@link DeviceTiming}).
  *
  * <p>{@code dtype} float16/bfloat16: u, delta and B, C are drawn as above and rounded to it (A, D and
  * delta_bias stay float32, mamba's rules), out is written in it; the reference runs on the rounded values.
@@ -54,7 +55,7 @@ public final class ScanBench {
     public record Result(String backend, String device, int batch, int dim, int groups, int seqlen, int dstate,
                          int threads, double medianMs, double minMs, double maxMs, int reps, double nsPerElem,
                          double gbPerS, double checkRelErr, double callerCpuMs, double wallMs, double copyGbPerS,
-                         String dtype, double hostUs, double queuedMs) {
+                         String dtype, double hostUs, double queuedMs, double hostLoad) {
         /** The op's name in the JSON report. */
         @JsonProperty("op")
         public String op() {
@@ -164,7 +165,7 @@ public final class ScanBench {
             return new Result(h.backend().name(), h.backend().capabilities().device(), b, dm, g, l, n, h.threads(),
                     ms, t.minMs(), t.maxMs(), t.reps(), ms * 1e6 / elems,
                     bytes / (ms * 1e-3) / 1e9, err, t.cpuMedianMs(), t.medianMs(), copyGbPerS, c.dtype().arrowName(),
-                    timing.hostUs(), timing.queuedMs());
+                    timing.hostUs(), timing.queuedMs(), timing.hostLoad());
         }
     }
 

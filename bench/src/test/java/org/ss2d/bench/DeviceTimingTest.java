@@ -46,6 +46,7 @@ class DeviceTimingTest {
                     return OptionalDouble.empty();
                 });
         DeviceTiming t = DeviceTiming.measure(none, () -> { }, 20, 50);
-        assertTrue(Double.isNaN(t.eventMs()) && Double.isNaN(t.hostUs()) && Double.isNaN(t.queuedMs()), t.toString());
+        assertTrue(Double.isNaN(t.eventMs()) && Double.isNaN(t.hostUs()) && Double.isNaN(t.queuedMs())
+                && Double.isNaN(t.hostLoad()), t.toString());
     }
 }

@@ -75,8 +75,8 @@ final class BlockCommand implements Callable<Integer> {
                 r.block(), r.dtype(), r.backend(), r.batch(), r.dModel(), r.dState(), r.height(), r.width(), r.device(),
                 r.medianMs(), r.msPerImage(), r.imagesPerS(), r.checkRelErr());
         if (Double.isFinite(r.hostUs())) {
-            out.printf(Locale.ROOT, "  device events: host part of a call %.1f us; %.3f ms per call queued back to back%n",
-                    r.hostUs(), r.queuedMs());
+            out.printf(Locale.ROOT, "  device events: host part of a call %.1f us; %.3f ms per call queued back to back;"
+                    + " load %.2f per core%n", r.hostUs(), r.queuedMs(), r.hostLoad());
         }
         common.printJson(out, r);
         return 0;

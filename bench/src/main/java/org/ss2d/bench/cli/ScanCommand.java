@@ -49,8 +49,8 @@ final class ScanCommand implements Callable<Integer> {
                 r.backend(), r.dtype(), r.batch(), r.dim(), r.groups(), r.seqlen(), r.dstate(), r.device(), r.threads(),
                 r.medianMs(), r.nsPerElem(), r.gbPerS(), r.checkRelErr(), Double.isFinite(r.copyGbPerS())
                         ? String.format(Locale.ROOT, " (device events; %.1f%% of a %.0f GB/s copy; %.4f ms wall per call with sync;"
-                                + " host part %.1f us; %.4f ms per call queued back to back)",
-                                r.pctOfCopy(), r.copyGbPerS(), r.wallMs(), r.hostUs(), r.queuedMs())
+                                + " host part %.1f us; %.4f ms per call queued back to back; load %.2f per core)",
+                                r.pctOfCopy(), r.copyGbPerS(), r.wallMs(), r.hostUs(), r.queuedMs(), r.hostLoad())
                         : "");
         common.printJson(out, r);
         return 0;
