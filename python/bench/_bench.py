@@ -58,6 +58,31 @@ def queued(torch, fn, reps, what="queued calls"):
     return statistics.median(evs[i].elapsed_time(evs[i + 1]) for i in range(reps)), statistics.median(host)
 
 
+def warm_engine(torch, calls=2000, device="cuda"):
+    """Runs ``calls`` small selective scans (and cross scans) on ``device`` tensors so that the engine's JIT has compiled
+    its request path before anything is timed (the Java host path of a CUDA op takes 100-250 us interpreted, a few us
+    compiled): the steady state a model's thousands of calls reach. Returns the seconds it took."""
+    import ss2d
+    t0 = time.perf_counter()
+    g = torch.Generator(device=device).manual_seed(7)
+    u = torch.randn(2, 16, 64, device=device, generator=g)
+    A = -torch.rand(16, 4, device=device, generator=g) - 0.1
+    B = torch.randn(2, 1, 4, 64, device=device, generator=g)
+    x = torch.randn(1, 4, 8, 8, device=device, generator=g)
+    for _ in range(calls):
+        ss2d.selective_scan(u, u, A, B, B, delta_softplus=True)
+        ss2d.cross_scan(x)
+    if device == "cuda":
+        settle(torch, _recorded(torch), "the engine's warm-up")
+    return time.perf_counter() - t0
+
+
+def _recorded(torch):
+    e = torch.cuda.Event()
+    e.record()
+    return e
+
+
 def record_engine_us(eng):
     """Wraps ``eng.call`` and ``eng.call_cuda`` (stream-ordered calls) so that every reply's ``engine_us`` is
     appended to the returned list."""

@@ -11,6 +11,7 @@ a warm-up):
 * isolated: each call waited for before the next, the GPU idle when it starts: the latency of one call, round
   trip and host work included.
 
+The engine is warmed up first (2000 small calls: its JIT compiles the request path, as a model's calls would).
 Host time per call (wall clock around the Python call, queued) and the engine's own host time for the op
 (engine_us: the facade, validation and the launches) give the Python-side overhead: host - engine. Run with
 SS2D_CUDA_SYNC=1 for the synchronous mode (the client synchronises PyTorch's stream, the engine its own). ss2d is
@@ -59,6 +60,8 @@ def main():
         except ImportError as e:
             print("mamba: not importable (%s); only ss2d is timed" % e)
     g = torch.Generator(device="cuda").manual_seed(0)
+    print("engine warm-up (2000 small scans and cross scans on CUDA tensors, so that its JIT compiled the request "
+          "path): %.1f s" % _bench.warm_engine(torch))
     from ss2d import _engine
     eng = _engine.engine()
     engine_us = _bench.record_engine_us(eng)
