@@ -31,11 +31,14 @@ fi
 "$PY" -c 'import numpy, pytest, torch; print("torch", torch.__version__, "cuda", torch.cuda.is_available(), "numpy", numpy.__version__)' || {
   echo "needs numpy, pytest and torch (with CUDA) in $PY"; exit 1; }
 status=0
-(cd python && "$PY" -m pytest -q -rs -p no:cacheprovider tests) || status=1
-"$PY" python/bench/overhead.py --calls 20000 --rounds 5 --backend cpu || status=1
-"$PY" python/bench/gpu_vs_mamba.py --reps 50 ${ANCHOR_MAMBA:+--module-dir "$ANCHOR_MAMBA"} || status=1
+# every step under a time limit: a wait that is never satisfied (a stream-ordering mistake) fails a step, never hangs
+# the run (timeout's status 124 says which)
+step() { local limit="$1"; shift; timeout -k 10 "$limit" "$@" || { echo "FAILED (status $?): $*"; status=1; }; }
+step 1200 env -C python "$PY" -m pytest -q -rs -p no:cacheprovider tests
+step 600 "$PY" python/bench/overhead.py --calls 20000 --rounds 5 --backend cpu
+step 900 "$PY" python/bench/gpu_vs_mamba.py --reps 50 ${ANCHOR_MAMBA:+--module-dir "$ANCHOR_MAMBA"}
 # the synchronous mode, for comparison (the client synchronises PyTorch's stream, the engine its own)
-SS2D_CUDA_SYNC=1 "$PY" python/bench/gpu_vs_mamba.py --reps 20 --shapes S1,S4 ${ANCHOR_MAMBA:+--module-dir "$ANCHOR_MAMBA"} || status=1
-"$PY" python/bench/gpu_ss2d_vs_torch.py --reps 30 ${ANCHOR_MAMBA:+--module-dir "$ANCHOR_MAMBA"} || status=1
+step 600 env SS2D_CUDA_SYNC=1 "$PY" python/bench/gpu_vs_mamba.py --reps 20 --shapes S1,S4 ${ANCHOR_MAMBA:+--module-dir "$ANCHOR_MAMBA"}
+step 900 "$PY" python/bench/gpu_ss2d_vs_torch.py --reps 30 ${ANCHOR_MAMBA:+--module-dir "$ANCHOR_MAMBA"}
 "$PY" -c 'import sys; sys.path.insert(0, "python/src"); import ss2d; ss2d.shutdown()'
 exit $status
