@@ -10,3 +10,4 @@
 #include "selective_scan_bwd_n1.cuh"
 #include "half_layers.cuh"
 #include "selective_scan_half.cuh"
+#include "fused_scan.cuh"

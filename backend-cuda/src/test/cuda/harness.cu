@@ -5,7 +5,9 @@
 // poisoned with NaN first; the error is max|out-ref| / max|ref| and NaN never passes.
 // Timing (not with --small): S1..S5 scan shapes with CUDA events, median of 30 after warm-up,
 // against a device-to-device copy measured in the same run; then S1..S5 backward beside the forward
-// (backward.cuh: also every backward kernel against a float64 adjoint, and two runs compared in bits).
+// (backward.cuh: also every backward kernel against a float64 adjoint, and two runs compared in bits); then the
+// fused SS2D scan (fused.cuh: against the float64 unfused composition, and timed beside the kernels it replaces) and
+// the depthwise conv at the VMamba-T stage maps against its memory floor.
 #include <cuda.h>
 #include <cuda_runtime.h>
 #include <algorithm>
@@ -14,6 +16,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <array>
+#include <functional>
 #include <map>
 #include <string>
 #include <vector>
@@ -501,7 +504,8 @@ static void fatbin_check(const char* path) {
   int found = 0;
   const char* names[] = {"ss2d_cross_scan", "ss2d_cross_merge", "ss2d_dwconv2d", "ss2d_layernorm_cf", "ss2d_bias_act_cf", "ss2d_add", "ss2d_noop",
                          "ss2d_im2col", "ss2d_patch_merge", "ss2d_layernorm_cf_ex", "ss2d_mul_silu", "ss2d_avg_pool",
-                         "ss2d_dwconv2d_rows"};
+                         "ss2d_dwconv2d_rows", "ss2d_fused_transpose", "ss2d_fused_scan_n1_k1", "ss2d_fused_scan_n1_k2",
+                         "ss2d_fused_scan_n1_k4", "ss2d_fused_scan_n1_k8"};
   std::vector<std::string> all(names, names + sizeof names / sizeof names[0]);
   for (auto& kv : scanKernels()) all.push_back(kv.first);
   for (auto& kv : statesKernels()) all.push_back(kv.first);
@@ -584,6 +588,7 @@ static void time_shapes(double copy) {
 }
 
 #include "backward.cuh"
+#include "fused.cuh"
 
 int main(int argc, char** argv) {
   bool small = false; const char* fatbin = nullptr; uint64_t seed = 12345;
@@ -600,8 +605,10 @@ int main(int argc, char** argv) {
   bwd_correctness(small);
   layers_correctness(small);
   model_layers_correctness(small);
+  fused_correctness(small);
   if (!small) time_shapes(copy_gbps());
   if (!small) time_bwd();
+  if (!small) { const double copy = copy_gbps(); time_fused(copy); time_conv_stages(copy); }
   std::printf("\n%d checks, %d failures\n", g_checks, g_failures);
   return g_failures ? 1 : 0;
 }

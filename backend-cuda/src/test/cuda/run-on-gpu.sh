@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# One call on the GPU machine: build the harness there, check every kernel against float64,
-# time S1..S5 against a device-to-device copy, run compute-sanitizer memcheck and racecheck on
+# One call on the GPU machine: build the harness there, check every kernel against float64 (the fused SS2D scan too),
+# time S1..S5 (and the fused scan at batch 32, 96 channels, 56x56) against a device-to-device copy, run compute-sanitizer memcheck and racecheck on
 # small shapes, and list what the committed fatbin holds. Logs go to $OUT (or ./gpu-out).
 set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)

@@ -35,6 +35,30 @@ final class Layers {
         }
     }
 
+    /** The x_dbl rows of routes 1 and 3 transposed for the fused scan: (b, 4, rows, h, w) to (b, 2, rows, w, h). */
+    static void fusedTranspose(CudaDevice dev, long xdbl, long xdblT, long b, long rows, long h, long w) {
+        long tiles = ((h + TILE - 1) / TILE) * ((w + TILE - 1) / TILE);
+        try (Launch l = new Launch(6)) {
+            l.arg(xdbl).arg(xdblT).arg(b).arg(rows).arg(h).arg(w)
+                    .run(dev, "ss2d_fused_transpose", b * 2 * rows * tiles, 32, 8, 0);
+        }
+    }
+
+    /**
+     * The fused CrossScan + dt_proj + d_state-1 scan + CrossMerge ({@link FusedScan}): {@code u} (b, d, h, w),
+     * {@code xdbl} (b, 4, r + 2, h*w), {@code xdblT} its routes 1 and 3 transposed, {@code wdt} (4, d, r), dtBias, A
+     * ({@code -exp(A_logs)}) and Ds (4 d), {@code out} (b, d, h, w).
+     */
+    static void fusedScan(CudaDevice dev, FusedScan.Plan plan, long u, long xdbl, long xdblT, long wdt, long dtBias,
+                          long a, long ds, long out, long b, long d, long h, long w, long r) {
+        long planes = b * d;
+        try (Launch l = new Launch(13)) {
+            l.arg(u).arg(xdbl).arg(xdblT).arg(wdt).arg(dtBias).arg(a).arg(ds).arg(out).arg(b).arg(d).arg(h).arg(w).arg(r)
+                    .run(dev, plan.kernel(), (planes + plan.warps() - 1) / plan.warps(), 32 * plan.warps(), 1,
+                            plan.sharedBytes());
+        }
+    }
+
     /** Shared-memory floats of {@code ss2d_dwconv2d_rows} (SS2D_DW_SMEM) and its largest kernel (SS2D_DW_MAXK). */
     static final long DW_SMEM = 8192, DW_MAXK = 9;
 

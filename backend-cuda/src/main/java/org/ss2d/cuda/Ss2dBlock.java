@@ -14,7 +14,9 @@ import org.ss2d.tensor.Tensor;
  * in_proj (cuBLAS) -> depthwise conv + SiLU -> CrossScan -> x_proj per route (cuBLAS) -> dt_proj per
  * route (cuBLAS) -> selective scan (groups = routes, softplus, delta_bias, D) -> CrossMerge ->
  * LayerNorm2d -> out_proj (cuBLAS). B and C are read in place from x_proj's output (grouped
- * layout with the route as group), so nothing is split or copied.
+ * layout with the route as group), so nothing is split or copied. At d_state 1 without the z gate the middle
+ * (CrossScan to CrossMerge) runs fused instead ({@link FusedScan}, {@code fused_scan.cuh}): one stacked x_proj GEMM
+ * and one kernel, none of the per-route maps materialised.
  */
 final class Ss2dBlock {
     private Ss2dBlock() {}
@@ -48,10 +50,9 @@ final class Ss2dBlock {
     static void forward(CudaDevice dev, ToLongFunction<Tensor> weight, ToLongFunction<Tensor> negExpA, SS2DWeights w,
                         long zProj, long x, long out, int batch, int h, int wd, Workspace ws) {
         SS2DConfig c = w.config();
-        int dm = c.dModel(), di = c.dInner(), n = c.dState(), r = c.dtRank(), rows = c.xProjRows();
+        int dm = c.dModel(), di = c.dInner(), n = c.dState(), r = c.dtRank();
         int len = h * wd;
         long plane = (long) di * len;
-        final int routes = SS2DConfig.ROUTES;
 
         long xi = ws.floats(batch * plane);
         Layers.linear(dev, weight.applyAsLong(w.inProjWeight()), di, dm, x, (long) dm * len, len, xi, plane, len, len,
@@ -66,6 +67,35 @@ final class Ss2dBlock {
         Layers.dwconv(dev, xi, weight.applyAsLong(w.conv2dWeight()), weight.applyAsLong(w.conv2dBias()), xa, batch, di,
                 h, wd, c.dConv(), Layers.ACT_SILU);
         dev.mark("conv_silu");
+        FusedScan.Plan fused = FusedScan.plan(FusedScan.enabled(), n, zProj != 0, false, h, wd, r, (long) batch * di,
+                dev.sharedPerBlockOptin);
+        if (fused.fused()) {
+            fusedMiddle(dev, weight, negExpA, w, fused, xa, xi, batch, h, wd, ws);
+        } else {
+            unfusedMiddle(dev, weight, negExpA, w, xa, xi, batch, h, wd, ws);
+        }
+        long y = xi;  // the merged y took in_proj's output's place
+        long yn = xa;
+        Layers.layerNorm(dev, y, weight.applyAsLong(w.outNormWeight()), weight.applyAsLong(w.outNormBias()), yn, batch,
+                di, len);
+        if (z != 0) Layers.mulSilu(dev, yn, z, batch * plane);
+        dev.mark("norm_out");
+        Layers.linear(dev, weight.applyAsLong(w.outProjWeight()), dm, di, yn, plane, len, out, (long) dm * len, len,
+                len, batch);
+        dev.mark("out_proj");
+    }
+
+    /**
+     * The block's middle as separate steps: CrossScan, x_proj and dt_proj per route, the scan (routes as groups),
+     * CrossMerge into {@code y} (in_proj's output, dead by then). Every intermediate is materialised.
+     */
+    private static void unfusedMiddle(CudaDevice dev, ToLongFunction<Tensor> weight, ToLongFunction<Tensor> negExpA,
+                                      SS2DWeights w, long xa, long y, int batch, int h, int wd, Workspace ws) {
+        SS2DConfig c = w.config();
+        int di = c.dInner(), n = c.dState(), r = c.dtRank(), rows = c.xProjRows();
+        int len = h * wd;
+        long plane = (long) di * len;
+        final int routes = SS2DConfig.ROUTES;
         long xs = ws.floats(batch * routes * plane);
         Layers.crossScan(dev, xa, xs, batch, di, h, wd);
         dev.mark("cross_scan");
@@ -98,18 +128,37 @@ final class Ss2dBlock {
         p[ScanParams.OUT] = ys;
         ScanLauncher.launch(dev, p);
         dev.mark("scan");
-
-        long y = xi;  // in_proj's output is dead by now
         Layers.crossMerge(dev, ys, y, batch, di, h, wd);
         dev.mark("cross_merge");
-        long yn = xa;
-        Layers.layerNorm(dev, y, weight.applyAsLong(w.outNormWeight()), weight.applyAsLong(w.outNormBias()), yn, batch,
-                di, len);
-        if (z != 0) Layers.mulSilu(dev, yn, z, batch * plane);
-        dev.mark("norm_out");
-        Layers.linear(dev, weight.applyAsLong(w.outProjWeight()), dm, di, yn, plane, len, out, (long) dm * len, len,
-                len, batch);
-        dev.mark("out_proj");
+    }
+
+    /**
+     * The block's middle fused (d_state 1, v05_noz; {@link FusedScan#plan}): one x_proj GEMM with the four routes'
+     * weights stacked, on the spatial-order map (route k's x_dbl at step t is W_k . x at its pixel, so every route's
+     * rows come out in spatial order); the column routes' rows transposed (a small map); then one kernel per plane
+     * runs dt_proj, the scan of each route and the merge, writing {@code y}. No CrossScan copy, dts or per-route y.
+     */
+    private static void fusedMiddle(CudaDevice dev, ToLongFunction<Tensor> weight, ToLongFunction<Tensor> negExpA,
+                                    SS2DWeights w, FusedScan.Plan plan, long xa, long y, int batch, int h, int wd,
+                                    Workspace ws) {
+        SS2DConfig c = w.config();
+        int di = c.dInner(), r = c.dtRank(), rows = c.xProjRows();
+        int len = h * wd;
+        final int routes = SS2DConfig.ROUTES;
+        long xdbl = ws.floats((long) batch * routes * rows * len);
+        Layers.linear(dev, weight.applyAsLong(w.xProjWeight()), routes * rows, di, xa, (long) di * len, len, xdbl,
+                (long) routes * rows * len, len, len, batch);
+        long xdblT = ws.floats((long) batch * 2 * rows * len);
+        Layers.fusedTranspose(dev, xdbl, xdblT, batch, rows, h, wd);
+        dev.mark("x_proj");
+        if (!dev.ensureSharedMemory(plan.kernel(), dev.function(plan.kernel()), plan.sharedBytes())) {
+            // FusedScan.plan keeps a warp's bytes within the opt-in limit: this is a broken invariant, not bad input
+            throw new IllegalStateException(plan.kernel() + ": " + plan.sharedBytes() + " bytes of shared memory refused");
+        }
+        Layers.fusedScan(dev, plan, xa, xdbl, xdblT, weight.applyAsLong(w.dtProjsWeight()),
+                weight.applyAsLong(w.dtProjsBias()), negExpA.applyAsLong(w.aLogs()), weight.applyAsLong(w.ds()), y,
+                batch, di, h, wd, r);
+        dev.mark("fused_scan");
     }
 
     /** {@code x1 = x + SS2D(LN(x)); out = x1 + fc2(GELU(fc1(LN2(x1))))}. */

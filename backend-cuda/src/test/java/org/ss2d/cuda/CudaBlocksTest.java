@@ -67,6 +67,44 @@ class CudaBlocksTest {
     }
 
     /**
+     * The d_state-1 SS2D and VSS blocks with their middle fused (FusedScan: one stacked x_proj GEMM, then CrossScan,
+     * dt_proj, scan and CrossMerge in one kernel) and unfused ({@code -Dss2d.cuda.fusedScan=false}), both against the
+     * float64 reference within the blocks' budget; the profile's steps show which path ran. Plane sizes of the VMamba
+     * stages (56, 28, 14, 7), non-square, odd and 1x1 maps, dt_rank 1 to 12.
+     */
+    @ParameterizedTest(name = "d_model={0} ratio={1} {2}x{3} batch={4} fused={5}")
+    @CsvSource({"96,1.0,56,56,2,true", "96,1.0,56,56,2,false", "32,2.0,28,28,2,true", "32,2.0,28,28,2,false",
+            "48,2.0,14,14,3,true", "192,1.0,7,7,2,true", "192,1.0,7,7,2,false", "12,2.0,13,6,2,true",
+            "12,2.0,13,6,2,false", "16,1.0,5,9,1,true", "8,2.0,1,1,3,true", "24,1.0,31,57,1,true"})
+    void fusedAndUnfusedMiddleAgainstFloat64(int dModel, double ratio, int h, int w, int batch, boolean fused) {
+        CudaBackend cuda = CudaTests.backend();
+        SS2DConfig c = SS2DConfig.of(dModel, 1, ratio);
+        SS2DWeights weights = RandomWeights.ss2d(scope, c, 50 + dModel);
+        VSSWeights vw = RandomWeights.vss(scope, c, 4.0, 51 + dModel);
+        Tensor x = RandomWeights.gaussian(scope, 52 + h * w, 1.0, batch, dModel, h, w);
+        String what = (fused ? "fused" : "unfused") + " middle, " + c + " " + h + "x" + w + " batch " + batch;
+        String before = System.getProperty(FusedScan.PROPERTY);
+        System.setProperty(FusedScan.PROPERTY, Boolean.toString(fused));
+        try (Tensor ref = Ss2d.on("reference").ss2d(scope, weights, x);
+             Tensor vref = Ss2d.on("reference").vssBlock(scope, vw, x)) {
+            Tensor[] got = new Tensor[2];
+            java.util.Map<String, Double> steps = cuda.profileSteps(() -> {
+                got[0] = Ss2d.on(cuda).ss2d(scope, weights, x);
+                got[1] = Ss2d.on(cuda).vssBlock(scope, vw, x);
+            }, 1);
+            assertClose(got[0], ref, 2e-4, "[cuda] ss2d " + what);
+            assertClose(got[1], vref, 2e-4, "[cuda] vss " + what);
+            assertEquals(fused, steps.containsKey("fused_scan"), what + ": steps " + steps.keySet());
+            assertEquals(!fused, steps.containsKey("cross_scan"), what + ": steps " + steps.keySet());
+            got[0].close();
+            got[1].close();
+        } finally {
+            if (before == null) System.clearProperty(FusedScan.PROPERTY);
+            else System.setProperty(FusedScan.PROPERTY, before);
+        }
+    }
+
+    /**
      * Blocks on device tensors take their intermediates from the kept scratch: calls that grow it
      * (each larger shape first runs on its own allocations, the next call on the grown scratch),
      * reuse it, and shrink below it all agree with the reference; releaseScratch frees exactly it.

@@ -80,6 +80,26 @@ class CudaVMambaTest {
         checkModel(custom(ft, dState, mlp, pe, ds), ft + "/" + pe + "/" + ds, 2, 45, 38);
     }
 
+    /**
+     * The v05_noz (d_state 1) blocks run their middle fused by default ({@link FusedScan}); the same model with
+     * {@code -Dss2d.cuda.fusedScan=false} runs the unfused steps. Both within the whole-model budget; at 64x64 the
+     * stage maps are 16, 8, 4, 2, at 100x76 odd and non-square (25x19 ... 4x3).
+     */
+    @ParameterizedTest(name = "{0} {1}x{2} fused={3}")
+    @CsvSource({"vmamba_tiny_s1l8, 64, 64, true", "vmamba_tiny_s1l8, 64, 64, false", "vmamba_small_s2l15, 100, 76, true",
+            "vmamba_small_s2l15, 100, 76, false"})
+    void v05NozWithAndWithoutTheFusedScan(String name, int h, int w, boolean fused) {
+        String before = System.getProperty(FusedScan.PROPERTY);
+        System.setProperty(FusedScan.PROPERTY, Boolean.toString(fused));
+        try {
+            checkModel(VMambaConfig.named(name).withDepths(1, 1, 2, 1), name + (fused ? " fused" : " unfused")
+                    + " scan", 2, h, w);
+        } finally {
+            if (before == null) System.clearProperty(FusedScan.PROPERTY);
+            else System.setProperty(FusedScan.PROPERTY, before);
+        }
+    }
+
     private void checkModel(VMambaConfig c, String what, int batch, int h, int w) {
         CudaBackend cuda = CudaTests.backend();
         VMambaWeights wt = VMambaRandomWeights.withOutNorms(scope, VMambaRandomWeights.of(scope, c, 31), 32);
@@ -216,13 +236,15 @@ class CudaVMambaTest {
             m.logits(scope, x).close();
             m.logits(scope, x).close();
             Map<String, Long> p = m.profile();
-            for (String k : List.of("patch_embed", "norm_in", "in_proj", "conv_silu", "cross_scan", "x_dt_proj", "scan",
-                    "cross_merge", "norm_out", "out_proj", "mlp", "downsample", "classifier")) {
+            // v05_noz at d_state 1: the block's middle is fused (FusedScan), x_proj + fused_scan in place of cross_scan,
+            // x_dt_proj, scan and cross_merge (v05NozWithAndWithoutTheFusedScan runs the unfused steps too)
+            for (String k : List.of("patch_embed", "norm_in", "in_proj", "conv_silu", "x_proj", "fused_scan",
+                    "norm_out", "out_proj", "mlp", "downsample", "classifier")) {
                 assertTrue(p.containsKey(k) && p.get(k) > 0, k + " in " + p);
             }
             m.profiling(false);
             Map<String, Double> steps = cuda.profileSteps(() -> m.logits(scope, x).close(), 2);
-            assertTrue(steps.containsKey("patch_embed") && steps.containsKey("scan") && steps.containsKey("classifier"),
+            assertTrue(steps.containsKey("patch_embed") && steps.containsKey("fused_scan") && steps.containsKey("classifier"),
                     steps.toString());
         }
     }

@@ -28,7 +28,8 @@ class FatbinResourceTest {
         List<String> names = new ArrayList<>(List.of("ss2d_cross_scan", "ss2d_cross_merge", "ss2d_dwconv2d",
                 "ss2d_dwconv2d_rows", "ss2d_layernorm_cf", "ss2d_layernorm_cf_ex", "ss2d_bias_act_cf", "ss2d_add",
                 "ss2d_noop", "ss2d_im2col", "ss2d_patch_merge", "ss2d_mul_silu", "ss2d_avg_pool", "ss2d_half_to_float",
-                "ss2d_float_to_half"));
+                "ss2d_float_to_half", "ss2d_fused_transpose", "ss2d_fused_scan_n1_k1", "ss2d_fused_scan_n1_k2",
+                "ss2d_fused_scan_n1_k4", "ss2d_fused_scan_n1_k8"));
         // Every plan the launcher can make: every dstate class, rows 1, 2, 4 and 4..32 channels per
         // warp, contiguous short rows (n1seg) or not, both load paths.
         for (long dstate : new long[] {1, 2, 4, 8, 16, 32, 64, 65, 256}) {

@@ -1,0 +1,70 @@
+package org.ss2d.cuda;
+
+/**
+ * Whether the SS2D block runs its middle fused ({@code fused_scan.cuh}: CrossScan, dt_proj, the d_state-1 scan and
+ * CrossMerge in one kernel after one stacked x_proj GEMM), and how that kernel is launched. Plain Java, so the rule is
+ * unit-tested without a GPU. {@code -Dss2d.cuda.fusedScan=false} forces the unfused path (read on every block call, so
+ * one run can compare both).
+ */
+final class FusedScan {
+    static final String PROPERTY = "ss2d.cuda.fusedScan";
+    /** Warps (planes) per block: 8 fills an SM with one block at 56x56 and lets 8 channels of an image share L1. */
+    static final int MAX_WARPS = 8;
+    /**
+     * The kernel keeps two planes (x and the merged y) per warp in shared memory; above this a block would hold too
+     * few warps per SM (under 4 on a 227 KiB SM) to hide the scan's latency, and the unfused path is the better one.
+     */
+    static final long MAX_WARP_BYTES = 48 * 1024;
+
+    private FusedScan() {}
+
+    /** What {@link #plan} decided: the kernel, warps per block and dynamic shared bytes, or why not. */
+    record Plan(boolean fused, String why, String kernel, int warps, int sharedBytes) {
+        static Plan unfused(String why) {
+            return new Plan(false, why, null, 0, 0);
+        }
+    }
+
+    /** The property's value now: on unless {@code -Dss2d.cuda.fusedScan=false}. */
+    static boolean enabled() {
+        return !"false".equalsIgnoreCase(System.getProperty(PROPERTY, "true").trim());
+    }
+
+    /**
+     * Sub-chunks of 32 steps per chunk of the kernel's walk ({@code ss2d_fused_scan_n1_k<K>}, K = 1, 2, 4, 8): the
+     * loads of a chunk are in flight together and its K warp scans independent, so the largest K that a plane fills:
+     * one chunk for planes up to 256 pixels, 8 sub-chunks per chunk above.
+     */
+    static int items(long len) {
+        return len <= 32 ? 1 : len <= 64 ? 2 : len <= 128 ? 4 : 8;
+    }
+
+    /** Floats of shared memory per warp (fused_scan.cuh, {@code warp_floats}): two H x (W + 1) planes and 4 x R weights. */
+    static long warpFloats(long h, long w, long dtRank) {
+        return 2 * h * (w + 1) + 4 * dtRank;
+    }
+
+    /**
+     * @param enabled     {@link #enabled()}
+     * @param dState      the block's d_state (the kernel carries one state)
+     * @param zGate       a v0 block (z-gated: its own path)
+     * @param half        16-bit activations (their path stays unfused)
+     * @param planes      batch x d_inner, the warps to run
+     * @param sharedOptin the device's opt-in shared memory per block
+     */
+    static Plan plan(boolean enabled, int dState, boolean zGate, boolean half, int h, int w, int dtRank, long planes,
+                     int sharedOptin) {
+        if (!enabled) return Plan.unfused("switched off (-D" + PROPERTY + "=false)");
+        if (dState != 1) return Plan.unfused("d_state " + dState + " (the fused kernel carries one state)");
+        if (zGate) return Plan.unfused("z-gated v0 block");
+        if (half) return Plan.unfused("16-bit activations (their scan path is not fused)");
+        long warpBytes = 4 * warpFloats(h, w, dtRank);
+        if (warpBytes > MAX_WARP_BYTES || warpBytes > sharedOptin) {
+            return Plan.unfused(h + "x" + w + " plane: " + warpBytes + " bytes of shared memory per warp, above "
+                    + Math.min(MAX_WARP_BYTES, sharedOptin));
+        }
+        int warps = (int) Math.max(1, Math.min(Math.min(MAX_WARPS, planes), sharedOptin / warpBytes));
+        return new Plan(true, "fused: " + warps + " warps per block, " + warpBytes * warps + " bytes of shared memory",
+                "ss2d_fused_scan_n1_k" + items((long) h * w), warps, Math.toIntExact(warpBytes * warps));
+    }
+}
