@@ -162,6 +162,7 @@ def fake_torch(monkeypatch):
     monkeypatch.setattr(torch.cuda, "Event", FakeEvent)
     monkeypatch.setattr(torch.cuda, "current_stream", lambda device=None: FakeStream(log, "current"))
     monkeypatch.setattr(torch.cuda, "device", lambda d: contextlib.nullcontext())
+    monkeypatch.setattr(torch.cuda, "is_current_stream_capturing", lambda: False)
     return log
 
 
@@ -239,3 +240,11 @@ def test_calls_on_cuda_tensors_are_ordered_unless_the_synchronous_mode_is_on(dri
     with pytest.raises(NotImplementedError, match="^delta: a CUDA tensor"):
         ss2d.selective_scan(x["u"], delta, x["A"], x["B"], x["C"], delta_softplus=True)
     assert len(sent) == 1 and len(synced) == 1, "the synchronous mode synchronises and sends plainly"
+
+
+def test_a_call_during_cuda_graph_capture_is_refused(fake_torch, monkeypatch):
+    monkeypatch.setattr(torch.cuda, "is_current_stream_capturing", lambda: True)
+    eng, conn = _fake_engine(fake_torch, [])
+    with pytest.raises(NotImplementedError, match="cannot be captured in a CUDA graph"):
+        eng.call_cuda(_ops.binary(_ops.OP_CROSS_SCAN, None, _ops.ORDERED, 0, []), FakeDevice())
+    assert fake_torch == [], "nothing recorded or sent"

@@ -176,6 +176,9 @@ class Engine:
         connection's event on PyTorch's current stream, sends, and makes that stream wait for the engine's event,
         which the engine recorded after the op on its stream. Nothing waits on the host."""
         import torch
+        if torch.cuda.is_current_stream_capturing():
+            raise NotImplementedError("a call on CUDA tensors cannot be captured in a CUDA graph: the engine's kernels "
+                                      "run in another process, outside the graph")
         conn = self._acquire(True)
         try:
             ev = conn.events.get(device.index)
