@@ -46,9 +46,11 @@ class FakeDriver:
     def __init__(self):
         self.buffer_id = 4242
         self.exports = 0
+        self.lookups = 0
 
     def cuPointerGetAttributes(self, n, ids, data, ptr):
         assert n == 3 and list(ids) == [7, 11, 12]
+        self.lookups += 1
         ctypes.c_uint64.from_address(data[0]).value = self.buffer_id
         ctypes.c_uint64.from_address(data[1]).value = BASE
         ctypes.c_size_t.from_address(data[2]).value = SIZE
@@ -89,12 +91,26 @@ def test_an_allocation_is_exported_once_and_again_when_replaced(driver):
     _refs.cuda_wire(b, "u", [])
     assert driver.exports == 1, "one cuIpcGetMemHandle per allocation"
     driver.buffer_id += 1                                          # freed and allocated again at the same address
+    a = FakeCudaTensor((4,), 0)                                    # (a new tensor: the old one held the allocation)
     _refs.cuda_wire(a, "u", [])
     assert driver.exports == 2, "a new allocation is exported anew, whatever its address"
     driver.buffer_id = 0                                           # the driver could not tell: no caching on it
-    _refs.cuda_wire(a, "u", [])
-    _refs.cuda_wire(a, "u", [])
+    for _ in range(2):
+        _refs.cuda_wire(FakeCudaTensor((4,), 0), "u", [])
     assert driver.exports == 4, "without a buffer id every call exports"
+
+
+def test_a_live_tensor_keeps_its_reference_until_its_pointer_or_shape_changes(driver):
+    a = FakeCudaTensor((2, 3), 512)
+    first = _refs.cuda_wire(a, "u", [])
+    keep = []
+    assert _refs.cuda_wire(a, "u", keep) == first and keep == [a], "the same bytes, the tensor kept for the call"
+    assert driver.lookups == 1, "no driver call for a tensor already sent"
+    a._ptr += 4096                                                 # set_() elsewhere: looked up again
+    assert _refs.cuda_wire(a, "u", []) != first and driver.lookups == 2
+    a.shape = torch.Size((3, 2))
+    w = _refs.cuda_wire(a, "u", [])
+    assert struct.unpack_from("<2q", w, struct.calcsize("<Biqq64s")) == (3, 2) and driver.lookups == 3
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="a GPU host runs the real thing (tests/test_cuda.py)")
