@@ -264,3 +264,13 @@ def test_a_call_during_cuda_graph_capture_is_refused(fake_torch, monkeypatch):
     with pytest.raises(NotImplementedError, match="cannot be captured in a CUDA graph"):
         eng.call_cuda(_ops.binary(_ops.OP_CROSS_SCAN, None, _ops.ORDERED, 0, []), FakeDevice())
     assert fake_torch == [], "nothing recorded or sent"
+
+
+def test_an_older_engine_gets_synchronous_calls(fake_torch, monkeypatch):
+    synced = []
+    monkeypatch.setattr(torch.cuda, "current_stream", lambda device=None: type("S", (), {
+        "synchronize": lambda self: synced.append(device)})())
+    eng, conn = _fake_engine(fake_torch, [{"ok": True}])
+    eng.protocol = 1                                               # its hello said protocol 1: no cuda_events
+    eng.call_cuda(_ops.binary(_ops.OP_CROSS_SCAN, None, _ops.ORDERED, 0, []), FakeDevice())
+    assert fake_torch == ["send cross_scan"] and len(synced) == 1, "synchronised, then sent plainly: %s" % fake_torch

@@ -159,6 +159,7 @@ class Engine:
         self.idle = []
         self.server_pid = None
         self.generation = 0          # bumped when a new engine (or session) is reached: modules reload
+        self.protocol = 2            # the engine's, from its hello: 2 has stream-ordered CUDA calls
         self.process = None
 
     def call(self, req, start=True):
@@ -180,6 +181,12 @@ class Engine:
             raise NotImplementedError("a call on CUDA tensors cannot be captured in a CUDA graph: the engine's kernels "
                                       "run in another process, outside the graph")
         conn = self._acquire(True)
+        if self.protocol < 2:
+            # an older engine (its hello said so): it ignores the ordered flag and synchronises its stream before
+            # replying, so the client synchronises first, as in the synchronous mode
+            self.idle.append(conn)
+            torch.cuda.current_stream(device).synchronize()
+            return self.call(req)
         try:
             ev = conn.events.get(device.index)
             if ev is None:
@@ -270,6 +277,7 @@ class Engine:
             conn.close()
             raise_for(hello)
         with self.lock:
+            self.protocol = hello.get("protocol", 1)
             if hello["pid"] != self.server_pid or hello.get("new_session"):
                 # another engine than before (first call, or the old one died), or our session there ended
                 # (every connection dropped): modules loaded before must load again

@@ -37,6 +37,9 @@ final class Ops {
         }
     }
 
+    /** 2: stream-ordered CUDA calls ({@code cuda_events}, flag 8); a client falls back to synchronous calls below it. */
+    static final int PROTOCOL = 2;
+
     private final EngineServer server;
     private final Connection connection;
     private final Map<String, Ss2d> facades = new HashMap<>();
@@ -83,7 +86,7 @@ final class Ops {
             case "hello" -> {
                 r.put("new_session", connection.join(req.path("pid").asLong(), req.path("token").asText("")));
                 r.put("pid", ProcessHandle.current().pid());
-                r.put("protocol", 1);
+                r.put("protocol", PROTOCOL);
             }
             case "backends" -> backends(r);
             case "ping" -> { }

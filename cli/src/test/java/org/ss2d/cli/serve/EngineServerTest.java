@@ -210,7 +210,8 @@ class EngineServerTest {
             String handle = java.util.Base64.getEncoder().encodeToString(new byte[64]);
             JsonNode before = ask(c, "{\"op\":\"cuda_events\",\"device\":0,\"handle\":\"" + handle + "\"}");
             assertTrue(before.path("message").asText().contains("hello first"), before.toString());
-            ask(c, "{\"op\":\"hello\",\"pid\":" + ProcessHandle.current().pid() + ",\"token\":\"e\"}");
+            JsonNode hello = ask(c, "{\"op\":\"hello\",\"pid\":" + ProcessHandle.current().pid() + ",\"token\":\"e\"}");
+            assertEquals(2, hello.path("protocol").asInt(), "protocol 2: stream-ordered calls (older clients and engines fall back)");
             boolean gpu = org.ss2d.Backends.list().stream().anyMatch(e -> e.name().equals("cuda") && e.available());
             JsonNode events = ask(c, "{\"op\":\"cuda_events\",\"device\":0,\"handle\":\"" + handle.substring(4) + "\"}");
             if (gpu) {
