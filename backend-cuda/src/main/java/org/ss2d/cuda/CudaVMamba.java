@@ -222,7 +222,8 @@ final class CudaVMamba implements ModelRunner {
             checkOpen();
             dev.makeCurrent();
             int b = (int) x.dim(0), h = (int) x.dim(2), w = (int) x.dim(3);
-            if (plan == null || !plan.fits(b, h, w)) plan = ModelPlan.of(c, b, h, w);
+            // a float32 model's blocks run their middle fused (FusedScan), a half model's unfused: size for that
+            if (plan == null || !plan.fits(b, h, w)) plan = ModelPlan.of(c, b, h, w, kind == 0 && FusedScan.enabled());
             ModelPlan p = plan;
             long stagingBytes = stagingBytes(x);
             if (logits != null) stagingBytes += stagingBytes(logits);

@@ -1,5 +1,7 @@
 package org.ss2d.cuda;
 
+import org.ss2d.model.SS2DConfig;
+
 /**
  * Whether the SS2D block runs its middle fused ({@code fused_scan.cuh}: CrossScan, dt_proj, the d_state-1 scan and
  * CrossMerge in one kernel after one stacked x_proj GEMM), and how that kernel is launched. Plain Java, so the rule is
@@ -45,6 +47,27 @@ final class FusedScan {
     }
 
     /**
+     * Whether a float32 block of this configuration and plane runs fused on any device of sm_80 and up (their opt-in
+     * shared memory per block is at least 99 KiB, above {@link #MAX_WARP_BYTES}): what the model's scratch plan
+     * ({@link ModelPlan}) sizes for, without a device. {@link #plan} decides at the call.
+     */
+    static boolean fits(SS2DConfig c, boolean zGate, int h, int w) {
+        return whyNot(c.dState(), zGate, false, h, w, c.dtRank()) == null;
+    }
+
+    /** Why the kernel cannot run such a block, whatever the device; null when it can. */
+    private static String whyNot(int dState, boolean zGate, boolean half, int h, int w, int dtRank) {
+        if (dState != 1) return "d_state " + dState + " (the fused kernel carries one state)";
+        if (zGate) return "z-gated v0 block";
+        if (half) return "16-bit activations (their scan path is not fused)";
+        long warpBytes = 4 * warpFloats(h, w, dtRank);
+        if (warpBytes > MAX_WARP_BYTES) {
+            return h + "x" + w + " plane: " + warpBytes + " bytes of shared memory per warp, above " + MAX_WARP_BYTES;
+        }
+        return null;
+    }
+
+    /**
      * @param enabled     {@link #enabled()}
      * @param dState      the block's d_state (the kernel carries one state)
      * @param zGate       a v0 block (z-gated: its own path)
@@ -55,13 +78,12 @@ final class FusedScan {
     static Plan plan(boolean enabled, int dState, boolean zGate, boolean half, int h, int w, int dtRank, long planes,
                      int sharedOptin) {
         if (!enabled) return Plan.unfused("switched off (-D" + PROPERTY + "=false)");
-        if (dState != 1) return Plan.unfused("d_state " + dState + " (the fused kernel carries one state)");
-        if (zGate) return Plan.unfused("z-gated v0 block");
-        if (half) return Plan.unfused("16-bit activations (their scan path is not fused)");
+        String not = whyNot(dState, zGate, half, h, w, dtRank);
+        if (not != null) return Plan.unfused(not);
         long warpBytes = 4 * warpFloats(h, w, dtRank);
-        if (warpBytes > MAX_WARP_BYTES || warpBytes > sharedOptin) {
-            return Plan.unfused(h + "x" + w + " plane: " + warpBytes + " bytes of shared memory per warp, above "
-                    + Math.min(MAX_WARP_BYTES, sharedOptin));
+        if (warpBytes > sharedOptin) {
+            return Plan.unfused(h + "x" + w + " plane: " + warpBytes + " bytes of shared memory per warp, the device "
+                    + "allows " + sharedOptin + " per block");
         }
         int warps = (int) Math.max(1, Math.min(Math.min(MAX_WARPS, planes), sharedOptin / warpBytes));
         return new Plan(true, "fused: " + warps + " warps per block, " + warpBytes * warps + " bytes of shared memory",

@@ -27,7 +27,7 @@ import org.ss2d.model.vmamba.VMambaConfig;
  * @param stemFloats   floats of the v2 stem's hidden map (0 for v1), in the scratch
  * @param colsFloats   floats of the im2col buffer, in the scratch
  * @param pooledFloats floats of the head's pooled features ({@code batch x dims[3]}; 0 without classifier)
- * @param blockBytes   the largest workspace of one block
+ * @param blockBytes   the largest workspace of one block (of the fused middle where it runs, {@link FusedScan})
  */
 record ModelPlan(int batch, int height, int width, int[][] grids, List<Conv> convs, long actFloats, long stemFloats,
                  long colsFloats, long pooledFloats, long blockBytes) {
@@ -52,7 +52,16 @@ record ModelPlan(int batch, int height, int width, int[][] grids, List<Conv> con
         }
     }
 
+    /** {@link #of(VMambaConfig, int, int, int, boolean)} with every block's middle unfused. */
     static ModelPlan of(VMambaConfig c, int batch, int h, int w) {
+        return of(c, batch, h, w, false);
+    }
+
+    /**
+     * The plan of a model; {@code fusedScan}: its blocks run their middle fused where {@link FusedScan#fits} (a
+     * float32 model with the fused scan on), whose scratch is a fraction of the unfused one's (no per-route maps).
+     */
+    static ModelPlan of(VMambaConfig c, int batch, int h, int w, boolean fusedScan) {
         int[][] g = c.grids(h, w);
         List<Conv> convs = new ArrayList<>();
         long act = 0, stem = 0;
@@ -71,7 +80,10 @@ record ModelPlan(int batch, int height, int width, int[][] grids, List<Conv> con
             long len = (long) g[i][0] * g[i][1];
             act = Math.max(act, c.dim(i) * len);
             boolean z = c.forwardType() == VMambaConfig.ForwardType.V0;
-            blockBytes = Math.max(blockBytes, Ss2dBlock.residualBytes(c.ss2d(i), z, c.mlpHidden(i), batch, len));
+            blockBytes = Math.max(blockBytes, fusedScan && FusedScan.fits(c.ss2d(i), z, g[i][0], g[i][1])
+                    ? Ss2dBlock.residualBytes(c.ss2d(i), c.mlpHidden(i), batch, len,
+                            Ss2dBlock.fusedSs2dBytes(c.ss2d(i), batch, len))
+                    : Ss2dBlock.residualBytes(c.ss2d(i), z, c.mlpHidden(i), batch, len));
             if (i + 1 == VMambaConfig.STAGES) break;
             int oh = g[i + 1][0], ow = g[i + 1][1];
             switch (c.downsample()) {

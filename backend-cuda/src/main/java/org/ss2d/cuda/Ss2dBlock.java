@@ -405,12 +405,28 @@ final class Ss2dBlock {
     }
 
     /**
+     * Bytes of scratch that {@link #forward} takes with its middle fused ({@link FusedScan}): in_proj's output (which
+     * the merged y then takes), the conv output, x_dbl of the four routes and the column routes' transposed rows.
+     */
+    static long fusedSs2dBytes(SS2DConfig c, long batch, long len) {
+        long plane = Math.multiplyExact(Math.multiplyExact(batch, c.dInner()), len);
+        long rowsLen = Math.multiplyExact(Math.multiplyExact(batch, c.xProjRows()), len);
+        return Math.addExact(Math.addExact(Math.multiplyExact(2, arenaPiece(plane)),
+                arenaPiece(Math.multiplyExact(SS2DConfig.ROUTES, rowsLen))), arenaPiece(Math.multiplyExact(2, rowsLen)));
+    }
+
+    /**
      * Bytes of scratch of {@link #residual}, {@code hidden} 0 without the MLP: xn and s, then the larger of the
      * SS2D's scratch and x1 + the MLP's hidden map (which reuse it, {@link Workspace#rewind}).
      */
     static long residualBytes(SS2DConfig c, boolean zGate, int hidden, long batch, long len) {
+        return residualBytes(c, hidden, batch, len, ss2dBytes(c, zGate, batch, len));
+    }
+
+    /** {@link #residualBytes} for a block whose SS2D takes {@code ss2dScratch} bytes (e.g. {@link #fusedSs2dBytes}). */
+    static long residualBytes(SS2DConfig c, int hidden, long batch, long len, long ss2dScratch) {
         long act = Math.multiplyExact(Math.multiplyExact(batch, c.dModel()), len);
-        long after = ss2dBytes(c, zGate, batch, len); // what follows xn and s: the SS2D's scratch, then x1 and the MLP's
+        long after = ss2dScratch; // what follows xn and s: the SS2D's scratch, then x1 and the MLP's
         if (hidden > 0) {
             after = Math.max(after, Math.addExact(arenaPiece(act),
                     arenaPiece(Math.multiplyExact(Math.multiplyExact(batch, hidden), len))));

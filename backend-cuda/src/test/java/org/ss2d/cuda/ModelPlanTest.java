@@ -130,6 +130,35 @@ class ModelPlanTest {
         assertEquals(2 * act + wide, Ss2dBlock.residualBytes(s, false, 96 * 64, 2, 3136));
     }
 
+    /**
+     * With the fused middle (FusedScan) a float32 v05_noz model's block scratch is in_proj's and the conv's maps plus
+     * x_dbl and its transposed column routes; v0 blocks (z gate, d_state 16) keep the unfused figure.
+     */
+    @Test
+    void theFusedMiddlesScratchIsAFractionOfTheUnfusedOne() {
+        SS2DConfig s = new SS2DConfig(96, 1, 1.0, 6, 3, false);
+        long plane = ModelPlan.piece(2L * 96 * 3136);
+        assertEquals(2 * plane + ModelPlan.piece(2L * 4 * 8 * 3136) + ModelPlan.piece(2L * 2 * 8 * 3136),
+                Ss2dBlock.fusedSs2dBytes(s, 2, 3136));
+        VMambaConfig t = VMambaConfig.named("vmamba_tiny_s1l8");
+        ModelPlan fused = ModelPlan.of(t, 128, 224, 224, true), unfused = ModelPlan.of(t, 128, 224, 224, false);
+        int[][] g = fused.grids();
+        long blocks = 0;
+        for (int i = 0; i < VMambaConfig.STAGES; i++) {
+            long len = (long) g[i][0] * g[i][1];
+            assertTrue(FusedScan.fits(t.ss2d(i), false, g[i][0], g[i][1]), "stage " + i);
+            blocks = Math.max(blocks, Ss2dBlock.residualBytes(t.ss2d(i), t.mlpHidden(i), 128, len,
+                    Ss2dBlock.fusedSs2dBytes(t.ss2d(i), 128, len)));
+        }
+        assertEquals(blocks, fused.blockBytes());
+        // VMamba-T at batch 128: the 4 routes x 3 maps (xs, dts, ys) of stage 1 are gone from the block's scratch
+        assertTrue(fused.blockBytes() < unfused.blockBytes() / 2, fused.blockBytes() + " vs " + unfused.blockBytes());
+        assertEquals(unfused.blockBytes(), ModelPlan.of(t, 128, 224, 224).blockBytes(), "the 4-argument plan is unfused");
+        VMambaConfig v0 = VMambaConfig.named("vanilla_vmamba_tiny");
+        assertEquals(ModelPlan.of(v0, 8, 224, 224, false).blockBytes(), ModelPlan.of(v0, 8, 224, 224, true).blockBytes(),
+                "v0 blocks are not fused");
+    }
+
     /** The backend's budget estimate ({@code workspaceBytes}) and the model's block scratch count the same pieces. */
     @Test
     void theBlockScratchFormulasAgree() {
