@@ -49,6 +49,9 @@ static std::map<std::string, StatesKernel> statesKernels() {
           {"ss2d_scan_fwd_n1seg_k4", ss2d_scan_fwd_n1seg_k4}};
 }
 
+typedef void (*HalfKernel)(const ScanParams, int64_t);
+static std::map<std::string, HalfKernel> halfKernels();  // harness_half.cuh
+
 static uint64_t g_rng = 0x9E3779B97F4A7C15ull;
 static double urand() {  // [0,1)
   g_rng ^= g_rng << 13; g_rng ^= g_rng >> 7; g_rng ^= g_rng << 17;
@@ -509,6 +512,7 @@ static void fatbin_check(const char* path) {
   std::vector<std::string> all(names, names + sizeof names / sizeof names[0]);
   for (auto& kv : scanKernels()) all.push_back(kv.first);
   for (auto& kv : statesKernels()) all.push_back(kv.first);
+  for (auto& kv : halfKernels()) all.push_back(kv.first);
   for (auto& nm : all) { CUfunction fn; if (cuModuleGetFunction(&fn, mod, nm.c_str()) == CUDA_SUCCESS) ++found; else std::printf("FAIL  fatbin missing %s\n", nm.c_str()); }
   ++g_checks; if (found != (int)all.size()) ++g_failures;
   std::printf("%-5s fatbin         %d/%zu kernels found in %s (%zu bytes)\n", found == (int)all.size() ? "ok" : "FAIL", found, all.size(), path, img.size());
@@ -589,6 +593,7 @@ static void time_shapes(double copy) {
 
 #include "backward.cuh"
 #include "fused.cuh"
+#include "harness_half.cuh"
 
 int main(int argc, char** argv) {
   bool small = false; const char* fatbin = nullptr; uint64_t seed = 12345;
@@ -602,13 +607,16 @@ int main(int argc, char** argv) {
   std::printf("device %s, %d SMs, seed %llu\n", prop.name, g_sms, (unsigned long long)seed);
   if (fatbin) { CK(cudaFree(0)); fatbin_check(fatbin); }
   scan_correctness(small);
+  half_correctness(small);
   bwd_correctness(small);
   layers_correctness(small);
   model_layers_correctness(small);
   fused_correctness(small);
-  if (!small) time_shapes(copy_gbps());
+  const double copy = small ? 0 : copy_gbps();
+  if (!small) time_shapes(copy);
+  if (!small) time_half_shapes(copy);
   if (!small) time_bwd();
-  if (!small) { const double copy = copy_gbps(); time_fused(copy); time_conv_stages(copy); }
+  if (!small) { time_fused(copy); time_conv_stages(copy); }
   std::printf("\n%d checks, %d failures\n", g_checks, g_failures);
   return g_failures ? 1 : 0;
 }

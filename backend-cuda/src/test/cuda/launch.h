@@ -17,6 +17,7 @@ struct ScanLaunch {
   bool vec;             // 16-byte path
   int64_t blocks;
   size_t smem;          // dynamic shared memory bytes
+  int64_t extra = 0;    // 16-bit kernels (plan_half): the second argument (rows per virtual row, or the mode bits)
 };
 
 inline bool aligned16(const void* p) { return (reinterpret_cast<uintptr_t>(p) & 15) == 0; }
@@ -154,4 +155,66 @@ inline ScanLaunch plan_scan(const ScanParams& p, int rowsOverride, int itemsOver
   s.blocks = (warps + SS2D_SCAN_WARPS - 1) / SS2D_SCAN_WARPS;
   s.smem = ns ? 0 : (size_t)SS2D_SCAN_WARPS * R * p.dstate * sizeof(float);
   return s;
+}
+
+// 16-bit activations (ScanLauncher.planHalf in Java): every access of k halves whole, i.e. u, delta, z and variable
+// B, C strides multiples of k and pointers aligned to 2k bytes; out the same when 16-bit, else strides % 4 and 16 bytes.
+inline bool half_pieces(const ScanParams& p, int k, bool outHalf) {
+  auto al = [](const void* q, uintptr_t m) { return (reinterpret_cast<uintptr_t>(q) & m) == 0; };
+  const uintptr_t mask = 2 * k - 1;
+  const int64_t st[] = {p.u_batch_stride, p.u_dim_stride, p.delta_batch_stride, p.delta_dim_stride, p.z_batch_stride, p.z_dim_stride};
+  for (int64_t x : st) if (x % k) return false;
+  if (!al(p.u, mask) || !al(p.delta, mask) || !al(p.z, mask)) return false;
+  const int os = outHalf ? k : 4;
+  if (p.out_batch_stride % os || p.out_dim_stride % os || !al(p.out, outHalf ? mask : 15)) return false;
+  if ((p.flags & SS2D_VARIABLE_B) && (!al(p.B, mask) || p.B_batch_stride % k || p.B_group_stride % k || p.B_state_stride % k)) return false;
+  if ((p.flags & SS2D_VARIABLE_C) && (!al(p.C, mask) || p.C_batch_stride % k || p.C_group_stride % k || p.C_state_stride % k)) return false;
+  return true;
+}
+
+// kind 1 float16, 2 bfloat16; "none" where the backend widens to float32 (dstate > 64, no pipe width fits).
+// splOverride 4 or 8: that many states per lane on the pipe kernel (the harness covers both), 0: the heuristic.
+inline ScanLaunch plan_half(const ScanParams& p, int kind, bool outHalf, int smCount, int splOverride = 0) {
+  ScanLaunch s;
+  s.kernel = "none"; s.rows = 1; s.items = 8; s.vec = false; s.smem = 0;
+  const int64_t L = p.seqlen, perGroup = p.dim / p.groups;
+  const std::string suf = std::string(kind == 1 ? "f16" : "bf16") + "_o" + (outHalf ? "h" : "f");
+  if (p.dstate == 1) {
+    const bool contiguous = p.u_dim_stride == L && p.delta_dim_stride == L && p.out_dim_stride == L && (!p.z || p.z_dim_stride == L);
+    const int k = L % 8 == 0 && half_pieces(p, 8, outHalf) ? 8 : L % 4 == 0 && half_pieces(p, 4, outHalf) ? 4 : 0;
+    int64_t rs = 1;
+    if (contiguous && k) {
+      while (2 * rs * L <= 3200 && perGroup % (2 * rs) == 0 && p.batch * (p.dim / (2 * rs)) >= 64ll * smCount) rs *= 2;
+      s.kernel = "ss2d_scan_fwd_n1seg_k" + std::to_string(k) + "_" + suf;
+    } else {
+      s.kernel = "ss2d_scan_fwd_n1row_k8_" + suf;
+    }
+    s.extra = rs;
+    const int64_t warps = p.batch * (p.dim / rs);
+    s.blocks = (warps + SS2D_SCAN_WARPS - 1) / SS2D_SCAN_WARPS;
+    return s;
+  }
+  if (p.dstate > 64) return s;
+  const int w = half_pieces(p, 8, outHalf) ? 8 : half_pieces(p, 4, outHalf) ? 4 : 1;
+  auto pipe = [&](int spl, ScanLaunch& q) {
+    int S = 1;
+    while ((int64_t)S * spl < p.dstate) S *= 2;
+    if (S > 8 || (spl == 8 && S == 1) || perGroup % (32 / S)) return (int64_t)0;
+    const size_t perWarp = (size_t)ss2d::pipe::warp_floats_half(S, spl) * sizeof(float);
+    const int wpb = perWarp <= 24 * 1024 ? 2 : 1;
+    const int64_t warps = p.batch * (p.dim / (32 / S));
+    q.kernel = "ss2d_scan_fwd_pipe_l" + std::to_string(S) + "_s" + std::to_string(spl) + "_h" + std::to_string(w);
+    q.pipe = true; q.lanesPerChannel = S; q.rows = 32 / S; q.items = spl; q.vec = w == 8;
+    q.threads = 32 * wpb; q.blocks = (warps + wpb - 1) / wpb; q.smem = perWarp * wpb;
+    return warps;
+  };
+  ScanLaunch p4 = s, p8 = s;
+  const int64_t w4 = pipe(4, p4), w8 = pipe(8, p8), sm4 = 4ll * smCount, wave = 16ll * smCount;
+  ScanLaunch pick = splOverride == 4 ? p4 : splOverride == 8 ? p8
+                  : w4 >= sm4 && (w4 <= wave || w8 < sm4) ? p4 : w8 >= sm4 ? p8 : w4 ? p4 : p8;
+  if (pick.kernel == "none") return pick;
+  const bool outVec = L % 4 == 0 && p.out_batch_stride % 4 == 0 && p.out_dim_stride % 4 == 0 &&
+                      (reinterpret_cast<uintptr_t>(p.out) & (outHalf ? 7 : 15)) == 0;
+  pick.extra = kind | ((outHalf ? kind : 0) << ss2d::pipe::HM_OUT_SHIFT) | (outVec ? ss2d::pipe::HM_OUTVEC : 0);
+  return pick;
 }

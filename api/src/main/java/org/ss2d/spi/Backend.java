@@ -293,6 +293,15 @@ public interface Backend extends AutoCloseable {
     }
 
     /**
+     * The kernel (or code path) a selective scan of {@code shape} with activations of {@code input} and out of
+     * {@code out} runs on this backend's own tensors, for benchmark reports; empty where the backend names none.
+     * A name starting with {@code widened:} means the 16-bit inputs are first copied to float32.
+     */
+    default java.util.Optional<String> scanKernel(ScanShape shape, org.ss2d.tensor.DType input, org.ss2d.tensor.DType out) {
+        return java.util.Optional.empty();
+    }
+
+    /**
      * Time per step of the SS2D and VSS blocks that {@code op} runs on this backend, in milliseconds per
      * run, averaged over {@code runs} runs of {@code op}: lower-case step names ({@code in_proj},
      * {@code conv_silu}, {@code cross_scan}, {@code x_dt_proj}, {@code scan}, {@code cross_merge},

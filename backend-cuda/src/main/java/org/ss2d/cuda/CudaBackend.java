@@ -54,7 +54,7 @@ public final class CudaBackend implements Backend {
         }
         this.scratchArena = new ScratchArena(dev);
         this.diagnostics = new CudaDiagnostics(this, dev);
-        // float16/bfloat16: the selective scan's activations (widened on the device, see selectiveScan)
+        // float16/bfloat16: the selective scan's activations (16-bit kernels, else widened: see selectiveScan)
         // and the blocks' and models' dtype option (half_layers.cuh, cuBLAS with 16-bit inputs)
         this.caps = new Capabilities(ScanParams.MAX_DSTATE, Set.of(DType.F32, DType.F16, DType.BF16), false, dev.describe(), dev.totalMemory,
                 true, 0, Set.of(DType.F32, DType.F16, DType.BF16));
@@ -260,7 +260,7 @@ public final class CudaBackend implements Backend {
             p[ScanParams.LAST_STATE] = staging.output(lastState, ws);
             DType in = a.u().dtype();
             boolean halfOut = out.dtype() != DType.F32;
-            // 16-bit activations: the kernel that loads them 8 at a time where the layout allows, else widened copies
+            // 16-bit activations: ScanLauncher.planHalf's kernel (all of dstate 1..64 but a few layouts), else widened copies
             if (!in.isHalf() || !ScanLauncher.launchHalf(dev, p, halfKind(in), halfOut)) {
                 p[ScanParams.U] = widened(a.u(), p[ScanParams.U], ws);
                 p[ScanParams.DELTA] = widened(a.delta(), p[ScanParams.DELTA], ws);
@@ -325,6 +325,11 @@ public final class CudaBackend implements Backend {
         return Math.max(0, ScanBackwardLauncher.workspaceBytes(s,
                 ScanBackwardLauncher.plan(s, dev.smCount, dev.sharedPerBlockOptin))
                 - scratchBytes());
+    }
+
+    @Override
+    public java.util.Optional<String> scanKernel(ScanShape s, DType input, DType out) {
+        return java.util.Optional.of(diagnostics().scanKernelFor(s, input, out));
     }
 
     /** A float32 copy of a scan input already on the device at {@code d}: d itself for float32, else widened into ws. */

@@ -82,6 +82,22 @@ public final class CudaDiagnostics {
     }
 
     /**
+     * The kernel a scan of {@code s} runs on contiguous, freshly allocated device tensors with activations of
+     * {@code input} and out of {@code out}: a 16-bit kernel's name, or {@code widened:} and the float32 kernel that
+     * runs on the widened copies (no 16-bit kernel applies, or {@code -Dss2d.cuda.half=widen}).
+     */
+    public String scanKernelFor(ScanShape s, org.ss2d.tensor.DType input, org.ss2d.tensor.DType out) {
+        long[] p = ScanParams.forShape(s, true);
+        if (input.isHalf() && ScanLauncher.halfKernelsOn()) {
+            ScanLauncher.Plan h = ScanLauncher.planHalf(p, input == org.ss2d.tensor.DType.BF16 ? 2 : 1, out.isHalf(),
+                    dev.smCount);
+            if (h != null) return h.kernel();
+        }
+        String k = ScanLauncher.plan(p, dev.smCount).kernel();
+        return input.isHalf() ? "widened:" + k : k;
+    }
+
+    /**
      * For tests of fault handling: the next launch of a kernel whose name contains {@code kernelPart} fails in the
      * driver, as a real launch error would (see {@code Launch}).
      */

@@ -130,58 +130,135 @@ final class ScanLauncher {
         return new Plan(kernel, rows, items, vec, blocks, 32 * ScanParams.WARPS, smem, 0);
     }
 
+    /** {@code -Dss2d.cuda.half=widen}: every 16-bit scan takes the widened float32 path (to compare, or to fall back). */
+    static final String HALF_PROPERTY = "ss2d.cuda.half";
+
+    /** False when {@link #HALF_PROPERTY} is {@code widen}; read per call so that one JVM can run both paths. */
+    static boolean halfKernelsOn() {
+        return !"widen".equals(System.getProperty(HALF_PROPERTY));
+    }
+
+    /** Floats of shared memory one warp of a 16-bit pipe kernel uses (ss2d::pipe::warp_floats_half). */
+    static int pipeHalfSmemFloats(int lanes, int spl) {
+        int bc = lanes * spl * PIPE_TP + lanes * 4;
+        int buf = 3 * (32 / lanes) * PIPE_TP + 2 * bc;
+        int stage = (3 * (32 / lanes) + 2 * lanes * spl) * TILE_T / 2;
+        return buf + 2 * stage + 32 * PIPE_TP;
+    }
+
+    /** Mode bits of the 16-bit pipe kernels' second argument (selective_scan_pipe.cuh, HM_*). */
+    private static final int HM_OUT_SHIFT = 2, HM_OUTVEC = 1 << 8;
+
     /**
-     * The 16-bit dstate-1 kernel ({@code selective_scan_half.cuh}) for u, delta, z and variable B, C of the 16-bit type
-     * {@code kind} (1 float16, 2 bfloat16), out 16-bit ({@code outHalf}) or float32: the n1seg layout (contiguous
-     * rows) where every activation access is one whole 16-byte load of 8 halves (seqlen % 8 == 0, every stride of a
-     * 16-bit tensor and of out a multiple of 8 elements, every such pointer 16-byte aligned); null otherwise, and the
-     * caller widens the inputs to float32 for the float32 kernels (scalar 16-bit loads). RS as for n1seg.
+     * The kernel for 16-bit u, delta, z and variable B, C of type {@code kind} (1 float16, 2 bfloat16), out 16-bit
+     * ({@code outHalf}) or float32, float32 arithmetic; null where none applies and the caller widens the inputs to
+     * float32 for the float32 kernels.
+     * <ul>
+     *   <li>dstate 1 ({@code selective_scan_half.cuh}): {@code n1seg_k8} on contiguous rows with L % 8 == 0 and
+     *       every 16-bit access a whole 16-byte word (8 halves); {@code n1seg_k4} with L % 4 == 0 and 8-byte words
+     *       (S4's L = 196); RS rows per virtual row as for the float32 n1seg; otherwise {@code n1row_k8}, one channel
+     *       per warp through its strides with 16-bit loads, any L, stride or pointer;</li>
+     *   <li>dstate 2..64 ({@code selective_scan_pipe.cuh}, {@code pipe_l<S>_s<SPL>_h<W>}): the float32 pipe choice
+     *       of S and SPL (or whichever fits where too few channels would send float32 elsewhere), loads of W = 8 or 4
+     *       halves where every 16-bit stride and pointer allow it, else 1;</li>
+     *   <li>null (widened): dstate above 64, channels of a group that fill no warp of the pipe kernel, or a grid
+     *       too large for the dstate-1 kernels' 32-bit step index.</li>
+     * </ul>
+     * The second argument ({@code extraArg}): rows per virtual row for dstate 1, the mode bits for the pipe.
      */
     static Plan planHalf(long[] p, long kind, boolean outHalf, int smCount) {
         long batch = p[ScanParams.BATCH], dim = p[ScanParams.DIM], seqlen = p[ScanParams.SEQLEN];
-        long flags = p[ScanParams.FLAGS], perGroup = dim / p[ScanParams.GROUPS];
-        if (p[ScanParams.DSTATE] != 1 || seqlen % 8 != 0 || !contiguousRows(p, seqlen)) return null;
-        int[] strides = {ScanParams.U_BATCH_STRIDE, ScanParams.U_DIM_STRIDE, ScanParams.DELTA_BATCH_STRIDE,
-                ScanParams.DELTA_DIM_STRIDE, ScanParams.Z_BATCH_STRIDE, ScanParams.Z_DIM_STRIDE,
-                ScanParams.OUT_BATCH_STRIDE, ScanParams.OUT_DIM_STRIDE};
-        for (int i : strides) if (p[i] % 8 != 0) return null;
-        if (!aligned(p[ScanParams.U]) || !aligned(p[ScanParams.DELTA]) || !aligned(p[ScanParams.OUT])
-                || !aligned(p[ScanParams.Z])) {
-            return null;
+        long dstate = p[ScanParams.DSTATE], perGroup = dim / p[ScanParams.GROUPS];
+        String suffix = (kind == 1 ? "f16" : "bf16") + "_o" + (outHalf ? "h" : "f");
+        if (dstate == 1) {
+            boolean contiguous = contiguousRows(p, seqlen);
+            int k = seqlen % 8 == 0 && halfPieces(p, 8, outHalf) ? 8 : seqlen % 4 == 0 && halfPieces(p, 4, outHalf) ? 4 : 0;
+            if (contiguous && k > 0) {
+                int rs = 1;
+                while (2L * rs * seqlen <= 3200 && perGroup % (2L * rs) == 0 && batch * (dim / (2L * rs)) >= 64L * smCount) {
+                    rs *= 2;
+                }
+                long warps = batch * (dim / rs);
+                return new Plan("ss2d_scan_fwd_n1seg_k" + k + "_" + suffix, 1, k, true,
+                        (warps + ScanParams.WARPS - 1) / ScanParams.WARPS, 32 * ScanParams.WARPS, 0, rs);
+            }
+            if (seqlen >= 1L << 30) return null;
+            long warps = batch * dim;
+            return new Plan("ss2d_scan_fwd_n1row_k8_" + suffix, 1, 8, false, (warps + ScanParams.WARPS - 1) / ScanParams.WARPS,
+                    32 * ScanParams.WARPS, 0, 1);
         }
-        // constant B or C: float32, read per channel; variable: 16-bit rows read 8 at a time
-        if ((flags & ScanParams.VARIABLE_B) != 0 && !wholeHalfRows(p, ScanParams.B, ScanParams.B_BATCH_STRIDE,
-                ScanParams.B_GROUP_STRIDE, ScanParams.B_STATE_STRIDE)) {
-            return null;
-        }
-        if ((flags & ScanParams.VARIABLE_C) != 0 && !wholeHalfRows(p, ScanParams.C, ScanParams.C_BATCH_STRIDE,
-                ScanParams.C_GROUP_STRIDE, ScanParams.C_STATE_STRIDE)) {
-            return null;
-        }
-        int rs = 1;
-        while (2L * rs * seqlen <= 3200 && perGroup % (2L * rs) == 0 && batch * (dim / (2L * rs)) >= 64L * smCount) {
-            rs *= 2;
-        }
-        long warps = batch * (dim / rs);
-        return new Plan("ss2d_scan_fwd_n1seg_k8_" + (kind == 1 ? "f16" : "bf16") + "_o" + (outHalf ? "h" : "f"), 1, 8,
-                true, (warps + ScanParams.WARPS - 1) / ScanParams.WARPS, 32 * ScanParams.WARPS, 0, rs);
+        if (dstate > 64) return null;
+        int w = halfPieces(p, 8, outHalf) ? 8 : halfPieces(p, 4, outHalf) ? 4 : 1;
+        Plan p4 = pipeHalfPlan(batch, dim, perGroup, dstate, 4, w), p8 = pipeHalfPlan(batch, dim, perGroup, dstate, 8, w);
+        long sm4 = 4L * smCount, wave = 16L * smCount;
+        long w4 = p4 != null ? batch * (dim / p4.rows()) : 0, w8 = p8 != null ? batch * (dim / p8.rows()) : 0;
+        Plan pick = w4 >= sm4 && (w4 <= wave || w8 < sm4) ? p4 : w8 >= sm4 ? p8 : p4 != null ? p4 : p8;
+        if (pick == null) return null;
+        long outKind = outHalf ? kind : 0;
+        boolean outVec = seqlen % 4 == 0 && p[ScanParams.OUT_BATCH_STRIDE] % 4 == 0 && p[ScanParams.OUT_DIM_STRIDE] % 4 == 0
+                && (p[ScanParams.OUT] & (outHalf ? 7 : 15)) == 0;
+        int mode = (int) (kind | outKind << HM_OUT_SHIFT | (outVec ? HM_OUTVEC : 0));
+        return new Plan(pick.kernel(), pick.rows(), pick.items(), pick.vec(), pick.blocks(), pick.threads(),
+                pick.sharedBytes(), mode);
     }
 
-    private static boolean wholeHalfRows(long[] p, int ptr, int batchStride, int groupStride, int stateStride) {
-        return aligned(p[ptr]) && p[batchStride] % 8 == 0 && p[groupStride] % 8 == 0 && p[stateStride] % 8 == 0;
+    private static Plan pipeHalfPlan(long batch, long dim, long perGroup, long dstate, int spl, int w) {
+        int lanes = lanesFor(dstate, spl);
+        if (lanes > 8 || (spl == 8 && lanes == 1)) return null;
+        int rw = 32 / lanes;
+        if (perGroup % rw != 0) return null;
+        int perWarp = 4 * pipeHalfSmemFloats(lanes, spl);
+        int wpb = perWarp <= 24 * 1024 ? 2 : 1;
+        long warps = batch * (dim / rw);
+        return new Plan("ss2d_scan_fwd_pipe_l" + lanes + "_s" + spl + "_h" + w, rw, spl, w == 8, (warps + wpb - 1) / wpb,
+                32 * wpb, perWarp * wpb, 0);
+    }
+
+    /**
+     * Whether every 16-bit access can move {@code k} halves as one word: u, delta, z and variable B, C with strides
+     * that are multiples of k and pointers aligned to 2k bytes; out the same when 16-bit, and for a float32 out
+     * (stored 4 at a time) strides that are multiples of 4 and a 16-byte aligned pointer.
+     */
+    private static boolean halfPieces(long[] p, int k, boolean outHalf) {
+        long flags = p[ScanParams.FLAGS];
+        long mask = 2L * k - 1;
+        int[] strides = {ScanParams.U_BATCH_STRIDE, ScanParams.U_DIM_STRIDE, ScanParams.DELTA_BATCH_STRIDE,
+                ScanParams.DELTA_DIM_STRIDE, ScanParams.Z_BATCH_STRIDE, ScanParams.Z_DIM_STRIDE};
+        for (int i : strides) if (p[i] % k != 0) return false;
+        if ((p[ScanParams.U] & mask) != 0 || (p[ScanParams.DELTA] & mask) != 0 || (p[ScanParams.Z] & mask) != 0) return false;
+        int outStep = outHalf ? k : 4;
+        if (p[ScanParams.OUT_BATCH_STRIDE] % outStep != 0 || p[ScanParams.OUT_DIM_STRIDE] % outStep != 0
+                || (p[ScanParams.OUT] & (outHalf ? mask : 15)) != 0) {
+            return false;
+        }
+        if ((flags & ScanParams.VARIABLE_B) != 0 && !halfRows(p, ScanParams.B, ScanParams.B_BATCH_STRIDE,
+                ScanParams.B_GROUP_STRIDE, ScanParams.B_STATE_STRIDE, k)) {
+            return false;
+        }
+        return (flags & ScanParams.VARIABLE_C) == 0 || halfRows(p, ScanParams.C, ScanParams.C_BATCH_STRIDE,
+                ScanParams.C_GROUP_STRIDE, ScanParams.C_STATE_STRIDE, k);
+    }
+
+    private static boolean halfRows(long[] p, int ptr, int batchStride, int groupStride, int stateStride, int k) {
+        return (p[ptr] & (2L * k - 1)) == 0 && p[batchStride] % k == 0 && p[groupStride] % k == 0 && p[stateStride] % k == 0;
     }
 
     /**
      * Launches {@link #planHalf}'s kernel on {@code p} (16-bit pointers as they are) and returns true, or returns
-     * false without launching anything when the case needs the widened float32 path.
+     * false without launching anything when the case needs the widened float32 path (also under
+     * {@code -Dss2d.cuda.half=widen}).
      */
     static boolean launchHalf(CudaDevice dev, long[] p, long kind, boolean outHalf) {
+        if (!halfKernelsOn()) return false;
         Plan plan = planHalf(p, kind, outHalf, dev.smCount);
-        if (plan == null || plan.blocks() > dev.maxGridX) return false;
+        if (plan == null || plan.blocks() > dev.maxGridX
+                || !dev.ensureSharedMemory(plan.kernel(), dev.function(plan.kernel()), plan.sharedBytes())) {
+            return false;
+        }
         try (Launch l = new Launch(2)) {
             l.struct(p);
             l.arg((long) plan.extraArg());
-            l.run(dev, plan.kernel(), plan.blocks(), plan.threads(), 1, 0);
+            l.run(dev, plan.kernel(), plan.blocks(), plan.threads(), 1, plan.sharedBytes());
         }
         return true;
     }

@@ -19,8 +19,11 @@ import org.ss2d.tensor.TensorScope;
 /**
  * The selective scan on float16/bfloat16 activations on the GPU (host and device tensors, out in the input
  * dtype and with out_float32) against the float64 reference on the same rounded inputs. Budget: the float32
- * one (1e-4) plus one rounding of out's dtype, relative to max |out|. The dstate-1 cases with L % 8 == 0 run the
- * kernel that loads 8 halves per 16 bytes, the others the widened float32 path. Skips without a GPU.
+ * one (1e-4) plus one rounding of out's dtype, relative to max |out|. {@link #everyHalfKernelAndTheWidenedPath} and
+ * {@link #eightStatesPerLaneOnWideShapes} reach every 16-bit kernel family ({@code ScanLauncher.planHalf}: n1seg_k8,
+ * n1seg_k4, n1row_k8, pipe ..._h8/_h4/_h1 at every lanes-per-channel width) and run each case again with
+ * {@code -Dss2d.cuda.half=widen} (the float32 kernels on widened copies); failures name the kernel. Skips without
+ * a GPU.
  */
 class CudaHalfScanTest {
     private TensorScope scope;
@@ -53,11 +56,20 @@ class CudaHalfScanTest {
             "BF16, false, 2, 8, 2048, 1, 4", "BF16, true, 2, 8, 2048, 1, 4", "F16, false, 4, 16, 784, 1, 4",
             "F16, true, 4, 16, 784, 1, 4", "BF16, false, 2, 64, 104, 1, 2"})
     void halfActivationsMatchTheReferenceOnTheRoundedInputs(DType d, boolean oflex, int b, int dm, int l, int n, int g) {
+        halfActivationsMatchTheReferenceOnTheRoundedInputs(d, oflex, b, dm, l, n, g,
+                CudaTests.backend().diagnostics().scanKernelFor(new org.ss2d.ops.ScanShape(b, dm, l, n, g,
+                        org.ss2d.ops.BCMode.GROUPED, g > 1 ? org.ss2d.ops.BCMode.GROUPED : org.ss2d.ops.BCMode.CONSTANT),
+                        d, oflex ? DType.F32 : d));
+    }
+
+    private void halfActivationsMatchTheReferenceOnTheRoundedInputs(DType d, boolean oflex, int b, int dm, int l, int n,
+                                                                    int g, String kernel) {
         CudaBackend cuda = CudaTests.backend();
         ScanArgs args = halfArgs(d, oflex, b, dm, l, n, g);
         DType outType = oflex ? DType.F32 : d;
         double tol = 1e-4 + HalfFloats.unitRoundoff(outType);
-        String what = "cuda " + d + " out_float32=" + oflex + " (" + b + ", " + dm + ", " + l + ", " + n + ", " + g + ")";
+        String what = "cuda " + kernel + " " + d + " out_float32=" + oflex + " (" + b + ", " + dm + ", " + l + ", " + n + ", "
+                + g + ")";
         try (ScanArgs.Result ref = Ss2d.on("reference").selectiveScan(scope, float32Out(args));
              ScanArgs.Result got = Ss2d.on(cuda).selectiveScan(scope, args)) {
             assertEquals(outType, got.out().dtype(), what);
@@ -75,6 +87,68 @@ class CudaHalfScanTest {
         try (ScanArgs.Result ref = Ss2d.on("reference").selectiveScan(scope, float32Out(args)); Tensor back = gpu.toHost(scope, out)) {
             assertClose(back, ref.out(), tol, what + " device out");
         }
+    }
+
+    /** Runs {@code check} on the 16-bit kernels and again on the widened path ({@code -Dss2d.cuda.half=widen}). */
+    private static void bothPaths(java.util.function.Consumer<String> check) {
+        String old = System.getProperty(ScanLauncher.HALF_PROPERTY);
+        try {
+            for (String path : new String[] {"kernels", "widen"}) {
+                System.setProperty(ScanLauncher.HALF_PROPERTY, path);
+                check.accept(path);
+            }
+        } finally {
+            if (old == null) System.clearProperty(ScanLauncher.HALF_PROPERTY);
+            else System.setProperty(ScanLauncher.HALF_PROPERTY, old);
+        }
+    }
+
+    /** Checks one case on the kernel whose name contains {@code expect} (asserted first), then on the widened path. */
+    private void onKernelAndWidened(DType d, boolean oflex, int b, int dm, int l, int n, int g, String expect) {
+        CudaBackend cuda = CudaTests.backend();
+        org.ss2d.ops.ScanShape shape = new org.ss2d.ops.ScanShape(b, dm, l, n, g, org.ss2d.ops.BCMode.GROUPED,
+                g > 1 ? org.ss2d.ops.BCMode.GROUPED : org.ss2d.ops.BCMode.CONSTANT);
+        bothPaths(path -> {
+            String kernel = cuda.diagnostics().scanKernelFor(shape, d, oflex ? DType.F32 : d);
+            if (path.equals("kernels")) {
+                assertTrue(kernel.contains(expect), "expected a kernel containing " + expect + ", planned " + kernel);
+            } else {
+                assertTrue(kernel.startsWith("widened:"), "widen: planned " + kernel);
+            }
+            halfActivationsMatchTheReferenceOnTheRoundedInputs(d, oflex, b, dm, l, n, g, kernel);
+        });
+    }
+
+    @ParameterizedTest(name = "{7}: {0} out_float32={1} Bt={2} Dm={3} L={4} N={5} G={6}")
+    @CsvSource({
+            // dstate 1: 16-byte words, 8-byte words (L % 8 != 0: S4's 196), 16-bit loads (odd L)
+            "BF16, false, 2, 32, 2048, 1, 4, n1seg_k8_bf16_oh", "F16, true, 2, 32, 2048, 1, 4, n1seg_k8_f16_of",
+            "BF16, false, 2, 32, 196, 1, 4, n1seg_k4_bf16_oh", "F16, true, 2, 32, 196, 1, 4, n1seg_k4_f16_of",
+            "BF16, true, 2, 16, 1028, 1, 2, n1seg_k4_bf16_of", "F16, false, 2, 16, 1028, 1, 1, n1seg_k4_f16_oh",
+            "BF16, true, 2, 8, 49, 1, 1, n1row_k8_bf16_of", "F16, false, 3, 8, 2049, 1, 2, n1row_k8_f16_oh",
+            "BF16, false, 1, 4, 7, 1, 1, n1row_k8_bf16_oh",
+            // dstate 16: the pipe kernel with 16-byte, 8-byte and 2-byte pieces, tiles ending inside and at 16 steps
+            "BF16, false, 2, 32, 3136, 16, 4, _h8", "F16, true, 2, 32, 3136, 16, 4, _h8",
+            "BF16, true, 2, 32, 196, 16, 4, _h4", "F16, false, 2, 32, 196, 16, 2, _h4",
+            "BF16, false, 2, 32, 49, 16, 1, _h1", "F16, true, 1, 32, 2049, 16, 2, _h1", "BF16, true, 2, 32, 15, 16, 2, _h1",
+            // every lanes-per-channel width at 4 states per lane (1, 2, 4, 8 lanes), padding states (N = 3, 5)
+            "BF16, false, 2, 32, 128, 2, 2, pipe_l1_s4_h8", "F16, true, 2, 32, 100, 3, 1, pipe_l1_s4_h4",
+            "BF16, true, 2, 32, 64, 5, 2, pipe_l2_s4_h8", "F16, false, 2, 32, 37, 8, 2, pipe_l2_s4_h1",
+            "BF16, false, 2, 32, 136, 32, 2, pipe_l8_s4_h8", "F16, true, 1, 32, 48, 64, 2, pipe_l8_s8_h8"})
+    void everyHalfKernelAndTheWidenedPath(DType d, boolean oflex, int b, int dm, int l, int n, int g, String expect) {
+        onKernelAndWidened(d, oflex, b, dm, l, n, g, expect);
+    }
+
+    /**
+     * 8 states per lane (pipe_l2_s8 at dstate 16, pipe_l4_s8 at 32) is the choice only where 4 would take more than
+     * one wave of 16 warps per SM: dim sized by the device's SM count.
+     */
+    @org.junit.jupiter.api.Test
+    void eightStatesPerLaneOnWideShapes() {
+        int sm = CudaTests.backend().diagnostics().smCount();
+        int dm16 = (66 * sm + 15) / 16 * 16, dm32 = (34 * sm + 7) / 8 * 8;
+        onKernelAndWidened(DType.BF16, false, 2, dm16, 40, 16, 1, "pipe_l2_s8_h8");
+        onKernelAndWidened(DType.F16, true, 2, dm32, 24, 32, 1, "pipe_l4_s8_h8");
     }
 
     /** The inputs of a case, seeded by its sizes: 16-bit u, delta, z and B (and C with groups), float32 A, D, bias. */

@@ -1,6 +1,8 @@
 package org.ss2d.cuda;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import org.junit.jupiter.api.Test;
 
@@ -85,34 +87,87 @@ class ScanLauncherPlanTest {
     }
 
     @Test
-    void halfActivationsTakeTheSixteenByteKernelOnlyWhereEveryLoadIsWhole() {
+    void halfActivationsTakeTheWidestWholeLoadsAndNeverWidenAtDstateOne() {
         ScanLauncher.Plan s1 = ScanLauncher.planHalf(halfParams(32, 768, 3136, 4), 2, true, 132);   // S1 in bf16
         assertEquals("ss2d_scan_fwd_n1seg_k8_bf16_oh", s1.kernel());
         assertEquals(8, s1.items());
         assertEquals(1, s1.extraArg());
-        ScanLauncher.Plan s4 = ScanLauncher.planHalf(halfParams(32, 3072, 196 * 4, 4), 1, false, 132);
-        assertEquals("ss2d_scan_fwd_n1seg_k8_f16_of", s4.kernel());
-        assertEquals(4, s4.extraArg(), "rows of 784 joined by 4 (RS * L <= 3200)");
-        assertEquals(null, ScanLauncher.planHalf(halfParams(32, 3072, 196, 4), 2, true, 132),
-                "L = 196: pieces of 8 would cross rows, so the widened path");
+        ScanLauncher.Plan s3 = ScanLauncher.planHalf(halfParams(32, 3072, 196 * 4, 4), 1, false, 132);
+        assertEquals("ss2d_scan_fwd_n1seg_k8_f16_of", s3.kernel());
+        assertEquals(4, s3.extraArg(), "rows of 784 joined by 4 (RS * L <= 3200)");
+        ScanLauncher.Plan s4 = ScanLauncher.planHalf(halfParams(32, 3072, 196, 4), 2, true, 132);      // S4
+        assertEquals("ss2d_scan_fwd_n1seg_k4_bf16_oh", s4.kernel(), "L = 196: pieces of 4 halves (8 bytes)");
+        assertEquals(8, s4.extraArg(), "S4: 8 rows of 196 per virtual row, as in float32");
         long[] odd = halfParams(2, 8, 3136, 4);
-        odd[ScanParams.B] += 2;                                  // B one half off a 16-byte boundary
-        assertEquals(null, ScanLauncher.planHalf(odd, 2, true, 132), "unaligned B");
+        odd[ScanParams.B] += 2;                                  // B one half off a 4-byte boundary
+        assertEquals("ss2d_scan_fwd_n1row_k8_bf16_oh", ScanLauncher.planHalf(odd, 2, true, 132).kernel(), "unaligned B");
         long[] gap = halfParams(2, 8, 3136, 4);
         gap[ScanParams.U_DIM_STRIDE] = 3140;                     // rows not contiguous
-        assertEquals(null, ScanLauncher.planHalf(gap, 2, true, 132), "strided rows");
-        long[] n16 = halfParams(2, 8, 3136, 4);
-        n16[ScanParams.DSTATE] = 16;
-        assertEquals(null, ScanLauncher.planHalf(n16, 1, true, 132), "dstate 16: the float32 kernels on widened copies");
+        assertEquals("ss2d_scan_fwd_n1row_k8_bf16_oh", ScanLauncher.planHalf(gap, 2, true, 132).kernel(), "strided rows");
+        assertEquals("ss2d_scan_fwd_n1row_k8_f16_of", ScanLauncher.planHalf(halfParams(2, 8, 49, 4), 1, false, 132).kernel(),
+                "odd L");
         long[] constB = halfParams(2, 8, 3136, 4);
         constB[ScanParams.FLAGS] = ScanParams.VARIABLE_C;
         constB[ScanParams.B] = 0x40004;                          // a float32 constant B: no 16-byte rule for it
         assertEquals("ss2d_scan_fwd_n1seg_k8_f16_oh", ScanLauncher.planHalf(constB, 1, true, 132).kernel());
     }
 
+    @Test
+    void halfDstateSixteenTakesThePipeKernelOfFloat32sShape() {
+        long[] s2 = halfParams(32, 768, 3136, 4);
+        s2[ScanParams.DSTATE] = 16;
+        s2[ScanParams.B_STATE_STRIDE] = s2[ScanParams.C_STATE_STRIDE] = 3136;
+        s2[ScanParams.B_GROUP_STRIDE] = s2[ScanParams.C_GROUP_STRIDE] = 16 * 3136;
+        s2[ScanParams.B_BATCH_STRIDE] = s2[ScanParams.C_BATCH_STRIDE] = 4 * 16 * 3136;
+        String f32 = ScanLauncher.plan(s2, 132).kernel();                     // ss2d_scan_fwd_pipe_l2_s8_v1
+        ScanLauncher.Plan h = ScanLauncher.planHalf(s2, 2, true, 132);
+        assertEquals(f32.replace("_v1", "_h8"), h.kernel(), "S2 in bf16");
+        assertEquals(2 | 2 << 2 | 1 << 8, h.extraArg(), "mode: bf16 in, bf16 out, whole 4-step out pieces");
+        assertEquals(4 * ScanLauncher.pipeHalfSmemFloats(2, 8) * (h.threads() / 32), h.sharedBytes());
+        assertEquals(2, ScanLauncher.planHalf(s2, 2, false, 132).extraArg() & 0xf, "out_float32: out type bits 0");
+        long[] s5 = halfParams(8, 2048, 4096, 1);
+        s5[ScanParams.DSTATE] = 16;
+        s5[ScanParams.B_STATE_STRIDE] = s5[ScanParams.C_STATE_STRIDE] = 4096;
+        s5[ScanParams.B_GROUP_STRIDE] = s5[ScanParams.C_GROUP_STRIDE] = 16 * 4096;
+        s5[ScanParams.B_BATCH_STRIDE] = s5[ScanParams.C_BATCH_STRIDE] = 16 * 4096;
+        assertEquals(ScanLauncher.plan(s5, 132).kernel().replace("_v1", "_h8"), ScanLauncher.planHalf(s5, 1, false, 132).kernel());
+        long[] l196 = s2.clone();                                            // stage 3 of a d_state-16 VMamba: L = 196
+        l196[ScanParams.SEQLEN] = 196;
+        for (int i : new int[] {ScanParams.U_DIM_STRIDE, ScanParams.DELTA_DIM_STRIDE, ScanParams.OUT_DIM_STRIDE,
+                ScanParams.B_STATE_STRIDE, ScanParams.C_STATE_STRIDE}) {
+            l196[i] = 196;
+        }
+        l196[ScanParams.U_BATCH_STRIDE] = l196[ScanParams.DELTA_BATCH_STRIDE] = l196[ScanParams.OUT_BATCH_STRIDE] = 768 * 196;
+        l196[ScanParams.B_GROUP_STRIDE] = l196[ScanParams.C_GROUP_STRIDE] = 16 * 196;
+        l196[ScanParams.B_BATCH_STRIDE] = l196[ScanParams.C_BATCH_STRIDE] = 4 * 16 * 196;
+        assertTrue(ScanLauncher.planHalf(l196, 2, true, 132).kernel().endsWith("_h4"), "L = 196: 8-byte pieces");
+        long[] l49 = l196.clone();
+        l49[ScanParams.SEQLEN] = l49[ScanParams.U_DIM_STRIDE] = l49[ScanParams.DELTA_DIM_STRIDE] = l49[ScanParams.OUT_DIM_STRIDE] = 49;
+        l49[ScanParams.B_STATE_STRIDE] = l49[ScanParams.C_STATE_STRIDE] = 49;
+        ScanLauncher.Plan p49 = ScanLauncher.planHalf(l49, 2, true, 132);
+        assertTrue(p49.kernel().endsWith("_h1"), "L = 49: odd strides, 16-bit loads: " + p49.kernel());
+        assertEquals(0, p49.extraArg() & (1 << 8), "L = 49: out written one element at a time");
+        long[] tiny = halfParams(1, 8, 2049, 1);                             // few channels: float32 would take n0
+        tiny[ScanParams.DSTATE] = 16;
+        assertTrue(ScanLauncher.planHalf(tiny, 1, true, 132).kernel().startsWith("ss2d_scan_fwd_pipe_"), "few channels");
+        long[] big = tiny.clone();
+        big[ScanParams.DSTATE] = 65;
+        assertEquals(null, ScanLauncher.planHalf(big, 1, true, 132), "dstate 65..256: no 16-bit kernel, widened");
+        long[] five = halfParams(1, 5, 64, 1);                                 // 5 channels fill no warp of any pipe width
+        five[ScanParams.DSTATE] = 16;
+        assertEquals(null, ScanLauncher.planHalf(five, 1, true, 132), "5 channels: widened");
+    }
+
+    @Test
+    void halfPipeSharedMemoryMatchesTheKernelsLayout() {
+        // ss2d::pipe::warp_floats_half: one float buffer + 2 staging buffers of (3 RW + 2 NP) rows of 16 halves + partials
+        assertEquals((3 * 16 * 20 + 2 * (16 * 20 + 8)) + 2 * (3 * 16 + 2 * 16) * 8 + 32 * 20, ScanLauncher.pipeHalfSmemFloats(2, 8));
+    }
+
     /**
-     * Any one 16-bit pointer off a 16-byte boundary, or any one stride not a multiple of 8 elements, sends the case to
-     * the widened path (scalar loads): the kernel's uint4 loads and stores would fault or read across rows.
+     * Any one 16-bit pointer off a 16-byte boundary, or any one stride not a multiple of 8 elements, sends the case
+     * from the 16-byte kernel to the 8-byte one (or the 16-bit loads of n1row): a uint4 access would fault or read
+     * across rows.
      */
     @Test
     void everyHalfPointerAndStrideIsChecked() {
@@ -124,14 +179,36 @@ class ScanLauncherPlanTest {
         for (int ptr : new int[] {ScanParams.U, ScanParams.DELTA, ScanParams.OUT, ScanParams.Z, ScanParams.B, ScanParams.C}) {
             long[] p = ok.clone();
             p[ptr] += 8;                                        // 4 halves: 8-byte aligned, not 16
-            assertEquals(null, ScanLauncher.planHalf(p, 2, true, 132), ScanParams.NAMES[ptr] + " 8 bytes off 16");
+            assertEquals("ss2d_scan_fwd_n1seg_k4_bf16_oh", ScanLauncher.planHalf(p, 2, true, 132).kernel(),
+                    ScanParams.NAMES[ptr] + " 8 bytes off 16");
+            p[ptr] += 2;
+            assertEquals("ss2d_scan_fwd_n1row_k8_bf16_oh", ScanLauncher.planHalf(p, 2, true, 132).kernel(),
+                    ScanParams.NAMES[ptr] + " 10 bytes off 16");
         }
         for (int stride : new int[] {ScanParams.U_BATCH_STRIDE, ScanParams.DELTA_BATCH_STRIDE, ScanParams.Z_BATCH_STRIDE,
                 ScanParams.OUT_BATCH_STRIDE, ScanParams.B_BATCH_STRIDE, ScanParams.B_GROUP_STRIDE, ScanParams.C_BATCH_STRIDE,
                 ScanParams.C_GROUP_STRIDE}) {
             long[] p = ok.clone();
             p[stride] += 4;
-            assertEquals(null, ScanLauncher.planHalf(p, 2, true, 132), ScanParams.NAMES[stride] + " not a multiple of 8");
+            assertEquals("ss2d_scan_fwd_n1seg_k4_bf16_oh", ScanLauncher.planHalf(p, 2, true, 132).kernel(),
+                    ScanParams.NAMES[stride] + " not a multiple of 8");
+            p[stride] += 1;
+            assertEquals("ss2d_scan_fwd_n1row_k8_bf16_oh", ScanLauncher.planHalf(p, 2, true, 132).kernel(),
+                    ScanParams.NAMES[stride] + " odd");
+        }
+    }
+
+    @Test
+    void widenPropertySwitchesTheHalfKernelsOff() {
+        String old = System.getProperty(ScanLauncher.HALF_PROPERTY);
+        try {
+            System.setProperty(ScanLauncher.HALF_PROPERTY, "widen");
+            assertFalse(ScanLauncher.halfKernelsOn());
+            System.setProperty(ScanLauncher.HALF_PROPERTY, "kernels");
+            assertTrue(ScanLauncher.halfKernelsOn());
+        } finally {
+            if (old == null) System.clearProperty(ScanLauncher.HALF_PROPERTY);
+            else System.setProperty(ScanLauncher.HALF_PROPERTY, old);
         }
     }
 }

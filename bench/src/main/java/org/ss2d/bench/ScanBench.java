@@ -55,11 +55,18 @@ public final class ScanBench {
     public record Result(String backend, String device, int batch, int dim, int groups, int seqlen, int dstate,
                          int threads, double medianMs, double minMs, double maxMs, int reps, double nsPerElem,
                          double gbPerS, double checkRelErr, double callerCpuMs, double wallMs, double copyGbPerS,
-                         String dtype, double hostUs, double queuedMs, double hostLoad) {
+                         String dtype, double hostUs, double queuedMs, double hostLoad, String kernel, double bytesMoved,
+                         double gbPerSMoved) {
         /** The op's name in the JSON report. */
         @JsonProperty("op")
         public String op() {
             return "scan";
+        }
+
+        /** Percent of the device copy bandwidth, counting the bytes the chosen path actually moves. */
+        @JsonProperty("pct_of_copy_moved")
+        public double pctOfCopyMoved() {
+            return 100 * gbPerSMoved / copyGbPerS;
         }
 
         /** Percent of the device copy bandwidth of the same run (NaN on host backends: null in JSON). */
@@ -159,13 +166,24 @@ public final class ScanBench {
             double elems = (double) b * dm * l;
             // u, delta and out (and B, C) in the activations' dtype; A, D, delta_bias in float32
             int e = c.dtype().byteSize();
-            double bytes = e * (3.0 * elems + 2.0 * b * g * n * l) + 4.0 * ((double) dm * n + 2.0 * dm);
+            double bc = (double) b * g * n * l;
+            double bytes = e * (3.0 * elems + 2.0 * bc) + 4.0 * ((double) dm * n + 2.0 * dm);
+            // Which kernel ran, and the bytes it moves: a 16-bit kernel moves the minimum; the widened path also
+            // reads the 16-bit u, delta, B, C and writes float32 copies, runs the float32 scan on them and rounds
+            // a float32 out into the 16-bit one.
+            ScanShape sh = new ScanShape(b, dm, l, n, g, BCMode.GROUPED, BCMode.GROUPED);
+            String kernel = h.backend().scanKernel(sh, c.dtype(), out.dtype()).orElse(null);
+            double moved = bytes;
+            if (kernel != null && kernel.startsWith("widened:")) {
+                moved = (e + 4.0) * (2.0 * elems + 2.0 * bc) + 4.0 * (3.0 * elems + 2.0 * bc)
+                        + 4.0 * ((double) dm * n + 2.0 * dm) + (e + 4.0) * elems;
+            }
             // median_ms is the device's own time where it has one (CUDA events), else wall-clock time.
             double ms = Double.isFinite(eventMs) ? eventMs : t.medianMs();
             return new Result(h.backend().name(), h.backend().capabilities().device(), b, dm, g, l, n, h.threads(),
                     ms, t.minMs(), t.maxMs(), t.reps(), ms * 1e6 / elems,
                     bytes / (ms * 1e-3) / 1e9, err, t.cpuMedianMs(), t.medianMs(), copyGbPerS, c.dtype().arrowName(),
-                    timing.hostUs(), timing.queuedMs(), timing.hostLoad());
+                    timing.hostUs(), timing.queuedMs(), timing.hostLoad(), kernel, moved, moved / (ms * 1e-3) / 1e9);
         }
     }
 

@@ -52,6 +52,10 @@ final class ScanCommand implements Callable<Integer> {
                                 + " host part %.1f us; %.4f ms per call queued back to back; load %.2f per core)",
                                 r.pctOfCopy(), r.copyGbPerS(), r.wallMs(), r.hostUs(), r.queuedMs(), r.hostLoad())
                         : "");
+        if (r.kernel() != null) {
+            out.printf(Locale.ROOT, "  kernel %s: %.1f MB moved, %.1f GB/s%s%n", r.kernel(), r.bytesMoved() / 1e6, r.gbPerSMoved(),
+                    Double.isFinite(r.copyGbPerS()) ? String.format(Locale.ROOT, " (%.1f%% of copy)", r.pctOfCopyMoved()) : "");
+        }
         common.printJson(out, r);
         return 0;
     }
