@@ -230,8 +230,8 @@ final class Ss2dBlock {
     /**
      * The SS2D block with 16-bit activations (docs/models.md, "Half precision"): in_proj, conv + SiLU, the routes,
      * x_proj and dt_proj stored in 16 bits (cuBLAS with 16-bit inputs and float32 accumulation, the layer kernels
-     * reading and writing 16 bits); the scan reads them as they are (the 16-byte kernel, {@link ScanLauncher#planHalf})
-     * or widened copies, and writes float32 (VMamba's out_float32), merged in float32; out_norm rounds into 16 bits, out_proj stores 16 bits, after adding
+     * reading and writing 16 bits); the scan reads them as they are ({@link ScanLauncher#planHalf}'s
+     * 16-bit kernel) or widened copies, and writes float32 (VMamba's out_float32), merged in float32; out_norm rounds into 16 bits, out_proj stores 16 bits, after adding
      * {@code residual} (16-bit, or 0) in float32 when there is one. {@code zProj} as in {@link #forward}.
      */
     static void forwardHalf(CudaDevice dev, Half p, SS2DWeights w, long zProj, long x, long out, long residual,
@@ -273,8 +273,8 @@ final class Ss2dBlock {
         }
         dev.mark("x_dt_proj");
 
-        // the scan reads u = xs, delta = dts and B, C in x_dbl as 16 bits where the 16-byte kernel takes the layout
-        // (L % 8 == 0), else widened float32 copies (exact); it writes float32 either way (VMamba's out_float32)
+        // the scan reads u = xs, delta = dts and B, C in x_dbl as 16 bits (ScanLauncher.planHalf's kernel: every
+        // d_state up to 64), else widened float32 copies (exact); it writes float32 either way (VMamba's out_float32)
         long ys = ws.floats(batch * routes * plane);
         long[] sp = ScanParams.forShape(new ScanShape(batch, routes * di, len, n, routes, BCMode.GROUPED, BCMode.GROUPED),
                 true);
