@@ -74,6 +74,21 @@ class FatbinResourceTest {
                 names.add(layer + Layers.suffix(kind));
             }
         }
+        // Every kernel the 16-bit launcher (ScanLauncher.planHalf) can pick: dstate 1 and every pipe width, 16-byte,
+        // 8-byte and 16-bit loads (seqlen 128, 196, 129), few and many channels, both dtypes and out types.
+        for (long kind : new long[] {1, 2}) {
+            for (boolean outHalf : new boolean[] {false, true}) {
+                for (int dstate : new int[] {1, 2, 4, 8, 16, 32, 64}) {
+                    for (int seqlen : new int[] {128, 196, 129}) {
+                        for (int dim : new int[] {32, 4096}) {
+                            long[] p = ScanParams.forShape(new org.ss2d.ops.ScanShape(dim == 4096 ? 8 : 2, dim, seqlen, dstate,
+                                    1, org.ss2d.ops.BCMode.GROUPED, org.ss2d.ops.BCMode.GROUPED), true);
+                            names.add(ScanLauncher.planHalf(p, kind, outHalf, 132).kernel());
+                        }
+                    }
+                }
+            }
+        }
         // The whole name, NUL-terminated as in the ELF string tables: "ss2d_im2col" alone must not pass on the strength
         // of "ss2d_im2col_f16".
         for (String n : names) assertTrue(text.contains(n + "\0"), "kernel " + n + " is not in the fatbin");
