@@ -18,14 +18,27 @@ final class FusedScan {
      */
     static final long MAX_WARP_BYTES = 48 * 1024;
 
+    private static final Plan OFF = Plan.unfused("switched off (-D" + PROPERTY + "=false)");
+
     private FusedScan() {}
 
-    /** What {@link #plan} decided: the kernel, warps per block and dynamic shared bytes, or why not. */
-    record Plan(boolean fused, String why, String kernel, int warps, int sharedBytes) {
+    /**
+     * What {@link #plan} decided: the kernel, warps per block and dynamic shared bytes, or why not ({@code reason}).
+     * Made at every block call, so nothing is formatted unless asked ({@link #why}).
+     */
+    record Plan(boolean fused, String reason, String kernel, int warps, int sharedBytes) {
         static Plan unfused(String why) {
             return new Plan(false, why, null, 0, 0);
         }
+
+        String why() {
+            return fused ? "fused: " + kernel + ", " + warps + " warps per block, " + sharedBytes
+                    + " bytes of shared memory" : reason;
+        }
     }
+
+    private static final String[] KERNELS = {"ss2d_fused_scan_n1_k1", "ss2d_fused_scan_n1_k2", null,
+        "ss2d_fused_scan_n1_k4", null, null, null, "ss2d_fused_scan_n1_k8"};
 
     /** The property's value now: on unless {@code -Dss2d.cuda.fusedScan=false}. */
     static boolean enabled() {
@@ -57,9 +70,9 @@ final class FusedScan {
 
     /** Why the kernel cannot run such a block, whatever the device; null when it can. */
     private static String whyNot(int dState, boolean zGate, boolean half, int h, int w, int dtRank) {
+        if (zGate) return "z-gated v0 block";                 // constant messages first: the v0 and half models'
+        if (half) return "16-bit activations (their scan path is not fused)"; // blocks ask at every call
         if (dState != 1) return "d_state " + dState + " (the fused kernel carries one state)";
-        if (zGate) return "z-gated v0 block";
-        if (half) return "16-bit activations (their scan path is not fused)";
         long warpBytes = 4 * warpFloats(h, w, dtRank);
         if (warpBytes > MAX_WARP_BYTES) {
             return h + "x" + w + " plane: " + warpBytes + " bytes of shared memory per warp, above " + MAX_WARP_BYTES;
@@ -77,7 +90,7 @@ final class FusedScan {
      */
     static Plan plan(boolean enabled, int dState, boolean zGate, boolean half, int h, int w, int dtRank, long planes,
                      int sharedOptin) {
-        if (!enabled) return Plan.unfused("switched off (-D" + PROPERTY + "=false)");
+        if (!enabled) return OFF;
         String not = whyNot(dState, zGate, half, h, w, dtRank);
         if (not != null) return Plan.unfused(not);
         long warpBytes = 4 * warpFloats(h, w, dtRank);
@@ -86,7 +99,6 @@ final class FusedScan {
                     + "allows " + sharedOptin + " per block");
         }
         int warps = (int) Math.max(1, Math.min(Math.min(MAX_WARPS, planes), sharedOptin / warpBytes));
-        return new Plan(true, "fused: " + warps + " warps per block, " + warpBytes * warps + " bytes of shared memory",
-                "ss2d_fused_scan_n1_k" + items((long) h * w), warps, Math.toIntExact(warpBytes * warps));
+        return new Plan(true, null, KERNELS[items((long) h * w) - 1], warps, Math.toIntExact(warpBytes * warps));
     }
 }
