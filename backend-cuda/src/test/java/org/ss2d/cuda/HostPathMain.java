@@ -44,8 +44,8 @@ public final class HostPathMain {
 
     /**
      * S1, S3, S4 of the README's tables (batch, dim, groups, seqlen, dstate) and a dstate-16 shape (S2) in float32;
-     * S1 in bfloat16 (the kernel that reads 16-bit rows itself) and S4 in bfloat16 (seqlen % 8 != 0: widened to
-     * float32 copies first).
+     * S1 in bfloat16 (the kernel that reads 16-bit rows 8 halves at a time) and S4 in bfloat16 (seqlen % 8 != 0: the
+     * kernel that reads them 4 at a time; widened to float32 copies before it existed).
      */
     record Case(String name, DType dtype, int batch, int dim, int groups, int seqlen, int dstate) {}
 
