@@ -8,6 +8,7 @@
 #include "selective_scan_pipe.cuh"
 #include "selective_scan_bwd.cuh"
 #include "selective_scan_bwd_n1.cuh"
+#include "selective_scan_bwd_v3.cuh"
 #include "half_layers.cuh"
 #include "selective_scan_half.cuh"
 #include "fused_scan.cuh"

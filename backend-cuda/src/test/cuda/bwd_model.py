@@ -454,6 +454,214 @@ def run_n1(P, inp, sms):
     return pl, dict(du=du, ddelta=ddelta, dz=dz if z is not None else None, dA=dA, dB=dB, dC=dC,
                     dD=dDo if D is not None else None, dbias=dbo if bias is not None else None)
 
+# ---- v3 at dstate > 1 (selective_scan_bwd_v3.cuh): chunks of 32 lanes x K = 4 steps as v2, in two kernels.
+# bounds: a warp per (batch, channel) row; forward over the chunks (each state's lanes composed with shfl_down, lane n
+# keeps state n's running value) writes the state entering every chunk; reverse over the chunks writes the carry
+# a_{t+1} lam_{t+1} leaving every chunk's last step (dlast at the last chunk).
+# main: a block per (batch, group, chunk), W warps; warp w walks channels w, w + W, ... of the group; per channel the
+# states in order: forward scan from the chunk's entering state, reverse scan from its carry; du, ddelta, y summed over
+# the states in registers; variable dB/dC per (state, step) in the warp's own shared region (lane-private, summed over
+# the warp's channels in order), then over the warps in order: written once, no slices. dA, constant dB/dC, dD, dbias:
+# per (batch, chunk, channel) floats (butterflies), summed over (batch, chunk) in order in double by ss2d_scan_bwd_parts.
+V3K, V3CH = 4, 128
+V3_MAX_DSTATE = 16  # ScanBackwardLauncher.V3_MAX_DSTATE
+
+V3_TILE = 32  # channels of a block when B and C are constant (ScanBackwardLauncher.V3_TILE)
+
+def plan_v3(batch, dim, L, N, groups, variable, sms=132):
+    # a block per (batch, tile, chunk): the tile is a group when B or C is variable, else up to V3_TILE channels
+    tile = dim // groups if variable else min(dim, V3_TILE)
+    tiles = (dim + tile - 1) // tile
+    nch = (L + V3CH - 1) // V3CH
+    w = 4
+    while w > 1 and w > tile: w //= 2
+    smem = (2 + 2 * w) * N * V3CH * 4 if variable else 0
+    return dict(W=w, nseg=nch, tile=tile, tiles=tiles, blocks=batch * tiles * nch, smem=smem, TS=V3CH, S=0, SPL=0,
+                slices=0, bwarps=batch * dim)
+
+def run_v3(P, inp, sms):
+    B_, Dm, L, N, G = P['batch'], P['dim'], P['L'], P['N'], P['G']
+    varB, varC, sp = P['varB'], P['varC'], P['softplus']
+    pl = plan_v3(B_, Dm, L, N, G, varB or varC, sms)
+    W, nch = pl['W'], pl['nseg']
+    per = Dm // G
+    cols = 3 * N + 2
+    u, delta, A, Bm, Cm = inp['u'], inp['delta'], inp['A'], inp['B'], inp['C']
+    D, z, bias, dout, dlast = inp.get('D'), inp.get('z'), inp.get('bias'), inp['dout'], inp.get('dlast')
+    K, CH = V3K, V3CH
+    bsz = B_ * G * N * L if varB else Dm * N
+    csz = B_ * G * N * L if varC else Dm * N
+    du = np.full(B_ * Dm * L, np.nan, f32); ddelta = du.copy(); dz = du.copy()
+    Hs = np.full(B_ * Dm * nch * N, np.nan, f32); Xs = Hs.copy()
+    parts = np.full(B_ * nch * Dm * cols, np.nan, f32)
+    dB = np.full(bsz, np.nan, f32); dC = np.full(csz, np.nan, f32)
+    lane = np.arange(32)
+    LOG2E = f32(1.4426950408889634)
+    def load(arr, base, t):
+        idx = t[:, None] + np.arange(K)[None, :]
+        ok = idx < L
+        return np.where(ok, arr[base + np.minimum(idx, L - 1)], f32(0)).astype(f32), ok
+    def shfl_down(v, off): return v[np.minimum(lane + off, 31)]
+    def shfl_up(v, off): return v[np.maximum(lane - off, 0)]
+    def bfly(v):
+        v = v.copy(); off = 1
+        while off < 32: v = (v + v[lane ^ off]).astype(v.dtype); off <<= 1
+        return v
+    def rev_compose(Pv, Qv):  # lane l ends with the composition of lanes l..31, l's own first
+        off = 1
+        while off < 32:
+            Po, Qo = shfl_down(Pv, off), shfl_down(Qv, off); m = lane + off < 32
+            Qv = np.where(m, Pv * Qo + Qv, Qv).astype(f32); Pv = np.where(m, Pv * Po, Pv).astype(f32); off <<= 1
+        return Pv, Qv
+    def Bval(arr, var, b, g, d, n, t):  # K values of every lane (variable) or the constant
+        if var: return load(arr, ((b * G + g) * N + n) * L, t)[0]
+        return np.full((32, K), arr[d * N + n], f32)
+    def prep(b, d, t):
+        base = (b * Dm + d) * L
+        dl, ok = load(delta, base, t)
+        x = (dl + (f32(bias[d]) if bias is not None else f32(0))).astype(f32)
+        dv = softplus_fast(x) if sp else x
+        return base, ok, x, np.where(ok, dv, f32(0)).astype(f32)
+    def gate_g(base, t, ok):
+        gk, _ = load(dout, base, t)
+        if z is None: return gk, None
+        zv, _ = load(z, base, t)
+        sg = (f32(1) / (f32(1) + np.exp(-zv))).astype(f32)
+        return (gk * zv * sg).astype(f32), (zv, sg, gk)
+    # ---- kernel 1: bounds, a warp per row
+    for b in range(B_):
+        for d in range(Dm):
+            g = d // per; row = b * Dm + d
+            A2 = (A[d * N:(d + 1) * N] * LOG2E).astype(f32)
+            hm = f32(0) * lane.astype(f32)  # lane n: state n entering the chunk
+            for c in range(nch):
+                for ln in range(min(N, 32)): Hs[(row * nch + c) * N + ln] = hm[ln]
+                if c + 1 == nch: break
+                t = c * CH + lane * K
+                base, ok, x, dt = prep(b, d, t)
+                uv, _ = load(u, base, t)
+                for n in range(N):
+                    Bt = Bval(Bm, varB, b, g, d, n, t)
+                    a = np.where(ok, np.exp2((dt * A2[n]).astype(f32)), f32(1)).astype(f32)
+                    bb = (dt * uv * Bt).astype(f32)
+                    Pv = np.ones(32, f32); Qv = np.zeros(32, f32)
+                    for k in range(K): Qv = (a[:, k] * Qv + bb[:, k]).astype(f32); Pv = (Pv * a[:, k]).astype(f32)
+                    # forward composition: lane l ends with lanes l..31 applied after l (as v2's pass 1)
+                    off = 1
+                    while off < 32:
+                        Po, Qo = shfl_down(Pv, off), shfl_down(Qv, off); m = lane + off < 32
+                        Qv = np.where(m, Po * Qv + Qo, Qv).astype(f32); Pv = np.where(m, Pv * Po, Pv).astype(f32); off <<= 1
+                    P0, Q0 = Pv[0], Qv[0]  # __shfl_sync(.., 0)
+                    hm = np.where(lane == n, (P0 * hm + Q0).astype(f32), hm).astype(f32)
+            xm = np.array([dlast[row * N + ln] if (dlast is not None and ln < N) else 0 for ln in range(32)], f32)
+            for c in range(nch - 1, -1, -1):
+                for ln in range(min(N, 32)): Xs[(row * nch + c) * N + ln] = xm[ln]
+                if c == 0: break
+                t = c * CH + lane * K
+                base, ok, x, dt = prep(b, d, t)
+                gk, _ = gate_g(base, t, ok)
+                for n in range(N):
+                    Ct = Bval(Cm, varC, b, g, d, n, t)
+                    a = np.where(ok, np.exp2((dt * A2[n]).astype(f32)), f32(1)).astype(f32)
+                    Pv = np.ones(32, f32); Qv = np.zeros(32, f32)
+                    for k in range(K - 1, -1, -1):
+                        Qv = (a[:, k] * (Ct[:, k] * gk[:, k] + Qv)).astype(f32); Pv = (Pv * a[:, k]).astype(f32)
+                    Pv, Qv = rev_compose(Pv, Qv)
+                    xm = np.where(lane == n, (Pv[0] * xm + Qv[0]).astype(f32), xm).astype(f32)
+    # ---- kernel 2: a block per (batch, group, chunk)
+    for blk in range(pl['blocks']):
+        tile, tiles = pl['tile'], pl['tiles']
+        c = blk % nch; bt = blk // nch; ti = bt % tiles; b = bt // tiles
+        d0 = ti * tile; d1 = min(Dm, d0 + tile); g = d0 // per
+        acc = np.full((W, 2, N, K, 32), np.nan, f32)
+        acc[:] = 0  # each warp zeroes its own region first
+        t = c * CH + lane * K
+        for w in range(W):
+            for d in range(d0 + w, d1, W):
+                g = d // per  # the tile's group when B or C is variable
+                row = b * Dm + d
+                base, ok, x, dt = prep(b, d, t)
+                uv, _ = load(u, base, t)
+                gk, zs = gate_g(base, t, ok)
+                Dv = f32(D[d]) if D is not None else f32(0)
+                su = np.zeros((32, K), f32); sd = su.copy(); ys = su.copy()
+                prow = ((b * nch + c) * Dm + d) * cols
+                for n in range(N):
+                    An = f32(A[d * N + n]); A2 = f32(An * LOG2E)
+                    Bt = Bval(Bm, varB, b, g, d, n, t); Ct = Bval(Cm, varC, b, g, d, n, t)
+                    a = np.where(ok, np.exp2((dt * A2).astype(f32)), f32(1)).astype(f32)
+                    bb = (dt * uv * Bt).astype(f32)
+                    h0 = Hs[(row * nch + c) * N + n]  # written (0) by the bounds kernel at chunk 0 too
+                    Ap = a[:, 0].copy(); Hp = bb[:, 0].copy()
+                    for k in range(1, K): Hp = (a[:, k] * Hp + bb[:, k]).astype(f32); Ap = (Ap * a[:, k]).astype(f32)
+                    off = 1
+                    while off < 32:
+                        Ao, Ho = shfl_up(Ap, off), shfl_up(Hp, off); m = lane >= off
+                        Hp = np.where(m, Ap * Ho + Hp, Hp).astype(f32); Ap = np.where(m, Ap * Ao, Ap).astype(f32); off <<= 1
+                    hLane = (Ap * h0 + Hp).astype(f32)
+                    hin = np.where(lane == 0, f32(h0), shfl_up(hLane, 1)).astype(f32)
+                    hs = np.zeros((32, K), f32); hp = hin
+                    for k in range(K): hs[:, k] = (a[:, k] * hp + bb[:, k]).astype(f32); hp = hs[:, k]
+                    ys = (Ct * hs + ys).astype(f32)
+                    Pv = np.ones(32, f32); Qv = np.zeros(32, f32)
+                    for k in range(K - 1, -1, -1):
+                        Qv = (a[:, k] * (Ct[:, k] * gk[:, k] + Qv)).astype(f32); Pv = (Pv * a[:, k]).astype(f32)
+                    Pv, Qv = rev_compose(Pv, Qv)
+                    X = Xs[(row * nch + c) * N + n]
+                    xl = (Pv * X + Qv).astype(f32)
+                    xin = np.where(lane == 31, f32(X), shfl_down(xl, 1)).astype(f32)
+                    fA = np.zeros(32, f32); fB = fA.copy(); fC = fA.copy()
+                    for k in range(K - 1, -1, -1):
+                        v = ok[:, k]
+                        lam = (Ct[:, k] * gk[:, k] + xin).astype(f32)
+                        ah = (a[:, k] * (hs[:, k - 1] if k > 0 else hin)).astype(f32)
+                        ldt = (lam * dt[:, k]).astype(f32)
+                        su[:, k] = (lam * Bt[:, k] + su[:, k]).astype(f32)
+                        sd[:, k] = (lam * (An * ah + uv[:, k] * Bt[:, k]) + sd[:, k]).astype(f32)
+                        fA = (fA + np.where(v, ldt * ah, 0)).astype(f32)
+                        vB = (ldt * uv[:, k]).astype(f32); vC = (gk[:, k] * hs[:, k]).astype(f32)
+                        if varB: acc[w, 0, n, k] = np.where(v, acc[w, 0, n, k] + vB, acc[w, 0, n, k])
+                        else: fB = (fB + np.where(v, vB, 0)).astype(f32)
+                        if varC: acc[w, 1, n, k] = np.where(v, acc[w, 1, n, k] + vC, acc[w, 1, n, k])
+                        else: fC = (fC + np.where(v, vC, 0)).astype(f32)
+                        xin = (a[:, k] * lam).astype(f32)
+                    parts[prow + n] = bfly(fA)[0]
+                    parts[prow + N + n] = bfly(fB)[0]
+                    parts[prow + 2 * N + n] = bfly(fC)[0]
+                duk = (dt * su + Dv * gk).astype(f32)
+                ddk = sd
+                if sp: ddk = np.where(x <= 20, sd * (f32(1) / (f32(1) + np.exp(-x))), sd).astype(f32)
+                idx = base + t[:, None] + np.arange(K)[None, :]
+                du[idx[ok]] = duk[ok]; ddelta[idx[ok]] = ddk[ok]
+                if z is not None:
+                    zv, sg, g0 = zs
+                    fz = (g0 * sg * (1 + zv * (1 - sg))).astype(f32)
+                    dzv = (fz * (Dv * uv + ys)).astype(f32)
+                    dz[idx[ok]] = dzv[ok]
+                fD = np.where(ok, gk * uv, 0).astype(f32).sum(1, dtype=f32)
+                fBi = np.where(ok, ddk, 0).astype(f32).sum(1, dtype=f32)
+                parts[prow + 3 * N] = bfly(fD)[0]; parts[prow + 3 * N + 1] = bfly(fBi)[0]
+        if varB or varC:
+            for i in range(N * CH):
+                n, tl = i // CH, i % CH
+                k, ln = tl % K, tl // K
+                tt = c * CH + tl
+                if tt >= L: continue
+                for which, var, out in ((0, varB, dB), (1, varC, dC)):
+                    if not var: continue
+                    v = f32(0)
+                    for w in range(W): v = f32(v + acc[w, which, n, k, ln])
+                    out[((b * G + g) * N + n) * L + tt] = v
+    # ss2d_scan_bwd_parts: over (batch, chunk) in order, double
+    sums = parts.reshape(B_ * nch, Dm, cols).astype(np.float64)
+    tot = np.zeros((Dm, cols))
+    for i in range(B_ * nch): tot += sums[i]
+    dA = tot[:, :N].astype(f32).ravel(); dDo = tot[:, 3 * N].astype(f32); dbo = tot[:, 3 * N + 1].astype(f32)
+    if not varB: dB[:] = tot[:, N:2 * N].ravel()
+    if not varC: dC[:] = tot[:, 2 * N:3 * N].ravel()
+    return pl, dict(du=du, ddelta=ddelta, dz=dz if z is not None else None, dA=dA, dB=dB, dC=dC,
+                    dD=dDo if D is not None else None, dbias=dbo if bias is not None else None)
+
 def ref(P, inp):
     B_, Dm, L, N, G = P['batch'], P['dim'], P['L'], P['N'], P['G']
     varB, varC, sp = P['varB'], P['varC'], P['softplus']
@@ -504,9 +712,9 @@ def ref(P, inp):
                 dD=dD if D is not None else None, dbias=db if bias is not None else None)
 
 def case(batch, dim, L, N, G, varB, varC, hasD, hasZ, hasBias, sp, last, seed, sms=132, a_inf=False, v=None):
-    if v is None:  # dstate 1: both kernels (v2 is the launcher's choice there), else v1
+    if v is None:  # dstate 1: v1 and v2 (the launcher's choice there); 2..16: v1 and v3; above: v1
         return all(case(batch, dim, L, N, G, varB, varC, hasD, hasZ, hasBias, sp, last, seed, sms, a_inf, vv)
-                   for vv in ((1, 2) if N == 1 else (1,)))
+                   for vv in ((1, 2) if N == 1 else (1, 3) if N <= V3_MAX_DSTATE else (1,)))
     rng = np.random.default_rng(seed)
     P = dict(batch=batch, dim=dim, L=L, N=N, G=G, varB=varB, varC=varC, softplus=sp)
     r32 = lambda *sh: rng.standard_normal(sh).astype(f32).ravel()
@@ -523,7 +731,7 @@ def case(batch, dim, L, N, G, varB, varC, hasD, hasZ, hasBias, sp, last, seed, s
     # channel is NaN (-inf * 0), every other gradient finite, and must stay so (no NaN from steps past L)
     if a_inf: inp['A'][0] = -np.inf
     with np.errstate(invalid='ignore', over='ignore'):
-        pl, got = (run_n1 if v == 2 else run)(P, inp, sms)
+        pl, got = {1: run, 2: run_n1, 3: run_v3}[v](P, inp, sms)
         want = ref(P, inp)
     worst = 0
     for k, w in want.items():
@@ -535,7 +743,7 @@ def case(batch, dim, L, N, G, varB, varC, hasD, hasZ, hasBias, sp, last, seed, s
         e = np.max(np.abs(gk[fin] - w[fin])) / max(np.max(np.abs(w[fin])), 1e-30)
         worst = max(worst, e)
         if e > 2e-4: print('FAIL v%d' % v, k, e, P, pl); return False
-    print('ok v%d %.2e' % (v, worst), P, {k: pl[k] for k in ('S', 'SPL', 'TS', 'W', 'slices', 'blocks')})
+    print('ok v%d %.2e' % (v, worst), P, {k: pl[k] for k in ('S', 'SPL', 'TS', 'W', 'slices', 'blocks', 'nseg')})
     return True
 
 if __name__ == '__main__':
@@ -565,5 +773,14 @@ if __name__ == '__main__':
     ok &= case(1, 32, 261, 1, 1, True, False, True, False, True, True, True, 17, sms=1)
     ok &= case(2, 8, 389, 1, 1, False, False, True, True, True, True, True, 18)
     ok &= case(2, 16, 517, 1, 2, True, True, True, True, True, True, True, 19, a_inf=True)
+    # v3 at dstate 2..16: several chunks (odd lengths, past 256), several warps walking a group's channels, grouped,
+    # variable / constant / mixed B and C, A = -inf past 128 steps
+    ok &= case(2, 12, 300, 16, 2, True, True, True, True, True, True, True, 20)
+    ok &= case(1, 10, 389, 5, 1, True, False, True, False, True, True, False, 21)
+    ok &= case(2, 8, 259, 2, 2, False, True, False, True, False, False, True, 22)
+    ok &= case(1, 9, 517, 8, 3, False, False, True, True, True, True, True, 23)
+    ok &= case(1, 6, 260, 16, 1, True, True, True, True, True, True, True, 24, a_inf=True)
+    # constant B/C: tiles of 32 channels (a partial last tile), several tiles a batch
+    ok &= case(2, 70, 131, 3, 1, False, False, True, True, True, True, True, 25)
     print('ALL OK' if ok else 'FAILURES')
     sys.exit(0 if ok else 1)
