@@ -11,7 +11,8 @@ import org.ss2d.validate.MemoryBudget;
  * workspace (segment-start states, per-row sums, the blocks' slices of variable dB/dC). Plain Java so that the
  * choices and byte counts are tested without a GPU ({@code ScanBackwardPlanTest}).
  *
- * <p>Two kernel families, {@code -Dss2d.cuda.scanBackward=v1|v2} (default {@code v2}; an unknown value is an error):
+ * <p>Three kernel families; {@code -Dss2d.cuda.scanBackward=v1|v2} (default {@code v2}: v2 at dstate 1, v3 at 2..16;
+ * {@code v1} forces v1 at every dstate; an unknown value is an error):
  * <ul>
  *   <li>{@code v2}, dstate 1 only: {@code ss2d_scan_bwd_n1_r<R>_v<VEC>} ({@code selective_scan_bwd_n1.cuh}), parallel over
  *       time: a warp owns R channels (2 with variable B/C when a group's channel count is even, else 1) and walks their
@@ -19,6 +20,12 @@ import org.ss2d.validate.MemoryBudget;
  *       halved while W x R does not divide a group's channels or there would be fewer blocks than SMs); the blocks of a
  *       group each write a slice of variable dB/dC ({@code slices = channels per group / (W * R)}); VEC, the 16-byte
  *       path, when seqlen, every row stride and every base pointer allow it (decided at launch);</li>
+ *   <li>v3, dstate 2..{@value #V3_MAX_DSTATE}: {@code ss2d_scan_bwd_v3_bounds_v<VEC>} (a warp per row: the state entering
+ *       and the reverse carry leaving every 128-step chunk) then {@code ss2d_scan_bwd_v3_v<VEC>}
+ *       ({@code selective_scan_bwd_v3.cuh}), a block per (batch, tile, chunk) whose W warps (4, halved while more than
+ *       the tile's channels or past the shared memory) walk the tile's channels; the tile is a group when B or C is
+ *       variable (dB/dC summed in the block and written once: no slices), else {@value #V3_TILE} channels;
+ *       {@code ss2d_scan_bwd_parts} sums the per-(batch, chunk) partial sums;</li>
  *   <li>{@code v1}, every dstate, the rules below.</li>
  * </ul>
  * v1:
@@ -53,7 +60,22 @@ final class ScanBackwardLauncher {
      * @param slices        blocks per (batch, group): slices of variable dB/dC
      */
     record Plan(String kernel, int lanes, int spl, int seg, long nseg, int warpsPerBlock, long blocks, int sharedBytes,
-                long slices) {
+                long slices, int tile) {
+        Plan(String kernel, int lanes, int spl, int seg, long nseg, int warpsPerBlock, long blocks, int sharedBytes,
+             long slices) {
+            this(kernel, lanes, spl, seg, nseg, warpsPerBlock, blocks, sharedBytes, slices, 0);
+        }
+
+        /** The kernel family: v1, v2 (dstate 1, parallel over time) or v3 (dstate 2..16, parallel over time). */
+        String family() {
+            return kernel.startsWith(N1_PREFIX) ? "v2" : kernel.startsWith(V3_PREFIX) ? "v3" : "v1";
+        }
+
+        /** v3's first kernel (chunk-entering states and carries), with the same 16-byte choice. */
+        String boundsKernel() {
+            return V3_BOUNDS_PREFIX + kernel.charAt(kernel.length() - 1);
+        }
+
         /** Channels of a warp: 32 / S for v1; R for v2 (lanes = 32 there: a channel spans the warp). */
         int rowsPerWarp() {
             return timeParallel() ? rowsN1() : 32 / lanes;
@@ -64,15 +86,20 @@ final class ScanBackwardLauncher {
             return kernel.startsWith(N1_PREFIX);
         }
 
+        /** The v3 family (dstate 2..16, chunks of 128 steps, a block per (batch, tile, chunk)). */
+        boolean chunked() {
+            return kernel.startsWith(V3_PREFIX);
+        }
+
         private int rowsN1() {
             return kernel.charAt(N1_PREFIX.length()) - '0';
         }
 
         /** The same plan with the 16-byte path (v2's {@code _v1} suffix) on or off. */
         Plan vectorized(boolean vec) {
-            if (!timeParallel()) return this;
+            if (!timeParallel() && !chunked()) return this;
             return new Plan(kernel.substring(0, kernel.length() - 1) + (vec ? 1 : 0), lanes, spl, seg, nseg, warpsPerBlock,
-                    blocks, sharedBytes, slices);
+                    blocks, sharedBytes, slices, tile);
         }
     }
 
@@ -81,6 +108,12 @@ final class ScanBackwardLauncher {
     /** Steps of a v2 warp chunk (bwd1::CH: 32 lanes x 4). */
     static final int N1_CHUNK = 128;
     private static final String N1_PREFIX = "ss2d_scan_bwd_n1_r";
+    /** Largest dstate of v3 (larger stays on v1). */
+    static final int V3_MAX_DSTATE = 16;
+    /** Channels of a v3 block when B and C are both constant (bwd_model.py's V3_TILE). */
+    static final int V3_TILE = 32;
+    private static final String V3_PREFIX = "ss2d_scan_bwd_v3_v";
+    private static final String V3_BOUNDS_PREFIX = "ss2d_scan_bwd_v3_bounds_v";
 
     /** The family named by {@link #PROPERTY}. */
     static String variant() {
@@ -111,7 +144,25 @@ final class ScanBackwardLauncher {
      */
     static Plan plan(ScanShape s, int smCount, long sharedPerBlock, String variant) {
         if (variant.equals("v2") && s.dstate() == 1) return planN1(s, smCount);
+        if (variant.equals("v2") && s.dstate() <= V3_MAX_DSTATE) return planV3(s, sharedPerBlock);
         return planV1(s, smCount, sharedPerBlock);
+    }
+
+    private static Plan planV3(ScanShape s, long sharedPerBlock) {
+        boolean variable = s.bMode() != BCMode.CONSTANT || s.cMode() != BCMode.CONSTANT;
+        long perGroup = s.channelsPerGroup();
+        int tile = (int) (variable ? perGroup : Math.min(s.dim(), V3_TILE));
+        long tiles = (s.dim() + tile - 1) / tile;
+        long nch = (s.seqlen() + N1_CHUNK - 1) / N1_CHUNK;
+        int w = 4;
+        while (w > 1 && (w > tile || (variable && v3SharedBytes(s.dstate(), w) > sharedPerBlock))) w /= 2;
+        return new Plan(V3_PREFIX + 1, 32, s.dstate(), N1_CHUNK, nch, w, (long) s.batch() * tiles * nch,
+                variable ? v3SharedBytes(s.dstate(), w) : 0, 0, tile);
+    }
+
+    /** v3's block with variable B/C: the chunk's B and C, and each warp's dB and dC, dstate x 128 floats each. */
+    static int v3SharedBytes(int dstate, int warps) {
+        return (2 + 2 * warps) * dstate * N1_CHUNK * 4;
     }
 
     private static Plan planN1(ScanShape s, int smCount) {
@@ -170,6 +221,9 @@ final class ScanBackwardLauncher {
     /** Workspace of {@code plan}: segment-start states, per-row sums (doubles), and slices of variable dB/dC when more than one. */
     static long workspaceBytes(ScanShape s, Plan plan) {
         long rows = MemoryBudget.product(s.batch(), s.dim(), 1, 1, 1);
+        if (plan.chunked()) {  // v3: states and carries (2 x dstate floats), partial sums (3 dstate + 2 floats) per (row, chunk)
+            return MemoryBudget.product(rows, plan.nseg(), 5L * s.dstate() + 2, 1, 4);
+        }
         long bytes = MemoryBudget.product(rows, plan.nseg(), s.dstate(), 1, 4);
         bytes = MemoryBudget.saturatingAdd(bytes, MemoryBudget.product(rows, 3L * s.dstate() + 2, 1, 1, 8));
         if (plan.slices() > 1) {
@@ -203,6 +257,10 @@ final class ScanBackwardLauncher {
         }
         long rows = (long) s.batch() * s.dim();
         boolean varB = s.bMode() != BCMode.CONSTANT, varC = s.cMode() != BCMode.CONSTANT;
+        if (plan.chunked()) {
+            launchV3(dev, s, plan, p, q, dA, dB, dC, dD, dBias, ws);
+            return plan;
+        }
         long bElems = varB ? bcElements(s, s.bMode()) : 0, cElems = varC ? bcElements(s, s.cMode()) : 0;
         q[ScanParams.BWD_CKPT] = ws.floats(rows * plan.nseg() * s.dstate());
         q[ScanParams.BWD_ROWS] = ws.floats(2 * rows * (3L * s.dstate() + 2));
@@ -249,6 +307,32 @@ final class ScanBackwardLauncher {
                     && (p[ScanParams.C] & 15) == 0;
         }
         return vec;
+    }
+
+    private static void launchV3(CudaDevice dev, ScanShape s, Plan plan, long[] p, long[] q, long dA, long dB, long dC,
+                                 long dD, long dBias, Workspace ws) {
+        long rows = (long) s.batch() * s.dim();
+        boolean varB = s.bMode() != BCMode.CONSTANT, varC = s.cMode() != BCMode.CONSTANT;
+        long cols = 3L * s.dstate() + 2;
+        q[ScanParams.BWD_CKPT] = ws.floats(2 * rows * plan.nseg() * s.dstate());  // states, then carries
+        q[ScanParams.BWD_ROWS] = ws.floats(rows * plan.nseg() * cols);            // partial sums, floats
+        q[ScanParams.BWD_DB] = varB ? dB : 0;
+        q[ScanParams.BWD_DC] = varC ? dC : 0;
+        q[ScanParams.BWD_B_SLICE_STRIDE] = 0;
+        q[ScanParams.BWD_C_SLICE_STRIDE] = 0;
+        q[ScanParams.BWD_SEG] = plan.tile();  // the main kernel reads its channel tile here
+        q[ScanParams.BWD_NSEG] = plan.nseg();
+        try (Launch l = new Launch(2)) {
+            l.struct(p).struct(q).run(dev, plan.boundsKernel(), (rows + 7) / 8, 256, 1, 0);
+        }
+        try (Launch l = new Launch(2)) {
+            l.struct(p).struct(q).run(dev, plan.kernel(), plan.blocks(), 32 * plan.warpsPerBlock(), 1, plan.sharedBytes());
+        }
+        try (Launch l = new Launch(9)) {
+            l.arg(q[ScanParams.BWD_ROWS]).arg(dA).arg(varB ? 0L : dB).arg(varC ? 0L : dC).arg(dD).arg(dBias)
+                    .arg((long) s.batch() * plan.nseg()).arg((long) s.dim()).arg((long) s.dstate())
+                    .run(dev, "ss2d_scan_bwd_parts", (s.dim() * cols + 255) / 256, 256, 1, 0);
+        }
     }
 
     private static void slices(CudaDevice dev, long part, long out, long n, long slices) {

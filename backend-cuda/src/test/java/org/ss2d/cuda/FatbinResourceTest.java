@@ -53,6 +53,7 @@ class FatbinResourceTest {
         // The scan backward: its two reductions and every kernel its launcher can pick.
         names.add("ss2d_scan_bwd_rows");
         names.add("ss2d_scan_bwd_slices");
+        names.add("ss2d_scan_bwd_parts");
         for (int dstate = 1; dstate <= ScanParams.MAX_DSTATE; dstate++) {
             for (int perGroup : new int[] {1, 2, 4, 8, 16, 32, 96}) {
                 for (String variant : new String[] {"v1", "v2"}) {
@@ -60,6 +61,10 @@ class FatbinResourceTest {
                             dstate, 1, org.ss2d.ops.BCMode.VARIABLE, org.ss2d.ops.BCMode.VARIABLE), 132, 160 * 1024, variant);
                     names.add(p.kernel());
                     names.add(p.vectorized(false).kernel());
+                    if (p.chunked()) {
+                        names.add(p.boundsKernel());
+                        names.add(p.vectorized(false).boundsKernel());
+                    }
                 }
             }
         }

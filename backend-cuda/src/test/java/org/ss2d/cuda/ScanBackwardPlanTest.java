@@ -20,6 +20,7 @@ import org.ss2d.validate.LimitExceededException;
 class ScanBackwardPlanTest {
     private static final Path KERNELS = Path.of("src/main/cuda/selective_scan_bwd.cuh");
     private static final Path KERNELS_N1 = Path.of("src/main/cuda/selective_scan_bwd_n1.cuh");
+    private static final Path KERNELS_V3 = Path.of("src/main/cuda/selective_scan_bwd_v3.cuh");
 
     private static ScanShape shape(int batch, int dim, int seqlen, int dstate, int groups) {
         return new ScanShape(batch, dim, seqlen, dstate, groups, BCMode.GROUPED, BCMode.GROUPED);
@@ -32,6 +33,11 @@ class ScanBackwardPlanTest {
         while (m.find()) names.add("ss2d_scan_bwd_l" + m.group(1) + "_s" + m.group(2));
         Matcher n1 = Pattern.compile("(?m)^SS2D_BWD_N1_KERNEL\\((\\d+), (\\d)\\)").matcher(Files.readString(KERNELS_N1));
         while (n1.find()) names.add("ss2d_scan_bwd_n1_r" + n1.group(1) + "_v" + n1.group(2));
+        Matcher v3 = Pattern.compile("(?m)^SS2D_BWD_V3_KERNELS\\((\\d)\\)").matcher(Files.readString(KERNELS_V3));
+        while (v3.find()) {
+            names.add("ss2d_scan_bwd_v3_v" + v3.group(1));
+            names.add("ss2d_scan_bwd_v3_bounds_v" + v3.group(1));
+        }
         return names;
     }
 
@@ -55,18 +61,18 @@ class ScanBackwardPlanTest {
         assertEquals(2, s1.warpsPerBlock(), "192 channels a group: 64 a block");
         assertEquals(3, s1.slices());
         assertEquals(196, s1.nseg());
-        ScanBackwardLauncher.Plan s2 = ScanBackwardLauncher.plan(shape(32, 768, 3136, 16, 4), 132);
+        ScanBackwardLauncher.Plan s2 = v1(shape(32, 768, 3136, 16, 4));
         assertEquals("ss2d_scan_bwd_l4_s4", s2.kernel());
         assertEquals(32, s2.seg());
         assertEquals(8, s2.warpsPerBlock());
         assertEquals(3, s2.slices());
-        ScanBackwardLauncher.Plan s5 = ScanBackwardLauncher.plan(shape(8, 2048, 4096, 16, 1), 132);
+        ScanBackwardLauncher.Plan s5 = v1(shape(8, 2048, 4096, 16, 1));
         assertEquals("ss2d_scan_bwd_l4_s4", s5.kernel());
         assertEquals(8, s5.warpsPerBlock());
         assertEquals(32, s5.slices(), "2048 channels a group, 64 a block");
         assertEquals(8L * 2048 / 8 / 8, s5.blocks());
         assertEquals(8 * 4 * ScanBackwardLauncher.warpFloats(4, 4, 32), s5.sharedBytes());
-        ScanBackwardLauncher.Plan small = ScanBackwardLauncher.plan(shape(8, 2048, 4096, 16, 1), 132, 99 * 1024);
+        ScanBackwardLauncher.Plan small = ScanBackwardLauncher.plan(shape(8, 2048, 4096, 16, 1), 132, 99 * 1024, "v1");
         assertEquals(4, small.warpsPerBlock(), "99 KiB opt-in (sm_86/89): half the warps of the H100's block");
         assertEquals(64, small.slices());
         assertTrue(small.sharedBytes() <= 99 * 1024);
@@ -80,7 +86,7 @@ class ScanBackwardPlanTest {
     @Test
     void everyPlanIsExactAndInstantiated() throws IOException {
         Set<String> kernels = instantiated();
-        assertEquals(15 + 4, kernels.size());
+        assertEquals(15 + 4 + 4, kernels.size());
         for (String variant : new String[] {"v1", "v2"}) for (int n = 1; n <= 256; n++) {
             for (int perGroup : new int[] {1, 2, 3, 6, 7, 12, 32, 48, 96, 192, 384, 2048}) {
                 for (int groups : new int[] {1, 4}) {
@@ -89,8 +95,23 @@ class ScanBackwardPlanTest {
                         ScanBackwardLauncher.Plan p = ScanBackwardLauncher.plan(s, 132, 160 * 1024, variant);
                         String what = variant + " " + s + " -> " + p;
                         assertEquals(variant.equals("v2") && n == 1, p.timeParallel(), what);
+                        assertEquals(variant.equals("v2") && n > 1 && n <= 16, p.chunked(), what);
+                        assertEquals(variant.equals("v1") || n > 16 ? "v1" : n == 1 ? "v2" : "v3", p.family(), what);
                         assertTrue(kernels.contains(p.kernel()), what + ": kernel not instantiated");
                         assertTrue(kernels.contains(p.vectorized(false).kernel()), what + ": scalar kernel not instantiated");
+                        if (p.chunked()) {
+                            assertTrue(kernels.contains(p.boundsKernel()), what + ": bounds kernel not instantiated");
+                            assertTrue(kernels.contains(p.vectorized(false).boundsKernel()), what);
+                            // a block per (batch, tile, 128-step chunk); the tile a group (variable B/C here)
+                            assertEquals(perGroup, p.tile(), what);
+                            assertEquals((long) batch * groups * p.nseg(), p.blocks(), what + ": grid");
+                            assertTrue(p.warpsPerBlock() <= Math.min(4, perGroup), what + ": idle warps");
+                            assertEquals(ScanBackwardLauncher.v3SharedBytes(n, p.warpsPerBlock()), p.sharedBytes(), what);
+                            assertTrue(p.sharedBytes() <= 160 * 1024, what + ": shared memory");
+                            assertEquals(0, p.slices(), what);
+                            assertEquals((100 + 127) / 128, p.nseg(), what);
+                            continue;
+                        }
                         assertTrue((long) p.lanes() * p.spl() >= n, what + ": states not covered");
                         long blockChannels = (long) p.warpsPerBlock() * p.rowsPerWarp();
                         assertEquals(0, perGroup % blockChannels, what + ": a block crosses a group");
@@ -125,8 +146,10 @@ class ScanBackwardPlanTest {
         assertEquals(2, s4.nseg());
         ScanShape constant = new ScanShape(32, 768, 3136, 1, 1, BCMode.CONSTANT, BCMode.CONSTANT);
         assertEquals("ss2d_scan_bwd_n1_r1_v1", ScanBackwardLauncher.plan(constant, 132, 160 * 1024, "v2").kernel());
-        assertEquals("ss2d_scan_bwd_l4_s4", ScanBackwardLauncher.plan(shape(32, 768, 3136, 16, 4), 132, 160 * 1024, "v2")
-                .kernel(), "dstate > 1 stays on v1");
+        assertEquals("ss2d_scan_bwd_v3_v1", ScanBackwardLauncher.plan(shape(32, 768, 3136, 16, 4), 132, 160 * 1024, "v2")
+                .kernel(), "dstate 2..16 goes to v3");
+        assertEquals("ss2d_scan_bwd_l8_s4", ScanBackwardLauncher.plan(shape(32, 768, 3136, 17, 4), 132, 160 * 1024, "v2")
+                .kernel(), "dstate > 16 stays on v1");
         // workspace: one chunk-start state per 128 steps, 5 doubles a row, 12 slices of dB and of dC
         long rows = 32L * 768;
         assertEquals(rows * 25 * 4 + rows * 5 * 8 + 2 * 12L * (32 * 4 * 3136) * 4, ScanBackwardLauncher.workspaceBytes(s1, p));
@@ -151,14 +174,46 @@ class ScanBackwardPlanTest {
     @Test
     void workspaceIsSegmentStatesRowSumsAndSlices() {
         ScanShape s5 = shape(8, 2048, 4096, 16, 1);
-        ScanBackwardLauncher.Plan p = ScanBackwardLauncher.plan(s5, 132);
+        ScanBackwardLauncher.Plan p = v1(s5);
         long rows = 8L * 2048;
         long ckpt = rows * (4096 / 32) * 16 * 4;             // dstate / 32 floats per element
         long sums = rows * (3 * 16 + 2) * 8;
         long slices = 2 * 32L * (8 * 16 * 4096) * 4;         // dB and dC, 32 slices each
         assertEquals(ckpt + sums + slices, ScanBackwardLauncher.workspaceBytes(s5, p));
         ScanShape constant = new ScanShape(8, 2048, 4096, 16, 1, BCMode.CONSTANT, BCMode.CONSTANT);
-        assertEquals(ckpt + sums, ScanBackwardLauncher.workspaceBytes(constant, ScanBackwardLauncher.plan(constant, 132)));
+        assertEquals(ckpt + sums, ScanBackwardLauncher.workspaceBytes(constant, v1(constant)));
+    }
+
+    /** v3 at S2 and S5: the plan, and a workspace of (5 dstate + 2) floats per (row, 128-step chunk), no slices. */
+    @Test
+    void v3PlansAndWorkspaceAtS2AndS5() {
+        ScanShape s2 = shape(32, 768, 3136, 16, 4);
+        ScanBackwardLauncher.Plan p2 = ScanBackwardLauncher.plan(s2, 132, 227 * 1024, "v2");
+        assertEquals("ss2d_scan_bwd_v3_v1", p2.kernel());
+        assertEquals("ss2d_scan_bwd_v3_bounds_v0", p2.vectorized(false).boundsKernel());
+        assertEquals(192, p2.tile(), "a group");
+        assertEquals(4, p2.warpsPerBlock());
+        assertEquals(25, p2.nseg());
+        assertEquals(32L * 4 * 25, p2.blocks());
+        assertEquals((2 + 2 * 4) * 16 * 128 * 4, p2.sharedBytes(), "80 KiB");
+        long rows2 = 32L * 768;
+        assertEquals(rows2 * 25 * (5 * 16 + 2) * 4, ScanBackwardLauncher.workspaceBytes(s2, p2));  // 201.5 MB
+        ScanShape s5 = shape(8, 2048, 4096, 16, 1);
+        ScanBackwardLauncher.Plan p5 = ScanBackwardLauncher.plan(s5, 132, 227 * 1024, "v2");
+        assertEquals(2048, p5.tile());
+        assertEquals(8L * 32, p5.blocks());
+        assertEquals(8L * 2048 * 32 * (5 * 16 + 2) * 4, ScanBackwardLauncher.workspaceBytes(s5, p5));  // 172.0 MB
+        assertTrue(ScanBackwardLauncher.workspaceBytes(s5, p5) * 10 < ScanBackwardLauncher.workspaceBytes(s5, v1(s5)));
+        // smaller opt-in limits take fewer warps; constant B/C take tiles of 32 channels and no shared memory
+        assertEquals(2, ScanBackwardLauncher.plan(s2, 132, 64 * 1024, "v2").warpsPerBlock());
+        ScanShape constant = new ScanShape(8, 2048, 4096, 16, 1, BCMode.CONSTANT, BCMode.CONSTANT);
+        ScanBackwardLauncher.Plan pc = ScanBackwardLauncher.plan(constant, 132, 227 * 1024, "v2");
+        assertEquals(32, pc.tile());
+        assertEquals(0, pc.sharedBytes());
+        assertEquals(8L * 64 * 32, pc.blocks());
+        ScanBackwardLauncher.Plan odd = ScanBackwardLauncher.plan(
+                new ScanShape(2, 70, 131, 3, 1, BCMode.CONSTANT, BCMode.CONSTANT), 132, 227 * 1024, "v2");
+        assertEquals(2L * 3 * 2, odd.blocks(), "70 channels: tiles of 32, 32, 6; 131 steps: 2 chunks");
     }
 
     /** Past MAX_DSTATE (no kernel has lanes for it) the plan, and so the working-bytes estimate, is a limit error. */
