@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# The CUDA scan backward's two kernel families in one run: `ss2d bench scan-backward --backend cuda` at S1..S5 with
-# -Dss2d.cuda.scanBackward=v1 (a lane walks a row) and v2 (default; parallel over time at dstate 1, v1 above it),
+# The CUDA scan backward's kernel families in one run: `ss2d bench scan-backward --backend cuda` at S1..S5 with
+# -Dss2d.cuda.scanBackward=v1 (a lane walks a row) and v2 (default; parallel over time: the v2 kernels at dstate 1
+# (S1, S3, S4), v3 at dstate 2..16 (S2, S5)),
 # alternating v1/v2 per shape and round (ROUNDS, default 2) so the machine's drift hits both. Uses the bundle in
 # dist/ss2d (its Java runtime and jvm.flags). Each line is the command's own output (forward, backward, the
 # float64 check, the backward's workspace); mamba's backward comes from scripts/anchors/mamba_scan_times.py --backward.

@@ -85,6 +85,10 @@ __device__ __forceinline__ void bounds(const ScanParams& p, const ScanBwdParams&
   const int64_t oOff = b * p.u_batch_stride + d * p.u_dim_stride;
   float* H = q.ckpt + row * nch * N;
   float* X = q.ckpt + p.batch * p.dim * nch * N + row * nch * N;
+  // lane n holds state n's A (log2 e folded in) and constant B, C: one load each, broadcast by a shuffle per state
+  const float A2m = lane < N ? __ldg(Ad + lane * p.A_state_stride) * SS2D_LOG2E : 0.f;
+  const float Bm = !varB && lane < N ? __ldg(Bg + lane * p.B_state_stride) : 0.f;
+  const float Cm = !varC && lane < N ? __ldg(Cg + lane * p.C_state_stride) : 0.f;
 
   // forward: lane n keeps state n entering the chunk
   float hm = 0.f;
@@ -96,12 +100,14 @@ __device__ __forceinline__ void bounds(const ScanParams& p, const ScanBwdParams&
     loadK<K, VEC>(uRow, t, L, uv);
     loadK<K, VEC>(dRow, t, L, dl);
     delta_steps(dl, bias, softplus, t, L, x, dt);
+    float Bk[K];  // state n's variable B, the next state's loaded while this one is composed
+    if (varB) loadK<K, false>(Bg, t, L, Bk);
 #pragma unroll 1
     for (int n = 0; n < N; ++n) {
-      const float A2 = __ldg(Ad + n * p.A_state_stride) * SS2D_LOG2E;
-      float Bk[K];
-      if (varB) loadK<K, false>(Bg + n * p.B_state_stride, t, L, Bk);
-      const float Bc = varB ? 0.f : __ldg(Bg + n * p.B_state_stride);
+      const float A2 = __shfl_sync(full, A2m, n);
+      const float Bc = __shfl_sync(full, Bm, n);
+      float Bnext[K];
+      if (varB && n + 1 < N) loadK<K, false>(Bg + (n + 1) * p.B_state_stride, t, L, Bnext);
       float P = 1.f, Q = 0.f;
 #pragma unroll
       for (int k = 0; k < K; ++k) {
@@ -112,6 +118,10 @@ __device__ __forceinline__ void bounds(const ScanParams& p, const ScanBwdParams&
       compose_fwd(P, Q, lane);
       const float P0 = __shfl_sync(full, P, 0), Q0 = __shfl_sync(full, Q, 0);
       if (lane == n) hm = fmaf(P0, hm, Q0);
+      if (varB && n + 1 < N) {
+#pragma unroll
+        for (int k = 0; k < K; ++k) Bk[k] = Bnext[k];
+      }
     }
   }
   // reverse: lane n keeps the carry of state n leaving the chunk's last step
@@ -130,12 +140,14 @@ __device__ __forceinline__ void bounds(const ScanParams& p, const ScanBwdParams&
 #pragma unroll
       for (int k = 0; k < K; ++k) gk[k] = gk[k] * zv[k] * (1.f / (1.f + __expf(-zv[k])));
     }
+    float Ck[K];
+    if (varC) loadK<K, false>(Cg, t, L, Ck);
 #pragma unroll 1
     for (int n = 0; n < N; ++n) {
-      const float A2 = __ldg(Ad + n * p.A_state_stride) * SS2D_LOG2E;
-      float Ck[K];
-      if (varC) loadK<K, false>(Cg + n * p.C_state_stride, t, L, Ck);
-      const float Cc = varC ? 0.f : __ldg(Cg + n * p.C_state_stride);
+      const float A2 = __shfl_sync(full, A2m, n);
+      const float Cc = __shfl_sync(full, Cm, n);
+      float Cnext[K];
+      if (varC && n + 1 < N) loadK<K, false>(Cg + (n + 1) * p.C_state_stride, t, L, Cnext);
       float P = 1.f, Q = 0.f;
 #pragma unroll
       for (int k = K - 1; k >= 0; --k) {
@@ -146,6 +158,10 @@ __device__ __forceinline__ void bounds(const ScanParams& p, const ScanBwdParams&
       compose_rev(P, Q, lane);
       const float P0 = __shfl_sync(full, P, 0), Q0 = __shfl_sync(full, Q, 0);
       if (lane == n) xm = fmaf(P0, xm, Q0);
+      if (varC && n + 1 < N) {
+#pragma unroll
+        for (int k = 0; k < K; ++k) Ck[k] = Cnext[k];
+      }
     }
   }
 }
@@ -211,19 +227,25 @@ __device__ __forceinline__ void scan_bwd_v3(const ScanParams& p, const ScanBwdPa
     float su[K], sd[K], ys[K];
 #pragma unroll
     for (int k = 0; k < K; ++k) su[k] = sd[k] = ys[k] = 0.f;
-    const float* Hr = q.ckpt + (row * nch + c) * N;
-    const float* Xr = X + (row * nch + c) * N;
+    // lane n loads state n's entering state, carry, A and constant B, C (issued together, not one state at a time),
+    // broadcast by a shuffle per state
+    const bool ln = lane < N;
+    const float Hm = ln ? __ldg(q.ckpt + (row * nch + c) * N + lane) : 0.f;
+    const float Xm = ln ? __ldg(X + (row * nch + c) * N + lane) : 0.f;
+    const float Am = ln ? __ldg(p.A + d * p.A_dim_stride + lane * p.A_state_stride) : 0.f;
+    const float Bm = !varB && ln ? __ldg(p.B + d * p.B_group_stride + lane * p.B_state_stride) : 0.f;
+    const float Cm = !varC && ln ? __ldg(p.C + d * p.C_group_stride + lane * p.C_state_stride) : 0.f;
     float* prow = parts + ((b * nch + c) * p.dim + d) * cols;
 
-#pragma unroll 1
+#pragma unroll 2
     for (int n = 0; n < N; ++n) {
-      const float An = __ldg(p.A + d * p.A_dim_stride + n * p.A_state_stride), A2 = An * SS2D_LOG2E;
+      const float An = __shfl_sync(full, Am, n), A2 = An * SS2D_LOG2E;
       float Bt[K], Ct[K];
       if (varB) {
         const float4 v = *reinterpret_cast<const float4*>(sB + n * CH + lane * K);
         Bt[0] = v.x; Bt[1] = v.y; Bt[2] = v.z; Bt[3] = v.w;
       } else {
-        const float v = __ldg(p.B + d * p.B_group_stride + n * p.B_state_stride);
+        const float v = __shfl_sync(full, Bm, n);
 #pragma unroll
         for (int k = 0; k < K; ++k) Bt[k] = v;
       }
@@ -231,7 +253,7 @@ __device__ __forceinline__ void scan_bwd_v3(const ScanParams& p, const ScanBwdPa
         const float4 v = *reinterpret_cast<const float4*>(sC + n * CH + lane * K);
         Ct[0] = v.x; Ct[1] = v.y; Ct[2] = v.z; Ct[3] = v.w;
       } else {
-        const float v = __ldg(p.C + d * p.C_group_stride + n * p.C_state_stride);
+        const float v = __shfl_sync(full, Cm, n);
 #pragma unroll
         for (int k = 0; k < K; ++k) Ct[k] = v;
       }
@@ -243,7 +265,7 @@ __device__ __forceinline__ void scan_bwd_v3(const ScanParams& p, const ScanBwdPa
       }
       // forward states of the lane's steps from the chunk's entering state
       float hLane;
-      const float hin = chunk_entry_state<K>(a, bb, __ldg(Hr + n), lane, hLane);
+      const float hin = chunk_entry_state<K>(a, bb, __shfl_sync(full, Hm, n), lane, hLane);
       float hs[K];
 #pragma unroll
       for (int k = 0; k < K; ++k) {
@@ -258,7 +280,7 @@ __device__ __forceinline__ void scan_bwd_v3(const ScanParams& p, const ScanBwdPa
         P *= a[k];
       }
       compose_rev(P, Q, lane);
-      const float Xc = __ldg(Xr + n);
+      const float Xc = __shfl_sync(full, Xm, n);
       float xin = __shfl_down_sync(full, fmaf(P, Xc, Q), 1);
       if (lane == 31) xin = Xc;
       float fA = 0.f, fB = 0.f, fC = 0.f;
@@ -348,7 +370,7 @@ __device__ __forceinline__ void scan_bwd_v3(const ScanParams& p, const ScanBwdPa
       ss2d_scan_bwd_v3_bounds_v##VEC(const ScanParams p, const ScanBwdParams q) {                  \
     ss2d::bwd3::bounds<VEC>(p, q);                                                                 \
   }                                                                                                \
-  extern "C" __global__ void __launch_bounds__(256, 2)                                             \
+  extern "C" __global__ void __launch_bounds__(128, 2)                                             \
       ss2d_scan_bwd_v3_v##VEC(const ScanParams p, const ScanBwdParams q) {                         \
     extern __shared__ __align__(16) float ss2d_smem_bwd3[];                                        \
     ss2d::bwd3::scan_bwd_v3<VEC>(p, q, ss2d_smem_bwd3);                                            \

@@ -8,7 +8,30 @@ struct BwdLaunch {
   int lanes, spl, seg, warps;
   int64_t nseg, blocks, slices;
   size_t smem;
+  int64_t tile = 0;  // v3: channels a block walks (0: v1, v2)
+  std::string bounds;  // v3's first kernel
 };
+
+// ScanBackwardLauncher.planV3: v3, dstate 2..16 (selective_scan_bwd_v3.cuh): a block per (batch, tile, 128-step chunk).
+static BwdLaunch plan_bwd_v3(const ScanParams& p) {
+  BwdLaunch l{};
+  const bool variable = (p.flags & (SS2D_VARIABLE_B | SS2D_VARIABLE_C)) != 0;
+  l.tile = variable ? p.dim / p.groups : std::min<int64_t>(p.dim, 32);
+  const int64_t tiles = (p.dim + l.tile - 1) / l.tile;
+  static const size_t optin = [] { int v = 0; CK(cudaDeviceGetAttribute(&v, cudaDevAttrMaxSharedMemoryPerBlockOptin, 0)); return (size_t)v; }();
+  auto smem = [&](int w) { return (size_t)(2 + 2 * w) * p.dstate * ss2d::bwd3::CH * 4; };
+  l.warps = 4;
+  while (l.warps > 1 && (l.warps > l.tile || (variable && smem(l.warps) > optin))) l.warps /= 2;
+  l.lanes = 32; l.spl = (int)p.dstate; l.seg = ss2d::bwd3::CH;
+  l.nseg = (p.seqlen + l.seg - 1) / l.seg;
+  l.blocks = p.batch * tiles * l.nseg;
+  l.smem = variable ? smem(l.warps) : 0;
+  l.slices = 0;
+  const std::string v = p.seqlen % 4 == 0 ? "1" : "0";
+  l.kernel = "ss2d_scan_bwd_v3_v" + v;
+  l.bounds = "ss2d_scan_bwd_v3_bounds_v" + v;
+  return l;
+}
 
 // ScanBackwardLauncher.planN1: v2, dstate 1, parallel over time (selective_scan_bwd_n1.cuh). The harness's tensors are
 // contiguous and cudaMalloc'd, so the 16-byte path is taken exactly when seqlen % 4 == 0.
@@ -29,9 +52,11 @@ static BwdLaunch plan_bwd_n1(const ScanParams& p, int sms) {
   return l;
 }
 
-// ScanBackwardLauncher.plan (with this device's opt-in shared-memory limit); variant 2 = v2 where it applies (dstate 1)
+// ScanBackwardLauncher.plan (with this device's opt-in shared-memory limit); variant 2 = the default: v2 at dstate 1,
+// v3 at 2..16, v1 above; variant 1 = v1 everywhere
 static BwdLaunch plan_bwd(const ScanParams& p, int sms, int variant) {
   if (variant == 2 && p.dstate == 1) return plan_bwd_n1(p, sms);
+  if (variant == 2 && p.dstate <= 16) return plan_bwd_v3(p);
   BwdLaunch l{};
   const int64_t perGroup = p.dim / p.groups, n = p.dstate;
   l.spl = n <= 1 ? 1 : n <= 32 ? 4 : 8;
@@ -67,6 +92,9 @@ static std::map<std::string, BwdKernel> bwdKernels() {
 #define KN(R, V) m["ss2d_scan_bwd_n1_r" #R "_v" #V] = ss2d_scan_bwd_n1_r##R##_v##V;
   KN(1, 0) KN(1, 1) KN(2, 0) KN(2, 1)
 #undef KN
+  m["ss2d_scan_bwd_v3_v0"] = ss2d_scan_bwd_v3_v0; m["ss2d_scan_bwd_v3_v1"] = ss2d_scan_bwd_v3_v1;
+  m["ss2d_scan_bwd_v3_bounds_v0"] = ss2d_scan_bwd_v3_bounds_v0;
+  m["ss2d_scan_bwd_v3_bounds_v1"] = ss2d_scan_bwd_v3_bounds_v1;
   return m;
 }
 
@@ -83,13 +111,14 @@ struct BwdDev {
       : c(c_), pl(plan_bwd(p, g_sms, variant)), bsz(c.varB ? c.Bt * c.G * c.N * c.L : c.Dm * c.N),
         csz(c.varC ? c.Bt * c.G * c.N * c.L : c.Dm * c.N), dout(doutH), dlast(dlastH), du(doutH.size()),
         ddelta(doutH.size()), dz(doutH.size()), dA(c.Dm * c.N), dB(bsz), dC(csz), dD(c.Dm), dbias(c.Dm),
-        ckpt(c.Bt * c.Dm * pl.nseg * c.N), bpart(pl.slices > 1 && c.varB ? pl.slices * bsz : 1),
-        cpart(pl.slices > 1 && c.varC ? pl.slices * csz : 1), rows(c.Bt * c.Dm * (3 * c.N + 2)) {
+        ckpt((pl.tile ? 2 : 1) * c.Bt * c.Dm * pl.nseg * c.N), bpart(pl.slices > 1 && c.varB ? pl.slices * bsz : 1),
+        cpart(pl.slices > 1 && c.varC ? pl.slices * csz : 1),
+        rows(pl.tile ? (c.Bt * pl.nseg * c.Dm * (3 * c.N + 2) + 1) / 2 : c.Bt * c.Dm * (3 * c.N + 2)) {  // v3: floats
     q.dout = dout.p; q.dlast = c.last ? dlast.p : nullptr; q.du = du.p; q.ddelta = ddelta.p;
     q.dz = c.hasZ ? dz.p : nullptr; q.ckpt = ckpt.p; q.rows = rows.p;
     q.dB = c.varB ? (pl.slices > 1 ? bpart.p : dB.p) : nullptr;
     q.dC = c.varC ? (pl.slices > 1 ? cpart.p : dC.p) : nullptr;
-    q.seg = pl.seg; q.nseg = pl.nseg;
+    q.seg = pl.tile ? pl.tile : pl.seg; q.nseg = pl.nseg;
     q.b_slice_stride = pl.slices > 1 ? bsz : 0; q.c_slice_stride = pl.slices > 1 ? csz : 0;
   }
   void poison() { du.poison(); ddelta.poison(); dz.poison(); dA.poison(); dB.poison(); dC.poison(); dD.poison(); dbias.poison(); }
@@ -97,9 +126,20 @@ struct BwdDev {
     static auto kernels = bwdKernels();
     BwdKernel k = kernels.at(pl.kernel);
     if (pl.smem > 48 * 1024) CK(cudaFuncSetAttribute(k, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)pl.smem));
+    const int64_t cols = c.Dm * (3 * c.N + 2);
+    if (pl.tile) {  // v3: bounds, main, partial sums over (batch, chunk)
+      kernels.at(pl.bounds)<<<(unsigned)((c.Bt * c.Dm + 7) / 8), 256, 0, s>>>(p, q);
+      CK(cudaGetLastError());
+      k<<<(unsigned)pl.blocks, pl.warps * 32, pl.smem, s>>>(p, q);
+      CK(cudaGetLastError());
+      ss2d_scan_bwd_parts<<<(unsigned)((cols + 255) / 256), 256, 0, s>>>(reinterpret_cast<const float*>(rows.p), dA.p,
+          c.varB ? nullptr : dB.p, c.varC ? nullptr : dC.p, c.hasD ? dD.p : nullptr, c.hasBias ? dbias.p : nullptr,
+          c.Bt * pl.nseg, c.Dm, c.N);
+      CK(cudaGetLastError());
+      return;
+    }
     k<<<(unsigned)pl.blocks, pl.warps * 32, pl.smem, s>>>(p, q);
     CK(cudaGetLastError());
-    const int64_t cols = c.Dm * (3 * c.N + 2);
     ss2d_scan_bwd_rows<<<(unsigned)((cols + 255) / 256), 256, 0, s>>>(rows.p, dA.p, c.varB ? nullptr : dB.p,
         c.varC ? nullptr : dC.p, c.hasD ? dD.p : nullptr, c.hasBias ? dbias.p : nullptr, c.Bt, c.Dm, c.N);
     CK(cudaGetLastError());
@@ -170,9 +210,9 @@ static BwdRef ref_scan_bwd(const ScanCase& c, const std::vector<float>& dout, co
 
 static void check_bwd_case(ScanCase& c, int variant);
 
-// dstate 1: both kernels (v1 and v2, the launcher's default); else v1
+// dstate 1..16: both kernels (v1, and v2 or v3, the launcher's default); above, v1 (the default there too)
 static void check_bwd_case(ScanCase& c) {
-  if (c.N == 1) check_bwd_case(c, 1);
+  if (c.N <= 16) check_bwd_case(c, 1);
   check_bwd_case(c, 2);
 }
 
@@ -189,7 +229,7 @@ static void check_bwd_case(ScanCase& c, int variant) {
   bd.run(dv.p);
   CK(cudaDeviceSynchronize());
   BwdRef ref = ref_scan_bwd(c, dout, dlast);
-  const std::string det = describe(c) + " v" + std::to_string(variant) + " " + bd.pl.kernel + " seg" + std::to_string(bd.pl.seg) + " w"
+  const std::string det = describe(c) + " v" + std::to_string(variant) + " " + bd.pl.kernel + " tile" + std::to_string(bd.pl.tile) + " seg" + std::to_string(bd.pl.seg) + " w"
       + std::to_string(bd.pl.warps) + " slices" + std::to_string(bd.pl.slices);
   const double tol = 2e-4;
   std::vector<std::vector<float>> first = {bd.du.down(), bd.ddelta.down(), bd.dA.down(), bd.dB.down(), bd.dC.down()};
@@ -242,6 +282,14 @@ static void bwd_correctness(bool small) {
     ScanCase c{}; c.Bt = 2; c.G = 2; c.Dm = 4096; c.L = L; c.N = 1; c.varB = c.varC = true;
     c.hasD = c.hasZ = c.hasBias = c.softplus = c.last = true; check_bwd_case(c);
   }
+  // v3 in the sanitizer's run too: 3 chunks of 128 (the bounds kernel's states and carries), 4 warps a block walking a
+  // group's 8 channels (dB/dC through shared memory), the 16-byte and the scalar path; constant B/C in tiles of 32
+  for (int64_t L : {260, 259}) {
+    ScanCase c{}; c.Bt = 2; c.G = 2; c.Dm = 16; c.L = L; c.N = 16; c.varB = c.varC = true;
+    c.hasD = c.hasZ = c.hasBias = c.softplus = c.last = true; check_bwd_case(c);
+    ScanCase k{}; k.Bt = 2; k.G = 1; k.Dm = 70; k.L = L; k.N = 5; k.varB = k.varC = false;
+    k.hasD = k.hasZ = k.hasBias = k.softplus = k.last = true; check_bwd_case(k);
+  }
   if (!small) {  // long rows at dstate 16 and 1
     ScanCase c{}; c.Bt = 1; c.G = 1; c.Dm = 16; c.L = 4099; c.N = 16; c.varB = c.varC = true;
     c.hasD = c.hasBias = c.softplus = c.last = true; check_bwd_case(c);
@@ -264,7 +312,6 @@ static void time_bwd() {
     for (auto& v : dout) v = frand(-1, 1);
     ScanDev dv(c);
     for (int variant : {1, 2}) {
-    if (variant == 1 && s.N != 1) continue;  // v2 is v1 above dstate 1
     BwdDev bd(c, dv.p, dout, std::vector<float>(1), variant);
     bd.poison();
     cudaEvent_t e0, e1; CK(cudaEventCreate(&e0)); CK(cudaEventCreate(&e1));
@@ -281,8 +328,10 @@ static void time_bwd() {
     for (float v : bd.du.down()) nans += !std::isfinite(v);
     for (float v : bd.dB.down()) nans += !std::isfinite(v);
     const float fwd = timeIt([&] { launch_scan(dv.p, 0); });
-    std::printf("%-3s v%d %-22s seg %3d w %d slices %3lld  backward %8.3f ms  forward %7.3f ms  (x%.2f)  nonfinite %zu\n",
-                s.name, variant, bd.pl.kernel.c_str(), bd.pl.seg, bd.pl.warps, (long long)bd.pl.slices, bwd, fwd, bwd / fwd, nans);
+    std::printf("%-3s v%d %-22s seg %3d w %d slices %3lld  backward %8.3f ms  forward %7.3f ms  (x%.2f)  nonfinite %zu"
+                "  workspace %.1f MB\n", s.name, variant, bd.pl.kernel.c_str(), bd.pl.seg, bd.pl.warps,
+                (long long)bd.pl.slices, bwd, fwd, bwd / fwd, nans,
+                ((double)bd.ckpt.n * 4 + (double)bd.rows.n * 8 + (double)(bd.bpart.n + bd.cpart.n) * 4) / 1e6);
     report("scan_bwd.big_finite", nans ? NAN : 0.0, 0.0, std::string(s.name) + " v" + std::to_string(variant) + " " + bd.pl.kernel);
     cudaEventDestroy(e0); cudaEventDestroy(e1);
     }

@@ -30,9 +30,9 @@ import org.ss2d.validate.Ss2dArgumentException;
  * The selective scan backward on the GPU against the float64 adjoint (the reference backend), on fresh seeded
  * inputs with NaN-poisoned gradient outputs: every B/C layout and option, dstate 1..256 (every kernel of
  * {@link ScanBackwardLauncher}, one and several slices of variable dB/dC), odd and long sequences; device tensors;
- * bit-identical gradients run to run; bad input refused. At dstate 1 every check runs both kernel families
- * ({@code -Dss2d.cuda.scanBackward=v1}, the lane-per-row kernel, and {@code v2}, parallel over time, the default), and a
- * failure names the family. Budget: 2e-4 of each gradient's largest magnitude (the
+ * bit-identical gradients run to run; bad input refused. At dstate 1..16 every check runs both kernel families
+ * ({@code -Dss2d.cuda.scanBackward=v1}, the lane-per-row kernel, and the default {@code v2}: the v2 kernels at dstate 1,
+ * v3 at 2..16, both parallel over time), and a failure names the family. Budget: 2e-4 of each gradient's largest magnitude (the
  * conformance suite's {@code selective_scan_backward} budget, TOLERANCES.md).
  */
 class CudaScanBackwardTest {
@@ -60,9 +60,9 @@ class CudaScanBackwardTest {
         }
     }
 
-    /** The kernel families a case runs on: v1 and v2 at dstate 1 (v2 is the launcher's default there), else v1's. */
+    /** The kernel families a case runs on: v1 and the default up to dstate 16 (v2 at 1, v3 at 2..16), else v1's. */
     static List<String> variants(Case c) {
-        return c.dstate() == 1 ? List.of("v1", "v2") : List.of("v2");
+        return c.dstate() <= ScanBackwardLauncher.V3_MAX_DSTATE ? List.of("v1", "v2") : List.of("v2");
     }
 
     /** f with {@link ScanBackwardLauncher#PROPERTY} set to {@code variant}, the property restored after. */
@@ -78,8 +78,8 @@ class CudaScanBackwardTest {
     }
 
     static String kernel(Case c, String variant) {
-        return c.dstate() == 1 ? "kernel " + variant + (variant.equals("v2") ? " (parallel over time)" : " (a lane per row)")
-                : "kernel v1";
+        if (variant.equals("v1") || c.dstate() > ScanBackwardLauncher.V3_MAX_DSTATE) return "kernel v1 (a lane per row)";
+        return c.dstate() == 1 ? "kernel v2 (dstate 1, parallel over time)" : "kernel v3 (dstate 2..16, parallel over time)";
     }
 
     static Stream<Case> cases() {
@@ -116,6 +116,12 @@ class CudaScanBackwardTest {
         cs.add(new Case(2, 64, 3136, 1, 4, g, g, true, true, true, true, true));
         cs.add(new Case(2, 16, 1000, 1, 1, k, k, true, true, true, true, true));
         cs.add(new Case(2, 24, 389, 1, 2, v, k, true, true, false, true, true));
+        // dstate 2..16 on v3: many 128-step chunks, 4 warps walking a group's channels, tiles of 32 constant-B/C
+        // channels (a partial last tile), mixed B/C, odd long rows
+        cs.add(new Case(2, 64, 3136, 16, 4, g, g, true, true, true, true, true));
+        cs.add(new Case(2, 70, 1000, 5, 1, k, k, true, true, true, true, true));
+        cs.add(new Case(2, 24, 389, 2, 2, v, k, true, true, false, true, true));
+        cs.add(new Case(1, 12, 517, 8, 3, k, g, true, false, true, false, true));
         return cs.stream();
     }
 
@@ -228,6 +234,7 @@ class CudaScanBackwardTest {
         for (Case c : List.of(new Case(4, 1024, 257, 16, 2, g, g, true, true, true, true, true),
                 new Case(8, 768, 196, 1, 4, g, g, true, false, true, true, true),
                 new Case(4, 64, 129, 4, 1, k, k, true, true, true, true, true),
+                new Case(4, 768, 3136, 16, 4, g, g, true, true, true, true, true),
                 new Case(4, 768, 3136, 1, 4, g, g, true, true, true, true, true)))
         for (String variant : variants(c)) {
             Inputs in = inputs(c, c.hashCode());
@@ -267,7 +274,8 @@ class CudaScanBackwardTest {
                 new Case(1, 8, 45, 16, 2, g, g, true, true, true, false, true),
                 new Case(2, 64, 70, 4, 1, k, k, true, true, true, true, true),
                 new Case(2, 8, 261, 1, 4, g, g, true, true, true, true, true),
-                new Case(2, 16, 260, 1, 1, k, k, true, true, true, true, true))) {
+                new Case(2, 16, 260, 1, 1, k, k, true, true, true, true, true),
+                new Case(2, 8, 389, 16, 2, g, g, true, true, true, true, true))) {
             Inputs in = inputs(c, 77L + c.dstate());
             in.args().A().setFloat(0, Float.NEGATIVE_INFINITY);
             try (ScanGrads want = Ss2d.on("reference").selectiveScanBackward(scope, in.args(), in.dout(), in.dlast())) {
