@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The CUDA scan backward's kernel families in one run: `ss2d bench scan-backward --backend cuda` at S1..S5 with
-# -Dss2d.cuda.scanBackward=v1 (a lane walks a row) and v2 (default; parallel over time: the v2 kernels at dstate 1
+# -Dss2d.cuda.scanBackward=v1 (a lane walks a row) and v3 (the default; parallel over time: the v2 kernels at dstate 1
 # (S1, S3, S4), v3 at dstate 2..16 (S2, S5)),
-# alternating v1/v2 per shape and round (ROUNDS, default 2) so the machine's drift hits both. Uses the bundle in
+# alternating the two per shape and round (ROUNDS, default 2) so the machine's drift hits both. Uses the bundle in
 # dist/ss2d (its Java runtime and jvm.flags). Each line is the command's own output (forward, backward, the
 # float64 check, the backward's workspace); mamba's backward comes from scripts/anchors/mamba_scan_times.py --backward.
 #   bash scripts/gpu-scan-backward.sh
@@ -24,7 +24,7 @@ rc=0
 for ((r = 1; r <= ROUNDS; r++)); do
   for s in "${shapes[@]}"; do
     name=${s%% *}; args=${s#* }
-    if ((r % 2)); then order="v1 v2"; else order="v2 v1"; fi
+    if ((r % 2)); then order="v1 v3"; else order="v3 v1"; fi
     for v in $order; do
       # shellcheck disable=SC2086
       line=$("$D/runtime/bin/java" "${FLAGS[@]}" -Dss2d.cuda.scanBackward=$v -cp "$cp" org.ss2d.cli.Main \

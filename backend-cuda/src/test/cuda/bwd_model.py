@@ -782,5 +782,7 @@ if __name__ == '__main__':
     ok &= case(1, 6, 260, 16, 1, True, True, True, True, True, True, True, 24, a_inf=True)
     # constant B/C: tiles of 32 channels (a partial last tile), several tiles a batch
     ok &= case(2, 70, 131, 3, 1, False, False, True, True, True, True, True, 25)
+    # 2 channels a group (2 warps a block), dstate 12, a chunk of 1 step past 128
+    ok &= case(2, 6, 129, 12, 3, True, True, True, True, True, True, True, 26)
     print('ALL OK' if ok else 'FAILURES')
     sys.exit(0 if ok else 1)

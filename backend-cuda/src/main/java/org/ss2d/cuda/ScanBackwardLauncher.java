@@ -11,8 +11,9 @@ import org.ss2d.validate.MemoryBudget;
  * workspace (segment-start states, per-row sums, the blocks' slices of variable dB/dC). Plain Java so that the
  * choices and byte counts are tested without a GPU ({@code ScanBackwardPlanTest}).
  *
- * <p>Three kernel families; {@code -Dss2d.cuda.scanBackward=v1|v2} (default {@code v2}: v2 at dstate 1, v3 at 2..16;
- * {@code v1} forces v1 at every dstate; an unknown value is an error):
+ * <p>Three kernel families; {@code -Dss2d.cuda.scanBackward=v1|v2|v3} names the newest one allowed: {@code v3} (default)
+ * v2 at dstate 1 and v3 at 2..16, {@code v2} v2 at dstate 1 only, {@code v1} v1 at every dstate (v1 everywhere else;
+ * an unknown value is an error):
  * <ul>
  *   <li>{@code v2}, dstate 1 only: {@code ss2d_scan_bwd_n1_r<R>_v<VEC>} ({@code selective_scan_bwd_n1.cuh}), parallel over
  *       time: a warp owns R channels (2 with variable B/C when a group's channel count is even, else 1) and walks their
@@ -103,7 +104,7 @@ final class ScanBackwardLauncher {
         }
     }
 
-    /** System property choosing the kernel family: {@code v2} (default) or {@code v1}. */
+    /** System property naming the newest kernel family allowed: {@code v3} (default), {@code v2} or {@code v1}. */
     static final String PROPERTY = "ss2d.cuda.scanBackward";
     /** Steps of a v2 warp chunk (bwd1::CH: 32 lanes x 4). */
     static final int N1_CHUNK = 128;
@@ -117,9 +118,9 @@ final class ScanBackwardLauncher {
 
     /** The family named by {@link #PROPERTY}. */
     static String variant() {
-        String v = System.getProperty(PROPERTY, "v2").trim();
-        if (!v.equals("v1") && !v.equals("v2")) {
-            throw new IllegalArgumentException("-D" + PROPERTY + ": expected v1 or v2, found \"" + v + "\"");
+        String v = System.getProperty(PROPERTY, "v3").trim();
+        if (!v.equals("v1") && !v.equals("v2") && !v.equals("v3")) {
+            throw new IllegalArgumentException("-D" + PROPERTY + ": expected v1, v2 or v3, found \"" + v + "\"");
         }
         return v;
     }
@@ -139,12 +140,13 @@ final class ScanBackwardLauncher {
     }
 
     /**
-     * v2 at dstate 1 (16-byte path assumed: {@link Plan#vectorized} at launch), else v1. The workspace of both is
-     * {@link #workspaceBytes}: chunk-start states (one float per {@code seg} steps), per-row sums, slices.
+     * v2 at dstate 1 unless {@code variant} is v1, v3 at dstate 2..16 when it is v3, else v1 (16-byte path assumed:
+     * {@link Plan#vectorized} at launch). The workspace is {@link #workspaceBytes}: v1 and v2 chunk- or segment-start
+     * states, per-row sums, slices; v3 states, carries and partial sums per (row, chunk).
      */
     static Plan plan(ScanShape s, int smCount, long sharedPerBlock, String variant) {
-        if (variant.equals("v2") && s.dstate() == 1) return planN1(s, smCount);
-        if (variant.equals("v2") && s.dstate() <= V3_MAX_DSTATE) return planV3(s, sharedPerBlock);
+        if (!variant.equals("v1") && s.dstate() == 1) return planN1(s, smCount);
+        if (variant.equals("v3") && s.dstate() <= V3_MAX_DSTATE) return planV3(s, sharedPerBlock);
         return planV1(s, smCount, sharedPerBlock);
     }
 

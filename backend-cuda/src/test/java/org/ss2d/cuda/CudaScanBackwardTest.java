@@ -31,7 +31,7 @@ import org.ss2d.validate.Ss2dArgumentException;
  * inputs with NaN-poisoned gradient outputs: every B/C layout and option, dstate 1..256 (every kernel of
  * {@link ScanBackwardLauncher}, one and several slices of variable dB/dC), odd and long sequences; device tensors;
  * bit-identical gradients run to run; bad input refused. At dstate 1..16 every check runs both kernel families
- * ({@code -Dss2d.cuda.scanBackward=v1}, the lane-per-row kernel, and the default {@code v2}: the v2 kernels at dstate 1,
+ * ({@code -Dss2d.cuda.scanBackward=v1}, the lane-per-row kernel, and the default {@code v3}: the v2 kernels at dstate 1,
  * v3 at 2..16, both parallel over time), and a failure names the family. Budget: 2e-4 of each gradient's largest magnitude (the
  * conformance suite's {@code selective_scan_backward} budget, TOLERANCES.md).
  */
@@ -62,7 +62,7 @@ class CudaScanBackwardTest {
 
     /** The kernel families a case runs on: v1 and the default up to dstate 16 (v2 at 1, v3 at 2..16), else v1's. */
     static List<String> variants(Case c) {
-        return c.dstate() <= ScanBackwardLauncher.V3_MAX_DSTATE ? List.of("v1", "v2") : List.of("v2");
+        return c.dstate() <= ScanBackwardLauncher.V3_MAX_DSTATE ? List.of("v1", "v3") : List.of("v3");
     }
 
     /** f with {@link ScanBackwardLauncher#PROPERTY} set to {@code variant}, the property restored after. */

@@ -56,7 +56,7 @@ class FatbinResourceTest {
         names.add("ss2d_scan_bwd_parts");
         for (int dstate = 1; dstate <= ScanParams.MAX_DSTATE; dstate++) {
             for (int perGroup : new int[] {1, 2, 4, 8, 16, 32, 96}) {
-                for (String variant : new String[] {"v1", "v2"}) {
+                for (String variant : new String[] {"v1", "v2", "v3"}) {
                     ScanBackwardLauncher.Plan p = ScanBackwardLauncher.plan(new org.ss2d.ops.ScanShape(2, perGroup, 64,
                             dstate, 1, org.ss2d.ops.BCMode.VARIABLE, org.ss2d.ops.BCMode.VARIABLE), 132, 160 * 1024, variant);
                     names.add(p.kernel());

@@ -87,16 +87,17 @@ class ScanBackwardPlanTest {
     void everyPlanIsExactAndInstantiated() throws IOException {
         Set<String> kernels = instantiated();
         assertEquals(15 + 4 + 4, kernels.size());
-        for (String variant : new String[] {"v1", "v2"}) for (int n = 1; n <= 256; n++) {
+        for (String variant : new String[] {"v1", "v2", "v3"}) for (int n = 1; n <= 256; n++) {
             for (int perGroup : new int[] {1, 2, 3, 6, 7, 12, 32, 48, 96, 192, 384, 2048}) {
                 for (int groups : new int[] {1, 4}) {
                     for (int batch : new int[] {1, 32}) {
                         ScanShape s = shape(batch, perGroup * groups, 100, n, groups);
                         ScanBackwardLauncher.Plan p = ScanBackwardLauncher.plan(s, 132, 160 * 1024, variant);
                         String what = variant + " " + s + " -> " + p;
-                        assertEquals(variant.equals("v2") && n == 1, p.timeParallel(), what);
-                        assertEquals(variant.equals("v2") && n > 1 && n <= 16, p.chunked(), what);
-                        assertEquals(variant.equals("v1") || n > 16 ? "v1" : n == 1 ? "v2" : "v3", p.family(), what);
+                        assertEquals(!variant.equals("v1") && n == 1, p.timeParallel(), what);
+                        assertEquals(variant.equals("v3") && n > 1 && n <= 16, p.chunked(), what);
+                        assertEquals(variant.equals("v1") ? "v1" : n == 1 ? "v2" : variant.equals("v3") && n <= 16 ? "v3" : "v1",
+                                p.family(), what);
                         assertTrue(kernels.contains(p.kernel()), what + ": kernel not instantiated");
                         assertTrue(kernels.contains(p.vectorized(false).kernel()), what + ": scalar kernel not instantiated");
                         if (p.chunked()) {
@@ -146,10 +147,13 @@ class ScanBackwardPlanTest {
         assertEquals(2, s4.nseg());
         ScanShape constant = new ScanShape(32, 768, 3136, 1, 1, BCMode.CONSTANT, BCMode.CONSTANT);
         assertEquals("ss2d_scan_bwd_n1_r1_v1", ScanBackwardLauncher.plan(constant, 132, 160 * 1024, "v2").kernel());
-        assertEquals("ss2d_scan_bwd_v3_v1", ScanBackwardLauncher.plan(shape(32, 768, 3136, 16, 4), 132, 160 * 1024, "v2")
+        assertEquals("ss2d_scan_bwd_v3_v1", ScanBackwardLauncher.plan(shape(32, 768, 3136, 16, 4), 132, 160 * 1024, "v3")
                 .kernel(), "dstate 2..16 goes to v3");
-        assertEquals("ss2d_scan_bwd_l8_s4", ScanBackwardLauncher.plan(shape(32, 768, 3136, 17, 4), 132, 160 * 1024, "v2")
+        assertEquals("ss2d_scan_bwd_l4_s4", ScanBackwardLauncher.plan(shape(32, 768, 3136, 16, 4), 132, 160 * 1024, "v2")
+                .kernel(), "v2: v1 above dstate 1 (the fallback should v3 fail)");
+        assertEquals("ss2d_scan_bwd_l8_s4", ScanBackwardLauncher.plan(shape(32, 768, 3136, 17, 4), 132, 160 * 1024, "v3")
                 .kernel(), "dstate > 16 stays on v1");
+        assertEquals("ss2d_scan_bwd_n1_r2_v1", ScanBackwardLauncher.plan(s1, 132, 160 * 1024, "v3").kernel());
         // workspace: one chunk-start state per 128 steps, 5 doubles a row, 12 slices of dB and of dC
         long rows = 32L * 768;
         assertEquals(rows * 25 * 4 + rows * 5 * 8 + 2 * 12L * (32 * 4 * 3136) * 4, ScanBackwardLauncher.workspaceBytes(s1, p));
@@ -161,10 +165,16 @@ class ScanBackwardPlanTest {
         try {
             System.setProperty(ScanBackwardLauncher.PROPERTY, "v1");
             assertEquals("ss2d_scan_bwd_l1_s1", ScanBackwardLauncher.plan(shape(32, 768, 3136, 1, 4), 132).kernel());
-            System.setProperty(ScanBackwardLauncher.PROPERTY, "v3");
+            assertEquals("ss2d_scan_bwd_l4_s4", ScanBackwardLauncher.plan(shape(32, 768, 3136, 16, 4), 132).kernel());
+            System.setProperty(ScanBackwardLauncher.PROPERTY, "v2");
+            assertEquals("ss2d_scan_bwd_l4_s4", ScanBackwardLauncher.plan(shape(32, 768, 3136, 16, 4), 132).kernel());
+            System.clearProperty(ScanBackwardLauncher.PROPERTY);
+            assertEquals("ss2d_scan_bwd_v3_v1", ScanBackwardLauncher.plan(shape(32, 768, 3136, 16, 4), 132).kernel(),
+                    "v3 by default");
+            System.setProperty(ScanBackwardLauncher.PROPERTY, "v4");
             IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
                     () -> ScanBackwardLauncher.plan(shape(32, 768, 3136, 1, 4), 132));
-            assertTrue(e.getMessage().contains("ss2d.cuda.scanBackward") && e.getMessage().contains("v3"), e.getMessage());
+            assertTrue(e.getMessage().contains("ss2d.cuda.scanBackward") && e.getMessage().contains("v4"), e.getMessage());
         } finally {
             if (old == null) System.clearProperty(ScanBackwardLauncher.PROPERTY);
             else System.setProperty(ScanBackwardLauncher.PROPERTY, old);
@@ -188,7 +198,7 @@ class ScanBackwardPlanTest {
     @Test
     void v3PlansAndWorkspaceAtS2AndS5() {
         ScanShape s2 = shape(32, 768, 3136, 16, 4);
-        ScanBackwardLauncher.Plan p2 = ScanBackwardLauncher.plan(s2, 132, 227 * 1024, "v2");
+        ScanBackwardLauncher.Plan p2 = ScanBackwardLauncher.plan(s2, 132, 227 * 1024, "v3");
         assertEquals("ss2d_scan_bwd_v3_v1", p2.kernel());
         assertEquals("ss2d_scan_bwd_v3_bounds_v0", p2.vectorized(false).boundsKernel());
         assertEquals(192, p2.tile(), "a group");
@@ -199,20 +209,20 @@ class ScanBackwardPlanTest {
         long rows2 = 32L * 768;
         assertEquals(rows2 * 25 * (5 * 16 + 2) * 4, ScanBackwardLauncher.workspaceBytes(s2, p2));  // 201.5 MB
         ScanShape s5 = shape(8, 2048, 4096, 16, 1);
-        ScanBackwardLauncher.Plan p5 = ScanBackwardLauncher.plan(s5, 132, 227 * 1024, "v2");
+        ScanBackwardLauncher.Plan p5 = ScanBackwardLauncher.plan(s5, 132, 227 * 1024, "v3");
         assertEquals(2048, p5.tile());
         assertEquals(8L * 32, p5.blocks());
         assertEquals(8L * 2048 * 32 * (5 * 16 + 2) * 4, ScanBackwardLauncher.workspaceBytes(s5, p5));  // 172.0 MB
         assertTrue(ScanBackwardLauncher.workspaceBytes(s5, p5) * 10 < ScanBackwardLauncher.workspaceBytes(s5, v1(s5)));
         // smaller opt-in limits take fewer warps; constant B/C take tiles of 32 channels and no shared memory
-        assertEquals(2, ScanBackwardLauncher.plan(s2, 132, 64 * 1024, "v2").warpsPerBlock());
+        assertEquals(2, ScanBackwardLauncher.plan(s2, 132, 64 * 1024, "v3").warpsPerBlock());
         ScanShape constant = new ScanShape(8, 2048, 4096, 16, 1, BCMode.CONSTANT, BCMode.CONSTANT);
-        ScanBackwardLauncher.Plan pc = ScanBackwardLauncher.plan(constant, 132, 227 * 1024, "v2");
+        ScanBackwardLauncher.Plan pc = ScanBackwardLauncher.plan(constant, 132, 227 * 1024, "v3");
         assertEquals(32, pc.tile());
         assertEquals(0, pc.sharedBytes());
         assertEquals(8L * 64 * 32, pc.blocks());
         ScanBackwardLauncher.Plan odd = ScanBackwardLauncher.plan(
-                new ScanShape(2, 70, 131, 3, 1, BCMode.CONSTANT, BCMode.CONSTANT), 132, 227 * 1024, "v2");
+                new ScanShape(2, 70, 131, 3, 1, BCMode.CONSTANT, BCMode.CONSTANT), 132, 227 * 1024, "v3");
         assertEquals(2L * 3 * 2, odd.blocks(), "70 channels: tiles of 32, 32, 6; 131 steps: 2 chunks");
     }
 
