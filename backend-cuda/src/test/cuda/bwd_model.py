@@ -1,9 +1,11 @@
-# A lane-level numpy model of selective_scan_bwd.cuh, for checking its indexing without a GPU: every warp's 32 lanes
+# A lane-level numpy model of the scan backward's kernels (v1 selective_scan_bwd.cuh, v2 selective_scan_bwd_n1.cuh, v3
+# selective_scan_bwd_v3.cuh), for checking their indexing without a GPU: every warp's 32 lanes
 # are numpy vectors, shared memory a flat array per block, shuffles `v + v[lane ^ off]`, the same index expressions
 # as the kernel (segments, sub-tiles, the butterflies, warp-order block sums, slices), the launch rules of
 # ScanBackwardLauncher; compared with a float64 adjoint (as ScanBackwardRef) at 2e-4 of each gradient's largest
 # magnitude. It mirrors the kernel by hand, so it proves the algorithm and its indices, not the compiled code (the GPU
-# host runs CudaScanBackwardTest and the harness for that). Run: python3 bwd_model.py (about a minute; numpy only).
+# host runs CudaScanBackwardTest and the harness for that). Run: python3 bwd_model.py (about a minute on a
+# free core; numpy only).
 import numpy as np, sys, itertools
 f32 = np.float32
 
