@@ -17,7 +17,8 @@
 // float per (batch, chunk, channel) from a xor butterfly, summed over (batch, chunk) in order in double by
 // ss2d_scan_bwd_parts.
 // Workspace (ScanBackwardLauncher.workspaceBytes): states and carries, 2 x dstate floats per (row, chunk) (q.ckpt, the
-// carries after the states), and (3 dstate + 2) floats per (row, chunk) of partial sums (q.rows, read as floats).
+// carries after the states), and dstate + 2 floats per (row, chunk) of partial sums, dstate more for each constant B,
+// C (q.rows, read as floats).
 // Steps past seqlen take a = 1, dt = 0 and add nothing (ex2(0 * A) is NaN for an infinite A).
 #pragma once
 #include "ss2d_params.h"
@@ -178,9 +179,10 @@ __device__ __forceinline__ void scan_bwd_v3(const ScanParams& p, const ScanBwdPa
   const int64_t perGroup = p.dim / p.groups;
   const int64_t g = d0 / perGroup;  // the whole tile when B or C is variable (tile = a group)
   const int N = (int)p.dstate;
-  const int cols = 3 * N + 2;
   const bool varB = (p.flags & SS2D_VARIABLE_B) != 0, varC = (p.flags & SS2D_VARIABLE_C) != 0;
   const bool softplus = (p.flags & SS2D_SOFTPLUS) != 0;
+  // partial sums of a (batch, chunk, channel): [dA | dD | dbias | dB if constant | dC if constant]
+  const int cols = N + 2 + (varB ? 0 : N) + (varC ? 0 : N);
   const bool gate = p.z != nullptr;
   const int64_t t0 = c * CH, t = t0 + (int64_t)lane * K;
   const float* X = q.ckpt + p.batch * p.dim * nch * N;
@@ -305,8 +307,8 @@ __device__ __forceinline__ void scan_bwd_v3(const ScanParams& p, const ScanBwdPa
       if (!varC) fC = warp_sum(fC);
       if (lane == 0) {
         prow[n] = fA;
-        prow[N + n] = fB;
-        prow[2 * N + n] = fC;
+        if (!varB) prow[N + 2 + n] = fB;
+        if (!varC) prow[(varB ? N + 2 : 2 * N + 2) + n] = fC;
       }
     }
 
@@ -331,8 +333,8 @@ __device__ __forceinline__ void scan_bwd_v3(const ScanParams& p, const ScanBwdPa
     fD = warp_sum(fD);
     fBias = warp_sum(fBias);
     if (lane == 0) {
-      prow[3 * N] = fD;
-      prow[3 * N + 1] = fBias;
+      prow[N] = fD;
+      prow[N + 1] = fBias;
     }
   }
 
@@ -379,12 +381,13 @@ __device__ __forceinline__ void scan_bwd_v3(const ScanParams& p, const ScanBwdPa
 SS2D_BWD_V3_KERNELS(0)
 SS2D_BWD_V3_KERNELS(1)
 
-// Partial sums of v3 over (batch, chunk) in that order (double): parts (count, dim, 3N+2) floats = [dA | dB | dC |
-// dD | dbias]; one thread per (channel, column); dB/dC only when constant (else null), dD and dbias when present.
+// Partial sums of v3 over (batch, chunk) in that order (double): parts (count, dim, cols) floats = [dA | dD | dbias |
+// dB | dC], dB and dC only when constant (given, else null: cols = dstate + 2 + dstate for each given); one thread per
+// (channel, column); dD and dbias written when present.
 extern "C" __global__ void __launch_bounds__(256)
 ss2d_scan_bwd_parts(const float* __restrict__ parts, float* dA, float* dB, float* dC, float* dD, float* dbias,
                     int64_t count, int64_t dim, int64_t dstate) {
-  const int64_t cols = 3 * dstate + 2;
+  const int64_t cols = dstate + 2 + (dB ? dstate : 0) + (dC ? dstate : 0);
   const int64_t i = (int64_t)blockIdx.x * blockDim.x + threadIdx.x;
   if (i >= dim * cols) return;
   const int64_t d = i / cols, j = i - d * cols;
@@ -392,8 +395,8 @@ ss2d_scan_bwd_parts(const float* __restrict__ parts, float* dA, float* dB, float
   for (int64_t r = 0; r < count; ++r) acc += parts[r * dim * cols + i];
   const float v = (float)acc;
   if (j < dstate) dA[d * dstate + j] = v;
-  else if (j < 2 * dstate) { if (dB) dB[d * dstate + j - dstate] = v; }
-  else if (j < 3 * dstate) { if (dC) dC[d * dstate + j - 2 * dstate] = v; }
-  else if (j == 3 * dstate) { if (dD) dD[d] = v; }
-  else if (dbias) dbias[d] = v;
+  else if (j == dstate) { if (dD) dD[d] = v; }
+  else if (j == dstate + 1) { if (dbias) dbias[d] = v; }
+  else if (dB && j < 2 * dstate + 2) dB[d * dstate + j - dstate - 2] = v;
+  else dC[d * dstate + j - (dB ? 2 * dstate + 2 : dstate + 2)] = v;
 }

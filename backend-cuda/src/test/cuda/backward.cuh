@@ -113,7 +113,8 @@ struct BwdDev {
         ddelta(doutH.size()), dz(doutH.size()), dA(c.Dm * c.N), dB(bsz), dC(csz), dD(c.Dm), dbias(c.Dm),
         ckpt((pl.tile ? 2 : 1) * c.Bt * c.Dm * pl.nseg * c.N), bpart(pl.slices > 1 && c.varB ? pl.slices * bsz : 1),
         cpart(pl.slices > 1 && c.varC ? pl.slices * csz : 1),
-        rows(pl.tile ? (c.Bt * pl.nseg * c.Dm * (3 * c.N + 2) + 1) / 2 : c.Bt * c.Dm * (3 * c.N + 2)) {  // v3: floats
+        rows(pl.tile ? (c.Bt * pl.nseg * c.Dm * (c.N + 2 + (c.varB ? 0 : c.N) + (c.varC ? 0 : c.N)) + 1) / 2  // v3: floats
+                     : c.Bt * c.Dm * (3 * c.N + 2)) {
     q.dout = dout.p; q.dlast = c.last ? dlast.p : nullptr; q.du = du.p; q.ddelta = ddelta.p;
     q.dz = c.hasZ ? dz.p : nullptr; q.ckpt = ckpt.p; q.rows = rows.p;
     q.dB = c.varB ? (pl.slices > 1 ? bpart.p : dB.p) : nullptr;

@@ -487,7 +487,7 @@ def run_v3(P, inp, sms):
     pl = plan_v3(B_, Dm, L, N, G, varB or varC, sms)
     W, nch = pl['W'], pl['nseg']
     per = Dm // G
-    cols = 3 * N + 2
+    cols = N + 2 + (0 if varB else N) + (0 if varC else N)  # [dA | dD | dbias | dB if constant | dC if constant]
     u, delta, A, Bm, Cm = inp['u'], inp['delta'], inp['A'], inp['B'], inp['C']
     D, z, bias, dout, dlast = inp.get('D'), inp.get('z'), inp.get('bias'), inp['dout'], inp.get('dlast')
     K, CH = V3K, V3CH
@@ -628,8 +628,8 @@ def run_v3(P, inp, sms):
                         else: fC = (fC + np.where(v, vC, 0)).astype(f32)
                         xin = (a[:, k] * lam).astype(f32)
                     parts[prow + n] = bfly(fA)[0]
-                    parts[prow + N + n] = bfly(fB)[0]
-                    parts[prow + 2 * N + n] = bfly(fC)[0]
+                    if not varB: parts[prow + N + 2 + n] = bfly(fB)[0]
+                    if not varC: parts[prow + (N + 2 if varB else 2 * N + 2) + n] = bfly(fC)[0]
                 duk = (dt * su + Dv * gk).astype(f32)
                 ddk = sd
                 if sp: ddk = np.where(x <= 20, sd * (f32(1) / (f32(1) + np.exp(-x))), sd).astype(f32)
@@ -642,7 +642,7 @@ def run_v3(P, inp, sms):
                     dz[idx[ok]] = dzv[ok]
                 fD = np.where(ok, gk * uv, 0).astype(f32).sum(1, dtype=f32)
                 fBi = np.where(ok, ddk, 0).astype(f32).sum(1, dtype=f32)
-                parts[prow + 3 * N] = bfly(fD)[0]; parts[prow + 3 * N + 1] = bfly(fBi)[0]
+                parts[prow + N] = bfly(fD)[0]; parts[prow + N + 1] = bfly(fBi)[0]
         if varB or varC:
             for i in range(N * CH):
                 n, tl = i // CH, i % CH
@@ -658,9 +658,9 @@ def run_v3(P, inp, sms):
     sums = parts.reshape(B_ * nch, Dm, cols).astype(np.float64)
     tot = np.zeros((Dm, cols))
     for i in range(B_ * nch): tot += sums[i]
-    dA = tot[:, :N].astype(f32).ravel(); dDo = tot[:, 3 * N].astype(f32); dbo = tot[:, 3 * N + 1].astype(f32)
-    if not varB: dB[:] = tot[:, N:2 * N].ravel()
-    if not varC: dC[:] = tot[:, 2 * N:3 * N].ravel()
+    dA = tot[:, :N].astype(f32).ravel(); dDo = tot[:, N].astype(f32); dbo = tot[:, N + 1].astype(f32)
+    if not varB: dB[:] = tot[:, N + 2:2 * N + 2].ravel()
+    if not varC: dC[:] = tot[:, (N + 2 if varB else 2 * N + 2):][:, :N].ravel()
     return pl, dict(du=du, ddelta=ddelta, dz=dz if z is not None else None, dA=dA, dB=dB, dC=dC,
                     dD=dDo if D is not None else None, dbias=dbo if bias is not None else None)
 

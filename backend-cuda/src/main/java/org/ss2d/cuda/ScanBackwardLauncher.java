@@ -26,7 +26,7 @@ import org.ss2d.validate.MemoryBudget;
  *       ({@code selective_scan_bwd_v3.cuh}), a block per (batch, tile, chunk) whose W warps (4, halved while more than
  *       the tile's channels or past the shared memory) walk the tile's channels; the tile is a group when B or C is
  *       variable (dB/dC summed in the block and written once: no slices), else {@value #V3_TILE} channels;
- *       {@code ss2d_scan_bwd_parts} sums the per-(batch, chunk) partial sums;</li>
+ *       {@code ss2d_scan_bwd_parts} sums the per-(batch, chunk) partial sums ({@link #v3Columns} a channel);</li>
  *   <li>{@code v1}, every dstate, the rules below.</li>
  * </ul>
  * v1:
@@ -162,6 +162,12 @@ final class ScanBackwardLauncher {
                 variable ? v3SharedBytes(s.dstate(), w) : 0, 0, tile);
     }
 
+    /** v3's partial sums of a (batch, chunk, channel): dA, dD, ddelta_bias, and dB, dC where constant. */
+    static long v3Columns(ScanShape s) {
+        return s.dstate() + 2L + (s.bMode() == BCMode.CONSTANT ? s.dstate() : 0)
+                + (s.cMode() == BCMode.CONSTANT ? s.dstate() : 0);
+    }
+
     /** v3's block with variable B/C: the chunk's B and C, and each warp's dB and dC, dstate x 128 floats each. */
     static int v3SharedBytes(int dstate, int warps) {
         return (2 + 2 * warps) * dstate * N1_CHUNK * 4;
@@ -223,8 +229,8 @@ final class ScanBackwardLauncher {
     /** Workspace of {@code plan}: segment-start states, per-row sums (doubles), and slices of variable dB/dC when more than one. */
     static long workspaceBytes(ScanShape s, Plan plan) {
         long rows = MemoryBudget.product(s.batch(), s.dim(), 1, 1, 1);
-        if (plan.chunked()) {  // v3: states and carries (2 x dstate floats), partial sums (3 dstate + 2 floats) per (row, chunk)
-            return MemoryBudget.product(rows, plan.nseg(), 5L * s.dstate() + 2, 1, 4);
+        if (plan.chunked()) {  // v3: states and carries (2 x dstate floats) and partial sums per (row, chunk)
+            return MemoryBudget.product(rows, plan.nseg(), 2L * s.dstate() + v3Columns(s), 1, 4);
         }
         long bytes = MemoryBudget.product(rows, plan.nseg(), s.dstate(), 1, 4);
         bytes = MemoryBudget.saturatingAdd(bytes, MemoryBudget.product(rows, 3L * s.dstate() + 2, 1, 1, 8));
@@ -315,7 +321,7 @@ final class ScanBackwardLauncher {
                                  long dD, long dBias, Workspace ws) {
         long rows = (long) s.batch() * s.dim();
         boolean varB = s.bMode() != BCMode.CONSTANT, varC = s.cMode() != BCMode.CONSTANT;
-        long cols = 3L * s.dstate() + 2;
+        long cols = v3Columns(s);
         q[ScanParams.BWD_CKPT] = ws.floats(2 * rows * plan.nseg() * s.dstate());  // states, then carries
         q[ScanParams.BWD_ROWS] = ws.floats(rows * plan.nseg() * cols);            // partial sums, floats
         q[ScanParams.BWD_DB] = varB ? dB : 0;

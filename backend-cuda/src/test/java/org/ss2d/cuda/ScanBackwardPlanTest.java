@@ -207,13 +207,17 @@ class ScanBackwardPlanTest {
         assertEquals(32L * 4 * 25, p2.blocks());
         assertEquals((2 + 2 * 4) * 16 * 128 * 4, p2.sharedBytes(), "80 KiB");
         long rows2 = 32L * 768;
-        assertEquals(rows2 * 25 * (5 * 16 + 2) * 4, ScanBackwardLauncher.workspaceBytes(s2, p2));  // 201.5 MB
+        // entering states and carries, then dA, dD, ddelta_bias: (3 dstate + 2) floats per (row, chunk)
+        assertEquals(rows2 * 25 * (3 * 16 + 2) * 4, ScanBackwardLauncher.workspaceBytes(s2, p2));  // 122.9 MB
         ScanShape s5 = shape(8, 2048, 4096, 16, 1);
         ScanBackwardLauncher.Plan p5 = ScanBackwardLauncher.plan(s5, 132, 227 * 1024, "v3");
         assertEquals(2048, p5.tile());
         assertEquals(8L * 32, p5.blocks());
-        assertEquals(8L * 2048 * 32 * (5 * 16 + 2) * 4, ScanBackwardLauncher.workspaceBytes(s5, p5));  // 172.0 MB
-        assertTrue(ScanBackwardLauncher.workspaceBytes(s5, p5) * 10 < ScanBackwardLauncher.workspaceBytes(s5, v1(s5)));
+        assertEquals(8L * 2048 * 32 * (3 * 16 + 2) * 4, ScanBackwardLauncher.workspaceBytes(s5, p5));  // 104.9 MB
+        assertTrue(ScanBackwardLauncher.workspaceBytes(s5, p5) * 2 < ScanBackwardLauncher.workspaceBytes(s5, v1(s5)),
+                "v1 at S5: 275 MB");
+        assertTrue(ScanBackwardLauncher.workspaceBytes(s2, p2) * 2 < ScanBackwardLauncher.workspaceBytes(s2, v1(s2)),
+                "v1 at S2: 318 MB");
         // smaller opt-in limits take fewer warps; constant B/C take tiles of 32 channels and no shared memory
         assertEquals(2, ScanBackwardLauncher.plan(s2, 132, 64 * 1024, "v3").warpsPerBlock());
         ScanShape constant = new ScanShape(8, 2048, 4096, 16, 1, BCMode.CONSTANT, BCMode.CONSTANT);
@@ -221,6 +225,8 @@ class ScanBackwardPlanTest {
         assertEquals(32, pc.tile());
         assertEquals(0, pc.sharedBytes());
         assertEquals(8L * 64 * 32, pc.blocks());
+        assertEquals(8L * 2048 * 32 * (5 * 16 + 2) * 4, ScanBackwardLauncher.workspaceBytes(constant, pc),
+                "constant dB/dC add their partial sums");
         ScanBackwardLauncher.Plan odd = ScanBackwardLauncher.plan(
                 new ScanShape(2, 70, 131, 3, 1, BCMode.CONSTANT, BCMode.CONSTANT), 132, 227 * 1024, "v3");
         assertEquals(2L * 3 * 2, odd.blocks(), "70 channels: tiles of 32, 32, 6; 131 steps: 2 chunks");
