@@ -11,9 +11,9 @@ Copies into host shared memory (``ss2d.stats()["copies_in"]``) are counted at th
 calls, per configuration; on CUDA tensors both must be 0.
 
 Times per call with CUDA events around the Python call, median of --reps after a warm-up, each call waited for
-before the next (``isolated``); ss2d's calls are stream-ordered (the engine's event is waited for on PyTorch's
-stream), so the time includes the round trip to the engine; the engine's own host time per call (engine_us) is
-shown too.
+before the next (``isolated``); ss2d's calls are synchronous by default (stream-ordered with SS2D_CUDA_ORDERED=1,
+opt-in), either way the time includes the round trip to the engine; the engine's own host time per call
+(engine_us) is shown too.
 
     SS2D_ENGINE=dist/ss2d/bin/ss2d python3 python/bench/gpu_ss2d_vs_torch.py --module-dir DIR [--reps 30]
 

@@ -5,16 +5,18 @@ Both run on the same CUDA tensors, timed with CUDA events around the Python call
 a warm-up):
 
 * queued: calls in a row, as a model makes them, never waited for in between (events around each call, one wait
-  at the end): what each call adds to the GPU's timeline while the host keeps ahead. ss2d's calls are
-  stream-ordered (the engine's stream waits for PyTorch's through CUDA IPC events, and PyTorch's for the engine's;
-  nothing waits on the host), so the round trip to the engine hides behind the GPU's work when it is shorter;
+  at the end): what each call adds to the GPU's timeline while the host keeps ahead. By default ss2d's calls are
+  synchronous (the client synchronises PyTorch's stream before sending, the engine its own before replying); with
+  SS2D_CUDA_ORDERED=1 (opt-in) they are stream-ordered (the engine's stream waits for PyTorch's through CUDA IPC
+  events, and PyTorch's for the engine's; nothing waits on the host), so the round trip to the engine hides behind
+  the GPU's work when it is shorter;
 * isolated: each call waited for before the next, the GPU idle when it starts: the latency of one call, round
   trip and host work included.
 
 The engine is warmed up first (2000 small calls: its JIT compiles the request path, as a model's calls would).
 Host time per call (wall clock around the Python call, queued) and the engine's own host time for the op
-(engine_us: the facade, validation and the launches) give the Python-side overhead: host - engine. Run with
-SS2D_CUDA_SYNC=1 for the synchronous mode (the client synchronises PyTorch's stream, the engine its own). ss2d is
+(engine_us: the facade, validation and the launches) give the Python-side overhead: host - engine. The mode
+is printed above the table (scripts/gpu-python.sh runs both). ss2d is
 also timed on the same values in host shared memory with backend="cuda" (the engine uploads the inputs and
 downloads the outputs), for reference. Outputs are checked against mamba's (2 * 1e-4 of max|out|, the policy for
 backend against backend).
@@ -66,8 +68,8 @@ def main():
     eng = _engine.engine()
     engine_us = _bench.record_engine_us(eng)
     from ss2d import _refs
-    print("ss2d calls on CUDA tensors: %s; %s" % ("synchronous (SS2D_CUDA_SYNC)" if _refs.CUDA_SYNC else "stream-ordered",
-                                                   torch.cuda.get_device_name()))
+    mode = "stream-ordered (SS2D_CUDA_ORDERED=1, opt-in)" if _refs.CUDA_ORDERED else "synchronous (the default)"
+    print("ss2d calls on CUDA tensors: %s; %s" % (mode, torch.cuda.get_device_name()))
     print("| shape (Bt, D, G, L, N) | mamba ms queued | ss2d ms queued | mamba / ss2d queued | mamba ms isolated "
           "| ss2d ms isolated | mamba / ss2d isolated | ss2d host us per call | engine us | ss2d overhead us (host - engine) "
           "| mamba host us per call | ss2d ms (host shared, backend cuda) | max rel diff vs mamba |")

@@ -1,17 +1,21 @@
 """CUDA tensors (GPU host only: skipped without torch.cuda). A torch.cuda tensor goes to the engine as the CUDA
 IPC handle of its allocation and its offset there; the engine maps the allocation once per session and runs on it
-in place. Calls are stream-ordered by default (the connection's interprocess events: the client records its event
-on PyTorch's current stream, the engine's stream waits for it, the engine records its own event after the op, the
-current stream waits for that; nobody waits on the host) and synchronous with SS2D_CUDA_SYNC=1; the tests run in
-both modes (the ``mode`` fixture).
+in place. Calls are synchronous by default (the client synchronises PyTorch's current stream before sending, the
+engine its stream before replying) and stream-ordered when opted in with SS2D_CUDA_ORDERED=1 (the connection's
+interprocess events: the client records its event on PyTorch's current stream, the engine's stream waits for it,
+the engine records its own event after the op, the current stream waits for that; nobody waits on the host); the
+tests run in both modes (the ``mode`` fixture).
 
-No test waits without a deadline: results are read only after ``settle()`` saw the current stream finish (polled,
-60 s), and processes are joined with timeouts, so an ordering mistake (a wait for an event that never completes)
-fails here by name instead of hanging the suite."""
+No test waits without a deadline: every engine call has one (the connections' timeout, set below), results are
+read only after ``settle()`` saw the current stream finish (polled, 60 s), and processes are joined with timeouts,
+so an ordering mistake (a wait for an event that never completes) fails here by name instead of hanging the suite.
+The killed-client test runs against an engine of its own, so that an engine it wedges serves no other test."""
 
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 
@@ -27,6 +31,7 @@ torch = pytest.importorskip("torch")
 pytestmark = [pytest.mark.cuda,
               pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device (torch.cuda.is_available() is False)")]
 SETTLE_S = 60
+CALL_TIMEOUT_S = 30
 # spinning cycles that keep the current stream busy for a while (~0.2 s at 2 GHz): long enough that a call which
 # waited on the host for the stream would visibly have done so, and that an engine not waiting for the client's
 # event would read the inputs before their producer ran
@@ -38,9 +43,9 @@ def cuda_backend():
     names = {b["name"]: b for b in ss2d.backends()}
     if not names.get("cuda", {}).get("available"):
         pytest.fail("torch sees a GPU but the engine's CUDA backend is unavailable: %s" % names.get("cuda", {}).get("reason"))
-    # a shorter timeout on the connections these tests open: a stuck engine is an EngineTimeoutError, not a hang
+    # a short timeout on the connections these tests open: a stuck engine is an EngineTimeoutError, not a hang
     old = os.environ.get("SS2D_TIMEOUT")
-    ss2d.set_timeout(120)
+    ss2d.set_timeout(CALL_TIMEOUT_S)
     _engine.engine()._forget()
     yield
     if old is None:
@@ -52,7 +57,7 @@ def cuda_backend():
 
 @pytest.fixture(params=["ordered", "sync"])
 def mode(request, monkeypatch):
-    monkeypatch.setattr(_refs, "CUDA_SYNC", request.param == "sync")
+    monkeypatch.setattr(_refs, "CUDA_ORDERED", request.param == "ordered")
     return request.param
 
 
@@ -255,13 +260,17 @@ def test_host_tensors_run_on_the_cuda_backend():
     within(gpu, ref, 2e-4, "cuda (host tensors) vs reference backend")
 
 
-def _client(role, timeout):
-    """Runs ``_cuda_client.py ROLE`` in a fresh process (the test's engine, its socket) within ``timeout`` s."""
+def _client(role, mode, timeout, deadline=60):
+    """Runs ``_cuda_client.py ROLE DEADLINE`` in a fresh process (the engine of $SS2D_SOCKET, in ``mode``) within
+    ``timeout`` s; the client's own calls and waits give up after ``deadline`` s."""
+    env = dict(os.environ)
+    env.pop("SS2D_CUDA_SYNC", None)
+    env["SS2D_CUDA_ORDERED"] = "1" if mode == "ordered" else "0"
     try:
-        return subprocess.run([sys.executable, str(HERE / "_cuda_client.py"), role], capture_output=True, text=True,
-                              timeout=timeout, cwd=str(HERE))
+        return subprocess.run([sys.executable, str(HERE / "_cuda_client.py"), role, str(deadline)], capture_output=True,
+                              text=True, timeout=timeout, cwd=str(HERE), env=env)
     except subprocess.TimeoutExpired as e:
-        pytest.fail("the %s client did not finish within %d s: %s %s" % (role, timeout, e.stdout, e.stderr))
+        pytest.fail("the %s client (%s) did not finish within %d s: %s %s" % (role, mode, timeout, e.stdout, e.stderr))
 
 
 def _engine_settles(base, what):
@@ -274,22 +283,57 @@ def _engine_settles(base, what):
         time.sleep(0.05)
 
 
-def test_a_client_that_exits_leaves_no_event_or_mapping_behind():
+def test_a_client_that_exits_leaves_no_event_or_mapping_behind(mode):
     base = ss2d.stats()["engine"]
-    r = _client("calls", 120)
+    r = _client("calls", mode, 120)
     assert r.returncode == 0 and "ok" in r.stdout, r.stdout + r.stderr
-    _engine_settles(base, "a client that made stream-ordered calls and exited")
+    _engine_settles(base, "a client that made %s calls and exited" % mode)
 
 
-def test_a_client_killed_with_gpu_work_pending_leaves_the_engine_serving():
-    """The client records its event behind a long spin, the engine's stream is made to wait for it, and the client
-    is killed before the spin ends: the engine must still serve others (another process's call completes and is
-    right) and close the dead client's session. Last in this file: if the driver never completed the dead client's
-    event, the engine's stream would be stuck, and this test says so instead of the suite hanging."""
+@pytest.fixture
+def private_engine(monkeypatch):
+    """An engine of this test's own (a private socket folder), started here and ended at teardown, killed if it does
+    not exit: whatever a killed client does to it, the suite's shared engine never sees. Yields its log's path."""
+    folder = tempfile.mkdtemp(prefix="ss2d-pytest-kill-")          # short: a socket path has ~100 bytes
+    monkeypatch.setenv("SS2D_SOCKET", os.path.join(folder, "engine.sock"))
+    monkeypatch.setenv("SS2D_TIMEOUT", "20")
+    monkeypatch.setattr(_engine, "_engine", None)                 # this process's link to it, restored after
+    eng = _engine.engine()
+    try:
+        ss2d.ping()                                                # starts it: eng.process
+        yield os.path.join(folder, "engine.log")
+    finally:
+        eng._forget()
+        proc = eng.process
+        os.environ["SS2D_TIMEOUT"] = "5"                           # a wedged engine may not answer shutdown
+        ss2d.shutdown()
+        if proc is not None:
+            try:
+                proc.wait(10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(10)
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+# Measured on an H100 (docs/gpu-runs/2026-12-06-h100b/python.txt): the engine's one stream waited for the killed
+# client's interprocess event, which the driver never completed, so no later CUDA call on that engine finished.
+_WEDGE = ("stream-ordered mode: the engine's shared stream waits forever for the IPC event of a client killed with "
+          "work queued behind it (measured on an H100, 2026-12-06-h100b); fixed only by a stream per session or a "
+          "host-side wait with a deadline in the engine")
+
+
+@pytest.mark.parametrize("kill_mode", ["sync", pytest.param("ordered", marks=pytest.mark.xfail(strict=True, reason=_WEDGE))])
+def test_a_client_killed_with_gpu_work_pending_leaves_the_engine_serving(kill_mode, private_engine):
+    """The client queues its call behind a long spin and more work after it, and is killed before the spin ends:
+    the engine must still serve others (another process's calls complete and are right) and close the dead client's
+    session. Against an engine of its own: in the stream-ordered mode the engine's stream stays stuck waiting for
+    the dead client's event, and this test says so (an expected failure) without taking the suite's engine along."""
     base = ss2d.stats()["engine"]
-    r = _client("killed", 120)
+    r = _client("killed", kill_mode, 60, deadline=20)
     assert "called" in r.stdout and r.returncode == -9, "the victim: rc %s: %s %s" % (r.returncode, r.stdout, r.stderr)
-    r = _client("calls", 120)
+    r = _client("calls", kill_mode, 60, deadline=15)
     assert r.returncode == 0 and "ok" in r.stdout, \
-        "after a client was killed with GPU work pending, another client's call failed: " + r.stdout + r.stderr
-    _engine_settles(base, "a client killed with GPU work pending")
+        "%s: after a client was killed with GPU work pending, another client's call failed: %s %s | engine log: %s" % (
+            kill_mode, r.stdout, r.stderr, _engine._tail(private_engine, 10))
+    _engine_settles(base, "a client killed with GPU work pending (%s)" % kill_mode)

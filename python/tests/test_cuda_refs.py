@@ -117,7 +117,7 @@ def test_a_live_tensor_keeps_its_reference_until_its_pointer_or_shape_changes(dr
 def test_a_cuda_reference_reaches_the_engine_in_a_binary_frame(driver, monkeypatch):
     # u on the host (so the output is a host array; torch.empty cannot make a stand-in CUDA tensor), delta "on the GPU";
     # the synchronous mode sends the frame as is
-    monkeypatch.setattr(_refs, "CUDA_SYNC", True)
+    monkeypatch.setattr(_refs, "CUDA_ORDERED", False)
     x = {k: ss2d.shared(v) for k, v in scan_inputs(51).items()}
     delta = FakeCudaTensor(x["delta"].shape, 0)
     for _ in range(2):
@@ -240,22 +240,33 @@ def test_refused_events_raise_and_keep_the_connection(fake_torch):
     assert conn.events == {} and eng.idle == [conn], "the connection goes back to the pool without events"
 
 
-def test_calls_on_cuda_tensors_are_ordered_unless_the_synchronous_mode_is_on(driver, monkeypatch):
-    sent = []
+def test_calls_on_cuda_tensors_are_synchronous_unless_the_ordered_mode_is_on(driver, monkeypatch):
+    # neither path reaches an engine (on a GPU host the stand-in's handle would go to a real CUDA backend)
+    sent, plain, synced = [], [], []
     from ss2d import _engine
     eng = _engine.engine()
     monkeypatch.setattr(eng, "call_cuda", lambda req, device: sent.append((req, device)) or {"ok": True})
+    monkeypatch.setattr(_engine, "call", lambda req: plain.append(req) or {"ok": True})
+    monkeypatch.setattr(_ops, "sync_cuda", lambda *a: synced.append(a))
     x = {k: ss2d.shared(v) for k, v in scan_inputs(52).items()}
     delta = FakeCudaTensor(x["delta"].shape, 0)
+    monkeypatch.setattr(_refs, "CUDA_ORDERED", False)               # the default
+    ss2d.selective_scan(x["u"], delta, x["A"], x["B"], x["C"], delta_softplus=True)
+    (req,), = [plain]
+    assert req[2] == _ops.SOFTPLUS and sent == [] and len(synced) == 1, \
+        "the default synchronises and sends plainly: flags %d, %d ordered" % (req[2], len(sent))
+    assert any(v is delta for v in synced[0]), "the CUDA input's stream is synchronised"
+    monkeypatch.setattr(_refs, "CUDA_ORDERED", True)                # SS2D_CUDA_ORDERED=1
     ss2d.selective_scan(x["u"], delta, x["A"], x["B"], x["C"], delta_softplus=True)
     (req, device), = sent
     assert req[2] == _ops.ORDERED | _ops.SOFTPLUS and device is delta.device, "flags %d" % req[2]
-    synced = []
-    monkeypatch.setattr(_refs, "CUDA_SYNC", True)
-    monkeypatch.setattr(_ops, "sync_cuda", lambda *a: synced.append(a))
-    with pytest.raises(NotImplementedError, match="^delta: a CUDA tensor"):
-        ss2d.selective_scan(x["u"], delta, x["A"], x["B"], x["C"], delta_softplus=True)
-    assert len(sent) == 1 and len(synced) == 1, "the synchronous mode synchronises and sends plainly"
+    assert len(plain) == 1 and len(synced) == 1, "an ordered call neither synchronises nor goes plainly"
+
+
+def test_the_synchronous_mode_is_the_default_and_sync_overrides_ordered():
+    for env, ordered in [({}, False), ({"SS2D_CUDA_ORDERED": "1"}, True), ({"SS2D_CUDA_ORDERED": "0"}, False),
+                         ({"SS2D_CUDA_SYNC": "1"}, False), ({"SS2D_CUDA_ORDERED": "1", "SS2D_CUDA_SYNC": "1"}, False)]:
+        assert _refs.cuda_ordered(env) is ordered, env
 
 
 def test_a_call_during_cuda_graph_capture_is_refused(fake_torch, monkeypatch):

@@ -86,7 +86,7 @@ class _Module:
     def _run(self, x, what=None):
         self._ensure()
         keep = []
-        ordered = _ops.begin_cuda(x)   # a CUDA x: stream-ordered (or, in the synchronous mode, synchronised here)
+        ordered = _ops.begin_cuda(x)   # a CUDA x: synchronised in send (or stream-ordered, when opted in)
         shapes = self._shapes(shape_of(x), what)
         parts = [_ops.SLOTS["x"], any_wire(x, "x", keep)]
         outs = []

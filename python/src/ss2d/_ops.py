@@ -35,21 +35,20 @@ def binary(op, backend, flags, handle, parts):
 
 
 def begin_cuda(*values):
-    """The ORDERED flag when CUDA tensors among ``values`` go stream-ordered, else 0 (none, or the synchronous mode,
-    ``SS2D_CUDA_SYNC``)."""
-    if _refs.CUDA_SYNC:
+    """The ORDERED flag when CUDA tensors among ``values`` go stream-ordered (opted in: ``SS2D_CUDA_ORDERED``), else 0
+    (no CUDA tensor, or the default synchronous mode)."""
+    if not _refs.CUDA_ORDERED:
         return 0
     return ORDERED if cuda_device(values) is not None else 0
 
 
 def send(req, flags, values):
     """Sends a call: stream-ordered (ORDERED in ``flags``) through the connection's CUDA events; else plainly, after
-    synchronising PyTorch's current stream in the synchronous mode (here, after the outputs were made: a poisoned
-    output's fill is queued work too)."""
+    synchronising PyTorch's current stream for the CUDA tensors among ``values`` (here, after the outputs were made:
+    a poisoned output's fill is queued work too)."""
     if flags & ORDERED:
         return _engine.engine().call_cuda(req, cuda_device(values))
-    if _refs.CUDA_SYNC:
-        sync_cuda(*values)
+    sync_cuda(*values)
     return _engine.call(req)
 
 
@@ -74,7 +73,8 @@ def selective_scan(u, delta, A, B, C, D=None, z=None, delta_bias=None, delta_sof
         last_shape = (su[0], su[1], sa[1] if len(sa) == 2 else 1) if len(su) == 3 else (0,)
     keep = []
     parts = []
-    if cuda_device(args) is not None:
+    on_cuda = cuda_device(args) is not None
+    if on_cuda:
         ordered = begin_cuda(*args)
         for i in range(8):
             if args[i] is not None:
@@ -106,7 +106,7 @@ def selective_scan(u, delta, A, B, C, D=None, z=None, delta_bias=None, delta_sof
         req = _req("selective_scan", backend, {n: ref(v, n, keep) for n, v in zip(_SCAN_NAMES, args) if v is not None},
                    outputs, {"delta_softplus": bool(delta_softplus), "return_last_state": bool(return_last_state)})
         req["ordered"] = bool(ordered)
-    send(req, ordered, args)
+    send(req, ordered, args if on_cuda else ())
     if return_last_state:
         return wrap(out, u), wrap(last, u)
     return wrap(out, u)

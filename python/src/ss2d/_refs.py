@@ -297,9 +297,18 @@ def new_output(shape, like, keep):
     return arr, arr.base.wire
 
 
-# SS2D_CUDA_SYNC=1: the synchronous mode, for debugging (the client synchronises PyTorch's current stream before
-# sending, the engine its own stream before replying); otherwise calls on CUDA tensors are stream-ordered
-CUDA_SYNC = os.environ.get("SS2D_CUDA_SYNC", "") not in ("", "0")
+# Calls on CUDA tensors are synchronous by default: the client synchronises PyTorch's current stream before sending,
+# the engine its own stream before replying. SS2D_CUDA_ORDERED=1 opts in to stream-ordered calls (interprocess
+# events, nobody waits on the host), which a client killed with GPU work queued can wedge for every client of the
+# engine (README, "Stream order"); SS2D_CUDA_SYNC=1 forces the synchronous mode whatever else is set.
+def cuda_ordered(env):
+    """Whether ``env`` (the environment) opts in to stream-ordered calls on CUDA tensors."""
+    def on(name):
+        return env.get(name, "") not in ("", "0")
+    return on("SS2D_CUDA_ORDERED") and not on("SS2D_CUDA_SYNC")
+
+
+CUDA_ORDERED = cuda_ordered(os.environ)
 
 
 def cuda_device(values):
