@@ -60,6 +60,8 @@ final class CudaVMamba implements ModelRunner {
     private final DeviceBuffer weightBuffer;
     private final ScratchArena callArena, scratch;
     private ModelPlan plan;
+    /** Whether {@link #plan} was sized for the fused middle: re-planned when the opt-in property changes. */
+    private boolean planFused;
     private boolean profiling;
     private final Map<String, Long> profileNs = new LinkedHashMap<>();
     private boolean closed;
@@ -222,8 +224,13 @@ final class CudaVMamba implements ModelRunner {
             checkOpen();
             dev.makeCurrent();
             int b = (int) x.dim(0), h = (int) x.dim(2), w = (int) x.dim(3);
-            // a float32 model's blocks run their middle fused (FusedScan), a half model's unfused: size for that
-            if (plan == null || !plan.fits(b, h, w)) plan = ModelPlan.of(c, b, h, w, kind == 0 && FusedScan.enabled());
+            // a float32 model's blocks run their middle fused where opted in (FusedScan), else (and a half model's
+            // always) unfused: size for the path the blocks will take, and re-plan when the property changes
+            boolean fused = kind == 0 && FusedScan.enabled();
+            if (plan == null || !plan.fits(b, h, w) || planFused != fused) {
+                plan = ModelPlan.of(c, b, h, w, fused);
+                planFused = fused;
+            }
             ModelPlan p = plan;
             long stagingBytes = stagingBytes(x);
             if (logits != null) stagingBytes += stagingBytes(logits);

@@ -5,8 +5,9 @@ import org.ss2d.model.SS2DConfig;
 /**
  * Whether the SS2D block runs its middle fused ({@code fused_scan.cuh}: CrossScan, dt_proj, the d_state-1 scan and
  * CrossMerge in one kernel after one stacked x_proj GEMM), and how that kernel is launched. Plain Java, so the rule is
- * unit-tested without a GPU. {@code -Dss2d.cuda.fusedScan=false} forces the unfused path (read on every block call, so
- * one run can compare both).
+ * unit-tested without a GPU. Opt-in: {@code -Dss2d.cuda.fusedScan=true} turns it on (read on every block call, so
+ * one run can compare both). It is off by default because on the H100 the fused kernel was slower than the unfused
+ * steps it replaces (backend-cuda/README.md, "The SS2D block's fused middle").
  */
 final class FusedScan {
     static final String PROPERTY = "ss2d.cuda.fusedScan";
@@ -18,7 +19,7 @@ final class FusedScan {
      */
     static final long MAX_WARP_BYTES = 48 * 1024;
 
-    private static final Plan OFF = Plan.unfused("switched off (-D" + PROPERTY + "=false)");
+    private static final Plan OFF = Plan.unfused("off (opt in with -D" + PROPERTY + "=true)");
 
     private FusedScan() {}
 
@@ -40,9 +41,9 @@ final class FusedScan {
     private static final String[] KERNELS = {"ss2d_fused_scan_n1_k1", "ss2d_fused_scan_n1_k2", null,
         "ss2d_fused_scan_n1_k4", null, null, null, "ss2d_fused_scan_n1_k8"};
 
-    /** The property's value now: on unless {@code -Dss2d.cuda.fusedScan=false}. */
+    /** The property's value now: off unless {@code -Dss2d.cuda.fusedScan=true}. */
     static boolean enabled() {
-        return !"false".equalsIgnoreCase(System.getProperty(PROPERTY, "true").trim());
+        return "true".equalsIgnoreCase(System.getProperty(PROPERTY, "false").trim());
     }
 
     /**

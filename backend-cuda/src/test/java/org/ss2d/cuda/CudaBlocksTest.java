@@ -68,7 +68,7 @@ class CudaBlocksTest {
 
     /**
      * The d_state-1 SS2D and VSS blocks with their middle fused (FusedScan: one stacked x_proj GEMM, then CrossScan,
-     * dt_proj, scan and CrossMerge in one kernel) and unfused ({@code -Dss2d.cuda.fusedScan=false}), both against the
+     * dt_proj, scan and CrossMerge in one kernel; opt-in, {@code -Dss2d.cuda.fusedScan=true}) and unfused (the default), both against the
      * float64 reference within the blocks' budget; the profile's steps show which path ran. Plane sizes of the VMamba
      * stages (56, 28, 14, 7), non-square, odd and 1x1 maps, dt_rank 1 to 12.
      */

@@ -74,11 +74,11 @@ class FusedScanPlanTest {
     }
 
     @Test
-    void thePropertySwitchesThePathOff() {
+    void thePathIsOptIn() {
         String before = System.getProperty(FusedScan.PROPERTY);
         try {
             System.clearProperty(FusedScan.PROPERTY);
-            assertTrue(FusedScan.enabled());
+            assertFalse(FusedScan.enabled(), "off by default (slower than the unfused steps on the H100)");
             System.setProperty(FusedScan.PROPERTY, "false");
             assertFalse(FusedScan.enabled());
             System.setProperty(FusedScan.PROPERTY, "true");
