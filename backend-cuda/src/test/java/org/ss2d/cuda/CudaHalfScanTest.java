@@ -119,8 +119,12 @@ class CudaHalfScanTest {
         });
     }
 
-    @ParameterizedTest(name = "{7}: {0} out_float32={1} Bt={2} Dm={3} L={4} N={5} G={6}")
-    @CsvSource({
+    /**
+     * The cases of {@link #everyHalfKernelAndTheWidenedPath}: dtype, out_float32, batch, dim, seqlen, dstate, groups
+     * and a part of the kernel's name that {@code planHalf} must choose ({@code HalfScanPlanTest} checks that choice
+     * at 132 SMs without a GPU). The pipe kernels need a group's channels to fill a warp's rows (32 / lanes).
+     */
+    static final String[] KERNEL_CASES = {
             // dstate 1: 16-byte words, 8-byte words (L % 8 != 0: S4's 196), 16-bit loads (odd L)
             "BF16, false, 2, 32, 2048, 1, 4, n1seg_k8_bf16_oh", "F16, true, 2, 32, 2048, 1, 4, n1seg_k8_f16_of",
             "BF16, false, 2, 32, 196, 1, 4, n1seg_k4_bf16_oh", "F16, true, 2, 32, 196, 1, 4, n1seg_k4_f16_of",
@@ -132,9 +136,20 @@ class CudaHalfScanTest {
             "BF16, true, 2, 32, 196, 16, 4, _h4", "F16, false, 2, 32, 196, 16, 2, _h4",
             "BF16, false, 2, 32, 49, 16, 1, _h1", "F16, true, 1, 32, 2049, 16, 2, _h1", "BF16, true, 2, 32, 15, 16, 2, _h1",
             // every lanes-per-channel width at 4 states per lane (1, 2, 4, 8 lanes), padding states (N = 3, 5)
-            "BF16, false, 2, 32, 128, 2, 2, pipe_l1_s4_h8", "F16, true, 2, 32, 100, 3, 1, pipe_l1_s4_h4",
+            "BF16, false, 2, 64, 128, 2, 2, pipe_l1_s4_h8", "F16, true, 2, 32, 100, 3, 1, pipe_l1_s4_h4",
             "BF16, true, 2, 32, 64, 5, 2, pipe_l2_s4_h8", "F16, false, 2, 32, 37, 8, 2, pipe_l2_s4_h1",
-            "BF16, false, 2, 32, 136, 32, 2, pipe_l8_s4_h8", "F16, true, 1, 32, 48, 64, 2, pipe_l8_s8_h8"})
+            "BF16, false, 2, 32, 136, 32, 2, pipe_l8_s4_h8", "F16, true, 1, 32, 48, 64, 2, pipe_l8_s8_h8"
+    };
+
+    static java.util.stream.Stream<org.junit.jupiter.params.provider.Arguments> kernelCases() {
+        return java.util.Arrays.stream(KERNEL_CASES).map(row -> row.split(",\\s*")).map(f ->
+                org.junit.jupiter.params.provider.Arguments.of(DType.valueOf(f[0]), Boolean.parseBoolean(f[1]),
+                        Integer.parseInt(f[2]), Integer.parseInt(f[3]), Integer.parseInt(f[4]), Integer.parseInt(f[5]),
+                        Integer.parseInt(f[6]), f[7]));
+    }
+
+    @ParameterizedTest(name = "{7}: {0} out_float32={1} Bt={2} Dm={3} L={4} N={5} G={6}")
+    @org.junit.jupiter.params.provider.MethodSource("kernelCases")
     void everyHalfKernelAndTheWidenedPath(DType d, boolean oflex, int b, int dm, int l, int n, int g, String expect) {
         onKernelAndWidened(d, oflex, b, dm, l, n, g, expect);
     }
