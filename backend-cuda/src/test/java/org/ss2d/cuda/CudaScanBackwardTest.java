@@ -121,7 +121,8 @@ class CudaScanBackwardTest {
         cs.add(new Case(2, 64, 3136, 16, 4, g, g, true, true, true, true, true));
         cs.add(new Case(2, 70, 1000, 5, 1, k, k, true, true, true, true, true));
         cs.add(new Case(2, 24, 389, 2, 2, v, k, true, true, false, true, true));
-        cs.add(new Case(1, 12, 517, 8, 3, k, g, true, false, true, false, true));
+        // constant B beside a grouped C: one group (the facade takes no constant B or C beside several groups)
+        cs.add(new Case(1, 12, 517, 8, 1, k, g, true, false, true, false, true));
         return cs.stream();
     }
 
@@ -173,6 +174,22 @@ class CudaScanBackwardTest {
             }
             assertClose(g[i], w[i], TOL, who);
         }
+    }
+
+    /**
+     * Every case is input the facade takes, checked without a GPU (the Validator, as the CUDA backend's facade calls
+     * it), so that a case it refuses fails here and not only on the GPU host.
+     */
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("cases")
+    void everyCaseIsInputTheFacadeTakes(Case c) {
+        Inputs in = inputs(c, 31L * c.hashCode());
+        org.ss2d.spi.Capabilities caps = new org.ss2d.spi.Capabilities(256, java.util.Set.of(DType.F32), false, "test",
+                0, false, 1);
+        org.ss2d.ops.ScanShape s = org.ss2d.validate.Validator.selectiveScanBackward(in.args(), in.dout(), in.dlast(),
+                caps, "cuda");
+        assertArrayEquals(new long[] {c.batch(), c.dim(), c.seqlen(), c.dstate()},
+                new long[] {s.batch(), s.dim(), s.seqlen(), s.dstate()}, c.toString());
     }
 
     @ParameterizedTest(name = "{0}")
