@@ -41,14 +41,14 @@ class HalfScanPathsTest {
         backend.close();
     }
 
-    /** {@code poison}: one delta element NaN and one row with delta past the fast path's range (exact path). */
+    /** {@code poison}: one delta element NaN, one row with delta past the fast path's range (exact path), u inf and NaN. */
     record Case(DType dtype, boolean outF32, int batch, int dim, int seqlen, int dstate, int groups, BCMode b, BCMode c,
                 boolean z, boolean softplus, boolean dAndBias, boolean poison) {
         @Override
         public String toString() {
             return dtype.arrowName() + (outF32 ? " out_float32" : "") + " (batch " + batch + ", dim " + dim + ", seqlen "
                     + seqlen + ", dstate " + dstate + ", groups " + groups + ", B " + b + ", C " + c + (z ? ", z" : "")
-                    + (softplus ? ", softplus" : "") + (dAndBias ? ", D, delta_bias" : "") + (poison ? ", NaN and huge delta" : "")
+                    + (softplus ? ", softplus" : "") + (dAndBias ? ", D, delta_bias" : "") + (poison ? ", NaN and huge delta, inf and NaN u" : "")
                     + ")";
         }
     }
@@ -88,6 +88,10 @@ class HalfScanPathsTest {
                 float huge = d == DType.BF16 ? 3.0e6f : 60000f;
                 for (int t = 0; t < l; t += 3) delta.setFloat(2L * l + t, huge);
                 for (int t = 0; t < l; t += 5) delta.setFloat(3L * l + t, 60000f);
+                // u infinite (row 5) and NaN (row 6) inside a full vector: float16's fast widening leaves these lanes
+                // to the exact path
+                u.setFloat(5L * l + 20, Float.POSITIVE_INFINITY);
+                u.setFloat(6L * l + 17, Float.NaN);
             }
             u = f.as(d, u);
             delta = f.as(d, delta);
