@@ -62,11 +62,11 @@ t0=$(date +%s.%N)
     --batch "$BATCH" 2>&1 | grep -v '^WARNING\|^SLF4J'
 rc=${PIPESTATUS[0]}; t1=$(date +%s.%N)
 [[ $rc == 0 ]] || { echo "gpu-spark: spark-classify failed (exit $rc)"; exit 1; }
-spark_ips=$(echo "$N / ($t1 - $t0)" | bc -l)
+spark_ips=$(awk -v n="$N" -v a="$t0" -v b="$t1" 'BEGIN { print n / (b - a) }')
 "$JAVA" "${FLAGS[@]}" -cp "$P/lib/*" org.ss2d.cli.Main bench model --backend "$BACKEND" --model $MODEL \
     --batch "$BATCH" --json 2>&1 | grep -v '^WARNING' | tee "$W/bench.txt"
 bench_ips=$(grep -o '"images_per_s[a-z_]*" *: *[0-9.eE+-]*' "$W/bench.txt" | head -1 | sed 's/.*: *//')
 [[ -n $bench_ips ]] || bench_ips=$(grep -o '[0-9.]* images/s' "$W/bench.txt" | head -1 | cut -d' ' -f1)
 printf 'spark-classify (whole process: JVM, Spark start, decode, model, Parquet): %.1f images/s\n' "$spark_ips"
 printf 'bench model (model calls only, batch %s): %s images/s\n' "$BATCH" "$bench_ips"
-[[ -n $bench_ips ]] && printf 'share lost to Spark: %.1f%%\n' "$(echo "100 * (1 - $spark_ips / $bench_ips)" | bc -l)"
+[[ -n $bench_ips ]] && awk -v s="$spark_ips" -v b="$bench_ips" 'BEGIN { printf "share lost to Spark: %.1f%%\n", 100 * (1 - s / b) }'
