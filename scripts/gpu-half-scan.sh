@@ -3,31 +3,23 @@
 # for bfloat16 and float16 with the 16-bit kernels (default) and with -Dss2d.cuda.half=widen (the float32 kernels on
 # widened copies), alternating per shape and round (ROUNDS, default 2) so the machine's drift hits both; then float32
 # once per shape as the same-run anchor. Each line is the command's own output: median ms, % of a device copy of the
-# same run, and the kernel that ran with the bytes it moves. Uses the bundle in dist/ss2d (its runtime and jvm.flags).
+# same run, and the kernel that ran with the bytes it moves. Uses the bundle in dist/ss2d (its launcher, bin/ss2d).
 #   bash scripts/gpu-half-scan.sh
 set -uo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 ROUNDS="${ROUNDS:-2}"
 [[ -d dist/ss2d ]] || tar -xzf dist/ss2d-linux-x64.tar.gz -C dist
 D=dist/ss2d
-read -r -a FLAGS < "$D/lib/jvm.flags"
-cp=$(ls "$D"/lib/*.jar | tr '\n' ':')
-shapes=(
-  "S1 --batch 32 --dim 768 --groups 4 --seqlen 3136 --dstate 1"
-  "S2 --batch 32 --dim 768 --groups 4 --seqlen 3136 --dstate 16"
-  "S3 --batch 32 --dim 1536 --groups 4 --seqlen 784 --dstate 1"
-  "S4 --batch 32 --dim 3072 --groups 4 --seqlen 196 --dstate 1"
-  "S5 --batch 8 --dim 2048 --groups 1 --seqlen 4096 --dstate 16"
-)
+source scripts/scan-shapes.sh
 bench() {  # $1 path (kernels|widen), $2 dtype, rest: shape arguments
   local path=$1 dtype=$2; shift 2
   # shellcheck disable=SC2068
-  "$D/runtime/bin/java" "${FLAGS[@]}" -Dss2d.cuda.half=$path -cp "$cp" org.ss2d.cli.Main \
+  SS2D_JAVA_OPTS=-Dss2d.cuda.half=$path "$D/bin/ss2d" \
       bench scan --backend cuda --dtype "$dtype" $@ 2>&1 | grep -E '^scan|^  kernel' | tr '\n' ' '
 }
 rc=0
 for ((r = 1; r <= ROUNDS; r++)); do
-  for s in "${shapes[@]}"; do
+  for s in "${SCAN_SHAPES[@]}"; do
     name=${s%% *}; args=${s#* }
     for dtype in bfloat16 float16; do
       if ((r % 2)); then order="kernels widen"; else order="widen kernels"; fi
