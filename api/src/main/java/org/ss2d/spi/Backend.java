@@ -293,6 +293,16 @@ public interface Backend extends AutoCloseable {
     }
 
     /**
+     * Measures, in this process, the device's copy bandwidth and its GEMM rate in the precision that models of
+     * {@code dtype} use (at a large cube and at {@code modelGemms}, each given with how often a call runs it), for
+     * benchmark floors. Takes a second or two and some device memory (freed before it returns). Empty on host
+     * backends.
+     */
+    default java.util.Optional<DeviceRates> measureRates(DType dtype, Map<DeviceRates.Gemm, Integer> modelGemms) {
+        return java.util.Optional.empty();
+    }
+
+    /**
      * The kernel (or code path) a selective scan of {@code shape} with activations of {@code input} and out of
      * {@code out} runs on this backend's own tensors, for benchmark reports; empty where the backend names none.
      * A name starting with {@code widened:} means the 16-bit inputs are first copied to float32.
