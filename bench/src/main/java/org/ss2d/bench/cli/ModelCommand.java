@@ -45,7 +45,8 @@ final class ModelCommand implements Callable<Integer> {
             description = "the model's activation dtype: float32, float16 or bfloat16 (default: ${DEFAULT-VALUE})")
     String dtype;
 
-    @Option(names = "--profile", description = "also time each layer kind (patch_embed, norm, in_proj, scan, ..., head)")
+    @Option(names = "--profile", description = "also time each layer kind (patch_embed, norm_in, in_proj, scan, ..., classifier) and, on a device "
+                    + "backend, set each against its floor (bytes at the measured copy bandwidth or FLOPs at cuBLAS's measured rate)")
     boolean profile;
 
     @Option(names = "--seed", defaultValue = "42", description = "seed of the weights and input (default: ${DEFAULT-VALUE})")
@@ -79,13 +80,7 @@ final class ModelCommand implements Callable<Integer> {
         out.printf(Locale.ROOT, "peak memory: JVM heap %.1f MiB, process resident %s%s%n", heapPeak() / 1048576.0, rssPeak(),
                 r.peakDeviceBytes() >= 0 ? String.format(Locale.ROOT, ", device %.1f MiB (weights, activations and "
                         + "scratch at their peak over the timed calls)", r.peakDeviceBytes() / 1048576.0) : "");
-        if (!r.profileMsPerImage().isEmpty()) {
-            double total = r.profileMsPerImage().values().stream().mapToDouble(Double::doubleValue).sum();
-            out.println("time per layer kind (ms per image):");
-            for (var e : r.profileMsPerImage().entrySet()) {
-                out.printf(Locale.ROOT, "  %-14s %9.3f  %5.1f%%%n", e.getKey(), e.getValue(), 100 * e.getValue() / total);
-            }
-        }
+        ModelBench.profileTable(r).forEach(out::println);
         if (common.json) out.println(r.toJson());   // ModelBench writes its own line (through ReportJson)
         return 0;
     }
