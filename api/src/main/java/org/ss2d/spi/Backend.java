@@ -6,6 +6,7 @@ import java.util.OptionalDouble;
 import org.ss2d.model.SS2DWeights;
 import org.ss2d.model.VSSWeights;
 import org.ss2d.model.vmamba.VMambaWeights;
+import org.ss2d.ops.GemmShape;
 import org.ss2d.ops.ScanArgs;
 import org.ss2d.ops.ScanShape;
 import org.ss2d.tensor.DType;
@@ -298,7 +299,7 @@ public interface Backend extends AutoCloseable {
      * benchmark floors. Takes a second or two and some device memory (freed before it returns). Empty on host
      * backends.
      */
-    default java.util.Optional<DeviceRates> measureRates(DType dtype, Map<DeviceRates.Gemm, Integer> modelGemms) {
+    default java.util.Optional<DeviceRates> measureRates(DType dtype, Map<GemmShape, Integer> modelGemms) {
         return java.util.Optional.empty();
     }
 

@@ -17,20 +17,4 @@ package org.ss2d.spi;
  *                       {@code float16} (16-bit inputs, float32 compute)
  */
 public record DeviceRates(double copyGBps, double squareTflops, int squareSize, double modelTflops, int modelGemms,
-                          String gemmMode) {
-
-    /**
-     * One strided-batched GEMM of the model as the backends run a projection: {@code batch} products of an
-     * {@code m x k} weight (shared) with a {@code k x n} map into an {@code m x n} map.
-     */
-    public record Gemm(int m, int n, int k, int batch) {
-        public long flops() {
-            return 2L * m * n * k * batch;
-        }
-
-        /** The weight read once, each map read or written once, {@code elementBytes} an element. */
-        public long bytes(int elementBytes) {
-            return ((long) m * k + ((long) k + m) * n * batch) * elementBytes;
-        }
-    }
-}
+                          String gemmMode) {}

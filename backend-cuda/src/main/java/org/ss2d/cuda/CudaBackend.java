@@ -586,7 +586,7 @@ public final class CudaBackend implements Backend {
     /** Copy bandwidth and cuBLAS rates of this device in the mode in use ({@link RateProbe}); about a second. */
     @Override
     public synchronized java.util.Optional<org.ss2d.spi.DeviceRates> measureRates(DType dtype,
-            java.util.Map<org.ss2d.spi.DeviceRates.Gemm, Integer> modelGemms) {
+            java.util.Map<org.ss2d.ops.GemmShape, Integer> modelGemms) {
         dev.makeCurrent();
         return java.util.Optional.of(RateProbe.measure(dev, dtype, modelGemms));
     }

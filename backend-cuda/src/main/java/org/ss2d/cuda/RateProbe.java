@@ -5,8 +5,9 @@ import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.util.Map;
 import java.util.SplittableRandom;
-import org.ss2d.bindings.CudaDriver;
 import org.ss2d.bindings.Cublas;
+import org.ss2d.bindings.CudaDriver;
+import org.ss2d.ops.GemmShape;
 import org.ss2d.spi.DeviceRates;
 import org.ss2d.tensor.DType;
 import org.ss2d.tensor.HalfFloats;
@@ -36,15 +37,15 @@ final class RateProbe {
     }
 
     /** Called with the backend's lock held and its context current. */
-    static DeviceRates measure(CudaDevice dev, DType dtype, Map<DeviceRates.Gemm, Integer> modelGemms) {
+    static DeviceRates measure(CudaDevice dev, DType dtype, Map<GemmShape, Integer> modelGemms) {
         return new RateProbe(dev, dtype).run(modelGemms);
     }
 
-    private DeviceRates run(Map<DeviceRates.Gemm, Integer> modelGemms) {
+    private DeviceRates run(Map<GemmShape, Integer> modelGemms) {
         double copyGBps = copyGBps();
-        DeviceRates.Gemm square = new DeviceRates.Gemm(SQUARE, SQUARE, SQUARE, 1);
+        GemmShape square = new GemmShape(SQUARE, SQUARE, SQUARE, 1);
         long wMax = (long) SQUARE * SQUARE, xMax = wMax, yMax = wMax;
-        for (DeviceRates.Gemm g : modelGemms.keySet()) {
+        for (GemmShape g : modelGemms.keySet()) {
             wMax = Math.max(wMax, (long) g.m() * g.k());
             xMax = Math.max(xMax, (long) g.k() * g.n() * g.batch());
             yMax = Math.max(yMax, (long) g.m() * g.n() * g.batch());
@@ -61,7 +62,7 @@ final class RateProbe {
             double flops = 0, ms = 0;
             int used = 0;
             for (var e : modelGemms.entrySet()) {
-                DeviceRates.Gemm g = e.getKey();
+                GemmShape g = e.getKey();
                 // only the shapes that the roofline of the two rates calls compute-bound: a thin GEMM's time is its bytes
                 if (g.flops() / (squareTflops * 1e9) < g.bytes(elem) / (copyGBps * 1e6)) continue;
                 flops += (double) g.flops() * e.getValue();
@@ -94,12 +95,12 @@ final class RateProbe {
         }
     }
 
-    private double bestMs(DeviceRates.Gemm g, MemorySegment scalars, DeviceBuffer w, DeviceBuffer x, DeviceBuffer y) {
+    private double bestMs(GemmShape g, MemorySegment scalars, DeviceBuffer w, DeviceBuffer x, DeviceBuffer y) {
         return time(() -> gemm(g, scalars, w.address(), x.address(), y.address()), REPS);
     }
 
     /** {@code y (batch, m, n) = w (m, k) . x (batch, k, n)}, as {@link Layers#linear} / {@link Layers#linearHalf}. */
-    private void gemm(DeviceRates.Gemm g, MemorySegment scalars, long w, long x, long y) {
+    private void gemm(GemmShape g, MemorySegment scalars, long w, long x, long y) {
         long xs = (long) g.k() * g.n(), ys = (long) g.m() * g.n();
         if (!dtype.isHalf()) {
             Cublas.sgemmStridedBatched(dev.cublas(), Cublas.opN(), Cublas.opN(), g.n(), g.m(), g.k(), scalars, x, g.n(),

@@ -8,6 +8,7 @@ import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.EnumSource;
 import org.ss2d.model.vmamba.ModelFloors;
 import org.ss2d.model.vmamba.VMambaConfig;
+import org.ss2d.ops.GemmShape;
 import org.ss2d.spi.DeviceRates;
 import org.ss2d.tensor.DType;
 
@@ -21,7 +22,7 @@ class CudaRateProbeTest {
     @EnumSource(DType.class)
     void ratesAreMeasuredAndMemoryGivenBack(DType dtype) {
         CudaBackend cuda = CudaTests.backend();
-        Map<DeviceRates.Gemm, Integer> gemms = ModelFloors.of(VMambaConfig.named("vmamba_tiny_s1l8"), 8, 224, 224, dtype)
+        Map<GemmShape, Integer> gemms = ModelFloors.of(VMambaConfig.named("vmamba_tiny_s1l8"), 8, 224, 224, dtype)
                 .gemms();
         long before = cuda.diagnostics().liveDeviceBytes();
         DeviceRates r = cuda.measureRates(dtype, gemms).orElseThrow();

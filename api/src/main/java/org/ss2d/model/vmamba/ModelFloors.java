@@ -5,7 +5,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import org.ss2d.model.SS2DConfig;
-import org.ss2d.spi.DeviceRates;
+import org.ss2d.ops.GemmShape;
 import org.ss2d.tensor.DType;
 
 /**
@@ -64,7 +64,7 @@ public record ModelFloors(List<Step> steps) {
      * @param flops FLOPs of one instance for the whole batch
      * @param gemms the GEMMs of one instance (empty for elementwise steps)
      */
-    public record Step(String kind, int stage, int count, long bytes, long flops, List<DeviceRates.Gemm> gemms) {
+    public record Step(String kind, int stage, int count, long bytes, long flops, List<GemmShape> gemms) {
         /** Milliseconds of one instance at the given rates. */
         public double floorMs(double copyGBps, double gemmTflops) {
             return Math.max(bytesMs(copyGBps), flopsMs(gemmTflops));
@@ -97,15 +97,15 @@ public record ModelFloors(List<Step> steps) {
         long l0 = (long) g[0][0] * g[0][1];
         if (c.patchEmbed() == VMambaConfig.PatchEmbed.V1) {
             int p = c.patchSize();
-            DeviceRates.Gemm conv = new DeviceRates.Gemm(d0, (int) l0, c.inChans() * p * p, batch);
+            GemmShape conv = new GemmShape(d0, (int) l0, c.inChans() * p * p, batch);
             long bytes = b * ((long) c.inChans() * h * w * a + d0 * l0 * a) + (long) d0 * c.inChans() * p * p * wb
                     + 3L * d0 * f;
             out.add(step("patch_embed", -1, 1, bytes, List.of(conv)));
         } else {
             int s = c.patchSize() / 2, k = s + 1, sh = c.stemHidden();
             long h1 = (h + 2L - k) / s + 1, w1 = (w + 2L - k) / s + 1;
-            DeviceRates.Gemm c0 = new DeviceRates.Gemm(sh, (int) (h1 * w1), c.inChans() * k * k, batch);
-            DeviceRates.Gemm c5 = new DeviceRates.Gemm(d0, (int) l0, sh * k * k, batch);
+            GemmShape c0 = new GemmShape(sh, (int) (h1 * w1), c.inChans() * k * k, batch);
+            GemmShape c5 = new GemmShape(d0, (int) l0, sh * k * k, batch);
             long bytes = b * ((long) c.inChans() * h * w * a + 2 * sh * h1 * w1 * a + d0 * l0 * a)
                     + ((long) sh * c.inChans() * k * k + (long) d0 * sh * k * k) * wb + 3L * (sh + d0) * f;
             out.add(step("patch_embed", -1, 1, bytes, List.of(c0, c5)));
@@ -120,16 +120,16 @@ public record ModelFloors(List<Step> steps) {
             long map = d * L, plane = di * L;
             out.add(step("norm_in", i, nb, b * 2 * map * a + 2L * d * f, List.of()));
             int zs = v0 ? 2 : 1;
-            List<DeviceRates.Gemm> inProj = new ArrayList<>();
-            for (int z = 0; z < zs; z++) inProj.add(new DeviceRates.Gemm(di, len, d, batch));
+            List<GemmShape> inProj = new ArrayList<>();
+            for (int z = 0; z < zs; z++) inProj.add(new GemmShape(di, len, d, batch));
             out.add(step("in_proj", i, nb, b * (map + zs * plane) * a + (long) zs * di * d * wb, inProj));
             long convW = (long) di * k * k * f + (s.convBias() ? di * f : 0);
             out.add(new Step("conv_silu", i, nb, b * 2 * plane * a + convW, 2L * k * k * plane * b, List.of()));
             out.add(step("cross_scan", i, nb, b * 5 * plane * a, List.of()));
-            List<DeviceRates.Gemm> xdt = new ArrayList<>();
+            List<GemmShape> xdt = new ArrayList<>();
             for (int route = 0; route < SS2DConfig.ROUTES; route++) {
-                xdt.add(new DeviceRates.Gemm(rows, len, di, batch));
-                xdt.add(new DeviceRates.Gemm(di, len, r, batch));
+                xdt.add(new GemmShape(rows, len, di, batch));
+                xdt.add(new GemmShape(di, len, r, batch));
             }
             out.add(step("x_dt_proj", i, nb, b * 4 * (plane + rows * L + r * L + plane) * a
                     + 4L * ((long) rows * di + (long) di * r) * wb, xdt));
@@ -138,13 +138,13 @@ public record ModelFloors(List<Step> steps) {
             out.add(step("cross_merge", i, nb, b * 5 * plane * f, List.of()));
             out.add(step("norm_out", i, nb, b * (plane * f + plane * a + (v0 ? plane * a : 0)) + 2L * di * f, List.of()));
             out.add(step("out_proj", i, nb, b * (plane + map + (half ? map : 0)) * a + (long) d * di * wb,
-                    List.of(new DeviceRates.Gemm(d, len, di, batch))));
+                    List.of(new GemmShape(d, len, di, batch))));
             if (!half) out.add(step("residual", i, nb * (hid > 0 ? 2 : 1), b * 3 * map * f, List.of()));
             if (hid > 0) {
                 out.add(step("norm2", i, nb, b * 2 * map * a + 2L * d * f, List.of()));
                 out.add(step("mlp", i, nb, b * (2 * map + 2 * hid * L + (half ? map : 0)) * a + 2 * hid * d * wb
-                        + (hid + d) * f, List.of(new DeviceRates.Gemm((int) hid, len, d, batch),
-                        new DeviceRates.Gemm(d, len, (int) hid, batch))));
+                        + (hid + d) * f, List.of(new GemmShape((int) hid, len, d, batch),
+                        new GemmShape(d, len, (int) hid, batch))));
             }
             if (i + 1 < VMambaConfig.STAGES) {
                 int d2 = c.dim(i + 1);
@@ -158,21 +158,21 @@ public record ModelFloors(List<Step> steps) {
                     kk = (c.downsample() == VMambaConfig.Downsample.V2 ? 4 : 9) * d;
                     bytes = b * (map + d2 * l2) * a + (long) d2 * kk * wb + 3L * d2 * f;
                 }
-                out.add(step("downsample", i, 1, bytes, List.of(new DeviceRates.Gemm(d2, (int) l2, kk, batch))));
+                out.add(step("downsample", i, 1, bytes, List.of(new GemmShape(d2, (int) l2, kk, batch))));
             }
         }
         if (c.hasClassifier()) {
             int d3 = c.dim(3), classes = c.numClasses();
             long l3 = (long) g[3][0] * g[3][1];
             out.add(step("classifier", -1, 1, b * (d3 * l3 + classes) * a + ((long) classes * d3 + classes + 2L * d3) * f,
-                    List.of(new DeviceRates.Gemm(classes, batch, d3, 1))));
+                    List.of(new GemmShape(classes, batch, d3, 1))));
         }
         return new ModelFloors(List.copyOf(out));
     }
 
-    private static Step step(String kind, int stage, int count, long bytes, List<DeviceRates.Gemm> gemms) {
+    private static Step step(String kind, int stage, int count, long bytes, List<GemmShape> gemms) {
         long flops = 0;
-        for (DeviceRates.Gemm x : gemms) flops += x.flops();
+        for (GemmShape x : gemms) flops += x.flops();
         return new Step(kind, stage, count, bytes, flops, List.copyOf(gemms));
     }
 
@@ -213,9 +213,9 @@ public record ModelFloors(List<Step> steps) {
     }
 
     /** Every GEMM of a call with how many times it runs (for {@code Backend.measureRates}). */
-    public Map<DeviceRates.Gemm, Integer> gemms() {
-        Map<DeviceRates.Gemm, Integer> m = new LinkedHashMap<>();
-        for (Step s : steps) for (DeviceRates.Gemm x : s.gemms()) m.merge(x, s.count(), Integer::sum);
+    public Map<GemmShape, Integer> gemms() {
+        Map<GemmShape, Integer> m = new LinkedHashMap<>();
+        for (Step s : steps) for (GemmShape x : s.gemms()) m.merge(x, s.count(), Integer::sum);
         return m;
     }
 }

@@ -7,7 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import java.util.List;
 import java.util.Map;
 import org.junit.jupiter.api.Test;
-import org.ss2d.spi.DeviceRates;
+import org.ss2d.ops.GemmShape;
 import org.ss2d.tensor.DType;
 
 /**
@@ -95,9 +95,9 @@ class ModelFloorsTest {
         for (ModelFloors.Step x : f.steps()) if (x.kind().equals("in_proj")) inProj += x.count() * x.floorMs(3000, 50);
         assertEquals(inProj, f.floorMs(3000, 50).get("in_proj"), 1e-15);
         // every GEMM with its count: fc1 of stage 2 (1536 x 196 x 384) runs 8 times a call
-        assertEquals(8, f.gemms().get(new DeviceRates.Gemm(1536, 196, 384, 128)));
+        assertEquals(8, f.gemms().get(new GemmShape(1536, 196, 384, 128)));
         // x_proj of stage 0: 4 routes x 2 blocks
-        assertEquals(8, f.gemms().get(new DeviceRates.Gemm(8, 3136, 96, 128)));
+        assertEquals(8, f.gemms().get(new GemmShape(8, 3136, 96, 128)));
     }
 
     /**
