@@ -59,3 +59,30 @@ int cuIpcOpenMemHandle_v2(unsigned long long* ptr, fake_ipc_handle handle, unsig
   (void)handle; (void)flags; *ptr = 0; return 1;
 }
 int cuIpcCloseMemHandle(unsigned long long ptr) { (void)ptr; return 0; }
+
+/* Stream memory operations (CudaDriver's hand-written downcalls): registration encodes its flags in the device
+ * address it gives (host address + flags << 40), a write lands at once in host memory, and a wait that would not pass
+ * at once in cyclic order ((int32_t)(word - value) >= 0) is refused, so that a caller can check what went through. */
+#define FLAG_SHIFT 40
+static unsigned registered_flags;
+int cuMemHostRegister_v2(void* p, size_t bytes, unsigned flags) { (void)p; (void)bytes; registered_flags = flags; return 0; }
+int cuMemHostUnregister(void* p) { (void)p; registered_flags = 0; return 0; }
+int cuMemHostGetDevicePointer_v2(unsigned long long* d, void* p, unsigned flags) {
+  if (flags != 0) return 1;
+  *d = (unsigned long long)(uintptr_t)p + ((unsigned long long)registered_flags << FLAG_SHIFT);
+  return 0;
+}
+static volatile unsigned* host_word(unsigned long long addr) {
+  return (volatile unsigned*)(uintptr_t)(addr - ((unsigned long long)registered_flags << FLAG_SHIFT));
+}
+int cuStreamWaitValue32_v2(void* s, unsigned long long addr, unsigned value, unsigned flags) {
+  (void)s;
+  if (flags != 0) return 1;
+  return (int)(*host_word(addr) - value) >= 0 ? 0 : 1;
+}
+int cuStreamWriteValue32_v2(void* s, unsigned long long addr, unsigned value, unsigned flags) {
+  (void)s;
+  if (flags != 0) return 1;
+  *host_word(addr) = value;
+  return 0;
+}

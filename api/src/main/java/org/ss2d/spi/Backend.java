@@ -390,4 +390,17 @@ public interface Backend extends AutoCloseable {
     default IpcEvent openIpcEvent(byte[] handle) {
         throw new UnsupportedOperationException("the " + name() + " backend cannot open device events of another process");
     }
+
+    /**
+     * Registers {@code host} (page-aligned, e.g. a mapping of a file) for this backend's stream to wait on and write
+     * to ({@link StreamFlags}). The memory must stay mapped until the result is closed. The default refuses: only a
+     * device backend can.
+     *
+     * @param host the memory holding the words
+     * @return the registration, owned by the caller
+     * @throws UnsupportedOperationException when this backend has no device stream to order
+     */
+    default StreamFlags registerStreamFlags(java.lang.foreign.MemorySegment host) {
+        throw new UnsupportedOperationException("the " + name() + " backend has no device stream to order with host flags");
+    }
 }

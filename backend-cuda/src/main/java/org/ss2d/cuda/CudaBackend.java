@@ -92,6 +92,11 @@ public final class CudaBackend implements Backend {
     }
 
     @Override
+    public org.ss2d.spi.StreamFlags registerStreamFlags(java.lang.foreign.MemorySegment host) {
+        return CudaStreamFlags.register(dev, host);
+    }
+
+    @Override
     public Tensor allocate(TensorScope scope, DType dtype, long... shape) {
         long bytes = Math.multiplyExact(org.ss2d.tensor.Shapes.elementCount(shape), dtype.byteSize());
         DeviceBuffer buf = DeviceBuffer.allocate(dev, bytes);

@@ -448,6 +448,84 @@ public final class CudaDriver {
     public static void eventDestroy(MemorySegment event) {
         check(CudaH.cuEventDestroy_v2(event), "cuEventDestroy_v2");
     }
+
+    // ------------------------------------------------------------------------------ stream memory operations
+
+    /** cuda.h's {@code CU_MEMHOSTREGISTER_DEVICEMAP}: the registered pages get a device address. */
+    static final int CU_MEMHOSTREGISTER_DEVICEMAP = 0x02;
+    /** cuda.h's {@code CU_STREAM_WAIT_VALUE_GEQ}: wait until {@code (int32_t)(*addr - value) >= 0}, a cyclic comparison. */
+    static final int CU_STREAM_WAIT_VALUE_GEQ = 0x0;
+
+    /**
+     * Neither the stream memory operations nor {@code cuMemHostGetDevicePointer} are in the generated bindings: looked
+     * up here by hand, on first use only. CUDA 12 and 13 export them as {@code _v2} (the unsuffixed stream operations
+     * are the old ones that needed {@code CU_DEVICE_ATTRIBUTE_CAN_USE_STREAM_MEM_OPS_V1}).
+     */
+    private static final class MemOps {
+        static final MethodHandle WAIT, WRITE, DEVICE_POINTER;
+
+        static {
+            requireAvailable();
+            SymbolLookup lib = SymbolLookup.libraryLookup(LIBRARY, Arena.global());
+            Linker linker = Linker.nativeLinker();
+            // CUresult cuStreamWaitValue32(CUstream, CUdeviceptr addr, cuuint32_t value, unsigned flags), same for Write
+            FunctionDescriptor op = FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_LONG, JAVA_INT, JAVA_INT);
+            WAIT = linker.downcallHandle(lib.findOrThrow("cuStreamWaitValue32_v2"), op);
+            WRITE = linker.downcallHandle(lib.findOrThrow("cuStreamWriteValue32_v2"), op);
+            // CUresult cuMemHostGetDevicePointer(CUdeviceptr *pdptr, void *p, unsigned Flags)
+            DEVICE_POINTER = linker.downcallHandle(lib.findOrThrow("cuMemHostGetDevicePointer_v2"),
+                    FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS, JAVA_INT));
+        }
+    }
+
+    /**
+     * Page-locks {@code host} and maps it into the device's address space ({@code PORTABLE | DEVICEMAP}); returns the
+     * device address of its first byte, for the stream memory operations. Pair with {@link #hostUnregister}.
+     */
+    public static long hostRegisterMapped(MemorySegment host) {
+        check(CudaH.cuMemHostRegister_v2(host, host.byteSize(), CudaH.CU_MEMHOSTREGISTER_PORTABLE() | CU_MEMHOSTREGISTER_DEVICEMAP),
+                "cuMemHostRegister_v2", host.byteSize() + " bytes, PORTABLE | DEVICEMAP");
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment p = a.allocate(JAVA_LONG);
+            check((int) MemOps.DEVICE_POINTER.invokeExact(p, host, 0), "cuMemHostGetDevicePointer_v2");
+            return p.get(JAVA_LONG, 0);
+        } catch (RuntimeException | Error e) {
+            try {
+                hostUnregister(host);
+            } catch (RuntimeException x) {
+                e.addSuppressed(x);
+            }
+            throw e;
+        } catch (Throwable t) {
+            throw new IllegalStateException("cuMemHostGetDevicePointer_v2: " + t, t);
+        }
+    }
+
+    /**
+     * Makes {@code stream} wait, on the device, until the 32-bit word at device address {@code address} is at or
+     * past {@code value} in cyclic order ({@code (int32_t)(word - value) >= 0}), so counters may wrap around.
+     */
+    public static void streamWaitValue32(MemorySegment stream, long address, int value) {
+        try {
+            check((int) MemOps.WAIT.invokeExact(stream, address, value, CU_STREAM_WAIT_VALUE_GEQ), "cuStreamWaitValue32_v2");
+        } catch (RuntimeException | Error e) {
+            throw e;
+        } catch (Throwable t) {
+            throw new IllegalStateException("cuStreamWaitValue32_v2: " + t, t);
+        }
+    }
+
+    /** Queues a write of {@code value} to the word at {@code address}, after the work queued on {@code stream} before it. */
+    public static void streamWriteValue32(MemorySegment stream, long address, int value) {
+        try {
+            check((int) MemOps.WRITE.invokeExact(stream, address, value, 0), "cuStreamWriteValue32_v2");
+        } catch (RuntimeException | Error e) {
+            throw e;
+        } catch (Throwable t) {
+            throw new IllegalStateException("cuStreamWriteValue32_v2: " + t, t);
+        }
+    }
+
     // ------------------------------------------------------------------------------ IPC
 
     /** Bytes of a {@code CUipcMemHandle} (cuda.h: {@code CU_IPC_HANDLE_SIZE}). */

@@ -104,6 +104,17 @@ class CudaDriverProbeTest {
         assertTrue(out.stream().anyMatch(l -> l.startsWith("refused=cuIpcOpenEventHandle failed")), out.toString());
     }
 
+    @Test
+    void streamMemoryOperationsPassTheirArgumentsWhole() throws IOException, InterruptedException {
+        List<String> out = run(Map.of(), "mem-ops");
+        assertTrue(out.contains("probe=available"), out.toString());
+        assertTrue(out.contains("register-flags=3"), "CU_MEMHOSTREGISTER_PORTABLE | DEVICEMAP: " + out);
+        assertTrue(out.contains("written=fffffffe"), "the write's 32 bits in host memory: " + out);
+        assertTrue(out.contains("passed-below=true"), out.toString());
+        assertTrue(out.stream().anyMatch(l -> l.startsWith("waits-past-wrap=cuStreamWaitValue32_v2 failed")),
+                "a wait for 1 after 0xfffffffe is not yet reached (cyclic GEQ): " + out);
+    }
+
     /**
      * The libraries the facade opened stay loaded through garbage collections: the driver keeps the
      * state cuInit gave it (the fake answers CUDA_ERROR_NOT_INITIALIZED from a fresh copy), and cuBLAS,

@@ -18,6 +18,10 @@ public final class FakeDriverMain {
             probeCollectUse(args[1]);
             return;
         }
+        if (args.length > 0 && args[0].equals("mem-ops")) {
+            memOps();
+            return;
+        }
         if (args.length > 0 && args[0].equals("ipc-events")) {
             ipcEvents();
             return;
@@ -70,6 +74,31 @@ public final class FakeDriverMain {
             CudaDriver.ipcOpenEventHandle(bad);
         } catch (CudaException e) {
             System.out.println("refused=" + e.getMessage());
+        }
+    }
+
+    /**
+     * The hand-written stream memory operations against the fake: registration with PORTABLE | DEVICEMAP (the fake
+     * puts the flags into the device address), a write that lands in host memory whole (all 32 bits), and waits
+     * compared in cyclic order (the fake refuses one that would not pass at once).
+     */
+    private static void memOps() {
+        System.out.println("probe=" + (CudaDriver.probe().available() ? "available" : CudaDriver.probe().reason()));
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment host = a.allocate(4096, 4096);
+            long d = CudaDriver.hostRegisterMapped(host);
+            System.out.println("register-flags=" + ((d - host.address()) >> 40));
+            CudaDriver.streamWriteValue32(MemorySegment.NULL, d + 64, 0xFFFFFFFE);
+            System.out.println("written=" + Integer.toHexString(host.get(ValueLayout.JAVA_INT, 64)));
+            CudaDriver.streamWaitValue32(MemorySegment.NULL, d + 64, 0xFFFFFFFD);
+            System.out.println("passed-below=true");
+            try {
+                CudaDriver.streamWaitValue32(MemorySegment.NULL, d + 64, 1); // past the wrap: not reached yet
+                System.out.println("passed-past-wrap=true");
+            } catch (CudaException e) {
+                System.out.println("waits-past-wrap=" + e.getMessage());
+            }
+            CudaDriver.hostUnregister(host);
         }
     }
 
