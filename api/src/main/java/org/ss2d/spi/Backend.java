@@ -368,30 +368,6 @@ public interface Backend extends AutoCloseable {
     }
 
     /**
-     * An event of this backend that another process can open ({@link IpcEvent#handle()}), recorded on this backend's
-     * stream. The default refuses: only a device backend can.
-     *
-     * @return the new event, owned by the caller
-     * @throws UnsupportedOperationException when this backend has no device stream to order
-     */
-    default IpcEvent createIpcEvent() {
-        throw new UnsupportedOperationException("the " + name() + " backend has no device events to share");
-    }
-
-    /**
-     * Opens an event that another process exported (PyTorch's {@code torch.cuda.Event(interprocess=True)}), so that
-     * this backend's stream can wait for it or record it. The exporter must keep its event until the opened one
-     * is closed. The default refuses: only a device backend can.
-     *
-     * @param handle the exporter's handle bytes
-     * @return the opened event, owned by the caller
-     * @throws UnsupportedOperationException when this backend has no device stream to order
-     */
-    default IpcEvent openIpcEvent(byte[] handle) {
-        throw new UnsupportedOperationException("the " + name() + " backend cannot open device events of another process");
-    }
-
-    /**
      * Registers {@code host} (page-aligned, e.g. a mapping of a file) for this backend's stream to wait on and write
      * to ({@link StreamFlags}). The memory must stay mapped until the result is closed. The default refuses: only a
      * device backend can.

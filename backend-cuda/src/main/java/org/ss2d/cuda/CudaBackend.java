@@ -82,16 +82,6 @@ public final class CudaBackend implements Backend {
     }
 
     @Override
-    public org.ss2d.spi.IpcEvent createIpcEvent() {
-        return CudaIpcEvent.create(dev);
-    }
-
-    @Override
-    public org.ss2d.spi.IpcEvent openIpcEvent(byte[] handle) {
-        return CudaIpcEvent.open(dev, handle);
-    }
-
-    @Override
     public org.ss2d.spi.StreamFlags registerStreamFlags(java.lang.foreign.MemorySegment host) {
         return CudaStreamFlags.register(dev, host);
     }

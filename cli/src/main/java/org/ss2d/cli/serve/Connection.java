@@ -68,6 +68,8 @@ final class Connection {
                         reply.put("ok", true);
                         reply.put("server_us", (System.nanoTime() - t0) / 1000); // the request's whole time here
                     }
+                } catch (OrderFlags.Broken e) {
+                    reply = error("broken", e.getMessage());
                 } catch (Ops.Unsupported e) {
                     reply = error("unsupported", e.getMessage());
                 } catch (LimitExceededException e) {
@@ -80,6 +82,7 @@ final class Connection {
                     reply = error("failed", e.getClass().getSimpleName() + ": " + e.getMessage());
                 }
                 consumed();
+                if (reply != null && ops.doneOnError()) reply.put("done", true);
                 if (reply != null) {
                     write(reply);
                 } else {

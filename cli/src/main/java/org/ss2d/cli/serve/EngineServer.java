@@ -36,8 +36,10 @@ public final class EngineServer implements AutoCloseable {
     private final AtomicInteger connections = new AtomicInteger();
     /** Views of client memory cached by all connections ({@link Ops}), each at most {@link Ops#VIEWS}. */
     final java.util.concurrent.atomic.AtomicLong views = new java.util.concurrent.atomic.AtomicLong();
-    /** CUDA interprocess events held (two per connection and device of stream-ordered calls), until their session closes. */
-    final java.util.concurrent.atomic.AtomicLong cudaEvents = new java.util.concurrent.atomic.AtomicLong();
+    /** The ordering pages of stream-ordered CUDA calls ({@link OrderFlags}), one per connection and device, while open. */
+    private final Set<OrderFlags> orderFlags = ConcurrentHashMap.newKeySet();
+    private final long orderDeadlineNanos = orderDeadlineNanos();
+    private volatile Thread orderWatch;
     private volatile long lastActivity = System.currentTimeMillis();
     private volatile boolean stopping;
 
@@ -127,6 +129,63 @@ public final class EngineServer implements AutoCloseable {
         }
     }
 
+    /**
+     * How long this engine's stream may wait for a client's ticket ({@link OrderFlags}) before it releases the wait
+     * itself: {@code -Dss2d.serve.order-deadline} or {@code $SS2D_ORDER_DEADLINE}, in seconds (decimals allowed);
+     * 60 by default. A client's stream that is legitimately busy longer than this before a call (a long PyTorch
+     * job queued ahead of it) needs a longer deadline.
+     */
+    static long orderDeadlineNanos() {
+        String v = System.getProperty("ss2d.serve.order-deadline", System.getenv("SS2D_ORDER_DEADLINE"));
+        double seconds = 60;
+        if (v != null && !v.isBlank()) {
+            try {
+                seconds = Double.parseDouble(v.strip());
+            } catch (NumberFormatException e) {
+                seconds = -1;
+            }
+            if (!(seconds > 0) || seconds > 1e6) {
+                throw new Ss2dArgumentException("ss2d.serve.order-deadline", "seconds above 0 (SS2D_ORDER_DEADLINE)", "\"" + v + "\"", null);
+            }
+        }
+        return (long) (seconds * 1e9);
+    }
+
+    /** Watches {@code f} until {@link #unwatch}: past the deadline with its client's ticket not reached, it is expired. */
+    void watch(OrderFlags f) {
+        orderFlags.add(f);
+        if (orderWatch == null) {
+            synchronized (this) {
+                if (orderWatch == null) orderWatch = Thread.ofPlatform().daemon().name("ss2d-serve-order-deadline").start(this::orderWatch);
+            }
+        }
+    }
+
+    void unwatch(OrderFlags f) {
+        orderFlags.remove(f);
+    }
+
+    private void orderWatch() {
+        long tick = Math.max(5_000_000L, Math.min(1_000_000_000L, orderDeadlineNanos / 8));
+        while (!stopping) {
+            try {
+                Thread.sleep(java.time.Duration.ofNanos(tick));
+            } catch (InterruptedException e) {
+                return;
+            }
+            long now = System.nanoTime();
+            for (OrderFlags f : orderFlags) {
+                if (f.stuck(now, orderDeadlineNanos)) {
+                    String why = "stream order broken: the engine's CUDA stream waited more than " + orderDeadlineNanos / 1e9
+                            + " s for this connection's call to be reached on the client's stream (SS2D_ORDER_DEADLINE), and went on"
+                            + " without it: that call's outputs are undefined; later calls on this connection are refused";
+                    f.expire(why);
+                    LOG.log(System.Logger.Level.WARNING, "ss2d serve: " + why);
+                }
+            }
+        }
+    }
+
     /** Stops accepting; connections in progress finish their current call. */
     public void stop() {
         stopping = true;
@@ -167,7 +226,7 @@ public final class EngineServer implements AutoCloseable {
         }
         return Map.of("sessions", (long) sessions.size(), "connections", (long) connections.get(),
                 "segments", segments, "handles", handles, "mapped_bytes", bytes, "cuda_ipc", ipc,
-                "cuda_events", cudaEvents.get(), "views", views.get(), "views_per_connection", (long) Ops.VIEWS);
+                "cuda_flags", (long) orderFlags.size(), "views", views.get(), "views_per_connection", (long) Ops.VIEWS);
     }
 
     @Override

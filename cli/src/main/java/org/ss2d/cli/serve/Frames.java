@@ -12,7 +12,7 @@ import org.ss2d.validate.Ss2dArgumentException;
  * <pre>
  *   u8 0x01, u8 op (1 ping, 2 selective_scan, 3 cross_scan, 4 cross_merge, 5 run),
  *   u8 flags (1 delta_softplus, 2 return_last_state, 4 features, 8 stream-ordered: see {@link Ops#call}),
- *   u8 tensor count, i64 handle (run),
+ *   u8 tensor count, i64 handle (run), with flag 8 a u32 ticket ({@link OrderFlags}),
  *   u8 k, k ASCII bytes of the backend's name (none: auto),
  *   per tensor: u8 slot ({@link #NAMES}), u8 rank, then
  *     in the client's shared memory: u32 segment id, i32 fd, i64 segment size, i64 byte offset,
@@ -53,6 +53,7 @@ final class Frames {
             q.ordered = (flags & 8) != 0;
             int count = body.get() & 0xff;
             q.handle = body.getLong();
+            if (q.ordered) q.ticket = body.getInt();
             int k = body.get() & 0xff;
             if (k > 0) {
                 byte[] name = new byte[k];

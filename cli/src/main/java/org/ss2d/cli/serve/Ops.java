@@ -37,8 +37,11 @@ final class Ops {
         }
     }
 
-    /** 2: stream-ordered CUDA calls ({@code cuda_events}, flag 8); a client falls back to synchronous calls below it. */
-    static final int PROTOCOL = 2;
+    /**
+     * 3: stream-ordered CUDA calls through host flags ({@code cuda_flags}, flag 8 with a ticket); a client falls back to
+     * synchronous calls below it (2 had interprocess events, which a dead client could wedge).
+     */
+    static final int PROTOCOL = 3;
 
     private final EngineServer server;
     private final Connection connection;
@@ -48,13 +51,13 @@ final class Ops {
     private boolean device;
     /** The device of the current request's CUDA tensors (the first one's). */
     private int cudaDevice = -1;
-    /** The events of stream-ordered calls, per device ordinal: set up once per connection by {@code cuda_events}. */
-    private final Map<Integer, StreamEvents> events = new HashMap<>();
-    /** The events whose client event the stream was made to wait for in the current call: its engine event is owed. */
-    private StreamEvents waited;
-
-    /** The client's event (opened here) and this engine's (exported to the client), for one connection and device. */
-    private record StreamEvents(org.ss2d.spi.IpcEvent client, org.ss2d.spi.IpcEvent engine) {}
+    /** The ordering pages of stream-ordered calls, per device ordinal: set up once per connection by {@code cuda_flags}. */
+    private final Map<Integer, OrderFlags> flags = new HashMap<>();
+    /** The page whose ready word the stream was made to wait on in the current call: its done word is owed. */
+    private OrderFlags waited;
+    private int ticket;
+    /** Whether the last call wrote its done word although it failed (the error reply says so: the client waits for it). */
+    private boolean doneOnError;
     private long engineNanos;
     static final int VIEWS = 512;
     private TensorScope viewScope;
@@ -81,6 +84,7 @@ final class Ops {
 
     ObjectNode handle(JsonNode req) {
         String op = req.path("op").asText("");
+        doneOnError = false;
         ObjectNode r = Connection.JSON.createObjectNode();
         switch (op) {
             case "hello" -> {
@@ -90,7 +94,7 @@ final class Ops {
             }
             case "backends" -> backends(r);
             case "ping" -> { }
-            case "cuda_events" -> r.put("handle", cudaEvents(req.path("device").asInt(-1), req.path("handle").asText("")));
+            case "cuda_flags" -> cudaFlags(req.path("device").asInt(-1), req.path("fd").asLong(-1), req.path("size").asLong(-1));
             case "stats" -> server.stats().forEach(r::put);
             case "shutdown" -> stop = true;
             case "selective_scan", "cross_scan", "cross_merge", "run" -> {
@@ -120,7 +124,7 @@ final class Ops {
                 }
                 r.put("engine_us", (System.nanoTime() - t0) / 1000);
             }
-            default -> throw new Ss2dArgumentException("op", "one of hello, ping, backends, cuda_events, selective_scan, cross_scan, cross_merge, "
+            default -> throw new Ss2dArgumentException("op", "one of hello, ping, backends, cuda_flags, selective_scan, cross_scan, cross_merge, "
                     + "load, run, plan, touch, free, stats, shutdown", "\"" + op + "\"", null);
         }
         return r;
@@ -136,6 +140,7 @@ final class Ops {
         device = false;
         cudaDevice = -1;
         engineNanos = 0;
+        doneOnError = false;
         try {
             switch (q.op) {
                 case "selective_scan" -> {
@@ -174,9 +179,10 @@ final class Ops {
         } catch (RuntimeException | Error e) {
             if (waited != null) {
                 // the op failed after the stream was made to wait: kernels it launched before failing may still read
-                // the client's inputs, and the client waits for the engine's event even on an error reply
+                // the client's inputs, so the done word follows them, and the error reply tells the client to wait for it
                 try {
-                    waited.engine().record();
+                    waited.done(ticket);
+                    doneOnError = true;
                 } catch (RuntimeException r) {
                     e.addSuppressed(r);
                 }
@@ -191,24 +197,32 @@ final class Ops {
 
     /**
      * Right before the op, once every tensor has its view: a stream-ordered call on CUDA tensors makes the backend's
-     * stream wait for the client's event, which the client recorded on PyTorch's current stream just before sending,
-     * so the op runs after everything PyTorch queued there (the inputs' producers, the outputs' earlier users).
+     * stream wait until the client's ready word reaches the call's ticket, which the client's stream (PyTorch's current
+     * one) writes after everything queued there before the call (the inputs' producers, the outputs' earlier users).
      */
     private void begin(Request q) {
-        if (!device || !q.ordered) return;
-        StreamEvents e = events.get(cudaDevice);
-        if (e == null) {
-            throw new Ss2dArgumentException("ordered", "a cuda_events request on this connection for cuda:" + cudaDevice
+        if (!q.ordered) return;
+        if (!device) throw new Ss2dArgumentException("ordered", "CUDA tensors in a stream-ordered call", "none", null);
+        OrderFlags f = flags.get(cudaDevice);
+        if (f == null) {
+            throw new Ss2dArgumentException("ordered", "a cuda_flags request on this connection for cuda:" + cudaDevice
                     + " first", "none", null);
         }
-        e.client().streamWait();
-        waited = e;
+        f.checkUsable();
+        f.waitFor(q.ticket);
+        waited = f;
+        ticket = q.ticket;
+    }
+
+    /** Whether the last {@link #call} failed after writing its done word (the client must wait for it). */
+    boolean doneOnError() {
+        return doneOnError;
     }
 
     private String finish(String backend, long t0) {
         if (waited != null) {
-            // stream-ordered: the engine's event follows the op on the stream; the client's stream waits for it
-            waited.engine().record();
+            // stream-ordered: the done word follows the op on the stream; the client's stream waits for it
+            waited.done(ticket);
             waited = null;
         } else if (device) {
             // Outputs on the device are written by work queued on the backend's stream: the client may
@@ -220,36 +234,20 @@ final class Ops {
     }
 
     /**
-     * Sets up this connection's events for stream-ordered calls on {@code device}: opens the client's interprocess
-     * event ({@code handle}, base64) and creates one of the engine's; returns the engine's handle (base64). Once per
-     * connection and device: events are recorded and waited per connection, which carries one request at a time.
+     * Sets up this connection's ordering page for stream-ordered calls on {@code device}: maps the client's descriptor
+     * {@code fd} ({@code size} bytes) and registers it for the stream ({@link OrderFlags}). Once per connection and
+     * device: the tickets count per connection, which carries one request at a time.
      */
-    private String cudaEvents(int device, String handle) {
-        connection.session();
-        Backend cuda = cudaBackend("cuda_events", device);
-        if (events.containsKey(device)) {
-            throw new Ss2dArgumentException("cuda_events", "one request per connection and device", "a second one for cuda:" + device, null);
+    private void cudaFlags(int device, long fd, long size) {
+        Session s = connection.session();
+        Backend cuda = cudaBackend("cuda_flags", device);
+        if (flags.containsKey(device)) {
+            throw new Ss2dArgumentException("cuda_flags", "one request per connection and device", "a second one for cuda:" + device, null);
         }
-        byte[] h;
-        try {
-            h = java.util.Base64.getDecoder().decode(handle);
-        } catch (IllegalArgumentException e) {
-            throw new Ss2dArgumentException("handle", "a base64 CUDA IPC event handle", "\"" + handle + "\"", null);
-        }
-        if (h.length != Frames.IPC_HANDLE) {
-            throw new Ss2dArgumentException("handle", "a CUDA IPC event handle of " + Frames.IPC_HANDLE + " bytes", h.length + " bytes", null);
-        }
-        org.ss2d.spi.IpcEvent client = cuda.openIpcEvent(h);
-        org.ss2d.spi.IpcEvent engine;
-        try {
-            engine = cuda.createIpcEvent();
-        } catch (RuntimeException e) {
-            client.close();
-            throw e;
-        }
-        events.put(device, new StreamEvents(client, engine));
-        server.cudaEvents.addAndGet(2);
-        return java.util.Base64.getEncoder().encodeToString(engine.handle());
+        if (fd < 0) throw new Ss2dArgumentException("fd", "the client's descriptor of its flags page", Long.toString(fd), null);
+        OrderFlags f = OrderFlags.open(cuda, device, s.pid(), fd, size);
+        flags.put(device, f);
+        server.watch(f);
     }
 
     /** The CUDA backend, refusing a device it does not run on by {@code name}. */
@@ -373,27 +371,25 @@ final class Ops {
     }
 
     /**
-     * Frees this connection's views (before its session may unmap their memory). Its events go to the session, which
-     * frees them when it closes: the client may still have a wait for the engine's event queued on one of its streams,
-     * and the driver leaves an event destroyed by its last recorder undefined for its waiters.
+     * Frees this connection's views (before its session may unmap their memory) and its ordering pages: each releases
+     * from the host whatever wait for the client this engine's stream still has (a client killed with GPU work queued
+     * ahead of its ticket never writes it), then waits for the stream, unregisters and unmaps. The client keeps its own
+     * mapping for as long as it lives, so a done word that this engine's stream writes later still has its memory.
      */
     void close() {
         server.views.addAndGet(-views.size());
         views.clear();
         callViews.clear();
         if (viewScope != null) viewScope.release();
-        Session s = connection.sessionOrNull();
-        for (StreamEvents e : events.values()) {
-            if (s != null) {
-                s.retire(e.client(), server.cudaEvents);
-                s.retire(e.engine(), server.cudaEvents);
-            } else {
-                e.client().close();
-                e.engine().close();
-                server.cudaEvents.addAndGet(-2);
+        for (OrderFlags f : flags.values()) {
+            server.unwatch(f);
+            try {
+                f.close();
+            } catch (RuntimeException e) {
+                System.getLogger("org.ss2d.cli.serve").log(System.Logger.Level.WARNING, "closing stream-order flags of cuda:" + f.device + ": " + e);
             }
         }
-        events.clear();
+        flags.clear();
     }
 
     /**

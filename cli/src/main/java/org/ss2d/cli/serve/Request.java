@@ -17,11 +17,12 @@ final class Request {
     boolean returnLastState;
     boolean features;
     /**
-     * CUDA tensors in stream order: the engine's stream waits for the client's event of this connection and the
-     * reply comes once the op is queued, with the engine's event recorded after it (else the reply waits for the
-     * stream). See {@link Ops#call}.
+     * CUDA tensors in stream order: the engine's stream waits for the client's ready word to reach {@link #ticket} and
+     * the reply comes once the op is queued, with the done word written after it (else the reply waits for the
+     * stream). See {@link Ops#call} and {@link OrderFlags}.
      */
     boolean ordered;
+    int ticket;
     long handle = -1;
     final Map<String, Ref> inputs = new LinkedHashMap<>();
     final Map<String, Ref> outputs = new LinkedHashMap<>();
@@ -40,6 +41,7 @@ final class Request {
         q.features = req.path("what").asText("logits").equals("features");
         q.handle = req.path("handle").asLong(-1);
         q.ordered = req.path("ordered").asBoolean(false);
+        q.ticket = (int) req.path("ticket").asLong(0);
         refs(req.path("inputs"), q.inputs);
         refs(req.path("outputs"), q.outputs);
         return q;

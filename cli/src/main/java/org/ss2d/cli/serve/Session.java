@@ -31,10 +31,6 @@ final class Session {
     /** CUDA allocations of the client opened through IPC handles, kept open for the session (opening is slow). */
     private final Map<String, DeviceMemory> ipc = new ConcurrentHashMap<>();
     private final AtomicLong nextHandle = new AtomicLong(1);
-    /** Events of the client's closed connections (stream-ordered CUDA calls), freed with the session. */
-    private final java.util.Queue<org.ss2d.spi.IpcEvent> retired = new java.util.concurrent.ConcurrentLinkedQueue<>();
-    /** The server's count of held events, lowered as retired ones are freed. */
-    private volatile AtomicLong eventCount;
     /** Guarded by the server's session map (compute). */
     int connections;
 
@@ -90,10 +86,9 @@ final class Session {
         return m;
     }
 
-    /** Keeps a closed connection's event until the session closes (see {@link Ops#close}). */
-    void retire(org.ss2d.spi.IpcEvent e, AtomicLong count) {
-        eventCount = count;
-        retired.add(e);
+    /** The client's process id (its descriptors are reached through {@code /proc/PID/fd}). */
+    long pid() {
+        return pid;
     }
 
     long add(Loaded l) {
@@ -141,14 +136,6 @@ final class Session {
             }
         }
         ipc.clear();
-        for (org.ss2d.spi.IpcEvent e; (e = retired.poll()) != null; ) {
-            eventCount.decrementAndGet();
-            try {
-                e.close(); // after the stream has run what was queued (the event waits for it first)
-            } catch (RuntimeException ex) {
-                System.getLogger("org.ss2d.cli.serve").log(System.Logger.Level.WARNING, "closing a CUDA IPC event: " + ex);
-            }
-        }
         segments.clear();
         arena.close();
     }

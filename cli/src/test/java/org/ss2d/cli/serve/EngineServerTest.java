@@ -193,39 +193,43 @@ class EngineServerTest {
     }
 
     /**
-     * Stream-ordered CUDA calls: flag 8 of a binary frame (and {@code "ordered": true} in JSON) marks them; the
-     * {@code cuda_events} request that sets up a connection's events is refused by name without a CUDA backend (here)
-     * and for a handle of the wrong size or device on a GPU host, before any event is opened.
+     * Stream-ordered CUDA calls: flag 8 of a binary frame, followed by the call's u32 ticket (and {@code "ordered": true,
+     * "ticket": k} in JSON) marks them; the {@code cuda_flags} request that sets up a connection's ordering page is
+     * refused by name without a CUDA backend (here), and for a bad descriptor, size or device on a GPU host, before
+     * anything is mapped.
      */
     @Test
-    void streamOrderedCallsAreMarkedAndTheirEventsRefusedByName() throws IOException {
-        byte[] ordered = binary(3, 1, "", tensor(8, 1, 0, 64, 0, 1, 1, 4, 4));
-        ordered[2] = 8 | 1;
-        Request q = Frames.request(ByteBuffer.wrap(ordered).order(ByteOrder.LITTLE_ENDIAN));
+    void streamOrderedCallsCarryTheirTicketAndTheirFlagsAreRefusedByName() throws IOException {
+        byte[] plain = binary(3, 1, "", tensor(8, 1, 0, 64, 0, 1, 1, 4, 4));
+        ByteBuffer ordered = ByteBuffer.allocate(plain.length + 4).order(ByteOrder.LITTLE_ENDIAN);
+        ordered.put(plain, 0, 12).putInt(0xFFFFFFFE).put(plain, 12, plain.length - 12).flip();
+        ordered.put(2, (byte) (8 | 1));
+        Request q = Frames.request(ordered);
         assertTrue(q.ordered && q.deltaSoftplus && !q.returnLastState, "flags 8 | 1");
-        assertFalse(Frames.request(ByteBuffer.wrap(binary(3, 1, "", tensor(8, 1, 0, 64, 0, 1, 1, 4, 4)))
-                .order(ByteOrder.LITTLE_ENDIAN)).ordered, "not ordered without the flag");
-        assertTrue(Request.fromJson("cross_scan", JSON.readTree("{\"ordered\":true}")).ordered);
+        assertEquals(0xFFFFFFFE, q.ticket, "the ticket after the handle, all 32 bits");
+        assertEquals(1, q.inputs.size(), "the tensor after the ticket");
+        assertFalse(Frames.request(ByteBuffer.wrap(plain).order(ByteOrder.LITTLE_ENDIAN)).ordered, "not ordered without the flag");
+        Request j = Request.fromJson("cross_scan", JSON.readTree("{\"ordered\":true,\"ticket\":4294967295}"));
+        assertTrue(j.ordered && j.ticket == -1, "JSON's ticket, as an unsigned 32-bit number");
         try (SocketChannel c = connect()) {
-            String handle = java.util.Base64.getEncoder().encodeToString(new byte[64]);
-            JsonNode before = ask(c, "{\"op\":\"cuda_events\",\"device\":0,\"handle\":\"" + handle + "\"}");
+            JsonNode before = ask(c, "{\"op\":\"cuda_flags\",\"device\":0,\"fd\":0,\"size\":4096}");
             assertTrue(before.path("message").asText().contains("hello first"), before.toString());
             JsonNode hello = ask(c, "{\"op\":\"hello\",\"pid\":" + ProcessHandle.current().pid() + ",\"token\":\"e\"}");
-            assertEquals(2, hello.path("protocol").asInt(), "protocol 2: stream-ordered calls (older clients and engines fall back)");
+            assertEquals(3, hello.path("protocol").asInt(), "protocol 3: stream order through host flags (older clients and engines fall back)");
             boolean gpu = org.ss2d.Backends.list().stream().anyMatch(e -> e.name().equals("cuda") && e.available());
-            JsonNode events = ask(c, "{\"op\":\"cuda_events\",\"device\":0,\"handle\":\"" + handle.substring(4) + "\"}");
+            JsonNode flags = ask(c, "{\"op\":\"cuda_flags\",\"device\":0,\"fd\":-1,\"size\":4096}");
             if (gpu) {
-                assertEquals("argument", events.path("kind").asText(), events.toString());
-                // 84 base64 characters of zeros: 61 bytes
-                assertTrue(events.path("message").asText().startsWith("handle: expected a CUDA IPC event handle of 64 bytes, found 61 bytes"),
-                        events.toString());
-                JsonNode device = ask(c, "{\"op\":\"cuda_events\",\"device\":99,\"handle\":\"" + handle + "\"}");
-                assertTrue(device.path("message").asText().startsWith("cuda_events: expected a tensor on the engine's CUDA device"), device.toString());
+                assertEquals("argument", flags.path("kind").asText(), flags.toString());
+                assertTrue(flags.path("message").asText().startsWith("fd: expected the client's descriptor"), flags.toString());
+                JsonNode size = ask(c, "{\"op\":\"cuda_flags\",\"device\":0,\"fd\":0,\"size\":16}");
+                assertTrue(size.path("message").asText().startsWith("size: expected 128..1048576 bytes"), size.toString());
+                JsonNode device = ask(c, "{\"op\":\"cuda_flags\",\"device\":99,\"fd\":0,\"size\":4096}");
+                assertTrue(device.path("message").asText().startsWith("cuda_flags: expected a tensor on the engine's CUDA device"), device.toString());
             } else {
-                assertEquals("unsupported", events.path("kind").asText(), events.toString());
-                assertTrue(events.path("message").asText().startsWith("cuda_events: a CUDA tensor, but this engine has no CUDA backend"), events.toString());
+                assertEquals("unsupported", flags.path("kind").asText(), flags.toString());
+                assertTrue(flags.path("message").asText().startsWith("cuda_flags: a CUDA tensor, but this engine has no CUDA backend"), flags.toString());
             }
-            assertEquals(0, ask(c, "{\"op\":\"stats\"}").path("cuda_events").asLong(), "no event was made");
+            assertEquals(0, ask(c, "{\"op\":\"stats\"}").path("cuda_flags").asLong(), "nothing was registered");
         }
         waitForSessions(0);
     }
