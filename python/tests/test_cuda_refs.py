@@ -3,7 +3,6 @@ the package makes (cuPointerGetAttributes, cuMemGetAddressRange, cuIpcGetMemHand
 runs (tests/test_cuda.py) is exercised up to the engine here: the binary reference is what the engine parses (it
 answers that it has no CUDA backend, naming the argument), and an allocation's handle is exported once."""
 
-import base64
 import contextlib
 import ctypes
 import struct
@@ -12,7 +11,7 @@ import pytest
 
 import ss2d
 from conftest import scan_inputs
-from ss2d import _ops, _refs
+from ss2d import _ops, _order, _refs
 
 torch = pytest.importorskip("torch")
 BASE, SIZE = 0x7F0000000000, 1 << 20
@@ -126,74 +125,82 @@ def test_a_cuda_reference_reaches_the_engine_in_a_binary_frame(driver, monkeypat
     assert driver.exports == 1
 
 
-HANDLE = base64.b64encode(bytes(range(100, 164))).decode()   # an engine's event handle, as cuda_events answers
-
-
 class Log(list):
-    """What the stand-ins for PyTorch's events and streams and for the engine saw, in order."""
+    """What the stand-ins for PyTorch's streams, for the driver's stream memory operations and for the engine saw."""
 
 
-class FakeEvent:
-    log = None
+class OrderDriver:
+    """Stands in for _order.Driver: logs each stream operation by word and stream, runs nothing."""
 
-    def __init__(self, enable_timing=False, blocking=False, interprocess=False, name="mine"):
-        assert interprocess and not enable_timing, "an interprocess event, timing off"
-        self.name = name
-        self.log.append("create %s" % name)
+    def __init__(self, log):
+        self.log = log
+        self.registered = []
 
-    def ipc_handle(self):
-        self.log.append("export %s" % self.name)
-        return bytes(range(64))
+    def context(self, index):
+        return 0xC0 + index
 
-    @classmethod
-    def from_ipc_handle(cls, device, handle):
-        assert len(handle) == 64
-        e = cls.__new__(cls)
-        e.name = "theirs"
-        cls.log.append("open theirs")
-        return e
+    def register(self, ctx, addr, size):
+        self.registered.append((ctx, size))
+        self.log.append("register")
+        return 0xD0000000
 
-    def record(self, stream):
-        self.log.append("record %s on %s" % (self.name, stream.name))
+    def _word(self, dptr):
+        return {0xD0000000 + _order.READY: "ready", 0xD0000000 + _order.DONE: "done"}[dptr]
+
+    def wait(self, ctx, stream, dptr, value):
+        self.log.append("%s waits %s %d" % (stream, self._word(dptr), value))
+
+    def write(self, ctx, stream, dptr, value):
+        self.log.append("%s writes %s %d" % (stream, self._word(dptr), value))
 
 
 class FakeStream:
-    def __init__(self, log, name):
-        self.log, self.name = log, name
-
-    def wait_event(self, ev):
-        self.log.append("%s waits for %s" % (self.name, ev.name))
+    def __init__(self, name):
+        self.cuda_stream = name
 
 
-class FakeConnection:
-    def __init__(self):
-        self.events = {}
-        self.sock = type("S", (), {"fileno": lambda self: 3})()
+class FakeSocket:
+    def fileno(self):
+        return 3
+
+    def close(self):
+        pass
+
+
+def _connection():
+    from ss2d import _engine
+    c = _engine.Connection.__new__(_engine.Connection)
+    c.sock, c.flags, c.timeout = FakeSocket(), {}, 1.0
+    return c
 
 
 @pytest.fixture
 def fake_torch(monkeypatch):
     log = Log()
-    FakeEvent.log = log
-    monkeypatch.setattr(torch.cuda, "Event", FakeEvent)
-    monkeypatch.setattr(torch.cuda, "current_stream", lambda device=None: FakeStream(log, "current"))
-    monkeypatch.setattr(torch.cuda, "device", lambda d: contextlib.nullcontext())
+    drv = OrderDriver(log)
+    monkeypatch.setattr(_order, "_driver", drv)
+    streams = {"current": "S1"}
+    monkeypatch.setattr(torch.cuda, "current_stream", lambda device=None: FakeStream(streams["current"]))
     monkeypatch.setattr(torch.cuda, "is_current_stream_capturing", lambda: False)
+    log.streams = streams
     return log
 
 
 def _fake_engine(log, replies):
     """An Engine whose one connection is a stand-in and whose exchanges answer from ``replies`` (a reply dict, or an
-    exception to raise), logging each request."""
+    exception to raise, closing the connection as a lost engine does), logging each request and its ticket."""
     from ss2d import _engine
     e = _engine.Engine()
-    conn = FakeConnection()
+    conn = _connection()
     e._acquire = lambda start=True: conn
+    e.sent = []
 
     def exchange(c, req):
         log.append("send %s" % _engine.op_name(req))
+        e.sent.append(req)
         r = replies.pop(0)
         if isinstance(r, BaseException):
+            c.close()
             raise r
         return r
 
@@ -201,46 +208,103 @@ def _fake_engine(log, replies):
     return e, conn
 
 
-def test_a_stream_ordered_call_records_before_sending_and_waits_after_the_reply(fake_torch):
+def _ordered(op=_ops.OP_CROSS_SCAN):
+    return _ops.binary(op, None, _ops.ORDERED, 0, [])
+
+
+def test_a_stream_ordered_call_writes_its_ticket_before_sending_and_waits_after_the_reply(fake_torch):
     log = fake_torch
     ok = {"ok": True}
-    eng, conn = _fake_engine(log, [{"ok": True, "handle": HANDLE}, ok, ok])
-    req = _ops.binary(_ops.OP_CROSS_SCAN, None, _ops.ORDERED, 0, [])
-    eng.call_cuda(req, FakeDevice())
-    assert log == ["create mine", "export mine", "send cuda_events", "open theirs",
-                   "record mine on current", "send cross_scan", "current waits for theirs"], log
+    eng, conn = _fake_engine(log, [ok, ok, ok])
+    eng.call_cuda(_ordered(), FakeDevice())
+    assert log == ["register", "send cuda_flags", "S1 writes ready 1", "send cross_scan", "S1 waits done 1"], log
+    flags_req = eng.sent[0]
+    assert flags_req["op"] == "cuda_flags" and flags_req["size"] == _order.PAGE and flags_req["device"] == 0
+    assert flags_req["fd"] == conn.flags[0].fd, "the page's memfd, which the engine maps through /proc"
+    req = eng.sent[1]
+    assert len(req) == len(_ordered()) + 4 and struct.unpack_from("<I", req, 12) == (1,), "ticket 1 after the handle"
+    assert req[2] & _ops.ORDERED
     del log[:]
-    eng.call_cuda(req, FakeDevice())
-    assert log == ["record mine on current", "send cross_scan", "current waits for theirs"], \
-        "events are set up once per connection and device: %s" % log
+    eng.call_cuda(_ordered(), FakeDevice())
+    assert log == ["S1 writes ready 2", "send cross_scan", "S1 waits done 2"], \
+        "the page is set up once per connection and device, tickets count up: %s" % log
     assert eng.idle == [conn, conn]
 
 
-def test_an_error_reply_still_waits_and_a_lost_engine_does_not(fake_torch):
+def test_another_stream_first_waits_for_the_last_ticket(fake_torch):
     log = fake_torch
-    eng, conn = _fake_engine(log, [{"ok": True, "handle": HANDLE},
-                                   {"ok": False, "kind": "argument", "message": "u: expected something"},
-                                   ss2d.EngineError("the engine went away")])
-    req = _ops.binary(_ops.OP_CROSS_SCAN, None, _ops.ORDERED, 0, [])
-    with pytest.raises(ValueError, match="^u: expected something$"):
-        eng.call_cuda(req, FakeDevice())
-    assert log[-2:] == ["send cross_scan", "current waits for theirs"], \
-        "work the engine launched before failing is waited for: %s" % log
+    eng, conn = _fake_engine(log, [{"ok": True}] * 3)
+    eng.call_cuda(_ordered(), FakeDevice())
+    log.streams["current"] = "S2"
     del log[:]
-    with pytest.raises(ss2d.EngineError, match="went away"):
-        eng.call_cuda(req, FakeDevice())
-    assert log == ["record mine on current", "send cross_scan"], "no wait for the event of a lost engine: %s" % log
+    eng.call_cuda(_ordered(), FakeDevice())
+    assert log == ["S2 waits ready 1", "S2 writes ready 2", "send cross_scan", "S2 waits done 2"], \
+        "two streams' writes could land out of order: %s" % log
 
 
-def test_refused_events_raise_and_keep_the_connection(fake_torch):
+def test_tickets_wrap_around(fake_torch):
     log = fake_torch
-    eng, conn = _fake_engine(log, [{"ok": False, "kind": "unsupported", "message": "cuda_events: no CUDA backend"}])
-    with pytest.raises(NotImplementedError, match="^cuda_events: no CUDA backend$"):
-        eng.call_cuda(_ops.binary(_ops.OP_CROSS_SCAN, None, _ops.ORDERED, 0, []), FakeDevice())
-    assert conn.events == {} and eng.idle == [conn], "the connection goes back to the pool without events"
+    eng, conn = _fake_engine(log, [{"ok": True}] * 3)
+    eng.call_cuda(_ordered(), FakeDevice())
+    conn.flags[0].ticket = 0xFFFFFFFF
+    del log[:]
+    eng.call_cuda(_ordered(), FakeDevice())
+    assert log == ["S1 writes ready 0", "send cross_scan", "S1 waits done 0"], log
+    assert _order.behind(0xFFFFFFFF, 0) and not _order.behind(0, 0xFFFFFFFF) and not _order.behind(5, 5)
 
 
-def test_calls_on_cuda_tensors_are_synchronous_unless_the_ordered_mode_is_on(driver, monkeypatch):
+def test_an_error_reply_waits_only_when_the_engine_wrote_done(fake_torch):
+    log = fake_torch
+    eng, conn = _fake_engine(log, [{"ok": True},
+                                   {"ok": False, "kind": "failed", "message": "CudaException: boom", "done": True},
+                                   {"ok": False, "kind": "argument", "message": "u: expected something"}])
+    with pytest.raises(ss2d.EngineError, match="^CudaException: boom$"):
+        eng.call_cuda(_ordered(), FakeDevice())
+    assert log[-2:] == ["send cross_scan", "S1 waits done 1"], "work the engine launched before failing is waited for: %s" % log
+    del log[:]
+    with pytest.raises(ValueError, match="^u: expected something$"):
+        eng.call_cuda(_ordered(), FakeDevice())
+    assert log == ["S1 writes ready 2", "send cross_scan"], "refused before anything was queued: no wait: %s" % log
+    assert eng.idle == [conn, conn]
+
+
+def test_a_lost_engine_releases_the_streams_waits_from_the_host(fake_torch):
+    log = fake_torch
+    eng, conn = _fake_engine(log, [{"ok": True}, {"ok": True}, ss2d.EngineError("the engine went away")])
+    eng.call_cuda(_ordered(), FakeDevice())
+    flags = conn.flags[0]
+    assert flags.words() == (0, 0), "nothing ran on the fake streams"
+    with pytest.raises(ss2d.EngineError, match="went away"):
+        eng.call_cuda(_ordered(), FakeDevice())
+    assert log[-2:] == ["S1 writes ready 2", "send cross_scan"], "no wait queued for a lost engine: %s" % log
+    assert flags.words()[1] == 2, "done written from the host: the wait for call 1 passes (and anything up to 2)"
+    assert conn.flags == {} and flags in _order._retired, "the page stays mapped for the life of the process"
+
+
+def test_a_broken_order_raises_and_drops_the_connection(fake_torch):
+    log = fake_torch
+    eng, conn = _fake_engine(log, [{"ok": True}, {"ok": False, "kind": "broken", "message": "stream order broken: late"}])
+    with pytest.raises(ss2d.StreamOrderError, match="^stream order broken: late$"):
+        eng.call_cuda(_ordered(), FakeDevice())
+    assert log[-1] == "send cross_scan" and eng.idle == [] and conn.flags == {}, log
+
+
+def test_refused_flags_raise_and_keep_the_connection(fake_torch):
+    log = fake_torch
+    eng, conn = _fake_engine(log, [{"ok": False, "kind": "unsupported", "message": "cuda_flags: no CUDA backend"}])
+    with pytest.raises(NotImplementedError, match="^cuda_flags: no CUDA backend$"):
+        eng.call_cuda(_ordered(), FakeDevice())
+    assert conn.flags == {} and eng.idle == [conn], "the connection goes back to the pool without a page"
+
+
+def test_the_json_form_carries_the_ticket_too():
+    req = {"op": "cross_scan", "ordered": True}
+    assert _order.with_ticket(req, 7) == {"op": "cross_scan", "ordered": True, "ticket": 7} and "ticket" not in req
+    assert _order.plain(req)["ordered"] is False
+    assert _order.plain(_ordered())[2] == 0 and len(_order.plain(_ordered())) == len(_ordered())
+
+
+def test_calls_on_cuda_tensors_are_ordered_unless_the_sync_mode_is_on(driver, monkeypatch):
     # neither path reaches an engine (on a GPU host the stand-in's handle would go to a real CUDA backend)
     sent, plain, synced = [], [], []
     from ss2d import _engine
@@ -250,22 +314,23 @@ def test_calls_on_cuda_tensors_are_synchronous_unless_the_ordered_mode_is_on(dri
     monkeypatch.setattr(_ops, "sync_cuda", lambda *a: synced.append(a))
     x = {k: ss2d.shared(v) for k, v in scan_inputs(52).items()}
     delta = FakeCudaTensor(x["delta"].shape, 0)
-    monkeypatch.setattr(_refs, "CUDA_ORDERED", False)               # the default
-    ss2d.selective_scan(x["u"], delta, x["A"], x["B"], x["C"], delta_softplus=True)
-    (req,), = [plain]
-    assert req[2] == _ops.SOFTPLUS and sent == [] and len(synced) == 1, \
-        "the default synchronises and sends plainly: flags %d, %d ordered" % (req[2], len(sent))
-    assert any(v is delta for v in synced[0]), "the CUDA input's stream is synchronised"
-    monkeypatch.setattr(_refs, "CUDA_ORDERED", True)                # SS2D_CUDA_ORDERED=1
+    monkeypatch.setattr(_refs, "CUDA_ORDERED", True)                # the default
     ss2d.selective_scan(x["u"], delta, x["A"], x["B"], x["C"], delta_softplus=True)
     (req, device), = sent
     assert req[2] == _ops.ORDERED | _ops.SOFTPLUS and device is delta.device, "flags %d" % req[2]
-    assert len(plain) == 1 and len(synced) == 1, "an ordered call neither synchronises nor goes plainly"
+    assert plain == [] and synced == [], "an ordered call neither synchronises nor goes plainly"
+    monkeypatch.setattr(_refs, "CUDA_ORDERED", False)               # SS2D_CUDA_SYNC=1
+    ss2d.selective_scan(x["u"], delta, x["A"], x["B"], x["C"], delta_softplus=True)
+    (req,), = [plain]
+    assert req[2] == _ops.SOFTPLUS and len(sent) == 1 and len(synced) == 1, \
+        "the sync mode synchronises and sends plainly: flags %d, %d ordered" % (req[2], len(sent))
+    assert any(v is delta for v in synced[0]), "the CUDA input's stream is synchronised"
 
 
-def test_the_synchronous_mode_is_the_default_and_sync_overrides_ordered():
-    for env, ordered in [({}, False), ({"SS2D_CUDA_ORDERED": "1"}, True), ({"SS2D_CUDA_ORDERED": "0"}, False),
-                         ({"SS2D_CUDA_SYNC": "1"}, False), ({"SS2D_CUDA_ORDERED": "1", "SS2D_CUDA_SYNC": "1"}, False)]:
+def test_the_ordered_mode_is_the_default_and_sync_overrides_it():
+    for env, ordered in [({}, True), ({"SS2D_CUDA_ORDERED": "1"}, True), ({"SS2D_CUDA_ORDERED": "0"}, False),
+                         ({"SS2D_CUDA_SYNC": "1"}, False), ({"SS2D_CUDA_SYNC": "0"}, True),
+                         ({"SS2D_CUDA_ORDERED": "1", "SS2D_CUDA_SYNC": "1"}, False)]:
         assert _refs.cuda_ordered(env) is ordered, env
 
 
@@ -273,8 +338,8 @@ def test_a_call_during_cuda_graph_capture_is_refused(fake_torch, monkeypatch):
     monkeypatch.setattr(torch.cuda, "is_current_stream_capturing", lambda: True)
     eng, conn = _fake_engine(fake_torch, [])
     with pytest.raises(NotImplementedError, match="cannot be captured in a CUDA graph"):
-        eng.call_cuda(_ops.binary(_ops.OP_CROSS_SCAN, None, _ops.ORDERED, 0, []), FakeDevice())
-    assert fake_torch == [], "nothing recorded or sent"
+        eng.call_cuda(_ordered(), FakeDevice())
+    assert fake_torch == [], "nothing written or sent"
 
 
 def test_an_older_engine_gets_synchronous_calls(fake_torch, monkeypatch):
@@ -282,6 +347,7 @@ def test_an_older_engine_gets_synchronous_calls(fake_torch, monkeypatch):
     monkeypatch.setattr(torch.cuda, "current_stream", lambda device=None: type("S", (), {
         "synchronize": lambda self: synced.append(device)})())
     eng, conn = _fake_engine(fake_torch, [{"ok": True}])
-    eng.protocol = 1                                               # its hello said protocol 1: no cuda_events
-    eng.call_cuda(_ops.binary(_ops.OP_CROSS_SCAN, None, _ops.ORDERED, 0, []), FakeDevice())
+    eng.protocol = 2                                               # its hello said protocol 2: interprocess events
+    eng.call_cuda(_ordered(), FakeDevice())
     assert fake_torch == ["send cross_scan"] and len(synced) == 1, "synchronised, then sent plainly: %s" % fake_torch
+    assert eng.sent[0] == _order.plain(_ordered()), "without the ordered flag or a ticket"

@@ -14,12 +14,12 @@ import numpy as _np
 
 from ._modules import SS2D, VMamba, VSSBlock
 from ._ops import backends, cross_merge, cross_scan, ping, selective_scan, shutdown, stats
-from .errors import EngineError, EngineTimeoutError, LimitExceededError
+from .errors import EngineError, EngineTimeoutError, LimitExceededError, StreamOrderError
 
 __version__ = "0.1.0"
 
 __all__ = ["selective_scan", "cross_scan", "cross_merge", "SS2D", "VSSBlock", "VMamba", "backends", "empty",
-           "shared", "is_shared", "stats", "ping", "shutdown", "EngineError", "EngineTimeoutError",
+           "shared", "is_shared", "stats", "ping", "shutdown", "EngineError", "EngineTimeoutError", "StreamOrderError",
            "LimitExceededError"]
 
 

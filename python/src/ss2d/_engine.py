@@ -25,6 +25,7 @@ import threading
 import time
 from pathlib import Path
 
+from . import _order
 from .errors import EngineError, EngineTimeoutError, raise_for
 
 _HEADER = struct.Struct("<I")
@@ -85,7 +86,7 @@ class Connection:
     """One socket to the engine, in blocking mode with the timeout set in the kernel (SO_RCVTIMEO/SO_SNDTIMEO):
     a Python socket timeout would poll() before every send and receive, a system call each way per request."""
 
-    __slots__ = ("sock", "buf", "view", "timeout", "events")
+    __slots__ = ("sock", "buf", "view", "timeout", "flags")
 
     def __init__(self, path, timeout):
         self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -102,7 +103,7 @@ class Connection:
             raise
         self.buf = bytearray(1 << 16)
         self.view = memoryview(self.buf)
-        self.events = {}     # CUDA device index -> (this process's event, the engine's), for stream-ordered calls
+        self.flags = {}      # CUDA device index -> its ordering page (_order.Flags), for stream-ordered calls
 
     def request(self, req):
         """Sends ``req`` (a dict as JSON, or the bytes of a binary request) and returns the reply as a dict."""
@@ -135,18 +136,17 @@ class Connection:
         return got
 
     def close(self):
-        if self.events:
-            # the engine's stream may still have a wait for our event queued, and a wait for an event whose last
-            # recorder destroyed it is undefined: the events of a dropped connection live as long as the process
-            _retired_events.extend(self.events.values())
-            self.events = {}
+        if self.flags:
+            # a closed connection's engine side may be gone: release our streams' waits for it from the host, and keep
+            # the pages (a queued wait may still read them) for the life of the process
+            for f in self.flags.values():
+                _order.retire(f)
+            self.flags = {}
         try:
             self.sock.close()
         except OSError:
             pass
 
-
-_retired_events = []
 
 
 class Engine:
@@ -159,7 +159,7 @@ class Engine:
         self.idle = []
         self.server_pid = None
         self.generation = 0          # bumped when a new engine (or session) is reached: modules reload
-        self.protocol = 2            # the engine's, from its hello: 2 has stream-ordered CUDA calls
+        self.protocol = 3            # the engine's, from its hello: 3 has stream order through host flags
         self.process = None
 
     def call(self, req, start=True):
@@ -173,53 +173,56 @@ class Engine:
         return reply
 
     def call_cuda(self, req, device):
-        """A stream-ordered call on CUDA tensors of ``device`` (``req`` carries the ordered flag): records this
-        connection's event on PyTorch's current stream, sends, and makes that stream wait for the engine's event,
-        which the engine recorded after the op on its stream. Nothing waits on the host."""
+        """A stream-ordered call on CUDA tensors of ``device`` (``req`` carries the ordered flag, not yet its ticket):
+        queues the write of the call's ticket on PyTorch's current stream, sends, and queues on that stream the wait
+        for the engine's stream to have written it back after the op. Nothing waits on the host."""
         import torch
         if torch.cuda.is_current_stream_capturing():
             raise NotImplementedError("a call on CUDA tensors cannot be captured in a CUDA graph: the engine's kernels "
                                       "run in another process, outside the graph")
         conn = self._acquire(True)
-        if self.protocol < 2:
-            # an older engine (its hello said so): it ignores the ordered flag and synchronises its stream before
-            # replying, so the client synchronises first, as in the synchronous mode
+        if self.protocol < 3:
+            # an older engine (its hello said so): synchronous calls, as in the SS2D_CUDA_SYNC mode
             self.idle.append(conn)
             torch.cuda.current_stream(device).synchronize()
-            return self.call(req)
+            return self.call(_order.plain(req))
         try:
-            ev = conn.events.get(device.index)
-            if ev is None:
-                ev = self._cuda_events(conn, device)
-            stream = torch.cuda.current_stream(device)
-            ev[0].record(stream)
+            flags = conn.flags.get(device.index)
+            if flags is None:
+                flags = self._cuda_flags(conn, device)
+            stream = torch.cuda.current_stream(device).cuda_stream
+            k = flags.ready(stream)
         except BaseException:
             if conn.sock.fileno() >= 0:      # still open (a refusal, not a lost engine): back to the pool
                 self.idle.append(conn)
             raise
-        reply = self._exchange(conn, req)
-        # also after an error reply: the engine recorded its event after whatever it had launched
-        stream.wait_event(ev[1])
-        self.idle.append(conn)
-        if not reply.get("ok"):
+        reply = self._exchange(conn, _order.with_ticket(req, k))     # a lost engine: the connection releases the flags
+        ok = reply.get("ok")
+        if ok or reply.get("done"):
+            # also after an error reply that says so: the engine's done follows whatever it had launched
+            flags.wait_done(stream, k)
+        if not ok:
+            if reply.get("kind") == "broken":
+                conn.close()                 # the engine gave up on this connection's order (its deadline)
+            else:
+                self.idle.append(conn)
             raise_for(reply)
+        self.idle.append(conn)
         return reply
 
-    def _cuda_events(self, conn, device):
-        """This connection's pair of interprocess events for ``device``: ours (its handle sent once) and the engine's
-        (opened from the handle it answers with)."""
-        import base64
-        import torch
-        mine = torch.cuda.Event(interprocess=True)       # interprocess events have timing off
-        with torch.cuda.device(device):
-            handle = mine.ipc_handle()                   # creates the event on this device
-        reply = self._exchange(conn, {"op": "cuda_events", "device": device.index,
-                                      "handle": base64.b64encode(handle).decode()})
+    def _cuda_flags(self, conn, device):
+        """This connection's ordering page for ``device``: made and registered here, mapped by the engine."""
+        flags = _order.Flags(device.index)
+        try:
+            reply = self._exchange(conn, flags.request())
+        except BaseException:
+            _order.retire(flags)
+            raise
         if not reply.get("ok"):
+            _order.retire(flags)
             raise_for(reply)
-        theirs = torch.cuda.Event.from_ipc_handle(device, base64.b64decode(reply["handle"]))
-        conn.events[device.index] = (mine, theirs)
-        return mine, theirs
+        conn.flags[device.index] = flags
+        return flags
 
     def _exchange(self, conn, req):
         """The reply to ``req`` on ``conn``; a timeout or a lost engine closes the connection and raises."""

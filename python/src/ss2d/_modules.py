@@ -68,7 +68,7 @@ class _Module:
         else:
             req["tensors"] = {k: ref(v, k, keep) for k, v in self._dict.items()}
             # CUDA weights: whatever PyTorch queued on them is done before the engine may read them at load (later
-            # calls are ordered by their events, or synchronised)
+            # calls are ordered through their page of counters, or synchronised)
             sync_cuda(*self._dict.values())
         r = eng.call(req)
         self._keep = keep              # the engine views these arrays: they live as long as the module

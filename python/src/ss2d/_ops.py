@@ -12,7 +12,8 @@ import numpy as np
 from . import _engine, _refs
 from ._refs import any_wire, cuda_device, host_output, new_output, ref, shape_of, sync_cuda, wire, wrap
 
-_HEAD = struct.Struct("<BBBBqB")        # marker 1, op, flags, tensor count, handle, backend name length
+_HEAD = struct.Struct("<BBBBqB")        # marker 1, op, flags, tensor count, handle, backend name length (an ordered
+                                        # call's u32 ticket goes after the handle: _order.with_ticket)
 OP_PING, OP_SCAN, OP_CROSS_SCAN, OP_CROSS_MERGE, OP_RUN = 1, 2, 3, 4, 5
 SOFTPLUS, LAST_STATE, FEATURES, ORDERED = 1, 2, 4, 8
 # tensor slots, as the engine numbers them
@@ -35,15 +36,15 @@ def binary(op, backend, flags, handle, parts):
 
 
 def begin_cuda(*values):
-    """The ORDERED flag when CUDA tensors among ``values`` go stream-ordered (opted in: ``SS2D_CUDA_ORDERED``), else 0
-    (no CUDA tensor, or the default synchronous mode)."""
+    """The ORDERED flag when CUDA tensors among ``values`` go stream-ordered (the default), else 0 (no CUDA tensor, or
+    the synchronous mode: ``SS2D_CUDA_SYNC=1``)."""
     if not _refs.CUDA_ORDERED:
         return 0
     return ORDERED if cuda_device(values) is not None else 0
 
 
 def send(req, flags, values):
-    """Sends a call: stream-ordered (ORDERED in ``flags``) through the connection's CUDA events; else plainly, after
+    """Sends a call: stream-ordered (ORDERED in ``flags``) through the connection's ordering page; else plainly, after
     synchronising PyTorch's current stream for the CUDA tensors among ``values`` (here, after the outputs were made:
     a poisoned output's fill is queued work too)."""
     if flags & ORDERED:

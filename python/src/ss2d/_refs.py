@@ -245,8 +245,8 @@ def _check_cuda(t, name, keep):
 
 
 def cuda_ref(t, name, keep):
-    """A CUDA tensor as the IPC handle of the allocation holding it and its offset there (JSON). The caller has
-    synchronised PyTorch's current stream, so the engine's stream reads settled memory."""
+    """A CUDA tensor as the IPC handle of the allocation holding it and its offset there (JSON). The caller orders the
+    engine's stream after PyTorch's current one (or synchronised it), so the engine reads settled memory."""
     _check_cuda(t, name, keep)
     base, size, handle = _allocation(t, name)
     return {"cuda": {"handle": base64.b64encode(handle).decode(), "device": t.device.index or 0,
@@ -291,21 +291,21 @@ def new_output(shape, like, keep):
         import torch
         t = torch.empty(tuple(int(d) for d in shape), dtype=torch.float32, device=like.device)
         if _POISON:
-            t.fill_(float("nan"))       # queued on the current stream, before the call's event or synchronisation
+            t.fill_(float("nan"))       # queued on the current stream, before the call's ticket or synchronisation
         return t, cuda_wire(t, "out", keep)
     arr = host_output(shape)
     return arr, arr.base.wire
 
 
-# Calls on CUDA tensors are synchronous by default: the client synchronises PyTorch's current stream before sending,
-# the engine its own stream before replying. SS2D_CUDA_ORDERED=1 opts in to stream-ordered calls (interprocess
-# events, nobody waits on the host), which a client killed with GPU work queued can wedge for every client of the
-# engine (README, "Stream order"); SS2D_CUDA_SYNC=1 forces the synchronous mode whatever else is set.
+# Calls on CUDA tensors are stream-ordered by default: nobody waits on the host, the two processes' streams order each
+# other through counters in a page both map (_order, README "Stream order"). SS2D_CUDA_SYNC=1 (or SS2D_CUDA_ORDERED=0)
+# makes them synchronous: the client synchronises PyTorch's current stream before sending, the engine its own stream
+# before replying.
 def cuda_ordered(env):
-    """Whether ``env`` (the environment) opts in to stream-ordered calls on CUDA tensors."""
+    """Whether ``env`` (the environment) leaves calls on CUDA tensors stream-ordered."""
     def on(name):
         return env.get(name, "") not in ("", "0")
-    return on("SS2D_CUDA_ORDERED") and not on("SS2D_CUDA_SYNC")
+    return not on("SS2D_CUDA_SYNC") and env.get("SS2D_CUDA_ORDERED", "1") != "0"
 
 
 CUDA_ORDERED = cuda_ordered(os.environ)

@@ -13,6 +13,11 @@ class LimitExceededError(ValueError):
     """Valid input over a backend's limit (e.g. dstate above CUDA's MAX_DSTATE, or the memory budget)."""
 
 
+class StreamOrderError(EngineError):
+    """The engine gave up waiting for a stream-ordered call to be reached on this process's CUDA stream (its deadline,
+    ``SS2D_ORDER_DEADLINE``): that call's outputs are undefined; the connection is dropped, later calls work."""
+
+
 def raise_for(reply):
     """Raises the exception a failed reply stands for: the engine's one-line message, unchanged."""
     kind, message = reply.get("kind"), reply.get("message", "(no message)")
@@ -22,4 +27,6 @@ def raise_for(reply):
         raise LimitExceededError(message)
     if kind == "unsupported":
         raise NotImplementedError(message)
+    if kind == "broken":
+        raise StreamOrderError(message)
     raise EngineError(message)
