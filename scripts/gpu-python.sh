@@ -2,15 +2,17 @@
 # GPU host: the Python package (python/) against the bundle's engine (dist/ss2d/bin/ss2d, unpacked from the
 # archives gpu-e2e.sh takes if needed; else $SS2D_ENGINE, else ./ss2d), CUDA tests included:
 #   bash scripts/gpu-python.sh [> $OUT/python.txt]
-# 1. pytest python/tests: test_cuda.py runs when torch sees a GPU (CUDA tensors through IPC handles, in place),
-#    the rest as in CI. Under its own limit ($PYTEST_LIMIT s, default 120; the suite took 22 s on an H200), so the
+# 1. pytest python/tests: test_cuda.py runs when torch sees a GPU (CUDA tensors through IPC handles, in place; both
+#    modes; a client killed with GPU work queued, then other clients served; the engine's order deadline), the rest
+#    as in CI. Under its own limit ($PYTEST_LIMIT s, default 150; the suite took 22 s on an H200), so the
 #    benchmarks below still run if it hangs; a line starting "PYTEST KILLED" says it was cut off; pytest missing and no network: carry wheels made here with
 #    `pip download -d python/wheels pytest` (the script installs them with --no-index);
 # 2. per-call overhead (python/bench/overhead.py) on the cpu backend;
-# 3. ss2d.selective_scan against mamba's selective_scan_cuda on S1..S5, the same CUDA tensors, CUDA events
-#    (python/bench/gpu_vs_mamba.py; the default synchronous mode, then S1 and S4 again stream-ordered with
-#    SS2D_CUDA_ORDERED=1, the opt-in; each table is headed by its mode): set ANCHOR_MAMBA to the folder of mamba's built selective_scan_cuda module
-#    (as for gpu-e2e.sh's anchors); without it, mamba_ssm if installed, else only ss2d is timed;
+# 3. ss2d.selective_scan against mamba's selective_scan_cuda on S1..S5, the same CUDA tensors, CUDA events, queued
+#    and isolated (python/bench/gpu_vs_mamba.py; the default stream-ordered mode, then S1 and S4 again synchronous
+#    with SS2D_CUDA_SYNC=1, for comparison; each table is headed by its mode): set ANCHOR_MAMBA to the folder of
+#    mamba's built selective_scan_cuda module (as for gpu-e2e.sh's anchors); without it, mamba_ssm if installed, else
+#    only ss2d is timed;
 # 4. an SS2D block from a PyTorch state dict on CUDA tensors against a plain PyTorch SS2D with mamba's scan
 #    (python/bench/gpu_ss2d_vs_torch.py, same ANCHOR_MAMBA; without it a sequential PyTorch scan stands in).
 set -uo pipefail
@@ -40,22 +42,22 @@ step() { local limit="$1"; shift; timeout -k 10 "$limit" "$@" || { echo "FAILED 
 # SIGINT first, so pytest prints where it was stuck and tears its fixtures (engines) down; its engine's socket is in
 # a folder of ours, so that an engine left behind can be asked to exit
 PYTEST_DIR="$(mktemp -d)"
-SS2D_SOCKET="$PYTEST_DIR/engine.sock" timeout -s INT -k 20 "${PYTEST_LIMIT:-120}" \
+SS2D_SOCKET="$PYTEST_DIR/engine.sock" timeout -s INT -k 20 "${PYTEST_LIMIT:-150}" \
   env -C python "$PY" -m pytest -q -rs -p no:cacheprovider tests
 rc=$?
 if [[ $rc == 124 || $rc == 137 ]]; then
-  echo; echo "PYTEST KILLED after ${PYTEST_LIMIT:-120} s (status $rc): a test hung; the benchmarks run anyway"; status=1
+  echo; echo "PYTEST KILLED after ${PYTEST_LIMIT:-150} s (status $rc): a test hung; the benchmarks run anyway"; status=1
 elif [[ $rc != 0 ]]; then
   echo "FAILED (status $rc): pytest"; status=1
 fi
 SS2D_SOCKET="$PYTEST_DIR/engine.sock" "$PY" -c 'import sys; sys.path.insert(0, "python/src"); import ss2d; ss2d.set_timeout(5); ss2d.shutdown()'
 rm -rf "$PYTEST_DIR"
 step 600 "$PY" python/bench/overhead.py --calls 20000 --rounds 5 --backend cpu
-echo "== gpu_vs_mamba: synchronous calls (the default)"
-step 900 env -u SS2D_CUDA_ORDERED "$PY" python/bench/gpu_vs_mamba.py --reps 50 ${ANCHOR_MAMBA:+--module-dir "$ANCHOR_MAMBA"}
-# the stream-ordered mode, opt-in, for comparison (nobody waits on the host; see python/README.md, "Stream order")
-echo "== gpu_vs_mamba: stream-ordered calls (SS2D_CUDA_ORDERED=1, opt-in)"
-step 600 env SS2D_CUDA_ORDERED=1 "$PY" python/bench/gpu_vs_mamba.py --reps 20 --shapes S1,S4 ${ANCHOR_MAMBA:+--module-dir "$ANCHOR_MAMBA"}
-step 900 "$PY" python/bench/gpu_ss2d_vs_torch.py --reps 30 ${ANCHOR_MAMBA:+--module-dir "$ANCHOR_MAMBA"}
+echo "== gpu_vs_mamba: stream-ordered calls (the default)"
+step 600 env -u SS2D_CUDA_SYNC -u SS2D_CUDA_ORDERED "$PY" python/bench/gpu_vs_mamba.py --reps ${REPS:-30} ${ANCHOR_MAMBA:+--module-dir "$ANCHOR_MAMBA"}
+# the synchronous mode, for comparison (each call waits for both streams on the host; python/README.md, "Stream order")
+echo "== gpu_vs_mamba: synchronous calls (SS2D_CUDA_SYNC=1)"
+step 600 env SS2D_CUDA_SYNC=1 "$PY" python/bench/gpu_vs_mamba.py --reps 20 --shapes S1,S4 ${ANCHOR_MAMBA:+--module-dir "$ANCHOR_MAMBA"}
+step 600 "$PY" python/bench/gpu_ss2d_vs_torch.py --reps ${REPS:-20} ${ANCHOR_MAMBA:+--module-dir "$ANCHOR_MAMBA"}
 "$PY" -c 'import sys; sys.path.insert(0, "python/src"); import ss2d; ss2d.shutdown()'
 exit $status

@@ -6,10 +6,10 @@ a warm-up):
 
 * queued: calls in a row, as a model makes them, never waited for in between (events around each call, one wait
   at the end): what each call adds to the GPU's timeline while the host keeps ahead. By default ss2d's calls are
-  synchronous (the client synchronises PyTorch's stream before sending, the engine its own before replying); with
-  SS2D_CUDA_ORDERED=1 (opt-in) they are stream-ordered (the engine's stream waits for PyTorch's through CUDA IPC
-  events, and PyTorch's for the engine's; nothing waits on the host), so the round trip to the engine hides behind
-  the GPU's work when it is shorter;
+  stream-ordered (the engine's stream waits for the call's ticket that PyTorch's stream writes into a page both
+  processes map, and PyTorch's for the ticket the engine's writes back; nothing waits on the host), so the round trip
+  to the engine hides behind the GPU's work when it is shorter; with SS2D_CUDA_SYNC=1 they are synchronous (the client
+  synchronises PyTorch's stream before sending, the engine its own before replying);
 * isolated: each call waited for before the next, the GPU idle when it starts: the latency of one call, round
   trip and host work included.
 
@@ -68,7 +68,7 @@ def main():
     eng = _engine.engine()
     engine_us = _bench.record_engine_us(eng)
     from ss2d import _refs
-    mode = "stream-ordered (SS2D_CUDA_ORDERED=1, opt-in)" if _refs.CUDA_ORDERED else "synchronous (the default)"
+    mode = "stream-ordered (the default)" if _refs.CUDA_ORDERED else "synchronous (SS2D_CUDA_SYNC=1)"
     print("ss2d calls on CUDA tensors: %s; %s" % (mode, torch.cuda.get_device_name()))
     print("| shape (Bt, D, G, L, N) | mamba ms queued | ss2d ms queued | mamba / ss2d queued | mamba ms isolated "
           "| ss2d ms isolated | mamba / ss2d isolated | ss2d host us per call | engine us | ss2d overhead us (host - engine) "

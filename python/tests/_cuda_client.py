@@ -1,6 +1,6 @@
 """Another process for tests/test_cuda.py (GPU host): ``calls`` makes calls and checks them (prints "ok"),
 ``killed`` queues a call behind a long spin on its stream, then more work, and kills itself with SIGKILL before that
-work ends. The mode is the environment's (SS2D_CUDA_ORDERED). Every call and wait here gives up after DEADLINE
+work ends. The mode is the environment's (stream-ordered unless SS2D_CUDA_SYNC=1). Every call and wait here gives up after DEADLINE
 seconds (``_cuda_client.py ROLE [DEADLINE]``, default 60): the test runs this with a timeout too."""
 
 import os
@@ -44,7 +44,7 @@ def main(role, deadline):
         print("ok", flush=True)
     elif role == "killed":
         u = t["u"] * 1.0
-        run(u)                                       # sets up this connection's events and u's IPC mapping
+        run(u)                                       # sets up this connection's page and u's IPC mapping
         settle(deadline)
         torch.cuda._sleep(int(4e9))                  # seconds of spinning on the current stream
         u.mul_(1.0)                                  # the producer, behind the spin

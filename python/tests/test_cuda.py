@@ -1,15 +1,15 @@
 """CUDA tensors (GPU host only: skipped without torch.cuda). A torch.cuda tensor goes to the engine as the CUDA
 IPC handle of its allocation and its offset there; the engine maps the allocation once per session and runs on it
-in place. Calls are synchronous by default (the client synchronises PyTorch's current stream before sending, the
-engine its stream before replying) and stream-ordered when opted in with SS2D_CUDA_ORDERED=1 (the connection's
-interprocess events: the client records its event on PyTorch's current stream, the engine's stream waits for it,
-the engine records its own event after the op, the current stream waits for that; nobody waits on the host); the
-tests run in both modes (the ``mode`` fixture).
+in place. Calls are stream-ordered by default (the connection's page of counters: PyTorch's current stream writes the
+call's ticket into ``ready``, the engine's stream waits for it, runs the op and writes the ticket into ``done``, the
+current stream waits for that; nobody waits on the host) and synchronous with SS2D_CUDA_SYNC=1 (the client
+synchronises PyTorch's current stream before sending, the engine its stream before replying); the tests run in both
+modes (the ``mode`` fixture).
 
 No test waits without a deadline: every engine call has one (the connections' timeout, set below), results are
 read only after ``settle()`` saw the current stream finish (polled, 60 s), and processes are joined with timeouts,
-so an ordering mistake (a wait for an event that never completes) fails here by name instead of hanging the suite.
-The killed-client test runs against an engine of its own, so that an engine it wedges serves no other test."""
+so an ordering mistake (a wait for a word nobody writes) fails here by name instead of hanging the suite. The
+killed-client and deadline tests run against engines of their own, so that an engine they wedge serves no other test."""
 
 import os
 import shutil
@@ -34,7 +34,7 @@ SETTLE_S = 60
 CALL_TIMEOUT_S = 30
 # spinning cycles that keep the current stream busy for a while (~0.2 s at 2 GHz): long enough that a call which
 # waited on the host for the stream would visibly have done so, and that an engine not waiting for the client's
-# event would read the inputs before their producer ran
+# ticket would read the inputs before their producer ran
 BUSY_CYCLES = int(4e8)
 
 
@@ -67,7 +67,7 @@ def settle(what, stream=None, timeout=SETTLE_S):
     deadline = time.monotonic() + timeout
     while not s.query():
         if time.monotonic() > deadline:
-            pytest.fail("%s: the stream did not finish within %d s (a wait for an event that never completes?)"
+            pytest.fail("%s: the stream did not finish within %d s (a wait for a word that nobody writes?)"
                         % (what, timeout))
         time.sleep(0.001)
 
@@ -97,7 +97,7 @@ def test_scan_on_cuda_tensors_in_place(groups, mode):
     within(host(last, mode), want_last, 1e-4, "cuda scan groups=%d last_state (%s)" % (groups, mode))
     assert after["engine"]["cuda_ipc"] >= 1
     if mode == "ordered":
-        assert after["engine"]["cuda_events"] >= 2, "this connection's pair of events: %s" % after["engine"]
+        assert after["engine"]["cuda_flags"] >= 1, "this connection's page of counters: %s" % after["engine"]
 
 
 def test_outputs_are_ready_for_pytorch_at_once_and_views_work(mode):
@@ -120,7 +120,7 @@ def test_a_producer_before_and_a_consumer_after_the_call_are_ordered(mode):
     t = _cuda(x)
     want, _ = reference.selective_scan(x["u"], x["delta"], x["A"], x["B"], x["C"], D=x["D"], delta_softplus=True)
     u = torch.full_like(t["u"], float("nan"))
-    # a first call on u's allocation: the connection's events are set up and the allocation exported and opened
+    # a first call on u's allocation: the connection's page is set up and the allocation exported and opened
     # now (opening IPC handles may wait for a busy GPU), so that the timed call below has nothing to set up
     ss2d.selective_scan(u, t["delta"], t["A"], t["B"], t["C"], D=t["D"], delta_softplus=True)
     settle("set-up")
@@ -264,8 +264,8 @@ def _client(role, mode, timeout, deadline=60):
     """Runs ``_cuda_client.py ROLE DEADLINE`` in a fresh process (the engine of $SS2D_SOCKET, in ``mode``) within
     ``timeout`` s; the client's own calls and waits give up after ``deadline`` s."""
     env = dict(os.environ)
-    env.pop("SS2D_CUDA_SYNC", None)
-    env["SS2D_CUDA_ORDERED"] = "1" if mode == "ordered" else "0"
+    env.pop("SS2D_CUDA_ORDERED", None)
+    env["SS2D_CUDA_SYNC"] = "0" if mode == "ordered" else "1"
     try:
         return subprocess.run([sys.executable, str(HERE / "_cuda_client.py"), role, str(deadline)], capture_output=True,
                               text=True, timeout=timeout, cwd=str(HERE), env=env)
@@ -277,13 +277,13 @@ def _engine_settles(base, what):
     deadline = time.monotonic() + SETTLE_S
     while True:
         now = ss2d.stats()["engine"]
-        if all(now[k] == base[k] for k in ("sessions", "cuda_ipc", "cuda_events", "views")):
+        if all(now[k] == base[k] for k in ("sessions", "cuda_ipc", "cuda_flags", "views")):
             return now
         assert time.monotonic() < deadline, "%s: the engine still holds it after %d s: %s vs %s" % (what, SETTLE_S, now, base)
         time.sleep(0.05)
 
 
-def test_a_client_that_exits_leaves_no_event_or_mapping_behind(mode):
+def test_a_client_that_exits_leaves_no_page_or_mapping_behind(mode):
     base = ss2d.stats()["engine"]
     r = _client("calls", mode, 120)
     assert r.returncode == 0 and "ok" in r.stdout, r.stdout + r.stderr
@@ -316,19 +316,14 @@ def private_engine(monkeypatch):
         shutil.rmtree(folder, ignore_errors=True)
 
 
-# Measured on an H100 (docs/gpu-runs/2026-12-06-h100b/python.txt): the engine's one stream waited for the killed
-# client's interprocess event, which the driver never completed, so no later CUDA call on that engine finished.
-_WEDGE = ("stream-ordered mode: the engine's shared stream waits forever for the IPC event of a client killed with "
-          "work queued behind it (measured on an H100, 2026-12-06-h100b); fixed only by a stream per session or a "
-          "host-side wait with a deadline in the engine")
-
-
-@pytest.mark.parametrize("kill_mode", ["sync", pytest.param("ordered", marks=pytest.mark.xfail(strict=True, reason=_WEDGE))])
+@pytest.mark.parametrize("kill_mode", ["ordered", "sync"])
 def test_a_client_killed_with_gpu_work_pending_leaves_the_engine_serving(kill_mode, private_engine):
     """The client queues its call behind a long spin and more work after it, and is killed before the spin ends:
     the engine must still serve others (another process's calls complete and are right) and close the dead client's
-    session. Against an engine of its own: in the stream-ordered mode the engine's stream stays stuck waiting for
-    the dead client's event, and this test says so (an expected failure) without taking the suite's engine along."""
+    session. In the stream-ordered mode (the default) the engine's stream is then waiting for a ticket the dead
+    client's stream will never write: closing the connection writes it from the host (with interprocess events, the
+    design before, this wedged the engine for every client; docs/gpu-runs/2026-12-06-h100b/python.txt). Against an
+    engine of its own, so that a regression fails this test only."""
     base = ss2d.stats()["engine"]
     r = _client("killed", kill_mode, 60, deadline=20)
     assert "called" in r.stdout and r.returncode == -9, "the victim: rc %s: %s %s" % (r.returncode, r.stdout, r.stderr)
@@ -337,3 +332,37 @@ def test_a_client_killed_with_gpu_work_pending_leaves_the_engine_serving(kill_mo
         "%s: after a client was killed with GPU work pending, another client's call failed: %s %s | engine log: %s" % (
             kill_mode, r.stdout, r.stderr, _engine._tail(private_engine, 10))
     _engine_settles(base, "a client killed with GPU work pending (%s)" % kill_mode)
+    # and this process, another client, is served too
+    x = scan_inputs(91)
+    t = _cuda(x)
+    out = ss2d.selective_scan(t["u"], t["delta"], t["A"], t["B"], t["C"])
+    want, _ = reference.selective_scan(x["u"], x["delta"], x["A"], x["B"], x["C"])
+    within(host(out, "after the kill"), want, 1e-4, "a call after a client was killed (%s)" % kill_mode)
+
+
+@pytest.fixture
+def short_order_deadline(monkeypatch):
+    """The engine that private_engine starts next gives up waiting for a client's ticket after 1 s."""
+    monkeypatch.setenv("SS2D_ORDER_DEADLINE", "1")
+    monkeypatch.setattr(_refs, "CUDA_ORDERED", True)
+
+
+def test_the_order_deadline_releases_a_call_that_the_stream_reaches_too_late(short_order_deadline, private_engine):
+    """A call queued behind ~2 s of spinning on the current stream, against an engine whose deadline is 1 s: the
+    engine stops waiting for the ticket by itself (that call's output is undefined, and not checked), the next call
+    on that connection raises StreamOrderError, and the call after it (a new connection) is right."""
+    x = scan_inputs(92, b=2, d=32, l=256, n=8)
+    t = _cuda(x)
+    run = lambda: ss2d.selective_scan(t["u"], t["delta"], t["A"], t["B"], t["C"])  # noqa: E731
+    run()
+    settle("set-up")
+    torch.cuda._sleep(BUSY_CYCLES * 10)                # ~2 s on the current stream, more than the deadline
+    run()
+    time.sleep(1.8)                                     # the engine's deadline passes (checked every 1/8 s)
+    with pytest.raises(ss2d.StreamOrderError, match="^stream order broken: the engine's CUDA stream waited more than 1.0 s"):
+        run()
+    settle("the late call")
+    out = run()
+    want, _ = reference.selective_scan(x["u"], x["delta"], x["A"], x["B"], x["C"])
+    within(host(out, "after the deadline"), want, 1e-4, "the call after a broken order")
+    assert "stream order broken" in _engine._tail(private_engine, 20), "the engine logs it"
