@@ -175,14 +175,24 @@ public final class EngineServer implements AutoCloseable {
             }
             long now = System.nanoTime();
             for (OrderFlags f : orderFlags) {
-                if (f.stuck(now, orderDeadlineNanos)) {
-                    String why = "stream order broken: the engine's CUDA stream waited more than " + orderDeadlineNanos / 1e9
-                            + " s for this connection's call to be reached on the client's stream (SS2D_ORDER_DEADLINE), and went on"
-                            + " without it: that call's outputs are undefined; later calls on this connection are refused";
-                    f.expire(why);
-                    LOG.log(System.Logger.Level.WARNING, "ss2d serve: " + why);
-                }
+                watchOne(f, now);
             }
+        }
+    }
+
+    /** Expires {@code f} if it is stuck past the deadline; never throws (the watchdog must outlive any page). */
+    private boolean watchOne(OrderFlags f, long now) {
+        try {
+            if (!f.stuck(now, orderDeadlineNanos)) return false;
+            String why = "stream order broken: the engine's CUDA stream waited more than " + orderDeadlineNanos / 1e9
+                    + " s for this connection's call to be reached on the client's stream (SS2D_ORDER_DEADLINE), and went on"
+                    + " without it: that call's outputs are undefined; later calls on this connection are refused";
+            f.expire(why);
+            LOG.log(System.Logger.Level.WARNING, "ss2d serve: " + why);
+            return true;
+        } catch (RuntimeException e) {
+            LOG.log(System.Logger.Level.WARNING, "ss2d serve: order deadline check: " + e);
+            return false;
         }
     }
 

@@ -377,10 +377,7 @@ final class Ops {
      * mapping for as long as it lives, so a done word that this engine's stream writes later still has its memory.
      */
     void close() {
-        server.views.addAndGet(-views.size());
-        views.clear();
-        callViews.clear();
-        if (viewScope != null) viewScope.release();
+        // the pages first: their close waits for the stream, so nothing queued still uses what goes below
         for (OrderFlags f : flags.values()) {
             server.unwatch(f);
             try {
@@ -390,6 +387,10 @@ final class Ops {
             }
         }
         flags.clear();
+        server.views.addAndGet(-views.size());
+        views.clear();
+        callViews.clear();
+        if (viewScope != null) viewScope.release();
     }
 
     /**

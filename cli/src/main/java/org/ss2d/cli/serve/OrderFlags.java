@@ -46,6 +46,7 @@ final class OrderFlags implements AutoCloseable {
     private final StreamFlags flags;
     private volatile Pending pending;
     private volatile String broken;
+    private volatile boolean closed;
 
     private OrderFlags(int device, Arena arena, MemorySegment page, StreamFlags flags) {
         this.device = device;
@@ -102,7 +103,7 @@ final class OrderFlags implements AutoCloseable {
     /** Whether the stream still waits for the client's latest ticket, queued more than {@code nanos} ago. */
     boolean stuck(long now, long nanos) {
         Pending p = pending;
-        return p != null && broken == null && ready() - p.ticket() < 0 && now - p.since() > nanos;
+        return p != null && broken == null && !closed && ready() - p.ticket() < 0 && now - p.since() > nanos;
     }
 
     /**
@@ -111,9 +112,9 @@ final class OrderFlags implements AutoCloseable {
      * still write older tickets (a slow client, not a dead one); those only come after it reached them, so they
      * release nothing too early, and the client's ordering is no longer trusted ({@link #expire}).
      */
-    void release() {
+    synchronized void release() {
         Pending p = pending;
-        if (p != null && ready() - p.ticket() < 0) WORD.setVolatile(page, READY, p.ticket());
+        if (!closed && p != null && ready() - p.ticket() < 0) WORD.setVolatile(page, READY, p.ticket());
     }
 
     /**
@@ -133,6 +134,9 @@ final class OrderFlags implements AutoCloseable {
     @Override
     public void close() {
         release();
+        synchronized (this) {
+            closed = true;       // the watchdog may still hold this page: it no longer touches its memory
+        }
         try {
             flags.close();
         } finally {
