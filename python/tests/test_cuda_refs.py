@@ -200,7 +200,7 @@ def _fake_engine(log, replies):
         e.sent.append(req)
         r = replies.pop(0)
         if isinstance(r, BaseException):
-            c.close()
+            c.close(release=True)          # as _exchange does for a lost engine
             raise r
         return r
 
@@ -281,6 +281,16 @@ def test_a_lost_engine_releases_the_streams_waits_from_the_host(fake_torch):
     assert conn.flags == {} and flags in _order._retired, "the page stays mapped for the life of the process"
 
 
+def test_a_connection_closed_with_the_engine_alive_leaves_done_to_the_engine(fake_torch):
+    log = fake_torch
+    eng, conn = _fake_engine(log, [{"ok": True}, {"ok": True}])
+    eng.call_cuda(_ordered(), FakeDevice())
+    flags = conn.flags[0]
+    eng._forget()                      # as shutdown() does: the engine drains its stream before it exits
+    assert flags.words() == (0, 0) and flags in _order._retired, \
+        "done is the engine's to write while it lives (an early host write would let PyTorch run before the op)"
+
+
 def test_a_broken_order_raises_and_drops_the_connection(fake_torch):
     log = fake_torch
     eng, conn = _fake_engine(log, [{"ok": True}, {"ok": False, "kind": "broken", "message": "stream order broken: late"}])
@@ -295,6 +305,36 @@ def test_refused_flags_raise_and_keep_the_connection(fake_torch):
     with pytest.raises(NotImplementedError, match="^cuda_flags: no CUDA backend$"):
         eng.call_cuda(_ordered(), FakeDevice())
     assert conn.flags == {} and eng.idle == [conn], "the connection goes back to the pool without a page"
+
+
+def test_a_driver_or_engine_without_stream_memory_operations_falls_back_to_synchronous_calls(fake_torch, monkeypatch):
+    log = fake_torch
+    synced = []
+    monkeypatch.setattr(torch.cuda, "current_stream", lambda device=None: type("S", (), {
+        "synchronize": lambda self: synced.append(device), "cuda_stream": "S1"})())
+
+    def refuse(ctx, addr, size):
+        raise RuntimeError("cuMemHostRegister_v2 failed (CUresult 801)")
+    monkeypatch.setattr(_order._driver, "register", refuse)
+    eng, conn = _fake_engine(log, [{"ok": True}, {"ok": True}])
+    with pytest.warns(RuntimeWarning, match="cuda:0 are synchronous: stream order could not be set up in this process: "
+                                            "cuMemHostRegister_v2 failed"):
+        eng.call_cuda(_ordered(), FakeDevice())
+    eng.call_cuda(_ordered(), FakeDevice())
+    assert log == ["send cross_scan", "send cross_scan"] and len(synced) == 2, "synchronised, sent plainly: %s" % log
+    assert all(r == _order.plain(_ordered()) for r in eng.sent) and conn.flags == {}
+
+    monkeypatch.undo()
+    log = Log()
+    monkeypatch.setattr(_order, "_driver", OrderDriver(log))
+    monkeypatch.setattr(torch.cuda, "current_stream", lambda device=None: type("S", (), {
+        "synchronize": lambda self: synced.append(device), "cuda_stream": "S1"})())
+    monkeypatch.setattr(torch.cuda, "is_current_stream_capturing", lambda: False)
+    eng, conn = _fake_engine(log, [{"ok": False, "kind": "failed", "message": "CudaException: cuStreamWaitValue32_v2"},
+                                   {"ok": True}])
+    with pytest.warns(RuntimeWarning, match="in the engine: CudaException: cuStreamWaitValue32_v2"):
+        eng.call_cuda(_ordered(), FakeDevice())
+    assert log == ["register", "send cuda_flags", "send cross_scan"] and eng.unordered == {0}, log
 
 
 def test_the_json_form_carries_the_ticket_too():

@@ -135,12 +135,13 @@ class Connection:
             got += k
         return got
 
-    def close(self):
+    def close(self, release=False):
+        """Closes the socket. ``release``: the engine is gone or no longer answers, so this process's streams must not
+        wait for its done words any more (written from the host). Either way the pages stay mapped and registered for
+        the life of the process: a wait queued on one of its streams may still read them."""
         if self.flags:
-            # a closed connection's engine side may be gone: release our streams' waits for it from the host, and keep
-            # the pages (a queued wait may still read them) for the life of the process
             for f in self.flags.values():
-                _order.retire(f)
+                _order.retire(f, release)
             self.flags = {}
         try:
             self.sock.close()
@@ -161,6 +162,7 @@ class Engine:
         self.generation = 0          # bumped when a new engine (or session) is reached: modules reload
         self.protocol = 3            # the engine's, from its hello: 3 has stream order through host flags
         self.process = None
+        self.unordered = set()       # CUDA devices whose calls fell back to synchronous (no stream order there)
 
     def call(self, req, start=True):
         """Sends one request and returns the reply; raises the engine's error as a Python exception. With
@@ -181,8 +183,9 @@ class Engine:
             raise NotImplementedError("a call on CUDA tensors cannot be captured in a CUDA graph: the engine's kernels "
                                       "run in another process, outside the graph")
         conn = self._acquire(True)
-        if self.protocol < 3:
-            # an older engine (its hello said so): synchronous calls, as in the SS2D_CUDA_SYNC mode
+        if self.protocol < 3 or device.index in self.unordered:
+            # an older engine (its hello said so), or a device whose ordering page could not be set up: synchronous
+            # calls, as in the SS2D_CUDA_SYNC mode
             self.idle.append(conn)
             torch.cuda.current_stream(device).synchronize()
             return self.call(_order.plain(req))
@@ -190,6 +193,10 @@ class Engine:
             flags = conn.flags.get(device.index)
             if flags is None:
                 flags = self._cuda_flags(conn, device)
+                if flags is None:
+                    self.idle.append(conn)
+                    torch.cuda.current_stream(device).synchronize()
+                    return self.call(_order.plain(req))
             stream = torch.cuda.current_stream(device).cuda_stream
             k = flags.ready(stream)
         except BaseException:
@@ -203,7 +210,7 @@ class Engine:
             flags.wait_done(stream, k)
         if not ok:
             if reply.get("kind") == "broken":
-                conn.close()                 # the engine gave up on this connection's order (its deadline)
+                conn.close(release=True)     # the engine gave up on this connection's order (its deadline)
             else:
                 self.idle.append(conn)
             raise_for(reply)
@@ -211,18 +218,32 @@ class Engine:
         return reply
 
     def _cuda_flags(self, conn, device):
-        """This connection's ordering page for ``device``: made and registered here, mapped by the engine."""
-        flags = _order.Flags(device.index)
+        """This connection's ordering page for ``device``: made and registered here, mapped by the engine. None when
+        the CUDA driver (here or in the engine) cannot do it: the device's calls are then synchronous, with a warning
+        (correct, only slower); a refusal of the request itself (no CUDA backend, another device) raises."""
+        try:
+            flags = _order.Flags(device.index)
+        except (RuntimeError, AttributeError, OSError) as e:
+            return self._unordered(device, "this process: %s" % e)
         try:
             reply = self._exchange(conn, flags.request())
         except BaseException:
-            _order.retire(flags)
+            _order.retire(flags, False)
             raise
         if not reply.get("ok"):
-            _order.retire(flags)
+            _order.retire(flags, False)
+            if reply.get("kind") == "failed":
+                return self._unordered(device, "the engine: %s" % reply.get("message"))
             raise_for(reply)
         conn.flags[device.index] = flags
         return flags
+
+    def _unordered(self, device, why):
+        import warnings
+        self.unordered.add(device.index)
+        warnings.warn("ss2d: calls on CUDA tensors of cuda:%d are synchronous: stream order could not be set up in %s"
+                      % (device.index, why), RuntimeWarning, stacklevel=4)
+        return None
 
     def _exchange(self, conn, req):
         """The reply to ``req`` on ``conn``; a timeout or a lost engine closes the connection and raises."""
@@ -230,12 +251,12 @@ class Engine:
             return conn.request(req)
         except (socket.timeout, BlockingIOError):
             # SO_RCVTIMEO ran out: recv fails with EAGAIN
-            conn.close()
+            conn.close(release=True)
             raise EngineTimeoutError("no answer from the engine within %g s (op %s; SS2D_TIMEOUT to change)"
                                      % (conn.timeout, op_name(req))) from None
         except (OSError, ValueError) as e:
-            conn.close()
-            self._forget()
+            conn.close(release=True)
+            self._forget(release=True)
             raise EngineError("the engine went away during %s (%s); the next call starts a new one"
                               % (op_name(req), e)) from None
 
@@ -251,10 +272,10 @@ class Engine:
         except IndexError:
             return self._open(start)
 
-    def _forget(self):
+    def _forget(self, release=False):
         with self.lock:
             for c in self.idle:
-                c.close()
+                c.close(release)
             self.idle = []
 
     def _open(self, start=True):

@@ -26,7 +26,7 @@ class Driver:
 
     def __init__(self):
         from ._refs import _cuda
-        cu = _cuda()
+        cu = _cuda()          # a driver without one of the entry points below: AttributeError (the caller falls back)
         vp, u32, u64 = ctypes.c_void_p, ctypes.c_uint32, ctypes.c_uint64
         cu.cuDeviceGet.argtypes = [ctypes.POINTER(ctypes.c_int), ctypes.c_int]
         cu.cuDevicePrimaryCtxRetain.argtypes = [ctypes.POINTER(vp), ctypes.c_int]
@@ -152,8 +152,9 @@ class Flags:
 _retired = []
 
 
-def retire(flags):
-    flags.release()
+def retire(flags, release):
+    if release:
+        flags.release()
     _retired.append(flags)
 
 

@@ -112,6 +112,29 @@ public final class EngineServer implements AutoCloseable {
             }
         } finally {
             watchdog.interrupt();
+            drainOrder();
+        }
+    }
+
+    /**
+     * Before the process exits (a {@code shutdown} request; connections may still be open): lets the CUDA stream run
+     * what stream-ordered calls queued, so that every done word a client's stream waits for gets written (a context
+     * torn down at exit would drop them, and the client's stream would wait for ever). Waits up to 2 s for the clients'
+     * tickets, releases those not reached (their calls' results are undefined: the engine is going), then synchronises.
+     */
+    private void drainOrder() {
+        if (orderFlags.isEmpty()) return;
+        long until = System.nanoTime() + 2_000_000_000L;
+        try {
+            while (System.nanoTime() < until && orderFlags.stream().anyMatch(f -> f.stuck(System.nanoTime(), 0))) {
+                Thread.sleep(5);
+            }
+            for (OrderFlags f : orderFlags) f.release();
+            org.ss2d.Backends.get("cuda").synchronize();
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        } catch (RuntimeException e) {
+            LOG.log(System.Logger.Level.WARNING, "ss2d serve: draining the CUDA stream at exit: " + e);
         }
     }
 
