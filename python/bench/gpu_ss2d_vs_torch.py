@@ -11,8 +11,8 @@ Copies into host shared memory (``ss2d.stats()["copies_in"]``) are counted at th
 calls, per configuration; on CUDA tensors both must be 0.
 
 Times per call with CUDA events around the Python call, median of --reps after a warm-up, each call waited for
-before the next (``isolated``); ss2d's calls are synchronous by default (stream-ordered with SS2D_CUDA_ORDERED=1,
-opt-in), either way the time includes the round trip to the engine; the engine's own host time per call
+before the next (``isolated``); ss2d's calls are stream-ordered by default (synchronous with SS2D_CUDA_SYNC=1),
+either way the time includes the round trip to the engine; the engine's own host time per call
 (engine_us) is shown too.
 
     SS2D_ENGINE=dist/ss2d/bin/ss2d python3 python/bench/gpu_ss2d_vs_torch.py --module-dir DIR [--reps 30]
