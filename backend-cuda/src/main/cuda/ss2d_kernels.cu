@@ -10,5 +10,6 @@
 #include "selective_scan_bwd_n1.cuh"
 #include "selective_scan_bwd_v3.cuh"
 #include "half_layers.cuh"
+#include "dwconv.cuh"
 #include "selective_scan_half.cuh"
 #include "fused_scan.cuh"

@@ -545,6 +545,11 @@ public final class CudaBackend implements Backend {
 
     private volatile FreeMemory freeMemory;
 
+    /** The device, for tests that launch a kernel directly. */
+    CudaDevice device() {
+        return dev;
+    }
+
     /** Tools for tests and benchmarks: memory counts, poison, event timing, kernel choice. */
     public CudaDiagnostics diagnostics() {
         return diagnostics;

@@ -71,20 +71,24 @@ final class Layers {
         return Math.min(h, DW_SMEM / w - (k - 1));
     }
 
+    /** Depthwise convolution + activation, float32, with the configured kernel ({@link DwconvPlan}). */
     static void dwconv(CudaDevice dev, long x, long weight, long bias, long out, long b, long c, long h, long w,
                        long k, int act) {
-        long band = dwconvBand(h, w, k);
-        if (band > 0) {
-            long blocks = b * c * ((h + band - 1) / band);
-            try (Launch l = new Launch(11)) {
-                l.arg(x).arg(weight).arg(bias).arg(out).arg(b).arg(c).arg(h).arg(w).arg(k).arg(band).arg((long) act)
-                        .run(dev, "ss2d_dwconv2d_rows", Math.min(blocks, (long) dev.smCount * 64), 256, 1, 0);
+        dwconv(dev, DwconvPlan.of(DwconvPlan.configured(), 0, x, out, b, c, h, w, k, DwconvPlan.defaultCap(dev.smCount)),
+                x, weight, bias, out, b, c, h, w, k, act);
+    }
+
+    /** Runs {@code plan} (of any element type: the plan names the entry point). */
+    static void dwconv(CudaDevice dev, DwconvPlan plan, long x, long weight, long bias, long out, long b, long c,
+                       long h, long w, long k, int act) {
+        try (Launch l = new Launch(11)) {
+            l.arg(x).arg(weight).arg(bias).arg(out);
+            switch (plan.form()) {
+                case V2 -> l.arg(b * c).arg(c).arg(h).arg(w).arg((long) act);
+                case ROWS -> l.arg(b).arg(c).arg(h).arg(w).arg(k).arg(plan.band()).arg((long) act);
+                case PLAIN -> l.arg(b).arg(c).arg(h).arg(w).arg(k).arg((long) act);
             }
-            return;
-        }
-        try (Launch l = new Launch(10)) {
-            l.arg(x).arg(weight).arg(bias).arg(out).arg(b).arg(c).arg(h).arg(w).arg(k).arg((long) act)
-                    .run(dev, "ss2d_dwconv2d", gridFor(dev, b * c * h * w), 256, 1, 0);
+            l.run(dev, plan.kernel(), plan.grid(), 256, 1, 0);
         }
     }
 
@@ -216,19 +220,8 @@ final class Layers {
     /** Depthwise convolution + activation, 16-bit in and out, float32 weights (rounded where the model converts them). */
     static void dwconvHalf(CudaDevice dev, long kind, long x, long weight, long bias, long out, long b, long c, long h,
                            long w, long k, int act) {
-        long band = dwconvBand(h, w, k);
-        if (band > 0) {
-            long blocks = b * c * ((h + band - 1) / band);
-            try (Launch l = new Launch(11)) {
-                l.arg(x).arg(weight).arg(bias).arg(out).arg(b).arg(c).arg(h).arg(w).arg(k).arg(band).arg((long) act)
-                        .run(dev, "ss2d_dwconv2d_rows" + suffix(kind), Math.min(blocks, (long) dev.smCount * 64), 256, 1, 0);
-            }
-            return;
-        }
-        try (Launch l = new Launch(10)) {
-            l.arg(x).arg(weight).arg(bias).arg(out).arg(b).arg(c).arg(h).arg(w).arg(k).arg((long) act)
-                    .run(dev, "ss2d_dwconv2d" + suffix(kind), gridFor(dev, b * c * h * w), 256, 1, 0);
-        }
+        dwconv(dev, DwconvPlan.of(DwconvPlan.configured(), kind, x, out, b, c, h, w, k, DwconvPlan.defaultCap(dev.smCount)),
+                x, weight, bias, out, b, c, h, w, k, act);
     }
 
     /** CrossScan of 16-bit values (a gather: exact). */

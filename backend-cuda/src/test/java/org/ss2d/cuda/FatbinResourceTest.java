@@ -94,6 +94,18 @@ class FatbinResourceTest {
                 }
             }
         }
+        // Every depthwise-convolution plan (DwconvPlan): both variants, every dtype, k, width class and alignment.
+        for (String variant : new String[] {"v2", "rows"}) {
+            for (long kind : new long[] {0, 1, 2}) {
+                for (long k : new long[] {1, 3, 5, 7, 9}) {
+                    for (long w : new long[] {56, 57}) {
+                        for (long x : new long[] {1L << 20, (1L << 20) + 2}) {
+                            names.add(DwconvPlan.of(variant, kind, x, 1L << 20, 2, 3, 8, w, k, 100).kernel());
+                        }
+                    }
+                }
+            }
+        }
         // The whole name, NUL-terminated as in the ELF string tables: "ss2d_im2col" alone must not pass on the strength
         // of "ss2d_im2col_f16".
         for (String n : names) assertTrue(text.contains(n + "\0"), "kernel " + n + " is not in the fatbin");
