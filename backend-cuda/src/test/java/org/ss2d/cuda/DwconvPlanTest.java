@@ -34,7 +34,7 @@ class DwconvPlanTest {
         assertEquals("ss2d_dwconv2d_rows_bf16", DwconvPlan.of("v2", 2, A, A, 1, 1, 8, 56, 9, 100).kernel());
         assertEquals("ss2d_dwconv2d", DwconvPlan.of("v2", 0, A, A, 1, 1, 8, 9000, 11, 100).kernel());
         // over 2^31 tiles: the band kernel's 64-bit plane index
-        DwconvPlan big = DwconvPlan.of("v2", 0, A, A, 1L << 16, 1L << 12, 4, 8, 3, 100);
+        DwconvPlan big = DwconvPlan.of("v2", 0, A, A, 1L << 16, 1L << 12, 4, 32, 3, 100); // 2^28 planes x 2 x 8 tiles
         assertEquals(DwconvPlan.Form.ROWS, big.form());
     }
 

@@ -48,6 +48,10 @@ class BenchCliTest {
         assertRejected(ss2d("bench", "scan-backward", "--rounds", "0"), "--rounds: must be >= 1, got 0");
         assertRejected(ss2d("bench", "scan-backward", "--warmup-seconds", "-1"), "--warmup-seconds: must be in [0, 600], got -1.0");
         assertRejected(ss2d("bench", "scan-backward", "--dim", "12", "--groups", "5"), "--groups: must divide --dim=12, got 5");
+        assertRejected(ss2d("bench", "dwconv", "--backend", "cpu"), "--backend: expected a device backend");
+        assertRejected(ss2d("bench", "dwconv", "--shape", "32x96x56"), "--shape: expected BxCxHxW");
+        assertRejected(ss2d("bench", "dwconv", "--shape", "32x0x56x56"), "--shape: must be >= 1, got 0");
+        assertRejected(ss2d("bench", "dwconv", "--rounds", "0"), "--rounds: must be >= 1, got 0");
     }
 
     @Test

@@ -12,7 +12,8 @@ import picocli.CommandLine.Command;
         + "outputs, relative error within the conformance budget of conformance/TOLERANCES.md) before it reports a time.",
         "Host backends warm up for 3 s and report the median of 11 calls; device backends time 50 calls with "
                 + "device events on device-resident tensors."},
-        subcommands = {ScanCommand.class, BlockCommand.class, ModelCommand.class, ScanBackwardCommand.class})
+        subcommands = {ScanCommand.class, BlockCommand.class, ModelCommand.class, ScanBackwardCommand.class,
+                DwconvCommand.class})
 public final class BenchCommand implements Runnable {
     @CommandLine.Spec
     CommandLine.Model.CommandSpec spec;
