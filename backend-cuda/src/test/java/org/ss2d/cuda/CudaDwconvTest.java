@@ -1,6 +1,5 @@
 package org.ss2d.cuda;
 
-import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assertions.fail;
@@ -124,17 +123,20 @@ class CudaDwconvTest {
         }
     }
 
+    /** Through the model's launchers (Layers.dwconv / dwconvHalf) with each value of the property, every dtype. */
     @Test
-    void theModelsLaunchersTakeTheConfiguredKernel() {
-        CudaBackend cuda = CudaTests.backend();
+    void theModelsLaunchersRunTheConfiguredKernel() {
+        CudaTests.backend();
         String old = System.getProperty(DwconvPlan.PROPERTY);
         try {
             for (String v : List.of("rows", "v2")) {
                 System.setProperty(DwconvPlan.PROPERTY, v);
-                Run r = run(null, DType.F32, 2, 8, 56, 56, 3, false, Layers.ACT_SILU, 0, 0, 3);
-                r.check();
-                assertEquals(v, DwconvPlan.configured());
-                assertTrue(cuda.diagnostics().liveDeviceBytes() >= 0);
+                for (DType d : List.of(DType.F32, DType.BF16, DType.F16)) {
+                    Run r = run(null, d, 2, 8, 56, 56, 3, false, Layers.ACT_SILU, 0, 0, 3);
+                    assertTrue(r.plan.kernel().startsWith(v.equals("v2") ? "ss2d_dwconv2d_v2_k3_vec" : "ss2d_dwconv2d_rows"),
+                            r.plan.kernel());
+                    r.check();
+                }
             }
         } finally {
             if (old == null) System.clearProperty(DwconvPlan.PROPERTY);
