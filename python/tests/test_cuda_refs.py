@@ -5,7 +5,13 @@ answers that it has no CUDA backend, naming the argument), and an allocation's h
 
 import contextlib
 import ctypes
+import os
+import shlex
+import shutil
 import struct
+import subprocess
+import tempfile
+from pathlib import Path
 
 import pytest
 
@@ -130,7 +136,8 @@ class Log(list):
 
 
 class OrderDriver:
-    """Stands in for _order.Driver: logs each stream operation by word and stream, runs nothing."""
+    """Stands in for _order.Driver: logs each stream operation by word and stream; a device address is the host one
+    (unified addressing), a write lands at once (as if the stream had nothing before it), a wait passes."""
 
     def __init__(self, log):
         self.log = log
@@ -142,16 +149,18 @@ class OrderDriver:
     def register(self, ctx, addr, size):
         self.registered.append((ctx, size))
         self.log.append("register")
-        return 0xD0000000
+        return addr
 
-    def _word(self, dptr):
-        return {0xD0000000 + _order.READY: "ready", 0xD0000000 + _order.DONE: "done"}[dptr]
+    @staticmethod
+    def _word(dptr):
+        return {_order.READY: "ready", _order.DONE: "done"}[dptr % _order.PAGE]     # pages are page-aligned
 
     def wait(self, ctx, stream, dptr, value):
         self.log.append("%s waits %s %d" % (stream, self._word(dptr), value))
 
     def write(self, ctx, stream, dptr, value):
         self.log.append("%s writes %s %d" % (stream, self._word(dptr), value))
+        ctypes.c_uint32.from_address(dptr).value = value
 
 
 class FakeStream:
@@ -273,7 +282,7 @@ def test_a_lost_engine_releases_the_streams_waits_from_the_host(fake_torch):
     eng, conn = _fake_engine(log, [{"ok": True}, {"ok": True}, ss2d.EngineError("the engine went away")])
     eng.call_cuda(_ordered(), FakeDevice())
     flags = conn.flags[0]
-    assert flags.words() == (0, 0), "nothing ran on the fake streams"
+    assert flags.words() == (1, 0), "the stand-in stream wrote ready; no engine wrote done"
     with pytest.raises(ss2d.EngineError, match="went away"):
         eng.call_cuda(_ordered(), FakeDevice())
     assert log[-2:] == ["S1 writes ready 2", "send cross_scan"], "no wait queued for a lost engine: %s" % log
@@ -287,7 +296,7 @@ def test_a_connection_closed_with_the_engine_alive_leaves_done_to_the_engine(fak
     eng.call_cuda(_ordered(), FakeDevice())
     flags = conn.flags[0]
     eng._forget()                      # as shutdown() does: the engine drains its stream before it exits
-    assert flags.words() == (0, 0) and flags in _order._retired, \
+    assert flags.words() == (1, 0) and flags in _order._retired, \
         "done is the engine's to write while it lives (an early host write would let PyTorch run before the op)"
 
 
@@ -391,3 +400,71 @@ def test_an_older_engine_gets_synchronous_calls(fake_torch, monkeypatch):
     eng.call_cuda(_ordered(), FakeDevice())
     assert fake_torch == ["send cross_scan"] and len(synced) == 1, "synchronised, then sent plainly: %s" % fake_torch
     assert eng.sent[0] == _order.plain(_ordered()), "without the ordered flag or a ticket"
+
+
+FAKE_LIBCUDA = Path(__file__).resolve().parents[2] / "cli" / "target" / "fake-gpu" / "libcuda.so.1"
+
+
+@pytest.fixture
+def fake_gpu_engine(monkeypatch, fake_torch, driver):
+    """An engine of this test's own on the cli module's fake libcuda.so.1 (an H100 that runs no kernel, built by
+    StreamOrderedCallsTest): its CUDA backend is available, so stream-ordered calls go through it for real."""
+    if torch.cuda.is_available():
+        pytest.skip("a GPU host runs the real thing (tests/test_cuda.py)")
+    if not FAKE_LIBCUDA.exists():
+        pytest.skip("no %s (the cli module's tests build it)" % FAKE_LIBCUDA)
+    from ss2d import _engine
+    folder = tempfile.mkdtemp(prefix="ss2d-fake-gpu-")
+    monkeypatch.setenv("SS2D_SOCKET", os.path.join(folder, "engine.sock"))
+    monkeypatch.setenv("SS2D_ENGINE", shlex.join(["env", "LD_LIBRARY_PATH=%s" % FAKE_LIBCUDA.parent]
+                                                 + _engine.engine_command()))
+    monkeypatch.setattr(_engine, "_engine", None)
+    monkeypatch.setattr(_refs, "CUDA_ORDERED", True)
+    eng = _engine.engine()
+    try:
+        yield eng
+    finally:
+        eng._forget()
+        ss2d.shutdown()
+        if eng.process is not None:
+            try:
+                eng.process.wait(20)
+            except subprocess.TimeoutExpired:
+                eng.process.kill()
+                eng.process.wait(10)
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def test_ordered_calls_reach_an_engine_on_the_fake_driver_and_its_done_lands_in_the_shared_page(fake_gpu_engine, fake_torch,
+                                                                                               monkeypatch):
+    """The whole protocol, this process against a real engine whose driver is the fake: cuda_flags hands over the page
+    (the engine maps it through /proc), each call carries its ticket where the engine reads it, and the engine's
+    stream writes the ticket into done: the fake driver's write lands in the engine's mapping of the page, which is
+    this process's page. Every tensor is a stand-in in one fake allocation (the engine's fake IPC mapping is 1 MiB)."""
+    eng = fake_gpu_engine
+    cuda = {b["name"]: b for b in ss2d.backends()}["cuda"]
+    assert cuda["available"] and "fake driver" in cuda["device"], cuda
+    x = scan_inputs(53)
+    t = {k: FakeCudaTensor(v.shape, 16384 * i) for i, (k, v) in enumerate(x.items())}
+    outs = iter(range(1 << 19, SIZE, 16384))
+    monkeypatch.setattr(_ops, "new_output", lambda shape, like, keep: (
+        lambda o: (o, _refs.cuda_wire(o, "out", keep)))(FakeCudaTensor(tuple(shape), next(outs))))
+    run = lambda **kw: ss2d.selective_scan(**{**dict(u=t["u"], delta=t["delta"], A=t["A"], B=t["B"], C=t["C"]), **kw})  # noqa: E731
+    for _ in range(3):
+        run()
+    flags = next(c.flags[0] for c in eng.idle if c.flags)
+    assert flags.words() == (3, 3), "ready written here, done written by the engine's stream: %s" % (flags.words(),)
+    assert fake_torch == ["register"] + ["S1 %s %d" % (op, k) for k in (1, 2, 3) for op in ("writes ready", "waits done")], \
+        fake_torch
+    assert ss2d.stats()["engine"]["cuda_flags"] == 1
+
+    # refused by the facade, after the engine's wait was queued: done is written and waited for (nothing launched)
+    with pytest.raises(ValueError, match="^delta: expected shape"):
+        run(delta=FakeCudaTensor((2, 8, 32), 16384))
+    assert flags.words() == (4, 4) and fake_torch[-1] == "S1 waits done 4", fake_torch
+    # refused while the tensors are viewed, before any wait: no done, none awaited
+    with pytest.raises(ValueError, match="^delta: expected a float32.* inside its CUDA allocation"):
+        run(delta=FakeCudaTensor(x["delta"].shape, SIZE - 1024))
+    assert flags.words() == (5, 4) and fake_torch[-1] == "S1 writes ready 5", fake_torch
+    run()
+    assert flags.words() == (6, 6) and fake_torch[-1] == "S1 waits done 6", fake_torch
