@@ -146,6 +146,7 @@ class StreamOrderedCallsTest {
         String out = r.out();
         assertEquals("ok", r.replies().get("late"), "the call is queued and answered at once: " + out);
         assertEquals("4", r.word("late", "ready"), "past the deadline the engine wrote the ticket itself: " + out);
+        assertTrue(out.contains("late-released-after deadline"), "not before the deadline: " + out);
         assertTrue(r.replies().get("after-deadline").startsWith("broken stream order broken: the engine's CUDA stream waited more than 1.0 s"),
                 "the next call is refused with the reason: " + r.replies().get("after-deadline"));
         assertEquals("false", r.replies().get("after-deadline done"), "nothing was queued for it: " + out);
