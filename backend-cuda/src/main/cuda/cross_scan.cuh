@@ -27,26 +27,31 @@ __device__ __forceinline__ TileIndex tile_index(int64_t H, int64_t W) {
 
 }  // namespace ss2d
 
-// x (B, C, H, W) contiguous -> xs (B, 4, C, H*W) contiguous. grid.x = B*C*tiles.
-extern "C" __global__ void __launch_bounds__(256)
-ss2d_cross_scan(const float* __restrict__ x, float* __restrict__ xs,
-                int64_t Bn, int64_t C, int64_t H, int64_t W) {
-  __shared__ float tile[SS2D_TILE][SS2D_TILE + 1];
-  const ss2d::TileIndex ti = ss2d::tile_index(H, W);
+namespace ss2d {
+
+// x (B, C, H, W) contiguous -> xs (B, 4, C, H*W) contiguous. grid.x = B*C*tiles, blocks of 32x8.
+// A template over the element type: it only moves values (no arithmetic), so the 16-bit entry points
+// (half_layers.cuh) share it and copy their values exactly. A 16-bit tile row of 33 elements is 16.5
+// words, so the column reads of the second phase still land on 32 distinct banks.
+template <typename T>
+__device__ __forceinline__ void cross_scan_tiled(const T* __restrict__ x, T* __restrict__ xs, int64_t Bn,
+                                                 int64_t C, int64_t H, int64_t W,
+                                                 T (*tile)[SS2D_TILE + 1]) {
+  const TileIndex ti = tile_index(H, W);
   if (ti.bc >= Bn * C) return;
   const int64_t L = H * W;
   const int64_t b = ti.bc / C, c = ti.bc % C;
-  const float* src = x + ti.bc * L;
-  float* r0 = xs + ((b * 4 + 0) * C + c) * L;
-  float* r1 = xs + ((b * 4 + 1) * C + c) * L;
-  float* r2 = xs + ((b * 4 + 2) * C + c) * L;
-  float* r3 = xs + ((b * 4 + 3) * C + c) * L;
+  const T* src = x + ti.bc * L;
+  T* r0 = xs + ((b * 4 + 0) * C + c) * L;
+  T* r1 = xs + ((b * 4 + 1) * C + c) * L;
+  T* r2 = xs + ((b * 4 + 2) * C + c) * L;
+  T* r3 = xs + ((b * 4 + 3) * C + c) * L;
   const int tx = threadIdx.x;
   for (int i = threadIdx.y; i < SS2D_TILE; i += blockDim.y) {
     const int64_t h = ti.h0 + i, w = ti.w0 + tx;
     if (h < H && w < W) {
       const int64_t l = h * W + w;
-      const float v = src[l];
+      const T v = src[l];
       tile[i][tx] = v;
       r0[l] = v;
       r2[L - 1 - l] = v;
@@ -57,11 +62,20 @@ ss2d_cross_scan(const float* __restrict__ x, float* __restrict__ xs,
     const int64_t w = ti.w0 + i, h = ti.h0 + tx;  // consecutive threads: consecutive h
     if (h < H && w < W) {
       const int64_t l = w * H + h;
-      const float v = tile[tx][i];
+      const T v = tile[tx][i];
       r1[l] = v;
       r3[L - 1 - l] = v;
     }
   }
+}
+
+}  // namespace ss2d
+
+extern "C" __global__ void __launch_bounds__(256)
+ss2d_cross_scan(const float* __restrict__ x, float* __restrict__ xs,
+                int64_t Bn, int64_t C, int64_t H, int64_t W) {
+  __shared__ float tile[SS2D_TILE][SS2D_TILE + 1];
+  ss2d::cross_scan_tiled<float>(x, xs, Bn, C, H, W, tile);
 }
 
 // ys (B, 4, C, H*W) contiguous -> y (B, C, H, W): y[p] = sum over routes of the element that

@@ -188,6 +188,13 @@ __device__ __forceinline__ void bias_act_res(const float* __restrict__ x, const 
   }                                                                                                              \
   extern "C" __global__ void __launch_bounds__(256)                                                              \
   ss2d_cross_scan_##SUF(const T* __restrict__ x, T* __restrict__ xs, int64_t Bn, int64_t C, int64_t H, int64_t W) { \
+    __shared__ T tile[SS2D_TILE][SS2D_TILE + 1];                                                                 \
+    ss2d::cross_scan_tiled<T>(x, xs, Bn, C, H, W, tile);                                                         \
+  }                                                                                                              \
+  /* the former 16-bit CrossScan (a thread per output element), kept for -Dss2d.cuda.crossScanHalf=gather */     \
+  extern "C" __global__ void __launch_bounds__(256)                                                              \
+  ss2d_cross_scan_gather_##SUF(const T* __restrict__ x, T* __restrict__ xs, int64_t Bn, int64_t C, int64_t H,    \
+                               int64_t W) {                                                                      \
     ss2d::cross_scan_gather<T>(x, xs, Bn, C, H, W);                                                              \
   }                                                                                                              \
   /* LayerNorm: 16-bit in and out (norm, norm2, the models' LayerNorms), and float32 in (out_norm after the merge) */ \
