@@ -224,11 +224,32 @@ final class Layers {
                 x, weight, bias, out, b, c, h, w, k, act);
     }
 
-    /** CrossScan of 16-bit values (a gather: exact). */
+    /** {@code -Dss2d.cuda.crossScanHalf=tiled|gather}: the 16-bit CrossScan kernel (read per call, so one JVM can compare). */
+    static final String CROSS_SCAN_HALF_PROPERTY = "ss2d.cuda.crossScanHalf";
+
+    /** The configured 16-bit CrossScan: {@code tiled} (default) or {@code gather}; anything else names the property. */
+    static String crossScanHalfVariant() {
+        String v = System.getProperty(CROSS_SCAN_HALF_PROPERTY, "tiled").trim();
+        if (!v.equals("tiled") && !v.equals("gather")) {
+            throw new IllegalArgumentException("-D" + CROSS_SCAN_HALF_PROPERTY + ": expected tiled or gather, found " + v);
+        }
+        return v;
+    }
+
+    /**
+     * CrossScan of 16-bit values, exact either way (values are only moved). {@code tiled}: the float32 kernel's 32x32
+     * tiles through shared memory, same grid; {@code gather}: the former kernel, a thread per output element, kept to
+     * compare against (it spends eight 64-bit divisions an element).
+     */
     static void crossScanHalf(CudaDevice dev, long kind, long x, long xs, long b, long c, long h, long w) {
         try (Launch l = new Launch(6)) {
-            l.arg(x).arg(xs).arg(b).arg(c).arg(h).arg(w).run(dev, "ss2d_cross_scan" + suffix(kind),
-                    gridFor(dev, 4 * b * c * h * w), 256, 1, 0);
+            l.arg(x).arg(xs).arg(b).arg(c).arg(h).arg(w);
+            if (crossScanHalfVariant().equals("gather")) {
+                l.run(dev, "ss2d_cross_scan_gather" + suffix(kind), gridFor(dev, 4 * b * c * h * w), 256, 1, 0);
+            } else {
+                long tiles = ((h + TILE - 1) / TILE) * ((w + TILE - 1) / TILE);
+                l.run(dev, "ss2d_cross_scan" + suffix(kind), b * c * tiles, 32, 8, 0);
+            }
         }
     }
 

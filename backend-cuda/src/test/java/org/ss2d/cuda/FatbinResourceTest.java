@@ -74,7 +74,7 @@ class FatbinResourceTest {
                 names.add("ss2d_scan_fwd_n1seg_k8_" + (kind == 1 ? "f16" : "bf16") + "_o" + out);
             }
             for (String layer : new String[] {"ss2d_dwconv2d_rows", "ss2d_dwconv2d", "ss2d_cross_scan",
-                    "ss2d_layernorm_cf_ex", "ss2d_layernorm_cf_ex_f32", "ss2d_bias_act_res", "ss2d_mul_silu", "ss2d_im2col",
+                    "ss2d_cross_scan_gather", "ss2d_layernorm_cf_ex", "ss2d_layernorm_cf_ex_f32", "ss2d_bias_act_res", "ss2d_mul_silu", "ss2d_im2col",
                     "ss2d_patch_merge", "ss2d_avg_pool"}) {
                 names.add(layer + Layers.suffix(kind));
             }
