@@ -69,6 +69,49 @@ __device__ __forceinline__ void cross_scan_tiled(const T* __restrict__ x, T* __r
   }
 }
 
+// Small planes (L = H*W <= SS2D_PLANES_ELEMS): a block of 256 threads takes np <= SS2D_PLANES_MAX whole planes,
+// np * L <= SS2D_PLANES_ELEMS values, which lie contiguous in x: one coalesced read, routes 0 and 2 written from
+// registers, then routes 1 and 3 gathered from shared memory as contiguous runs. One barrier per group of planes
+// where the 32x32 tile kernel would idle most lanes on a 7x7 or 14x14 plane. In-plane and flat indices are 32-bit
+// (np * L <= 4096); plane bases are 64-bit, computed once a plane. grid.x = ceil(B*C / P), P passed by the host.
+#define SS2D_PLANES_ELEMS 4096
+#define SS2D_PLANES_MAX 256
+
+template <typename T>
+__device__ __forceinline__ void cross_scan_planes(const T* __restrict__ x, T* __restrict__ xs, int64_t Bn,
+                                                  int64_t C, int64_t H, int64_t W, int64_t P, T* vals,
+                                                  int64_t* base) {
+  const int64_t planes = Bn * C, L = H * W;
+  const int64_t bc0 = (int64_t)blockIdx.x * P;
+  if (bc0 >= planes) return;
+  const unsigned np = (unsigned)min(P, planes - bc0);
+  const unsigned Lu = (unsigned)L, Hu = (unsigned)H, Wu = (unsigned)W, n = np * Lu;
+  for (unsigned p = threadIdx.x; p < np; p += blockDim.x) {
+    const int64_t bc = bc0 + p, b = bc / C, c = bc - b * C;
+    base[p] = (b * 4 * C + c) * L;  // route 0 of plane p; route k adds k * C * L
+  }
+  __syncthreads();
+  const int64_t CL = C * L;
+  const T* src = x + bc0 * L;
+  for (unsigned j = threadIdx.x; j < n; j += blockDim.x) {
+    const unsigned p = j / Lu, l = j - p * Lu;
+    const T v = src[j];
+    vals[j] = v;
+    T* r = xs + base[p];
+    r[l] = v;
+    r[2 * CL + (Lu - 1 - l)] = v;
+  }
+  __syncthreads();
+  for (unsigned j = threadIdx.x; j < n; j += blockDim.x) {
+    const unsigned p = j / Lu, l = j - p * Lu;  // route 1 position l is pixel (l % H, l / H)
+    const unsigned h = l % Hu, w = l / Hu;
+    const T v = vals[p * Lu + h * Wu + w];
+    T* r = xs + base[p];
+    r[CL + l] = v;
+    r[3 * CL + (Lu - 1 - l)] = v;
+  }
+}
+
 }  // namespace ss2d
 
 extern "C" __global__ void __launch_bounds__(256)
@@ -76,6 +119,15 @@ ss2d_cross_scan(const float* __restrict__ x, float* __restrict__ xs,
                 int64_t Bn, int64_t C, int64_t H, int64_t W) {
   __shared__ float tile[SS2D_TILE][SS2D_TILE + 1];
   ss2d::cross_scan_tiled<float>(x, xs, Bn, C, H, W, tile);
+}
+
+// The small-plane CrossScan (cross_scan_planes), float32; the host picks it with -Dss2d.cuda.crossScan=planes.
+extern "C" __global__ void __launch_bounds__(256)
+ss2d_cross_scan_planes(const float* __restrict__ x, float* __restrict__ xs, int64_t Bn, int64_t C, int64_t H,
+                       int64_t W, int64_t P) {
+  __shared__ float vals[SS2D_PLANES_ELEMS];
+  __shared__ int64_t base[SS2D_PLANES_MAX];
+  ss2d::cross_scan_planes<float>(x, xs, Bn, C, H, W, P, vals, base);
 }
 
 // ys (B, 4, C, H*W) contiguous -> y (B, C, H, W): y[p] = sum over routes of the element that

@@ -191,6 +191,13 @@ __device__ __forceinline__ void bias_act_res(const float* __restrict__ x, const 
     __shared__ T tile[SS2D_TILE][SS2D_TILE + 1];                                                                 \
     ss2d::cross_scan_tiled<T>(x, xs, Bn, C, H, W, tile);                                                         \
   }                                                                                                              \
+  extern "C" __global__ void __launch_bounds__(256)                                                              \
+  ss2d_cross_scan_planes_##SUF(const T* __restrict__ x, T* __restrict__ xs, int64_t Bn, int64_t C, int64_t H,    \
+                               int64_t W, int64_t P) {                                                           \
+    __shared__ T vals[SS2D_PLANES_ELEMS];                                                                        \
+    __shared__ int64_t base[SS2D_PLANES_MAX];                                                                    \
+    ss2d::cross_scan_planes<T>(x, xs, Bn, C, H, W, P, vals, base);                                               \
+  }                                                                                                              \
   /* the former 16-bit CrossScan (a thread per output element), kept for -Dss2d.cuda.crossScanHalf=gather */     \
   extern "C" __global__ void __launch_bounds__(256)                                                              \
   ss2d_cross_scan_gather_##SUF(const T* __restrict__ x, T* __restrict__ xs, int64_t Bn, int64_t C, int64_t H,    \

@@ -22,9 +22,51 @@ final class Layers {
     }
 
     static void crossScan(CudaDevice dev, long x, long xs, long b, long c, long h, long w) {
+        if (planesFit(h, w)) {
+            crossScanPlanes(dev, "ss2d_cross_scan_planes", x, xs, b, c, h, w);
+            return;
+        }
         long tiles = ((h + TILE - 1) / TILE) * ((w + TILE - 1) / TILE);
         try (Launch l = new Launch(6)) {
             l.arg(x).arg(xs).arg(b).arg(c).arg(h).arg(w).run(dev, "ss2d_cross_scan", b * c * tiles, 32, 8, 0);
+        }
+    }
+
+    /**
+     * {@code -Dss2d.cuda.crossScan=tiled|planes}: {@code planes} runs planes of at most {@link #PLANES_MAX_LEN} pixels
+     * through the small-plane kernel (several whole planes a block, cross_scan.cuh); opt-in until timed on a GPU.
+     */
+    static final String CROSS_SCAN_PROPERTY = "ss2d.cuda.crossScan";
+    /** cross_scan.cuh's SS2D_PLANES_ELEMS and SS2D_PLANES_MAX: values and planes one block holds. */
+    static final long PLANES_ELEMS = 4096, PLANES_MAX = 256, PLANES_MAX_LEN = 1024;
+
+    /** The configured CrossScan: {@code tiled} (default) or {@code planes}; anything else names the property. */
+    static String crossScanVariant() {
+        String v = System.getProperty(CROSS_SCAN_PROPERTY, "tiled").trim();
+        if (!v.equals("tiled") && !v.equals("planes")) {
+            throw new IllegalArgumentException("-D" + CROSS_SCAN_PROPERTY + ": expected tiled or planes, found " + v);
+        }
+        return v;
+    }
+
+    /** True when the small-plane kernel is configured and an h x w plane fits it. */
+    static boolean planesFit(long h, long w) {
+        return crossScanVariant().equals("planes") && planesFitLen(h * w);
+    }
+
+    static boolean planesFitLen(long len) {
+        return len <= PLANES_MAX_LEN;
+    }
+
+    /** Planes a block of the small-plane kernel takes: as many as fit its shared memory, at most PLANES_MAX. */
+    static long planesPerBlock(long len) {
+        return Math.min(PLANES_MAX, PLANES_ELEMS / len);
+    }
+
+    private static void crossScanPlanes(CudaDevice dev, String kernel, long x, long xs, long b, long c, long h, long w) {
+        long per = planesPerBlock(h * w);
+        try (Launch l = new Launch(7)) {
+            l.arg(x).arg(xs).arg(b).arg(c).arg(h).arg(w).arg(per).run(dev, kernel, (b * c + per - 1) / per, 256, 1, 0);
         }
     }
 
@@ -242,9 +284,14 @@ final class Layers {
      * compare against (it spends eight 64-bit divisions an element).
      */
     static void crossScanHalf(CudaDevice dev, long kind, long x, long xs, long b, long c, long h, long w) {
+        boolean gather = crossScanHalfVariant().equals("gather");
+        if (!gather && planesFit(h, w)) {
+            crossScanPlanes(dev, "ss2d_cross_scan_planes" + suffix(kind), x, xs, b, c, h, w);
+            return;
+        }
         try (Launch l = new Launch(6)) {
             l.arg(x).arg(xs).arg(b).arg(c).arg(h).arg(w);
-            if (crossScanHalfVariant().equals("gather")) {
+            if (gather) {
                 l.run(dev, "ss2d_cross_scan_gather" + suffix(kind), gridFor(dev, 4 * b * c * h * w), 256, 1, 0);
             } else {
                 long tiles = ((h + TILE - 1) / TILE) * ((w + TILE - 1) / TILE);

@@ -21,11 +21,13 @@ import org.ss2d.tensor.Tensor;
 import org.ss2d.tensor.TensorScope;
 
 /**
- * The 16-bit CrossScan (Layers.crossScanHalf), both kernels ({@code -Dss2d.cuda.crossScanHalf=tiled}, the default,
- * and {@code gather}), launched directly on fresh random inputs rounded to the dtype, output poisoned with NaN.
+ * The CrossScan launchers (Layers.crossScan, crossScanHalf) with each kernel: {@code tiled} (the default), the former
+ * 16-bit {@code gather} ({@code -Dss2d.cuda.crossScanHalf=gather}) and the small-plane kernel ({@code
+ * -Dss2d.cuda.crossScan=planes}; planes over 1024 pixels stay tiled), launched directly on fresh random inputs rounded
+ * to the dtype, output poisoned with NaN.
  * CrossScan only moves values, so every element must carry exactly the bits of the float64 reference and of the
  * float32 kernel run on the same rounded inputs: odd planes (1x1, 3x5, 7x7), several tiles and partial ones
- * (57x61, 33x65), H != W, several batches and channels.
+ * (57x61, 33x65), H != W, several batches and channels, groups of small planes with a partial last block.
  */
 class CudaHalfCrossScanTest {
     private TensorScope scope;
@@ -43,14 +45,16 @@ class CudaHalfCrossScanTest {
     /** {b, c, h, w}. */
     private static final long[][] SHAPES = {
         {2, 3, 1, 1}, {1, 4, 3, 5}, {3, 2, 7, 7}, {2, 5, 14, 14}, {1, 3, 57, 61}, {2, 2, 5, 40}, {1, 2, 33, 65},
-        {2, 1, 64, 31}, {1, 96, 56, 56},
+        {2, 1, 64, 31}, {1, 96, 56, 56}, {3, 100, 7, 7}, {2, 50, 14, 14}, {1, 7, 28, 28}, {1, 5, 32, 32}, {2, 3, 33, 31},
     };
 
     static Stream<Arguments> cases() {
         List<Arguments> out = new ArrayList<>();
         for (long[] s : SHAPES) {
-            for (DType d : List.of(DType.BF16, DType.F16)) {
-                for (String variant : List.of("tiled", "gather")) out.add(Arguments.of(variant, d, s[0], s[1], s[2], s[3]));
+            for (DType d : List.of(DType.BF16, DType.F16, DType.F32)) {
+                for (String variant : List.of("tiled", "gather", "planes")) {
+                    if (d != DType.F32 || !variant.equals("gather")) out.add(Arguments.of(variant, d, s[0], s[1], s[2], s[3]));
+                }
             }
         }
         return out.stream();
@@ -67,23 +71,27 @@ class CudaHalfCrossScanTest {
         Tensor dx = cuda.allocate(scope, d, n), dout = cuda.allocate(scope, d, outN);
         cuda.copy(hx, dx);
         cuda.copy(scope.allocate(d, outN).fill(Float.NaN), dout);
-        String old = System.getProperty(Layers.CROSS_SCAN_HALF_PROPERTY);
+        String oldHalf = System.getProperty(Layers.CROSS_SCAN_HALF_PROPERTY);
+        String old = System.getProperty(Layers.CROSS_SCAN_PROPERTY);
         try {
-            System.setProperty(Layers.CROSS_SCAN_HALF_PROPERTY, variant);
+            System.setProperty(Layers.CROSS_SCAN_HALF_PROPERTY, variant.equals("gather") ? "gather" : "tiled");
+            System.setProperty(Layers.CROSS_SCAN_PROPERTY, variant.equals("planes") ? "planes" : "tiled");
             synchronized (cuda) {
                 dev.makeCurrent();
-                Layers.crossScanHalf(dev, d == DType.F16 ? 1 : 2, HostStaging.address(dx), HostStaging.address(dout),
-                        b, c, h, w);
+                long x = HostStaging.address(dx), xs = HostStaging.address(dout);
+                if (d == DType.F32) Layers.crossScan(dev, x, xs, b, c, h, w);
+                else Layers.crossScanHalf(dev, d == DType.F16 ? 1 : 2, x, xs, b, c, h, w);
             }
             cuda.synchronize();
         } finally {
-            if (old == null) System.clearProperty(Layers.CROSS_SCAN_HALF_PROPERTY);
-            else System.setProperty(Layers.CROSS_SCAN_HALF_PROPERTY, old);
+            restore(Layers.CROSS_SCAN_HALF_PROPERTY, oldHalf);
+            restore(Layers.CROSS_SCAN_PROPERTY, old);
         }
         Tensor back = scope.allocate(d, outN);
         cuda.copy(dout, back);
         float[] got = back.toFloatArray();
-        String who = "cuda cross_scan " + variant + " " + d + " (" + b + "," + c + "," + h + "," + w + ")";
+        String who = "cuda cross_scan " + variant + (variant.equals("planes") && !Layers.planesFitLen(h * w) ? " (tiled: plane too large)" : "")
+                + " " + d + " (" + b + "," + c + "," + h + "," + w + ")";
         try (Tensor ref = Ss2d.on("reference").crossScan(scope, rounded);
              Tensor f32 = Ss2d.on(cuda).crossScan(scope, rounded)) {
             assertSameBits(who + " vs the float64 reference", got, ref.toFloatArray());
@@ -102,19 +110,41 @@ class CudaHalfCrossScanTest {
         for (float v : want) assertTrue(Float.isFinite(v), who + ": the reference holds a non-finite value");
     }
 
+    private static void restore(String key, String value) {
+        if (value == null) System.clearProperty(key);
+        else System.setProperty(key, value);
+    }
+
     /** A misspelt variant is an error naming the property, not a silent fall back (no GPU needed). */
     @Test
     void anUnknownVariantIsRejected() {
-        String old = System.getProperty(Layers.CROSS_SCAN_HALF_PROPERTY);
+        String oldHalf = System.getProperty(Layers.CROSS_SCAN_HALF_PROPERTY);
+        String old = System.getProperty(Layers.CROSS_SCAN_PROPERTY);
         try {
             System.setProperty(Layers.CROSS_SCAN_HALF_PROPERTY, "tiles");
             IllegalArgumentException e = assertThrows(IllegalArgumentException.class, Layers::crossScanHalfVariant);
             assertTrue(e.getMessage().contains("ss2d.cuda.crossScanHalf") && e.getMessage().contains("tiles"), e.getMessage());
             System.clearProperty(Layers.CROSS_SCAN_HALF_PROPERTY);
             assertEquals("tiled", Layers.crossScanHalfVariant());
+            System.setProperty(Layers.CROSS_SCAN_PROPERTY, "plane");
+            e = assertThrows(IllegalArgumentException.class, Layers::crossScanVariant);
+            assertTrue(e.getMessage().contains("ss2d.cuda.crossScan:") && e.getMessage().contains("plane"), e.getMessage());
+            System.clearProperty(Layers.CROSS_SCAN_PROPERTY);
+            assertEquals("tiled", Layers.crossScanVariant());
         } finally {
-            if (old == null) System.clearProperty(Layers.CROSS_SCAN_HALF_PROPERTY);
-            else System.setProperty(Layers.CROSS_SCAN_HALF_PROPERTY, old);
+            restore(Layers.CROSS_SCAN_HALF_PROPERTY, oldHalf);
+            restore(Layers.CROSS_SCAN_PROPERTY, old);
         }
+    }
+
+    /** The small-plane kernel's blocks stay within its shared memory (SS2D_PLANES_ELEMS values, SS2D_PLANES_MAX planes). */
+    @Test
+    void planesPerBlockFitTheKernelsSharedMemory() {
+        for (long len = 1; len <= Layers.PLANES_MAX_LEN; len++) {
+            long per = Layers.planesPerBlock(len);
+            assertTrue(per >= 1 && per <= Layers.PLANES_MAX && per * len <= Layers.PLANES_ELEMS, "len " + len + ": " + per);
+        }
+        assertEquals(83, Layers.planesPerBlock(49));
+        assertEquals(20, Layers.planesPerBlock(196));
     }
 }

@@ -25,7 +25,7 @@ class FatbinResourceTest {
         String text = new String(image, StandardCharsets.ISO_8859_1);
         // Every float32 layer Layers launches (the whole models' too: im2col, patch merge, the LayerNorm with bias and
         // activation, the z gate, the pool, the staged depthwise conv) and the 16-bit conversions.
-        List<String> names = new ArrayList<>(List.of("ss2d_cross_scan", "ss2d_cross_merge", "ss2d_dwconv2d",
+        List<String> names = new ArrayList<>(List.of("ss2d_cross_scan", "ss2d_cross_scan_planes", "ss2d_cross_merge", "ss2d_dwconv2d",
                 "ss2d_dwconv2d_rows", "ss2d_layernorm_cf", "ss2d_layernorm_cf_ex", "ss2d_bias_act_cf", "ss2d_add",
                 "ss2d_noop", "ss2d_im2col", "ss2d_patch_merge", "ss2d_mul_silu", "ss2d_avg_pool", "ss2d_half_to_float",
                 "ss2d_float_to_half", "ss2d_fused_transpose", "ss2d_fused_scan_n1_k1", "ss2d_fused_scan_n1_k2",
@@ -74,7 +74,7 @@ class FatbinResourceTest {
                 names.add("ss2d_scan_fwd_n1seg_k8_" + (kind == 1 ? "f16" : "bf16") + "_o" + out);
             }
             for (String layer : new String[] {"ss2d_dwconv2d_rows", "ss2d_dwconv2d", "ss2d_cross_scan",
-                    "ss2d_cross_scan_gather", "ss2d_layernorm_cf_ex", "ss2d_layernorm_cf_ex_f32", "ss2d_bias_act_res", "ss2d_mul_silu", "ss2d_im2col",
+                    "ss2d_cross_scan_gather", "ss2d_cross_scan_planes", "ss2d_layernorm_cf_ex", "ss2d_layernorm_cf_ex_f32", "ss2d_bias_act_res", "ss2d_mul_silu", "ss2d_im2col",
                     "ss2d_patch_merge", "ss2d_avg_pool"}) {
                 names.add(layer + Layers.suffix(kind));
             }
