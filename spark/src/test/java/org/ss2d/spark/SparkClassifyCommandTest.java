@@ -77,6 +77,12 @@ class SparkClassifyCommandTest {
                 "--master", "local[2]", "--backend", "cpu", "--batch", "3", "--top", "3");
         assertEquals(0, r.status(), r.err());
         assertTrue(r.out().startsWith("spark-classify: 24 rows (0 with an error) on local[2]"), r.out());
+        // The folder is split by files, not bytes: batches of 3 on 2 task slots make 8 partitions of 3 files,
+        // and the executor's (this JVM's) stage times account for every row and task.
+        assertTrue(r.out().contains("split: 24 files by 3 (8 partitions for 2 task slots), 8 output files; tasks per backend {cpu=8}"),
+                r.out());
+        assertTrue(r.out().contains("\nspark-classify stages: 24 rows in 8 batches, 8 tasks on "), r.out());
+        assertTrue(r.out().contains("\nspark-classify json: {\"rows\":24,\"batches\":8,\"tasks\":8,"), r.out());
         SparkSession spark = SparkFixtures.localSession();
         try (SafeTensorsFile f = SafeTensorsFile.open(weights); TensorScope scope = TensorScope.root("single");
              VMambaModel m = VMambaModel.of(Ss2d.on("cpu"), Checks.weights(f, "w", null))) {

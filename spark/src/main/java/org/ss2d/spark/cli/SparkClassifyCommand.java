@@ -59,8 +59,13 @@ public final class SparkClassifyCommand implements Callable<Integer> {
     int threads;
 
     @Option(names = "--partitions", paramLabel = "N", defaultValue = "0",
-            description = "Repartition the input into N partitions first (default: as read).")
+            description = "A folder: split its files into N partitions as they are read (default: partitions of --batch files,"
+                    + " fewer files where that would leave task slots idle). A table: repartition it into N (default: as read).")
     int partitions;
+
+    @Option(names = "--spark-split",
+            description = "A folder: leave the split to Spark (files packed by bytes, ~29 small images a partition).")
+    boolean sparkSplit;
 
     @Option(names = "--fail-on-error", description = "Fail the job on the first unreadable image (default: an error column).")
     boolean failOnError;
@@ -108,7 +113,7 @@ public final class SparkClassifyCommand implements Callable<Integer> {
         PrintWriter out = spec.commandLine().getOut();
         String weightsPath = Path.of(weights).toAbsolutePath().toString();
         SparkClassifyJob.Options o = new SparkClassifyJob.Options(model, weightsPath, input, output, master, backend,
-                batch, top, threads, partitions, failOnError);
+                batch, top, threads, partitions, failOnError, sparkSplit);
         out.println(SparkClassifyJob.run(o));
         out.flush();
         return 0;

@@ -8,6 +8,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.NoSuchElementException;
+import org.apache.spark.TaskContext;
 import org.apache.spark.sql.Row;
 import org.apache.spark.sql.RowFactory;
 import org.ss2d.validate.Ss2dArgumentException;
@@ -27,19 +28,28 @@ abstract class Batches implements Iterator<Row> {
     private final int batchSize;
     private final boolean failOnError;
     private final ArrayDeque<Row> ready = new ArrayDeque<>();
+    /** This task's stage clock: {@link #prepare} and {@link #run} lap their own stages on it. */
+    final StageTimes.Clock clock = new StageTimes.Clock();
+    private boolean done;
 
     Batches(Iterator<Row> input, int batchSize, boolean failOnError) {
         this.input = input;
         this.batchSize = batchSize;
         this.failOnError = failOnError;
+        TaskContext tc = TaskContext.get();
+        if (tc != null) tc.addTaskCompletionListener((org.apache.spark.util.TaskCompletionListener) ctx -> clock.finish());
     }
 
-    /** Reads one row; {@link Prepared#failed} (or an {@link Ss2dArgumentException}) for a row that cannot run. */
+    /**
+     * Reads one row; {@link Prepared#failed} (or an {@link Ss2dArgumentException}) for a row that cannot run.
+     * Time not lapped on {@link #clock} inside it counts as {@code PREPROCESS}.
+     */
     abstract Prepared prepare(Row row);
 
     /**
      * Runs one batch of ready rows of one shape; returns each row's result columns, in order. An
      * {@link Ss2dArgumentException} (the engine rejecting the batch's shape, say) becomes every row's error.
+     * It laps {@code MODEL_WAIT}, {@code MODEL_CALL} and {@code CONVERT} on {@link #clock} as it goes.
      */
     abstract List<Object[]> run(List<Prepared> batch, long[] shape);
 
@@ -48,8 +58,21 @@ abstract class Batches implements Iterator<Row> {
 
     @Override
     public boolean hasNext() {
-        if (ready.isEmpty() && input.hasNext()) fill();
-        return !ready.isEmpty();
+        if (done) return false;
+        // Since the last row went out, the thread was downstream: Spark's encoder and the sink.
+        clock.lap(StageTimes.Stage.WRITE);
+        if (ready.isEmpty()) {
+            boolean more = input.hasNext();
+            clock.lap(StageTimes.Stage.READ);
+            if (more) fill();
+        }
+        if (ready.isEmpty()) {
+            done = true;
+            clock.end(StageTimes.Stage.CONVERT);
+            return false;
+        }
+        clock.lap(StageTimes.Stage.CONVERT);
+        return true;
     }
 
     @Override
@@ -60,16 +83,18 @@ abstract class Batches implements Iterator<Row> {
 
     private void fill() {
         List<Prepared> rows = new ArrayList<>(batchSize);
-        while (rows.size() < batchSize && input.hasNext()) {
-            Row r = input.next();
+        while (rows.size() < batchSize) {
+            boolean more = !rows.isEmpty() ? input.hasNext() : true; // hasNext() has just said yes for the first
+            Row r = more ? input.next() : null;
+            clock.lap(StageTimes.Stage.READ);
+            if (!more) break;
             Prepared p;
-            long t0 = System.nanoTime();
             try {
                 p = prepare(r);
             } catch (Ss2dArgumentException e) {
                 p = Prepared.failed(r, e.getMessage());
             }
-            StageTimes.PREPARE_NANOS.add(System.nanoTime() - t0);
+            clock.lap(StageTimes.Stage.PREPROCESS);
             StageTimes.ROWS.increment();
             if (p.error() != null && failOnError) throw new Ss2dArgumentException("row", p.error());
             rows.add(p);
@@ -85,10 +110,9 @@ abstract class Batches implements Iterator<Row> {
         for (List<Integer> g : groups.values()) {
             List<Prepared> batch = new ArrayList<>(g.size());
             for (int i : g) batch.add(rows.get(i));
-            long t0 = System.nanoTime();
+            clock.lap(StageTimes.Stage.CONVERT);
             try {
                 List<Object[]> out = run(batch, batch.getFirst().shape());
-                StageTimes.RUN_NANOS.add(System.nanoTime() - t0);
                 StageTimes.BATCHES.increment();
                 for (int j = 0; j < g.size(); j++) results[g.get(j)] = out.get(j);
             } catch (Ss2dArgumentException e) {

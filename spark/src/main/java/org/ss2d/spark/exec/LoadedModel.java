@@ -2,6 +2,7 @@ package org.ss2d.spark.exec;
 
 import java.nio.file.Path;
 import java.util.List;
+import java.util.concurrent.locks.ReentrantLock;
 import org.ss2d.Backends;
 import org.ss2d.Ss2d;
 import org.ss2d.VMambaModel;
@@ -19,6 +20,11 @@ import org.ss2d.tensor.Tensor;
 final class LoadedModel implements AutoCloseable {
     private final SafeTensorsFile file;
     private final VMambaModel model;
+    /**
+     * The model serialises its calls itself; taking this lock first (the same order, one holder) lets a task
+     * tell the wait for the other tasks' calls from its own call.
+     */
+    private final ReentrantLock calls = new ReentrantLock();
 
     private LoadedModel(SafeTensorsFile file, VMambaModel model) {
         this.file = file;
@@ -50,12 +56,25 @@ final class LoadedModel implements AutoCloseable {
         return model.backend().name();
     }
 
-    Tensor logits(org.ss2d.tensor.TensorScope scope, Tensor x) {
-        return model.logits(scope, x);
+    /** The logits of a batch; the time until the executor's other tasks are out of the model is {@code MODEL_WAIT}. */
+    Tensor logits(org.ss2d.tensor.TensorScope scope, Tensor x, StageTimes.Clock clock) {
+        calls.lock();
+        try {
+            clock.lap(StageTimes.Stage.MODEL_WAIT);
+            return model.logits(scope, x);
+        } finally {
+            calls.unlock();
+        }
     }
 
-    List<Tensor> features(org.ss2d.tensor.TensorScope scope, Tensor x) {
-        return model.features(scope, x);
+    List<Tensor> features(org.ss2d.tensor.TensorScope scope, Tensor x, StageTimes.Clock clock) {
+        calls.lock();
+        try {
+            clock.lap(StageTimes.Stage.MODEL_WAIT);
+            return model.features(scope, x);
+        } finally {
+            calls.unlock();
+        }
     }
 
     @Override

@@ -56,20 +56,32 @@ public final class ModelPartitions implements MapPartitionsFunction<Row, Row> {
     @Override
     public Iterator<Row> call(Iterator<Row> rows) {
         if (!rows.hasNext()) return rows; // an empty partition loads nothing
-        LoadedModel model = load();
         ImagePreprocessor pre = new ImagePreprocessor(spec.resize(), spec.crop(), Interpolation.BICUBIC,
                 ImagePreprocessor.IMAGENET_MEAN, ImagePreprocessor.IMAGENET_STD);
-        int inChans = model.config().inChans();
         int results = columns(output, spec.topK()).size();
         return new Batches(rows, spec.batchSize(), spec.failOnError()) {
+            // Loaded at the first batch, not here: the executor's first tasks decode their first batch while
+            // one of them loads the model (the others wait for it only when they need it).
+            private LoadedModel model;
+
+            private LoadedModel model(StageTimes.Stage before) {
+                if (model == null) {
+                    clock.lap(before);
+                    model = load();
+                    clock.lap(StageTimes.Stage.MODEL_WAIT);
+                }
+                return model;
+            }
+
             @Override
             Prepared prepare(Row row) {
-                return spec.tensors() ? tensor(row, inChans) : image(row, pre);
+                if (!spec.tensors()) return image(row, pre, clock);
+                return tensor(row, model(StageTimes.Stage.READ).config().inChans());
             }
 
             @Override
             List<Object[]> run(List<Prepared> batch, long[] shape) {
-                return runBatch(model, batch, shape);
+                return runBatch(model(StageTimes.Stage.CONVERT), batch, shape, clock);
             }
 
             @Override
@@ -85,6 +97,7 @@ public final class ModelPartitions implements MapPartitionsFunction<Row, Row> {
      */
     private LoadedModel load() {
         String backend = TaskDevices.backendFor(spec.backend());
+        StageTimes.device(backend);
         try {
             return ExecutorCache.model(spec.weights(), spec.model(), backend, spec.threads());
         } catch (LimitExceededException e) {
@@ -93,12 +106,14 @@ public final class ModelPartitions implements MapPartitionsFunction<Row, Row> {
         }
     }
 
-    private Prepared image(Row row, ImagePreprocessor pre) {
+    private Prepared image(Row row, ImagePreprocessor pre, StageTimes.Clock clock) {
         String label = label(row);
         if (row.isNullAt(inputIndex)) return Prepared.failed(row, label + ": no image bytes (null)");
         try {
             byte[] bytes = (byte[]) row.get(inputIndex);
-            float[] x = pre.apply(ImageFiles.read(bytes, label));
+            var decoded = ImageFiles.read(bytes, label);
+            clock.lap(StageTimes.Stage.DECODE);
+            float[] x = pre.apply(decoded);
             return Prepared.ok(row, x, new long[] {3, spec.crop(), spec.crop()});
         } catch (IOException | Ss2dArgumentException e) {
             return Prepared.failed(row, e.getMessage());
@@ -121,7 +136,7 @@ public final class ModelPartitions implements MapPartitionsFunction<Row, Row> {
         return String.valueOf(row.get(labelIndex));
     }
 
-    private List<Object[]> runBatch(LoadedModel model, List<Prepared> batch, long[] shape) {
+    private List<Object[]> runBatch(LoadedModel model, List<Prepared> batch, long[] shape, StageTimes.Clock clock) {
         int n = batch.size();
         int per = batch.getFirst().values().length;
         float[] all = new float[Math.multiplyExact(per, n)];
@@ -129,10 +144,12 @@ public final class ModelPartitions implements MapPartitionsFunction<Row, Row> {
         TensorScope s = TensorScope.root("ss2d-spark batch");
         try {
             Tensor x = s.allocate("x", DType.F32, n, shape[0], shape[1], shape[2]).copyFrom(all);
+            clock.lap(StageTimes.Stage.CONVERT);
             List<Object[]> out = new ArrayList<>(n);
             if (output == Output.LOGITS) {
-                Tensor logits = model.logits(s, x);
+                Tensor logits = model.logits(s, x, clock);
                 float[] l = logits.toFloatArray();
+                clock.lap(StageTimes.Stage.MODEL_CALL);
                 int classes = (int) logits.dim(1);
                 for (int i = 0; i < n; i++) {
                     float[] row = Arrays.copyOfRange(l, i * classes, (i + 1) * classes);
@@ -144,11 +161,14 @@ public final class ModelPartitions implements MapPartitionsFunction<Row, Row> {
                     }
                 }
             } else {
-                List<Tensor> maps = model.features(s, x);
+                List<Tensor> maps = model.features(s, x, clock);
+                List<float[]> host = new ArrayList<>(maps.size());
+                for (Tensor m : maps) host.add(m.toFloatArray());
+                clock.lap(StageTimes.Stage.MODEL_CALL);
                 for (int i = 0; i < n; i++) out.add(new Object[2 * maps.size()]);
                 for (int st = 0; st < maps.size(); st++) {
                     Tensor m = maps.get(st);
-                    float[] v = m.toFloatArray();
+                    float[] v = host.get(st);
                     int step = v.length / n;
                     int[] mapShape = {(int) m.dim(1), (int) m.dim(2), (int) m.dim(3)};
                     for (int i = 0; i < n; i++) {

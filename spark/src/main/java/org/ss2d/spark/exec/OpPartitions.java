@@ -52,8 +52,10 @@ public final class OpPartitions implements MapPartitionsFunction<Row, Row> {
                 TensorScope s = TensorScope.root("ss2d-spark batch");
                 try {
                     Tensor x = s.allocate(op.input(), DType.F32, full).copyFrom(all);
-                    Tensor out = op.run(s, x).get("out");
+                    clock.lap(StageTimes.Stage.CONVERT);
+                    Tensor out = op.run(s, x).get("out"); // the op's wait for other tasks is not told apart here
                     float[] o = out.toFloatArray();
+                    clock.lap(StageTimes.Stage.MODEL_CALL);
                     long[] outShape = Arrays.copyOfRange(out.shape(), 1, out.rank());
                     int step = o.length / batch.size();
                     List<Object[]> results = new ArrayList<>(batch.size());
