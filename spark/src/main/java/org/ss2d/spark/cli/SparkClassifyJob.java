@@ -91,22 +91,34 @@ final class SparkClassifyJob {
     /**
      * Splits a folder's files into partitions of a number of files, without a shuffle: Spark's own split
      * packs files by bytes (128 MB a partition, each file counted with a 4 MB open cost: ~29 small images,
-     * whatever the batch), so a partition's last batch is short and the last wave of tasks runs on few of
-     * the cores. Here every file costs one "open" of {@link #FILE_UNIT} and a partition holds {@code k} of
-     * them: k = ceil(files / partitions) when partitions are asked for, else the batch size, fewer where
-     * that would leave task slots without a partition. Files above {@link #FILE_UNIT} would get a partition
-     * of their own. The settings are the session's, read when the job's scan is planned.
+     * whatever the batch), so a partition's last batch is short and the last wave of tasks may run on few
+     * of the cores. Here every file costs one "open" of {@link #FILE_UNIT} and a partition holds {@code k}
+     * of them: k = ceil(files / partitions) when partitions are asked for; else about {@link #WAVES} tasks per
+     * task slot, rounded up to whole batches (each task also pays for opening and committing its output
+     * file, so a partition per batch costs more than it saves), and fewer than a batch where that would
+     * leave task slots without a partition. Files above {@link #FILE_UNIT} would get a partition of their
+     * own. The settings are the session's, read when the job's scan is planned.
      */
     static String splitFiles(SparkSession spark, Dataset<Row> in, int partitions, int batch) {
         int files = in.inputFiles().length;
         int slots = spark.sparkContext().defaultParallelism();
-        long k = partitions > 0 ? ceil(files, partitions) : Math.max(1, Math.min(batch, ceil(files, slots)));
+        long k;
+        if (partitions > 0) {
+            k = ceil(files, partitions);
+        } else {
+            k = ceil(files, WAVES * slots);
+            k = k >= batch ? ceil(k, batch) * batch : Math.min(batch, ceil(files, slots));
+        }
+        k = Math.max(1, k);
         spark.conf().set("spark.sql.files.openCostInBytes", FILE_UNIT);
         spark.conf().set("spark.sql.files.maxPartitionBytes", k * FILE_UNIT);
         // One "core" for Spark's bytes-per-core cap, so that maxPartitionBytes is the split size.
         spark.conf().set("spark.sql.files.minPartitionNum", 1L);
         return String.format(Locale.ROOT, "%d files by %d (%d partitions for %d task slots)", files, k, ceil(files, (int) k), slots);
     }
+
+    /** Tasks per task slot the default split aims at: the last wave's idle slots cost at most ~1/(2 WAVES). */
+    static final int WAVES = 4;
 
     /** The unit a file counts as when a folder is split: above any image's size. */
     static final long FILE_UNIT = 1L << 30;
