@@ -1,0 +1,91 @@
+"""GPU host: where the host time of one stream-ordered ss2d call on CUDA tensors goes (issue 16's 50-us bound).
+
+Queued calls as in gpu_vs_mamba.py (S1 and S4 by default, after the engine's warm-up), with timers wrapped around the
+client's steps: queuing the ticket write (``Flags.ready``), the round trip to the engine (``Engine._exchange``, and
+inside it the engine's whole request ``server_us`` and the op's ``engine_us`` from the reply), queuing the wait for
+the engine's done (``Flags.wait_done``), and the rest of the Python call (argument checks, references, the output's
+``torch.empty``). Medians per call, in microseconds.
+
+    SS2D_ENGINE=dist/ss2d/bin/ss2d python3 python/bench/cuda_call_parts.py [--reps 40] [--shapes S1,S4]
+"""
+
+import argparse
+import statistics
+import sys
+import time
+from pathlib import Path
+
+sys.path[:0] = [str(Path(__file__).resolve().parents[1] / "src"), str(Path(__file__).resolve().parent)]
+
+import ss2d  # noqa: E402
+import _bench  # noqa: E402
+from ss2d import _engine, _order  # noqa: E402
+
+SHAPES = {"S1": (32, 768, 4, 3136, 1), "S2": (32, 768, 4, 3136, 16), "S3": (32, 1536, 4, 784, 1),
+          "S4": (32, 3072, 4, 196, 1), "S5": (8, 2048, 1, 4096, 16)}
+parts = {}
+
+
+def timed(name, fn):
+    def wrapper(*a, **k):
+        t0 = time.perf_counter()
+        try:
+            return fn(*a, **k)
+        finally:
+            parts.setdefault(name, []).append((time.perf_counter() - t0) * 1e6)
+    return wrapper
+
+
+def main():
+    import torch
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--reps", type=int, default=40)
+    ap.add_argument("--shapes", default="S1,S4")
+    a = ap.parse_args()
+    print("engine warm-up: %.1f s" % _bench.warm_engine(torch))
+    _order.Flags.ready = timed("ready (queue the ticket write)", _order.Flags.ready)
+    _order.Flags.wait_done = timed("wait_done (queue the wait)", _order.Flags.wait_done)
+    exchange = _engine.Engine._exchange
+
+    def ex(self, conn, req):
+        t0 = time.perf_counter()
+        r = exchange(self, conn, req)
+        parts.setdefault("round trip to the engine", []).append((time.perf_counter() - t0) * 1e6)
+        if "server_us" in r:
+            parts.setdefault("  the request in the engine (server_us)", []).append(r["server_us"])
+            parts.setdefault("  the op in the engine (engine_us)", []).append(r["engine_us"])
+        return r
+    _engine.Engine._exchange = ex
+    _engine.Engine.call_cuda = timed("call_cuda (ready + round trip + wait_done)", _engine.Engine.call_cuda)
+    g = torch.Generator(device="cuda").manual_seed(0)
+    for name in a.shapes.split(","):
+        bt, d, gr, l, n = SHAPES[name]
+        u = torch.randn(bt, d, l, device="cuda", generator=g)
+        delta = 0.5 * torch.randn(bt, d, l, device="cuda", generator=g)
+        A = -torch.rand(d, n, device="cuda", generator=g) * 1.9 - 0.1
+        B = torch.randn(bt, gr, n, l, device="cuda", generator=g)
+        C = torch.randn(bt, gr, n, l, device="cuda", generator=g)
+        D = torch.randn(d, device="cuda", generator=g)
+        bias = 0.1 * torch.randn(d, device="cuda", generator=g)
+        run = lambda: ss2d.selective_scan(u, delta, A, B, C, D, delta_bias=bias, delta_softplus=True)  # noqa: E731
+        for mode in ("queued", "isolated"):
+            for _ in range(5):
+                run()
+            torch.cuda.synchronize()
+            parts.clear()
+            host = []
+            for _ in range(a.reps):
+                t0 = time.perf_counter()
+                run()
+                host.append((time.perf_counter() - t0) * 1e6)
+                if mode == "isolated":
+                    torch.cuda.synchronize()
+            torch.cuda.synchronize()
+            print("%s %s %s: host per call %.0f us (median of %d)" % (name, SHAPES[name], mode, statistics.median(host),
+                                                                     a.reps))
+            for k, v in parts.items():
+                print("    %-45s %8.1f us  (min %.1f, max %.1f)" % (k, statistics.median(v), min(v), max(v)))
+
+
+if __name__ == "__main__":
+    main()
