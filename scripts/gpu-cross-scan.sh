@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The SS2D block's cross_scan step with each kernel, each in its own process, alternating twice, at VMamba-T's four
 # stage shapes, batch 32: bfloat16 with the former gather (-Dss2d.cuda.crossScanHalf=gather), the tiled kernel (the
-# default: the float32 kernel's 32x32 shared-memory tiles over 16-bit values) and, on planes of <= 1024 pixels, the
-# small-plane kernel (-Dss2d.cuda.crossScan=planes, opt-in); float16 at stage 1; float32 tiled vs planes at stages
+# default at 56x56: the float32 kernel's 32x32 shared-memory tiles over 16-bit values, forced everywhere by
+# -Dss2d.cuda.crossScan=tiled) and, on planes of <= 1024 pixels, the small-plane kernel (-Dss2d.cuda.crossScan=planes,
+# the default there since the H100 run of 2026-12-06); float16 at stage 1; float32 tiled vs planes at stages
 # 3 and 4. `ss2d bench block --json` (unfused middle, the default) and its step shares. Per line: the block's
 # median, the cross_scan step in ms (share x median) and against its floor: x read once and four routes written,
 # 5 values of the dtype's size, at an assumed 3000 GB/s (the H100's copy bandwidth, as NOTES-perf.md counts).

@@ -1,6 +1,7 @@
 package org.ss2d.cuda;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assertions.fail;
@@ -21,10 +22,10 @@ import org.ss2d.tensor.Tensor;
 import org.ss2d.tensor.TensorScope;
 
 /**
- * The CrossScan launchers (Layers.crossScan, crossScanHalf) with each kernel: {@code tiled} (the default), the former
- * 16-bit {@code gather} ({@code -Dss2d.cuda.crossScanHalf=gather}) and the small-plane kernel ({@code
- * -Dss2d.cuda.crossScan=planes}; planes over 1024 pixels stay tiled), launched directly on fresh random inputs rounded
- * to the dtype, output poisoned with NaN.
+ * The CrossScan launchers (Layers.crossScan, crossScanHalf) with each kernel: the small-plane kernel ({@code
+ * -Dss2d.cuda.crossScan=planes}, the default; planes over 1024 pixels stay tiled), {@code tiled} everywhere ({@code
+ * -Dss2d.cuda.crossScan=tiled}) and the former 16-bit {@code gather} ({@code -Dss2d.cuda.crossScanHalf=gather}),
+ * launched directly on fresh random inputs rounded to the dtype, output poisoned with NaN.
  * CrossScan only moves values, so every element must carry exactly the bits of the float64 reference and of the
  * float32 kernel run on the same rounded inputs: odd planes (1x1, 3x5, 7x7), several tiles and partial ones
  * (57x61, 33x65), H != W, several batches and channels, groups of small planes with a partial last block.
@@ -130,9 +131,36 @@ class CudaHalfCrossScanTest {
             e = assertThrows(IllegalArgumentException.class, Layers::crossScanVariant);
             assertTrue(e.getMessage().contains("ss2d.cuda.crossScan:") && e.getMessage().contains("plane"), e.getMessage());
             System.clearProperty(Layers.CROSS_SCAN_PROPERTY);
-            assertEquals("tiled", Layers.crossScanVariant());
+            assertEquals("planes", Layers.crossScanVariant());
         } finally {
             restore(Layers.CROSS_SCAN_HALF_PROPERTY, oldHalf);
+            restore(Layers.CROSS_SCAN_PROPERTY, old);
+        }
+    }
+
+    /**
+     * Which kernel a plane gets (no GPU needed): by default the small-plane kernel up to 1024 pixels (7x7 .. 32x32,
+     * 1x1024) and tiles above (33x32, 56x56, 1x1025); {@code tiled} forces tiles on every plane.
+     */
+    @Test
+    void thePropertyPicksTheKernelByPlaneSize() {
+        String old = System.getProperty(Layers.CROSS_SCAN_PROPERTY);
+        try {
+            for (String value : new String[] {null, "planes", " planes "}) {
+                if (value == null) System.clearProperty(Layers.CROSS_SCAN_PROPERTY);
+                else System.setProperty(Layers.CROSS_SCAN_PROPERTY, value);
+                for (long[] hw : new long[][] {{1, 1}, {7, 7}, {14, 14}, {28, 28}, {32, 32}, {1, 1024}}) {
+                    assertTrue(Layers.planesFit(hw[0], hw[1]), value + ": " + hw[0] + "x" + hw[1] + " should take planes");
+                }
+                for (long[] hw : new long[][] {{33, 32}, {32, 33}, {56, 56}, {1, 1025}, {57, 61}}) {
+                    assertFalse(Layers.planesFit(hw[0], hw[1]), value + ": " + hw[0] + "x" + hw[1] + " should stay tiled");
+                }
+            }
+            System.setProperty(Layers.CROSS_SCAN_PROPERTY, "tiled");
+            for (long[] hw : new long[][] {{1, 1}, {7, 7}, {14, 14}, {28, 28}, {32, 32}, {56, 56}}) {
+                assertFalse(Layers.planesFit(hw[0], hw[1]), "tiled: " + hw[0] + "x" + hw[1] + " should stay tiled");
+            }
+        } finally {
             restore(Layers.CROSS_SCAN_PROPERTY, old);
         }
     }
