@@ -190,6 +190,7 @@ def fake_torch(monkeypatch):
     monkeypatch.setattr(_order, "_driver", drv)
     streams = {"current": "S1"}
     monkeypatch.setattr(torch.cuda, "current_stream", lambda device=None: FakeStream(streams["current"]))
+    monkeypatch.setattr(_order, "current_stream", lambda index: streams["current"])     # the raw handle's reader
     monkeypatch.setattr(torch.cuda, "is_current_stream_capturing", lambda: False)
     log.streams = streams
     return log
@@ -338,6 +339,7 @@ def test_a_driver_or_engine_without_stream_memory_operations_falls_back_to_synch
     monkeypatch.setattr(_order, "_driver", OrderDriver(log))
     monkeypatch.setattr(torch.cuda, "current_stream", lambda device=None: type("S", (), {
         "synchronize": lambda self: synced.append(device), "cuda_stream": "S1"})())
+    monkeypatch.setattr(_order, "current_stream", lambda index: "S1")
     monkeypatch.setattr(torch.cuda, "is_current_stream_capturing", lambda: False)
     eng, conn = _fake_engine(log, [{"ok": False, "kind": "failed", "message": "CudaException: cuStreamWaitValue32_v2"},
                                    {"ok": True}])

@@ -197,7 +197,7 @@ class Engine:
                     self.idle.append(conn)
                     torch.cuda.current_stream(device).synchronize()
                     return self.call(_order.plain(req))
-            stream = torch.cuda.current_stream(device).cuda_stream
+            stream = _order.current_stream(device.index)
             k = flags.ready(stream)
         except BaseException:
             if conn.sock.fileno() >= 0:      # still open (a refusal, not a lost engine): back to the pool

@@ -43,12 +43,12 @@ def begin_cuda(*values):
     return ORDERED if cuda_device(values) is not None else 0
 
 
-def send(req, flags, values):
-    """Sends a call: stream-ordered (ORDERED in ``flags``) through the connection's ordering page; else plainly, after
-    synchronising PyTorch's current stream for the CUDA tensors among ``values`` (here, after the outputs were made:
-    a poisoned output's fill is queued work too)."""
+def send(req, flags, values, device=None):
+    """Sends a call: stream-ordered (ORDERED in ``flags``) through the connection's ordering page (on ``device``, else
+    that of the first CUDA tensor among ``values``); else plainly, after synchronising PyTorch's current stream for
+    the CUDA tensors among ``values`` (here, after the outputs were made: a poisoned output's fill is queued work too)."""
     if flags & ORDERED:
-        return _engine.engine().call_cuda(req, cuda_device(values))
+        return _engine.engine().call_cuda(req, device or cuda_device(values))
     sync_cuda(*values)
     return _engine.call(req)
 
@@ -74,9 +74,10 @@ def selective_scan(u, delta, A, B, C, D=None, z=None, delta_bias=None, delta_sof
         last_shape = (su[0], su[1], sa[1] if len(sa) == 2 else 1) if len(su) == 3 else (0,)
     keep = []
     parts = []
-    on_cuda = cuda_device(args) is not None
+    device = cuda_device(args)
+    on_cuda = device is not None
     if on_cuda:
-        ordered = begin_cuda(*args)
+        ordered = ORDERED if _refs.CUDA_ORDERED else 0     # begin_cuda's answer, the device being known
         for i in range(8):
             if args[i] is not None:
                 parts.append(_SCAN_SLOTS[i])
@@ -107,7 +108,7 @@ def selective_scan(u, delta, A, B, C, D=None, z=None, delta_bias=None, delta_sof
         req = _req("selective_scan", backend, {n: ref(v, n, keep) for n, v in zip(_SCAN_NAMES, args) if v is not None},
                    outputs, {"delta_softplus": bool(delta_softplus), "return_last_state": bool(return_last_state)})
         req["ordered"] = bool(ordered)
-    send(req, ordered, args if on_cuda else ())
+    send(req, ordered, args if on_cuda else (), device)
     if return_last_state:
         return wrap(out, u), wrap(last, u)
     return wrap(out, u)

@@ -12,6 +12,7 @@ import ctypes
 import mmap
 import os
 import struct
+import threading
 
 READY, DONE, PAGE = 0, 64, 4096
 _TICKET = struct.Struct("<I")
@@ -58,8 +59,11 @@ class Driver:
         # PyTorch's default stream is the legacy one (handle 0): the driver takes its context from the thread, which
         # must then be the device's. A thread whose current context differs gets it pushed for the call.
         cu = self.cu
-        cur = ctypes.c_void_p()
-        if cu.cuCtxGetCurrent(ctypes.byref(cur)) == 0 and cur.value == ctx:
+        out = getattr(_tls, "ctx", None)
+        if out is None:                  # this thread's out-argument, made once (not a c_void_p and byref per call)
+            cur = ctypes.c_void_p()
+            out = _tls.ctx = (cur, ctypes.byref(cur))
+        if cu.cuCtxGetCurrent(out[1]) == 0 and out[0].value == ctx:
             return fn(*args)
         self.check(cu.cuCtxPushCurrent_v2(ctx), "cuCtxPushCurrent_v2")
         try:
@@ -85,6 +89,22 @@ class Driver:
 
 
 _driver = None
+_tls = threading.local()
+_raw_stream = None
+
+
+def current_stream(index):
+    """The handle of PyTorch's current stream on device ``index``: what ``torch.cuda.current_stream(index).cuda_stream``
+    gives (0 for the legacy default stream), read without making a ``torch.cuda.Stream`` object per call (a test
+    replaces this function)."""
+    global _raw_stream
+    if _raw_stream is None:
+        import torch
+        # torch._C._cuda_getCurrentRawStream(index) is at::cuda::getCurrentCUDAStream(index).stream(), the value the
+        # cuda_stream property reads; a build without it takes the public path
+        _raw_stream = getattr(torch._C, "_cuda_getCurrentRawStream", None) or \
+            (lambda i: torch.cuda.current_stream(i).cuda_stream)
+    return _raw_stream(index)
 
 
 def driver():

@@ -31,14 +31,29 @@ def _count_copy(nbytes):
         _counts["bytes_copied_in"] += nbytes
 
 
+_families = {}          # type -> "numpy", "torch", "pyarrow" or "other": decided once per type (a call asks per input)
+
+
+def _family(t):
+    if issubclass(t, np.ndarray):
+        f = "numpy"
+    else:
+        mod = t.__module__ or ""
+        f = "torch" if mod.startswith("torch") else "pyarrow" if mod.startswith("pyarrow") else "other"
+    if len(_families) < 256:
+        _families[t] = f
+    return f
+
+
 def kind_of(x):
     """numpy, torch, cuda (a torch CUDA tensor), arrow_tensor, arrow_fst (a fixed_shape_tensor array), other."""
-    if isinstance(x, np.ndarray):
-        return "numpy"
-    mod = type(x).__module__ or ""
-    if mod.startswith("torch"):
+    t = type(x)
+    f = _families.get(t) or _family(t)
+    if f == "torch":
         return "cuda" if x.is_cuda else "torch"
-    if mod.startswith("pyarrow"):
+    if f == "numpy":
+        return "numpy"
+    if f == "pyarrow":
         import pyarrow as pa
         if isinstance(x, pa.Tensor):
             return "arrow_tensor"
@@ -268,9 +283,23 @@ def cuda_wire(t, name, keep):
         keep.append(t)
         return hit[3]
     _check_cuda(t, name, keep)
+    return _new_cuda_wire(t, ptr, shape, name)
+
+
+def _dims(rank):
+    """The packer of a tensor's dimensions (i64 each), made once per rank."""
+    s = _DIMS.get(rank)
+    if s is None:
+        s = _DIMS[rank] = struct.Struct("<%dq" % rank)
+    return s
+
+
+_DIMS = {}
+
+
+def _new_cuda_wire(t, ptr, shape, name):
     base, size, handle = _allocation(t, name)
-    w = _CUDA_WIRE.pack(len(shape) | 0x80, t.device.index or 0, size, ptr - base, handle) + \
-        struct.pack("<%dq" % len(shape), *shape)
+    w = _CUDA_WIRE.pack(len(shape) | 0x80, t.device.index or 0, size, ptr - base, handle) + _dims(len(shape)).pack(*shape)
     try:
         t._ss2d_wire = (ptr, shape, t.dtype, w)
     except (AttributeError, TypeError):
@@ -288,13 +317,21 @@ def any_wire(x, name, keep):
 def new_output(shape, like, keep):
     """(array or CUDA tensor, its binary reference) of a new output of ``shape``, where ``like`` lives."""
     if type(like) is not np.ndarray and kind_of(like) == "cuda":
-        import torch
-        t = torch.empty(tuple(int(d) for d in shape), dtype=torch.float32, device=like.device)
-        if _POISON:
-            t.fill_(float("nan"))       # queued on the current stream, before the call's ticket or synchronisation
-        return t, cuda_wire(t, "out", keep)
+        return new_cuda_output(shape, like.device, keep)
     arr = host_output(shape)
     return arr, arr.base.wire
+
+
+def new_cuda_output(shape, device, keep):
+    """(CUDA tensor, its binary reference) of a new output of ``shape`` on ``device``: a float32, contiguous
+    ``torch.empty``, so without the checks an input gets (its reference is made once, as for an input)."""
+    import torch
+    shape = shape if type(shape) is tuple else tuple(int(d) for d in shape)
+    t = torch.empty(shape, dtype=torch.float32, device=device)
+    if _POISON:
+        t.fill_(float("nan"))       # queued on the current stream, before the call's ticket or synchronisation
+    keep.append(t)
+    return t, _new_cuda_wire(t, t.data_ptr(), shape, "out")
 
 
 # Calls on CUDA tensors are stream-ordered by default: nobody waits on the host, the two processes' streams order each
