@@ -13,6 +13,7 @@
 #    with SS2D_CUDA_SYNC=1, for comparison; each table is headed by its mode): set ANCHOR_MAMBA to the folder of
 #    mamba's built selective_scan_cuda module (as for gpu-e2e.sh's anchors); without it, mamba_ssm if installed, else
 #    only ss2d is timed;
+# 3b. where the host time of a queued call on CUDA tensors goes (python/bench/cuda_call_parts.py, S1, S3, S4);
 # 4. an SS2D block from a PyTorch state dict on CUDA tensors against a plain PyTorch SS2D with mamba's scan
 #    (python/bench/gpu_ss2d_vs_torch.py, same ANCHOR_MAMBA; without it a sequential PyTorch scan stands in).
 set -uo pipefail
@@ -58,6 +59,9 @@ step 600 env -u SS2D_CUDA_SYNC -u SS2D_CUDA_ORDERED "$PY" python/bench/gpu_vs_ma
 # the synchronous mode, for comparison (each call waits for both streams on the host; python/README.md, "Stream order")
 echo "== gpu_vs_mamba: synchronous calls (SS2D_CUDA_SYNC=1)"
 step 600 env SS2D_CUDA_SYNC=1 "$PY" python/bench/gpu_vs_mamba.py --reps 20 --shapes S1,S4 ${ANCHOR_MAMBA:+--module-dir "$ANCHOR_MAMBA"}
+# where a queued call's host time goes (the parts of call_cuda, the output, the inputs' references), S1/S3/S4; ~20 s
+echo "== cuda_call_parts: where the host time of a call on CUDA tensors goes"
+step 60 "$PY" python/bench/cuda_call_parts.py --reps 40 --shapes S1,S3,S4
 step 600 "$PY" python/bench/gpu_ss2d_vs_torch.py --reps ${REPS:-20} ${ANCHOR_MAMBA:+--module-dir "$ANCHOR_MAMBA"}
 "$PY" -c 'import sys; sys.path.insert(0, "python/src"); import ss2d; ss2d.shutdown()'
 exit $status

@@ -19,7 +19,7 @@ sys.path[:0] = [str(Path(__file__).resolve().parents[1] / "src"), str(Path(__fil
 
 import ss2d  # noqa: E402
 import _bench  # noqa: E402
-from ss2d import _engine, _order  # noqa: E402
+from ss2d import _engine, _order, _refs  # noqa: E402
 
 SHAPES = {"S1": (32, 768, 4, 3136, 1), "S2": (32, 768, 4, 3136, 16), "S3": (32, 1536, 4, 784, 1),
           "S4": (32, 3072, 4, 196, 1), "S5": (8, 2048, 1, 4096, 16)}
@@ -57,6 +57,16 @@ def main():
         return r
     _engine.Engine._exchange = ex
     _engine.Engine.call_cuda = timed("call_cuda (ready + round trip + wait_done)", _engine.Engine.call_cuda)
+    # inside call_cuda, besides the three parts above
+    torch.cuda.is_current_stream_capturing = timed("  capture check (is_current_stream_capturing)",
+                                                   torch.cuda.is_current_stream_capturing)
+    _order.current_stream = timed("  the current stream's handle (_order.current_stream)", _order.current_stream)
+    # outside call_cuda: the output (torch.empty, its reference) and the driver's lookup of its allocation
+    _refs.new_cuda_output = timed("output: new_cuda_output (torch.empty + reference)", _refs.new_cuda_output)
+    torch.empty = timed("  torch.empty", torch.empty)
+    _refs._allocation = timed("  _allocation (cuPointerGetAttributes, cached handle)", _refs._allocation)
+    _refs.cuda_wire = timed("inputs: cuda_wire (one per CUDA input)", _refs.cuda_wire)
+    ss2d.selective_scan = timed("the whole Python call (selective_scan)", ss2d.selective_scan)
     g = torch.Generator(device="cuda").manual_seed(0)
     for name in a.shapes.split(","):
         bt, d, gr, l, n = SHAPES[name]
@@ -67,7 +77,8 @@ def main():
         C = torch.randn(bt, gr, n, l, device="cuda", generator=g)
         D = torch.randn(d, device="cuda", generator=g)
         bias = 0.1 * torch.randn(d, device="cuda", generator=g)
-        run = lambda: ss2d.selective_scan(u, delta, A, B, C, D, delta_bias=bias, delta_softplus=True)  # noqa: E731
+        scan = ss2d.selective_scan
+        run = lambda: scan(u, delta, A, B, C, D, delta_bias=bias, delta_softplus=True)  # noqa: E731
         for mode in ("queued", "isolated"):
             for _ in range(5):
                 run()

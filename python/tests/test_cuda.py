@@ -366,3 +366,15 @@ def test_the_order_deadline_releases_a_call_that_the_stream_reaches_too_late(sho
     want, _ = reference.selective_scan(x["u"], x["delta"], x["A"], x["B"], x["C"])
     within(host(out, "after the deadline"), want, 1e-4, "the call after a broken order")
     assert "stream order broken" in _engine._tail(private_engine, 20), "the engine logs it"
+
+
+def test_the_raw_stream_handle_is_the_current_streams():
+    """_order.current_stream (the handle an ordered call writes its ticket on) is what torch.cuda.current_stream gives,
+    on the default stream and inside a side stream's context."""
+    from ss2d import _order
+    i = torch.cuda.current_device()
+    assert _order.current_stream(i) == torch.cuda.current_stream(i).cuda_stream
+    side = torch.cuda.Stream()
+    with torch.cuda.stream(side):
+        assert _order.current_stream(i) == side.cuda_stream != torch.cuda.default_stream(i).cuda_stream
+    assert _order.current_stream(i) == torch.cuda.current_stream(i).cuda_stream
