@@ -166,7 +166,9 @@ def shape_of(x):
     if type(x) is np.ndarray:
         return x.shape
     kind = kind_of(x)
-    if kind in ("numpy", "torch", "cuda", "arrow_tensor"):
+    if kind in ("torch", "cuda"):
+        return tuple(x.shape)          # a torch.Size holds ints already
+    if kind in ("numpy", "arrow_tensor"):
         return tuple(int(d) for d in x.shape)
     if kind == "arrow_fst":
         return (len(x),) + tuple(x.type.shape)
