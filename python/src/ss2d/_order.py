@@ -129,13 +129,24 @@ class Flags:
         self.drv = drv or driver()
         self.index = index
         self.fd = os.memfd_create("ss2d-flags-%d" % os.getpid(), os.MFD_CLOEXEC)
-        os.ftruncate(self.fd, PAGE)
-        self.mm = mmap.mmap(self.fd, PAGE, mmap.MAP_SHARED, mmap.PROT_READ | mmap.PROT_WRITE)
-        self.addr = ctypes.addressof(ctypes.c_char.from_buffer(self.mm))   # pins the mapping for the process's life
-        self._ready = ctypes.c_uint32.from_address(self.addr + READY)
-        self._done = ctypes.c_uint32.from_address(self.addr + DONE)
-        self.ctx = self.drv.context(index)
-        self.dptr = self.drv.register(self.ctx, self.addr, PAGE)
+        mm = None
+        try:
+            os.ftruncate(self.fd, PAGE)
+            mm = mmap.mmap(self.fd, PAGE, mmap.MAP_SHARED, mmap.PROT_READ | mmap.PROT_WRITE)
+            # the words below are raw addresses into mm: the mapping lives as long as this object, which retire()
+            # keeps for the process's life once registered
+            self.mm = mm
+            self.addr = ctypes.addressof(ctypes.c_char.from_buffer(mm))
+            self._ready = ctypes.c_uint32.from_address(self.addr + READY)
+            self._done = ctypes.c_uint32.from_address(self.addr + DONE)
+            self.ctx = self.drv.context(index)
+            self.dptr = self.drv.register(self.ctx, self.addr, PAGE)
+        except BaseException:
+            # nothing registered: give the descriptor and the mapping back (the caller falls back to synchronous calls)
+            if mm is not None:
+                mm.close()
+            os.close(self.fd)
+            raise
         self.ticket = 0
         self.stream = None
 

@@ -168,7 +168,7 @@ public final class EngineServer implements AutoCloseable {
                 seconds = -1;
             }
             if (!(seconds > 0) || seconds > 1e6) {
-                throw new Ss2dArgumentException("ss2d.serve.order-deadline", "seconds above 0 (SS2D_ORDER_DEADLINE)", "\"" + v + "\"", null);
+                throw new Ss2dArgumentException("ss2d.serve.order-deadline", "seconds above 0 and at most 1e6 (-Dss2d.serve.order-deadline or SS2D_ORDER_DEADLINE)", "\"" + v + "\"", null);
             }
         }
         return (long) (seconds * 1e9);
