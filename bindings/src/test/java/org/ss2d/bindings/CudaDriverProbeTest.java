@@ -89,7 +89,7 @@ class CudaDriverProbeTest {
     }
 
     /**
-     * The CUDA IPC event calls (hand-written downcalls, as the Python package's stream-ordered calls use them): the
+     * The CUDA IPC event calls (hand-written downcalls; kept as driver wrappers, stream order now uses host words): the
      * event is created interprocess with timing off (flags 0x4 | 0x2), its handle comes back as 64 bytes, and a
      * handle reaches cuIpcOpenEventHandle by value, all 64 bytes (the fake returns their weighted sum).
      */

@@ -116,16 +116,26 @@ public final class StageTimes {
             cpu = c;
         }
 
-        /** The partition's last row is out (a task that fails before it stays counted as running). */
+        /** The partition's last row is out. */
         void end(Stage s) {
             lap(s);
             if (!ended) RUNNING.decrementAndGet();
             ended = true;
         }
 
-        /** The task completed (Spark's completion listener, on the task's thread): the time since the last row. */
+        /**
+         * The task completed (Spark's completion listener, on the task's thread): the time since the last row. A
+         * task that failed, or stopped reading before its last row, is no longer running either: left counted, it
+         * would raise every later job's {@code max_running_tasks} in this JVM ({@link #reset} starts from the
+         * tasks running).
+         */
         void finish() {
-            if (ended) lap(Stage.FINISH);
+            if (ended) {
+                lap(Stage.FINISH);
+            } else {
+                ended = true;
+                RUNNING.decrementAndGet();
+            }
             LAST_END.accumulateAndGet(wall, Math::max);
         }
     }
