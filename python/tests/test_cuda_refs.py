@@ -381,7 +381,10 @@ def test_calls_on_cuda_tensors_are_ordered_unless_the_sync_mode_is_on(driver, mo
 def test_the_ordered_mode_is_the_default_and_sync_overrides_it():
     for env, ordered in [({}, True), ({"SS2D_CUDA_ORDERED": "1"}, True), ({"SS2D_CUDA_ORDERED": "0"}, False),
                          ({"SS2D_CUDA_SYNC": "1"}, False), ({"SS2D_CUDA_SYNC": "0"}, True),
-                         ({"SS2D_CUDA_ORDERED": "1", "SS2D_CUDA_SYNC": "1"}, False)]:
+                         ({"SS2D_CUDA_ORDERED": "1", "SS2D_CUDA_SYNC": "1"}, False),
+                         ({"SS2D_CUDA_ORDERED": "false"}, False), ({"SS2D_CUDA_ORDERED": "OFF"}, False),
+                         ({"SS2D_CUDA_SYNC": "false"}, True), ({"SS2D_CUDA_SYNC": "no"}, True),
+                         ({"SS2D_CUDA_SYNC": "true"}, False), ({"SS2D_CUDA_ORDERED": ""}, True)]:
         assert _refs.cuda_ordered(env) is ordered, env
 
 

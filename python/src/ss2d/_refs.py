@@ -342,9 +342,11 @@ def new_cuda_output(shape, device, keep):
 # before replying.
 def cuda_ordered(env):
     """Whether ``env`` (the environment) leaves calls on CUDA tensors stream-ordered."""
-    def on(name):
-        return env.get(name, "") not in ("", "0")
-    return not on("SS2D_CUDA_SYNC") and env.get("SS2D_CUDA_ORDERED", "1") != "0"
+    # "false", "no" and "off" read as 0: SS2D_CUDA_ORDERED=false left calls ordered, SS2D_CUDA_SYNC=false made them
+    # synchronous, the opposite of what each says
+    def on(name, default):
+        return (env.get(name) or default).strip().lower() not in ("", "0", "false", "no", "off")   # empty: unset
+    return not on("SS2D_CUDA_SYNC", "") and on("SS2D_CUDA_ORDERED", "1")
 
 
 CUDA_ORDERED = cuda_ordered(os.environ)
