@@ -126,15 +126,34 @@ public final class EngineServer implements AutoCloseable {
         if (orderFlags.isEmpty()) return;
         long until = System.nanoTime() + 2_000_000_000L;
         try {
-            while (System.nanoTime() < until && orderFlags.stream().anyMatch(f -> f.stuck(System.nanoTime(), 0))) {
+            while (System.nanoTime() < until && orderFlags.stream().anyMatch(f -> stuckAtExit(f))) {
                 Thread.sleep(5);
             }
-            for (OrderFlags f : orderFlags) f.release();
-            org.ss2d.Backends.get("cuda").synchronize();
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
+        }
+        // each page on its own: a connection closing at this moment (its page unmapped under us) must not keep the
+        // other pages' waits unreleased, nor the stream unsynchronised
+        for (OrderFlags f : orderFlags) {
+            try {
+                f.release();
+            } catch (RuntimeException e) {
+                LOG.log(System.Logger.Level.WARNING, "ss2d serve: releasing a stream-order page at exit: " + e);
+            }
+        }
+        try {
+            org.ss2d.Backends.get("cuda").synchronize();
         } catch (RuntimeException e) {
             LOG.log(System.Logger.Level.WARNING, "ss2d serve: draining the CUDA stream at exit: " + e);
+        }
+    }
+
+    /** Whether {@code f} still holds a wait its client's stream has not reached; a page closing meanwhile holds none. */
+    private static boolean stuckAtExit(OrderFlags f) {
+        try {
+            return f.stuck(System.nanoTime(), 0);
+        } catch (RuntimeException e) {
+            return false;
         }
     }
 
