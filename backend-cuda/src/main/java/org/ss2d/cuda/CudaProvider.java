@@ -39,6 +39,6 @@ public final class CudaProvider implements BackendProvider {
     /** On {@code options.device()} ({@code cuda:N}), else {@code -Dss2d.cuda.device}, else device 0. */
     @Override
     public Backend create(BackendOptions options) {
-        return new CudaBackend(CudaDevice.open(options.device() >= 0 ? options.device() : Integer.getInteger("ss2d.cuda.device", 0)));
+        return new CudaBackend(CudaDevice.open(options.device() >= 0 ? options.device() : CudaDriver.deviceProperty()));
     }
 }

@@ -60,6 +60,23 @@ public final class CudaDriver {
     }
 
     /** Throws {@link IllegalStateException} with the probe's reason unless the driver is usable. */
+    /**
+     * The device ordinal of {@code -Dss2d.cuda.device} (0 when unset or blank). A value that is not an integer
+     * {@code >= 0} is an error naming the property: {@link Integer#getInteger} would have fallen back to device 0
+     * without a word, and the work would run on a device nobody asked for.
+     */
+    public static int deviceProperty() {
+        String v = System.getProperty("ss2d.cuda.device");
+        if (v == null || v.isBlank()) return 0;
+        try {
+            int ordinal = Integer.parseInt(v.strip());
+            if (ordinal >= 0) return ordinal;
+        } catch (NumberFormatException e) {
+            // reported below, with the value
+        }
+        throw new IllegalArgumentException("ss2d.cuda.device: expected a device ordinal (an integer >= 0), found \"" + v + "\"");
+    }
+
     public static void requireAvailable() {
         Probe p = probe();
         if (!p.available()) throw new IllegalStateException("CUDA unavailable: " + p.reason());
@@ -111,8 +128,13 @@ public final class CudaDriver {
                 int n = st == 0 ? out.get(JAVA_INT, 0) : 0;
                 if (n == 0) return new Probe(false, "no CUDA device (driver " + versionText(drv) + ")", drv, 0);
                 // The fatbin has SASS from sm_80 and PTX for compute_90: older GPUs cannot run it.
-                int ordinal = Integer.getInteger("ss2d.cuda.device", 0);
-                if (ordinal < 0 || ordinal >= n) {
+                int ordinal;
+                try {
+                    ordinal = deviceProperty();
+                } catch (IllegalArgumentException e) {
+                    return new Probe(false, e.getMessage(), drv, n);
+                }
+                if (ordinal >= n) {
                     return new Probe(false, "ss2d.cuda.device=" + ordinal + " but the machine has " + n
                             + " CUDA device(s)", drv, n);
                 }
