@@ -19,7 +19,25 @@ import java.util.function.IntConsumer;
 public final class CpuPool implements AutoCloseable {
     private static final AtomicInteger POOLS = new AtomicInteger();
     /** How long an idle worker or a waiting caller spins before parking. */
-    static final long SPIN_NS = Long.getLong("ss2d.cpu.spinMicros", 100) * 1000;
+    static final long SPIN_NS = spinMicros(System.getProperty("ss2d.cpu.spinMicros")) * 1000;
+
+    /**
+     * {@code -Dss2d.cpu.spinMicros}: microseconds, 0 to 1,000,000 (100 when unset). A value outside that is only a
+     * tuning mistake, not a wrong answer, so the default is used, but with a warning naming the property rather than
+     * silently ({@link Long#getLong} said nothing); a class initialiser that threw would leave the backend unusable.
+     */
+    static long spinMicros(String v) {
+        if (v == null || v.isBlank()) return 100;
+        try {
+            long us = Long.parseLong(v.strip());
+            if (us >= 0 && us <= 1_000_000) return us;
+        } catch (NumberFormatException e) {
+            // reported below
+        }
+        System.getLogger(CpuPool.class.getName()).log(System.Logger.Level.WARNING,
+                "ss2d.cpu.spinMicros: expected microseconds from 0 to 1000000, found \"" + v + "\"; using 100");
+        return 100;
+    }
 
     private final int threads;
     private final ThreadPoolExecutor workers;
