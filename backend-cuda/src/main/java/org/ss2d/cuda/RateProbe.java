@@ -114,7 +114,14 @@ final class RateProbe {
 
     /** Best device time in milliseconds of {@code reps} runs after one untimed run. */
     private double time(Runnable op, int reps) {
-        MemorySegment e0 = CudaDriver.eventCreate(true), e1 = CudaDriver.eventCreate(true);
+        MemorySegment e0 = CudaDriver.eventCreate(true);
+        MemorySegment e1;
+        try {
+            e1 = CudaDriver.eventCreate(true);
+        } catch (RuntimeException e) {
+            CudaDriver.eventDestroy(e0);   // the first event must not outlive a failure to make the second
+            throw e;
+        }
         try {
             op.run();
             double best = Double.MAX_VALUE;
