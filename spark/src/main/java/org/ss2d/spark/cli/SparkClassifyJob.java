@@ -1,5 +1,6 @@
 package org.ss2d.spark.cli;
 
+import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.lang.management.GarbageCollectorMXBean;
 import java.lang.management.ManagementFactory;
 import java.nio.file.Files;
@@ -77,10 +78,13 @@ final class SparkClassifyJob {
                         " (%d task slots: %.1f slot-seconds outside the tasks; %.2f s before the first, %.2f s after the last)"
                         + "; process CPU %.1f s = %.1f of %d cores busy, GC %.2f s; split: %s, %d output files; tasks per backend %s",
                         slots, slots * s - st.totalWall() / 1e9, st.beforeFirstTask(t0), st.afterLastTask(t1), cpu, cpu / s, cores, gc, split, partitions, StageTimes.devices()));
-                String j = st.json(s);
-                r.append("\nspark-classify json: ").append(j, 0, j.length() - 1).append(String.format(Locale.ROOT,
-                        ",\"before_first_task_s\":%.3f,\"after_last_task_s\":%.3f,\"rows_per_s\":%.2f,\"process_cpu_s\":%.3f,\"cores\":%d,\"task_slots\":%d,\"gc_s\":%.3f,\"output_files\":%d}",
-                        st.beforeFirstTask(t0), st.afterLastTask(t1), rows / s, cpu, cores, slots, gc, partitions));
+                ObjectNode j = st.json(s)
+                        .put("before_first_task_s", StageTimes.round3(st.beforeFirstTask(t0)))
+                        .put("after_last_task_s", StageTimes.round3(st.afterLastTask(t1)))
+                        .put("rows_per_s", Math.round(rows / s * 100) / 100.0).put("process_cpu_s", StageTimes.round3(cpu))
+                        .put("cores", cores).put("task_slots", slots).put("gc_s", StageTimes.round3(gc))
+                        .put("output_files", partitions);
+                r.append("\nspark-classify json: ").append(j.toString());
             }
             return r.toString();
         } finally {

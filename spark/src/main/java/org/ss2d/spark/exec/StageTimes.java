@@ -2,6 +2,8 @@ package org.ss2d.spark.exec;
 
 import java.lang.management.ManagementFactory;
 import java.lang.management.ThreadMXBean;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Set;
@@ -26,6 +28,14 @@ import java.util.concurrent.atomic.LongAdder;
  */
 public final class StageTimes {
     private StageTimes() {}
+
+    /** One mapper for the JSON line of {@code spark-classify} (Jackson: no hand-written quoting or number formats). */
+    public static final ObjectMapper JSON = new ObjectMapper();
+
+    /** {@code x} to 3 decimals, so the line stays readable (the figures are timings, not exact values). */
+    public static double round3(double x) {
+        return Math.round(x * 1000) / 1000.0;
+    }
 
     /** A task thread's time, in the order a row meets it. */
     public enum Stage {
@@ -235,19 +245,18 @@ public final class StageTimes {
             return b.toString();
         }
 
-        /** The same as one JSON object (hand-written: flat numbers only). */
-        public String json(double jobSeconds) {
-            StringBuilder b = new StringBuilder(String.format(Locale.ROOT,
-                    "{\"rows\":%d,\"batches\":%d,\"tasks\":%d,\"task_threads\":%d,\"max_running_tasks\":%d,\"job_wall_s\":%.3f",
-                    rows, batches, tasks, threads, maxRunning, jobSeconds));
+        /** The same as one JSON object (flat numbers, seconds and milliseconds to 3 decimals), for the caller to extend. */
+        public ObjectNode json(double jobSeconds) {
+            ObjectNode o = JSON.createObjectNode();
+            o.put("rows", rows).put("batches", batches).put("tasks", tasks).put("task_threads", threads)
+                    .put("max_running_tasks", maxRunning).put("job_wall_s", round3(jobSeconds));
             double r = Math.max(1, rows);
             for (Stage s : Stage.values()) {
                 String k = s.name().toLowerCase(Locale.ROOT);
-                b.append(String.format(Locale.ROOT, ",\"%s_ms_per_row\":%.3f,\"%s_thread_s\":%.3f", k, wallNanos(s) / 1e6 / r,
-                        k, wallNanos(s) / 1e9));
-                if (hasCpu) b.append(String.format(Locale.ROOT, ",\"%s_cpu_thread_s\":%.3f", k, cpuNanos(s) / 1e9));
+                o.put(k + "_ms_per_row", round3(wallNanos(s) / 1e6 / r)).put(k + "_thread_s", round3(wallNanos(s) / 1e9));
+                if (hasCpu) o.put(k + "_cpu_thread_s", round3(cpuNanos(s) / 1e9));
             }
-            return b.append('}').toString();
+            return o;
         }
     }
 }
