@@ -23,11 +23,7 @@ record DwconvPlan(String kernel, Form form, long grid, long band) {
 
     /** The configured variant: {@code v2} (default) or {@code rows}; anything else is an error naming the property. */
     static String configured() {
-        String v = System.getProperty(PROPERTY, "v2").trim();
-        if (!v.equals("v2") && !v.equals("rows")) {
-            throw new IllegalArgumentException("-D" + PROPERTY + ": expected v2 or rows, found " + v);
-        }
-        return v;
+        return CudaSettings.choice(PROPERTY, "v2", "v2", "rows");
     }
 
     /**

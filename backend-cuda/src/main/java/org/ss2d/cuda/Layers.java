@@ -44,11 +44,7 @@ final class Layers {
 
     /** The configured CrossScan: {@code planes} (default) or {@code tiled}; anything else names the property. */
     static String crossScanVariant() {
-        String v = System.getProperty(CROSS_SCAN_PROPERTY, "planes").trim();
-        if (!v.equals("tiled") && !v.equals("planes")) {
-            throw new IllegalArgumentException("-D" + CROSS_SCAN_PROPERTY + ": expected tiled or planes, found " + v);
-        }
-        return v;
+        return CudaSettings.choice(CROSS_SCAN_PROPERTY, "planes", "tiled", "planes");
     }
 
     /** True when the small-plane kernel is configured (the default) and an h x w plane fits it. */
@@ -273,11 +269,7 @@ final class Layers {
 
     /** The configured 16-bit CrossScan: {@code tiled} (default) or {@code gather}; anything else names the property. */
     static String crossScanHalfVariant() {
-        String v = System.getProperty(CROSS_SCAN_HALF_PROPERTY, "tiled").trim();
-        if (!v.equals("tiled") && !v.equals("gather")) {
-            throw new IllegalArgumentException("-D" + CROSS_SCAN_HALF_PROPERTY + ": expected tiled or gather, found " + v);
-        }
-        return v;
+        return CudaSettings.choice(CROSS_SCAN_HALF_PROPERTY, "tiled", "tiled", "gather");
     }
 
     /**

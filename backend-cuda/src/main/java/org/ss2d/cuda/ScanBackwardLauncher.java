@@ -118,11 +118,7 @@ final class ScanBackwardLauncher {
 
     /** The family named by {@link #PROPERTY}. */
     static String variant() {
-        String v = System.getProperty(PROPERTY, "v3").trim();
-        if (!v.equals("v1") && !v.equals("v2") && !v.equals("v3")) {
-            throw new IllegalArgumentException("-D" + PROPERTY + ": expected v1, v2 or v3, found \"" + v + "\"");
-        }
-        return v;
+        return CudaSettings.choice(PROPERTY, "v3", "v1", "v2", "v3");
     }
 
     /** Floats of shared memory of one warp (bwd::warp_floats). */
