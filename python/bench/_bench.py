@@ -1,7 +1,25 @@
 """What the GPU comparison scripts share: timing a call with CUDA events (wall clock on the CPU dry run) and
-recording the engine's own time of each request."""
+recording the engine's own time of each request, and the scan shapes S1..S5 with their inputs."""
 import statistics
 import time
+
+# (batch, dim, groups, seqlen, dstate) of the scans the issues measure
+SHAPES = {"S1": (32, 768, 4, 3136, 1), "S2": (32, 768, 4, 3136, 16), "S3": (32, 1536, 4, 784, 1),
+          "S4": (32, 3072, 4, 196, 1), "S5": (8, 2048, 1, 4096, 16)}
+
+
+def scan_inputs(torch, name, g):
+    """(u, delta, A, B, C, D, delta_bias) of shape ``name`` as CUDA tensors from generator ``g``: grouped B and C,
+    A negative, delta around 0 (softplus on), the values every GPU comparison script times."""
+    bt, d, gr, l, n = SHAPES[name]
+    u = torch.randn(bt, d, l, device="cuda", generator=g)
+    delta = 0.5 * torch.randn(bt, d, l, device="cuda", generator=g)
+    A = -torch.rand(d, n, device="cuda", generator=g) * 1.9 - 0.1
+    B = torch.randn(bt, gr, n, l, device="cuda", generator=g)
+    C = torch.randn(bt, gr, n, l, device="cuda", generator=g)
+    D = torch.randn(d, device="cuda", generator=g)
+    bias = 0.1 * torch.randn(d, device="cuda", generator=g)
+    return u, delta, A, B, C, D, bias
 
 
 def events(torch, fn, reps, device="cuda"):

@@ -38,10 +38,8 @@ sys.path[:0] = [str(Path(__file__).resolve().parents[1] / "src"), str(Path(__fil
 
 import ss2d  # noqa: E402
 import _bench  # noqa: E402
-from _bench import events, queued  # noqa: E402
+from _bench import SHAPES, events, queued, scan_inputs  # noqa: E402
 
-SHAPES = {"S1": (32, 768, 4, 3136, 1), "S2": (32, 768, 4, 3136, 16), "S3": (32, 1536, 4, 784, 1),
-          "S4": (32, 3072, 4, 196, 1), "S5": (8, 2048, 1, 4096, 16)}
 
 
 def main():
@@ -76,14 +74,7 @@ def main():
     print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
     over = []
     for name in a.shapes.split(","):
-        bt, d, gr, l, n = SHAPES[name]
-        u = torch.randn(bt, d, l, device="cuda", generator=g)
-        delta = 0.5 * torch.randn(bt, d, l, device="cuda", generator=g)
-        A = -torch.rand(d, n, device="cuda", generator=g) * 1.9 - 0.1
-        B = torch.randn(bt, gr, n, l, device="cuda", generator=g)
-        C = torch.randn(bt, gr, n, l, device="cuda", generator=g)
-        D = torch.randn(d, device="cuda", generator=g)
-        bias = 0.1 * torch.randn(d, device="cuda", generator=g)
+        u, delta, A, B, C, D, bias = scan_inputs(torch, name, g)
         nan = float("nan")
         mamba_q, mamba_host, mamba_ms, mamba_out = nan, nan, nan, None
         if selective_scan_fn is not None:
